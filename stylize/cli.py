@@ -1,0 +1,105 @@
+"""The ``stylize`` command line: parses arguments and calls :mod:`stylize.api`.
+
+Each sub-command is a pair (add its arguments, run it) in :data:`COMMANDS`. Errors the user can
+fix (:class:`~stylize.errors.StylizeError`) print one line on stderr and exit with code 2; a
+traceback is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Callable, Sequence
+
+from stylize import __version__
+from stylize.errors import StylizeError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _add_clip_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--clip",
+        action="append",
+        metavar="SPEC",
+        help="CLIP model spec, repeatable for an ensemble: ViT-B-32:openai (default), "
+        "ARCH:/path/weights.pt, local-dir:/path, hf-hub:org/name; append @W for a weight",
+    )
+
+
+def _add_device_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run (default: auto)")
+
+
+def _clip_specs(args: argparse.Namespace) -> list[str]:
+    from stylize.engine import DEFAULT_CLIP
+
+    return args.clip or [DEFAULT_CLIP]
+
+
+# --- score -----------------------------------------------------------------------------------
+
+
+def _score_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", help="image file to score")
+    parser.add_argument("prompt", help="text prompt")
+    parser.add_argument("--negative", action="append", default=[], metavar="TEXT", help="negative prompt (repeatable)")
+    _add_clip_option(parser)
+    _add_device_option(parser)
+
+
+def _score_run(args: argparse.Namespace) -> int:
+    from stylize import api
+
+    result = api.score(args.image, args.prompt, clip=_clip_specs(args), negatives=args.negative, device=args.device)
+    print(json.dumps({"loss": float(result.loss), "similarities": result.similarities}))
+    return EXIT_OK
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
+    "score": ("score an image against a prompt with CLIP; prints one JSON line", _score_args, _score_run),
+}
+
+
+def _quiet_third_party(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR or record.name.startswith("stylize")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stylize", description="CLIP-guided mesh stylization and vector drawing")
+    parser.add_argument("--version", action="version", version=f"stylize {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (help_text, add_args, _) in COMMANDS.items():
+        add_args(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose == 0:
+        # open_clip logs chatty lines on the root logger ("model initialized randomly", ...);
+        # keep the CLI's output to our own warnings.
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_quiet_third_party)
+    try:
+        return COMMANDS[args.command][2](args)
+    except StylizeError as exc:
+        if args.debug:
+            raise
+        print(f"stylize: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("stylize: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

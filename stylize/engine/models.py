@@ -1,0 +1,377 @@
+"""Loading open_clip models from spec strings, frozen and ready to score images.
+
+A *spec* names one CLIP model the way open_clip does, optionally with an ensemble weight:
+
+==============================  ==========================================================
+``ViT-B-32:openai``             built-in architecture + pretrained tag (downloaded once, cached)
+``ViT-B-32:/path/weights.pt``   built-in architecture + a local checkpoint file
+``local-dir:/path/to/dir``      an open_clip folder (``open_clip_config.json`` + weights)
+``hf-hub:org/name``             an open_clip repository on the Hugging Face Hub
+``ViT-B-32:random``             random initialisation (benchmarks and tests; no download)
+``...@0.5``                     any of the above with ensemble weight 0.5 (default 1)
+==============================  ==========================================================
+
+Preprocessing (resize, centre crop, normalise) is done here in torch so that it is
+differentiable, with each model's own image size, mean and std from its preprocess config.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stylize.errors import InputError, ModelLoadError
+
+logger = logging.getLogger(__name__)
+
+RANDOM_TAGS = ("random", "none")
+_WEIGHT_SUFFIX = re.compile(r"^(?P<body>.+)@(?P<weight>[-+0-9.eE]+)$")
+_WEIGHT_FILE_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
+_HUB_HOST = ("huggingface.co", 443)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed model spec.
+
+    Attributes:
+        source: one of ``"pretrained"``, ``"file"``, ``"local-dir"``, ``"hf-hub"``, ``"random"``.
+        arch: open_clip architecture name (``ViT-B-32``), or the hub id / folder for schema specs.
+        pretrained: the pretrained tag or weights path where ``source`` uses one.
+        weight: ensemble weight (> 0).
+    """
+
+    source: str
+    arch: str
+    pretrained: str | None = None
+    weight: float = 1.0
+
+    @property
+    def name(self) -> str:
+        """The canonical spec string without the weight; used as the key in results."""
+        if self.source == "local-dir":
+            return f"local-dir:{self.arch}"
+        if self.source == "hf-hub":
+            return f"hf-hub:{self.arch}"
+        return f"{self.arch}:{self.pretrained}"
+
+    def __str__(self) -> str:
+        return self.name if self.weight == 1.0 else f"{self.name}@{self.weight:g}"
+
+
+def parse_model_spec(spec: str | ModelSpec) -> ModelSpec:
+    """Parse a spec string (see the module docstring) into a :class:`ModelSpec`.
+
+    Raises:
+        InputError: the string is empty or malformed, names an unknown architecture or tag, or
+            points at a file or folder that does not exist.
+    """
+    if isinstance(spec, ModelSpec):
+        return spec
+    if not isinstance(spec, str):
+        raise InputError(f"expected a CLIP spec string, got {type(spec).__name__}")
+    text = spec.strip()
+    if not text:
+        raise InputError("empty CLIP spec: expected e.g. ViT-B-32:openai or local-dir:/path")
+    weight = 1.0
+    match = _WEIGHT_SUFFIX.match(text)
+    if match:
+        try:
+            weight = float(match["weight"])
+        except ValueError:
+            raise InputError(f"CLIP spec {spec!r}: weight {match['weight']!r} is not a number") from None
+        text = match["body"]
+        if not weight > 0:
+            raise InputError(f"CLIP spec {spec!r}: weight must be > 0, got {weight:g}")
+
+    if text.startswith("local-dir:"):
+        folder = text[len("local-dir:"):]
+        if not folder:
+            raise InputError(f"CLIP spec {spec!r}: no folder after 'local-dir:'")
+        if not Path(folder).is_dir():
+            raise InputError(f"CLIP spec {spec!r}: folder {folder} does not exist")
+        if not (Path(folder) / "open_clip_config.json").is_file():
+            raise InputError(f"CLIP spec {spec!r}: {folder} has no open_clip_config.json")
+        return ModelSpec("local-dir", str(Path(folder)), None, weight)
+    if text.startswith("hf-hub:"):
+        repo = text[len("hf-hub:"):]
+        if repo.count("/") != 1 or not all(repo.split("/")):
+            raise InputError(f"CLIP spec {spec!r}: expected hf-hub:ORG/NAME")
+        return ModelSpec("hf-hub", repo, None, weight)
+
+    arch, sep, tag = text.partition(":")
+    if not sep or not arch or not tag:
+        raise InputError(
+            f"CLIP spec {spec!r} is malformed: expected ARCH:TAG (ViT-B-32:openai), ARCH:/path/weights.pt, "
+            "ARCH:random, local-dir:/path or hf-hub:org/name"
+        )
+    import open_clip
+
+    arch = arch.replace("/", "-")
+    if arch not in open_clip.list_models():
+        raise InputError(f"CLIP spec {spec!r}: unknown architecture {arch!r} (see open_clip.list_models())")
+    if tag.lower() in RANDOM_TAGS:
+        return ModelSpec("random", arch, "random", weight)
+    if os.sep in tag or "/" in tag or tag.endswith(_WEIGHT_FILE_SUFFIXES):
+        if not Path(tag).is_file():
+            raise InputError(f"CLIP spec {spec!r}: weights file {tag} does not exist")
+        return ModelSpec("file", arch, tag, weight)
+    tags = open_clip.list_pretrained_tags_by_model(arch)
+    if tag not in tags:
+        raise InputError(f"CLIP spec {spec!r}: unknown pretrained tag {tag!r} for {arch} (known: {', '.join(tags) or 'none'})")
+    return ModelSpec("pretrained", arch, tag, weight)
+
+
+@dataclass
+class ClipModel:
+    """One frozen CLIP model with its tokenizer and preprocessing.
+
+    ``encode_image`` takes images in [0, 1] of any size and does resize, centre crop and
+    normalisation in torch, so gradients flow back to the pixels.
+    """
+
+    spec: ModelSpec
+    model: nn.Module
+    tokenizer: Callable[[Sequence[str]], torch.Tensor]
+    image_size: tuple[int, int]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    interpolation: str = "bicubic"
+    resize_mode: str = "shortest"
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        """Resize, crop and normalise ``images`` (B, 3, H, W) in [0, 1] for this model.
+
+        Returns:
+            (B, 3, h, w) with (h, w) = ``self.image_size``, normalised with this model's mean/std.
+        """
+        images = resize_and_crop(images, self.image_size, self.interpolation, self.resize_mode)
+        mean = torch.tensor(self.mean, device=images.device, dtype=images.dtype).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=images.device, dtype=images.dtype).view(1, 3, 1, 1)
+        return (images - mean) / std
+
+    def _autocast(self):
+        if self.device.type == "cuda":
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return torch.autocast("cuda", dtype=dtype)
+        return torch.autocast("cpu", enabled=False)
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """Unit-norm image embeddings (B, D) in float32 for images (B, 3, H, W) in [0, 1]."""
+        check_images(images)
+        pixels = self.preprocess(images.to(self.device, torch.float32))
+        with self._autocast():
+            features = self.model.encode_image(pixels)
+        return F.normalize(features.float(), dim=-1)
+
+    @torch.no_grad()
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        """Unit-norm text embeddings (N, D) in float32."""
+        tokens = self.tokenizer(list(texts)).to(self.device)
+        with self._autocast():
+            features = self.model.encode_text(tokens)
+        return F.normalize(features.float(), dim=-1)
+
+
+def check_images(images: torch.Tensor) -> None:
+    """Raise a ValueError/TypeError unless ``images`` is a float tensor of shape (B, 3, H, W)."""
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"expected images as a torch.Tensor, got {type(images).__name__}")
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise TypeError(f"expected floating-point images in [0, 1], got {images.dtype}")
+
+
+def resize_and_crop(
+    images: torch.Tensor, size: tuple[int, int], interpolation: str = "bicubic", resize_mode: str = "shortest"
+) -> torch.Tensor:
+    """Differentiable version of open_clip's resize + centre crop.
+
+    Args:
+        images: (B, C, H, W).
+        size: target (h, w).
+        interpolation: ``bicubic`` or ``bilinear`` (antialiased when shrinking).
+        resize_mode: ``shortest`` (resize the short side, centre crop), ``longest`` (resize the long
+            side, pad) or ``squash`` (resize both sides).
+
+    Returns:
+        (B, C, h, w).
+    """
+    out_h, out_w = size
+    _, _, in_h, in_w = images.shape
+    if (in_h, in_w) == (out_h, out_w):
+        return images
+    mode = "bilinear" if interpolation == "bilinear" else "bicubic"
+    if resize_mode == "squash":
+        return F.interpolate(images, size=(out_h, out_w), mode=mode, align_corners=False, antialias=True)
+    if resize_mode == "longest":
+        scale = min(out_h / in_h, out_w / in_w)
+    else:
+        scale = max(out_h / in_h, out_w / in_w)
+    new_h, new_w = max(1, round(in_h * scale)), max(1, round(in_w * scale))
+    resized = F.interpolate(images, size=(new_h, new_w), mode=mode, align_corners=False, antialias=True)
+    if resize_mode == "longest":
+        pad_h, pad_w = out_h - new_h, out_w - new_w
+        return F.pad(resized, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
+    top, left = (new_h - out_h) // 2, (new_w - out_w) // 2
+    return resized[:, :, top : top + out_h, left : left + out_w]
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection(_HUB_HOST, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _offline_error(spec: ModelSpec, why: str) -> ModelLoadError:
+    return ModelLoadError(
+        f"cannot load CLIP model {spec.name}: {why}; supply the weights yourself as "
+        f"{spec.arch}:/path/to/weights.pt or local-dir:/path/to/open_clip_folder"
+    )
+
+
+def _cached_tag_weights(spec: ModelSpec, cache_dir: str | None) -> str | None:
+    """Return the local path of already-downloaded weights for a pretrained tag, if any."""
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(spec.arch, spec.pretrained)
+    hub_id = (cfg.get("hf_hub") or "").rstrip("/")
+    if hub_id:
+        from huggingface_hub import try_to_load_from_cache
+
+        for filename in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
+            found = try_to_load_from_cache(hub_id, filename, cache_dir=cache_dir)
+            if isinstance(found, str) and os.path.isfile(found):
+                return found
+    url = cfg.get("url") or ""
+    if url:
+        legacy = Path(cache_dir or os.path.expanduser("~/.cache/clip")) / os.path.basename(url)
+        if legacy.is_file():
+            return str(legacy)
+    return None
+
+
+def offline_mode() -> bool:
+    """True when ``STYLIZE_OFFLINE`` (or ``HF_HUB_OFFLINE``) forbids downloads."""
+    return any(os.environ.get(var, "").lower() in ("1", "true", "yes") for var in ("STYLIZE_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+def load_clip(
+    spec: str | ModelSpec,
+    device: str | torch.device = "cpu",
+    cache_dir: str | None = None,
+    allow_download: bool | None = None,
+) -> ClipModel:
+    """Build a frozen, eval-mode CLIP model from a spec.
+
+    Weights for pretrained tags are looked up in the local cache first. When they are missing and
+    downloads are not possible (``allow_download=False``, ``STYLIZE_OFFLINE=1`` or the hub is not
+    reachable within a few seconds) this fails at once with a :class:`ModelLoadError` that says
+    which model and how to supply weights, instead of retrying for a minute.
+
+    Args:
+        spec: a spec string or :class:`ModelSpec`.
+        device: where the model lives. Parameters stay float32; CUDA runs under autocast.
+        cache_dir: open_clip / Hugging Face cache folder (default: their own defaults).
+        allow_download: ``None`` means "unless offline mode is set".
+
+    Returns:
+        A :class:`ClipModel`.
+    """
+    import open_clip
+
+    spec = parse_model_spec(spec)
+    device = torch.device(device)
+    if allow_download is None:
+        allow_download = not offline_mode()
+    kwargs: dict = {}
+    model_name, pretrained = spec.arch, None
+    if spec.source == "pretrained":
+        cfg = open_clip.get_pretrained_cfg(spec.arch, spec.pretrained)
+        cached = _cached_tag_weights(spec, cache_dir)
+        if cached is not None:
+            # Load the cached file directly so open_clip never touches the network, and carry the
+            # tag's preprocessing and activation over ourselves.
+            pretrained = cached
+            kwargs["force_quick_gelu"] = bool(cfg.get("quick_gelu", False))
+            kwargs["force_preprocess_cfg"] = {k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in cfg}
+        elif not allow_download:
+            raise _offline_error(spec, "its weights are not cached and downloads are disabled")
+        elif not _hub_reachable():
+            raise _offline_error(spec, "its weights are not cached and huggingface.co cannot be reached")
+        else:
+            pretrained = spec.pretrained
+    elif spec.source == "file":
+        pretrained = spec.pretrained
+    elif spec.source == "local-dir":
+        model_name = f"local-dir:{spec.arch}"
+    elif spec.source == "hf-hub":
+        if not allow_download or not _hub_reachable():
+            raise _offline_error(spec, "hf-hub models need huggingface.co, which cannot be reached")
+        model_name = f"hf-hub:{spec.arch}"
+
+    try:
+        model = open_clip.create_model(
+            model_name,
+            pretrained=pretrained,
+            device=device,
+            cache_dir=cache_dir,
+            weights_only=True,
+            pretrained_text=False,
+            pretrained_image=False,
+            **kwargs,
+        )
+        tokenizer = open_clip.get_tokenizer(model_name)
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"cannot load CLIP model {spec.name}: {first_line}") from exc
+    model.eval().requires_grad_(False)
+    pp = open_clip.get_model_preprocess_cfg(model)
+    size = pp.get("size", model.visual.image_size)
+    if isinstance(size, int):
+        size = (size, size)
+    logger.info("loaded CLIP %s on %s (image size %s)", spec.name, device, tuple(size))
+    return ClipModel(
+        spec=spec,
+        model=model,
+        tokenizer=tokenizer,
+        image_size=(int(size[0]), int(size[1])),
+        mean=tuple(float(v) for v in pp["mean"]),
+        std=tuple(float(v) for v in pp["std"]),
+        interpolation=pp.get("interpolation", "bicubic"),
+        resize_mode=pp.get("resize_mode", "shortest"),
+        device=device,
+    )
+
+
+class ModelCache:
+    """Keeps loaded models by (spec name, device) so a process loads each model once.
+
+    Pass one cache to several engines (a batch worker, a Ray actor) to share the weights.
+    """
+
+    def __init__(self) -> None:
+        self._models: dict[tuple[str, str], ClipModel] = {}
+
+    def get(self, spec: str | ModelSpec, device: str | torch.device = "cpu", **kwargs) -> ClipModel:
+        spec = parse_model_spec(spec)
+        key = (spec.name, str(torch.device(device)))
+        if key not in self._models:
+            self._models[key] = load_clip(spec, device, **kwargs)
+        return self._models[key]
+
+    def __len__(self) -> int:
+        return len(self._models)

@@ -1,0 +1,65 @@
+"""Shared fixtures: tiny random-init open_clip models written as local-dir folders (no download)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+TINY_CLIP_CFG = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+def write_tiny_clip(folder: Path, seed: int = 0, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), image_size: int = 32) -> Path:
+    """Write a random-init open_clip model folder (config + safetensors) and return it."""
+    import open_clip
+    from safetensors.torch import save_file
+
+    cfg = json.loads(json.dumps(TINY_CLIP_CFG))
+    cfg["vision_cfg"]["image_size"] = image_size
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "open_clip_config.json").write_text(
+        json.dumps({"model_cfg": cfg, "preprocess_cfg": {"mean": list(mean), "std": list(std)}})
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = open_clip.CLIP(**cfg)
+    save_file(model.state_dict(), str(folder / "open_clip_model.safetensors"))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory) -> Path:
+    return write_tiny_clip(tmp_path_factory.mktemp("tiny_clip"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_spec(tiny_clip_dir) -> str:
+    return f"local-dir:{tiny_clip_dir}"
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_pair(tmp_path_factory) -> tuple[Path, Path]:
+    """Two tiny models with different weights, image sizes and normalisation constants."""
+    root = tmp_path_factory.mktemp("tiny_clip_pair")
+    first = write_tiny_clip(root / "a", seed=1, mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.3), image_size=32)
+    second = write_tiny_clip(root / "b", seed=2, mean=(0.1, 0.2, 0.3), std=(0.5, 0.5, 0.5), image_size=48)
+    return first, second
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    """No test may reach the network: model downloads fail fast instead."""
+    monkeypatch.setenv("STYLIZE_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    torch.set_num_threads(2)
