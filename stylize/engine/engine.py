@@ -92,8 +92,8 @@ class ClipEngine(nn.Module):
         self.loss_fn = get_loss(loss)
         self.loss_name = loss
         self.device = resolve_device(device)
-        self.model_cache = model_cache or ModelCache()
-        self.embeddings = embedding_cache or EmbeddingCache()
+        self.model_cache = model_cache if model_cache is not None else ModelCache()
+        self.embeddings = embedding_cache if embedding_cache is not None else EmbeddingCache()
         self.clip_models: list[ClipModel] = [
             self.model_cache.get(spec, self.device, allow_download=allow_download) for spec in specs
         ]
