@@ -1,0 +1,28 @@
+"""Rank candidate captions for images with a judge CLIP (R-precision style checks)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from stylize.engine import ClipEngine
+
+
+@torch.no_grad()
+def caption_scores(judge: ClipEngine, images: torch.Tensor, captions: Sequence[str]) -> dict[str, float]:
+    """Mean cosine similarity of ``images`` (B, 3, H, W) with each caption, averaged over models
+    and images (the mean embedding over the batch, as multi-view scores do)."""
+    per_model = []
+    for model in judge.clip_models:
+        image = torch.nn.functional.normalize(model.encode_image(images).mean(0), dim=-1)
+        per_model.append(judge.embeddings.text(model, list(captions)) @ image)
+    scores = torch.stack(per_model).mean(0)
+    return {caption: float(score) for caption, score in zip(captions, scores)}
+
+
+def caption_rank(scores: dict[str, float], caption: str) -> int:
+    """1-based rank of ``caption`` among ``scores`` (1 = best; ties count against it)."""
+    if caption not in scores:
+        raise KeyError(f"caption {caption!r} is not among the candidates")
+    return 1 + sum(1 for other, value in scores.items() if other != caption and value >= scores[caption])
