@@ -158,7 +158,7 @@ def test_work_scales_with_covered_area_not_canvas(caplog):
     ]
     scene = Scene.from_paths(paths, requires_grad=True)
     tests = []
-    for size in (64, 1024):
+    for size in (128, 1024):
         caplog.clear()
         with caplog.at_level("DEBUG", logger="stylize.vector.raster"):
             image = render(scene, size, size, background=None)
