@@ -390,23 +390,37 @@ class Scene:
         """Unpack path ``index`` as a :class:`VectorPath` of detached CPU tensors."""
         if not -self.num_paths <= index < self.num_paths:
             raise IndexError(f"path index {index} out of range for {self.num_paths} paths")
-        index %= self.num_paths
-        starts = torch.cumsum(self.contour_point_counts, 0) - self.contour_point_counts
-        mine = (self.contour_path == index).nonzero().flatten().tolist()
-        points = self.points.detach().cpu()
-        contours = [points[int(starts[c]) : int(starts[c]) + int(self.contour_point_counts[c])] for c in mine]
-        return VectorPath(
-            contours=contours,
-            closed=[bool(self.contour_closed[c]) for c in mine],
-            stroke_width=float(self.stroke_widths[index]),
-            stroke_color=self.stroke_colors[index].detach().cpu() if bool(self.has_stroke[index]) else None,
-            fill_color=self.fill_colors[index].detach().cpu() if bool(self.has_fill[index]) else None,
-            fill_rule="evenodd" if bool(self.evenodd[index]) else "nonzero",
-        )
+        return self._unpack([index % self.num_paths])[0]
 
     def paths(self) -> list[VectorPath]:
-        """All paths, in z-order, as :class:`VectorPath` objects."""
-        return [self.path(index) for index in range(self.num_paths)]
+        """All paths, in z-order, as :class:`VectorPath` objects of detached CPU tensors."""
+        return self._unpack(range(self.num_paths))
+
+    def _unpack(self, indices: Iterable[int]) -> list[VectorPath]:
+        counts = self.contour_point_counts.tolist()
+        starts = (torch.cumsum(self.contour_point_counts, 0) - self.contour_point_counts).tolist()
+        closed, owners = self.contour_closed.tolist(), self.contour_path.tolist()
+        contours_of: dict[int, list[int]] = {}
+        for contour, owner in enumerate(owners):
+            contours_of.setdefault(owner, []).append(contour)
+        points = self.points.detach().cpu()
+        widths = self.stroke_widths.detach().cpu().tolist()
+        strokes, fills = self.stroke_colors.detach().cpu(), self.fill_colors.detach().cpu()
+        has_stroke, has_fill, evenodd = self.has_stroke.tolist(), self.has_fill.tolist(), self.evenodd.tolist()
+        paths = []
+        for index in indices:
+            mine = contours_of.get(index, [])
+            paths.append(
+                VectorPath(
+                    contours=[points[starts[c] : starts[c] + counts[c]] for c in mine],
+                    closed=[closed[c] for c in mine],
+                    stroke_width=widths[index],
+                    stroke_color=strokes[index] if has_stroke[index] else None,
+                    fill_color=fills[index] if has_fill[index] else None,
+                    fill_rule="evenodd" if evenodd[index] else "nonzero",
+                )
+            )
+        return paths
 
     def segments(self) -> tuple[Tensor, Tensor]:
         """Every cubic segment's control points and owning path.
