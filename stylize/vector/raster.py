@@ -41,6 +41,9 @@ WHITE = (1.0, 1.0, 1.0)
 _ALPHA_SCALE = 1.0 - 1e-7
 # Stand-in distance for fill fragments that are far from every edge (they are fully inside).
 _FAR = 1.0e6
+# Strokes at least this half-width use tile culling of their fully covered interior.
+_THICK_WIDTH = 3.0
+_TILE = 8
 
 
 @dataclass
@@ -88,8 +91,15 @@ def _expand_ranges(counts: Tensor) -> tuple[Tensor, Tensor]:
     return owner, local
 
 
-def _flatten_curves(control: Tensor, piece_length: float, pieces_per_segment: int | None, max_pieces: int):
+def _flatten_curves(
+    control: Tensor, segment_width: Tensor, piece_length: float, flatness: float, pieces_per_segment: int | None, max_pieces: int
+):
     """Sample every cubic at uniform parameters and return the straight pieces between samples.
+
+    The adaptive count is the larger of Wang's bound (pieces stay within ``flatness`` pixels of
+    the curve) and the control-polygon length over ``max(piece_length, half-width)``: short
+    pieces keep the per-piece boxes tight for thin strokes, and thick strokes, whose boxes are
+    dominated by the width anyway, do not pay for needlessly many pieces.
 
     Returns:
         ``(start_x, start_y, end_x, end_y, piece_segment)``, the first four differentiable.
@@ -102,7 +112,10 @@ def _flatten_curves(control: Tensor, piece_length: float, pieces_per_segment: in
             pieces = torch.full((control.shape[0],), int(pieces_per_segment), dtype=torch.long, device=control.device)
         else:
             polygon_length = (control[:, 1:] - control[:, :-1]).norm(dim=-1).sum(-1)
-            pieces = torch.ceil(polygon_length / piece_length).long().clamp(1, max_pieces)
+            second_difference = (control[:, 2:] - 2 * control[:, 1:-1] + control[:, :-2]).norm(dim=-1).amax(-1)
+            for_flatness = torch.ceil(torch.sqrt(0.75 * second_difference / flatness))
+            for_culling = torch.ceil(polygon_length / segment_width.clamp(min=piece_length))
+            pieces = torch.maximum(for_flatness, for_culling).long().clamp(1, max_pieces)
         sample_segment, sample_local = _expand_ranges(pieces + 1)
         t = (sample_local.to(control.dtype) / pieces[sample_segment].to(control.dtype))[:, None]
         s = 1.0 - t
@@ -120,6 +133,73 @@ def _pixel_span(low: Tensor, high: Tensor, margin: Tensor, size: int) -> tuple[T
     first = torch.ceil(low - margin - 0.5).long().clamp(0, size)
     last = torch.floor(high + margin - 0.5).long().clamp(-1, size - 1)
     return first, (last - first + 1).clamp(min=0)
+
+
+def _point_segment_distance(px: Tensor, py: Tensor, ax: Tensor, ay: Tensor, bx: Tensor, by: Tensor) -> Tensor:
+    ex, ey = bx - ax, by - ay
+    t = (((px - ax) * ex + (py - ay) * ey) / (ex * ex + ey * ey).clamp(min=1e-12)).clamp(0.0, 1.0)
+    return torch.hypot(px - ax - t * ex, py - ay - t * ey)
+
+
+def _thick_stroke_pairs(ax, ay, bx, by, piece_path, inner, margin, first_col, num_cols, first_row, num_rows, width, height):
+    """Pixel tests for thick strokes, skipping the (path, tile) blocks that are surely covered.
+
+    The pixels of a tile lying entirely within ``inner`` (half-width - 0.5) of some piece are
+    fully covered by the path, with zero gradient, so they need no distance. Only tiles the
+    antialiased edge may cross are tested pixel by pixel. Without this, a stroke of half-width
+    w cut into short pieces tests each pixel about 2w / piece-length times.
+
+    Returns:
+        ``(pair_piece, pixel_x, pixel_y)`` of the pixel tests and ``(path, pixel_x, pixel_y)``
+        of the fully covered pixels.
+    """
+    tile = _TILE
+    tiles_x = (width + tile - 1) // tile
+    first_tile_x = first_col // tile
+    first_tile_y = first_row // tile
+    count_x = torch.where(num_cols > 0, (first_col + num_cols - 1) // tile - first_tile_x + 1, 0)
+    count_y = torch.where(num_rows > 0, (first_row + num_rows - 1) // tile - first_tile_y + 1, 0)
+    piece, local = _expand_ranges(count_x * count_y)
+    tile_x = first_tile_x[piece] + local % count_x[piece]
+    tile_y = first_tile_y[piece] + local // count_x[piece]
+    # Pixel-centre rectangle of each tile (clipped to the canvas).
+    left, top = tile_x * tile, tile_y * tile
+    right, bottom = (left + tile).clamp(max=width) - 1, (top + tile).clamp(max=height) - 1
+    pax, pay, pbx, pby = ax[piece], ay[piece], bx[piece], by[piece]
+    corners_x = torch.stack([left, right, left, right]).to(ax.dtype) + 0.5
+    corners_y = torch.stack([top, top, bottom, bottom]).to(ax.dtype) + 0.5
+    # Distance to a segment is convex, so its maximum over a rectangle is at a corner.
+    farthest = _point_segment_distance(corners_x, corners_y, pax, pay, pbx, pby).amax(0)
+    solid = farthest < inner[piece]
+    gap_x = (torch.maximum(left.to(ax.dtype) + 0.5 - torch.maximum(pax, pbx), torch.minimum(pax, pbx) - right.to(ax.dtype) - 0.5)).clamp(min=0)
+    gap_y = (torch.maximum(top.to(ax.dtype) + 0.5 - torch.maximum(pay, pby), torch.minimum(pay, pby) - bottom.to(ax.dtype) - 0.5)).clamp(min=0)
+    reachable = torch.hypot(gap_x, gap_y) < margin[piece]
+    path = piece_path[piece]
+    num_tiles = tiles_x * ((height + tile - 1) // tile)
+    block = path * num_tiles + tile_y * tiles_x + tile_x
+    solid_blocks = torch.unique(block[solid])
+    position = torch.searchsorted(solid_blocks, block).clamp(max=max(solid_blocks.numel() - 1, 0))
+    in_solid = solid_blocks[position] == block if solid_blocks.numel() else torch.zeros_like(solid)
+    partial = reachable & ~in_solid
+    # Pixel tests: the partial tiles intersected with their piece's pixel box.
+    piece, left, top, right, bottom = piece[partial], left[partial], top[partial], right[partial], bottom[partial]
+    x0 = torch.maximum(left, first_col[piece])
+    x1 = torch.minimum(right, first_col[piece] + num_cols[piece] - 1)
+    y0 = torch.maximum(top, first_row[piece])
+    y1 = torch.minimum(bottom, first_row[piece] + num_rows[piece] - 1)
+    span_x, span_y = (x1 - x0 + 1).clamp(min=0), (y1 - y0 + 1).clamp(min=0)
+    owner, local = _expand_ranges(span_x * span_y)
+    pair_piece = piece[owner]
+    pixel_x = x0[owner] + local % span_x[owner]
+    pixel_y = y0[owner] + local // span_x[owner]
+    # Every pixel of the solid blocks.
+    solid_path = solid_blocks // num_tiles
+    solid_tile = solid_blocks % num_tiles
+    left, top = (solid_tile % tiles_x) * tile, (solid_tile // tiles_x) * tile
+    span_x, span_y = (left + tile).clamp(max=width) - left, (top + tile).clamp(max=height) - top
+    owner, local = _expand_ranges(span_x * span_y)
+    solid_pixels = (solid_path[owner], left[owner] + local % span_x[owner], top[owner] + local // span_x[owner])
+    return (pair_piece, pixel_x, pixel_y), solid_pixels
 
 
 def _winding_inside(
@@ -186,7 +266,13 @@ def _winding_inside(
 
 
 def _rasterize(
-    scenes: Sequence[Scene], width: int, height: int, piece_length: float, pieces_per_segment: int | None, max_pieces: int
+    scenes: Sequence[Scene],
+    width: int,
+    height: int,
+    piece_length: float,
+    flatness: float,
+    pieces_per_segment: int | None,
+    max_pieces: int,
 ) -> tuple[Tensor, Tensor]:
     """Premultiplied colour and log-transmittance of every pixel of every scene.
 
@@ -203,7 +289,8 @@ def _rasterize(
         # Keep the outputs connected to the parameters so that backward() works on empty scenes.
         return premultiplied + 0.0 * packed.layer_colors.sum(), log_transmittance
 
-    ax, ay, bx, by, piece_segment = _flatten_curves(packed.control, piece_length, pieces_per_segment, max_pieces)
+    segment_width = torch.where(packed.has_stroke, packed.widths.detach(), 0.0)[packed.segment_path]
+    ax, ay, bx, by, piece_segment = _flatten_curves(packed.control, segment_width, piece_length, flatness, pieces_per_segment, max_pieces)
     piece_path = packed.segment_path[piece_segment]
     with torch.no_grad():
         widths = packed.widths.detach().clamp(min=0)
@@ -212,10 +299,23 @@ def _rasterize(
         margin = torch.maximum(stroke_margin, fill_margin)[piece_path]
         first_col, num_cols = _pixel_span(torch.minimum(ax, bx), torch.maximum(ax, bx), margin, width)
         first_row, num_rows = _pixel_span(torch.minimum(ay, by), torch.maximum(ay, by), margin, height)
-        pair_piece, pair_local = _expand_ranges(num_cols * num_rows)
+        # Thick stroke-only pieces go through tile culling; the rest test their whole box.
+        thick = (packed.has_stroke & ~packed.has_fill & (widths >= _THICK_WIDTH))[piece_path]
+        box_pixels = torch.where(thick, 0, num_cols * num_rows)
+        pair_piece, pair_local = _expand_ranges(box_pixels)
         pair_cols = num_cols[pair_piece]
         pixel_x = first_col[pair_piece] + pair_local % pair_cols
         pixel_y = first_row[pair_piece] + pair_local // pair_cols
+        solid_path = solid_x = solid_y = pixel_x.new_zeros(0)
+        if bool(thick.any()):
+            thick_index = thick.nonzero().flatten()
+            (thick_piece, thick_x, thick_y), (solid_path, solid_x, solid_y) = _thick_stroke_pairs(
+                ax.detach()[thick_index], ay.detach()[thick_index], bx.detach()[thick_index], by.detach()[thick_index],
+                piece_path[thick_index], (widths - 0.5)[piece_path[thick_index]], margin[thick_index],
+                first_col[thick_index], num_cols[thick_index], first_row[thick_index], num_rows[thick_index], width, height,
+            )  # fmt: skip
+            pair_piece = torch.cat([pair_piece, thick_index[thick_piece]])
+            pixel_x, pixel_y = torch.cat([pixel_x, thick_x]), torch.cat([pixel_y, thick_y])
 
     # Distance from each pixel centre to its piece, gathered in one go to keep backward cheap.
     edge_x, edge_y = bx - ax, by - ay
@@ -233,7 +333,8 @@ def _rasterize(
         pixel_index = (packed.path_image[pair_path] * height + pixel_y) * width + pixel_x
         is_stroke_entry = packed.has_stroke[pair_path] & (distance < widths[pair_path] + 0.5)
         is_edge_entry = packed.has_fill[pair_path] & (distance < 0.5)
-        keys = [(pixel_index[is_stroke_entry] * num_layers + 2 * pair_path[is_stroke_entry] + 1)]
+        solid_pixel = (packed.path_image[solid_path] * height + solid_y) * width + solid_x
+        keys = [torch.cat([pixel_index[is_stroke_entry] * num_layers + 2 * pair_path[is_stroke_entry] + 1, solid_pixel * num_layers + 2 * solid_path + 1])]
         fill_keys, inside_values = [], []
         winding = _winding_inside(ax.detach(), ay.detach(), bx.detach(), by.detach(), piece_path, packed, width, height)
         if winding is not None:
@@ -265,7 +366,9 @@ def _rasterize(
             inside[fragment_of_entry[keys[0].shape[0] :]] = torch.cat(inside_values)
         num_far = fill_key_tensor.shape[0] - (inside_values[0].shape[0] if inside_values else 0)
 
-    entry_distance = torch.cat([distance[is_stroke_entry], distance[is_edge_entry], distance.new_full((num_far,), _FAR)])
+    entry_distance = torch.cat(
+        [distance[is_stroke_entry], distance.new_full((solid_path.shape[0],), -_FAR), distance[is_edge_entry], distance.new_full((num_far,), _FAR)]
+    )
     nearest = distance.new_full((num_fragments,), _FAR).scatter_reduce(0, fragment_of_entry, entry_distance, "amin")
 
     with torch.no_grad():
@@ -334,6 +437,7 @@ def render(
     background: tuple[float, float, float] | Tensor | None = WHITE,
     *,
     piece_length: float = 4.0,
+    flatness: float = 0.2,
     pieces_per_segment: int | None = None,
     max_pieces_per_segment: int = 64,
     premultiplied: bool = False,
@@ -345,7 +449,9 @@ def render(
         width, height: canvas size in pixels.
         background: RGB in [0, 1] as 3 values, an image (H, W, 3) or a batch (B, H, W, 3); white by
             default. ``None`` returns RGBA without a background instead.
-        piece_length: target length in pixels of the straight pieces that curves are cut into.
+        piece_length: length in pixels of the straight pieces that thin curves are cut into
+            (thick strokes use pieces as long as their half-width).
+        flatness: largest distance in pixels between a curve and its pieces.
         pieces_per_segment: a fixed number of pieces per cubic instead (useful for gradcheck,
             where the adaptive count must not change under tiny perturbations).
         max_pieces_per_segment: cap for the adaptive count.
@@ -364,12 +470,14 @@ def render(
         >>> image = render(scene, 224, 224)  # (224, 224, 3) over white
     """
     scene_list, single = _check_request(scenes, width, height)
-    if piece_length <= 0:
-        raise ValueError(f"expected a positive piece_length, got {piece_length}")
+    if piece_length <= 0 or flatness <= 0:
+        raise ValueError(f"expected positive piece_length and flatness, got {piece_length} and {flatness}")
     if pieces_per_segment is not None and pieces_per_segment < 1:
         raise ValueError(f"expected pieces_per_segment >= 1 or None, got {pieces_per_segment}")
     batch = len(scene_list)
-    premultiplied_rgb, log_transmittance = _rasterize(scene_list, width, height, piece_length, pieces_per_segment, max_pieces_per_segment)
+    premultiplied_rgb, log_transmittance = _rasterize(
+        scene_list, width, height, piece_length, flatness, pieces_per_segment, max_pieces_per_segment
+    )
     transmittance = torch.exp(log_transmittance).to(premultiplied_rgb.dtype)[:, None]
     if background is not None:
         bg = _background_tensor(background, batch, height, width, premultiplied_rgb.dtype, premultiplied_rgb.device)
@@ -387,77 +495,28 @@ class TorchVectorRenderer:
 
     name = "torch"
 
-    def __init__(self, piece_length: float = 4.0, pieces_per_segment: int | None = None, max_pieces_per_segment: int = 64):
-        self.options = {"piece_length": piece_length, "pieces_per_segment": pieces_per_segment, "max_pieces_per_segment": max_pieces_per_segment}
+    def __init__(
+        self, piece_length: float = 4.0, flatness: float = 0.2, pieces_per_segment: int | None = None, max_pieces_per_segment: int = 64
+    ):
+        self.options = {
+            "piece_length": piece_length, "flatness": flatness,
+            "pieces_per_segment": pieces_per_segment, "max_pieces_per_segment": max_pieces_per_segment,
+        }  # fmt: skip
 
     def __call__(self, scenes, width: int, height: int, background=WHITE) -> Tensor:
         """Same contract as :func:`render`."""
         return render(scenes, width, height, background, **self.options)
 
 
-class DiffvgVectorRenderer:
-    """diffvg behind the same contract (``"diffvg"``); needs ``pydiffvg``, built from source.
+def _diffvg_renderer(**options) -> Callable[..., Tensor]:
+    from stylize.vector.diffvg_backend import DiffvgVectorRenderer
 
-    Samples ``samples`` x ``samples`` per pixel as CLIPDraw does.
-    """
-
-    name = "diffvg"
-
-    def __init__(self, samples: int = 2, seed: int = 0):
-        try:
-            import pydiffvg  # noqa: F401
-        except ImportError as exc:
-            raise ImportError(
-                "the 'diffvg' renderer needs pydiffvg, which is not on PyPI: build it from "
-                "https://github.com/BachiLi/diffvg, or use the 'torch' renderer"
-            ) from exc
-        self.samples, self.seed = samples, seed
-
-    def _render_one(self, scene: Scene, width: int, height: int) -> Tensor:
-        import pydiffvg
-
-        shapes, groups = [], []
-        starts = torch.cumsum(scene.contour_point_counts, 0) - scene.contour_point_counts
-        for path_index in range(scene.num_paths):
-            shape_ids = []
-            for contour in (scene.contour_path == path_index).nonzero().flatten().tolist():
-                start, count = int(starts[contour]), int(scene.contour_point_counts[contour])
-                closed = bool(scene.contour_closed[contour])
-                num_segments = count // 3 if closed else (count - 1) // 3
-                shape_ids.append(len(shapes))
-                shapes.append(
-                    pydiffvg.Path(
-                        num_control_points=torch.full((num_segments,), 2, dtype=torch.int32),
-                        points=scene.points[start : start + count],
-                        stroke_width=scene.stroke_widths[path_index],
-                        is_closed=closed,
-                    )
-                )
-            groups.append(
-                pydiffvg.ShapeGroup(
-                    shape_ids=torch.tensor(shape_ids),
-                    fill_color=scene.fill_colors[path_index] if bool(scene.has_fill[path_index]) else None,
-                    stroke_color=scene.stroke_colors[path_index] if bool(scene.has_stroke[path_index]) else None,
-                    use_even_odd_rule=bool(scene.evenodd[path_index]),
-                )
-            )
-        arguments = pydiffvg.RenderFunction.serialize_scene(width, height, shapes, groups)
-        return pydiffvg.RenderFunction.apply(width, height, self.samples, self.samples, self.seed, None, *arguments)
-
-    def __call__(self, scenes, width: int, height: int, background=WHITE) -> Tensor:
-        """Same contract as :func:`render` (straight RGBA from diffvg, composited here)."""
-        scene_list, single = _check_request(scenes, width, height)
-        images = torch.stack([self._render_one(scene, width, height) for scene in scene_list])
-        if background is not None:
-            bg = _background_tensor(background, len(scene_list), height, width, images.dtype, images.device)
-            alpha = images[..., 3:]
-            images = images[..., :3] * alpha + bg.reshape(len(scene_list), height, width, 3) * (1 - alpha)
-        return images[0] if single else images
+    return DiffvgVectorRenderer(**options)
 
 
 VECTOR_RENDERERS: dict[str, Callable[..., Callable[..., Tensor]]] = {
     "torch": TorchVectorRenderer,
-    "diffvg": DiffvgVectorRenderer,
+    "diffvg": _diffvg_renderer,
 }
 
 

@@ -194,3 +194,20 @@ def test_cuda_matches_cpu():
     cpu = render(scene, 96, 96)
     gpu = render(scene.to("cuda"), 96, 96)
     assert torch.allclose(cpu, gpu.cpu(), atol=1e-4)
+
+
+def test_tile_culling_of_thick_strokes_changes_nothing(monkeypatch):
+    import stylize.vector.raster as raster
+
+    scene = random_strokes(24, 96, 96, generator=torch.Generator().manual_seed(2), stroke_width=9.0)
+    culled = render(scene, 96, 96)
+    culled.square().sum().backward()
+    culled_grads = [t.grad.clone() for t in scene.parameters()]
+    for tensor in scene.parameters():
+        tensor.grad = None
+    monkeypatch.setattr(raster, "_THICK_WIDTH", float("inf"))
+    plain = render(scene, 96, 96)
+    plain.square().sum().backward()
+    assert torch.allclose(culled, plain, atol=1e-6)
+    for culled_grad, tensor in zip(culled_grads, scene.parameters()):
+        assert torch.allclose(culled_grad, tensor.grad, atol=1e-4, rtol=1e-4)
