@@ -165,7 +165,7 @@ def _check_contour(points: Tensor, closed: bool, where: str) -> int:
     return (count - 1) // 3
 
 
-@dataclass
+@dataclass(eq=False)
 class Scene:
     """All paths of a drawing as packed tensors.
 
