@@ -1,0 +1,491 @@
+"""Vector scenes as tensors: paths of cubic Bézier segments with stroke and fill styles.
+
+A :class:`Scene` holds every path of a drawing in a few packed tensors so that the renderer can
+work on all of them at once and an optimiser can update them in three groups (points, widths,
+colours), as CLIPDraw does.
+
+Conventions (those of diffvg, so that CLIPDraw hyper-parameters carry over):
+
+- Coordinates are pixels, x to the right and y down, origin at the top-left corner of the canvas.
+- A *contour* is a chain of cubic segments. An open contour with ``n`` segments has ``3n + 1``
+  control points; a closed one has ``3n`` (the last segment ends at the first point).
+- A *path* owns one or more contours (several for shapes with holes) and one style: a stroke
+  half-width (SVG ``stroke-width`` is twice it), a stroke RGBA and a fill RGBA (straight alpha,
+  in [0, 1]), a fill rule (``"nonzero"`` or ``"evenodd"``) and whether it is stroked and filled.
+  Only paths whose contours are all closed may be filled.
+- z-order is path order: later paths are painted over earlier ones; a path's fill lies under its
+  own stroke.
+
+Lines and quadratic segments become exact cubics; rectangles, circles, ellipses, polygons and
+polylines become paths with the helpers below.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import torch
+from torch import Tensor
+
+FILL_RULES = ("nonzero", "evenodd")
+
+# Control-point distance for a cubic that approximates a quarter circle of radius 1.
+_KAPPA = 4.0 * (math.sqrt(2.0) - 1.0) / 3.0
+
+
+def _as_points(points: Tensor | Sequence, name: str = "points") -> Tensor:
+    tensor = torch.as_tensor(points, dtype=torch.get_default_dtype()) if not torch.is_tensor(points) else points
+    if tensor.ndim != 2 or tensor.shape[-1] != 2:
+        raise ValueError(f"expected {name} of shape (N, 2), got {tuple(tensor.shape)}")
+    return tensor
+
+
+def _as_rgba(color: Tensor | Sequence[float] | None, name: str) -> Tensor | None:
+    if color is None:
+        return None
+    tensor = torch.as_tensor(color, dtype=torch.get_default_dtype()).detach().clone() if not torch.is_tensor(color) else color
+    if tensor.shape not in ((3,), (4,)):
+        raise ValueError(f"expected {name} as RGB or RGBA (3 or 4 values), got shape {tuple(tensor.shape)}")
+    if tensor.shape == (3,):
+        tensor = torch.cat([tensor, tensor.new_ones(1)])
+    return tensor
+
+
+def line_to_cubic(start: Tensor, end: Tensor) -> Tensor:
+    """The two inner control points that make a straight cubic from ``start`` to ``end``.
+
+    Shape:
+        start, end: (2,). Returns (2, 2): the control points between them.
+    """
+    return torch.stack([start + (end - start) / 3.0, start + (end - start) * (2.0 / 3.0)])
+
+
+def quadratic_to_cubic(start: Tensor, control: Tensor, end: Tensor) -> Tensor:
+    """The two inner control points of the cubic equal to a quadratic Bézier (exact elevation).
+
+    Shape:
+        start, control, end: (2,). Returns (2, 2).
+    """
+    return torch.stack([start + (control - start) * (2.0 / 3.0), end + (control - end) * (2.0 / 3.0)])
+
+
+def polyline_contour(vertices: Tensor | Sequence, closed: bool = False) -> Tensor:
+    """Control points of a contour made of straight segments through ``vertices``.
+
+    Args:
+        vertices: corner points in pixels.
+        closed: join the last vertex back to the first (a polygon).
+
+    Returns:
+        Control points in the contour layout of this module.
+
+    Shape:
+        vertices: (V, 2) with V >= 2. Returns (3(V-1)+1, 2) when open, (3V, 2) when closed.
+    """
+    vertices = _as_points(vertices, "vertices")
+    if vertices.shape[0] < 2:
+        raise ValueError(f"expected at least 2 vertices, got {vertices.shape[0]}")
+    ends = torch.roll(vertices, -1, dims=0) if closed else vertices[1:]
+    starts = vertices if closed else vertices[:-1]
+    pieces = []
+    for start, end in zip(starts, ends):
+        pieces.append(start[None])
+        pieces.append(line_to_cubic(start, end))
+    if not closed:
+        pieces.append(vertices[-1:])
+    return torch.cat(pieces)
+
+
+def ellipse_contour(center: Sequence[float], radius_x: float, radius_y: float) -> Tensor:
+    """A closed four-segment cubic contour approximating an axis-aligned ellipse.
+
+    The quarter-arc approximation deviates from the true ellipse by at most 0.027 % of the radius.
+
+    Shape:
+        Returns (12, 2).
+    """
+    if radius_x <= 0 or radius_y <= 0:
+        raise ValueError(f"expected positive radii, got ({radius_x}, {radius_y})")
+    cx, cy = float(center[0]), float(center[1])
+    k = _KAPPA
+    unit = [
+        (1, 0), (1, k), (k, 1),
+        (0, 1), (-k, 1), (-1, k),
+        (-1, 0), (-1, -k), (-k, -1),
+        (0, -1), (k, -1), (1, -k),
+    ]  # fmt: skip
+    return torch.tensor([(cx + ux * radius_x, cy + uy * radius_y) for ux, uy in unit], dtype=torch.get_default_dtype())
+
+
+def rect_contour(x: float, y: float, width: float, height: float) -> Tensor:
+    """A closed contour around the rectangle with top-left corner (x, y). Shape: returns (12, 2)."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"expected a positive rectangle size, got {width} x {height}")
+    corners = torch.tensor([(x, y), (x + width, y), (x + width, y + height), (x, y + height)], dtype=torch.get_default_dtype())
+    return polyline_contour(corners, closed=True)
+
+
+@dataclass
+class VectorPath:
+    """One path before packing: its contours and its style (plain values, easy to build by hand).
+
+    Attributes:
+        contours: control points of each contour, shape (N_i, 2) in the module's layout.
+        closed: one flag per contour (a single bool applies to all).
+        stroke_width: stroke half-width in pixels (diffvg convention; SVG stroke-width / 2).
+        stroke_color: RGBA in [0, 1], or None for no stroke.
+        fill_color: RGBA in [0, 1], or None for no fill (needs closed contours).
+        fill_rule: ``"nonzero"`` or ``"evenodd"``.
+    """
+
+    contours: list[Tensor]
+    closed: list[bool] | bool = False
+    stroke_width: float | Tensor = 1.0
+    stroke_color: Tensor | Sequence[float] | None = (0.0, 0.0, 0.0, 1.0)
+    fill_color: Tensor | Sequence[float] | None = None
+    fill_rule: str = "nonzero"
+
+    def closed_flags(self) -> list[bool]:
+        """The closed flag of each contour."""
+        if isinstance(self.closed, bool):
+            return [self.closed] * len(self.contours)
+        return [bool(flag) for flag in self.closed]
+
+
+def _check_contour(points: Tensor, closed: bool, where: str) -> int:
+    count = points.shape[0]
+    if closed:
+        if count < 3 or count % 3 != 0:
+            raise ValueError(f"{where}: a closed contour needs 3n control points (n >= 1), got {count}")
+        return count // 3
+    if count < 4 or (count - 1) % 3 != 0:
+        raise ValueError(f"{where}: an open contour needs 3n + 1 control points (n >= 1), got {count}")
+    return (count - 1) // 3
+
+
+@dataclass(eq=False)
+class Scene:
+    """All paths of a drawing as packed tensors.
+
+    Differentiable tensors (leaves an optimiser may update):
+
+    Attributes:
+        points: control points of every contour, concatenated in path order. Shape (N, 2).
+        stroke_widths: stroke half-width of each path in pixels. Shape (P,).
+        stroke_colors: straight RGBA of each path's stroke. Shape (P, 4).
+        fill_colors: straight RGBA of each path's fill. Shape (P, 4).
+
+    Topology (integer or boolean tensors on the same device, never differentiated):
+
+    Attributes:
+        contour_point_counts: control points per contour. Shape (C,).
+        contour_closed: whether each contour is closed. Shape (C,).
+        contour_path: the path each contour belongs to (non-decreasing). Shape (C,).
+        has_stroke, has_fill, evenodd: per-path flags. Shape (P,).
+
+    Build one with :meth:`from_paths` (or :func:`random_strokes`); the dataclass constructor
+    checks that all shapes agree.
+    """
+
+    points: Tensor
+    stroke_widths: Tensor
+    stroke_colors: Tensor
+    fill_colors: Tensor
+    contour_point_counts: Tensor
+    contour_closed: Tensor
+    contour_path: Tensor
+    has_stroke: Tensor
+    has_fill: Tensor
+    evenodd: Tensor
+    _segment_cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        num_paths = self.stroke_widths.shape[0] if self.stroke_widths.ndim == 1 else -1
+        if self.points.ndim != 2 or self.points.shape[1] != 2:
+            raise ValueError(f"expected points of shape (N, 2), got {tuple(self.points.shape)}")
+        if self.stroke_widths.ndim != 1:
+            raise ValueError(f"expected stroke_widths of shape (P,), got {tuple(self.stroke_widths.shape)}")
+        for name in ("stroke_colors", "fill_colors"):
+            value = getattr(self, name)
+            if tuple(value.shape) != (num_paths, 4):
+                raise ValueError(f"expected {name} of shape ({num_paths}, 4), got {tuple(value.shape)}")
+        for name in ("has_stroke", "has_fill", "evenodd"):
+            value = getattr(self, name)
+            if tuple(value.shape) != (num_paths,) or value.dtype != torch.bool:
+                raise ValueError(f"expected {name} as a bool tensor of shape ({num_paths},), got {value.dtype} {tuple(value.shape)}")
+        num_contours = self.contour_point_counts.shape[0]
+        for name in ("contour_closed", "contour_path"):
+            if tuple(getattr(self, name).shape) != (num_contours,):
+                raise ValueError(f"expected {name} of shape ({num_contours},), got {tuple(getattr(self, name).shape)}")
+        if int(self.contour_point_counts.sum()) != self.points.shape[0]:
+            raise ValueError(
+                f"contour_point_counts sum to {int(self.contour_point_counts.sum())} but points has {self.points.shape[0]} rows"
+            )
+        if num_contours and (self.contour_path.min() < 0 or self.contour_path.max() >= num_paths):
+            raise ValueError(f"contour_path must index paths 0..{num_paths - 1}")
+        if num_contours and bool((self.contour_path[1:] < self.contour_path[:-1]).any()):
+            raise ValueError("contour_path must be non-decreasing (contours grouped by path, in path order)")
+        open_in_filled = self.has_fill[self.contour_path] & ~self.contour_closed
+        if bool(open_in_filled.any()):
+            path_index = int(self.contour_path[open_in_filled][0])
+            raise ValueError(f"path {path_index} is filled but has an open contour; close it or remove the fill")
+        counts = self.contour_point_counts
+        bad = torch.where(self.contour_closed, (counts < 3) | (counts % 3 != 0), (counts < 4) | ((counts - 1) % 3 != 0))
+        if bool(bad.any()):
+            index = int(bad.nonzero()[0])
+            _check_contour(torch.empty(int(counts[index]), 2), bool(self.contour_closed[index]), f"contour {index}")
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_paths(
+        cls,
+        paths: Iterable[VectorPath],
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        requires_grad: bool = False,
+    ) -> "Scene":
+        """Pack :class:`VectorPath` objects into a scene (copies the values; leaves are new).
+
+        Args:
+            paths: the paths in z-order (first is painted first).
+            device, dtype: where the tensors live; default float dtype and CPU.
+            requires_grad: make points, widths and colours leaves that require grad.
+        """
+        dtype = dtype or torch.get_default_dtype()
+        points, counts, closed_flags, owners = [], [], [], []
+        widths, strokes, fills, has_stroke, has_fill, evenodd = [], [], [], [], [], []
+        for path_index, path in enumerate(paths):
+            if not isinstance(path, VectorPath):
+                raise TypeError(f"expected VectorPath objects, got {type(path).__name__} at index {path_index}")
+            if path.fill_rule not in FILL_RULES:
+                raise ValueError(f"path {path_index}: expected fill_rule in {FILL_RULES}, got {path.fill_rule!r}")
+            flags = path.closed_flags()
+            if not path.contours or len(flags) != len(path.contours):
+                raise ValueError(f"path {path_index}: expected >= 1 contour and one closed flag per contour")
+            for contour, closed in zip(path.contours, flags):
+                contour = _as_points(contour, f"path {path_index} contour").detach().to(dtype=dtype, device="cpu")
+                _check_contour(contour, closed, f"path {path_index}")
+                points.append(contour)
+                counts.append(contour.shape[0])
+                closed_flags.append(closed)
+                owners.append(path_index)
+            stroke = _as_rgba(path.stroke_color, "stroke_color")
+            fill = _as_rgba(path.fill_color, "fill_color")
+            widths.append(float(path.stroke_width))
+            strokes.append(stroke.detach().cpu().to(dtype) if stroke is not None else torch.zeros(4, dtype=dtype))
+            fills.append(fill.detach().cpu().to(dtype) if fill is not None else torch.zeros(4, dtype=dtype))
+            has_stroke.append(stroke is not None)
+            has_fill.append(fill is not None)
+            evenodd.append(path.fill_rule == "evenodd")
+        num_paths = len(widths)
+        scene = cls(
+            points=torch.cat(points) if points else torch.zeros(0, 2, dtype=dtype),
+            stroke_widths=torch.tensor(widths, dtype=dtype),
+            stroke_colors=torch.stack(strokes) if strokes else torch.zeros(0, 4, dtype=dtype),
+            fill_colors=torch.stack(fills) if fills else torch.zeros(0, 4, dtype=dtype),
+            contour_point_counts=torch.tensor(counts, dtype=torch.long),
+            contour_closed=torch.tensor(closed_flags, dtype=torch.bool),
+            contour_path=torch.tensor(owners, dtype=torch.long),
+            has_stroke=torch.tensor(has_stroke, dtype=torch.bool).reshape(num_paths),
+            has_fill=torch.tensor(has_fill, dtype=torch.bool).reshape(num_paths),
+            evenodd=torch.tensor(evenodd, dtype=torch.bool).reshape(num_paths),
+        )
+        scene = scene.to(device=device) if device is not None else scene
+        return scene.requires_grad_(requires_grad)
+
+    def _replace(self, **tensors: Tensor) -> "Scene":
+        values = {name: getattr(self, name) for name in self._tensor_names()}
+        values.update(tensors)
+        return Scene(**values)
+
+    @staticmethod
+    def _tensor_names() -> tuple[str, ...]:
+        return (
+            "points", "stroke_widths", "stroke_colors", "fill_colors", "contour_point_counts",
+            "contour_closed", "contour_path", "has_stroke", "has_fill", "evenodd",
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ parameters
+    def requires_grad_(self, requires_grad: bool = True) -> "Scene":
+        """Set ``requires_grad`` on points, widths and colours in place; returns self."""
+        for tensor in self.parameters():
+            tensor.requires_grad_(requires_grad)
+        return self
+
+    def parameters(self) -> list[Tensor]:
+        """The differentiable tensors: points, stroke widths, stroke colours, fill colours."""
+        return [self.points, self.stroke_widths, self.stroke_colors, self.fill_colors]
+
+    def point_params(self) -> list[Tensor]:
+        """Parameter group of the control points (CLIPDraw: Adam lr 1.0)."""
+        return [self.points]
+
+    def width_params(self) -> list[Tensor]:
+        """Parameter group of the stroke half-widths (CLIPDraw: Adam lr 0.1)."""
+        return [self.stroke_widths]
+
+    def color_params(self) -> list[Tensor]:
+        """Parameter group of the stroke and fill colours (CLIPDraw: Adam lr 0.01)."""
+        return [self.stroke_colors, self.fill_colors]
+
+    def param_groups(self) -> dict[str, list[Tensor]]:
+        """``{"points": [...], "widths": [...], "colors": [...]}`` for per-group optimisers."""
+        return {"points": self.point_params(), "widths": self.width_params(), "colors": self.color_params()}
+
+    @torch.no_grad()
+    def clamp_(self, min_width: float = 1.0, max_width: float = 50.0) -> "Scene":
+        """Clamp widths to [min_width, max_width] and colours to [0, 1] in place (after a step)."""
+        self.stroke_widths.clamp_(min_width, max_width)
+        self.stroke_colors.clamp_(0.0, 1.0)
+        self.fill_colors.clamp_(0.0, 1.0)
+        return self
+
+    # ------------------------------------------------------------------ copies
+    def detach(self) -> "Scene":
+        """A scene sharing storage with this one but cut from the autograd graph."""
+        return self._replace(**{name: getattr(self, name).detach() for name in ("points", "stroke_widths", "stroke_colors", "fill_colors")})
+
+    def clone(self) -> "Scene":
+        """A deep copy of every tensor (gradients flow back to this scene's tensors)."""
+        return self._replace(**{name: getattr(self, name).clone() for name in self._tensor_names()})
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "Scene":
+        """Move to ``device`` and cast the float tensors to ``dtype``."""
+        moved = {}
+        for name in self._tensor_names():
+            tensor = getattr(self, name)
+            float_tensor = tensor.is_floating_point()
+            moved[name] = tensor.to(device=device, dtype=dtype if (dtype is not None and float_tensor) else None)
+        return Scene(**moved)
+
+    def scaled(self, factor: float) -> "Scene":
+        """The scene with points and widths multiplied by ``factor`` (for a larger final render).
+
+        The result is differentiable with respect to this scene's tensors.
+        """
+        if not factor > 0:
+            raise ValueError(f"expected a positive scale factor, got {factor}")
+        return self._replace(points=self.points * factor, stroke_widths=self.stroke_widths * factor)
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def num_paths(self) -> int:
+        return int(self.stroke_widths.shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        return self.points.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.points.dtype
+
+    def __len__(self) -> int:
+        return self.num_paths
+
+    def path(self, index: int) -> VectorPath:
+        """Unpack path ``index`` as a :class:`VectorPath` of detached CPU tensors."""
+        if not -self.num_paths <= index < self.num_paths:
+            raise IndexError(f"path index {index} out of range for {self.num_paths} paths")
+        return self._unpack([index % self.num_paths])[0]
+
+    def paths(self) -> list[VectorPath]:
+        """All paths, in z-order, as :class:`VectorPath` objects of detached CPU tensors."""
+        return self._unpack(range(self.num_paths))
+
+    def _unpack(self, indices: Iterable[int]) -> list[VectorPath]:
+        counts = self.contour_point_counts.tolist()
+        starts = (torch.cumsum(self.contour_point_counts, 0) - self.contour_point_counts).tolist()
+        closed, owners = self.contour_closed.tolist(), self.contour_path.tolist()
+        contours_of: dict[int, list[int]] = {}
+        for contour, owner in enumerate(owners):
+            contours_of.setdefault(owner, []).append(contour)
+        points = self.points.detach().cpu()
+        widths = self.stroke_widths.detach().cpu().tolist()
+        strokes, fills = self.stroke_colors.detach().cpu(), self.fill_colors.detach().cpu()
+        has_stroke, has_fill, evenodd = self.has_stroke.tolist(), self.has_fill.tolist(), self.evenodd.tolist()
+        paths = []
+        for index in indices:
+            mine = contours_of.get(index, [])
+            paths.append(
+                VectorPath(
+                    contours=[points[starts[c] : starts[c] + counts[c]] for c in mine],
+                    closed=[closed[c] for c in mine],
+                    stroke_width=widths[index],
+                    stroke_color=strokes[index] if has_stroke[index] else None,
+                    fill_color=fills[index] if has_fill[index] else None,
+                    fill_rule="evenodd" if evenodd[index] else "nonzero",
+                )
+            )
+        return paths
+
+    def segments(self) -> tuple[Tensor, Tensor]:
+        """Every cubic segment's control points and owning path.
+
+        Returns:
+            ``(control_points, segment_path)``; differentiable w.r.t. :attr:`points`.
+
+        Shape:
+            control_points: (S, 4, 2); segment_path: (S,).
+        """
+        key = str(self.points.device)
+        if key not in self._segment_cache:
+            self._segment_cache[key] = self._segment_index()
+        index, owner = self._segment_cache[key]
+        return self.points[index], owner
+
+    def _segment_index(self) -> tuple[Tensor, Tensor]:
+        """Indices into :attr:`points` of each segment's four control points (wrapping when closed)."""
+        counts = self.contour_point_counts.cpu()
+        closed = self.contour_closed.cpu()
+        starts = torch.cumsum(counts, 0) - counts
+        segments_per_contour = torch.where(closed, counts // 3, (counts - 1) // 3)
+        contour_of_segment = torch.repeat_interleave(torch.arange(counts.shape[0]), segments_per_contour)
+        first_segment = torch.cumsum(segments_per_contour, 0) - segments_per_contour
+        local = torch.arange(int(segments_per_contour.sum())) - first_segment[contour_of_segment]
+        offsets = 3 * local[:, None] + torch.arange(4)[None, :]
+        offsets = offsets % counts[contour_of_segment][:, None]  # only the closing point of a closed contour wraps
+        index = starts[contour_of_segment][:, None] + offsets
+        owner = self.contour_path.cpu()[contour_of_segment]
+        return index.to(self.points.device), owner.to(self.points.device)
+
+
+def random_strokes(
+    num_paths: int,
+    width: int,
+    height: int,
+    *,
+    generator: torch.Generator | None = None,
+    max_segments: int = 3,
+    spread: float = 0.1,
+    stroke_width: float = 1.0,
+    device: torch.device | str | None = None,
+    requires_grad: bool = True,
+) -> Scene:
+    """CLIPDraw's random initialisation: open strokes with random cubic segments and RGBA.
+
+    Each path has ``randint(1, max_segments)`` segments; its start point is uniform over the canvas
+    and each further control point is the previous one plus ``spread * (rand - 0.5)`` in units of
+    the canvas size. Half-width ``stroke_width``; stroke colour uniform RGBA; no fill.
+
+    Args:
+        num_paths: number of strokes.
+        width, height: canvas size in pixels.
+        generator: CPU random generator for reproducible scenes.
+        device: where to put the result (drawn on the CPU so results do not depend on the device).
+    """
+    if num_paths < 0 or width <= 0 or height <= 0:
+        raise ValueError(f"expected num_paths >= 0 and a positive canvas, got {num_paths}, {width} x {height}")
+    scale = torch.tensor([width, height], dtype=torch.get_default_dtype())
+    paths = []
+    for _ in range(num_paths):
+        num_segments = int(torch.randint(1, max_segments + 1, (1,), generator=generator))
+        start = torch.rand(2, generator=generator)
+        steps = spread * (torch.rand(3 * num_segments, 2, generator=generator) - 0.5)
+        normalised = torch.cat([start[None], start[None] + torch.cumsum(steps, 0)])
+        color = torch.rand(4, generator=generator)
+        paths.append(VectorPath([normalised * scale], closed=False, stroke_width=stroke_width, stroke_color=color))
+    return Scene.from_paths(paths, device=device, requires_grad=requires_grad)
