@@ -64,3 +64,12 @@ def test_bad_shapes():
         spherical_harmonic_lighting(torch.zeros(1, 2, 2, 3), [1.0, 2.0])
     with pytest.raises(ValueError, match="9 light"):
         SphericalHarmonicLighting([1.0] * 4)
+
+
+def test_fast_lighting_equals_basis_dot_lights():
+    generator = torch.Generator().manual_seed(1)
+    normals = torch.nn.functional.normalize(torch.randn(3, 4, 5, 3, generator=generator, dtype=torch.float64), dim=-1)
+    lights = torch.randn(3, 9, generator=generator, dtype=torch.float64)
+    reference = (spherical_harmonic_basis(normals) * lights[:, None, None, :]).sum(-1)
+    torch.testing.assert_close(spherical_harmonic_lighting(normals, lights), reference)
+    torch.testing.assert_close(spherical_harmonic_lighting(normals, lights[0]), (spherical_harmonic_basis(normals) * lights[0]).sum(-1))
