@@ -545,9 +545,10 @@ class TorchMeshRenderer(nn.Module):
             )
             return RenderResult(image, mask, face_index, normals)
         features = _as_batched("features", features, None)
-        if features.shape[1] != vertices.shape[1]:
+        if features.shape[1] != vertices.shape[1] or features.shape[0] not in (1, transform.shape[0]):
             raise ValueError(
-                f"expected one feature row per vertex ({vertices.shape[1]}), got features of shape {tuple(features.shape)}"
+                f"expected features of shape (1 or {transform.shape[0]}, {vertices.shape[1]}, D), "
+                f"got {tuple(features.shape)}"
             )
         face_index = rasterize_face_index(
             self.height, self.width, face_vertices_camera[..., 2], face_vertices_image, normals[..., 2],
