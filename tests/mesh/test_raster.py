@@ -266,3 +266,20 @@ def test_cuda_matches_cpu():
     cpu = renderer(vertices, faces, colours, views)
     gpu = renderer(vertices.cuda(), faces.cuda(), colours.cuda(), views.to("cuda"))
     assert (gpu.face_index.cpu() != cpu.face_index).float().mean() < 1e-3
+
+
+def test_exact_depth_ties_go_to_the_lowest_face_index():
+    triangle = torch.tensor([[-0.8, -0.8], [0.8, -0.8], [0.0, 0.8]])
+    image = torch.stack([triangle, triangle, triangle]).unsqueeze(0)
+    z = torch.tensor([[[-3.0] * 3, [-2.0] * 3, [-2.0] * 3]])
+    _, mask, face_index = dibr_rasterization(12, 12, z, image, torch.zeros(1, 3, 3, 1), torch.ones(1, 3))
+    assert mask.sum() > 20 and (face_index[mask > 0] == 1).all()
+
+
+def test_faces_behind_the_image_edges_are_clipped_not_wrapped():
+    # A triangle mostly outside the image: only in-image pixels are drawn, none wrap to other rows.
+    image = torch.tensor([[[[0.5, -3.0], [5.0, -3.0], [0.5, 3.0]]]])
+    _, mask, _ = dibr_rasterization(10, 10, torch.full((1, 1, 3), -2.0), image, torch.ones(1, 1, 3, 1), torch.ones(1, 1))
+    xs, _ = pixel_centres(10, 10)
+    expected_columns = torch.tensor(xs >= 0.5)
+    assert (mask[0] == expected_columns.float().expand(10, 10)).all()
