@@ -1,0 +1,222 @@
+"""A small synthetic world of captioned pictures: coloured, patterned, shaded 2D shapes.
+
+It is the training data of the project's *test CLIPs* (``tools/train_test_clip.py``) and the
+held-out data of their accuracy tests. Everything is drawn in torch, batched, from a seed, with
+no files and no downloads.
+
+Captions are ``"a {colour} {shape}"`` and ``"a {colour} {pattern} {shape}"``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+SHAPES = ("circle", "square", "triangle", "star")
+COLOURS = ("red", "green", "blue", "yellow", "orange", "purple", "black", "white")
+PATTERNS = ("plain", "striped", "dotted")
+
+COLOUR_RGB = {
+    "red": (0.86, 0.10, 0.10),
+    "green": (0.10, 0.66, 0.16),
+    "blue": (0.10, 0.22, 0.86),
+    "yellow": (0.96, 0.86, 0.10),
+    "orange": (0.98, 0.52, 0.04),
+    "purple": (0.56, 0.14, 0.72),
+    "black": (0.05, 0.05, 0.05),
+    "white": (0.97, 0.97, 0.97),
+}
+
+
+def caption(colour: str, shape: str, pattern: str = "plain") -> str:
+    """The caption of one picture: ``a red circle`` or ``a red striped circle``."""
+    return f"a {colour} {shape}" if pattern == "plain" else f"a {colour} {pattern} {shape}"
+
+
+def short_captions() -> list[str]:
+    """The 32 ``a {colour} {shape}`` captions, colour-major."""
+    return [caption(c, s) for c in COLOURS for s in SHAPES]
+
+
+def all_captions() -> list[str]:
+    """All 96 captions: index ``(colour * 4 + shape) * 3 + pattern``."""
+    return [caption(c, s, p) for c in COLOURS for s in SHAPES for p in PATTERNS]
+
+
+@dataclass
+class ShapeBatch:
+    """A batch of pictures and their labels.
+
+    Attributes:
+        images: (B, 3, S, S) in [0, 1].
+        colour, shape, pattern: (B,) integer labels into COLOURS, SHAPES, PATTERNS.
+    """
+
+    images: torch.Tensor
+    colour: torch.Tensor
+    shape: torch.Tensor
+    pattern: torch.Tensor
+
+    def captions(self, with_pattern: bool = True) -> list[str]:
+        return [
+            caption(COLOURS[c], SHAPES[s], PATTERNS[p] if with_pattern else "plain")
+            for c, s, p in zip(self.colour.tolist(), self.shape.tolist(), self.pattern.tolist())
+        ]
+
+    def full_index(self) -> torch.Tensor:
+        """(B,) index into :func:`all_captions`."""
+        return (self.colour * len(SHAPES) + self.shape) * len(PATTERNS) + self.pattern
+
+    def short_index(self) -> torch.Tensor:
+        """(B,) index into :func:`short_captions`."""
+        return self.colour * len(SHAPES) + self.shape
+
+
+def _uniform(generator: torch.Generator, n: int, low: float, high: float) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, generator=generator)
+
+
+def _shape_distance(shape: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """Signed distance (negative inside) to each shape of unit size, in local coordinates.
+
+    Args:
+        shape: (B,) shape labels.
+        px, py: (B, S, S) local coordinates.
+    """
+    radius = torch.sqrt(px**2 + py**2)
+    circle = radius - 1.0
+    square = torch.maximum(px.abs(), py.abs()) - 0.86
+    # Equilateral triangle (pointing up in image space, i.e. -y), circumradius 1.1.
+    k = math.sqrt(3.0)
+    size = 0.95
+    tx, ty = px.abs() - size, -py + size / k
+    fold = tx + k * ty > 0
+    tx, ty = torch.where(fold, (tx - k * ty) / 2, tx), torch.where(fold, (-k * tx - ty) / 2, ty)
+    tx = tx - tx.clamp(-2 * size, 0.0)
+    triangle = -torch.sqrt(tx**2 + ty**2) * torch.sign(ty)
+    # Five-pointed star: outer radius 1.15, inner 0.48; distance measured radially (good enough
+    # for a one-pixel antialiased edge).
+    angle = torch.atan2(px, -py)
+    sector = 2 * math.pi / 5
+    local = torch.remainder(angle + sector / 2, sector) - sector / 2
+    outer, inner = 1.15, 0.48
+    half = sector / 2
+    # boundary between the outer point (angle 0) and the inner point (angle +-half)
+    ox, oy = outer, 0.0
+    ix, iy = inner * math.cos(half), inner * math.sin(half)
+    t = local.abs()
+    dx, dy = ix - ox, iy - oy
+    # intersect the ray at angle t with the segment from (ox, oy) to (ix, iy)
+    denom = torch.cos(t) * dy - torch.sin(t) * dx
+    boundary = (ox * dy - oy * dx) / denom
+    star = radius - boundary
+    out = torch.stack([circle, square, triangle, star], dim=0)
+    return out.gather(0, shape.view(1, -1, 1, 1).expand(1, *px.shape)).squeeze(0)
+
+
+def _coverage(distance: torch.Tensor, pixel: torch.Tensor) -> torch.Tensor:
+    """About one pixel of antialiasing from a signed distance in local units."""
+    return (0.5 - distance / pixel.view(-1, 1, 1)).clamp(0.0, 1.0)
+
+
+def draw_shapes(
+    n: int,
+    size: int = 64,
+    generator: torch.Generator | None = None,
+    white_background: float = 0.45,
+    lit: float = 0.5,
+    outline: float = 0.12,
+    colour: torch.Tensor | None = None,
+    shape: torch.Tensor | None = None,
+    pattern: torch.Tensor | None = None,
+) -> ShapeBatch:
+    """Draw ``n`` random captioned pictures of ``size`` x ``size`` pixels.
+
+    Args:
+        n: number of pictures.
+        size: side in pixels.
+        generator: the random stream (a fresh seed-0 stream when None).
+        white_background: share of pictures on a (near) white background, like renders.
+        lit: share of pictures shaded as if lit from a random direction (3D-looking).
+        outline: share of shapes drawn as a thick outline instead of filled (stroke-like).
+        colour, shape, pattern: optional fixed (n,) labels.
+
+    Returns:
+        :class:`ShapeBatch`.
+    """
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    colour = colour if colour is not None else torch.randint(len(COLOURS), (n,), generator=g)
+    shape = shape if shape is not None else torch.randint(len(SHAPES), (n,), generator=g)
+    if pattern is None:
+        pattern = torch.multinomial(torch.tensor([0.5, 0.25, 0.25]), n, replacement=True, generator=g)
+
+    coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size * 2 - 1
+    gy, gx = torch.meshgrid(coords, coords, indexing="ij")
+    scale = _uniform(g, n, 0.28, 0.62)
+    cx = _uniform(g, n, -1, 1) * (0.92 - scale)
+    cy = _uniform(g, n, -1, 1) * (0.92 - scale)
+    theta = _uniform(g, n, -math.pi, math.pi) * (torch.rand(n, generator=g) < 0.7)
+    cos, sin = torch.cos(theta).view(-1, 1, 1), torch.sin(theta).view(-1, 1, 1)
+    dx = (gx - cx.view(-1, 1, 1)) / scale.view(-1, 1, 1)
+    dy = (gy - cy.view(-1, 1, 1)) / scale.view(-1, 1, 1)
+    px, py = cos * dx + sin * dy, -sin * dx + cos * dy
+    pixel = 2.0 / size / scale
+    distance = _shape_distance(shape, px, py)
+    is_outline = torch.rand(n, generator=g) < outline
+    ring = (distance.abs() - 0.16).where(is_outline.view(-1, 1, 1), distance)
+    mask = _coverage(ring, pixel)
+
+    base = torch.tensor([COLOUR_RGB[c] for c in COLOURS])[colour]
+    base = (base + 0.07 * (torch.rand(n, 3, generator=g) - 0.5)).clamp(0, 1)
+    body = base.view(-1, 3, 1, 1).expand(n, 3, size, size).clone()
+
+    # Pattern in a contrasting neutral: black on light colours, white on dark ones.
+    luminance = (base * torch.tensor([0.3, 0.59, 0.11])).sum(-1)
+    contrast = torch.where(luminance > 0.55, 0.05, 0.97).view(-1, 1, 1, 1)
+    phi = _uniform(g, n, 0, math.pi).view(-1, 1, 1)
+    period = _uniform(g, n, 0.35, 0.55).view(-1, 1, 1)
+    along = px * torch.cos(phi) + py * torch.sin(phi)
+    stripes = (torch.sin(2 * math.pi * along / period) / (2 * math.pi * pixel.view(-1, 1, 1) / period)).clamp(-0.5, 0.5) + 0.5
+    spacing = _uniform(g, n, 0.38, 0.5).view(-1, 1, 1)
+    qx = torch.remainder(px, spacing) - spacing / 2
+    qy = torch.remainder(py, spacing) - spacing / 2
+    dots = _coverage(torch.sqrt(qx**2 + qy**2) - 0.3 * spacing, pixel)
+    detail = torch.where(pattern.view(-1, 1, 1) == 1, stripes, torch.where(pattern.view(-1, 1, 1) == 2, dots, 0.0))
+    body = body * (1 - detail.unsqueeze(1)) + contrast * detail.unsqueeze(1)
+
+    # Lighting: a dome normal for a 3D look, lit from a random upper direction.
+    is_lit = (torch.rand(n, generator=g) < lit).view(-1, 1, 1, 1)
+    nz = torch.sqrt((1 - (px**2 + py**2) * 0.8).clamp(min=0.05))
+    light = torch.nn.functional.normalize(torch.stack([_uniform(g, n, -1, 1), _uniform(g, n, -1, 0.3), _uniform(g, n, 0.6, 1.2)], -1), dim=-1)
+    lambert = (px * 0.6 * light[:, 0].view(-1, 1, 1) + py * 0.6 * light[:, 1].view(-1, 1, 1) + nz * light[:, 2].view(-1, 1, 1))
+    shade = (0.55 + 0.55 * lambert.clamp(0, 1)).unsqueeze(1)
+    body = torch.where(is_lit, (body * shade).clamp(0, 1), body)
+
+    # Backgrounds: white, light grey, pale colour, gradient, dark; never the shape's own tone.
+    kind = torch.multinomial(torch.tensor([white_background, 0.15, 0.15, 0.12, 0.13]), n, replacement=True, generator=g)
+    light_shape = luminance > 0.8
+    dark_shape = luminance < 0.1
+    kind = torch.where(light_shape & (kind != 4), torch.full_like(kind, 4), kind)
+    kind = torch.where(dark_shape & (kind == 4), torch.zeros_like(kind), kind)
+    grey = _uniform(g, n, 0.72, 0.95).view(-1, 1, 1, 1).expand(n, 3, 1, 1)
+    pale = 0.7 + 0.28 * torch.rand(n, 3, 1, 1, generator=g)
+    top, bottom = 0.6 + 0.4 * torch.rand(n, 3, 1, 1, generator=g), 0.6 + 0.4 * torch.rand(n, 3, 1, 1, generator=g)
+    ramp = ((gy + 1) / 2).view(1, 1, size, size)
+    gradient = top * (1 - ramp) + bottom * ramp
+    dark = _uniform(g, n, 0.12, 0.35).view(-1, 1, 1, 1).expand(n, 3, 1, 1)
+    options = torch.stack(
+        [
+            torch.ones(n, 3, size, size),
+            grey.expand(n, 3, size, size),
+            pale.expand(n, 3, size, size),
+            gradient,
+            dark.expand(n, 3, size, size),
+        ]
+    )
+    background = options[kind, torch.arange(n)]
+
+    images = background * (1 - mask.unsqueeze(1)) + body * mask.unsqueeze(1)
+    images = (images + 0.02 * torch.randn(images.shape, generator=g)).clamp(0, 1)
+    return ShapeBatch(images=images, colour=colour, shape=shape, pattern=pattern)
