@@ -4,8 +4,9 @@ Network (as the reference implementation, see ``shared/reference/text2mesh.md``)
 
 - Fourier features: a fixed random matrix ``B ~ N(0, sigma^2)`` of shape ``(3, n_frequencies)``
   whose rows are sorted by norm; the encoding is ``[x, sin(2 pi x B), cos(2 pi x B)]``.
-- Progressive encoding: frequency band ``i`` fades in between ``progress * T = i * tau`` and
-  ``(i + 1) * tau`` with ``tau = 2 n / T``, so every band is on half-way through the run.
+- Progressive encoding: at iteration ``t`` of ``T``, band ``i`` has weight
+  ``clamp((t - tau i) / tau, 0, 1)`` with ``tau = 2 n / T`` (the reference's formula), so every
+  band is on after ``n tau = 2 n^2 / T`` iterations (about 87 of 1500 at the paper's settings).
 - Trunk: ``Linear(3 + 2n, width)`` + ReLU, then ``depth`` x (``Linear(width, width)`` + ReLU).
 - Heads: ``head_depth`` x (``Linear(width, width)`` + ReLU) then ``Linear(width, 3)`` for colour
   and ``Linear(width, 1)`` for displacement; both last layers start at zero, so the untrained
@@ -92,19 +93,21 @@ class FieldOutput:
     displacement: torch.Tensor
 
 
-def progressive_mask(n_frequencies: int, progress: float, enabled: bool = True) -> torch.Tensor:
-    """Weights of the ``n`` frequency bands at ``progress`` (fraction of the run done, ``[0, 1]``).
+def progressive_mask(n_frequencies: int, step: float, total: float, enabled: bool = True) -> torch.Tensor:
+    """Weights of the ``n`` frequency bands at iteration ``step`` of ``total``.
 
-    Band ``i`` has weight ``clamp((progress * T - tau i) / tau, 0, 1)`` with ``tau = 2 n / T``,
-    which does not depend on ``T``: ``clamp(progress * n / 2 - i, 0, 1)``.
+    Band ``i`` has weight ``clamp((step - tau i) / tau, 0, 1)`` with ``tau = 2 n / total``.
 
     Shape:
         Output: ``(n_frequencies,)``.
     """
     if not enabled:
         return torch.ones(n_frequencies)
-    index = torch.arange(n_frequencies, dtype=torch.float32)
-    return (float(progress) * n_frequencies / 2.0 - index).clamp(0.0, 1.0)
+    if total <= 0:
+        raise ValueError(f"expected a positive number of iterations, got {total}")
+    tau = 2.0 * n_frequencies / float(total)
+    index = torch.arange(n_frequencies, dtype=torch.float64)
+    return ((float(step) - tau * index) / tau).clamp(0.0, 1.0).float()
 
 
 def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -168,7 +171,8 @@ class NeuralStyleField(nn.Module):
         if cfg.sort_frequencies:
             basis = basis[:, basis.norm(dim=0).argsort()]
         self.register_buffer("fourier_basis", basis)
-        self.register_buffer("progress", torch.zeros(()))
+        # Iteration and run length for the progressive encoding; fully on until set_progress is called.
+        self.register_buffer("progress", torch.tensor([1.0, 1.0], dtype=torch.float64))
         self.trunk = nn.Sequential(nn.Linear(3 + 2 * cfg.n_frequencies, cfg.width), nn.ReLU(), *_mlp(cfg.width, cfg.depth))
         self.colour_head = nn.Sequential(*_mlp(cfg.width, cfg.head_depth), nn.Linear(cfg.width, 3))
         self.displacement_head = nn.Sequential(*_mlp(cfg.width, cfg.head_depth), nn.Linear(cfg.width, 1))
@@ -187,16 +191,20 @@ class NeuralStyleField(nn.Module):
                     module.weight.copy_(torch.rand(module.weight.shape, generator=generator) * 2 * bound - bound)
                     module.bias.copy_(torch.rand(module.bias.shape, generator=generator) * 2 * bound - bound)
 
-    def set_progress(self, progress: float) -> None:
-        """Fraction of the run done, in ``[0, 1]``; drives the progressive encoding."""
-        self.progress.fill_(min(max(float(progress), 0.0), 1.0))
+    def set_progress(self, step: int, total: int) -> None:
+        """Iteration ``step`` of a run of ``total``; drives the progressive encoding."""
+        if total < 1:
+            raise ValueError(f"expected a positive number of iterations, got {total}")
+        self.progress.copy_(torch.tensor([float(step), float(total)], dtype=torch.float64))
 
     def encode(self, positions: torch.Tensor) -> torch.Tensor:
         """Masked Fourier features ``(V, 3 + 2 n)`` of ``positions`` ``(V, 3)``."""
         if positions.dim() != 2 or positions.shape[-1] != 3:
             raise ValueError(f"expected positions of shape (V, 3), got {tuple(positions.shape)}")
         projected = 2 * math.pi * positions @ self.fourier_basis
-        mask = progressive_mask(self.config.n_frequencies, float(self.progress), self.config.progressive)
+        step, total = (float(v) for v in self.progress)
+        # After the run (step >= total) the field is evaluated with every band on.
+        mask = progressive_mask(self.config.n_frequencies, step, total, self.config.progressive and step < total)
         mask = mask.to(positions.device, positions.dtype)
         return torch.cat([positions, torch.sin(projected) * mask, torch.cos(projected) * mask], dim=-1)
 

@@ -303,7 +303,7 @@ class Text2MeshRun:
     def step(self) -> StepRecord:
         """Run one iteration; returns its metrics (``skipped`` when the loss was not finite)."""
         cfg = self.config
-        self.field.set_progress(self.iteration / max(cfg.iters, 1))
+        self.field.set_progress(self.iteration, cfg.iters)
         views = self.sample_views()
         self.optimizer.zero_grad(set_to_none=True)
         start = time.perf_counter()
