@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
@@ -39,3 +39,114 @@ def score(
     engine = ClipEngine(clip, PromptSet.build(prompt, list(negatives)), device=device)
     with torch.no_grad():
         return engine(pixels.to(engine.device))
+
+
+def mesh_config(
+    prompt: str = "",
+    preset: str | None = "fast",
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+):
+    """Resolve a :class:`~stylize.mesh.text2mesh.Text2MeshConfig`: defaults (the paper's) <-
+    preset <- TOML file <- overrides (dotted keys such as ``"field.sigma"``)."""
+    from stylize.config import resolve_config
+    from stylize.mesh.text2mesh import TEXT2MESH_PRESETS, Text2MeshConfig
+
+    merged = dict(overrides or {})
+    if prompt:
+        merged.setdefault("prompt", prompt)
+    config = resolve_config(Text2MeshConfig, TEXT2MESH_PRESETS, preset=preset, config_file=config_file, overrides=merged)
+    config.check()
+    return config
+
+
+def stylize_mesh(
+    mesh: str | Path,
+    prompt: str = "",
+    out: str | Path | None = "runs/mesh",
+    preset: str | None = "fast",
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    on_step: Callable | None = None,
+    model_cache: Any = None,
+):
+    """Stylize a mesh with Text2Mesh and write the run folder.
+
+    Args:
+        mesh: input mesh file (OBJ, PLY, GLB, OFF, STL); never modified.
+        prompt: the text prompt (may also come from the config).
+        out: run folder; None writes nothing and only returns the result.
+        preset: ``fast`` (default), ``paper`` or ``smoke``.
+        config_file: a TOML file of settings.
+        overrides: settings by dotted key (``{"iters": 200, "clip": ["local-dir:..."]}``).
+        on_step: called as ``on_step(record, run)`` after every iteration (progress bars).
+        model_cache: a :class:`~stylize.engine.ModelCache` to share loaded CLIPs.
+
+    Returns:
+        :class:`~stylize.mesh.outputs.Text2MeshResult` with the mesh in the input's frame, the
+        field, the scores and the status (``finished``, ``diverged`` or ``interrupted``).
+    """
+    import time
+
+    from stylize.mesh.io import load_mesh
+    from stylize.mesh.outputs import collect_result, save_text2mesh_outputs
+    from stylize.mesh.text2mesh import Text2MeshRun
+    from stylize.runs import RunFolder
+    from stylize.utils import seed_everything
+
+    config = mesh_config(prompt, preset, config_file, overrides)
+    if not config.prompt and not config.image_prompts:
+        raise InputError("no prompt given: expected a text prompt or image_prompts")
+    loaded = load_mesh(mesh, normalize=True, max_faces=config.max_faces, target_vertices=config.target_vertices or None)
+    seed_everything(config.seed)
+    run = Text2MeshRun(loaded, config, model_cache=model_cache)
+    started = time.time()
+    if out is None:
+        run.run(on_step=on_step)
+        return collect_result(run)
+    folder = RunFolder(out, "mesh")
+    with folder:
+        folder.write_config(config)
+
+        def log(record) -> None:
+            folder.log_metrics(
+                record.step, loss=record.loss, similarity=record.similarity, lr=record.lr, skipped=record.skipped,
+                **{f"loss_{k}": v for k, v in record.losses.items()},
+            )
+
+        run.run(on_step=on_step, on_log=log)
+        return save_text2mesh_outputs(run, folder, started)
+
+
+def evaluate_mesh(
+    mesh_or_run: str | Path,
+    prompt: str,
+    judge: Sequence[str] | str = (DEFAULT_CLIP,),
+    captions: Sequence[str] = (),
+    size: int = 224,
+    device: str = "auto",
+) -> dict:
+    """Judge a mesh or a run folder: ``mes`` = 100 x mean cosine over the 24 evaluation views.
+
+    Args:
+        mesh_or_run: a mesh file or a run folder holding ``mesh.glb``.
+        prompt: the prompt to score.
+        judge: judge CLIP spec(s), ideally not the one trained with.
+        captions: candidate captions to rank (the prompt is added if missing).
+        size: render size in pixels.
+        device: ``auto``, ``cpu`` or ``cuda``.
+
+    Returns:
+        ``{"mes", "prompt", "views", "judge"}`` and, with captions, ``captions`` (score x 100 each),
+        ``ranking`` (best first) and ``rank`` (of the prompt, 1 = best).
+    """
+    from stylize.mesh.evaluate import mesh_path_of, score_mesh
+    from stylize.mesh.io import load_mesh
+
+    if size < 1:
+        raise InputError(f"expected a positive render size, got {size}")
+    mesh = load_mesh(mesh_path_of(mesh_or_run), normalize=True)
+    engine = ClipEngine(judge, PromptSet.build(prompt), device=device)
+    result = score_mesh(mesh, prompt, engine, captions, size)
+    result["judge"] = engine.model_names
+    return result

@@ -58,8 +58,92 @@ def _score_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- mesh ------------------------------------------------------------------------------------
+
+
+def _mesh_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="mesh file (OBJ, PLY, GLB, OFF, STL); never modified")
+    parser.add_argument("prompt", help="text prompt, e.g. 'a wooden chair'")
+    parser.add_argument("--out", default="runs/mesh", metavar="DIR", help="run folder (default: runs/mesh)")
+    parser.add_argument("--preset", default=None, metavar="NAME", help="fast (default), paper or smoke")
+    _add_clip_option(parser)
+    parser.add_argument("--negative", action="append", default=None, metavar="TEXT", help="negative prompt (repeatable)")
+    parser.add_argument("--image-prompt", action="append", default=None, metavar="IMAGE", help="image prompt (repeatable)")
+    parser.add_argument("--iters", type=int, default=None, metavar="N", help="iterations (preset's by default)")
+    parser.add_argument("--views", type=int, default=None, metavar="N", help="views per iteration")
+    parser.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"], help="where to run (default: auto)")
+    parser.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
+    parser.add_argument("--config", default=None, metavar="FILE.toml", help="settings file")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _mesh_overrides(args: argparse.Namespace) -> dict:
+    from stylize.config import parse_set_items
+
+    overrides = {
+        "iters": args.iters, "views.n_views": args.views, "device": args.device, "seed": args.seed,
+        "clip": args.clip, "negatives": args.negative, "image_prompts": args.image_prompt,
+    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    overrides.update(parse_set_items(args.set))
+    return overrides
+
+
+def _mesh_run(args: argparse.Namespace) -> int:
+    from stylize import api
+
+    overrides = _mesh_overrides(args)
+    preset = args.preset or (None if args.config else "fast")
+    config = api.mesh_config(args.prompt, preset, args.config, overrides)
+    on_step, bar = None, None
+    if not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=config.iters, desc="stylize mesh", unit="it", file=sys.stderr)
+
+        def on_step(record, run) -> None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{record.loss:.4f}", sim=f"{record.similarity:.3f}")
+
+    try:
+        result = api.stylize_mesh(args.input, args.prompt, out=args.out, preset=preset, config_file=args.config,
+                                  overrides=overrides, on_step=on_step)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(json.dumps({"out": str(result.out_dir), "status": result.status, "iterations": result.iterations,
+                      "scores": result.scores}))
+    return 130 if result.status == "interrupted" else EXIT_OK if result.status == "finished" else EXIT_FAILED
+
+
+# --- eval ------------------------------------------------------------------------------------
+
+
+def _eval_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("mesh", metavar="MESH_OR_RUN", help="a mesh file or a run folder")
+    parser.add_argument("prompt", help="text prompt to score")
+    parser.add_argument("--judge", action="append", default=None, metavar="SPEC",
+                        help="judge CLIP spec, repeatable (default: ViT-B-32:openai)")
+    parser.add_argument("--captions", nargs="+", default=(), metavar="TEXT", help="candidate captions to rank")
+    parser.add_argument("--size", type=int, default=224, metavar="PX", help="render size (default: 224)")
+    _add_device_option(parser)
+
+
+def _eval_run(args: argparse.Namespace) -> int:
+    from stylize import api
+    from stylize.engine import DEFAULT_CLIP
+
+    result = api.evaluate_mesh(args.mesh, args.prompt, judge=args.judge or [DEFAULT_CLIP], captions=args.captions,
+                               size=args.size, device=args.device)
+    print(json.dumps(result))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "score": ("score an image against a prompt with CLIP; prints one JSON line", _score_args, _score_run),
+    "mesh": ("stylize a mesh from a text prompt (Text2Mesh); writes a run folder", _mesh_args, _mesh_run),
+    "eval": ("judge a mesh or run folder with CLIP over 24 views; prints one JSON line", _eval_args, _eval_run),
 }
 
 

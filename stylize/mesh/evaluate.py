@@ -1,0 +1,72 @@
+"""Judge a mesh (or a run folder) with a CLIP it was not trained with.
+
+``mes`` is 100 x the mean cosine similarity between the prompt and each of the 24 views of
+:func:`~stylize.mesh.camera.grid_views` (8 azimuths x elevations -30/0/30 degrees, radius 2.5,
+field of view 45 degrees), rendered with Text2Mesh's shading on a white background. A mesh
+without vertex colours is rendered grey (0.5).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from stylize.engine import ClipEngine
+from stylize.errors import InputError
+from stylize.eval.ranking import caption_rank, caption_scores
+from stylize.mesh.camera import CameraViews, grid_views
+from stylize.mesh.io import LoadedMesh, load_mesh
+from stylize.mesh.raster import make_renderer
+from stylize.mesh.text2mesh import render_shaded
+
+__all__ = ["judge_views", "mesh_path_of", "render_mesh", "score_mesh"]
+
+GREY = 0.5
+
+
+def mesh_path_of(path: str | Path) -> Path:
+    """A mesh file itself, or ``mesh.glb`` (then ``.ply``, ``.obj``) inside a run folder."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("mesh.glb", "mesh.ply", "mesh.obj"):
+            if (path / name).is_file():
+                return path / name
+        raise InputError(f"{path} is a folder without mesh.glb, mesh.ply or mesh.obj: expected a mesh or a run folder")
+    return path
+
+
+@torch.no_grad()
+def render_mesh(mesh: LoadedMesh, views: CameraViews, size: int, device: str | torch.device = "cpu") -> torch.Tensor:
+    """Shaded renders ``(B, 3, size, size)`` of a loaded (normalised) mesh; grey without colours."""
+    vertices, faces, colors = mesh.to_torch(device)
+    if colors is None:
+        colors = torch.full_like(vertices, GREY)
+    return render_shaded(make_renderer("torch", height=size), vertices, faces, colors, views)
+
+
+def judge_views() -> CameraViews:
+    """The 24 evaluation views."""
+    return grid_views()
+
+
+@torch.no_grad()
+def score_mesh(
+    mesh: LoadedMesh,
+    prompt: str,
+    judge: ClipEngine,
+    captions: Sequence[str] = (),
+    size: int = 224,
+) -> dict:
+    """``{"mes": ..., "views": 24, ...}`` plus caption scores and ranking when captions are given."""
+    images = render_mesh(mesh, judge_views(), size, judge.device)
+    per_view = judge.score_texts(images, [prompt])[:, :, 0]  # (models, views)
+    result: dict = {"mes": 100.0 * float(per_view.mean()), "prompt": prompt, "views": int(images.shape[0])}
+    if captions:
+        candidates = list(dict.fromkeys([*captions, prompt]))
+        scores = caption_scores(judge, images, candidates)
+        result["captions"] = {c: round(100.0 * s, 4) for c, s in scores.items()}
+        result["ranking"] = sorted(scores, key=scores.get, reverse=True)
+        result["rank"] = caption_rank(scores, prompt)
+    return result

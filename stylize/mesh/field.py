@@ -1,0 +1,269 @@
+"""Text2Mesh's neural style field: vertex position -> (colour, displacement along the normal).
+
+Network (as the reference implementation, see ``shared/reference/text2mesh.md``):
+
+- Fourier features: a fixed random matrix ``B ~ N(0, sigma^2)`` of shape ``(3, n_frequencies)``
+  whose rows are sorted by norm; the encoding is ``[x, sin(2 pi x B), cos(2 pi x B)]``.
+- Progressive encoding: at iteration ``t`` of ``T``, band ``i`` has weight
+  ``clamp((t - tau i) / tau, 0, 1)`` with ``tau = 2 n / T`` (the reference's formula), so every
+  band is on after ``n tau = 2 n^2 / T`` iterations (about 87 of 1500 at the paper's settings).
+- Trunk: ``Linear(3 + 2n, width)`` + ReLU, then ``depth`` x (``Linear(width, width)`` + ReLU).
+- Heads: ``head_depth`` x (``Linear(width, width)`` + ReLU) then ``Linear(width, 3)`` for colour
+  and ``Linear(width, 1)`` for displacement; both last layers start at zero, so the untrained
+  field paints every vertex grey (0.5) and moves nothing.
+- ``colour = 0.5 + tanh(out) / 2``; ``displacement = max_displacement * tanh(out)``.
+
+A trained field is saved as one self-contained ``field.pt`` (:meth:`NeuralStyleField.save`):
+plain tensors, numbers and strings only, so :func:`load_field` can use ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from stylize.errors import InputError
+from stylize.mesh.io import Normalization
+from stylize.utils import atomic_path
+
+__all__ = ["FieldConfig", "FieldOutput", "NeuralStyleField", "load_field", "progressive_mask", "vertex_normals"]
+
+FIELD_FORMAT = "stylize.field/1"
+
+
+@dataclass
+class FieldConfig:
+    """Hyperparameters of :class:`NeuralStyleField` (defaults: the paper's).
+
+    Attributes:
+        width: hidden width of trunk and heads.
+        depth: trunk layers after the input layer.
+        head_depth: hidden layers in each head.
+        n_frequencies: columns of the Fourier matrix (the encoding has ``3 + 2 n`` values).
+        sigma: standard deviation of the Fourier matrix.
+        progressive: fade frequency bands in over the run.
+        sort_frequencies: also sort the Fourier *columns* by norm, so progressive encoding really
+            goes from low to high frequencies (the reference sorts only the three rows).
+        max_displacement: bound on the displacement along the normal, in normalised units.
+        colour: learn colours (else grey).
+        geometry: learn displacements (else none).
+    """
+
+    width: int = 256
+    depth: int = 4
+    head_depth: int = 2
+    n_frequencies: int = 256
+    sigma: float = 5.0
+    progressive: bool = True
+    sort_frequencies: bool = False
+    max_displacement: float = 0.1
+    colour: bool = True
+    geometry: bool = True
+
+    def check(self) -> None:
+        for name in ("width", "n_frequencies"):
+            if getattr(self, name) < 1:
+                raise InputError(f"field.{name}: expected a positive integer, got {getattr(self, name)}")
+        for name in ("depth", "head_depth"):
+            if getattr(self, name) < 0:
+                raise InputError(f"field.{name}: expected an integer >= 0, got {getattr(self, name)}")
+        if self.sigma <= 0:
+            raise InputError(f"field.sigma: expected a positive number, got {self.sigma}")
+        if self.max_displacement < 0:
+            raise InputError(f"field.max_displacement: expected a number >= 0, got {self.max_displacement}")
+
+
+@dataclass
+class FieldOutput:
+    """Per-vertex output of the field.
+
+    Attributes:
+        colors: sRGB in ``[0, 1]``, ``(V, 3)``.
+        displacement: signed offset along the vertex normal, ``(V, 1)``, ``|d| <= max_displacement``.
+    """
+
+    colors: torch.Tensor
+    displacement: torch.Tensor
+
+
+def progressive_mask(n_frequencies: int, step: float, total: float, enabled: bool = True) -> torch.Tensor:
+    """Weights of the ``n`` frequency bands at iteration ``step`` of ``total``.
+
+    Band ``i`` has weight ``clamp((step - tau i) / tau, 0, 1)`` with ``tau = 2 n / total``.
+
+    Shape:
+        Output: ``(n_frequencies,)``.
+    """
+    if not enabled:
+        return torch.ones(n_frequencies)
+    if total <= 0:
+        raise ValueError(f"expected a positive number of iterations, got {total}")
+    tau = 2.0 * n_frequencies / float(total)
+    index = torch.arange(n_frequencies, dtype=torch.float64)
+    return ((float(step) - tau * index) / tau).clamp(0.0, 1.0).float()
+
+
+def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """Area-weighted unit vertex normals of a triangle mesh.
+
+    Shape:
+        - vertices: ``(V, 3)``; faces: ``(F, 3)`` int64.
+        - Output: ``(V, 3)``.
+    """
+    if vertices.dim() != 2 or vertices.shape[-1] != 3:
+        raise ValueError(f"expected vertices of shape (V, 3), got {tuple(vertices.shape)}")
+    if faces.dim() != 2 or faces.shape[-1] != 3:
+        raise ValueError(f"expected faces of shape (F, 3), got {tuple(faces.shape)}")
+    corners = vertices[faces]
+    cross = torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals = torch.zeros_like(vertices).index_add_(0, faces.reshape(-1), cross.repeat_interleave(3, dim=0))
+    return torch.nn.functional.normalize(normals, dim=-1, eps=1e-12)
+
+
+def _mlp(width: int, layers: int) -> list[nn.Module]:
+    modules: list[nn.Module] = []
+    for _ in range(layers):
+        modules += [nn.Linear(width, width), nn.ReLU()]
+    return modules
+
+
+class NeuralStyleField(nn.Module):
+    """The Text2Mesh style field.
+
+    Args:
+        config: hyperparameters.
+        normalization: the mesh normalisation the field was trained in (kept in ``field.pt`` so
+            the field can be applied to meshes in their original frame later).
+        generator: CPU generator for the Fourier matrix and the weights (reproducible init).
+
+    Shape:
+        - positions: ``(V, 3)`` in the normalised frame.
+        - Output: :class:`FieldOutput` with colours ``(V, 3)`` and displacement ``(V, 1)``.
+
+    Example:
+        >>> field = NeuralStyleField(FieldConfig(width=32, n_frequencies=16))
+        >>> out = field(torch.rand(10, 3))
+        >>> out.colors.shape, float(out.colors.mean())
+        (torch.Size([10, 3]), 0.5)
+    """
+
+    def __init__(
+        self,
+        config: FieldConfig | None = None,
+        normalization: Normalization | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config or FieldConfig()
+        self.config.check()
+        self.normalization = normalization or Normalization()
+        cfg = self.config
+        basis = torch.randn(3, cfg.n_frequencies, generator=generator) * cfg.sigma
+        # The reference sorts the three rows by norm; optionally also order the bands.
+        basis = basis[basis.norm(dim=1).argsort()]
+        if cfg.sort_frequencies:
+            basis = basis[:, basis.norm(dim=0).argsort()]
+        self.register_buffer("fourier_basis", basis)
+        # Iteration and run length for the progressive encoding; fully on until set_progress is called.
+        self.register_buffer("progress", torch.tensor([1.0, 1.0], dtype=torch.float64))
+        self.trunk = nn.Sequential(nn.Linear(3 + 2 * cfg.n_frequencies, cfg.width), nn.ReLU(), *_mlp(cfg.width, cfg.depth))
+        self.colour_head = nn.Sequential(*_mlp(cfg.width, cfg.head_depth), nn.Linear(cfg.width, 3))
+        self.displacement_head = nn.Sequential(*_mlp(cfg.width, cfg.head_depth), nn.Linear(cfg.width, 1))
+        if generator is not None:
+            self._init_from(generator)
+        for head in (self.colour_head, self.displacement_head):
+            nn.init.zeros_(head[-1].weight)
+            nn.init.zeros_(head[-1].bias)
+
+    def _init_from(self, generator: torch.Generator) -> None:
+        """PyTorch's default Linear init, drawn from ``generator`` instead of the global stream."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                bound = 1.0 / math.sqrt(module.in_features)
+                with torch.no_grad():
+                    module.weight.copy_(torch.rand(module.weight.shape, generator=generator) * 2 * bound - bound)
+                    module.bias.copy_(torch.rand(module.bias.shape, generator=generator) * 2 * bound - bound)
+
+    def set_progress(self, step: int, total: int) -> None:
+        """Iteration ``step`` of a run of ``total``; drives the progressive encoding."""
+        if total < 1:
+            raise ValueError(f"expected a positive number of iterations, got {total}")
+        self.progress.copy_(torch.tensor([float(step), float(total)], dtype=torch.float64))
+
+    def encode(self, positions: torch.Tensor) -> torch.Tensor:
+        """Masked Fourier features ``(V, 3 + 2 n)`` of ``positions`` ``(V, 3)``."""
+        if positions.dim() != 2 or positions.shape[-1] != 3:
+            raise ValueError(f"expected positions of shape (V, 3), got {tuple(positions.shape)}")
+        projected = 2 * math.pi * positions @ self.fourier_basis
+        step, total = (float(v) for v in self.progress)
+        # After the run (step >= total) the field is evaluated with every band on.
+        mask = progressive_mask(self.config.n_frequencies, step, total, self.config.progressive and step < total)
+        mask = mask.to(positions.device, positions.dtype)
+        return torch.cat([positions, torch.sin(projected) * mask, torch.cos(projected) * mask], dim=-1)
+
+    def forward(self, positions: torch.Tensor) -> FieldOutput:
+        hidden = self.trunk(self.encode(positions))
+        if self.config.colour:
+            colors = 0.5 + torch.tanh(self.colour_head(hidden)) / 2
+        else:
+            colors = positions.new_full((positions.shape[0], 3), 0.5)
+        if self.config.geometry:
+            displacement = self.config.max_displacement * torch.tanh(self.displacement_head(hidden))
+        else:
+            displacement = positions.new_zeros((positions.shape[0], 1))
+        return FieldOutput(colors, displacement)
+
+    def stylize(self, vertices: torch.Tensor, faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Displaced vertices ``(V, 3)`` and colours ``(V, 3)`` of a mesh in the normalised frame."""
+        out = self(vertices)
+        return vertices + vertex_normals(vertices, faces) * out.displacement, out.colors
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Everything needed to rebuild the field: only tensors, numbers, strings, lists, dicts."""
+        return {
+            "format": FIELD_FORMAT,
+            "config": dataclasses.asdict(self.config),
+            "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
+            "normalization": self.normalization.to_dict(),
+        }
+
+    def save(self, path: str | Path, **extra: Any) -> Path:
+        """Write ``field.pt`` atomically; ``extra`` (plain values) is stored beside the weights."""
+        data = self.checkpoint()
+        data["extra"] = dict(extra)
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            torch.save(data, tmp)
+        return path
+
+    @classmethod
+    def from_checkpoint(cls, data: Mapping[str, Any]) -> "NeuralStyleField":
+        if not isinstance(data, Mapping) or data.get("format") != FIELD_FORMAT:
+            found = data.get("format") if isinstance(data, Mapping) else type(data).__name__
+            raise InputError(f"expected a {FIELD_FORMAT} checkpoint, got {found!r}")
+        known = {f.name for f in dataclasses.fields(FieldConfig)}
+        config = FieldConfig(**{k: v for k, v in data["config"].items() if k in known})
+        norm = data["normalization"]
+        normalization = Normalization(center=np.asarray(norm["center"], dtype=np.float64), scale=float(norm["scale"]))
+        field = cls(config, normalization)
+        field.load_state_dict(data["state_dict"])
+        return field
+
+
+def load_field(path: str | Path, map_location: str | torch.device = "cpu") -> NeuralStyleField:
+    """Load a ``field.pt`` written by :meth:`NeuralStyleField.save` (safe: ``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"field file {path} does not exist")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # unpickling errors come in many types
+        raise InputError(f"{path}: not a readable field checkpoint ({exc})") from None
+    return NeuralStyleField.from_checkpoint(data)
