@@ -123,7 +123,14 @@ def evaluate(model, tokenizer, image_size: int, preprocess_cfg: dict, seed: int,
 
 
 def train(
-    variant: str, out: Path, steps: int, batch_size: int, pool_size: int = 16384, threads: int = 2, log_every: int = 100
+    variant: str,
+    out: Path,
+    steps: int,
+    batch_size: int,
+    pool_size: int = 16384,
+    threads: int = 2,
+    log_every: int = 100,
+    eval_samples: int = 2000,
 ) -> dict:
     import open_clip
     from safetensors.torch import save_file
@@ -170,7 +177,7 @@ def train(
             print(f"{variant} step {step:5d} loss {loss.item():.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
     seconds = time.perf_counter() - start
     model.eval()
-    accuracy = evaluate(model, tokenizer, image_size, settings["preprocess_cfg"], seed=settings["data_seed"] + 777)
+    accuracy = evaluate(model, tokenizer, image_size, settings["preprocess_cfg"], seed=settings["data_seed"] + 777, n=eval_samples)
 
     out.mkdir(parents=True, exist_ok=True)
     weights = out / "open_clip_model.safetensors"

@@ -61,8 +61,8 @@ def test_judge_ranks_full_captions_with_pattern():
 
 def test_training_script_runs_and_is_deterministic(tmp_path):
     trainer = _load_trainer_script()
-    first = trainer.train("trainer", tmp_path / "a", steps=2, batch_size=8, pool_size=16, log_every=0)
-    second = trainer.train("trainer", tmp_path / "b", steps=2, batch_size=8, pool_size=16, log_every=0)
+    first = trainer.train("trainer", tmp_path / "a", steps=2, batch_size=8, pool_size=16, log_every=0, eval_samples=16)
+    second = trainer.train("trainer", tmp_path / "b", steps=2, batch_size=8, pool_size=16, log_every=0, eval_samples=16)
     assert first["steps"] == 2 and 0.0 <= first["held_out_accuracy"]["colour"] <= 1.0
     assert (tmp_path / "a" / "open_clip_model.safetensors").read_bytes() == (tmp_path / "b" / "open_clip_model.safetensors").read_bytes()
     # the written folder loads through the same path as real weights
