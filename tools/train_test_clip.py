@@ -127,8 +127,8 @@ def train(
     out: Path,
     steps: int,
     batch_size: int,
-    pool_size: int = 16384,
-    threads: int = 2,
+    pool_size: int = 12288,
+    threads: int = 1,
     log_every: int = 100,
     eval_samples: int = 2000,
 ) -> dict:
