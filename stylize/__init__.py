@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-_API = ("score",)
+_API = ("draw", "paint", "score")
 
 
 def __getattr__(name: str):
