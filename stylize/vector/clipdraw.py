@@ -209,7 +209,7 @@ class ClipDraw:
         self.style_loss = None
         if style_image is not None:
             features = get_style_features(config.style_features, clip_model=self.engine.clip_models[0]).to(self.device)
-            self.style_loss = StyleLoss(style_image, features, samples=config.style_samples, seed=config.seed)
+            self.style_loss = StyleLoss(style_image, features, samples=config.style_samples, seed=config.seed, device=self.device)
         self.judge = self.engine
         if config.judge and list(config.judge) != list(config.clip):
             self.judge = ClipEngine(config.judge, prompts, device=self.device, model_cache=self.model_cache)

@@ -65,13 +65,28 @@ class VggFeatures(nn.Module):
                     "VGG-16 weights are not cached and offline mode is on; "
                     "use style_features = 'clip' (no download) or go online once"
                 )
+        from torchvision.models.vgg import cfgs, make_layers
+
+        # Only the convolutional part: building the whole VGG-16 would initialise 120 M classifier
+        # weights that are never used.
+        needed, modules = [], 0
+        for entry in cfgs["D"]:
+            if modules > max(layers):
+                break
+            needed.append(entry)
+            modules += 1 if entry == "M" else 2
+        network = make_layers(needed, batch_norm=False)
         try:
-            network = torchvision.models.vgg16(weights=weights).features[: max(layers) + 1]
+            if weights is not None:
+                state = weights.get_state_dict(progress=False)
+                keep = {name for name, _ in network.named_parameters()}
+                network.load_state_dict({k[len("features.") :]: v for k, v in state.items() if k[len("features.") :] in keep})
         except Exception as exc:  # URLError, hash mismatch, ...
             raise ModelLoadError(
                 f"cannot load VGG-16 weights ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
                 "use style_features = 'clip' (no download)"
             ) from None
+        network = network[: max(layers) + 1]
         self.network = network.eval().requires_grad_(False)
         self.layers = tuple(layers)
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
@@ -196,12 +211,16 @@ class StyleLoss(nn.Module):
         features: a feature extractor (see :func:`get_style_features`).
         samples: hypercolumns sampled on the drawing (and on the style image) per call.
         seed: seed of the loss's own sampling stream.
+        device: where the features are computed (default: the style image's device).
 
     Shape:
         ``forward(image)``: image (1, 3, H, W) in [0, 1] -> scalar; ``last_terms`` holds the parts.
     """
 
-    def __init__(self, style_image: Tensor, features: nn.Module, samples: int = 1024, seed: int = 0) -> None:
+    def __init__(
+        self, style_image: Tensor, features: Callable[[Tensor], list[Tensor]], samples: int = 1024, seed: int = 0,
+        device: torch.device | str | None = None,
+    ) -> None:
         super().__init__()
         if style_image.ndim != 3 or style_image.shape[0] != 3:
             raise ValueError(f"expected a style image of shape (3, H, W), got {tuple(style_image.shape)}")
@@ -210,8 +229,7 @@ class StyleLoss(nn.Module):
         self.features = features
         self.samples = int(samples)
         self.generator = torch.Generator().manual_seed(int(seed))
-        device = next((b.device for b in features.buffers()), None) or getattr(getattr(features, "clip_model", None), "device", "cpu")
-        self.style_image = style_image[None].to(device)
+        self.style_image = style_image[None].to(device if device is not None else style_image.device)
         with torch.no_grad():
             self.style_maps = [m.detach() for m in features(self.style_image)]
         self.last_terms: dict[str, float] = {}
