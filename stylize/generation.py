@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -48,9 +48,14 @@ def prompt_scores(engine, image: torch.Tensor, prompts: Sequence[str]) -> dict[s
 
 @dataclass
 class Timer:
-    """Accumulates wall seconds per named phase (``with timer("render"): ...``)."""
+    """Accumulates wall seconds per named phase (``with timer("render"): ...``).
+
+    ``synchronize`` (e.g. ``torch.cuda.synchronize``) is called at each phase's start and end so
+    that asynchronous GPU work is charged to the phase that queued it.
+    """
 
     totals: dict[str, float] = field(default_factory=dict)
+    synchronize: Callable[[], None] | None = None
 
     def __call__(self, name: str) -> "_Phase":
         return _Phase(self, name)
@@ -64,9 +69,13 @@ class _Phase:
         self.timer, self.name = timer, name
 
     def __enter__(self) -> None:
+        if self.timer.synchronize is not None:
+            self.timer.synchronize()
         self.start = time.perf_counter()
 
     def __exit__(self, *exc: Any) -> None:
+        if self.timer.synchronize is not None:
+            self.timer.synchronize()
         self.timer.totals[self.name] = self.timer.totals.get(self.name, 0.0) + time.perf_counter() - self.start
 
 

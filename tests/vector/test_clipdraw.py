@@ -204,3 +204,21 @@ def test_judge_ranks_prompted_caption_top3():
         ranks[prompt] = caption_rank(caption_scores(judge, result.image[None], CAPTIONS), prompt)
     print("judged ranks:", ranks)
     assert sum(rank <= 3 for rank in ranks.values()) >= 3, ranks
+
+
+def test_ctrl_c_saves_what_exists(tmp_path, tiny_clip_spec, monkeypatch):
+    draw = ClipDraw(_config(tiny_clip_spec, iters=6))
+    original, calls = draw._step, []
+
+    def interrupted_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(draw, "_step", interrupted_step)
+    with pytest.raises(KeyboardInterrupt):
+        draw.run(tmp_path / "run")
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["interrupted"] is True and run["steps"] == 2
+    assert (tmp_path / "run" / "drawing.svg").is_file() and (tmp_path / "run" / "drawing.png").is_file()
