@@ -136,7 +136,7 @@ class Painter:
                     optimiser.step()
                 steps = step + 1
                 if folder is not None and (step % c.log_every == 0 or step == c.iters - 1):
-                    extra = {"content_loss": float(content)} if content is not None else {}
+                    extra = {"content_loss": float(content.detach())} if content is not None else {}
                     sims = {f"sim/{p}": out.mean_similarity(p) for p in c.prompts}
                     folder.log_metrics(step, loss=float(loss.detach()), clip_loss=float(out.loss.detach()), **sims, **extra)
                 if frame_due(step, c.iters, c.frame_every):
