@@ -223,3 +223,14 @@ def test_ctrl_c_saves_what_exists(tmp_path, tiny_clip_spec, monkeypatch):
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["interrupted"] is True and run["steps"] == 2
     assert (tmp_path / "run" / "drawing.svg").is_file() and (tmp_path / "run" / "drawing.png").is_file()
+
+
+def test_ensemble_and_several_prompts(tiny_clip_pair):
+    first, second = tiny_clip_pair
+    config = _config(f"local-dir:{first}", clip=[f"local-dir:{first}", f"local-dir:{second}"], prompts=["a red circle", "a blue square"],
+                     negatives=["a mess"], iters=2)  # fmt: skip
+    draw = ClipDraw(config)
+    assert len(draw.engine.clip_models) == 2 and len(draw.engine.prompts.negatives) == 1
+    result = draw.run()
+    assert set(result.scores["trainer"]) == {"a red circle", "a blue square", "mean"}
+    assert all(np.isfinite(v) for v in result.scores["trainer"].values())
