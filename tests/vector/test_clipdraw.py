@@ -227,8 +227,8 @@ def test_ctrl_c_saves_what_exists(tmp_path, tiny_clip_spec, monkeypatch):
 
 def test_ensemble_and_several_prompts(tiny_clip_pair):
     first, second = tiny_clip_pair
-    config = _config(f"local-dir:{first}", clip=[f"local-dir:{first}", f"local-dir:{second}"], prompts=["a red circle", "a blue square"],
-                     negatives=["a mess"], iters=2)  # fmt: skip
+    config = _config(f"local-dir:{first}", prompts=["a red circle", "a blue square"], negatives=["a mess"], iters=2)
+    config.clip = [f"local-dir:{first}", f"local-dir:{second}"]
     draw = ClipDraw(config)
     assert len(draw.engine.clip_models) == 2 and len(draw.engine.prompts.negatives) == 1
     result = draw.run()
