@@ -26,6 +26,7 @@ from stylize.generation import Timer, frame_due, make_progress, prompt_scores
 from stylize.raster.params import IMAGE_PARAMETERISATIONS, make_image
 from stylize.runs import RunFolder, save_gif, save_image
 from stylize.utils import resolve_device
+from stylize.vector.palette import parse_color
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class PaintConfig:
     augment: str = "clipdraw"
     lr: float | None = None
     decay: float = 1.5
+    pixel_size: int = 1
+    canvas: str = "#e6e6e6"
     judge: list[str] = field(default_factory=list)
     seed: int = 0
     device: str = "auto"
@@ -59,7 +62,7 @@ PAINT_PRESETS: dict[str, dict] = {
     "aphantasia": {"param": "fft", "iters": 300, "copies": 8},
     "pixels": {"param": "pixel", "iters": 300, "copies": 8},
     "smoke": {"size": 48, "iters": 6, "copies": 2, "log_every": 2, "frame_every": 2, "progress": False},
-    "test": {"size": 64, "iters": 30, "copies": 2, "log_every": 5, "frame_every": 5, "progress": False},
+    "test": {"size": 64, "iters": 24, "copies": 4, "pixel_size": 8, "log_every": 5, "frame_every": 5, "progress": False},
 }
 
 
@@ -91,6 +94,7 @@ class Painter:
             raise InputError(f"unknown parameterisation {config.param!r}: expected one of {sorted(IMAGE_PARAMETERISATIONS)}")
         self.config = config
         self.device = resolve_device(config.device)
+        self.canvas = tuple(min(max(v, 0.01), 0.99) for v in parse_color(config.canvas))
         self.init_image = load_image(config.init, size=config.size).to(self.device) if config.init else None
         self.model_cache = model_cache if model_cache is not None else ModelCache()
         prompts = PromptSet.build(config.prompts, config.negatives or None, negative_weight=config.negative_weight)
@@ -108,7 +112,8 @@ class Painter:
             folder.write_config(c)
         generator = torch.Generator().manual_seed(c.seed)
         init = self.init_image.cpu() if self.init_image is not None else None
-        image_param = make_image(c.param, c.size, c.size, init=init, generator=generator, decay=c.decay).to(self.device)
+        image_param = make_image(c.param, c.size, c.size, init=init, generator=generator, decay=c.decay, cell=c.pixel_size,
+                                 base=self.canvas).to(self.device)
         lr = c.lr if c.lr is not None else image_param.default_lr
         optimiser = torch.optim.Adam(image_param.parameters(), lr=lr)
         augmenter = Augmenter(c.augment, copies=c.copies, seed=c.seed)

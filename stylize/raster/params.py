@@ -32,12 +32,16 @@ def _check_init(init: Tensor | None, height: int, width: int) -> None:
 
 
 class PixelImage(nn.Module):
-    """Pixels through a sigmoid.
+    """Pixels through a sigmoid, optionally as a coarse grid of ``cell`` x ``cell`` blocks
+    (Pixray's pixel-art drawer: fewer, larger pixels resist adversarial high frequencies).
 
     Args:
         height, width: image size.
-        init: optional (3, H, W) start image in [0, 1]; otherwise grey plus small noise.
+        init: optional (3, H, W) start image in [0, 1] (area-averaged onto the grid); otherwise
+            grey plus small noise.
         generator: CPU generator for the random start.
+        cell: block size in pixels (1: one parameter per pixel).
+        base: RGB in (0, 1) of the random start (a light canvas by default).
 
     Shape:
         ``forward()`` -> (1, 3, H, W) in (0, 1).
@@ -45,14 +49,31 @@ class PixelImage(nn.Module):
 
     default_lr = 0.05
 
-    def __init__(self, height: int, width: int, init: Tensor | None = None, generator: torch.Generator | None = None, **_: float) -> None:
+    def __init__(
+        self, height: int, width: int, init: Tensor | None = None, generator: torch.Generator | None = None, cell: int = 1,
+        base: tuple[float, float, float] = (0.9, 0.9, 0.9), **_: float,
+    ) -> None:
         super().__init__()
         _check_init(init, height, width)
-        start = _logit(init.float()) if init is not None else 0.1 * torch.randn(3, height, width, generator=generator)
+        if cell < 1:
+            raise ValueError(f"expected cell >= 1, got {cell}")
+        self.size = (height, width)
+        grid = (-(-height // cell), -(-width // cell))
+        if init is not None:
+            init = init.float()[None]
+            if cell > 1:
+                init = torch.nn.functional.interpolate(init, size=grid, mode="area")
+            start = _logit(init[0])
+        else:
+            start = _logit(torch.tensor(base).view(3, 1, 1)) + 0.1 * torch.randn(3, *grid, generator=generator)
         self.logits = nn.Parameter(start[None].clone())
 
     def forward(self) -> Tensor:
-        return torch.sigmoid(self.logits)
+        image = torch.sigmoid(self.logits)
+        if tuple(image.shape[-2:]) != self.size:
+            image = image.repeat_interleave(-(-self.size[0] // image.shape[-2]), -2).repeat_interleave(-(-self.size[1] // image.shape[-1]), -1)
+            image = image[..., : self.size[0], : self.size[1]]
+        return image
 
 
 class FFTImage(nn.Module):
@@ -63,6 +84,7 @@ class FFTImage(nn.Module):
         init: optional (3, H, W) start image in [0, 1]; otherwise a random spectrum (std 0.01).
         decay: spectrum decay exponent (1.5 in Aphantasia).
         generator: CPU generator for the random start.
+        base: RGB in (0, 1) that a zero spectrum shows (a constant added before the sigmoid).
 
     Shape:
         ``forward()`` -> (1, 3, H, W) in (0, 1).
@@ -71,7 +93,8 @@ class FFTImage(nn.Module):
     default_lr = 0.05
 
     def __init__(
-        self, height: int, width: int, init: Tensor | None = None, generator: torch.Generator | None = None, decay: float = 1.5, **_: float
+        self, height: int, width: int, init: Tensor | None = None, generator: torch.Generator | None = None, decay: float = 1.5,
+        base: tuple[float, float, float] = (0.9, 0.9, 0.9), **_: float,
     ) -> None:
         super().__init__()
         _check_init(init, height, width)
@@ -84,6 +107,7 @@ class FFTImage(nn.Module):
         color = torch.tensor(_COLOR_CORRELATION_SQRT)
         color = color / color.norm(dim=0).max()
         self.register_buffer("color", color)
+        self.register_buffer("bias", _logit(torch.tensor(base, dtype=torch.float32)).view(1, 3, 1, 1))
         if init is None:
             spectrum = 0.01 * torch.randn(1, 3, height, width // 2 + 1, 2, generator=generator)
         else:
@@ -92,7 +116,7 @@ class FFTImage(nn.Module):
 
     def _spectrum_of(self, image: Tensor) -> Tensor:
         """Invert :meth:`forward` for an image (3, H, W)."""
-        decorrelated = torch.einsum("ij,jhw->ihw", torch.linalg.inv(self.color), _logit(image))
+        decorrelated = torch.einsum("ij,jhw->ihw", torch.linalg.inv(self.color), _logit(image) - self.bias[0])
         spectrum = torch.fft.rfft2(decorrelated[None], norm="ortho") / self.scale
         return torch.view_as_real(spectrum).contiguous()
 
@@ -100,7 +124,7 @@ class FFTImage(nn.Module):
         spectrum = torch.view_as_complex(self.spectrum) * self.scale
         image = torch.fft.irfft2(spectrum, s=self.size, norm="ortho")
         image = torch.einsum("ij,bjhw->bihw", self.color, image)
-        return torch.sigmoid(image)
+        return torch.sigmoid(image + self.bias)
 
 
 IMAGE_PARAMETERISATIONS: dict[str, Callable[..., nn.Module]] = {"pixel": PixelImage, "fft": FFTImage}
