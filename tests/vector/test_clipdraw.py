@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from stylize.engine import ClipEngine, ModelCache
 from stylize.errors import InputError
 from stylize.eval import caption_rank, caption_scores
 from stylize.generation import milestone_factor
-from stylize.vector import read_svg, render, save_svg
+from stylize.vector import read_svg, save_svg
 from stylize.vector.clipdraw import DRAW_PRESETS, ClipDraw, DrawConfig
 from stylize.vector.init import initial_scene
 from stylize.vector.palette import PaletteColors, palette_from_image, parse_color, parse_palette
@@ -117,8 +118,6 @@ def test_palette_run_uses_only_palette_colours(tmp_path, tiny_clip_spec):
     result = ClipDraw(_config(tiny_clip_spec, palette=palette, shapes="both", iters=4)).run(tmp_path / "run")
     allowed = {"#aa3300", "#ffffff", "#1040c0"}
     svg = (tmp_path / "run" / "drawing.svg").read_text()
-    import re
-
     used = set(re.findall(r'(?:fill|stroke)="(#[0-9a-f]{6})"', svg))
     assert used and used <= allowed
     assert set(re.findall(r'opacity="([0-9.]+)"', svg)) == {"1"}
