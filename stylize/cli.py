@@ -140,10 +140,93 @@ def _eval_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- draw / paint ----------------------------------------------------------------------------
+
+
+def _default_out(kind: str) -> str:
+    import time
+
+    return f"runs/{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _add_generation_options(parser: argparse.ArgumentParser, presets: Sequence[str]) -> None:
+    parser.add_argument("prompt", help="text prompt")
+    parser.add_argument("--prompt", dest="extra_prompts", action="append", default=[], metavar="TEXT", help="another prompt (repeatable)")
+    parser.add_argument("--out", help="run folder (default: runs/KIND-TIMESTAMP)")
+    parser.add_argument("--preset", choices=list(presets), help="named settings")
+    parser.add_argument("--size", type=int, help="canvas size in pixels")
+    parser.add_argument("--iters", type=int, help="optimisation steps")
+    parser.add_argument("--negative", action="append", metavar="TEXT", help="negative prompt (repeatable)")
+    parser.add_argument("--judge", action="append", metavar="SPEC", help="CLIP model(s) that score the result")
+    parser.add_argument("--init", help="start from this file")
+    parser.add_argument("--seed", type=int, help="random seed")
+    parser.add_argument("--config", help="TOML file of config keys")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_clip_option(parser)
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to run (default: auto)")
+
+
+def _generation_options(args: argparse.Namespace) -> dict:
+    return {
+        "size": args.size, "iters": args.iters, "negatives": args.negative, "judge": args.judge, "init": args.init,
+        "seed": args.seed, "clip": args.clip, "device": args.device, "progress": False if args.no_progress else None,
+    }  # fmt: skip
+
+
+def _draw_args(parser: argparse.ArgumentParser) -> None:
+    from stylize.vector.clipdraw import DRAW_PRESETS
+
+    _add_generation_options(parser, DRAW_PRESETS)
+    parser.add_argument("--paths", type=int, help="number of paths")
+    parser.add_argument("--shapes", choices=["strokes", "fills", "both"], help="open strokes, filled shapes or both")
+    parser.add_argument("--style", metavar="IMAGE", help="style image (StyleCLIPDraw)")
+    parser.add_argument("--palette", help='fixed colours "#aa3300,#ffffff,..." or an image to take them from')
+    parser.add_argument("--background", help="background colour (default #ffffff)")
+    parser.add_argument("--best-of", type=int, help="optimise N candidates, keep the best judged")
+    parser.add_argument("--final-scale", type=int, help="render the final drawing this many times larger")
+
+
+def _draw_run(args: argparse.Namespace) -> int:
+    from stylize import api
+    from stylize.config import parse_set_items
+
+    options = _generation_options(args)
+    options.update(paths=args.paths, shapes=args.shapes, style=args.style, palette=args.palette,
+                   background=args.background, best_of=args.best_of, final_scale=args.final_scale)  # fmt: skip
+    out = args.out or _default_out("draw")
+    result = api.draw([args.prompt, *args.extra_prompts], out, preset=args.preset, config_file=args.config,
+                      overrides=parse_set_items(args.set), **options)  # fmt: skip
+    print(json.dumps({"out": str(out), "scores": result.scores}))
+    return EXIT_OK
+
+
+def _paint_args(parser: argparse.ArgumentParser) -> None:
+    from stylize.raster.paint import PAINT_PRESETS
+
+    _add_generation_options(parser, PAINT_PRESETS)
+    parser.add_argument("--param", choices=["pixel", "fft"], help="image parameterisation (default fft)")
+
+
+def _paint_run(args: argparse.Namespace) -> int:
+    from stylize import api
+    from stylize.config import parse_set_items
+
+    options = _generation_options(args)
+    options["param"] = args.param
+    out = args.out or _default_out("paint")
+    result = api.paint([args.prompt, *args.extra_prompts], out, preset=args.preset, config_file=args.config,
+                       overrides=parse_set_items(args.set), **options)  # fmt: skip
+    print(json.dumps({"out": str(out), "scores": result.scores}))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "score": ("score an image against a prompt with CLIP; prints one JSON line", _score_args, _score_run),
     "mesh": ("stylize a mesh from a text prompt (Text2Mesh); writes a run folder", _mesh_args, _mesh_run),
     "eval": ("judge a mesh or run folder with CLIP over 24 views; prints one JSON line", _eval_args, _eval_run),
+    "draw": ("draw a vector illustration of a prompt (CLIPDraw / StyleCLIPDraw)", _draw_args, _draw_run),
+    "paint": ("paint a raster image of a prompt (pixel or FFT parameterisation)", _paint_args, _paint_run),
 }
 
 

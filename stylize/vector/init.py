@@ -1,0 +1,83 @@
+"""Initial scenes for CLIPDraw-style optimisation, picked by name from :data:`SCENE_INITIALISERS`.
+
+- ``strokes``: CLIPDraw's random open strokes (:func:`~stylize.vector.scene.random_strokes`);
+- ``fills``: random closed blobs filled with random RGBA, no stroke;
+- ``both``: blobs underneath (a ``fill_fraction`` of the paths) and strokes on top.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from stylize.vector.scene import Scene, VectorPath, random_strokes
+
+
+def random_blobs(
+    num_paths: int,
+    width: int,
+    height: int,
+    *,
+    generator: torch.Generator | None = None,
+    max_segments: int = 3,
+    radius: tuple[float, float] = (0.05, 0.15),
+) -> Scene:
+    """Closed filled shapes: ``randint(2, max(2, max_segments) + 1)`` cubic segments whose
+    control points lie on a jittered circle of radius ``radius`` (fractions of the smaller
+    canvas side) around a uniform centre. Fill RGBA uniform random; no stroke.
+
+    Returns:
+        A scene of ``num_paths`` closed paths (tensors do not require grad).
+    """
+    if num_paths < 0 or width <= 0 or height <= 0:
+        raise ValueError(f"expected num_paths >= 0 and a positive canvas, got {num_paths}, {width} x {height}")
+    side = min(width, height)
+    paths = []
+    for _ in range(num_paths):
+        segments = int(torch.randint(2, max(2, max_segments) + 2, (1,), generator=generator))
+        count = 3 * segments
+        centre = torch.rand(2, generator=generator) * torch.tensor([width, height], dtype=torch.float32)
+        base = radius[0] + (radius[1] - radius[0]) * float(torch.rand(1, generator=generator))
+        angles = torch.arange(count) * (2 * math.pi / count) + 0.3 * (torch.rand(count, generator=generator) - 0.5)
+        radii = side * base * (0.75 + 0.5 * torch.rand(count, generator=generator))
+        contour = centre + torch.stack([torch.cos(angles), torch.sin(angles)], 1) * radii[:, None]
+        color = torch.rand(4, generator=generator)
+        paths.append(VectorPath([contour], closed=True, stroke_width=1.0, stroke_color=None, fill_color=color))
+    return Scene.from_paths(paths)
+
+
+def _strokes(num_paths: int, width: int, height: int, generator, max_segments: int, fill_fraction: float) -> Scene:
+    return random_strokes(num_paths, width, height, generator=generator, max_segments=max_segments, requires_grad=False)
+
+
+def _fills(num_paths: int, width: int, height: int, generator, max_segments: int, fill_fraction: float) -> Scene:
+    return random_blobs(num_paths, width, height, generator=generator, max_segments=max_segments)
+
+
+def _both(num_paths: int, width: int, height: int, generator, max_segments: int, fill_fraction: float) -> Scene:
+    num_fills = int(round(num_paths * fill_fraction))
+    blobs = random_blobs(num_fills, width, height, generator=generator, max_segments=max_segments)
+    strokes = _strokes(num_paths - num_fills, width, height, generator, max_segments, fill_fraction)
+    return Scene.from_paths(blobs.paths() + strokes.paths())
+
+
+SCENE_INITIALISERS: dict[str, Callable[..., Scene]] = {"strokes": _strokes, "fills": _fills, "both": _both}
+
+
+def initial_scene(
+    kind: str,
+    num_paths: int,
+    width: int,
+    height: int,
+    generator: torch.Generator,
+    max_segments: int = 3,
+    fill_fraction: float = 0.5,
+) -> Scene:
+    """Build the initial scene registered as ``kind`` (tensors do not require grad)."""
+    if kind not in SCENE_INITIALISERS:
+        raise ValueError(f"unknown scene initialiser {kind!r}: expected one of {sorted(SCENE_INITIALISERS)}")
+    if not 0.0 <= fill_fraction <= 1.0:
+        raise ValueError(f"expected fill_fraction in [0, 1], got {fill_fraction}")
+    return SCENE_INITIALISERS[kind](num_paths, width, height, generator, max_segments, fill_fraction)

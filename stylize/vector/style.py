@@ -1,0 +1,250 @@
+"""A STROTSS-like style loss (Kolkin et al. 2019), as StyleCLIPDraw uses it.
+
+The style of an image is described by *hypercolumns*: at randomly sampled locations, the features
+of several layers of a convolutional or transformer image encoder (bilinearly sampled and
+concatenated) plus the RGB colour there. The loss between a drawing and a style image is
+
+``relaxed EMD(features) + moment(features) + relaxed EMD(RGB)``
+
+- relaxed EMD: ``max(mean_i min_j D_ij, mean_j min_i D_ij)`` of a cosine-distance matrix
+  between the two sets of hypercolumns;
+- moment: ``mean |mu_x - mu_y| + mean |cov_x - cov_y|`` of the hypercolumns;
+- palette: the relaxed EMD of the RGB samples with Euclidean distances.
+
+Feature extractors are picked by name from :data:`STYLE_FEATURES`:
+
+- ``vgg16``: torchvision VGG-16 with ImageNet weights (downloaded once by torchvision), relu1_1
+  ... relu5_3 (the reference's layers 1, 3, 6, 8, 11, 13, 15, 22, 29);
+- ``vgg16-random``: the same network with random weights (tests; no download);
+- ``clip``: intermediate blocks of a CLIP image encoder already loaded for the CLIP loss.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from stylize.errors import ModelLoadError
+
+logger = logging.getLogger(__name__)
+
+VGG_LAYERS = (1, 3, 6, 8, 11, 13, 15, 22, 29)
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class VggFeatures(nn.Module):
+    """VGG-16 feature maps at ``layers`` of ``torchvision.models.vgg16().features``.
+
+    Args:
+        pretrained: load torchvision's ImageNet weights (a one-time download); False gives
+            random weights.
+        layers: indices into ``vgg16().features`` whose outputs are returned.
+
+    Shape:
+        (B, 3, H, W) in [0, 1] -> list of (B, C_l, H_l, W_l).
+    """
+
+    def __init__(self, pretrained: bool = True, layers: tuple[int, ...] = VGG_LAYERS) -> None:
+        super().__init__()
+        import torchvision
+
+        weights = None
+        if pretrained:
+            from stylize.engine.models import offline_mode
+
+            weights = torchvision.models.VGG16_Weights.IMAGENET1K_V1
+            cached = torch.hub.get_dir() + "/checkpoints/" + weights.url.rsplit("/", 1)[-1]
+            if offline_mode() and not os.path.isfile(cached):
+                raise ModelLoadError(
+                    "VGG-16 weights are not cached and offline mode is on; "
+                    "use style_features = 'clip' (no download) or go online once"
+                )
+        from torchvision.models.vgg import cfgs, make_layers
+
+        # Only the convolutional part: building the whole VGG-16 would initialise 120 M classifier
+        # weights that are never used.
+        needed, modules = [], 0
+        for entry in cfgs["D"]:
+            if modules > max(layers):
+                break
+            needed.append(entry)
+            modules += 1 if entry == "M" else 2
+        network = make_layers(needed, batch_norm=False)
+        try:
+            if weights is not None:
+                state = weights.get_state_dict(progress=False)
+                keep = {name for name, _ in network.named_parameters()}
+                network.load_state_dict({k[len("features.") :]: v for k, v in state.items() if k[len("features.") :] in keep})
+        except Exception as exc:  # URLError, hash mismatch, ...
+            raise ModelLoadError(
+                f"cannot load VGG-16 weights ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                "use style_features = 'clip' (no download)"
+            ) from None
+        network = network[: max(layers) + 1]
+        self.network = network.eval().requires_grad_(False)
+        self.layers = tuple(layers)
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, images: Tensor) -> list[Tensor]:
+        x = (images - self.mean) / self.std
+        outputs = []
+        for index, layer in enumerate(self.network):
+            x = layer(x)
+            if index in self.layers:
+                outputs.append(x)
+        return outputs
+
+
+class ClipFeatures(nn.Module):
+    """Intermediate feature maps of a CLIP image encoder (ViT blocks or ResNet stages).
+
+    For a ViT the patch tokens of ``blocks`` (default: every other block) are laid out on the
+    patch grid; for open_clip's ModifiedResNet the outputs of ``layer1`` ... ``layer4``.
+
+    Args:
+        clip_model: a :class:`~stylize.engine.ClipModel` (its preprocessing is used).
+
+    Shape:
+        (B, 3, H, W) in [0, 1] -> list of (B, C, h, w).
+    """
+
+    def __init__(self, clip_model, blocks: tuple[int, ...] | None = None) -> None:
+        super().__init__()
+        self.clip_model = clip_model
+        visual = clip_model.model.visual
+        if hasattr(visual, "transformer") and hasattr(visual, "grid_size"):
+            count = len(visual.transformer.resblocks)
+            self.blocks = tuple(blocks) if blocks is not None else tuple(range(0, count, 2)) or (0,)
+            self.modules_to_hook = [visual.transformer.resblocks[i] for i in self.blocks]
+            self.grid = tuple(visual.grid_size)
+        elif all(hasattr(visual, name) for name in ("layer1", "layer2", "layer3", "layer4")):
+            self.modules_to_hook = [visual.layer1, visual.layer2, visual.layer3, visual.layer4]
+            self.grid = None
+        else:
+            raise ValueError(f"clip style features support ViT and ModifiedResNet encoders, got {type(visual).__name__}")
+
+    def _as_map(self, output: Tensor, batch: int) -> Tensor:
+        if self.grid is None:
+            return output
+        if output.shape[0] != batch:  # sequence-first transformer
+            output = output.transpose(0, 1)
+        h, w = self.grid
+        tokens = output[:, -h * w :, :]
+        return tokens.transpose(1, 2).reshape(batch, -1, h, w)
+
+    def forward(self, images: Tensor) -> list[Tensor]:
+        captured: list[Tensor] = []
+        handles = [m.register_forward_hook(lambda _m, _i, out: captured.append(out)) for m in self.modules_to_hook]
+        try:
+            pixels = self.clip_model.preprocess(images.to(self.clip_model.device, torch.float32))
+            self.clip_model.model.visual(pixels)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return [self._as_map(out.float(), images.shape[0]) for out in captured]
+
+
+STYLE_FEATURES: dict[str, Callable[..., nn.Module]] = {
+    "vgg16": lambda clip_model=None: VggFeatures(pretrained=True),
+    "vgg16-random": lambda clip_model=None: VggFeatures(pretrained=False),
+    "clip": lambda clip_model=None: ClipFeatures(clip_model),
+}
+
+
+def get_style_features(name: str, clip_model=None) -> nn.Module:
+    """Build the feature extractor registered as ``name`` (``clip`` needs ``clip_model``)."""
+    if name not in STYLE_FEATURES:
+        raise ValueError(f"unknown style features {name!r}: expected one of {sorted(STYLE_FEATURES)}")
+    if name == "clip" and clip_model is None:
+        raise ValueError("style features 'clip' need a loaded CLIP model")
+    return STYLE_FEATURES[name](clip_model=clip_model)
+
+
+def sample_hypercolumns(image: Tensor, feature_maps: list[Tensor], positions: Tensor) -> Tensor:
+    """Features of every map plus RGB at ``positions``, concatenated.
+
+    Args:
+        image: (1, 3, H, W) in [0, 1].
+        feature_maps: list of (1, C_l, H_l, W_l).
+        positions: (N, 2) as (x, y) in [-1, 1] (grid_sample convention).
+
+    Returns:
+        (N, 3 + sum C_l): RGB first.
+    """
+    grid = positions.to(image.device, image.dtype).view(1, 1, -1, 2)
+    columns = [F.grid_sample(image, grid, align_corners=False)]
+    for feature in feature_maps:
+        columns.append(F.grid_sample(feature, grid.to(feature.dtype), align_corners=False))
+    return torch.cat([c[0, :, 0, :] for c in columns], dim=0).T
+
+
+def cosine_distance_matrix(x: Tensor, y: Tensor) -> Tensor:
+    """1 - cos between rows: (N, C), (M, C) -> (N, M)."""
+    return 1.0 - F.normalize(x, dim=1) @ F.normalize(y, dim=1).T
+
+
+def relaxed_emd(distances: Tensor) -> Tensor:
+    """``max(mean row-min, mean column-min)`` of a distance matrix (N, M): scalar."""
+    return torch.maximum(distances.min(1).values.mean(), distances.min(0).values.mean())
+
+
+def moment_loss(x: Tensor, y: Tensor) -> Tensor:
+    """``mean |mu_x - mu_y| + mean |cov_x - cov_y|`` of two sample sets (N, C), (M, C)."""
+    mu_x, mu_y = x.mean(0, keepdim=True), y.mean(0, keepdim=True)
+    cov_x = (x - mu_x).T @ (x - mu_x) / max(x.shape[0] - 1, 1)
+    cov_y = (y - mu_y).T @ (y - mu_y) / max(y.shape[0] - 1, 1)
+    return (mu_x - mu_y).abs().mean() + (cov_x - cov_y).abs().mean()
+
+
+class StyleLoss(nn.Module):
+    """STROTSS-like style loss of drawings against one style image.
+
+    Args:
+        style_image: (3, H, W) in [0, 1]; its feature maps are computed once.
+        features: a feature extractor (see :func:`get_style_features`).
+        samples: hypercolumns sampled on the drawing (and on the style image) per call.
+        seed: seed of the loss's own sampling stream.
+        device: where the features are computed (default: the style image's device).
+
+    Shape:
+        ``forward(image)``: image (1, 3, H, W) in [0, 1] -> scalar; ``last_terms`` holds the parts.
+    """
+
+    def __init__(
+        self, style_image: Tensor, features: Callable[[Tensor], list[Tensor]], samples: int = 1024, seed: int = 0,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        if style_image.ndim != 3 or style_image.shape[0] != 3:
+            raise ValueError(f"expected a style image of shape (3, H, W), got {tuple(style_image.shape)}")
+        if samples < 2:
+            raise ValueError(f"expected samples >= 2, got {samples}")
+        self.features = features
+        self.samples = int(samples)
+        self.generator = torch.Generator().manual_seed(int(seed))
+        self.style_image = style_image[None].to(device if device is not None else style_image.device)
+        with torch.no_grad():
+            self.style_maps = [m.detach() for m in features(self.style_image)]
+        self.last_terms: dict[str, float] = {}
+
+    def _positions(self) -> Tensor:
+        return torch.rand(self.samples, 2, generator=self.generator) * 2.0 - 1.0
+
+    def forward(self, image: Tensor) -> Tensor:
+        if image.ndim != 4 or image.shape[:2] != (1, 3):
+            raise ValueError(f"expected an image of shape (1, 3, H, W), got {tuple(image.shape)}")
+        image = image.to(self.style_image.device)
+        drawing = sample_hypercolumns(image, self.features(image), self._positions())
+        style = sample_hypercolumns(self.style_image, self.style_maps, self._positions())
+        remd = relaxed_emd(cosine_distance_matrix(drawing[:, 3:], style[:, 3:]))
+        moment = moment_loss(drawing[:, 3:], style[:, 3:])
+        palette = relaxed_emd(torch.cdist(drawing[:, :3], style[:, :3]))
+        self.last_terms = {"style_remd": float(remd.detach()), "style_moment": float(moment.detach()), "style_palette": float(palette.detach())}
+        return remd + moment + palette

@@ -1,0 +1,80 @@
+"""Tests for stylize.raster: image parameterisations and the paint loop."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from generation_helpers import test_clip_specs
+from stylize.config import resolve_config
+from stylize.errors import InputError
+from stylize.raster import make_image
+from stylize.raster.paint import PAINT_PRESETS, PaintConfig, Painter
+
+
+@pytest.mark.parametrize("name", ["pixel", "fft"])
+def test_parameterisation_starts_at_init_and_has_gradients(name):
+    init = torch.rand(3, 12, 20)
+    image = make_image(name, 12, 20, init=init)
+    output = image()
+    assert output.shape == (1, 3, 12, 20)
+    assert torch.allclose(output[0], init.clamp(0.001, 0.999), atol=1e-5)
+    output.mean().backward()
+    assert all(float(p.grad.abs().sum()) > 0 for p in image.parameters())
+
+
+def test_fft_random_start_is_smooth_grey():
+    with torch.no_grad():
+        image = make_image("fft", 32, 32, generator=torch.Generator().manual_seed(0))()
+    assert abs(float(image.mean()) - 0.9) < 0.05  # the light default canvas
+    fft = make_image("fft", 32, 32)
+    assert float(fft.scale[0, 0, 0, 0]) > float(fft.scale[0, 0, 16, 16])  # low frequencies scaled up
+
+
+def test_parameterisation_bad_input():
+    with pytest.raises(ValueError, match="unknown image parameterisation"):
+        make_image("vqgan", 8, 8)
+    with pytest.raises(ValueError, match=r"\(3, 8, 8\)"):
+        make_image("pixel", 8, 8, init=torch.rand(3, 4, 4))
+
+
+def _config(clip: str, **overrides) -> PaintConfig:
+    values = {"prompts": ["a red circle"], "clip": [clip], "device": "cpu"}
+    values.update(overrides)
+    return resolve_config(PaintConfig, PAINT_PRESETS, "smoke", overrides=values)
+
+
+def test_paint_run_folder_and_init_content(tmp_path, tiny_clip_spec):
+    from PIL import Image
+
+    Image.new("RGB", (40, 40), (0, 0, 255)).save(tmp_path / "blue.png")
+    before = (tmp_path / "blue.png").read_bytes()
+    result = Painter(_config(tiny_clip_spec, init=str(tmp_path / "blue.png"), size=32, iters=4)).run(tmp_path / "run")
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"image.png", "preview.png", "progress.gif", "config.toml", "run.json", "metrics.jsonl"} <= names
+    assert (tmp_path / "blue.png").read_bytes() == before
+    assert result.image.shape == (3, 32, 32)
+    assert float(result.image[2].mean()) > 0.8 and float(result.image[0].mean()) < 0.2  # still the blue picture
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["steps"] == 4 and "content_loss" in (tmp_path / "run" / "metrics.jsonl").read_text()
+
+
+def test_paint_bad_inputs(tmp_path, tiny_clip_spec):
+    with pytest.raises(InputError, match="does not exist"):
+        Painter(_config(tiny_clip_spec, init=str(tmp_path / "missing.png")))
+    with pytest.raises(InputError, match="expected one of"):
+        _config(tiny_clip_spec, param="vqgan")
+    with pytest.raises(InputError, match="unknown config key 'strength'"):
+        _config(tiny_clip_spec, strength=1)
+
+
+@pytest.mark.parametrize("param, prompt", [("fft", "a red circle"), ("pixel", "a red circle")])
+def test_paint_raises_judged_score(param, prompt):
+    trainer, judge = test_clip_specs()
+    overrides = {"prompts": [prompt], "clip": [trainer], "judge": [judge], "device": "cpu", "param": param}
+    result = Painter(resolve_config(PaintConfig, PAINT_PRESETS, "test", overrides=overrides)).run()
+    before, after = result.initial_scores[prompt], result.scores["judge"][prompt]
+    print(f"{param} {prompt!r}: judge score {before:.4f} -> {after:.4f}")
+    assert after > before + 0.1

@@ -1,0 +1,55 @@
+"""The ``stylize draw`` and ``stylize paint`` commands: run folders, JSON output, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stylize.cli import main
+
+
+def test_draw_command_writes_run_folder(tmp_path, capsys, tiny_clip_spec):
+    out = tmp_path / "draw"
+    argv = ["draw", "a red circle", "--out", str(out), "--preset", "smoke", "--clip", tiny_clip_spec, "--device", "cpu",
+            "--iters", "2", "--size", "32", "--paths", "4", "--seed", "3", "--negative", "a mess", "--set", "copies=1"]  # fmt: skip
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["out"] == str(out) and "a red circle" in printed["scores"]["trainer"]
+    for name in ("drawing.svg", "drawing.png", "progress.gif", "preview.png", "config.toml", "run.json", "metrics.jsonl"):
+        assert (out / name).is_file(), name
+    config = (out / "config.toml").read_text()
+    assert "seed = 3" in config and "copies = 1" in config and 'negatives = ["a mess"]' in config
+
+
+def test_paint_command_writes_image(tmp_path, capsys, tiny_clip_spec):
+    out = tmp_path / "paint"
+    argv = ["paint", "a red circle", "--out", str(out), "--preset", "smoke", "--param", "pixel", "--clip", tiny_clip_spec,
+            "--device", "cpu", "--iters", "2", "--size", "32"]  # fmt: skip
+    assert main(argv) == 0
+    assert (out / "image.png").is_file() and (out / "run.json").is_file()
+    assert 'param = "pixel"' in (out / "config.toml").read_text()
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--style", "missing.png"], "does not exist"),
+        (["--palette", "#aa33,#fff"], "bad palette"),
+        (["--init", "missing.svg"], "does not exist"),
+        (["--set", "speed=3"], "unknown config key 'speed'"),
+        (["--set", "paths=many"], "expected an integer"),
+    ],
+)
+def test_draw_bad_input_is_one_line_exit_2(tmp_path, capsys, tiny_clip_spec, extra, words):
+    argv = ["draw", "a cat", "--out", str(tmp_path / "x"), "--preset", "smoke", "--clip", tiny_clip_spec, "--device", "cpu", *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("stylize: error:") and words in err and "\n" not in err
+
+
+def test_paint_unreadable_init_is_exit_2(tmp_path, capsys, tiny_clip_spec):
+    (tmp_path / "bad.png").write_text("nope")
+    argv = ["paint", "a cat", "--init", str(tmp_path / "bad.png"), "--clip", tiny_clip_spec, "--device", "cpu", "--out", str(tmp_path / "x")]
+    assert main(argv) == 2
+    assert "cannot read image" in capsys.readouterr().err
