@@ -126,27 +126,40 @@ class LocalExecutor:
             process.start()
             processes[name] = process
         by_id = {job.id: job for job in jobs}
-        running: dict[str, str] = {}  # worker -> job id
-        left = len(jobs)
+        running: dict[str, str] = {}  # worker -> id of the job it is on
+
+        def handle(message: str, worker: str, payload: Any) -> None:
+            if message == "start":
+                running[worker] = payload
+            else:
+                running.pop(worker, None)
+                job = by_id.pop(payload["id"], None)
+                if job is not None:
+                    on_result(job, payload)
+
         try:
-            while left:
+            while by_id:
                 try:
-                    message, worker, payload = results.get(timeout=1.0)
-                except queue.Empty:
-                    for worker, process in processes.items():
-                        if not process.is_alive() and worker in running:
-                            job = by_id[running.pop(worker)]
-                            on_result(job, _failed(job, f"worker process died (exit code {process.exitcode})", worker))
-                            left -= 1
-                    if not any(process.is_alive() for process in processes.values()) and left:
-                        raise RuntimeError(f"every worker process ended with {left} jobs left")
+                    handle(*results.get(timeout=1.0))
                     continue
-                if message == "start":
-                    running[worker] = payload
-                else:
-                    running.pop(worker, None)
-                    on_result(by_id[payload["id"]], payload)
-                    left -= 1
+                except queue.Empty:
+                    pass
+                if any(process.is_alive() for process in processes.values()):
+                    for worker, process in processes.items():
+                        # A worker that ended cleanly has sent its results; one that crashed has not.
+                        if not process.is_alive() and process.exitcode != 0 and worker in running:
+                            job = by_id.pop(running.pop(worker))
+                            on_result(job, _failed(job, f"worker process died (exit code {process.exitcode})", worker))
+                    continue
+                # Every worker has ended: take what they sent last, fail what nobody finished.
+                while True:
+                    try:
+                        handle(*results.get(timeout=0.5))
+                    except queue.Empty:
+                        break
+                for job in list(by_id.values()):
+                    on_result(job, _failed(job, "its worker process ended before finishing it", "local"))
+                by_id.clear()
         finally:
             for process in processes.values():
                 if process.is_alive():

@@ -320,9 +320,12 @@ def _expand(index: int, job: dict, base: Path) -> list[Job]:
     config_file = _relative_to(base, job["config"]) if isinstance(job.get("config"), str) else job.get("config")
     if config_file is not None and not isinstance(config_file, str):
         raise InputError(f"key 'config': expected a path, got {config_file!r}")
-    preset = job.get("preset", kind.default_preset)
+    # As on the command line: a settings file without a preset starts from the defaults.
+    preset = job.get("preset", None if config_file else kind.default_preset)
     if preset is not None and not isinstance(preset, str):
         raise InputError(f"key 'preset': expected a name, got {preset!r}")
+    if "name" in job and not isinstance(job["name"], str):
+        raise InputError(f"key 'name': expected a string, got {job['name']!r}")
     overrides = _overrides(kind, job)
     jobs = []
     for input_path in inputs:

@@ -32,13 +32,15 @@ def format_table(entries: Sequence[dict[str, Any]], error_width: int = 60) -> st
 
     Args:
         entries: manifest entries.
-        error_width: errors longer than this are cut with an ellipsis.
+        error_width: errors longer than this lose their middle to an ellipsis.
     """
     header = ("id", "kind", "name", "status", "score", "seconds", "error")
     rows = []
     for entry in entries:
         error = entry.get("error") or ""
-        error = error if len(error) <= error_width else error[: error_width - 1] + "…"
+        if len(error) > error_width:  # keep both ends: the error's type and, often, what was missing
+            head = error_width // 3
+            error = error[:head] + "…" + error[len(error) - (error_width - head - 1) :]
         seconds = entry.get("seconds")
         rows.append((entry["id"], entry.get("kind"), entry.get("name"), entry["status"], entry.get("score"),
                      None if seconds is None else round(float(seconds), 1), error))  # fmt: skip
