@@ -314,9 +314,13 @@ def _expand(index: int, job: dict, base: Path) -> list[Job]:
     inputs: list[str | None] = [None]
     if raw_input is not None:
         pattern = _relative_to(base, raw_input)
-        # A glob that matches nothing stays as it is: that job then fails, naming it.
-        inputs = sorted(glob.glob(pattern, recursive=True)) if _GLOB_CHARS.search(raw_input) else [pattern]
-        inputs = inputs or [pattern]
+        if _GLOB_CHARS.search(raw_input):
+            # root_dir keeps brackets in the jobs file's own folder name from acting as a pattern.
+            matches = glob.glob(str(Path(raw_input).expanduser()), root_dir=base, recursive=True)
+            # A glob that matches nothing stays as it is: that job then fails, naming it.
+            inputs = sorted(_relative_to(base, match) for match in matches) or [pattern]
+        else:
+            inputs = [pattern]
     config_file = _relative_to(base, job["config"]) if isinstance(job.get("config"), str) else job.get("config")
     if config_file is not None and not isinstance(config_file, str):
         raise InputError(f"key 'config': expected a path, got {config_file!r}")

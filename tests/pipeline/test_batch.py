@@ -72,7 +72,8 @@ prompt = "a red square"
 """
 
 # What must be the same bytes whichever executor ran the job (run.json holds timings).
-COMPARED = ("mesh.glb", "mesh.ply", "mesh.obj", "field.pt", "drawing.svg", "drawing.png", "image.png", "preview.png")
+COMPARED = ("mesh.glb", "mesh.ply", "mesh.obj", "field.pt", "drawing.svg", "drawing.png", "image.png", "preview.png",
+            "turntable.gif", "progress.gif")
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +218,7 @@ def test_two_local_processes_give_the_same_bytes(local_run, jobs_file):
     result = run_batch(jobs_file, out, workers=2)
     assert [e["status"] for e in result.entries] == ["done", "done", "done", "failed"]
     assert {e["worker"] for e in result.entries} == {"local-0", "local-1"}
-    assert _artefacts(out) == _artefacts(first) and len(_artefacts(first)) >= 10
+    assert _artefacts(out) == _artefacts(first) and len(_artefacts(first)) == 13
 
 
 @pytest.fixture()
@@ -238,5 +239,5 @@ def test_ray_executor_gives_the_same_bytes_as_local(ray_session, local_run, jobs
     entries = _manifest(out)
     assert [e["status"] for e in entries] == ["done", "done", "done", "failed"]
     assert {e["worker"] for e in entries} <= {"ray-0", "ray-1"} and "not found" in entries[3]["error"]
-    assert _artefacts(out) == _artefacts(first) and len(_artefacts(first)) >= 10
+    assert _artefacts(out) == _artefacts(first) and len(_artefacts(first)) == 13
     assert Manifest(out).is_complete(load_jobs(jobs_file)[0])
