@@ -214,3 +214,38 @@ def paint(
 
     config = resolve_config(PaintConfig, PAINT_PRESETS, preset, config_file, _overrides(prompt, options, overrides))
     return Painter(config).run(out)
+
+
+def batch(
+    jobs: str | Path | Mapping[str, Any] | Sequence[Any],
+    out: str | Path | None = None,
+    *,
+    executor: str = "local",
+    workers: int | None = None,
+    resume: bool = False,
+    threads: int = 1,
+    on_job: Callable[[dict], None] | None = None,
+):
+    """Run a jobs file (mesh stylizations, drawings and paints) and write one folder per job.
+
+    Args:
+        jobs: a TOML jobs file (``[defaults]`` + ``[[jobs]]``, see the README), its parsed data,
+            or jobs from :func:`stylize.pipeline.load_jobs`.
+        out: output folder (default ``runs/<jobs file stem>``): ``ID/`` per job (keyed by the
+            job's content hash), ``manifest.jsonl`` and ``contact_sheet.png``.
+        executor: ``local`` (in-process, or a process per worker / GPU) or ``ray``.
+        workers: parallel workers (default: one per GPU, else one; ray: the cluster's room).
+        resume: skip jobs already done whose outputs exist.
+        threads: torch threads per job (fixed, so results do not depend on the executor).
+        on_job: called with each job's manifest entry as it ends.
+
+    Returns:
+        :class:`~stylize.pipeline.batch.BatchResult` (entries, manifest and contact sheet paths;
+        ``failed`` tells whether any job failed).
+
+    Raises:
+        InputError: a malformed jobs file (the message names the job and key) or bad settings.
+    """
+    from stylize.pipeline.batch import run_batch
+
+    return run_batch(jobs, out, executor=executor, workers=workers, resume=resume, threads=threads, on_job=on_job)

@@ -14,6 +14,7 @@ import sys
 from typing import Callable, Sequence
 
 from stylize import __version__
+from stylize.cli_batch import batch_args, batch_run
 from stylize.errors import StylizeError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -227,6 +228,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "eval": ("judge a mesh or run folder with CLIP over 24 views; prints one JSON line", _eval_args, _eval_run),
     "draw": ("draw a vector illustration of a prompt (CLIPDraw / StyleCLIPDraw)", _draw_args, _draw_run),
     "paint": ("paint a raster image of a prompt (pixel or FFT parameterisation)", _paint_args, _paint_run),
+    "batch": ("run a jobs file of meshes, drawings and paints (local or Ray executor)", batch_args, batch_run),
 }
 
 

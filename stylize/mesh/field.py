@@ -20,6 +20,7 @@ plain tensors, numbers and strings only, so :func:`load_field` can use ``weights
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from torch import nn
 
 from stylize.errors import InputError
 from stylize.mesh.io import Normalization
-from stylize.utils import atomic_path
+from stylize.utils import atomic_write
 
 __all__ = ["FieldConfig", "FieldOutput", "NeuralStyleField", "load_field", "progressive_mask", "vertex_normals"]
 
@@ -238,9 +239,13 @@ class NeuralStyleField(nn.Module):
         """Write ``field.pt`` atomically; ``extra`` (plain values) is stored beside the weights."""
         data = self.checkpoint()
         data["extra"] = dict(extra)
+        # Serialise in memory: torch names the archive after the file, and atomic writes go
+        # through a randomly named temporary, so saving to a path would differ byte for byte.
+        buffer = io.BytesIO()
+        torch.save(data, buffer)
         path = Path(path)
-        with atomic_path(path) as tmp:
-            torch.save(data, tmp)
+        with atomic_write(path, "wb") as handle:
+            handle.write(buffer.getvalue())
         return path
 
     @classmethod

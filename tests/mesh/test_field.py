@@ -123,3 +123,12 @@ def test_same_generator_same_field():
     b = NeuralStyleField(SMALL, generator=torch.Generator().manual_seed(7))
     for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
         assert torch.equal(x, y), name
+
+
+def test_field_pt_is_byte_identical_for_the_same_field(tmp_path):
+    """Batch runs compare outputs byte for byte: the file must not depend on its name or the time."""
+    field = NeuralStyleField(SMALL, Normalization(center=np.zeros(3), scale=1.0), generator=torch.Generator().manual_seed(1))
+    first = field.save(tmp_path / "a" / "field.pt", prompt="x").read_bytes()
+    second = field.save(tmp_path / "b" / "other.pt", prompt="x").read_bytes()
+    assert first == second
+    assert field.save(tmp_path / "c.pt", prompt="y").read_bytes() != first

@@ -1,0 +1,63 @@
+"""``stylize batch``: run a jobs file; prints a table of the jobs and a JSON line.
+
+Exit code 0 when every job is done (or skipped as done earlier), 1 when any job failed, 2 for an
+unusable jobs file or option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def batch_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("jobs", metavar="JOBS.toml", help="jobs file: [defaults] and [[jobs]] (see the README)")
+    parser.add_argument("--executor", default="local", choices=["local", "ray"], help="where jobs run (default: local)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="parallel workers (default: one per GPU, else 1; ray: as the cluster allows)")
+    parser.add_argument("--resume", action="store_true", help="skip jobs already done in the output folder")
+    parser.add_argument("--out", default=None, metavar="DIR", help="output folder (default: runs/<jobs file stem>)")
+    parser.add_argument("--threads", type=int, default=1, metavar="N",
+                        help="torch threads per job (default: 1; keep it fixed for identical results)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def batch_run(args: argparse.Namespace) -> int:
+    from stylize import api
+    from stylize.cli import EXIT_FAILED, EXIT_OK
+    from stylize.pipeline.jobs import load_jobs
+    from stylize.pipeline.summary import format_table
+
+    jobs = load_jobs(args.jobs)
+    bar = None
+    if not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), desc="stylize batch", unit="job", file=sys.stderr)
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+
+    def on_job(entry: dict) -> None:
+        counts[entry["status"]] += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(counts)
+
+    out = args.out
+    if out is None:
+        from stylize.pipeline.batch import default_out
+
+        out = default_out(args.jobs)
+    try:
+        result = api.batch(jobs, out, executor=args.executor, workers=args.workers, resume=args.resume,
+                           threads=args.threads, on_job=on_job)  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
+    print(format_table(result.entries))
+    print(json.dumps({
+        "out": str(result.out_dir), "manifest": str(result.manifest),
+        "contact_sheet": str(result.contact_sheet) if result.contact_sheet else None,
+        **{status: result.count(status) for status in ("done", "skipped", "failed")},
+    }))  # fmt: skip
+    return EXIT_FAILED if result.failed else EXIT_OK

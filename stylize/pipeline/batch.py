@@ -1,0 +1,124 @@
+"""A batch run: jobs file -> executor -> run folders, ``manifest.jsonl`` and a contact sheet.
+
+Example:
+    >>> result = run_batch("jobs.toml", out="runs/assets", executor="local", resume=True)
+    >>> print(format_table(result.entries)); result.failed
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from stylize.errors import InputError
+from stylize.pipeline.executors import ExecutorSettings, make_executor
+from stylize.pipeline.jobs import Job, load_jobs, parse_jobs
+from stylize.pipeline.manifest import Manifest, make_entry
+from stylize.pipeline.runner import PARTIAL_DIR
+from stylize.pipeline.summary import CONTACT_SHEET_NAME, contact_sheet
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["BatchResult", "default_out", "run_batch"]
+
+
+@dataclass
+class BatchResult:
+    """What :func:`run_batch` returns.
+
+    Attributes:
+        out_dir: the output folder.
+        entries: the manifest entries of this batch's jobs, in file order.
+        manifest: path of ``manifest.jsonl``.
+        contact_sheet: path of ``contact_sheet.png`` (None with no jobs).
+    """
+
+    out_dir: Path
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    manifest: Path | None = None
+    contact_sheet: Path | None = None
+
+    def count(self, status: str) -> int:
+        return sum(entry["status"] == status for entry in self.entries)
+
+    @property
+    def failed(self) -> bool:
+        """Whether any job failed."""
+        return self.count("failed") > 0
+
+
+def default_out(jobs_file: str | Path) -> Path:
+    """``runs/<jobs file stem>``: the same folder on every run, so ``--resume`` finds it."""
+    return Path("runs") / Path(jobs_file).stem
+
+
+def run_batch(
+    jobs: str | Path | Mapping[str, Any] | Sequence[Job],
+    out: str | Path | None = None,
+    executor: str = "local",
+    workers: int | None = None,
+    resume: bool = False,
+    threads: int = 1,
+    on_job: Callable[[dict[str, Any]], None] | None = None,
+) -> BatchResult:
+    """Run every job of a jobs file and record them in ``OUT/manifest.jsonl``.
+
+    Args:
+        jobs: a jobs file (TOML), its parsed data (relative paths then relative to the working
+            directory), or jobs from :func:`~stylize.pipeline.jobs.load_jobs`.
+        out: output folder (default ``runs/<jobs file stem>``, or ``runs/batch``).
+        executor: ``local`` or ``ray``.
+        workers: parallel workers (see :class:`~stylize.pipeline.executors.ExecutorSettings`).
+        resume: skip jobs the manifest records as done whose outputs still exist.
+        threads: torch threads per job.
+        on_job: called with each manifest entry as its job ends (or is skipped): progress bars.
+
+    Returns:
+        :class:`BatchResult`; a failed job is recorded with its error and the others go on.
+
+    Raises:
+        InputError: the jobs file is unusable (named job and key), or a bad executor setting.
+    """
+    if isinstance(jobs, (str, Path)):
+        job_list = load_jobs(jobs)
+        out_dir = Path(out) if out is not None else default_out(jobs)
+    else:
+        job_list = list(jobs) if isinstance(jobs, Sequence) else parse_jobs(jobs)
+        out_dir = Path(out) if out is not None else Path("runs") / "batch"
+    runner = make_executor(executor, ExecutorSettings(workers=workers, threads=threads))
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"output folder {out_dir} is a file")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(out_dir)
+    order = [job.id for job in job_list]
+    result = BatchResult(out_dir, manifest=manifest.path)
+    to_run: list[Job] = []
+    for job in job_list:
+        if resume and manifest.is_complete(job):
+            previous = manifest.get(job.id)
+            entry = {**previous, "status": "skipped", "error": None, "out": str(out_dir / job.id)}
+            manifest.record(entry, order)
+            if on_job is not None:
+                on_job(entry)
+        else:
+            to_run.append(job)
+    logger.info("batch: %d jobs to run, %d done earlier", len(to_run), len(job_list) - len(to_run))
+
+    def record(job: Job, outcome: dict[str, Any]) -> None:
+        entry = make_entry(job, out_dir, outcome)
+        manifest.record(entry, order)
+        if on_job is not None:
+            on_job(entry)
+
+    if to_run:
+        try:
+            runner.run(to_run, out_dir, record)
+        finally:
+            shutil.rmtree(out_dir / PARTIAL_DIR, ignore_errors=True)
+    result.entries = [manifest.get(job_id) for job_id in order if manifest.get(job_id) is not None]
+    result.contact_sheet = contact_sheet(result.entries, out_dir / CONTACT_SHEET_NAME)
+    logger.info("batch: %d done, %d skipped, %d failed", result.count("done"), result.count("skipped"), result.count("failed"))
+    return result

@@ -1,0 +1,169 @@
+"""Run one batch job into its output folder; used by every executor.
+
+A job runs with a fixed number of torch threads and its own seed, with the process's RNG states
+and thread count restored afterwards, so its outputs are the same bytes whichever executor or
+worker runs it (on the CPU; GPU kernels may still differ run to run). It writes into
+``OUT/.partial/ID`` and moves the folder to ``OUT/ID`` only when it succeeds, so ``OUT/ID`` never
+holds a half-written result. Errors become a failed outcome with a one-line message; only Ctrl-C
+propagates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+
+from stylize.errors import InputError, StylizeError
+from stylize.pipeline.jobs import JOB_KINDS, Job
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["JOB_RUNNERS", "PARTIAL_DIR", "preload_models", "run_job"]
+
+PARTIAL_DIR = ".partial"
+
+
+def _with_device(config: dict, device: str | None) -> dict:
+    """The worker's device replaces ``auto`` (a job that names a device keeps it)."""
+    if device is not None and config.get("device", "auto") == "auto":
+        return {**config, "device": device}
+    return config
+
+
+def _run_mesh(job: Job, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
+    from stylize.api import stylize_mesh
+
+    result = stylize_mesh(job.input, out=folder, preset=None, overrides=_with_device(job.config, device), model_cache=model_cache)
+    if result.status == "interrupted":
+        raise KeyboardInterrupt
+    if result.status != "finished":
+        raise InputError(f"the run {result.status} after {result.iterations} iterations (non-finite losses)")
+    score = result.scores.get("train_mes")
+    return {"scores": result.scores, "score": None if score is None else score / 100.0}
+
+
+def _check_input(job: Job) -> None:
+    if job.input is not None and not Path(job.input).is_file():
+        raise InputError(f"input file {job.input} not found")
+
+
+def _run_draw(job: Job, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
+    from stylize.config import apply_overrides
+    from stylize.vector.clipdraw import ClipDraw, DrawConfig
+
+    _check_input(job)
+    result = ClipDraw(apply_overrides(DrawConfig(), _with_device(job.config, device)), model_cache).run(folder)
+    return {"scores": result.scores, "score": result.scores.get("judge", result.scores["trainer"])["mean"]}
+
+
+def _run_paint(job: Job, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
+    from stylize.config import apply_overrides
+    from stylize.raster.paint import PaintConfig, Painter
+
+    _check_input(job)
+    result = Painter(apply_overrides(PaintConfig(), _with_device(job.config, device)), model_cache).run(folder)
+    return {"scores": result.scores, "score": result.scores.get("judge", result.scores["trainer"])["mean"]}
+
+
+# kind -> (job, staging folder, model cache, worker device) -> {"scores", "score"}
+JOB_RUNNERS: dict[str, Callable[[Job, Path, Any, str | None], dict[str, Any]]] = {
+    "mesh": _run_mesh,
+    "draw": _run_draw,
+    "paint": _run_paint,
+}
+
+
+@contextlib.contextmanager
+def isolated(seed: int, threads: int) -> Iterator[None]:
+    """Run a block with ``threads`` torch threads and every RNG seeded with ``seed``; restore both."""
+    previous_threads = torch.get_num_threads()
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.set_num_threads(threads)
+        random.seed(seed)
+        np.random.seed(seed % (2**32))
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(previous_threads)
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: the message of a user error, ``Type: message`` of anything else."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, StylizeError):
+        return text or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def run_job(job: Job, out_root: str | Path, model_cache: Any, threads: int = 1, device: str | None = None, worker: str = "main") -> dict[str, Any]:
+    """Run ``job`` into ``out_root / job.id``.
+
+    Args:
+        job: the job.
+        out_root: the batch's output folder.
+        model_cache: a :class:`~stylize.engine.ModelCache` kept by the worker between jobs.
+        threads: torch threads for the job (the same everywhere for identical results).
+        device: the worker's device for jobs whose device is ``auto`` (None: leave ``auto``).
+        worker: a name for the manifest.
+
+    Returns:
+        The outcome: ``id``, ``status`` (``done`` or ``failed``), ``error`` (one line or None),
+        ``scores``, ``score``, ``seconds``, ``worker``, ``files`` (names in the output folder).
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C; the partial folder is removed.
+    """
+    out_root = Path(out_root)
+    staging, final = out_root / PARTIAL_DIR / job.id, out_root / job.id
+    shutil.rmtree(staging, ignore_errors=True)
+    outcome: dict[str, Any] = {"id": job.id, "status": "failed", "error": None, "scores": {}, "score": None,
+                               "seconds": 0.0, "worker": worker, "files": []}  # fmt: skip
+    started = time.perf_counter()
+    try:
+        with isolated(job.seed, threads):
+            outcome.update(JOB_RUNNERS[job.kind](job, staging, model_cache, device))
+        missing = [name for name in JOB_KINDS[job.kind].artefacts if not (staging / name).is_file()]
+        if missing:
+            raise RuntimeError(f"the run wrote no {missing[0]}")
+        shutil.rmtree(final, ignore_errors=True)
+        staging.rename(final)
+        outcome.update(status="done", files=sorted(p.name for p in final.iterdir() if p.is_file()))
+    except KeyboardInterrupt:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    except Exception as exc:  # a failing job is recorded and the batch goes on
+        shutil.rmtree(staging, ignore_errors=True)
+        outcome["error"] = one_line(exc)
+        logger.warning("job %s (%s) failed: %s", job.id, job.name, outcome["error"])
+        logger.debug("job %s traceback", job.id, exc_info=True)
+    outcome["seconds"] = round(time.perf_counter() - started, 3)
+    return outcome
+
+
+def preload_models(model_cache: Any, specs: list[str], device: str | None) -> None:
+    """Load each CLIP once, up front; a model that fails to load is left for its jobs to report."""
+    from stylize.utils import resolve_device
+
+    try:
+        target = resolve_device(device or "auto")
+    except StylizeError as exc:
+        logger.warning("not preloading CLIP models: %s", exc)
+        return
+    for spec in specs:
+        try:
+            model_cache.get(spec, target)
+        except StylizeError as exc:
+            logger.warning("could not preload %s: %s", spec, one_line(exc))
