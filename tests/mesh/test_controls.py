@@ -15,7 +15,8 @@ from stylize.mesh.controls import compose, load_mask, symmetric_normalization
 from stylize.mesh.field import FieldConfig, NeuralStyleField
 from stylize.mesh.io import load_mesh, make_icosphere, save_mesh
 
-SMOKE = {"iters": 3, "output.turntable_frames": 2, "output.preview_views": 2}
+SMOKE = {"iters": 3, "render_size": 32, "output.turntable_frames": 2, "output.preview_views": 2, "output.preview_size": 32,
+         "output.score_size": 32, "output.turntable_size": 32}
 
 
 # --- load_mask -------------------------------------------------------------------------------
@@ -159,3 +160,96 @@ def test_cli_mask_errors_exit_2_and_write_nothing(sphere_files, tiny_clip_spec, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "short.npy" in err[0] and "expected 162 per-vertex weights" in err[0]
     assert not (out / "mesh.glb").exists()
+
+
+# --- symmetry --------------------------------------------------------------------------------
+
+
+def _random_heads(field: NeuralStyleField, seed: int = 0) -> NeuralStyleField:
+    """The last layers start at zero (a grey, flat field); give them values so outputs vary."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for head in (field.colour_head, field.displacement_head):
+            head[-1].weight.copy_(torch.randn(head[-1].weight.shape, generator=generator))
+    return field
+
+
+@pytest.mark.parametrize("axis", ["x", "y", "z"])
+def test_symmetric_field_is_exactly_mirrored(axis):
+    config = FieldConfig(width=32, depth=1, head_depth=1, n_frequencies=16, symmetry=axis)
+    field = _random_heads(NeuralStyleField(config, generator=torch.Generator().manual_seed(1)))
+    points = torch.rand(500, 3) * 2 - 1
+    mirrored = points.clone()
+    mirrored[:, "xyz".index(axis)] *= -1
+    out, out_mirrored = field(points), field(mirrored)
+    assert torch.equal(out.colors, out_mirrored.colors) and torch.equal(out.displacement, out_mirrored.displacement)
+    plain = _random_heads(NeuralStyleField(FieldConfig(width=32, depth=1, head_depth=1, n_frequencies=16),
+                                           generator=torch.Generator().manual_seed(1)))  # fmt: skip
+    assert (plain(points).colors - plain(mirrored).colors).abs().max() > 1e-3
+
+
+def _mirrored_sphere() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An icosphere snapped to exact mirror symmetry about x = 0; returns (v, f, partner index)."""
+    v, f = make_icosphere(2)
+    partner = np.array([np.argmin(np.linalg.norm(v - p * np.array([-1.0, 1.0, 1.0]), axis=1)) for p in v])
+    assert (partner[partner] == np.arange(len(v))).all()
+    for i, j in enumerate(partner):
+        if i == j:
+            v[i, 0] = 0.0
+        elif i < j:
+            v[j] = v[i] * np.array([-1.0, 1.0, 1.0])
+    return v, f, partner
+
+
+def test_symmetric_run_gives_mirrored_colours_about_the_files_origin_plane(tiny_clip_spec, tmp_path):
+    v, f, partner = _mirrored_sphere()
+    # Off-centre in y and z and scaled, but symmetric about the file's x = 0 plane.
+    save_mesh(tmp_path / "sym.ply", v * np.array([1.5, 2.0, 1.0]) + np.array([0.0, 3.0, -1.0]), f)
+    overrides = {"clip": [tiny_clip_spec], **SMOKE, "views.center_azimuth": 0.3}
+    result = api.stylize_mesh(tmp_path / "sym.ply", "a red circle", out=None, preset="smoke",
+                              overrides={**overrides, "field.symmetry": "x"})  # fmt: skip
+    assert np.array_equal(result.colors, result.colors[partner])
+    mirrored = result.vertices[partner] * np.array([-1.0, 1.0, 1.0])
+    np.testing.assert_allclose(result.vertices, mirrored, atol=1e-5)
+    assert np.abs(result.colors - 0.5).max() > 0.05  # the field did change colours
+    plain = api.stylize_mesh(tmp_path / "sym.ply", "a red circle", out=None, preset="smoke", overrides=overrides)
+    assert np.abs(plain.colors - plain.colors[partner]).max() > 1e-3  # without symmetry they differ
+
+
+def test_symmetric_normalization_centres_the_mirror_axis_on_the_file_origin(tmp_path):
+    v, f, _ = _mirrored_sphere()
+    save_mesh(tmp_path / "s.ply", v + np.array([0.0, 5.0, 0.0]), f)
+    mesh = symmetric_normalization(load_mesh(tmp_path / "s.ply"), "x")
+    assert mesh.normalization.center[0] == 0.0 and abs(mesh.normalization.center[1] - 5.0) < 1e-6
+    assert np.linalg.norm(mesh.vertices, axis=1).max() == pytest.approx(1.0, abs=1e-6)
+    with pytest.raises(InputError, match="symmetry axis 'w'"):
+        symmetric_normalization(mesh, "w")
+
+
+# --- starting from the input's colours --------------------------------------------------------
+
+
+def test_input_colours_start_the_field_from_the_mesh_colours(sphere_files, tiny_clip_spec):
+    from stylize.mesh.controls import prepare_mesh
+    from stylize.mesh.text2mesh import Text2MeshRun
+
+    folder, _ = sphere_files
+    config = api.mesh_config("a red circle", "smoke", overrides={"clip": [tiny_clip_spec], "field.input_colours": True})
+    mesh, _, _ = prepare_mesh(folder / "coloured.ply", config)
+    _, colors = Text2MeshRun(mesh, config).stylized()
+    expected = np.clip(mesh.colors, 0.02, 0.98)  # kept off 0 and 1 so the logit stays finite
+    np.testing.assert_allclose(colors.numpy(), expected, atol=1e-5)
+    config.field.input_colours = False
+    _, grey = Text2MeshRun(mesh, config).stylized()
+    assert torch.equal(grey, torch.full_like(grey, 0.5))
+
+
+def test_cli_symmetry_and_input_colours_reach_the_config(sphere_files, tiny_clip_spec, tmp_path, capsys):
+    folder, _ = sphere_files
+    out = tmp_path / "run"
+    code = main(["mesh", str(folder / "coloured.ply"), "a red circle", "--preset", "smoke", "--clip", tiny_clip_spec,
+                 "--iters", "2", "--symmetry", "y", "--input-colours", "--out", str(out),
+                 "--set", "output.turntable_frames=2"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    config = (out / "config.toml").read_text()
+    assert 'symmetry = "y"' in config and "input_colours = true" in config
