@@ -164,6 +164,49 @@ def stylize_mesh(
         return save_text2mesh_outputs(run, folder, started)
 
 
+def apply_field(
+    field_or_run: str | Path,
+    mesh: str | Path,
+    out: str | Path | None = None,
+    *,
+    mask: Any = None,
+    bake: bool | None = None,
+    bake_size: int | None = None,
+    device: str = "auto",
+):
+    """Reuse a trained field on another mesh of the same object (e.g. a denser remesh).
+
+    Args:
+        field_or_run: a run folder or its ``field.pt``.
+        mesh: the mesh to stylize, in the training mesh's file frame; never modified.
+        out: folder to write the same outputs as ``stylize mesh``; None writes nothing.
+        mask: region weights / indices for ``mesh`` (see :func:`stylize_mesh`).
+        bake: also write ``mesh_textured.glb``; bake_size: its texture size (power of two).
+        device: ``auto``, ``cpu`` or ``cuda``.
+
+    Returns:
+        :class:`~stylize.mesh.outputs.Text2MeshResult` (status ``applied``).
+    """
+    from stylize.mesh.apply import apply_field as _apply
+
+    overrides = {"output.bake": bake, "output.bake_size": bake_size}
+    return _apply(field_or_run, mesh, out, mask=mask, device=device,
+                  overrides={k: v for k, v in overrides.items() if v is not None})  # fmt: skip
+
+
+def bake(mesh: str | Path, out: str | Path | None = None, size: int = 1024, unwrap: bool = False):
+    """Bake a coloured mesh's vertex colours into a UV texture GLB (``NAME_textured.glb`` by default).
+
+    Keeps the mesh's own UVs unless ``unwrap``; writes a ``.json`` sidecar beside the GLB.
+
+    Returns:
+        :class:`~stylize.mesh.bake.BakeReport` (paths, size, charts, per-step seconds).
+    """
+    from stylize.mesh.bake import bake_file
+
+    return bake_file(mesh, out, size=size, reunwrap=unwrap)
+
+
 def evaluate_mesh(
     mesh_or_run: str | Path,
     prompt: str,

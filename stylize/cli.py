@@ -14,6 +14,7 @@ import sys
 from typing import Callable, Sequence
 
 from stylize import __version__
+from stylize import cli_mesh_tools as tools
 from stylize.errors import StylizeError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -249,6 +250,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "eval": ("judge a mesh or run folder with CLIP over 24 views; prints one JSON line", _eval_args, _eval_run),
     "draw": ("draw a vector illustration of a prompt (CLIPDraw / StyleCLIPDraw)", _draw_args, _draw_run),
     "paint": ("paint a raster image of a prompt (pixel or FFT parameterisation)", _paint_args, _paint_run),
+    "apply": ("apply a trained mesh field to another mesh of the same object", tools.apply_args, tools.apply_run),
+    "bake": ("bake a coloured mesh's vertex colours into a UV texture GLB", tools.bake_args, tools.bake_run),
 }
 
 

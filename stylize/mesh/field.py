@@ -296,5 +296,6 @@ def load_field(path: str | Path, map_location: str | torch.device = "cpu") -> Ne
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
-        raise InputError(f"{path}: not a readable field checkpoint ({exc})") from None
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"{path}: not a readable field checkpoint ({first_line})") from None
     return NeuralStyleField.from_checkpoint(data)

@@ -210,12 +210,17 @@ def _trimesh_colors(mesh) -> np.ndarray | None:
     attributes = getattr(visual, "vertex_attributes", None) or {}
     if "color" in attributes:
         return _as_unit_colors(attributes["color"], n_vertices)
-    uv = getattr(visual, "uv", None)
-    if uv is not None and len(uv) == n_vertices:
-        from stylize.mesh.texture import material_colors
-
-        return material_colors(getattr(visual, "material", None), uv)
     return None
+
+
+def _texture_colors(mesh) -> np.ndarray | None:
+    """sRGB colours of the material's base-colour texture (or flat colour) at the vertices' UVs."""
+    uv = _trimesh_uv(mesh)
+    if uv is None:
+        return None
+    from stylize.mesh.texture import material_colors
+
+    return material_colors(getattr(mesh.visual, "material", None), uv)
 
 
 def _trimesh_uv(mesh) -> np.ndarray | None:
@@ -263,6 +268,8 @@ def _colors_from_file(path: Path, suffix: str, mesh) -> np.ndarray | None:
             colors = precise
     if suffix in (".glb", ".gltf") and colors is not None:
         colors = linear_to_srgb(colors)  # glTF COLOR_0 is linear; we hold sRGB
+    if colors is None:
+        colors = _texture_colors(mesh)  # textures are sRGB already
     return colors
 
 

@@ -84,7 +84,8 @@ def load_checkpoint(source: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
-        raise InputError(f"{path}: not a readable checkpoint ({exc})") from None
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"{path}: not a readable checkpoint ({first_line})") from None
     if not isinstance(state, Mapping) or state.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path}: not a {CHECKPOINT_FORMAT} checkpoint")
     state = dict(state)

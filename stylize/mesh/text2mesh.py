@@ -93,7 +93,8 @@ class OptimConfig:
 
 @dataclass
 class OutputConfig:
-    """What is rendered for the run folder."""
+    """What is rendered and written for the run folder (``bake``: also ``mesh_textured.glb``,
+    ``bake_unwrap``: new UVs even when the input has some)."""
 
     preview_views: int = 8
     preview_size: int = 224
@@ -102,6 +103,7 @@ class OutputConfig:
     score_size: int = 224
     bake: bool = False
     bake_size: int = 1024
+    bake_unwrap: bool = False
 
 
 @dataclass
@@ -471,13 +473,10 @@ class Text2MeshRun:
 
     def preview_views(self) -> CameraViews:
         """Evenly spaced views around the front view, at its elevation."""
-        v, n = self.config.views, self.config.output.preview_views
-        azimuth = v.center_azimuth + torch.arange(n, dtype=torch.float32) * (2 * math.pi / n)
-        return orbit_views(azimuth, [v.center_elevation], radius=v.radius, fov=v.fov)
+        return preview_views(self.config)
 
     def turntable(self) -> CameraViews:
-        v, out = self.config.views, self.config.output
-        return turntable_views(out.turntable_frames, math.degrees(v.center_elevation), v.radius, v.fov, v.center_azimuth)
+        return turntable_camera_views(self.config)
 
     @torch.no_grad()
     def final_scores(self) -> dict[str, float]:
@@ -488,6 +487,19 @@ class Text2MeshRun:
         if self.config.prompt:
             scores["train_mes"] = 100.0 * out.mean_similarity(self.config.prompt)
         return scores
+
+
+def preview_views(config: Text2MeshConfig) -> CameraViews:
+    """``output.preview_views`` views evenly spaced around the front view, at its elevation."""
+    v, n = config.views, config.output.preview_views
+    azimuth = v.center_azimuth + torch.arange(n, dtype=torch.float32) * (2 * math.pi / n)
+    return orbit_views(azimuth, [v.center_elevation], radius=v.radius, fov=v.fov)
+
+
+def turntable_camera_views(config: Text2MeshConfig) -> CameraViews:
+    """The ``turntable.gif`` cameras: ``output.turntable_frames`` views around the mesh."""
+    v, out = config.views, config.output
+    return turntable_views(out.turntable_frames, math.degrees(v.center_elevation), v.radius, v.fov, v.center_azimuth)
 
 
 def _flatten_sims(similarities: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
