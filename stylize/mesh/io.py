@@ -122,6 +122,10 @@ class LoadedMesh:
             removed vertices or subdivision added some, marked -1).
         path: the file it came from, if any.
         repairs: what :func:`repair_mesh` removed.
+        file_vertices: ``(V, 3)`` float64 positions in the file's frame at full precision (what
+            outputs write back for vertices that must not move); None when not known.
+        uv: ``(V, 2)`` texture coordinates from the file (trimesh's convention, v up), or None.
+        source_vertex_count: how many vertices the file had as read (before repair).
     """
 
     vertices: np.ndarray
@@ -131,6 +135,9 @@ class LoadedMesh:
     source_vertex_index: np.ndarray | None = None
     path: Path | None = None
     repairs: RepairReport = field(default_factory=RepairReport)
+    file_vertices: np.ndarray | None = None
+    uv: np.ndarray | None = None
+    source_vertex_count: int | None = None
 
     def original_vertices(self, vertices: Any = None) -> Any:
         """``vertices`` (default: this mesh's) moved back to the file's frame."""
@@ -206,6 +213,23 @@ def _trimesh_colors(mesh) -> np.ndarray | None:
     return None
 
 
+def _texture_colors(mesh) -> np.ndarray | None:
+    """sRGB colours of the material's base-colour texture (or flat colour) at the vertices' UVs."""
+    uv = _trimesh_uv(mesh)
+    if uv is None:
+        return None
+    from stylize.mesh.texture import material_colors
+
+    return material_colors(getattr(mesh.visual, "material", None), uv)
+
+
+def _trimesh_uv(mesh) -> np.ndarray | None:
+    uv = getattr(mesh.visual, "uv", None)
+    if uv is None or len(uv) != len(mesh.vertices):
+        return None
+    return np.asarray(uv, dtype=np.float64)
+
+
 def _glb_linear_colors(path: Path, n_vertices: int) -> np.ndarray | None:
     """COLOR_0 of a single-primitive GLB at full precision (trimesh rounds it to 8 bits)."""
     data = path.read_bytes()
@@ -244,6 +268,8 @@ def _colors_from_file(path: Path, suffix: str, mesh) -> np.ndarray | None:
             colors = precise
     if suffix in (".glb", ".gltf") and colors is not None:
         colors = linear_to_srgb(colors)  # glTF COLOR_0 is linear; we hold sRGB
+    if colors is None:
+        colors = _texture_colors(mesh)  # textures are sRGB already
     return colors
 
 
@@ -389,6 +415,9 @@ def load_mesh(
     vertices, faces, colors, kept, report = repair_mesh(mesh.vertices, mesh.faces, colors, name=str(path))
     if len(faces) == 0:
         raise _fail(path, "has no usable faces after removing degenerate and broken ones")
+    uv = _trimesh_uv(mesh)
+    uv = None if uv is None else uv[kept]
+    file_vertices = vertices
     normalization = Normalization()
     if normalize:
         vertices, normalization = normalize_vertices(vertices)
@@ -396,6 +425,8 @@ def load_mesh(
         original_count = len(vertices)
         vertices, faces, colors, _ = subdivide_to_vertex_count(vertices, faces, colors, target_vertices, max_faces)
         kept = np.concatenate([kept, np.full(len(vertices) - original_count, -1, dtype=np.int64)])
+        file_vertices = np.concatenate([file_vertices, normalization.invert(vertices[original_count:])])
+        uv = None  # texture seams do not survive midpoint subdivision
     return LoadedMesh(
         vertices=np.ascontiguousarray(vertices, dtype=np.float32),
         faces=np.ascontiguousarray(faces, dtype=np.int64),
@@ -404,6 +435,9 @@ def load_mesh(
         source_vertex_index=kept,
         path=path,
         repairs=report,
+        file_vertices=np.asarray(file_vertices, dtype=np.float64),
+        uv=uv,
+        source_vertex_count=int(len(mesh.vertices)),
     )
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from stylize.config import to_dict
 from stylize.mesh.field import NeuralStyleField
-from stylize.mesh.io import save_mesh
+from stylize.mesh.io import LoadedMesh, save_mesh
 from stylize.mesh.text2mesh import Text2MeshConfig, Text2MeshRun
 from stylize.runs import RunFolder, image_grid, save_gif, save_image
 
@@ -61,11 +61,11 @@ class Text2MeshResult:
 def collect_result(run: Text2MeshRun, scores: dict[str, float] | None = None) -> Text2MeshResult:
     """The stylized mesh of ``run`` in the input's frame, without writing anything."""
     vertices, colors = run.stylized()
-    original = run.mesh.normalization.invert(vertices.double().cpu().numpy())
+    original, colors = to_file_frame(run.mesh, vertices, colors, run.weights)
     return Text2MeshResult(
-        vertices=np.asarray(original, dtype=np.float64),
+        vertices=original,
         faces=run.faces.cpu().numpy().astype(np.int64),
-        colors=colors.float().cpu().numpy(),
+        colors=colors,
         field=run.field.cpu() if run.device.type == "cpu" else _cpu_copy(run.field),
         scores=dict(scores or {}),
         status=run.status,
@@ -73,6 +73,78 @@ def collect_result(run: Text2MeshRun, scores: dict[str, float] | None = None) ->
         out_dir=None,
         config=run.config,
     )
+
+
+def to_file_frame(mesh: LoadedMesh, vertices, colors, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    """Stylized vertices (normalised frame) and colours as numpy in ``mesh``'s file frame.
+
+    Vertices of mask weight 0 are written back exactly as read (and keep the mesh's own colours),
+    not through the float32 normalised frame.
+
+    Shape:
+        - vertices, colors: ``(V, 3)`` tensors; weights: ``(V, 1)`` or None.
+        - Output: ``(V, 3)`` float64 and ``(V, 3)`` float32.
+    """
+    original = np.asarray(mesh.normalization.invert(vertices.double().cpu().numpy()), dtype=np.float64)
+    colors = colors.float().cpu().numpy()
+    if weights is not None:
+        keep = (weights.reshape(-1) == 0).cpu().numpy()
+        file_vertices = mesh.file_vertices if mesh.file_vertices is not None else mesh.original_vertices()
+        original[keep] = file_vertices[keep]
+        if mesh.colors is not None:
+            colors[keep] = mesh.colors[keep]
+    return original, colors
+
+
+def output_metadata(config: Text2MeshConfig, iterations: int, models: list[str], **extra: Any) -> dict[str, Any]:
+    """What the GLBs' extras and the bake sidecar record: prompt, seed, model, version, ..."""
+    from stylize import __version__
+
+    return {"generator": "stylize text2mesh", "prompt": config.prompt, "seed": config.seed, "iterations": iterations,
+            "model": models, "version": __version__, **extra}  # fmt: skip
+
+
+def write_meshes(folder: RunFolder, result: Text2MeshResult, metadata: dict[str, Any], uv: np.ndarray | None = None):
+    """``mesh.glb``, ``mesh.ply``, ``mesh.obj`` and, with ``output.bake``, ``mesh_textured.glb`` and
+    its ``.json`` sidecar (keeping ``uv``, the input's UVs, unless ``output.bake_unwrap``).
+
+    Returns:
+        The bake's report as a dict, or None without ``output.bake``.
+    """
+    for fmt in MESH_FORMATS:
+        name = f"mesh.{fmt}"
+        result.files[name] = save_mesh(folder.file(name), result.vertices, result.faces, result.colors, metadata=metadata)
+    out = result.config.output
+    if not out.bake:
+        return None
+    from stylize.mesh.bake import bake_mesh
+
+    report = bake_mesh(result.vertices, result.faces, result.colors, folder.file("mesh_textured.glb"), size=out.bake_size,
+                       uv=None if out.bake_unwrap else uv, metadata=metadata)  # fmt: skip
+    result.files["mesh_textured.glb"], result.files["mesh_textured.json"] = report.path, report.sidecar
+    return report.to_dict()
+
+
+def write_pictures(folder: RunFolder, result: Text2MeshResult, vertices, faces, colors) -> None:
+    """``preview.png`` and ``turntable.gif`` of the stylized mesh.
+
+    Shape:
+        - vertices: ``(V, 3)`` in the normalised frame; faces: ``(F, 3)``; colors: ``(V, 3)`` tensors.
+    """
+    import torch
+
+    from stylize.mesh.raster import make_renderer
+    from stylize.mesh.text2mesh import preview_views, render_shaded, turntable_camera_views
+
+    cfg = result.config
+    with torch.no_grad():
+        renderer = make_renderer("torch", height=cfg.output.preview_size)
+        preview = render_shaded(renderer, vertices, faces, colors, preview_views(cfg), cfg.background)
+        columns = min(4, len(preview))
+        result.files["preview.png"] = save_image(folder.file("preview.png"), image_grid(list(preview), columns=columns))
+        renderer = make_renderer("torch", height=cfg.output.turntable_size)
+        frames = render_shaded(renderer, vertices, faces, colors, turntable_camera_views(cfg), cfg.background)
+        result.files["turntable.gif"] = save_gif(folder.file("turntable.gif"), list(frames), duration_ms=60)
 
 
 def _cpu_copy(field_module: NeuralStyleField) -> NeuralStyleField:
@@ -86,15 +158,13 @@ def save_text2mesh_outputs(run: Text2MeshRun, folder: RunFolder, started: float)
     scores = run.final_scores() if run.iteration > 0 or run.status != "diverged" else {}
     result = collect_result(run, scores)
     result.out_dir = folder.path
-    metadata = {"generator": "stylize text2mesh", "prompt": cfg.prompt, "seed": cfg.seed, "iterations": run.iteration}
-    for fmt in MESH_FORMATS:
-        result.files[f"mesh.{fmt}"] = save_mesh(folder.file(f"mesh.{fmt}"), result.vertices, result.faces, result.colors, metadata=metadata)
-    result.files["field.pt"] = run.field.save(folder.file("field.pt"), prompt=cfg.prompt, iterations=run.iteration)
-    preview = run.render_views(run.preview_views(), cfg.output.preview_size)
-    columns = min(4, len(preview))
-    result.files["preview.png"] = save_image(folder.file("preview.png"), image_grid(list(preview), columns=columns))
-    frames = run.render_views(run.turntable(), cfg.output.turntable_size)
-    result.files["turntable.gif"] = save_gif(folder.file("turntable.gif"), list(frames), duration_ms=60)
+    metadata = output_metadata(cfg, run.iteration, list(run.engine.model_names))
+    uv = run.mesh.uv if run.mesh.uv is not None and len(run.mesh.uv) == len(result.vertices) else None
+    bake = write_meshes(folder, result, metadata, uv)
+    result.files["field.pt"] = run.field.save(folder.file("field.pt"), prompt=cfg.prompt, iterations=run.iteration,
+                                              model=list(run.engine.model_names))
+    vertices, colors = run.stylized()
+    write_pictures(folder, result, vertices, run.faces, colors)
     result.files["config.toml"] = folder.write_config(to_dict(cfg))
     iterations = max(run.iteration, 1)
     result.files["run.json"] = folder.write_run_json(
@@ -117,6 +187,7 @@ def save_text2mesh_outputs(run: Text2MeshRun, folder: RunFolder, started: float)
             **{f"{k}_seconds": round(v, 3) for k, v in run.timings.items()},
         },
         scores=scores,
+        **({"bake": bake} if bake else {}),
     )
     logger.info("wrote run folder %s (%s after %d iterations)", folder.path, run.status, run.iteration)
     return result

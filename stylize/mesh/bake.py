@@ -1,0 +1,291 @@
+"""Bake per-vertex colours into a UV texture and write a game-ready GLB.
+
+Steps (each timed in :class:`BakeReport`):
+
+1. **unwrap**: keep the mesh's own UVs when it has usable ones (inside ``[0, 1]``), else let
+   xatlas cut charts and pack them (seam vertices are duplicated; ``vertex_map`` says which
+   original vertex each output vertex copies);
+2. **raster**: every texel whose centre lies in a UV triangle gets the barycentric mix of the
+   triangle's vertex colours (sRGB, as the texture stores them);
+3. **dilate**: grow the charts a few texels into the gutter so filtering at seams stays clean;
+4. **export**: one GLB with positions, smooth normals, ``TEXCOORD_0``, a PNG ``baseColorTexture``
+   (sRGB, power-of-two size) and the metadata (prompt, seed, model, version) in the glTF extras,
+   plus a JSON sidecar with the same metadata and the bake's figures.
+
+No ``COLOR_0`` is written: it would multiply the texture in viewers that honour it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import struct
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from stylize.errors import InputError
+from stylize.mesh.texture import dilate, rasterize_uv_triangles
+from stylize.utils import atomic_write, write_json
+
+__all__ = ["BakeReport", "bake_file", "bake_mesh", "check_texture_size", "unwrap", "write_textured_glb"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BakeReport:
+    """What :func:`bake_mesh` wrote and how long each step took (seconds)."""
+
+    path: Path
+    sidecar: Path
+    size: int
+    vertices: int
+    faces: int
+    reused_uvs: bool
+    charts: int | None
+    utilization: float | None
+    coverage: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path), "size": self.size, "vertices": self.vertices, "faces": self.faces,
+            "reused_uvs": self.reused_uvs, "charts": self.charts, "utilization": self.utilization,
+            "coverage": round(self.coverage, 4), "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }  # fmt: skip
+
+
+def check_texture_size(size: int) -> int:
+    """A power of two from 16 to 16384, else :class:`InputError`."""
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16 or size > 16384 or size & (size - 1):
+        raise InputError(f"texture size must be a power of two from 16 to 16384, got {size}")
+    return int(size)
+
+
+def default_padding(size: int) -> int:
+    """Gutter between charts in texels: 4 at 1024 px, never under 2."""
+    return max(2, size // 256)
+
+
+def unwrap(vertices: np.ndarray, faces: np.ndarray, size: int, padding: int | None = None):
+    """UV-unwrap with xatlas.
+
+    Returns:
+        ``(vertex_map (W,) int64, faces (F, 3) int64, uv (W, 2) float64 glTF UVs in [0, 1], charts, utilization)``.
+    """
+    try:
+        import xatlas
+    except ImportError:
+        raise InputError("baking needs xatlas (a dependency of stylize): pip install xatlas") from None
+    atlas = xatlas.Atlas()
+    atlas.add_mesh(np.ascontiguousarray(vertices, dtype=np.float32), np.ascontiguousarray(faces, dtype=np.uint32))
+    pack = xatlas.PackOptions()
+    pack.resolution = size
+    pack.padding = default_padding(size) if padding is None else padding
+    pack.bilinear = True
+    atlas.generate(xatlas.ChartOptions(), pack)
+    vertex_map, new_faces, uv = atlas[0]
+    return (np.asarray(vertex_map, dtype=np.int64), np.asarray(new_faces, dtype=np.int64),
+            np.asarray(uv, dtype=np.float64), int(atlas.chart_count), float(atlas.utilization))  # fmt: skip
+
+
+def vertex_normals_np(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted unit vertex normals ``(V, 3)`` float32."""
+    corners = vertices[faces]
+    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals = np.zeros_like(vertices, dtype=np.float64)
+    for k in range(3):
+        np.add.at(normals, faces[:, k], cross)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    return (normals / np.maximum(length, 1e-20)).astype(np.float32)
+
+
+def bake_mesh(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    colors: np.ndarray,
+    path: str | Path,
+    size: int = 1024,
+    uv: np.ndarray | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    dilation: int | None = None,
+) -> BakeReport:
+    """Bake per-vertex sRGB colours into a texture and write ``path`` (GLB) and its ``.json`` sidecar.
+
+    Args:
+        vertices: ``(V, 3)`` positions (written as they are: metres, +Y up for game engines).
+        faces: ``(F, 3)`` indices.
+        colors: ``(V, 3)`` sRGB in ``[0, 1]``.
+        path: the ``.glb`` to write (atomically); the sidecar is ``path`` with ``.json``.
+        size: texture width and height, a power of two.
+        uv: the mesh's own per-vertex UVs (trimesh's convention, v up) to keep, or None to unwrap.
+        metadata: prompt, seed, model, ... stored in the GLB's extras and the sidecar.
+        dilation: texels to grow charts into the gutter (default: the packing gutter).
+
+    Returns:
+        A :class:`BakeReport`.
+    """
+    size = check_texture_size(size)
+    path = Path(path)
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    colors = np.clip(np.asarray(colors, dtype=np.float64)[:, :3], 0.0, 1.0)
+    if len(colors) != len(vertices):
+        raise ValueError(f"expected colors of shape ({len(vertices)}, 3), got {colors.shape}")
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    normals = vertex_normals_np(vertices, faces)
+    charts = utilization = None
+    gltf_uv = None
+    if uv is not None:
+        gltf_uv = np.column_stack([uv[:, 0], 1.0 - uv[:, 1]])
+        if not np.isfinite(gltf_uv).all() or gltf_uv.min() < 0.0 or gltf_uv.max() > 1.0:
+            logger.warning("the mesh's UVs leave [0, 1] (tiling): unwrapping new ones for the bake")
+            gltf_uv = None
+    if gltf_uv is None:
+        vertex_map, out_faces, gltf_uv, charts, utilization = unwrap(vertices, faces, size)
+    else:
+        vertex_map, out_faces = np.arange(len(vertices)), faces
+    timings["unwrap"] = time.perf_counter() - start
+    start = time.perf_counter()
+    image, covered = rasterize_uv_triangles(gltf_uv, out_faces, colors[vertex_map], size, fill=colors.mean(axis=0))
+    timings["raster"] = time.perf_counter() - start
+    start = time.perf_counter()
+    image, _ = dilate(image, covered, default_padding(size) if dilation is None else dilation)
+    timings["dilate"] = time.perf_counter() - start
+    start = time.perf_counter()
+    pixels = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    metadata = dict(metadata or {})
+    write_textured_glb(path, vertices[vertex_map], out_faces, gltf_uv, normals[vertex_map], pixels, metadata)
+    report = BakeReport(
+        path=path, sidecar=path.with_suffix(".json"), size=size, vertices=len(vertex_map), faces=len(out_faces),
+        reused_uvs=charts is None, charts=charts, utilization=utilization, coverage=float(covered.mean()),
+    )  # fmt: skip
+    timings["export"] = time.perf_counter() - start
+    report.timings = timings
+    write_json(report.sidecar, {**metadata, "bake": report.to_dict()})
+    logger.info("baked %s (%d px, %.2f s)", path, size, sum(timings.values()))
+    return report
+
+
+def write_textured_glb(
+    path: Path, vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, normals: np.ndarray, pixels: np.ndarray,
+    metadata: Mapping[str, Any] | None = None,
+) -> Path:
+    """One mesh, one PBR material with an sRGB PNG ``baseColorTexture``; glTF UVs (v down)."""
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.fromarray(pixels).save(png, format="PNG", optimize=False)
+    blobs: list[bytes] = []
+    views: list[dict[str, Any]] = []
+    accessors: list[dict[str, Any]] = []
+    offset = 0
+
+    def add_view(raw: bytes, target: int | None) -> int:
+        nonlocal offset
+        view: dict[str, Any] = {"buffer": 0, "byteOffset": offset, "byteLength": len(raw)}
+        if target is not None:
+            view["target"] = target
+        views.append(view)
+        padding = (-len(raw)) % 4
+        blobs.append(raw + b"\0" * padding)
+        offset += len(raw) + padding
+        return len(views) - 1
+
+    def add(array: np.ndarray, component: int, kind: str, target: int, bounds: bool = False) -> int:
+        accessor: dict[str, Any] = {"bufferView": add_view(array.tobytes(), target), "componentType": component,
+                                    "count": int(array.shape[0]), "type": kind}  # fmt: skip
+        if bounds:
+            accessor["min"], accessor["max"] = array.min(axis=0).tolist(), array.max(axis=0).tolist()
+        accessors.append(accessor)
+        return len(accessors) - 1
+
+    attributes = {
+        "POSITION": add(vertices.astype(np.float32), 5126, "VEC3", 34962, bounds=True),
+        "NORMAL": add(normals.astype(np.float32), 5126, "VEC3", 34962),
+        "TEXCOORD_0": add(uv.astype(np.float32), 5126, "VEC2", 34962),
+    }
+    indices = add(faces.astype(np.uint32).reshape(-1, 1), 5125, "SCALAR", 34963)
+    image_view = add_view(png.getvalue(), None)
+    extras = {"extras": dict(metadata)} if metadata else {}
+    document = {
+        "asset": {"version": "2.0", "generator": "stylize bake", **extras},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0, "name": "stylized"}],
+        "meshes": [{"name": "stylized", "primitives": [{"attributes": attributes, "indices": indices, "mode": 4, "material": 0}], **extras}],
+        "materials": [{"name": "stylized", "pbrMetallicRoughness": {
+            "baseColorTexture": {"index": 0}, "baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0, "roughnessFactor": 1.0}}],
+        "textures": [{"source": 0, "sampler": 0}],
+        # Linear filtering with mipmaps, clamped: the dilated gutter is what filtering reaches.
+        "samplers": [{"magFilter": 9729, "minFilter": 9987, "wrapS": 33071, "wrapT": 33071}],
+        "images": [{"bufferView": image_view, "mimeType": "image/png", "name": "baseColor"}],
+        "buffers": [{"byteLength": offset}],
+        "bufferViews": views,
+        "accessors": accessors,
+    }  # fmt: skip
+    json_chunk = json.dumps(document, separators=(",", ":"), default=str).encode()
+    json_chunk += b" " * ((-len(json_chunk)) % 4)
+    bin_chunk = b"".join(blobs)
+    total = 12 + 8 + len(json_chunk) + 8 + len(bin_chunk)
+    with atomic_write(path, "wb") as handle:
+        handle.write(struct.pack("<4sII", b"glTF", 2, total))
+        handle.write(struct.pack("<I4s", len(json_chunk), b"JSON") + json_chunk)
+        handle.write(struct.pack("<I4s", len(bin_chunk), b"BIN\0") + bin_chunk)
+    return path
+
+
+def glb_extras(path: Path) -> dict[str, Any]:
+    """``asset.extras`` of a GLB (our outputs keep prompt, seed, ... there), or ``{}``."""
+    try:
+        data = path.read_bytes()
+        if data[:4] != b"glTF":
+            return {}
+        (length,) = struct.unpack_from("<I", data, 12)
+        extras = json.loads(data[20 : 20 + length]).get("asset", {}).get("extras", {})
+    except (OSError, ValueError, struct.error):
+        return {}
+    return dict(extras) if isinstance(extras, dict) else {}
+
+
+def bake_file(
+    mesh_path: str | Path, out: str | Path | None = None, size: int = 1024, reunwrap: bool = False,
+    metadata: Mapping[str, Any] | None = None,
+) -> BakeReport:
+    """``stylize bake``: bake a coloured mesh file (GLB, PLY, OBJ, ...) into ``out`` (default:
+    ``NAME_textured.glb`` beside it). The input's UVs are kept unless ``reunwrap``; its metadata
+    (GLB extras, or the ``run.json`` of the run folder it sits in) is carried over."""
+    from stylize import __version__
+    from stylize.mesh.io import load_mesh
+
+    size = check_texture_size(size)
+    mesh_path = Path(mesh_path)
+    mesh = load_mesh(mesh_path, normalize=False)
+    if mesh.colors is None:
+        raise InputError(f"{mesh_path}: has no vertex colours or texture to bake")
+    out = Path(out) if out is not None else mesh_path.with_name(f"{mesh_path.stem}_textured.glb")
+    if out.suffix.lower() != ".glb":
+        raise InputError(f"{out}: the baked mesh is written as GLB; expected a .glb output path")
+    if out.resolve() == mesh_path.resolve():
+        raise InputError(f"{out}: refusing to overwrite the input mesh")
+    info: dict[str, Any] = {}
+    run_json = mesh_path.parent / "run.json"
+    if run_json.is_file():
+        try:
+            run = json.loads(run_json.read_text(encoding="utf-8"))
+            info = {"prompt": run.get("prompt"), "seed": run.get("seed"), "model": run.get("clip")}
+        except (OSError, ValueError):
+            info = {}
+    if mesh_path.suffix.lower() == ".glb":
+        info.update(glb_extras(mesh_path))
+    info = {k: v for k, v in info.items() if v is not None}
+    info.update({"source": mesh_path.name, "version": __version__, **dict(metadata or {})})
+    info.setdefault("generator", "stylize bake")
+    return bake_mesh(mesh.file_vertices, mesh.faces, mesh.colors, out, size=size,
+                     uv=None if reunwrap else mesh.uv, metadata=info)  # fmt: skip
