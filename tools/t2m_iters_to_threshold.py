@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from stylize import api  # noqa: E402
+from stylize.config import parse_set_items  # noqa: E402
 from stylize.engine import ClipEngine, ModelCache  # noqa: E402
 from stylize.mesh.camera import orbit_views  # noqa: E402
 from stylize.mesh.io import LoadedMesh, make_cube, make_icosphere, normalize_vertices  # noqa: E402
@@ -48,13 +49,14 @@ def judged(judge: ClipEngine, mesh: LoadedMesh, prompt: str, size: int) -> float
     return 100.0 * float(judge.score_texts(render_mesh(mesh, views, size), [prompt]).mean())
 
 
-def trace(preset: str, iters: int, shape: str, args, cache: ModelCache, judge: ClipEngine) -> list[tuple[int, float]]:
+def trace(preset: str, iters: int, shape: str, args, cache: ModelCache, judge: ClipEngine,
+          settings: dict | None = None) -> list[tuple[int, float]]:
     make, prompt, extra = SHAPES[shape]
     vertices, faces = make()
     vertices, normalization = normalize_vertices(vertices)
     mesh = LoadedMesh(vertices.astype(np.float32), faces, None, normalization)
     overrides = {"clip": [f"local-dir:{args.clips / 'trainer'}"], "iters": iters, "render_size": args.size,
-                 "device": "cpu", "seed": args.seed, **extra}
+                 "device": "cpu", "seed": args.seed, **extra, **(settings or {})}
     run = Text2MeshRun(mesh, api.mesh_config(prompt, preset, None, overrides), model_cache=cache)
     points = [(0, judged(judge, mesh, prompt, args.size))]
 
@@ -83,22 +85,33 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--clips", type=Path, default=ROOT / "tests" / "assets" / "clip")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="skip the paper run and use this judged threshold (from an earlier paper run)")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a setting of the fast run (to try candidates for the preset)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cache = ModelCache()
     _, prompt, _ = SHAPES[args.shape]
     judge = ClipEngine([f"local-dir:{args.clips / 'judge'}"], prompt, device="cpu", model_cache=cache)
-    curves = {"paper": trace("paper", args.paper_iters, args.shape, args, cache, judge),
-              "fast": trace("fast", args.fast_iters, args.shape, args, cache, judge)}
-    start, final = curves["paper"][0][1], curves["paper"][-1][1]
-    threshold = start + args.fraction * (final - start)
-    report = {"shape": args.shape, "prompt": prompt, "threshold": round(threshold, 3), "paper_final": round(final, 3)}
+    settings = parse_set_items(args.settings)
+    curves = {}
+    if args.threshold is None:
+        curves["paper"] = trace("paper", args.paper_iters, args.shape, args, cache, judge)
+    curves["fast"] = trace("fast", args.fast_iters, args.shape, args, cache, judge, settings)
+    if args.threshold is None:
+        start, final = curves["paper"][0][1], curves["paper"][-1][1]
+        threshold = start + args.fraction * (final - start)
+    else:
+        threshold = args.threshold
+    report = {"shape": args.shape, "prompt": prompt, "threshold": round(threshold, 3), "fast_settings": args.settings}
     for name, points in curves.items():
         hit = next((step for step, value in points if value >= threshold), None)
         report[f"{name}_iters_to_threshold"] = hit
         report[f"{name}_final"] = round(points[-1][1], 3)
         report[f"{name}_best"] = round(max(v for _, v in points), 3)
-    if report["paper_iters_to_threshold"] and report["fast_iters_to_threshold"]:
+        report[f"{name}_curve"] = [(step, round(value, 2)) for step, value in points[:: max(1, 50 // args.every)]]
+    if report.get("paper_iters_to_threshold") and report["fast_iters_to_threshold"]:
         report["ratio"] = round(report["paper_iters_to_threshold"] / report["fast_iters_to_threshold"], 2)
     print(json.dumps(report))
 
