@@ -24,7 +24,7 @@ def judge():
 
 
 def test_soft_shapes_are_smooth_pictures_on_white():
-    pictures = SoftShapes(population=3, size=32)()
+    pictures = SoftShapes(population=3, size=32)().detach()
     assert pictures.shape == (3, 3, 32, 32)
     assert float(pictures.min()) >= 0.0 and float(pictures.max()) <= 1.0
     assert torch.allclose(pictures[:, :, 0, 0], torch.ones(3, 3), atol=1e-3)  # corners are background
