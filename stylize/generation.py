@@ -13,7 +13,29 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from stylize.engine import DEFAULT_CLIP
+
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class GenerationConfig:
+    """Settings every 2D generation loop shares (``draw`` and ``paint`` extend it)."""
+
+    prompts: list[str] = field(default_factory=list)
+    negatives: list[str] = field(default_factory=list)
+    negative_weight: float = 0.3
+    clip: list[str] = field(default_factory=lambda: [DEFAULT_CLIP])
+    size: int = 224
+    iters: int = 300
+    copies: int = 4
+    augment: str = "clipdraw"
+    judge: list[str] = field(default_factory=list)
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 10
+    frame_every: int = 10
+    progress: bool = True
 
 
 def milestone_factor(step: int, iters: int, milestones: Sequence[float], factors: Sequence[float]) -> float:

@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -20,9 +20,9 @@ import torch
 from torch import Tensor
 
 from stylize.config import to_dict
-from stylize.engine import DEFAULT_CLIP, Augmenter, ClipEngine, ModelCache, PromptSet, load_image
+from stylize.engine import Augmenter, ClipEngine, ModelCache, PromptSet, load_image
 from stylize.errors import InputError
-from stylize.generation import Timer, frame_due, make_progress, prompt_scores
+from stylize.generation import GenerationConfig, Timer, frame_due, make_progress, prompt_scores
 from stylize.raster.params import IMAGE_PARAMETERISATIONS, make_image
 from stylize.runs import RunFolder, save_gif, save_image
 from stylize.utils import resolve_device
@@ -32,30 +32,17 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class PaintConfig:
+class PaintConfig(GenerationConfig):
     """Everything one ``stylize paint`` run needs."""
 
-    prompts: list[str] = field(default_factory=list)
-    negatives: list[str] = field(default_factory=list)
-    negative_weight: float = 0.3
-    clip: list[str] = field(default_factory=lambda: [DEFAULT_CLIP])
     param: Literal["pixel", "fft"] = "fft"
-    size: int = 224
     init: str = ""
     content_weight: float = 20.0
-    iters: int = 300
     copies: int = 8
-    augment: str = "clipdraw"
     lr: float | None = None
     decay: float = 1.5
     pixel_size: int = 1
     canvas: str = "#e6e6e6"
-    judge: list[str] = field(default_factory=list)
-    seed: int = 0
-    device: str = "auto"
-    log_every: int = 10
-    frame_every: int = 10
-    progress: bool = True
 
 
 PAINT_PRESETS: dict[str, dict] = {

@@ -28,9 +28,9 @@ import torch
 from torch import Tensor
 
 from stylize.config import to_dict
-from stylize.engine import DEFAULT_CLIP, Augmenter, ClipEngine, ModelCache, PromptSet, load_image
+from stylize.engine import Augmenter, ClipEngine, ModelCache, PromptSet, load_image
 from stylize.errors import InputError
-from stylize.generation import Timer, frame_due, make_progress, milestone_factor, prompt_scores
+from stylize.generation import GenerationConfig, Timer, frame_due, make_progress, milestone_factor, prompt_scores
 from stylize.runs import RunFolder, image_grid, save_gif, save_image
 from stylize.utils import resolve_device
 from stylize.vector.init import initial_scene
@@ -44,14 +44,10 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class DrawConfig:
+class DrawConfig(GenerationConfig):
     """Everything one ``stylize draw`` run needs (defaults: the CLIPDraw reference settings)."""
 
-    prompts: list[str] = field(default_factory=list)
-    negatives: list[str] = field(default_factory=list)
-    negative_weight: float = 0.3
-    clip: list[str] = field(default_factory=lambda: [DEFAULT_CLIP])
-    size: int = 224
+    iters: int = 1000
     paths: int = 256
     segments: int = 3
     shapes: Literal["strokes", "fills", "both"] = "strokes"
@@ -62,9 +58,6 @@ class DrawConfig:
     palette: str = ""
     palette_colors: int = 8
     background: str = "#ffffff"
-    iters: int = 1000
-    copies: int = 4
-    augment: str = "clipdraw"
     lr_points: float = 1.0
     lr_widths: float = 0.1
     lr_colors: float = 0.01
@@ -78,12 +71,6 @@ class DrawConfig:
     style_only_fraction: float = 0.1
     final_scale: int = 1
     best_of: int = 1
-    judge: list[str] = field(default_factory=list)
-    seed: int = 0
-    device: str = "auto"
-    log_every: int = 10
-    frame_every: int = 10
-    progress: bool = True
 
 
 DRAW_PRESETS: dict[str, dict] = {
