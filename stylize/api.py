@@ -10,6 +10,8 @@ import torch
 from stylize.engine import DEFAULT_CLIP, ClipEngine, EngineOutput, PromptSet, load_image
 from stylize.errors import InputError
 
+DEFAULT_MESH_OUT = "runs/mesh"
+
 
 def score(
     image: str | Path | torch.Tensor,
@@ -61,26 +63,38 @@ def mesh_config(
 
 
 def stylize_mesh(
-    mesh: str | Path,
+    mesh: str | Path | None = None,
     prompt: str = "",
-    out: str | Path | None = "runs/mesh",
+    out: str | Path | None = DEFAULT_MESH_OUT,
     preset: str | None = "fast",
     config_file: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     on_step: Callable | None = None,
     model_cache: Any = None,
+    *,
+    mask: Any = None,
+    resume: str | Path | None = None,
 ):
     """Stylize a mesh with Text2Mesh and write the run folder.
 
     Args:
-        mesh: input mesh file (OBJ, PLY, GLB, OFF, STL); never modified.
+        mesh: input mesh file (OBJ, PLY, GLB, OFF, STL); never modified. May be None when
+            resuming (the checkpoint names it).
         prompt: the text prompt (may also come from the config).
-        out: run folder; None writes nothing and only returns the result.
+        out: run folder; None writes nothing and only returns the result. When resuming, the
+            run folder resumed from unless another one is given.
         preset: ``fast`` (default), ``paper`` or ``smoke``.
         config_file: a TOML file of settings.
         overrides: settings by dotted key (``{"iters": 200, "clip": ["local-dir:..."]}``).
         on_step: called as ``on_step(record, run)`` after every iteration (progress bars).
         model_cache: a :class:`~stylize.engine.ModelCache` to share loaded CLIPs.
+        mask: limit the change to a region: a ``.npy`` / text file or an array of per-vertex
+            weights in ``[0, 1]`` (or of vertex indices, weight 1) in the input file's vertex
+            order; weight-0 vertices keep their colour (the input's, else grey) and position
+            exactly. See :func:`stylize.mesh.controls.load_mask`.
+        resume: a run folder (or its ``checkpoint.pt``) to continue; the run's own config is
+            used, with ``overrides`` allowed only for ``iters``, ``device``, logging and outputs.
+            ``preset`` and ``config_file`` are ignored.
 
     Returns:
         :class:`~stylize.mesh.outputs.Text2MeshResult` with the mesh in the input's frame, the
@@ -88,23 +102,49 @@ def stylize_mesh(
     """
     import time
 
-    from stylize.mesh.io import load_mesh
+    from stylize.mesh.controls import prepare_mesh
     from stylize.mesh.outputs import collect_result, save_text2mesh_outputs
+    from stylize.mesh.resume import (
+        CHECKPOINT_NAME, file_digest, load_checkpoint, mask_tensor, restore_run, resumed_config, same_mask, save_checkpoint,
+    )  # fmt: skip
     from stylize.mesh.text2mesh import Text2MeshRun
     from stylize.runs import RunFolder
     from stylize.utils import seed_everything
 
-    config = mesh_config(prompt, preset, config_file, overrides)
+    state = None
+    if resume is not None:
+        state = load_checkpoint(resume)
+        config = resumed_config(state, prompt, overrides)
+        mesh = mesh if mesh is not None else state["input"]["path"]
+        if out is not None and Path(resume).is_dir() and str(out) == DEFAULT_MESH_OUT:
+            out = resume
+        if mask is None and state.get("mask") is not None:
+            mask = state["mask"].numpy()
+    else:
+        config = mesh_config(prompt, preset, config_file, overrides)
+    if mesh is None:
+        raise InputError("no input mesh given")
     if not config.prompt and not config.image_prompts:
         raise InputError("no prompt given: expected a text prompt or image_prompts")
-    loaded = load_mesh(mesh, normalize=True, max_faces=config.max_faces, target_vertices=config.target_vertices or None)
+    loaded, weights, file_weights = prepare_mesh(mesh, config, mask)
+    digest = file_digest(mesh)
+    if state is not None:
+        if digest != state["input"]["sha256"]:
+            raise InputError(f"cannot resume: {mesh} is not the file the run started from (its content differs)")
+        if not same_mask(state.get("mask"), file_weights):
+            raise InputError("cannot resume: the mask differs from the one the run started with")
     seed_everything(config.seed)
-    run = Text2MeshRun(loaded, config, model_cache=model_cache)
+    run = Text2MeshRun(loaded, config, model_cache=model_cache, mask=weights)
     started = time.time()
+    if state is not None:
+        restore_run(run, state)
+        started -= float(state.get("train_seconds", 0.0))
     if out is None:
         run.run(on_step=on_step)
         return collect_result(run)
     folder = RunFolder(out, "mesh")
+    if state is not None:
+        folder.truncate_metrics(run.iteration)
     with folder:
         folder.write_config(config)
 
@@ -114,7 +154,13 @@ def stylize_mesh(
                 **{f"loss_{k}": v for k, v in record.losses.items()},
             )
 
-        run.run(on_step=on_step, on_log=log)
+        def checkpoint(current: Text2MeshRun) -> None:
+            save_checkpoint(
+                current, folder.file(CHECKPOINT_NAME), train_seconds=time.time() - started,
+                input={"path": str(Path(mesh).resolve()), "sha256": digest}, mask=mask_tensor(file_weights),
+            )
+
+        run.run(on_step=on_step, on_log=log, on_checkpoint=checkpoint)
         return save_text2mesh_outputs(run, folder, started)
 
 

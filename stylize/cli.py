@@ -84,9 +84,9 @@ def _score_run(args: argparse.Namespace) -> int:
 
 
 def _mesh_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="mesh file (OBJ, PLY, GLB, OFF, STL); never modified")
-    parser.add_argument("prompt", help="text prompt, e.g. 'a wooden chair'")
-    parser.add_argument("--out", default="runs/mesh", metavar="DIR", help="run folder (default: runs/mesh)")
+    parser.add_argument("input", nargs="?", help="mesh file (OBJ, PLY, GLB, OFF, STL); never modified")
+    parser.add_argument("prompt", nargs="?", default="", help="text prompt, e.g. 'a wooden chair'")
+    parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default: runs/mesh, or the --resume folder)")
     parser.add_argument("--preset", default=None, metavar="NAME", help="fast (default), paper or smoke")
     _add_clip_option(parser)
     parser.add_argument("--negative", action="append", default=None, metavar="TEXT", help="negative prompt (repeatable)")
@@ -98,6 +98,14 @@ def _mesh_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, metavar="FILE.toml", help="settings file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
     _add_progress_option(parser)
+    parser.add_argument("--mask", metavar="FILE", help="stylize only a region: .npy or text file of per-vertex weights "
+                        "in [0, 1] (or vertex indices) in the input's vertex order; weight-0 vertices stay as they are")
+    parser.add_argument("--symmetry", choices=["x", "y", "z"], help="mirror-symmetric field about that axis plane of the input")
+    parser.add_argument("--input-colours", action="store_true", default=None,
+                        help="start from the input's vertex colours or texture instead of grey")
+    parser.add_argument("--bake", action="store_true", default=None, help="also write mesh_textured.glb (UV texture)")
+    parser.add_argument("--bake-size", type=int, default=None, metavar="PX", help="baked texture size (default: 1024)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint.pt")
 
 
 def _mesh_overrides(args: argparse.Namespace) -> dict:
@@ -106,6 +114,8 @@ def _mesh_overrides(args: argparse.Namespace) -> dict:
     overrides = {
         "iters": args.iters, "views.n_views": args.views, "device": args.device, "seed": args.seed,
         "clip": args.clip, "negatives": args.negative, "image_prompts": args.image_prompt,
+        "field.symmetry": args.symmetry, "field.input_colours": args.input_colours, "output.bake": args.bake,
+        "output.bake_size": args.bake_size,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     overrides.update(parse_set_items(args.set))
@@ -114,10 +124,20 @@ def _mesh_overrides(args: argparse.Namespace) -> dict:
 
 def _mesh_run(args: argparse.Namespace) -> int:
     from stylize import api
+    from stylize.errors import InputError
 
     overrides = _mesh_overrides(args)
     preset = args.preset or (None if args.config else "fast")
-    config = api.mesh_config(args.prompt, preset, args.config, overrides)
+    done = 0
+    if args.resume:
+        from stylize.mesh.resume import load_checkpoint, resumed_config
+
+        state = load_checkpoint(args.resume)
+        config, done = resumed_config(state, args.prompt, overrides), int(state["iteration"])
+    elif not args.input or not args.prompt:
+        raise InputError("expected INPUT and PROMPT (or --resume RUN_DIR)")
+    else:
+        config = api.mesh_config(args.prompt, preset, args.config, overrides)
     on_step, bar = None, None
     if args.progress == "json":
 
@@ -129,14 +149,16 @@ def _mesh_run(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         bar = tqdm(total=config.iters, desc="stylize mesh", unit="it", file=sys.stderr)
+        bar.update(done)
 
         def on_step(record, run) -> None:
             bar.update(1)
             bar.set_postfix(loss=f"{record.loss:.4f}", sim=f"{record.similarity:.3f}")
 
     try:
-        result = api.stylize_mesh(args.input, args.prompt, out=args.out, preset=preset, config_file=args.config,
-                                  overrides=overrides, on_step=on_step)
+        result = api.stylize_mesh(args.input, args.prompt, out=args.out or args.resume or api.DEFAULT_MESH_OUT,
+                                  preset=preset, config_file=args.config, overrides=overrides, on_step=on_step,
+                                  mask=args.mask, resume=args.resume)
     finally:
         if bar is not None:
             bar.close()

@@ -106,6 +106,21 @@ class RunFolder:
         self._metrics.write(json.dumps(record) + "\n")
         self._metrics.flush()
 
+    def truncate_metrics(self, before_step: int) -> None:
+        """Drop ``metrics.jsonl`` lines of steps ``>= before_step`` (a resumed run logs them again)."""
+        path = self.file("metrics.jsonl")
+        if not path.is_file():
+            return
+        kept = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                if json.loads(line).get("step", 0) < before_step:
+                    kept.append(line)
+            except (json.JSONDecodeError, AttributeError):
+                continue  # a line cut short when the run stopped
+        with atomic_write(path) as handle:
+            handle.write("".join(line + "\n" for line in kept))
+
     def write_run_json(self, **fields: Any) -> Path:
         """Write ``run.json``: versions, hardware, timings and whatever the pipeline adds."""
         data = {"kind": self.kind, "environment": environment_info(), "wall_seconds": round(time.time() - self.started, 3)}

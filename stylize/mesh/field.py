@@ -12,6 +12,10 @@ Network (as the reference implementation, see ``shared/reference/text2mesh.md``)
   and ``Linear(width, 1)`` for displacement; both last layers start at zero, so the untrained
   field paints every vertex grey (0.5) and moves nothing.
 - ``colour = 0.5 + tanh(out) / 2``; ``displacement = max_displacement * tanh(out)``.
+- Optional (off by default): ``input_colours`` starts from the mesh's own colours ``c`` instead
+  of grey, as a residual in logit space, ``colour = sigmoid(logit(c) + 2 out)`` (equal to the
+  formula above when ``c = 0.5``); ``symmetry`` folds one coordinate (``|x|``) before encoding, so
+  the field is exactly mirror-symmetric about that axis plane of the normalised frame.
 
 A trained field is saved as one self-contained ``field.pt`` (:meth:`NeuralStyleField.save`):
 plain tensors, numbers and strings only, so :func:`load_field` can use ``weights_only=True``.
@@ -36,6 +40,9 @@ from stylize.utils import atomic_path
 __all__ = ["FieldConfig", "FieldOutput", "NeuralStyleField", "load_field", "progressive_mask", "vertex_normals"]
 
 FIELD_FORMAT = "stylize.field/1"
+# Base colours are kept this far from 0 and 1 so that their logit is finite and the field can
+# still move them (sigmoid's slope at logit(0.02) is about a twelfth of its slope at 0.5).
+_BASE_EPS = 0.02
 
 
 @dataclass
@@ -54,6 +61,9 @@ class FieldConfig:
         max_displacement: bound on the displacement along the normal, in normalised units.
         colour: learn colours (else grey).
         geometry: learn displacements (else none).
+        input_colours: start from the mesh's own colours (passed to :meth:`NeuralStyleField.forward`
+            as ``base_colors``) rather than grey.
+        symmetry: ``""`` (none) or ``"x"``, ``"y"``, ``"z"``: mirror-symmetric about that axis plane.
     """
 
     width: int = 256
@@ -66,6 +76,8 @@ class FieldConfig:
     max_displacement: float = 0.1
     colour: bool = True
     geometry: bool = True
+    input_colours: bool = False
+    symmetry: str = ""
 
     def check(self) -> None:
         for name in ("width", "n_frequencies"):
@@ -78,6 +90,8 @@ class FieldConfig:
             raise InputError(f"field.sigma: expected a positive number, got {self.sigma}")
         if self.max_displacement < 0:
             raise InputError(f"field.max_displacement: expected a number >= 0, got {self.max_displacement}")
+        if self.symmetry not in ("", "x", "y", "z"):
+            raise InputError(f"field.symmetry: expected \"\", \"x\", \"y\" or \"z\", got {self.symmetry!r}")
 
 
 @dataclass
@@ -208,10 +222,25 @@ class NeuralStyleField(nn.Module):
         mask = mask.to(positions.device, positions.dtype)
         return torch.cat([positions, torch.sin(projected) * mask, torch.cos(projected) * mask], dim=-1)
 
-    def forward(self, positions: torch.Tensor) -> FieldOutput:
+    def forward(self, positions: torch.Tensor, base_colors: torch.Tensor | None = None) -> FieldOutput:
+        """Colours and displacements at ``positions`` ``(V, 3)``.
+
+        ``base_colors`` ``(V, 3)`` (sRGB in ``[0, 1]``) is the colour the field starts from when
+        ``config.input_colours`` is set; it is ignored otherwise, and grey is used when None.
+        """
+        axis = "xyz".find(self.config.symmetry) if self.config.symmetry else -1
+        if axis >= 0:
+            positions = positions.clone()
+            positions[:, axis] = positions[:, axis].abs()
         hidden = self.trunk(self.encode(positions))
-        if self.config.colour:
+        use_base = self.config.input_colours and base_colors is not None
+        if self.config.colour and use_base:
+            base = base_colors.to(hidden).clamp(_BASE_EPS, 1.0 - _BASE_EPS)
+            colors = torch.sigmoid(torch.logit(base) + 2.0 * self.colour_head(hidden))
+        elif self.config.colour:
             colors = 0.5 + torch.tanh(self.colour_head(hidden)) / 2
+        elif use_base:
+            colors = base_colors.to(hidden).clone()
         else:
             colors = positions.new_full((positions.shape[0], 3), 0.5)
         if self.config.geometry:
@@ -220,9 +249,11 @@ class NeuralStyleField(nn.Module):
             displacement = positions.new_zeros((positions.shape[0], 1))
         return FieldOutput(colors, displacement)
 
-    def stylize(self, vertices: torch.Tensor, faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def stylize(
+        self, vertices: torch.Tensor, faces: torch.Tensor, base_colors: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Displaced vertices ``(V, 3)`` and colours ``(V, 3)`` of a mesh in the normalised frame."""
-        out = self(vertices)
+        out = self(vertices, base_colors)
         return vertices + vertex_normals(vertices, faces) * out.displacement, out.colors
 
     def checkpoint(self) -> dict[str, Any]:

@@ -122,6 +122,10 @@ class LoadedMesh:
             removed vertices or subdivision added some, marked -1).
         path: the file it came from, if any.
         repairs: what :func:`repair_mesh` removed.
+        file_vertices: ``(V, 3)`` float64 positions in the file's frame at full precision (what
+            outputs write back for vertices that must not move); None when not known.
+        uv: ``(V, 2)`` texture coordinates from the file (trimesh's convention, v up), or None.
+        source_vertex_count: how many vertices the file had as read (before repair).
     """
 
     vertices: np.ndarray
@@ -131,6 +135,9 @@ class LoadedMesh:
     source_vertex_index: np.ndarray | None = None
     path: Path | None = None
     repairs: RepairReport = field(default_factory=RepairReport)
+    file_vertices: np.ndarray | None = None
+    uv: np.ndarray | None = None
+    source_vertex_count: int | None = None
 
     def original_vertices(self, vertices: Any = None) -> Any:
         """``vertices`` (default: this mesh's) moved back to the file's frame."""
@@ -203,7 +210,19 @@ def _trimesh_colors(mesh) -> np.ndarray | None:
     attributes = getattr(visual, "vertex_attributes", None) or {}
     if "color" in attributes:
         return _as_unit_colors(attributes["color"], n_vertices)
+    uv = getattr(visual, "uv", None)
+    if uv is not None and len(uv) == n_vertices:
+        from stylize.mesh.texture import material_colors
+
+        return material_colors(getattr(visual, "material", None), uv)
     return None
+
+
+def _trimesh_uv(mesh) -> np.ndarray | None:
+    uv = getattr(mesh.visual, "uv", None)
+    if uv is None or len(uv) != len(mesh.vertices):
+        return None
+    return np.asarray(uv, dtype=np.float64)
 
 
 def _glb_linear_colors(path: Path, n_vertices: int) -> np.ndarray | None:
@@ -389,6 +408,9 @@ def load_mesh(
     vertices, faces, colors, kept, report = repair_mesh(mesh.vertices, mesh.faces, colors, name=str(path))
     if len(faces) == 0:
         raise _fail(path, "has no usable faces after removing degenerate and broken ones")
+    uv = _trimesh_uv(mesh)
+    uv = None if uv is None else uv[kept]
+    file_vertices = vertices
     normalization = Normalization()
     if normalize:
         vertices, normalization = normalize_vertices(vertices)
@@ -396,6 +418,8 @@ def load_mesh(
         original_count = len(vertices)
         vertices, faces, colors, _ = subdivide_to_vertex_count(vertices, faces, colors, target_vertices, max_faces)
         kept = np.concatenate([kept, np.full(len(vertices) - original_count, -1, dtype=np.int64)])
+        file_vertices = np.concatenate([file_vertices, normalization.invert(vertices[original_count:])])
+        uv = None  # texture seams do not survive midpoint subdivision
     return LoadedMesh(
         vertices=np.ascontiguousarray(vertices, dtype=np.float32),
         faces=np.ascontiguousarray(faces, dtype=np.int64),
@@ -404,6 +428,9 @@ def load_mesh(
         source_vertex_index=kept,
         path=path,
         repairs=report,
+        file_vertices=np.asarray(file_vertices, dtype=np.float64),
+        uv=uv,
+        source_vertex_count=int(len(mesh.vertices)),
     )
 
 

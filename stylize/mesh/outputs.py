@@ -63,11 +63,19 @@ class Text2MeshResult:
 def collect_result(run: Text2MeshRun, scores: dict[str, float] | None = None) -> Text2MeshResult:
     """The stylized mesh of ``run`` in the input's frame, without writing anything."""
     vertices, colors = run.stylized()
-    original = run.mesh.normalization.invert(vertices.double().cpu().numpy())
+    original = np.asarray(run.mesh.normalization.invert(vertices.double().cpu().numpy()), dtype=np.float64)
+    colors = colors.float().cpu().numpy()
+    if run.weights is not None:
+        # Unmasked vertices are written back exactly as read, not through the float32 frame.
+        keep = (run.weights.reshape(-1) == 0).cpu().numpy()
+        file_vertices = run.mesh.file_vertices if run.mesh.file_vertices is not None else run.mesh.original_vertices()
+        original[keep] = file_vertices[keep]
+        if run.mesh.colors is not None:
+            colors[keep] = run.mesh.colors[keep]
     return Text2MeshResult(
-        vertices=np.asarray(original, dtype=np.float64),
+        vertices=original,
         faces=run.faces.cpu().numpy().astype(np.int64),
-        colors=colors.float().cpu().numpy(),
+        colors=colors,
         field=run.field.cpu() if run.device.type == "cpu" else _cpu_copy(run.field),
         scores=dict(scores or {}),
         status=run.status,

@@ -41,6 +41,7 @@ from stylize.mesh.camera import (
     sample_text2mesh_views,
     turntable_views,
 )
+from stylize.mesh.controls import compose
 from stylize.mesh.field import FieldConfig, NeuralStyleField, vertex_normals
 from stylize.mesh.io import LoadedMesh
 from stylize.mesh.raster import MeshRenderer, make_renderer
@@ -99,6 +100,8 @@ class OutputConfig:
     turntable_frames: int = 36
     turntable_size: int = 160
     score_size: int = 224
+    bake: bool = False
+    bake_size: int = 1024
 
 
 @dataclass
@@ -118,6 +121,7 @@ class Text2MeshConfig:
     max_faces: int = 500_000
     log_every: int = 10
     nan_patience: int = 10
+    checkpoint_every: int = 50
     field: FieldConfig = dataclass_field(default_factory=FieldConfig)
     views: ViewConfig = dataclass_field(default_factory=ViewConfig)
     loss: LossConfig = dataclass_field(default_factory=LossConfig)
@@ -136,6 +140,11 @@ class Text2MeshConfig:
         for key, value in positive.items():
             if value < 1:
                 raise InputError(f"config key {key!r}: expected a positive value, got {value}")
+        if self.checkpoint_every < 0:
+            raise InputError(f"config key 'checkpoint_every': expected 0 (never) or more, got {self.checkpoint_every}")
+        size = self.output.bake_size
+        if size < 16 or size > 16384 or size & (size - 1):
+            raise InputError(f"config key 'output.bake_size': expected a power of two from 16 to 16384, got {size}")
         if self.optim.lr <= 0:
             raise InputError(f"config key 'optim.lr': expected a positive number, got {self.optim.lr}")
         if not 0.0 < self.loss.local_area <= 1.0:
@@ -161,6 +170,7 @@ TEXT2MESH_PRESETS: Mapping[str, Mapping[str, Any]] = {
         "device": "cpu",
         "render_size": 64,
         "log_every": 5,
+        "checkpoint_every": 10,
         "views.n_views": 3,
         "field.width": 64,
         "field.depth": 2,
@@ -231,6 +241,9 @@ class Text2MeshRun:
         config: a checked :class:`Text2MeshConfig` (``prompt`` must be set, or image prompts).
         engine: a ready :class:`ClipEngine`; built from ``config.clip`` and the prompts if None.
         model_cache: shared loaded CLIP models (used when ``engine`` is None).
+        mask: per-vertex weights ``(V,)`` in ``[0, 1]`` for ``mesh``'s vertices (see
+            :mod:`stylize.mesh.controls`): the field's change is blended in by weight and weight-0
+            vertices keep the base colour (the mesh's own, else grey) and position exactly.
 
     Example:
         >>> run = Text2MeshRun(load_mesh("cube.obj"), config)
@@ -244,6 +257,7 @@ class Text2MeshRun:
         config: Text2MeshConfig,
         engine: ClipEngine | None = None,
         model_cache: ModelCache | None = None,
+        mask: Any = None,
     ) -> None:
         config.check()
         self.config = config
@@ -255,8 +269,16 @@ class Text2MeshRun:
         self.engine = engine
         self.device = engine.device
         seed = int(config.seed)
-        self.vertices, self.faces, _ = mesh.to_torch(self.device)
+        self.vertices, self.faces, self.base_colors = mesh.to_torch(self.device)
         self.normals = vertex_normals(self.vertices, self.faces)
+        self.weights = None
+        if mask is not None:
+            weights = torch.as_tensor(mask, dtype=torch.float32).reshape(-1)
+            if weights.shape[0] != self.vertices.shape[0]:
+                raise InputError(f"mask has {weights.shape[0]} weights for a mesh of {self.vertices.shape[0]} vertices")
+            self.weights = weights.to(self.device).unsqueeze(1)
+        if config.field.input_colours and self.base_colors is None:
+            logger.warning("input_colours is set but the mesh has no colours or texture: starting from grey")
         self.field = NeuralStyleField(config.field, mesh.normalization, torch.Generator().manual_seed(seed)).to(self.device)
         self.view_generator = torch.Generator().manual_seed(seed + 1)
         losses = config.loss
@@ -294,6 +316,11 @@ class Text2MeshRun:
             total = last.loss if total is None else total + last.loss
         return total, last
 
+    def field_colors_and_displacement(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The field at the mesh's vertices, blended by the mask: colours ``(V, 3)``, displacement ``(V, 1)``."""
+        out = self.field(self.vertices, self.base_colors)
+        return compose(out.colors, out.displacement, self.base_colors, self.weights)
+
     def sample_views(self) -> CameraViews:
         v = self.config.views
         return sample_text2mesh_views(
@@ -307,9 +334,9 @@ class Text2MeshRun:
         views = self.sample_views()
         self.optimizer.zero_grad(set_to_none=True)
         start = time.perf_counter()
-        out = self.field(self.vertices)
-        displaced = self.vertices + self.normals * out.displacement
-        images = render_shaded(self.renderer, displaced, self.faces, out.colors, views, cfg.background)
+        colors, displacement = self.field_colors_and_displacement()
+        displaced = self.vertices + self.normals * displacement
+        images = render_shaded(self.renderer, displaced, self.faces, colors, views, cfg.background)
         self._sync()
         render_done = time.perf_counter()
         losses: dict[str, torch.Tensor] = {}
@@ -325,7 +352,7 @@ class Text2MeshRun:
         clip_time = time.perf_counter() - render_done
         if weights.geometry_weight and cfg.field.geometry:
             start_geo = time.perf_counter()
-            grey = torch.full_like(out.colors, weights.geometry_grey)
+            grey = torch.full_like(colors, weights.geometry_grey)
             geo_images = render_shaded(self.renderer, displaced, self.faces, grey, views, cfg.background)
             self._sync()
             geo_rendered = time.perf_counter()
@@ -378,12 +405,15 @@ class Text2MeshRun:
         self,
         on_step: Callable[[StepRecord, "Text2MeshRun"], None] | None = None,
         on_log: Callable[[StepRecord], None] | None = None,
+        on_checkpoint: Callable[["Text2MeshRun"], None] | None = None,
     ) -> str:
-        """Iterate until ``config.iters``, divergence or Ctrl-C.
+        """Iterate from the current iteration until ``config.iters``, divergence or Ctrl-C.
 
         Args:
             on_step: called after every iteration (progress bars, early checks).
             on_log: called every ``log_every`` iterations and on the last one (metrics files).
+            on_checkpoint: called after every ``checkpoint_every``-th iteration and when the run
+                finishes (writes ``checkpoint.pt`` for resuming).
 
         Returns:
             The status: ``finished``, ``diverged`` (non-finite for ``nan_patience`` steps; the last
@@ -399,6 +429,9 @@ class Text2MeshRun:
                     on_log(record)
                 if on_step is not None:
                     on_step(record, self)
+                every = self.config.checkpoint_every
+                if on_checkpoint is not None and ((every and self.iteration % every == 0) or last):
+                    on_checkpoint(self)
                 if self._bad_streak >= self.config.nan_patience:
                     logger.error("%d non-finite steps in a row: stopping with the last good state", self._bad_streak)
                     self.restore_last_good()
@@ -420,12 +453,12 @@ class Text2MeshRun:
 
         Falls back to the last good state if the current one gives non-finite values.
         """
-        out = self.field(self.vertices)
-        if not (torch.isfinite(out.colors).all() and torch.isfinite(out.displacement).all()):
+        colors, displacement = self.field_colors_and_displacement()
+        if not (torch.isfinite(colors).all() and torch.isfinite(displacement).all()):
             logger.warning("current field gives non-finite values: using the last good state")
             self.restore_last_good()
-            out = self.field(self.vertices)
-        return self.vertices + self.normals * out.displacement, out.colors
+            colors, displacement = self.field_colors_and_displacement()
+        return self.vertices + self.normals * displacement, colors
 
     @torch.no_grad()
     def render_views(self, views: CameraViews, size: int, grey: bool = False) -> torch.Tensor:

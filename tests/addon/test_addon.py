@@ -94,13 +94,11 @@ def _assert_untouched(obj, positions: np.ndarray) -> None:
     assert np.array_equal(_positions(mesh), positions)
 
 
-def _toolkit_result(obj_path: Path, mask: Path | None = None):
+def _toolkit_result(obj_path: Path):
     """What the toolkit's API makes of the same OBJ, preset and seed (in this process, on the CPU)."""
     from stylize import api
 
     overrides = {"iters": ITERATIONS, "seed": SEED, "device": "cpu", "clip": [TRAINER_CLIP], "target_vertices": 0}
-    if mask is not None:
-        overrides["mask"] = str(mask)
     return api.stylize_mesh(obj_path, PROMPT, out=None, preset="smoke", overrides=overrides)
 
 

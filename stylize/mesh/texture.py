@@ -1,0 +1,175 @@
+"""Textures on the CPU, vectorised in numpy: sample an image at UVs, rasterize UV triangles, dilate.
+
+UV convention: glTF's, ``(0, 0)`` is the top-left corner of the image and texel ``(column, row)``
+covers ``[column, column + 1) x [row, row + 1)`` in pixel units ``(u W, v H)``, so its centre is at
+``((column + 0.5) / W, (row + 0.5) / H)``. trimesh (like OBJ) keeps ``v`` pointing up and flips on
+GLB import/export; :func:`material_colors` converts.
+
+- :func:`sample_texture`: bilinear lookup, clamped at the borders.
+- :func:`rasterize_uv_triangles`: every texel whose centre lies in a UV triangle gets the
+  barycentric interpolation of that triangle's corner values (a texture bake of vertex colours).
+- :func:`dilate`: grows the filled region a few texels into the empty gutter, so bilinear
+  filtering and mip-mapping at chart borders do not pick up the background.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["dilate", "material_colors", "rasterize_uv_triangles", "sample_texture"]
+
+# Texel-pairs tested per chunk in the rasterizer: bounds memory (~100 bytes each) independently of size.
+_PAIRS_PER_CHUNK = 2_000_000
+
+
+def sample_texture(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``image`` at glTF UVs (clamped to the border).
+
+    Args:
+        image: ``(H, W, C)`` float or uint8 (uint8 is scaled to ``[0, 1]``).
+        uv: ``(N, 2)`` glTF texture coordinates (``v`` down).
+
+    Returns:
+        ``(N, C)`` float64.
+    """
+    image = np.asarray(image)
+    if image.ndim != 3:
+        raise ValueError(f"expected an image of shape (H, W, C), got {image.shape}")
+    uv = np.asarray(uv, dtype=np.float64)
+    if uv.ndim != 2 or uv.shape[1] != 2:
+        raise ValueError(f"expected uv of shape (N, 2), got {uv.shape}")
+    values = image.astype(np.float64) / 255.0 if image.dtype == np.uint8 else image.astype(np.float64)
+    height, width = values.shape[:2]
+    x = np.clip(uv[:, 0] * width - 0.5, 0.0, width - 1.0)
+    y = np.clip(uv[:, 1] * height - 0.5, 0.0, height - 1.0)
+    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    top = values[y0, x0] * (1 - fx) + values[y0, x1] * fx
+    bottom = values[y1, x0] * (1 - fx) + values[y1, x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def material_colors(material: Any, uv_trimesh: np.ndarray) -> np.ndarray | None:
+    """Per-vertex sRGB colours ``(N, 3)`` of a trimesh material at trimesh UVs (v up), or None.
+
+    Uses the base-colour texture (PBR) or the diffuse image (OBJ/MTL), times the base colour
+    factor when there is one; a material with only a factor gives that flat colour.
+    """
+    if material is None:
+        return None
+    image = getattr(material, "baseColorTexture", None)
+    if image is None:
+        image = getattr(material, "image", None)
+    factor = getattr(material, "baseColorFactor", None)
+    n = len(uv_trimesh)
+    colors = None
+    if image is not None:
+        pixels = np.asarray(image.convert("RGB"))
+        uv = np.asarray(uv_trimesh, dtype=np.float64).copy()
+        uv[:, 1] = 1.0 - uv[:, 1]
+        # Tiling UVs wrap, as a renderer with the default REPEAT sampler would.
+        colors = sample_texture(pixels, uv - np.floor(uv))
+    if factor is not None:
+        factor = np.asarray(factor, dtype=np.float64).reshape(-1)[:3]
+        factor = factor / 255.0 if factor.max() > 1.0 else factor
+        colors = np.broadcast_to(factor, (n, 3)).copy() if colors is None else colors * factor
+    return colors
+
+
+def rasterize_uv_triangles(
+    uv: np.ndarray, faces: np.ndarray, values: np.ndarray, size: int, fill: float | np.ndarray = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rasterize triangles given in UV space into a square texture, interpolating vertex values.
+
+    Args:
+        uv: ``(V, 2)`` glTF UVs in ``[0, 1]``.
+        faces: ``(F, 3)`` vertex indices.
+        values: ``(V, C)`` per-vertex values (colours).
+        size: texture width and height in texels.
+        fill: value of texels no triangle covers.
+
+    Returns:
+        ``(image (size, size, C) float32, covered (size, size) bool)``.
+    """
+    uv = np.asarray(uv, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    values = np.asarray(values, dtype=np.float64)
+    if uv.ndim != 2 or uv.shape[1] != 2 or values.ndim != 2 or len(values) != len(uv):
+        raise ValueError(f"expected uv (V, 2) and values (V, C) for the same V, got {uv.shape} and {values.shape}")
+    channels = values.shape[1]
+    image = np.empty((size * size, channels), dtype=np.float32)
+    image[:] = fill
+    covered = np.zeros(size * size, dtype=bool)
+    corners = uv[faces] * size  # (F, 3, 2) in texel units; texel centres at k + 0.5
+    low = np.clip(np.floor(corners.min(axis=1) - 0.5).astype(np.int64) + 1, 0, size - 1)
+    high = np.clip(np.floor(corners.max(axis=1) - 0.5).astype(np.int64), -1, size - 1)
+    extent = np.maximum(high - low + 1, 0)  # (F, 2) texel columns and rows each box spans
+    counts = extent[:, 0] * extent[:, 1]
+    order_end = np.cumsum(counts)
+    start = 0
+    while start < len(faces):
+        # Faces [start, stop) whose boxes together hold about _PAIRS_PER_CHUNK texels.
+        base = order_end[start - 1] if start else 0
+        stop = max(int(np.searchsorted(order_end, base + _PAIRS_PER_CHUNK, side="right")), start + 1)
+        _rasterize_chunk(corners[start:stop], faces[start:stop], low[start:stop], extent[start:stop],
+                         counts[start:stop], values, size, image, covered)  # fmt: skip
+        start = stop
+    return image.reshape(size, size, channels), covered.reshape(size, size)
+
+
+def _rasterize_chunk(corners, faces, low, extent, counts, values, size, image, covered) -> None:
+    total = int(counts.sum())
+    if total == 0:
+        return
+    face = np.repeat(np.arange(len(faces)), counts)
+    # Position of each pair inside its face's box, then the texel it names.
+    local = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    columns = extent[face, 0]
+    x = low[face, 0] + local % columns
+    y = low[face, 1] + local // columns
+    px, py = x + 0.5, y + 0.5
+    a, b, c = corners[face, 0], corners[face, 1], corners[face, 2]
+    area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    safe = np.where(np.abs(area) > 1e-12, area, 1.0)
+    w1 = ((px - a[:, 0]) * (c[:, 1] - a[:, 1]) - (py - a[:, 1]) * (c[:, 0] - a[:, 0])) / safe
+    w2 = ((b[:, 0] - a[:, 0]) * (py - a[:, 1]) - (b[:, 1] - a[:, 1]) * (px - a[:, 0])) / safe
+    w0 = 1.0 - w1 - w2
+    eps = -1e-9  # texel centres exactly on a shared edge belong to both triangles; either value is right
+    inside = (np.abs(area) > 1e-12) & (w0 >= eps) & (w1 >= eps) & (w2 >= eps)
+    face, x, y = face[inside], x[inside], y[inside]
+    weights = np.stack([w0[inside], w1[inside], w2[inside]], axis=1)
+    corner_values = values[faces[face]]  # (N, 3, C)
+    texel = y * size + x
+    image[texel] = np.einsum("nk,nkc->nc", weights, corner_values)
+    covered[texel] = True
+
+
+def dilate(image: np.ndarray, covered: np.ndarray, pixels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grow the covered region by ``pixels`` texels: each new texel is the mean of its covered
+    8-neighbours, one ring per pass (the usual seam padding of texture bakers).
+
+    Shape:
+        - image: ``(H, W, C)``; covered: ``(H, W)`` bool. Outputs have the same shapes.
+    """
+    image = np.array(image, dtype=np.float32, copy=True)
+    covered = np.array(covered, dtype=bool, copy=True)
+    height, width = covered.shape
+    shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+    for _ in range(max(int(pixels), 0)):
+        weight = covered.astype(np.float32)
+        padded_values = np.pad(image * weight[..., None], ((1, 1), (1, 1), (0, 0)))
+        padded_weight = np.pad(weight, 1)
+        total = np.zeros_like(image)
+        count = np.zeros((height, width), dtype=np.float32)
+        for dy, dx in shifts:
+            total += padded_values[1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width]
+            count += padded_weight[1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width]
+        grow = (~covered) & (count > 0)
+        if not grow.any():
+            break
+        image[grow] = total[grow] / count[grow][:, None]
+        covered |= grow
+    return image, covered

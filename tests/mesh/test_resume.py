@@ -1,0 +1,109 @@
+"""Checkpoints and --resume: a resumed run ends bit for bit where an uninterrupted one does (CPU)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from stylize import api
+from stylize.cli import main
+from stylize.errors import InputError
+from stylize.mesh.field import load_field
+from stylize.mesh.io import make_icosphere, save_mesh
+
+SETTINGS = {"iters": 6, "checkpoint_every": 2, "log_every": 1, "render_size": 32, "output.turntable_frames": 2,
+            "output.preview_views": 2, "output.preview_size": 32, "output.score_size": 32, "output.turntable_size": 32}
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def _crash_at(step: int):
+    def on_step(record, run) -> None:
+        if record.step == step:
+            raise Crash(f"simulated crash at step {step}")
+
+    return on_step
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, tiny_clip_spec):
+    folder = tmp_path_factory.mktemp("resume")
+    v, f = make_icosphere(2)
+    save_mesh(folder / "sphere.ply", v * 1.5 + 0.2, f, np.random.default_rng(3).random((len(v), 3)))
+    mask = (v[:, 1] > -0.2).astype(np.float32)
+    overrides = {"clip": [tiny_clip_spec], **SETTINGS, "field.input_colours": True}
+    reference = api.stylize_mesh(folder / "sphere.ply", "a red circle", out=folder / "uninterrupted", preset="smoke",
+                                 overrides=overrides, mask=mask)  # fmt: skip
+    return folder, overrides, mask, reference
+
+
+def _losses(run_dir) -> list[tuple[int, float]]:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [(r["step"], r["loss"]) for r in map(json.loads, lines)]
+
+
+def _same_result(result, reference) -> None:
+    assert np.array_equal(result.colors, reference.colors)
+    assert np.array_equal(result.vertices, reference.vertices)
+    for name, value in reference.field.state_dict().items():
+        assert torch.equal(result.field.state_dict()[name], value), name
+
+
+def test_resume_after_a_crash_equals_the_uninterrupted_run(setup, tmp_path):
+    folder, overrides, mask, reference = setup
+    out = tmp_path / "crashed"
+    with pytest.raises(Crash):
+        api.stylize_mesh(folder / "sphere.ply", "a red circle", out=out, preset="smoke", overrides=overrides, mask=mask,
+                         on_step=_crash_at(4))  # fmt: skip
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["iteration"] == 4 and not (out / "mesh.glb").exists()
+    # Resume from the folder alone: input, prompt, config and mask come from the checkpoint.
+    result = api.stylize_mesh(resume=out)
+    assert result.status == "finished" and result.iterations == 6 and result.out_dir == out
+    _same_result(result, reference)
+    assert _losses(out) == _losses(folder / "uninterrupted")  # metrics logged once per step, same values
+    field = load_field(out / "field.pt")
+    assert torch.equal(field.state_dict()["trunk.0.weight"], reference.field.state_dict()["trunk.0.weight"])
+    run_json = json.loads((out / "run.json").read_text())
+    assert run_json["iterations"] == 6 and run_json["status"] == "finished"
+
+
+def test_cli_resume_continues_an_interrupted_run_and_can_extend_it(setup, tmp_path, capsys):
+    folder, overrides, mask, reference = setup
+    out = tmp_path / "cli"
+    with pytest.raises(Crash):
+        api.stylize_mesh(folder / "sphere.ply", "a red circle", out=out, preset="smoke", overrides=overrides, mask=mask,
+                         on_step=_crash_at(3))  # fmt: skip
+    assert main(["mesh", "--resume", str(out), "--no-progress"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["iterations"] == 6 and report["out"] == str(out)
+    resumed = load_field(out / "field.pt")
+    for name, value in reference.field.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], value), name
+    # A finished run keeps its checkpoint, so it can be extended with more iterations.
+    assert main(["mesh", "--resume", str(out), "--iters", "7", "--no-progress"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["iterations"] == 7
+
+
+def test_resume_refuses_changed_settings_inputs_and_missing_checkpoints(setup, tmp_path, capsys):
+    folder, overrides, mask, _ = setup
+    run_dir = folder / "uninterrupted"
+    with pytest.raises(InputError, match="setting 'field.sigma' differs"):
+        api.stylize_mesh(resume=run_dir, out=tmp_path / "x", overrides={"field.sigma": 9.0})
+    with pytest.raises(InputError, match="prompt 'a blue square' differs"):
+        api.stylize_mesh(prompt="a blue square", resume=run_dir, out=tmp_path / "x")
+    v, f = make_icosphere(2)
+    save_mesh(tmp_path / "other.ply", v, f)
+    with pytest.raises(InputError, match="not the file the run started from"):
+        api.stylize_mesh(tmp_path / "other.ply", resume=run_dir, out=tmp_path / "x")
+    with pytest.raises(InputError, match="the mask differs"):
+        api.stylize_mesh(resume=run_dir, out=tmp_path / "x", mask=np.ones(len(mask), dtype=np.float32))
+    assert main(["mesh", "--resume", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere not found" in capsys.readouterr().err
+    assert main(["mesh", "--no-progress"]) == 2
+    assert "expected INPUT and PROMPT" in capsys.readouterr().err
