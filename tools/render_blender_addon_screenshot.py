@@ -7,7 +7,7 @@ quality), then renders it with Workbench showing the "Stylize Color" attribute a
 
 Usage::
 
-    python tools/render_blender_addon_screenshot.py [--out docs/images/blender_addon.png] [--iters 60]
+    python tools/render_blender_addon_screenshot.py [--out docs/images/blender_addon.png] [--iters 40]
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "images" / "blender_addon.png"))
-    parser.add_argument("--prompt", default="a red striped circle")
-    parser.add_argument("--iters", type=int, default=60)
+    parser.add_argument("--prompt", default="a blue circle")
+    parser.add_argument("--iters", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
