@@ -58,7 +58,7 @@ def test_mesh_progress_json_error_goes_to_stderr_exit_2(sphere_with_loose_vertex
                  "--progress", "json"])  # fmt: skip
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
-    assert captured.err.startswith("stylize: error:") and "prompt" in captured.err
+    assert captured.err.startswith("stylize: error:") and "prompt" in captured.err.lower()
 
 
 def test_draw_progress_json_counts_steps_over_candidates(tiny_clip_spec, tmp_path, capsys):
