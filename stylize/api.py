@@ -256,6 +256,7 @@ def draw(
     preset: str | None = None,
     config_file: str | Path | None = None,
     overrides: dict | None = None,
+    on_step: Callable[[int, int, dict], None] | None = None,
     **options,
 ):
     """Draw a vector illustration of ``prompt`` with CLIPDraw / StyleCLIPDraw.
@@ -266,6 +267,8 @@ def draw(
         preset: ``clipdraw`` (reference), ``styleclipdraw``, ``smoke``, ``test``.
         config_file: a TOML file of config keys.
         overrides: dotted config keys and values applied last (``--set``).
+        on_step: called as ``on_step(step, total, metrics)`` after every step (1-based, counted
+            over all ``best_of`` candidates) with the step's metrics (``loss``, ``sim/PROMPT``, ...).
         **options: any :class:`~stylize.vector.clipdraw.DrawConfig` field, e.g. ``paths=64``,
             ``style="style.png"``, ``palette="#aa3300,#ffffff"``, ``clip=[...]``, ``seed=1``.
 
@@ -279,7 +282,7 @@ def draw(
     from stylize.vector.clipdraw import DRAW_PRESETS, ClipDraw, DrawConfig
 
     config = resolve_config(DrawConfig, DRAW_PRESETS, preset, config_file, _overrides(prompt, options, overrides))
-    return ClipDraw(config).run(out)
+    return ClipDraw(config).run(out, on_step=on_step)
 
 
 def paint(

@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 from stylize import __version__
@@ -33,6 +34,27 @@ def _add_clip_option(parser: argparse.ArgumentParser) -> None:
 
 def _add_device_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run (default: auto)")
+
+
+def _add_progress_option(parser: argparse.ArgumentParser, json_lines: bool = True) -> None:
+    if json_lines:
+        parser.add_argument("--progress", choices=["auto", "json", "none"], default="auto",
+                            help="auto: a bar on a terminal; json: one JSON line per step on stdout "
+                            '({"event": "step", ...}, then {"event": "done", ...}) for programs such as the Blender add-on')
+    else:
+        parser.add_argument("--progress", choices=["auto", "none"], default="auto", help="auto: a bar on a terminal")
+    parser.add_argument("--no-progress", dest="progress", action="store_const", const="none", help="same as --progress none")
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    import math
+
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _json_event(event: str, **fields) -> None:
+    """One JSON line on stdout, flushed at once so a reading process sees it as it happens."""
+    print(json.dumps({"event": event, **fields}), flush=True)
 
 
 def _clip_specs(args: argparse.Namespace) -> list[str]:
@@ -77,7 +99,7 @@ def _mesh_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
     parser.add_argument("--config", default=None, metavar="FILE.toml", help="settings file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_progress_option(parser)
     parser.add_argument("--mask", metavar="FILE", help="stylize only a region: .npy or text file of per-vertex weights "
                         "in [0, 1] (or vertex indices) in the input's vertex order; weight-0 vertices stay as they are")
     parser.add_argument("--symmetry", choices=["x", "y", "z"], help="mirror-symmetric field about that axis plane of the input")
@@ -119,7 +141,13 @@ def _mesh_run(args: argparse.Namespace) -> int:
     else:
         config = api.mesh_config(args.prompt, preset, args.config, overrides)
     on_step, bar = None, None
-    if not args.no_progress and sys.stderr.isatty():
+    if args.progress == "json":
+
+        def on_step(record, run) -> None:
+            _json_event("step", step=record.step + 1, total=config.iters, loss=_finite_or_none(record.loss),
+                        score=_finite_or_none(record.similarity))  # fmt: skip
+
+    elif args.progress == "auto" and sys.stderr.isatty():
         from tqdm import tqdm
 
         bar = tqdm(total=config.iters, desc="stylize mesh", unit="it", file=sys.stderr)
@@ -136,8 +164,11 @@ def _mesh_run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    print(json.dumps({"out": str(result.out_dir), "status": result.status, "iterations": result.iterations,
-                      "scores": result.scores}))
+    summary = {"out": str(result.out_dir), "status": result.status, "iterations": result.iterations, "scores": result.scores}
+    if args.progress == "json":
+        _json_event("done", **summary)
+    else:
+        print(json.dumps(summary))
     return 130 if result.status == "interrupted" else EXIT_OK if result.status == "finished" else EXIT_FAILED
 
 
@@ -186,7 +217,6 @@ def _add_generation_options(parser: argparse.ArgumentParser, presets: Sequence[s
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--config", help="TOML file of config keys")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_clip_option(parser)
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to run (default: auto)")
 
@@ -194,7 +224,7 @@ def _add_generation_options(parser: argparse.ArgumentParser, presets: Sequence[s
 def _generation_options(args: argparse.Namespace) -> dict:
     return {
         "size": args.size, "iters": args.iters, "negatives": args.negative, "judge": args.judge, "init": args.init,
-        "seed": args.seed, "clip": args.clip, "device": args.device, "progress": False if args.no_progress else None,
+        "seed": args.seed, "clip": args.clip, "device": args.device, "progress": False if args.progress != "auto" else None,
     }  # fmt: skip
 
 
@@ -202,6 +232,7 @@ def _draw_args(parser: argparse.ArgumentParser) -> None:
     from stylize.vector.clipdraw import DRAW_PRESETS
 
     _add_generation_options(parser, DRAW_PRESETS)
+    _add_progress_option(parser)
     parser.add_argument("--paths", type=int, help="number of paths")
     parser.add_argument("--shapes", choices=["strokes", "fills", "both"], help="open strokes, filled shapes or both")
     parser.add_argument("--style", metavar="IMAGE", help="style image (StyleCLIPDraw)")
@@ -219,9 +250,21 @@ def _draw_run(args: argparse.Namespace) -> int:
     options.update(paths=args.paths, shapes=args.shapes, style=args.style, palette=args.palette,
                    background=args.background, best_of=args.best_of, final_scale=args.final_scale)  # fmt: skip
     out = args.out or _default_out("draw")
+    on_step = None
+    if args.progress == "json":
+
+        def on_step(step: int, total: int, metrics: dict) -> None:
+            sims = [value for key, value in metrics.items() if key.startswith("sim/")]
+            _json_event("step", step=step, total=total, loss=_finite_or_none(metrics.get("loss")),
+                        score=_finite_or_none(sum(sims) / len(sims)) if sims else None)  # fmt: skip
+
     result = api.draw([args.prompt, *args.extra_prompts], out, preset=args.preset, config_file=args.config,
-                      overrides=parse_set_items(args.set), **options)  # fmt: skip
-    print(json.dumps({"out": str(out), "scores": result.scores}))
+                      overrides=parse_set_items(args.set), on_step=on_step, **options)  # fmt: skip
+    summary = {"out": str(out), "scores": result.scores}
+    if args.progress == "json":
+        _json_event("done", svg=str(Path(out) / "drawing.svg"), **summary)
+    else:
+        print(json.dumps(summary))
     return EXIT_OK
 
 
@@ -229,6 +272,7 @@ def _paint_args(parser: argparse.ArgumentParser) -> None:
     from stylize.raster.paint import PAINT_PRESETS
 
     _add_generation_options(parser, PAINT_PRESETS)
+    _add_progress_option(parser, json_lines=False)
     parser.add_argument("--param", choices=["pixel", "fft"], help="image parameterisation (default fft)")
 
 

@@ -2,6 +2,8 @@
 
 Written by :func:`save_text2mesh_outputs` (each file atomically; see ARCHITECTURE.md section 4):
 ``mesh.glb``, ``mesh.ply``, ``mesh.obj`` (coloured, displaced, in the input file's frame),
+``vertex_data.npz`` (the same vertices and colours at full precision, with each vertex's index in
+the input file, for programs that map results back onto their own mesh: the Blender add-on),
 ``field.pt``, ``preview.png``, ``turntable.gif``, ``config.toml`` and ``run.json``;
 ``metrics.jsonl`` is appended during the run.
 """
@@ -24,7 +26,7 @@ from stylize.runs import RunFolder, image_grid, save_gif, save_image
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MESH_FORMATS", "Text2MeshResult", "save_text2mesh_outputs"]
+__all__ = ["MESH_FORMATS", "Text2MeshResult", "save_text2mesh_outputs", "save_vertex_data"]
 
 MESH_FORMATS = ("glb", "ply", "obj")
 
@@ -151,6 +153,28 @@ def _cpu_copy(field_module: NeuralStyleField) -> NeuralStyleField:
     return NeuralStyleField.from_checkpoint(field_module.checkpoint())
 
 
+def save_vertex_data(path: Path, result: Text2MeshResult, source_index: np.ndarray | None) -> Path:
+    """Write ``vertex_data.npz`` atomically: ``vertices`` ``(V, 3)`` float64 (input frame),
+    ``colors`` ``(V, 3)`` float32 sRGB, ``source_index`` ``(V,)`` int64 (the vertex's index in the
+    input file; -1 for vertices that subdivision added). Vertices the loader dropped (used by no
+    usable face) are absent, so map by ``source_index``, not by position in the array.
+
+    trimesh's OBJ reader already skips vertices that no face references, and ``source_index``
+    counts the vertices it kept: write OBJ files without loose vertices to get file indices."""
+    from stylize.utils import atomic_write
+
+    if source_index is None:
+        source_index = np.arange(len(result.vertices))
+    with atomic_write(path, "wb") as handle:
+        np.savez(
+            handle,
+            vertices=result.vertices.astype(np.float64),
+            colors=result.colors.astype(np.float32),
+            source_index=np.asarray(source_index, dtype=np.int64),
+        )
+    return path
+
+
 def save_text2mesh_outputs(run: Text2MeshRun, folder: RunFolder, started: float) -> Text2MeshResult:
     """Score the result, write every output of the run folder and return the result."""
     cfg = run.config
@@ -161,6 +185,7 @@ def save_text2mesh_outputs(run: Text2MeshRun, folder: RunFolder, started: float)
     metadata = output_metadata(cfg, run.iteration, list(run.engine.model_names))
     uv = run.mesh.uv if run.mesh.uv is not None and len(run.mesh.uv) == len(result.vertices) else None
     bake = write_meshes(folder, result, metadata, uv)
+    result.files["vertex_data.npz"] = save_vertex_data(folder.file("vertex_data.npz"), result, run.mesh.source_vertex_index)
     result.files["field.pt"] = run.field.save(folder.file("field.pt"), prompt=cfg.prompt, iterations=run.iteration,
                                               model=list(run.engine.model_names))
     vertices, colors = run.stylized()

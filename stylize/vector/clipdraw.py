@@ -22,7 +22,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 from torch import Tensor
@@ -41,6 +41,9 @@ from stylize.vector.svg import read_svg, save_svg
 from stylize.vector.style import StyleLoss, get_style_features
 
 logger = logging.getLogger(__name__)
+
+# on_step(step, total, metrics): progress reporting for callers (the CLI's --progress json).
+StepCallback = Callable[[int, int, dict], None]
 
 
 @dataclass
@@ -227,8 +230,13 @@ class ClipDraw:
         scene = initial_scene(c.shapes, c.paths, c.size, c.size, generator, c.segments, c.fill_fraction)
         return scene.to(self.device)
 
-    def optimise(self, seed: int, timer: Timer | None = None, run: RunFolder | None = None) -> Candidate:
-        """Run the loop once from the initial scene of ``seed``; Ctrl-C stops it early."""
+    def optimise(
+        self, seed: int, timer: Timer | None = None, run: RunFolder | None = None, on_step: StepCallback | None = None
+    ) -> Candidate:
+        """Run the loop once from the initial scene of ``seed``; Ctrl-C stops it early.
+
+        ``on_step(step, iters, metrics)`` is called after each step (``step`` counts from 1).
+        """
         c = self.config
         timer = timer if timer is not None else Timer()
         drawing = _Drawing(self.initial(seed), self.palette)
@@ -257,6 +265,8 @@ class ClipDraw:
                         frames.append(self.render(drawing.current())[0].cpu())
                 bar.update(1)
                 bar.set_postfix(loss=f"{metrics['loss']:.3f}")
+                if on_step is not None:
+                    on_step(steps, c.iters, metrics)
         except KeyboardInterrupt:
             interrupted = True
             logger.warning("interrupted after %d of %d steps; saving what exists", steps, c.iters)
@@ -304,11 +314,12 @@ class ClipDraw:
         return metrics
 
     # ------------------------------------------------------------------ the whole run
-    def run(self, out_dir: str | Path | None = None) -> DrawResult:
+    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None) -> DrawResult:
         """Optimise ``best_of`` candidates, keep the one the judge likes best, write the run folder.
 
         Outputs (when ``out_dir`` is given): ``drawing.svg``, ``drawing.png``, ``preview.png``,
-        ``progress.gif``, ``config.toml``, ``run.json``, ``metrics.jsonl``.
+        ``progress.gif``, ``config.toml``, ``run.json``, ``metrics.jsonl``. ``on_step(step, total,
+        metrics)`` is called after every step, counted over all candidates (``total = iters * best_of``).
         """
         c = self.config
         folder = RunFolder(out_dir, "draw") if out_dir is not None else None
@@ -318,7 +329,13 @@ class ClipDraw:
         candidates: list[Candidate] = []
         try:
             for index in range(c.best_of):
-                candidate = self.optimise(c.seed + index, timer, folder)
+                overall = None
+                if on_step is not None:
+
+                    def overall(step: int, iters: int, metrics: dict, done: int = index * c.iters) -> None:
+                        on_step(done + step, c.iters * c.best_of, metrics)
+
+                candidate = self.optimise(c.seed + index, timer, folder, overall)
                 candidate.scores = prompt_scores(self.judge, candidate.image[None], c.prompts)
                 candidates.append(candidate)
                 logger.info("candidate seed %d: judged %.4f", candidate.seed, candidate.scores["mean"])

@@ -1,0 +1,470 @@
+"""Worker jobs: the stylize toolkit running in its own Python, read one JSON line at a time.
+
+Nothing here imports bpy or torch, so the add-on's logic can be tested in any Python. A job is
+an argv list (never a shell) started with :class:`subprocess.Popen`; two reader threads move the
+worker's stdout lines into a queue and keep the tail of its stderr. :func:`poll_job` is the one
+plain function a UI timer (or a blocking loop, or a test) calls to drain the queue and learn the
+job's state. The worker contract (``stylize mesh|draw ... --progress json``):
+
+- stdout: ``{"event": "step", "step": i, "total": n, "loss": x, "score": s}`` per step, then
+  ``{"event": "done", "out": DIR, ...}``; any other line is ignored;
+- on bad input: one line ``stylize: error: ...`` on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import queue
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+# Printed by `python -c` to answer the preferences' "check" button: one JSON line.
+CHECK_SCRIPT = (
+    "import json, stylize, torch; "
+    "cuda = torch.cuda.is_available(); "
+    "print(json.dumps({'stylize': stylize.__version__, 'torch': torch.__version__, 'cuda': cuda, "
+    "'gpu': torch.cuda.get_device_name() if cuda else None}))"
+)
+
+RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
+_EOF = object()
+
+
+class JobError(Exception):
+    """The worker could not be started or checked; the message is one line for the UI."""
+
+
+@dataclass
+class JobUpdate:
+    """What :func:`poll_job` returns: the job's state after reading everything available.
+
+    Attributes:
+        state: ``running``, ``done``, ``failed`` or ``cancelled``.
+        step: last step reported (0 before the first).
+        total: steps the worker will run (0 until known).
+        loss: last loss reported, or None.
+        score: last CLIP similarity reported, or None.
+        message: the error (failed) or a short status line.
+        result: the worker's ``done`` record (``out``, ``status``, ``scores``, ...).
+    """
+
+    state: str = RUNNING
+    step: int = 0
+    total: int = 0
+    loss: float | None = None
+    score: float | None = None
+    message: str = ""
+    result: dict | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state != RUNNING
+
+    @property
+    def fraction(self) -> float:
+        """Progress in ``[0, 1]``."""
+        return min(max(self.step / self.total, 0.0), 1.0) if self.total > 0 else 0.0
+
+    def describe(self) -> str:
+        """One line for a progress bar: ``step 12/300  score 0.271``."""
+        if self.state != RUNNING:
+            return self.message or self.state
+        if self.total == 0:
+            return "starting the worker (loading CLIP)..."
+        text = f"step {self.step}/{self.total}"
+        return text if self.score is None else f"{text}  score {self.score:.3f}"
+
+
+@dataclass
+class Job:
+    """One worker process and what has been read from it.
+
+    Args:
+        argv: the full command (``[python, "-m", "stylize", ...]``).
+        workdir: the job's folder (inputs and run folder); removed by :meth:`cleanup`.
+        env: environment of the worker (default: this process's).
+        payload: what the caller needs again when the job ends (object name, vertex map, ...).
+    """
+
+    argv: list[str]
+    workdir: Path
+    env: dict[str, str] | None = None
+    payload: dict = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+    update: JobUpdate = field(default_factory=JobUpdate)
+    lines: queue.Queue = field(default_factory=queue.Queue)
+    stderr_tail: collections.deque = field(default_factory=lambda: collections.deque(maxlen=40))
+    _readers: list[threading.Thread] = field(default_factory=list)
+    _stdout_closed: bool = False
+
+    def start(self) -> "Job":
+        """Start the worker; raise :class:`JobError` when the interpreter cannot be run."""
+        python = self.argv[0]
+        if not python:
+            raise JobError("no Python set: choose a Python that has stylize installed in the add-on preferences")
+        try:
+            self.process = subprocess.Popen(
+                self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                env=self.env, cwd=str(self.workdir), text=True, encoding="utf-8", errors="replace", bufsize=1,
+            )  # fmt: skip
+        except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+            raise JobError(f"cannot run the Python {python!r}: {exc.strerror or exc}") from exc
+        except OSError as exc:
+            raise JobError(f"cannot run the Python {python!r}: {exc}") from exc
+        self._readers = [
+            threading.Thread(target=_read_lines, args=(self.process.stdout, self.lines.put), daemon=True),
+            threading.Thread(target=_read_lines, args=(self.process.stderr, self.stderr_tail.append), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+        return self
+
+    def cancel(self, grace: float = 5.0) -> None:
+        """Stop the worker (terminate, then kill after ``grace`` seconds) and mark the job cancelled."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._join_readers()
+        if not self.update.finished:
+            self.update.state, self.update.message = CANCELLED, "cancelled"
+
+    def cleanup(self) -> None:
+        """Remove the job folder (its inputs and the worker's run folder)."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _join_readers(self, timeout: float = 5.0) -> None:
+        for reader in self._readers:
+            reader.join(timeout)
+
+
+def _read_lines(stream, put: Callable[[object], None]) -> None:
+    """Reader thread: every line of ``stream`` (without its newline), then an end marker."""
+    try:
+        for line in stream:
+            put(line.rstrip("\r\n"))
+    finally:
+        put(_EOF)
+        stream.close()
+
+
+def parse_event(line: str) -> dict | None:
+    """The JSON object on a worker's stdout line, or None for anything else (warnings, text)."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) and "event" in record else None
+
+
+def _error_message(stderr_lines: Sequence[str], returncode: int) -> str:
+    """The worker's one-line error (``stylize: error: ...``), else its last stderr line."""
+    lines = [line.strip() for line in stderr_lines if isinstance(line, str) and line.strip()]
+    for line in reversed(lines):
+        if line.startswith("stylize: error:"):
+            return line[len("stylize: error:") :].strip()
+    if lines:
+        return f"worker failed (exit code {returncode}): {lines[-1]}"
+    return f"worker failed with exit code {returncode}"
+
+
+def poll_job(job: Job) -> JobUpdate:
+    """Read everything the worker printed so far and return the job's state.
+
+    Never blocks. Call it from a timer (the modal operator), a loop (:func:`wait_job`) or a test.
+    The job is ``done`` only when the worker exited with code 0 after a ``done`` line; any other
+    exit is ``failed`` with the worker's one-line error.
+    """
+    update = job.update
+    if update.finished:
+        return update
+    while True:
+        try:
+            item = job.lines.get_nowait()
+        except queue.Empty:
+            break
+        if item is _EOF:
+            job._stdout_closed = True
+            continue
+        record = parse_event(item)
+        if record is None:
+            continue
+        if record["event"] == "step":
+            update.step = int(record.get("step", update.step))
+            update.total = int(record.get("total", update.total))
+            update.loss, update.score = record.get("loss"), record.get("score")
+        elif record["event"] == "done":
+            update.result = record
+    returncode = job.process.poll() if job.process is not None else None
+    if returncode is None or not job._stdout_closed:
+        return update
+    job._join_readers()
+    if returncode == 0 and update.result is not None:
+        update.state, update.message = DONE, "finished"
+        update.step = update.total or update.step
+    else:
+        update.state, update.message = FAILED, _error_message(list(job.stderr_tail), returncode)
+    return update
+
+
+def wait_job(job: Job, on_update: Callable[[JobUpdate], None] | None = None, interval: float = 0.05) -> JobUpdate:
+    """Poll until the job ends (scripts: ``EXEC_DEFAULT``). Ctrl-C cancels the worker and re-raises."""
+    try:
+        while True:
+            update = poll_job(job)
+            if on_update is not None:
+                on_update(update)
+            if update.finished:
+                return update
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        job.cancel()
+        raise
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def parse_clip_specs(text: str) -> list[str]:
+    """``"ViT-B-32:openai, local-dir:/models/x"`` -> one spec per comma-separated entry."""
+    return [spec.strip() for spec in (text or "").split(",") if spec.strip()]
+
+
+@dataclass
+class MeshJobSettings:
+    """What the operator asks the worker for (the panel's values or the operator's own)."""
+
+    prompt: str
+    negative_prompt: str = ""
+    preset: str = "fast"
+    iterations: int = 0
+    seed: int = 0
+    displace: bool = True
+    device: str = "auto"
+    clip: list[str] = field(default_factory=list)
+
+
+def mesh_argv(python: str, mesh_path: Path, out_dir: Path, settings: MeshJobSettings, mask_path: Path | None = None) -> list[str]:
+    """The worker command for one Text2Mesh job (argv list; the prompt is one argument)."""
+    argv = [python, "-m", "stylize", "mesh", str(mesh_path), settings.prompt, "--out", str(out_dir),
+            "--preset", settings.preset, "--seed", str(int(settings.seed)), "--device", settings.device,
+            "--progress", "json",
+            # Results map back onto Blender's vertices by index: no remeshing of add-on jobs.
+            "--set", "target_vertices=0",
+            # The run folder is deleted once the result is applied: no animation nobody sees.
+            "--set", "output.turntable_frames=1", "--set", "output.preview_views=1"]  # fmt: skip
+    if settings.iterations > 0:
+        argv += ["--iters", str(int(settings.iterations))]
+    if not settings.displace:
+        argv += ["--set", "field.geometry=false"]
+    if settings.negative_prompt.strip():
+        argv += ["--negative", settings.negative_prompt.strip()]
+    for spec in settings.clip:
+        argv += ["--clip", spec]
+    if mask_path is not None:
+        argv += ["--mask", str(mask_path)]
+    return argv
+
+
+@dataclass
+class DrawJobSettings:
+    """A CLIPDraw job: ``stylize draw PROMPT``."""
+
+    prompt: str
+    negative_prompt: str = ""
+    preset: str = "clipdraw"
+    iterations: int = 0
+    seed: int = 0
+    paths: int = 0
+    device: str = "auto"
+    clip: list[str] = field(default_factory=list)
+
+
+def draw_argv(python: str, out_dir: Path, settings: DrawJobSettings) -> list[str]:
+    """The worker command for one drawing (argv list)."""
+    argv = [python, "-m", "stylize", "draw", settings.prompt, "--out", str(out_dir), "--preset", settings.preset,
+            "--seed", str(int(settings.seed)), "--progress", "json"]  # fmt: skip
+    if settings.device != "auto":
+        argv += ["--device", settings.device]
+    if settings.iterations > 0:
+        argv += ["--iters", str(int(settings.iterations))]
+    if settings.paths > 0:
+        argv += ["--paths", str(int(settings.paths))]
+    if settings.negative_prompt.strip():
+        argv += ["--negative", settings.negative_prompt.strip()]
+    for spec in settings.clip:
+        argv += ["--clip", spec]
+    return argv
+
+
+def worker_env(online_access: bool, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The worker's environment: Blender's "Allow Online Access" off forbids model downloads."""
+    env = dict(os.environ if base is None else base)
+    env.pop("PYTHONHOME", None)  # Blender's own Python home must not leak into another interpreter
+    env["PYTHONUNBUFFERED"] = "1"
+    if not online_access:
+        env["STYLIZE_OFFLINE"] = "1"
+    return env
+
+
+def new_workdir(prefix: str = "stylize-blender-") -> Path:
+    """A fresh temporary folder for one job (never inside the add-on's own folder)."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def check_python(python: str, timeout: float = 120.0, env: dict[str, str] | None = None) -> dict:
+    """Run ``python -c CHECK_SCRIPT``: ``{"stylize": version, "torch": ..., "cuda": bool, "gpu": ...}``.
+
+    Raises:
+        JobError: no such interpreter, stylize not importable there, or no answer in time.
+    """
+    if not python:
+        raise JobError("no Python set: choose a Python that has stylize installed")
+    try:
+        done = subprocess.run([python, "-c", CHECK_SCRIPT], capture_output=True, text=True, timeout=timeout, env=env,
+                              stdin=subprocess.DEVNULL)  # fmt: skip
+    except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+        raise JobError(f"cannot run the Python {python!r}: {exc.strerror or exc}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise JobError(f"the Python {python!r} did not answer within {timeout:.0f} s") from exc
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise JobError(f"stylize is not usable with {python!r}: {lines[-1] if lines else f'exit code {done.returncode}'}")
+    for line in reversed(done.stdout.splitlines()):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "stylize" in record:
+            return record
+    raise JobError(f"unexpected answer from {python!r}: {done.stdout.strip()[:200]!r}")
+
+
+# --- mesh exchange ------------------------------------------------------------------------------
+
+
+@dataclass
+class MeshExchange:
+    """The mesh as sent to the worker: only vertices that faces use, in Blender's order.
+
+    Attributes:
+        used: Blender vertex index of each vertex written, ``(U,)`` increasing.
+        vertex_count: vertices of the Blender mesh.
+    """
+
+    used: np.ndarray
+    vertex_count: int
+
+
+def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray) -> MeshExchange:
+    """Write a triangle mesh as OBJ (positions and faces only), keeping the vertex order.
+
+    Loose vertices (no face) are left out, because trimesh's OBJ reader drops them and would shift
+    every later index; :class:`MeshExchange` maps the file's vertices back to the mesh's. Floats
+    use 9 significant digits, so float32 positions survive the text round trip exactly.
+
+    Shape:
+        - vertices: ``(V, 3)``; triangles: ``(T, 3)`` integer indices into vertices.
+    """
+    vertices = np.asarray(vertices, dtype=np.float64)
+    triangles = np.asarray(triangles, dtype=np.int64)
+    if vertices.ndim != 2 or vertices.shape[1] != 3:
+        raise ValueError(f"expected vertices of shape (V, 3), got {vertices.shape}")
+    if triangles.ndim != 2 or triangles.shape[1] != 3 or len(triangles) == 0:
+        raise ValueError(f"expected at least one triangle of shape (T, 3), got {triangles.shape}")
+    used = np.unique(triangles)
+    remap = np.full(len(vertices), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    lines = ["# stylize Blender add-on: positions and triangles, vertex order kept"]
+    lines += ["v %.9g %.9g %.9g" % tuple(row) for row in vertices[used]]
+    lines += ["f %d %d %d" % tuple(row) for row in remap[triangles] + 1]
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return MeshExchange(used=used, vertex_count=len(vertices))
+
+
+@dataclass
+class MeshResult:
+    """The worker's result on the Blender mesh's vertices.
+
+    Attributes:
+        colors: sRGB ``(V, 3)`` float32; vertices without a result get ``fallback_color``.
+        positions: ``(V, 3)`` float64 in the mesh's frame; unchanged vertices keep their position.
+        changed: ``(V,)`` bool, the vertices this result may change (the worker returned them and
+            they are inside the region); the others must be left exactly as they are.
+    """
+
+    colors: np.ndarray
+    positions: np.ndarray
+    changed: np.ndarray
+
+
+def read_mesh_result(
+    run_dir: Path,
+    exchange: MeshExchange,
+    original: np.ndarray,
+    keep: np.ndarray | None = None,
+    fallback_color: Sequence[float] = (1.0, 1.0, 1.0),
+) -> MeshResult:
+    """Map ``vertex_data.npz`` of a run folder back onto the Blender mesh's vertices.
+
+    Args:
+        run_dir: the worker's run folder.
+        exchange: what :func:`write_obj` returned for the job's input.
+        original: the mesh's own positions ``(V, 3)``.
+        keep: ``(V,)`` bool, vertices to leave untouched whatever the worker returned (outside
+            the region mask); None: none.
+        fallback_color: colour of vertices without a result (loose ones).
+
+    Raises:
+        JobError: the file is missing or does not fit the mesh.
+    """
+    path = Path(run_dir) / "vertex_data.npz"
+    if not path.is_file():
+        raise JobError(f"the worker wrote no {path.name} in {run_dir} (is its stylize too old?)")
+    with np.load(path, allow_pickle=False) as data:
+        vertices, colors, source = data["vertices"], data["colors"], data["source_index"]
+    if len(vertices) != len(colors) or len(source) != len(vertices) or source.max(initial=-1) >= len(exchange.used):
+        raise JobError(f"{path.name} does not fit the mesh sent ({len(exchange.used)} vertices)")
+    returned = source >= 0  # -1: a vertex subdivision added; the add-on never asks for that
+    targets = exchange.used[source[returned]]
+    out_colors = np.tile(np.asarray(fallback_color, dtype=np.float32), (exchange.vertex_count, 1))
+    out_positions = np.array(original, dtype=np.float64, copy=True)
+    changed = np.zeros(exchange.vertex_count, dtype=bool)
+    out_colors[targets] = colors[returned]
+    out_positions[targets] = vertices[returned]
+    changed[targets] = True
+    if keep is not None:
+        keep = np.asarray(keep, dtype=bool)
+        changed &= ~keep
+        out_positions[keep] = np.asarray(original, dtype=np.float64)[keep]
+    return MeshResult(colors=out_colors, positions=out_positions, changed=changed)
+
+
+def write_mask(path: Path, weights: np.ndarray, exchange: MeshExchange) -> Path:
+    """Write per-vertex weights in ``[0, 1]`` as ``.npy`` in the order of the OBJ sent."""
+    weights = np.clip(np.asarray(weights, dtype=np.float32), 0.0, 1.0)
+    if weights.shape != (exchange.vertex_count,):
+        raise ValueError(f"expected weights of shape ({exchange.vertex_count},), got {weights.shape}")
+    path = Path(path)
+    with open(path, "wb") as handle:
+        np.save(handle, weights[exchange.used])
+    return path

@@ -1,0 +1,49 @@
+"""The sidebar panel (3D viewport, tab "Stylize")."""
+
+from __future__ import annotations
+
+import bpy
+
+
+class STYLIZE_PT_main(bpy.types.Panel):
+    bl_label = "Stylize"
+    bl_idname = "STYLIZE_PT_main"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Stylize"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        settings = context.scene.stylize
+        job = context.window_manager.stylize_job
+        obj = context.active_object
+
+        column = layout.column()
+        column.enabled = not job.running
+        column.prop(settings, "prompt")
+        column.prop(settings, "negative_prompt")
+        column.prop(settings, "preset")
+        row = column.row(align=True)
+        row.prop(settings, "iterations")
+        row.prop(settings, "seed")
+        column.row().prop(settings, "mode", expand=True)
+        if obj is not None and obj.type == "MESH":
+            column.prop_search(settings, "vertex_group", obj, "vertex_groups", text="Region")
+        column.operator("stylize.stylize_mesh", text="Stylize", icon="SHADING_TEXTURE")
+
+        box = column.box()
+        box.label(text="Drawing", icon="CURVE_BEZCURVE")
+        row = box.row(align=True)
+        row.prop(settings, "draw_preset", text="")
+        row.prop(settings, "draw_paths")
+        box.prop(settings, "draw_size")
+        box.operator("stylize.draw_svg", text="Draw SVG as Curves", icon="GREASEPENCIL")
+
+        if job.running:
+            layout.progress(factor=job.progress, type="BAR", text=job.text or "running...")
+            layout.operator("stylize.cancel", text="Cancel", icon="CANCEL")
+        elif job.message:
+            layout.label(text=job.message, icon="ERROR" if job.failed else "INFO")
+
+
+CLASSES = (STYLIZE_PT_main,)

@@ -1,0 +1,118 @@
+"""Add-on preferences (the worker's Python, device, CLIP specs) and the property groups the panel
+and the running job use."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+from . import jobs
+
+# The add-on's module name: "stylize_blender" as a legacy add-on, "bl_ext.<repo>.stylize" as an
+# extension. Preferences are registered under it.
+ADDON_ID = __package__
+
+DEVICES = [
+    ("auto", "Auto", "CUDA when the worker's torch sees a GPU, else the CPU"),
+    ("cpu", "CPU", "Always the CPU"),
+    ("cuda", "CUDA", "An NVIDIA GPU (fails if the worker's torch has no CUDA)"),
+]
+MESH_PRESETS = [
+    ("fast", "Fast", "300 iterations, tuned to reach the paper's quality sooner"),
+    ("paper", "Paper", "Text2Mesh's published settings (1500 iterations)"),
+    ("smoke", "Smoke", "A tiny CPU run to check the setup (seconds)"),
+]
+DRAW_PRESETS = [
+    ("clipdraw", "CLIPDraw", "CLIPDraw's settings (224 px, 256 strokes, 1000 steps)"),
+    ("styleclipdraw", "StyleCLIPDraw", "StyleCLIPDraw's settings"),
+    ("test", "Test", "Small and quick"),
+    ("smoke", "Smoke", "A tiny run to check the setup (seconds)"),
+]
+MODES = [
+    ("COLOR", "Colour", "Colours only: the shape is kept"),
+    ("COLOR_DISPLACEMENT", "Colour + Displacement", "Colours and a displacement along the normals (a shape key)"),
+]
+
+
+def preferences(context: bpy.types.Context) -> "STYLIZE_AddonPreferences":
+    """This add-on's preferences."""
+    return context.preferences.addons[ADDON_ID].preferences
+
+
+class STYLIZE_AddonPreferences(bpy.types.AddonPreferences):
+    bl_idname = ADDON_ID
+
+    python_path: StringProperty(
+        name="Python",
+        description="A Python interpreter that has the stylize toolkit installed (pip install stylize); "
+        "it runs the work in its own process",
+        subtype="FILE_PATH",
+        default="",
+    )
+    device: EnumProperty(name="Device", items=DEVICES, default="auto", description="Where the worker runs")
+    clip_spec: StringProperty(
+        name="CLIP",
+        description="CLIP model spec(s), comma-separated for an ensemble: ViT-B-32:openai, "
+        "ARCH:/path/weights.pt, local-dir:/path, hf-hub:org/name (append @W for a weight)",
+        default="ViT-B-32:openai",
+    )
+    check_result: StringProperty(name="Check", default="", options={"SKIP_SAVE"})
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.prop(self, "python_path")
+        row = layout.row()
+        row.operator("stylize.check_python", icon="CHECKMARK")
+        if self.check_result:
+            row.label(text=self.check_result)
+        layout.prop(self, "device")
+        layout.prop(self, "clip_spec")
+        if not bpy.app.online_access:
+            layout.label(text="Online access is off: the worker will not download CLIP weights", icon="INFO")
+
+
+class STYLIZE_PG_settings(bpy.types.PropertyGroup):
+    """The panel's values (saved with the .blend file); operators fall back to them."""
+
+    prompt: StringProperty(name="Prompt", description="What the mesh should look like", default="")
+    negative_prompt: StringProperty(name="Negative", description="What it should not look like", default="")
+    preset: EnumProperty(name="Preset", items=MESH_PRESETS, default="fast")
+    iterations: IntProperty(name="Iterations", description="0: the preset's", default=0, min=0, soft_max=3000)
+    seed: IntProperty(name="Seed", default=0, min=0)
+    mode: EnumProperty(name="Mode", items=MODES, default="COLOR_DISPLACEMENT")
+    vertex_group: StringProperty(
+        name="Region", description="Only stylize this vertex group (weights blend); empty: the whole mesh", default=""
+    )
+    draw_preset: EnumProperty(name="Preset", items=DRAW_PRESETS, default="clipdraw")
+    draw_paths: IntProperty(name="Strokes", description="0: the preset's", default=0, min=0, soft_max=1024)
+    draw_size: FloatProperty(name="Size", description="Width of the imported drawing", default=2.0, min=0.001,
+                             subtype="DISTANCE")  # fmt: skip
+
+
+class STYLIZE_PG_job(bpy.types.PropertyGroup):
+    """The running job as the UI sees it (on the window manager: never saved)."""
+
+    running: BoolProperty(default=False)
+    kind: StringProperty(default="")
+    progress: FloatProperty(default=0.0, min=0.0, max=1.0)
+    text: StringProperty(default="")
+    message: StringProperty(default="")
+    failed: BoolProperty(default=False)
+    cancel_requested: BoolProperty(default=False)
+
+    def begin(self, kind: str) -> None:
+        self.running, self.kind, self.progress, self.failed, self.cancel_requested = True, kind, 0.0, False, False
+        self.text, self.message = "starting the worker...", ""
+
+    def show(self, update: jobs.JobUpdate) -> None:
+        self.progress, self.text = update.fraction, update.describe()
+
+    def end(self, update: jobs.JobUpdate | None, message: str) -> None:
+        self.running, self.cancel_requested = False, False
+        self.failed = update is None or update.state == jobs.FAILED
+        self.message = message
+        if update is not None:
+            self.progress = update.fraction
+
+
+CLASSES = (STYLIZE_AddonPreferences, STYLIZE_PG_settings, STYLIZE_PG_job)

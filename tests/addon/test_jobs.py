@@ -1,0 +1,252 @@
+"""The add-on's worker plumbing (``blender_addon/jobs.py``): no bpy needed, runs in any Python.
+
+Worker processes here are tiny stand-in scripts run by this interpreter, so states, errors and
+cancel are checked in well under a second each; the real toolkit worker runs in test_addon.py.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from stylize.mesh.io import load_mesh, make_icosphere
+
+from .helpers import addon_jobs
+
+jobs = addon_jobs()
+
+
+def _fake_worker(tmp_path, body: str) -> jobs.Job:
+    script = tmp_path / "worker.py"
+    script.write_text("import json, sys, time\n" + body)
+    workdir = tmp_path / "job"
+    workdir.mkdir()
+    return jobs.Job([sys.executable, str(script)], workdir).start()
+
+
+def _wait(job, seconds: float = 20.0) -> jobs.JobUpdate:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        update = jobs.poll_job(job)
+        if update.finished:
+            return update
+        time.sleep(0.01)
+    job.cancel()
+    raise AssertionError("the job did not finish")
+
+
+def test_poll_reads_steps_and_done(tmp_path):
+    job = _fake_worker(tmp_path, """
+print("a warning that is not JSON")
+for i in range(1, 4):
+    print(json.dumps({"event": "step", "step": i, "total": 3, "loss": 1.0 / i, "score": 0.1 * i}), flush=True)
+print('{"not": "an event"}')
+print(json.dumps({"event": "done", "out": "/somewhere", "status": "finished"}))
+""")
+    update = _wait(job)
+    assert update.state == jobs.DONE and update.step == 3 and update.total == 3
+    assert update.score == pytest.approx(0.3) and update.fraction == 1.0
+    assert update.result == {"event": "done", "out": "/somewhere", "status": "finished"}
+    assert jobs.poll_job(job) is update  # finished jobs stay finished
+
+
+def test_progress_shows_while_running(tmp_path):
+    job = _fake_worker(tmp_path, """
+print(json.dumps({"event": "step", "step": 1, "total": 4, "loss": 2.0, "score": 0.25}), flush=True)
+time.sleep(30)
+""")
+    try:
+        deadline = time.monotonic() + 20
+        while jobs.poll_job(job).step == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        update = jobs.poll_job(job)
+        assert update.state == jobs.RUNNING and update.fraction == 0.25
+        assert update.describe() == "step 1/4  score 0.250"
+    finally:
+        job.cancel()
+    assert job.process.poll() is not None and job.update.state == jobs.CANCELLED
+
+
+def test_worker_error_line_becomes_the_message(tmp_path):
+    job = _fake_worker(tmp_path, """
+print(json.dumps({"event": "step", "step": 1, "total": 9, "loss": 1.0, "score": 0.0}), flush=True)
+print("some log line", file=sys.stderr)
+print("stylize: error: local-dir:/x: open_clip_config.json not found", file=sys.stderr)
+sys.exit(2)
+""")
+    update = _wait(job)
+    assert update.state == jobs.FAILED and update.message == "local-dir:/x: open_clip_config.json not found"
+
+
+def test_exit_0_without_done_is_a_failure(tmp_path):
+    update = _wait(_fake_worker(tmp_path, "print('Traceback: boom', file=sys.stderr)\n"))
+    assert update.state == jobs.FAILED and "boom" in update.message
+
+
+def test_cancel_ends_a_busy_worker_quickly(tmp_path):
+    job = _fake_worker(tmp_path, "time.sleep(60)\n")
+    started = time.monotonic()
+    job.cancel()
+    assert job.process.poll() is not None and time.monotonic() - started < 5
+    assert jobs.poll_job(job).state == jobs.CANCELLED
+
+
+def test_missing_python_is_a_one_line_error(tmp_path):
+    missing = str(tmp_path / "nowhere" / "python")
+    with pytest.raises(jobs.JobError, match="cannot run the Python") as error:
+        jobs.Job([missing, "-m", "stylize"], tmp_path).start()
+    assert missing in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(jobs.JobError, match="no Python set"):
+        jobs.Job(["", "-m", "stylize"], tmp_path).start()
+
+
+def test_check_python_reports_version_and_cuda():
+    import torch
+
+    import stylize
+
+    info = jobs.check_python(sys.executable)
+    assert info["stylize"] == stylize.__version__ and info["cuda"] is torch.cuda.is_available()
+
+
+def test_check_python_without_stylize_names_the_problem(tmp_path):
+    fake = tmp_path / "python3"  # an "interpreter" that fails the way one without stylize does
+    fake.write_text("#!/bin/sh\necho \"ModuleNotFoundError: No module named 'stylize'\" >&2\nexit 1\n")
+    fake.chmod(0o755)
+    with pytest.raises(jobs.JobError, match="stylize is not usable with .*No module named 'stylize'"):
+        jobs.check_python(str(fake))
+    with pytest.raises(jobs.JobError, match="cannot run the Python"):
+        jobs.check_python(str(tmp_path / "missing"))
+
+
+def test_mesh_argv_is_a_list_with_the_prompt_as_one_argument(tmp_path):
+    settings = jobs.MeshJobSettings(prompt='a "vase"; rm -rf ~', negative_prompt=" blurry ", preset="smoke",
+                                    iterations=5, seed=4, displace=False, device="cpu", clip=["A:x", "local-dir:/m"])  # fmt: skip
+    argv = jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", settings, mask_path=tmp_path / "m.npy")
+    assert argv[:6] == ["/py", "-m", "stylize", "mesh", str(tmp_path / "in.obj"), 'a "vase"; rm -rf ~']
+    pairs = list(zip(argv, argv[1:]))
+    for pair in [("--out", str(tmp_path / "run")), ("--preset", "smoke"), ("--iters", "5"), ("--seed", "4"),
+                 ("--device", "cpu"), ("--progress", "json"), ("--set", "target_vertices=0"),
+                 ("--set", "field.geometry=false"), ("--negative", "blurry"), ("--clip", "A:x"),
+                 ("--clip", "local-dir:/m"), ("--mask", str(tmp_path / "m.npy"))]:  # fmt: skip
+        assert pair in pairs, pair
+    default = jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", jobs.MeshJobSettings(prompt="x"))
+    assert "--iters" not in default and "--mask" not in default and "--negative" not in default
+    assert "field.geometry=false" not in default and "--clip" not in default
+
+
+def test_draw_argv(tmp_path):
+    settings = jobs.DrawJobSettings(prompt="a fox", preset="smoke", iterations=3, paths=8, seed=1, clip=["A:x"])
+    argv = jobs.draw_argv("/py", tmp_path / "run", settings)
+    assert argv[:5] == ["/py", "-m", "stylize", "draw", "a fox"]
+    assert ("--paths", "8") in list(zip(argv, argv[1:])) and argv[argv.index("--progress") + 1] == "json"
+
+
+def test_clip_specs_and_worker_env():
+    assert jobs.parse_clip_specs(" A:x ,, local-dir:/m@0.5,") == ["A:x", "local-dir:/m@0.5"]
+    assert jobs.parse_clip_specs("") == []
+    offline = jobs.worker_env(False, {"PYTHONHOME": "/blender/python", "PATH": "/bin"})
+    assert offline["STYLIZE_OFFLINE"] == "1" and "PYTHONHOME" not in offline and offline["PATH"] == "/bin"
+    assert "STYLIZE_OFFLINE" not in jobs.worker_env(True, {})
+
+
+def test_parse_event_ignores_anything_but_event_objects():
+    assert jobs.parse_event('{"event": "step", "step": 2}') == {"event": "step", "step": 2}
+    for line in ["", "warning", "{broken", '{"step": 2}', "[1, 2]"]:
+        assert jobs.parse_event(line) is None
+
+
+# --- mesh exchange -------------------------------------------------------------------------------
+
+
+def _mesh_with_loose_vertex():
+    vertices, faces = make_icosphere(1)
+    vertices = np.concatenate([vertices[:5], [[9.0, 9.0, 9.0]], vertices[5:]]).astype(np.float32)
+    faces = np.where(faces >= 5, faces + 1, faces)
+    return vertices, faces
+
+
+def test_obj_round_trip_keeps_order_and_exact_float32_positions(tmp_path):
+    vertices, faces = _mesh_with_loose_vertex()
+    vertices = vertices * np.float32(1.2345678)  # digits that need all 9 significant places
+    exchange = jobs.write_obj(tmp_path / "mesh.obj", vertices, faces)
+    assert exchange.vertex_count == len(vertices) and 5 not in exchange.used
+    loaded = load_mesh(tmp_path / "mesh.obj", normalize=False)
+    assert loaded.source_vertex_index.tolist() == list(range(len(exchange.used)))
+    assert np.array_equal(loaded.vertices, vertices[exchange.used])  # float32, bit for bit
+    assert np.array_equal(exchange.used[loaded.faces], faces)
+
+
+def test_read_mesh_result_maps_back_and_keeps_what_it_must(tmp_path):
+    vertices, faces = _mesh_with_loose_vertex()
+    exchange = jobs.write_obj(tmp_path / "mesh.obj", vertices, faces)
+    run = tmp_path / "run"
+    run.mkdir()
+    # The worker returned every vertex of the file but file vertex 2 (dropped by its repair step).
+    source = np.array([i for i in range(len(exchange.used)) if i != 2])
+    colors = np.random.default_rng(0).random((len(source), 3)).astype(np.float32)
+    moved = vertices[exchange.used[source]].astype(np.float64) + 0.01
+    np.savez(run / "vertex_data.npz", vertices=moved, colors=colors, source_index=source)
+    keep = np.zeros(len(vertices), dtype=bool)
+    keep[7] = True
+    result = jobs.read_mesh_result(run, exchange, vertices, keep=keep)
+    targets = exchange.used[source]
+    assert np.array_equal(result.colors[targets], colors)
+    expected_changed = np.zeros(len(vertices), dtype=bool)
+    expected_changed[targets] = True
+    expected_changed[7] = False
+    assert np.array_equal(result.changed, expected_changed)  # not the loose one, not 2, not 7
+    for index in (5, int(exchange.used[2]), 7):
+        assert np.array_equal(result.positions[index], vertices[index].astype(np.float64))
+    assert np.allclose(result.positions[expected_changed], vertices[expected_changed] + 0.01)
+
+
+def test_read_mesh_result_refuses_a_result_for_another_mesh(tmp_path):
+    vertices, faces = make_icosphere(1)
+    exchange = jobs.write_obj(tmp_path / "mesh.obj", vertices, faces)
+    with pytest.raises(jobs.JobError, match="vertex_data.npz"):
+        jobs.read_mesh_result(tmp_path, exchange, vertices)
+    np.savez(tmp_path / "vertex_data.npz", vertices=np.zeros((2, 3)), colors=np.zeros((2, 3), np.float32),
+             source_index=np.array([0, len(vertices) + 5]))  # fmt: skip
+    with pytest.raises(jobs.JobError, match="does not fit"):
+        jobs.read_mesh_result(tmp_path, exchange, vertices)
+
+
+def test_mask_is_written_in_the_order_of_the_obj(tmp_path):
+    vertices, faces = _mesh_with_loose_vertex()
+    exchange = jobs.write_obj(tmp_path / "mesh.obj", vertices, faces)
+    weights = np.linspace(-0.5, 1.5, len(vertices))
+    mask = np.load(jobs.write_mask(tmp_path / "mask.npy", weights, exchange))
+    assert mask.dtype == np.float32 and mask.shape == (len(exchange.used),)
+    assert np.allclose(mask, np.clip(weights, 0, 1)[exchange.used])
+    with pytest.raises(ValueError, match="weights of shape"):
+        jobs.write_mask(tmp_path / "bad.npy", weights[:-1], exchange)
+
+
+def test_write_obj_refuses_bad_arrays(tmp_path):
+    with pytest.raises(ValueError, match="vertices of shape"):
+        jobs.write_obj(tmp_path / "x.obj", np.zeros((4, 2)), np.array([[0, 1, 2]]))
+    with pytest.raises(ValueError, match="triangle"):
+        jobs.write_obj(tmp_path / "x.obj", np.zeros((4, 3)), np.zeros((0, 3), int))
+    assert not (tmp_path / "x.obj").exists()
+
+
+def test_job_folder_is_removed_by_cleanup(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    folder = jobs.new_workdir()
+    (folder / "input.obj").write_text("v 0 0 0\n")
+    assert folder.parent == tmp_path
+    jobs.Job([], folder).cleanup()
+    assert not folder.exists()
+
+
+def test_update_describe_before_the_first_step():
+    assert "starting" in jobs.JobUpdate().describe()
+    assert jobs.JobUpdate(state=jobs.FAILED, message="boom").describe() == "boom"
+    assert json.dumps(jobs.JobUpdate().fraction) == "0.0"
