@@ -29,8 +29,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from stylize.errors import InputError
+from stylize.mesh.io import write_glb_chunks
 from stylize.mesh.texture import dilate, rasterize_uv_triangles
-from stylize.utils import atomic_write, write_json
+from stylize.utils import write_json
 
 __all__ = ["BakeReport", "bake_file", "bake_mesh", "check_texture_size", "unwrap", "write_textured_glb"]
 
@@ -230,14 +231,7 @@ def write_textured_glb(
         "bufferViews": views,
         "accessors": accessors,
     }  # fmt: skip
-    json_chunk = json.dumps(document, separators=(",", ":"), default=str).encode()
-    json_chunk += b" " * ((-len(json_chunk)) % 4)
-    bin_chunk = b"".join(blobs)
-    total = 12 + 8 + len(json_chunk) + 8 + len(bin_chunk)
-    with atomic_write(path, "wb") as handle:
-        handle.write(struct.pack("<4sII", b"glTF", 2, total))
-        handle.write(struct.pack("<I4s", len(json_chunk), b"JSON") + json_chunk)
-        handle.write(struct.pack("<I4s", len(bin_chunk), b"BIN\0") + bin_chunk)
+    write_glb_chunks(path, document, blobs)
     return path
 
 

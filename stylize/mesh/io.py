@@ -476,6 +476,19 @@ def _write_obj(path: Path, vertices, faces, colors, metadata) -> None:
     _write_with_trimesh(path, vertices, faces, colors, metadata, "obj", include_normals=False, include_texture=False)
 
 
+def write_glb_chunks(path: Path, document: Mapping[str, Any], blobs: list[bytes]) -> None:
+    """Write a binary glTF atomically: the JSON ``document`` and the 4-byte aligned ``blobs`` of
+    its single buffer."""
+    json_chunk = json.dumps(document, separators=(",", ":"), default=str).encode()
+    json_chunk += b" " * ((-len(json_chunk)) % 4)
+    bin_chunk = b"".join(blobs)
+    total = 12 + 8 + len(json_chunk) + 8 + len(bin_chunk)
+    with atomic_write(path, "wb") as handle:
+        handle.write(struct.pack("<4sII", b"glTF", 2, total))
+        handle.write(struct.pack("<I4s", len(json_chunk), b"JSON") + json_chunk)
+        handle.write(struct.pack("<I4s", len(bin_chunk), b"BIN\0") + bin_chunk)
+
+
 def _write_glb(path: Path, vertices, faces, colors, metadata) -> None:
     """A minimal single-mesh GLB: float32 positions, uint32 indices, float32 linear COLOR_0."""
     blobs: list[bytes] = []
@@ -515,14 +528,7 @@ def _write_glb(path: Path, vertices, faces, colors, metadata) -> None:
         "bufferViews": views,
         "accessors": accessors,
     }
-    json_chunk = json.dumps(document, separators=(",", ":"), default=str).encode()
-    json_chunk += b" " * ((-len(json_chunk)) % 4)
-    bin_chunk = b"".join(blobs)
-    total = 12 + 8 + len(json_chunk) + 8 + len(bin_chunk)
-    with atomic_write(path, "wb") as handle:
-        handle.write(struct.pack("<4sII", b"glTF", 2, total))
-        handle.write(struct.pack("<I4s", len(json_chunk), b"JSON") + json_chunk)
-        handle.write(struct.pack("<I4s", len(bin_chunk), b"BIN\0") + bin_chunk)
+    write_glb_chunks(path, document, blobs)
 
 
 MESH_WRITE_FORMATS: Mapping[str, Callable[..., None]] = MappingProxyType(
