@@ -359,6 +359,10 @@ def check_python(python: str, timeout: float = 120.0, env: dict[str, str] | None
 # --- mesh exchange ------------------------------------------------------------------------------
 
 
+# Blender is Z-up; the toolkit's cameras (like glTF and Blender's own OBJ export) are Y-up.
+Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+
 @dataclass
 class MeshExchange:
     """The mesh as sent to the worker: only vertices that faces use, in Blender's order.
@@ -366,14 +370,46 @@ class MeshExchange:
     Attributes:
         used: Blender vertex index of each vertex written, ``(U,)`` increasing.
         vertex_count: vertices of the Blender mesh.
+        orientation: ``(3, 3)`` linear map from the mesh's coordinates to the file's (identity:
+            written as they are).
     """
 
     used: np.ndarray
     vertex_count: int
+    orientation: np.ndarray = field(default_factory=lambda: np.eye(3))
+
+    def to_worker(self, positions: np.ndarray) -> np.ndarray:
+        """Mesh coordinates ``(N, 3)`` -> the frame of the file sent to the worker (float64)."""
+        positions = np.asarray(positions, dtype=np.float64)
+        return positions if np.array_equal(self.orientation, np.eye(3)) else positions @ self.orientation.T
+
+    def from_worker(self, positions: np.ndarray) -> np.ndarray:
+        """The worker's positions ``(N, 3)`` -> the mesh's coordinates (float64)."""
+        positions = np.asarray(positions, dtype=np.float64)
+        if np.array_equal(self.orientation, np.eye(3)):
+            return positions
+        return np.linalg.solve(self.orientation, positions.T).T
 
 
-def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray) -> MeshExchange:
+def worker_orientation(world_linear: np.ndarray) -> np.ndarray:
+    """The map from an object's mesh coordinates to the worker's frame: the object's own
+    rotation and scale (``matrix_world``'s 3x3 part, so the worker sees the object upright as the
+    viewport shows it, whichever way its mesh data was modelled or imported), then Z-up -> Y-up.
+
+    Raises:
+        JobError: the object is scaled to zero along some axis.
+    """
+    world_linear = np.asarray(world_linear, dtype=np.float64).reshape(3, 3)
+    if abs(np.linalg.det(world_linear)) < 1e-12:
+        raise JobError("the object is scaled to zero along an axis: apply or fix its scale first")
+    return Z_UP_TO_Y_UP @ world_linear
+
+
+def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray, orientation: np.ndarray | None = None) -> MeshExchange:
     """Write a triangle mesh as OBJ (positions and faces only), keeping the vertex order.
+
+    ``orientation`` (see :func:`worker_orientation`) maps the positions into the file's frame;
+    None writes them as they are.
 
     Loose vertices (no face) are left out, because trimesh's OBJ reader drops them and would shift
     every later index; :class:`MeshExchange` maps the file's vertices back to the mesh's. Floats
@@ -388,17 +424,20 @@ def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray) -> MeshEx
         raise ValueError(f"expected vertices of shape (V, 3), got {vertices.shape}")
     if triangles.ndim != 2 or triangles.shape[1] != 3 or len(triangles) == 0:
         raise ValueError(f"expected at least one triangle of shape (T, 3), got {triangles.shape}")
-    used = np.unique(triangles)
+    exchange = MeshExchange(used=np.unique(triangles), vertex_count=len(vertices))
+    if orientation is not None:
+        exchange.orientation = np.asarray(orientation, dtype=np.float64).reshape(3, 3)
+    used = exchange.used
     remap = np.full(len(vertices), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
     lines = ["# stylize Blender add-on: positions and triangles, vertex order kept"]
-    lines += ["v %.9g %.9g %.9g" % tuple(row) for row in vertices[used]]
+    lines += ["v %.9g %.9g %.9g" % tuple(row) for row in exchange.to_worker(vertices[used])]
     lines += ["f %d %d %d" % tuple(row) for row in remap[triangles] + 1]
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-    return MeshExchange(used=used, vertex_count=len(vertices))
+    return exchange
 
 
 @dataclass
@@ -450,7 +489,7 @@ def read_mesh_result(
     out_positions = np.array(original, dtype=np.float64, copy=True)
     changed = np.zeros(exchange.vertex_count, dtype=bool)
     out_colors[targets] = colors[returned]
-    out_positions[targets] = vertices[returned]
+    out_positions[targets] = exchange.from_worker(vertices[returned])
     changed[targets] = True
     if keep is not None:
         keep = np.asarray(keep, dtype=bool)

@@ -13,6 +13,7 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+from . import jobs
 from .jobs import JobError, MeshResult
 
 COLOR_ATTRIBUTE = "Stylize Color"
@@ -32,6 +33,12 @@ def mesh_arrays(mesh: bpy.types.Mesh) -> tuple[np.ndarray, np.ndarray]:
     triangles = np.empty(len(mesh.loop_triangles) * 3, dtype=np.int32)
     mesh.loop_triangles.foreach_get("vertices", triangles)
     return positions.reshape(-1, 3), triangles.reshape(-1, 3).astype(np.int64)
+
+
+def worker_orientation(obj: bpy.types.Object) -> np.ndarray:
+    """How ``obj``'s mesh coordinates map into the worker's Y-up frame (see
+    :func:`jobs.worker_orientation`)."""
+    return jobs.worker_orientation(np.array(obj.matrix_world.to_3x3(), dtype=np.float64))
 
 
 def group_weights(obj: bpy.types.Object, group_name: str) -> np.ndarray:

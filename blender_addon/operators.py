@@ -52,7 +52,7 @@ def start_mesh_job(
     weights = mesh_data.group_weights(obj, vertex_group) if vertex_group else None
     workdir = jobs.new_workdir()
     try:
-        exchange = jobs.write_obj(workdir / "input.obj", positions, triangles)
+        exchange = jobs.write_obj(workdir / "input.obj", positions, triangles, mesh_data.worker_orientation(obj))
         mask = jobs.write_mask(workdir / "mask.npy", weights, exchange) if weights is not None else None
         argv = jobs.mesh_argv(preferences(context).python_path, workdir / "input.obj", workdir / "run", settings, mask)
         job = jobs.Job(argv, workdir, env=jobs.worker_env(bpy.app.online_access)).start()

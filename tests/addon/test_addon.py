@@ -184,7 +184,8 @@ def _write_input(blender, obj, folder: Path) -> tuple[Path, object]:
     installed_jobs = _installed(blender, "jobs")
     positions, triangles = _installed(blender, "mesh_data").mesh_arrays(obj.data)
     path = folder / "same_input.obj"
-    return path, installed_jobs.write_obj(path, positions, triangles)
+    orientation = _installed(blender, "mesh_data").worker_orientation(obj)
+    return path, installed_jobs.write_obj(path, positions, triangles, orientation)
 
 
 @pytest.mark.slow
@@ -215,7 +216,7 @@ def test_stylize_mesh_exec_matches_the_toolkit(blender, scene, tmp_path):
     assert list(keys.keys()) == ["Basis", "Stylize Displacement"] and keys["Stylize Displacement"].value == 1.0
     assert np.array_equal(_key_positions(keys["Basis"]), before)
     displaced = _key_positions(keys["Stylize Displacement"])
-    np.testing.assert_allclose(displaced, reference.vertices, atol=1e-5)
+    np.testing.assert_allclose(displaced, exchange.from_worker(reference.vertices), atol=1e-5)
     offsets = np.linalg.norm(displaced - before, axis=1)
     scale = np.linalg.norm(before - before.mean(axis=0), axis=1).max()  # the toolkit's normalisation
     assert 0 < offsets.max() <= 0.1 * scale * (1 + 1e-4)  # field.max_displacement = 0.1 (normalised units)

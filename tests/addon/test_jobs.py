@@ -205,6 +205,37 @@ def test_read_mesh_result_maps_back_and_keeps_what_it_must(tmp_path):
     assert np.allclose(result.positions[expected_changed], vertices[expected_changed] + 0.01)
 
 
+def _tallest_axis(path):
+    loaded = load_mesh(path, normalize=False)
+    return int(np.argmax(loaded.vertices.max(0) - loaded.vertices.min(0))), loaded
+
+
+def test_worker_sees_blender_z_up_as_y_up_and_results_come_back_in_mesh_coordinates(tmp_path):
+    vertices, faces = make_icosphere(1)
+    vertices = (vertices * np.array([1.0, 1.0, 2.0])).astype(np.float32)  # tall along Blender's Z
+    rotate_x = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # +90 degrees about X
+
+    # an object modelled in Blender (Z-up data, no rotation) stands upright for the worker (Y-up)
+    exchange = jobs.write_obj(tmp_path / "modelled.obj", vertices, faces, jobs.worker_orientation(np.eye(3)))
+    axis, loaded = _tallest_axis(tmp_path / "modelled.obj")
+    assert axis == 1
+    # ... and the worker's positions come back in the mesh's own coordinates
+    run = tmp_path / "run"
+    run.mkdir()
+    np.savez(run / "vertex_data.npz", vertices=loaded.vertices.astype(np.float64) * 1.1,
+             colors=np.zeros((len(loaded.vertices), 3), np.float32), source_index=np.arange(len(loaded.vertices)))  # fmt: skip
+    result = jobs.read_mesh_result(run, exchange, vertices)
+    np.testing.assert_allclose(result.positions, vertices.astype(np.float64) * 1.1, atol=1e-5)
+
+    # an imported OBJ (Y-up data on an object rotated +90 degrees about X) stands upright too
+    y_up = np.ascontiguousarray(vertices[:, [0, 2, 1]])
+    jobs.write_obj(tmp_path / "imported.obj", y_up, faces, jobs.worker_orientation(rotate_x))
+    assert _tallest_axis(tmp_path / "imported.obj")[0] == 1
+
+    with pytest.raises(jobs.JobError, match="scaled to zero"):
+        jobs.worker_orientation(np.diag([1.0, 0.0, 1.0]))
+
+
 def test_read_mesh_result_refuses_a_result_for_another_mesh(tmp_path):
     vertices, faces = make_icosphere(1)
     exchange = jobs.write_obj(tmp_path / "mesh.obj", vertices, faces)
