@@ -400,6 +400,10 @@ def worker_orientation(world_linear: np.ndarray) -> np.ndarray:
         JobError: the object is scaled to zero along some axis.
     """
     world_linear = np.asarray(world_linear, dtype=np.float64).reshape(3, 3)
+    # Snap float32 noise of axis-aligned rotations (Blender stores cos 90 deg as 7.5e-8), so an
+    # imported OBJ's coordinates reach the worker exactly, not perturbed in the last bits.
+    snapped = np.round(world_linear)
+    world_linear = np.where(np.abs(world_linear - snapped) < 1e-6, snapped, world_linear)
     if abs(np.linalg.det(world_linear)) < 1e-12:
         raise JobError("the object is scaled to zero along an axis: apply or fix its scale first")
     return Z_UP_TO_Y_UP @ world_linear

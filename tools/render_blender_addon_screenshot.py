@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -62,73 +63,76 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     user = tempfile.mkdtemp(prefix="stylize-blender-user-")
-    os.environ["BLENDER_USER_RESOURCES"] = user  # never touch ~/.config/blender
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # the worker inherits these: one torch thread
-        os.environ.setdefault(variable, "1")
-    import bpy
-    from mathutils import Vector
+    try:
+        os.environ["BLENDER_USER_RESOURCES"] = user  # never touch ~/.config/blender
+        for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # the worker inherits these: one torch thread
+            os.environ.setdefault(variable, "1")
+        import bpy
+        from mathutils import Vector
 
-    sys.path.insert(0, str(ROOT / "tools"))
-    from build_blender_addon import build
+        sys.path.insert(0, str(ROOT / "tools"))
+        from build_blender_addon import build
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    archive = build(Path(user) / "dist")
-    bpy.ops.extensions.package_install_files(filepath=str(archive), repo="user_default", enable_on_install=True)
-    prefs = bpy.context.preferences.addons["bl_ext.user_default.stylize"].preferences
-    prefs.python_path, prefs.device = sys.executable, "cpu"
-    prefs.clip_spec = f"local-dir:{ROOT / 'tests' / 'assets' / 'clip' / 'trainer'}"
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        archive = build(Path(user) / "dist")
+        bpy.ops.extensions.package_install_files(filepath=str(archive), repo="user_default", enable_on_install=True)
+        prefs = bpy.context.preferences.addons["bl_ext.user_default.stylize"].preferences
+        prefs.python_path, prefs.device = sys.executable, "cpu"
+        prefs.clip_spec = f"local-dir:{ROOT / 'tests' / 'assets' / 'clip' / 'trainer'}"
 
-    original = _import_vase(bpy, "Vase", -1.05)
-    _fill_colour(original.data, "Grey", (GREY_LINEAR,) * 3)
-    styled = _import_vase(bpy, "Vase Stylized", 1.05)
-    # Region: the upper half (local y > 0 of the vase's -1..1), with a short ramp so the seam blends.
-    group = styled.vertex_groups.new(name="Top")
-    for vertex in styled.data.vertices:
-        weight = min(1.0, max(0.0, (vertex.co.y + 0.05) / 0.1))
-        if weight > 0.0:
-            group.add([vertex.index], weight, "REPLACE")
+        original = _import_vase(bpy, "Vase", -1.05)
+        _fill_colour(original.data, "Grey", (GREY_LINEAR,) * 3)
+        styled = _import_vase(bpy, "Vase Stylized", 1.05)
+        # Region: the upper half (local y > 0 of the vase's -1..1), with a short ramp so the seam blends.
+        group = styled.vertex_groups.new(name="Top")
+        for vertex in styled.data.vertices:
+            weight = min(1.0, max(0.0, (vertex.co.y + 0.05) / 0.1))
+            if weight > 0.0:
+                group.add([vertex.index], weight, "REPLACE")
 
-    bpy.ops.object.select_all(action="DESELECT")
-    styled.select_set(True)
-    bpy.context.view_layer.objects.active = styled
-    start = time.perf_counter()
-    result = bpy.ops.stylize.stylize_mesh("EXEC_DEFAULT", prompt=args.prompt, preset="smoke", iterations=args.iters,
-                                          seed=args.seed, displace=True, vertex_group="Top")  # fmt: skip
-    if result != {"FINISHED"}:
-        raise SystemExit(f"stylize failed: {result}")
-    print(f"stylized in {time.perf_counter() - start:.0f} s:", bpy.context.window_manager.stylize_job.message)
+        bpy.ops.object.select_all(action="DESELECT")
+        styled.select_set(True)
+        bpy.context.view_layer.objects.active = styled
+        start = time.perf_counter()
+        result = bpy.ops.stylize.stylize_mesh("EXEC_DEFAULT", prompt=args.prompt, preset="smoke", iterations=args.iters,
+                                              seed=args.seed, displace=True, vertex_group="Top")  # fmt: skip
+        if result != {"FINISHED"}:
+            raise SystemExit(f"stylize failed: {result}")
+        print(f"stylized in {time.perf_counter() - start:.0f} s:", bpy.context.window_manager.stylize_job.message)
 
-    scene = bpy.context.scene
-    camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
-    scene.collection.objects.link(camera)
-    camera.data.lens = 50
-    camera.location = (0.0, -7.6, 2.7)
-    camera.rotation_euler = (Vector((0.0, 0.0, -0.05)) - camera.location).to_track_quat("-Z", "Y").to_euler()
-    scene.camera = camera
-    scene.render.engine = "BLENDER_WORKBENCH"
-    shading = scene.display.shading
-    shading.light = "STUDIO"
-    shading.color_type = "VERTEX"  # each mesh's active colour attribute
-    shading.show_shadows = True
-    shading.show_cavity = True
-    shading.cavity_type = "BOTH"
-    scene.display.render_aa = "16"
-    scene.render.resolution_x, scene.render.resolution_y = 640, 360
-    scene.render.resolution_percentage = 100
-    scene.render.film_transparent = False
-    scene.world = bpy.data.worlds.new("World")
-    scene.world.color = (0.85, 0.85, 0.85)
-    scene.view_settings.view_transform = "Standard"
-    scene.render.image_settings.file_format = "PNG"
-    scene.render.image_settings.color_mode = "RGB"
-    scene.render.image_settings.compression = 100
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.png")
-    scene.render.filepath = str(tmp)
-    bpy.ops.render.render(write_still=True)
-    os.replace(tmp, out)
-    print(out, out.stat().st_size, "bytes")
+        scene = bpy.context.scene
+        camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+        scene.collection.objects.link(camera)
+        camera.data.lens = 50
+        camera.location = (0.0, -7.6, 2.7)
+        camera.rotation_euler = (Vector((0.0, 0.0, -0.05)) - camera.location).to_track_quat("-Z", "Y").to_euler()
+        scene.camera = camera
+        scene.render.engine = "BLENDER_WORKBENCH"
+        shading = scene.display.shading
+        shading.light = "STUDIO"
+        shading.color_type = "VERTEX"  # each mesh's active colour attribute
+        shading.show_shadows = True
+        shading.show_cavity = True
+        shading.cavity_type = "BOTH"
+        scene.display.render_aa = "16"
+        scene.render.resolution_x, scene.render.resolution_y = 640, 360
+        scene.render.resolution_percentage = 100
+        scene.render.film_transparent = False
+        scene.world = bpy.data.worlds.new("World")
+        scene.world.color = (0.85, 0.85, 0.85)
+        scene.view_settings.view_transform = "Standard"
+        scene.render.image_settings.file_format = "PNG"
+        scene.render.image_settings.color_mode = "RGB"
+        scene.render.image_settings.compression = 100
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.stem}.tmp.png")
+        scene.render.filepath = str(tmp)
+        bpy.ops.render.render(write_still=True)
+        os.replace(tmp, out)
+        print(out, out.stat().st_size, "bytes")
+    finally:
+        shutil.rmtree(user, ignore_errors=True)  # the temporary Blender user folder
     return 0
 
 

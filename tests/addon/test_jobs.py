@@ -232,6 +232,9 @@ def test_worker_sees_blender_z_up_as_y_up_and_results_come_back_in_mesh_coordina
     jobs.write_obj(tmp_path / "imported.obj", y_up, faces, jobs.worker_orientation(rotate_x))
     assert _tallest_axis(tmp_path / "imported.obj")[0] == 1
 
+    # Blender's float32 rotation of an imported OBJ (cos 90 deg = 7.5e-8) cancels exactly
+    noisy = np.array([[1.0, 0.0, 0.0], [0.0, 7.54979e-08, -1.0], [0.0, 1.0, 7.54979e-08]])
+    assert np.array_equal(jobs.worker_orientation(noisy), np.eye(3))
     with pytest.raises(jobs.JobError, match="scaled to zero"):
         jobs.worker_orientation(np.diag([1.0, 0.0, 1.0]))
 
