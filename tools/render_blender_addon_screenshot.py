@@ -35,8 +35,8 @@ GREY_LINEAR = ((0.5 + 0.055) / 1.055) ** 2.4  # the field's grey (sRGB 0.5) as B
 
 
 def _import_vase(bpy, name: str, x: float):
-    """Import the vase at ``x``, smooth-shaded; the importer stands it up with the object's rotation,
-    so its mesh stays Y-up (the frame the worker sees: the add-on sends local coordinates)."""
+    """Import the vase at ``x``, smooth-shaded. The importer stands it up with the object's rotation
+    and keeps the mesh data Y-up; the add-on sends it upright (object rotation, then Z-up -> Y-up)."""
     bpy.ops.wm.obj_import(filepath=str(MESH), forward_axis="NEGATIVE_Z", up_axis="Y")
     obj = bpy.context.selected_objects[0]
     obj.name = obj.data.name = name
