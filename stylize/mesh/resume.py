@@ -9,6 +9,7 @@ same result bit for bit as a run that was never stopped. Loading uses ``weights_
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 from pathlib import Path
@@ -24,8 +25,8 @@ from stylize.utils import atomic_path
 if TYPE_CHECKING:
     from stylize.mesh.text2mesh import Text2MeshConfig, Text2MeshRun
 
-__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "file_digest", "load_checkpoint", "restore_run", "resumed_config",
-           "save_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "capture_state", "file_digest", "load_checkpoint", "restore_run",
+           "resumed_config", "save_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,26 +49,32 @@ def _augmenters(run: "Text2MeshRun") -> dict[str, Any]:
     return {"global": run.global_aug, "local": run.local_aug, "geometry": run.geometry_aug}
 
 
-def save_checkpoint(run: "Text2MeshRun", path: str | Path, **extra: Any) -> Path:
-    """Write ``run``'s state to ``path`` atomically; ``extra`` holds plain values (input, mask, ...)."""
-    state = {
+def capture_state(run: "Text2MeshRun") -> dict[str, Any]:
+    """Everything the next iteration of ``run`` depends on, as independent copies (later steps do
+    not change it): field, Adam, schedule, random streams, counters, timings."""
+    return {
         "format": CHECKPOINT_FORMAT,
         "config": to_dict(run.config),
         "iteration": run.iteration,
         "skipped_steps": run.skipped_steps,
         "bad_streak": run._bad_streak,
         "field": {k: v.detach().cpu().clone() for k, v in run.field.state_dict().items()},
-        "last_good": None if run._last_good is None else {k: v.cpu() for k, v in run._last_good.items()},
-        "optimizer": run.optimizer.state_dict(),
-        "scheduler": run.scheduler.state_dict(),
+        "last_good": None if run._last_good is None else {k: v.detach().cpu().clone() for k, v in run._last_good.items()},
+        "optimizer": copy.deepcopy(run.optimizer.state_dict()),
+        "scheduler": copy.deepcopy(run.scheduler.state_dict()),
         "rng": {
             "torch": torch.get_rng_state(),
             "views": run.view_generator.get_state(),
             **{f"augment_{name}": aug.generator.get_state() for name, aug in _augmenters(run).items()},
         },
         "timings": dict(run.timings),
-        **extra,
     }
+
+
+def save_checkpoint(run: "Text2MeshRun", path: str | Path, state: Mapping[str, Any] | None = None, **extra: Any) -> Path:
+    """Write ``run``'s state (or an earlier :func:`capture_state` of it) to ``path`` atomically;
+    ``extra`` holds plain values (input, mask, ...)."""
+    state = {**(capture_state(run) if state is None else state), **extra}
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -138,7 +145,7 @@ def restore_run(run: "Text2MeshRun", state: Mapping[str, Any]) -> None:
     last_good = state.get("last_good")
     run._last_good = None if last_good is None else {k: v.to(run.device) for k, v in last_good.items()}
     run.timings.update({k: float(v) for k, v in state.get("timings", {}).items()})
-    logger.info("resumed at iteration %d of %d", run.iteration, run.config.iters)
+    logger.info("state restored at iteration %d of %d", run.iteration, run.config.iters)
 
 
 def mask_tensor(weights: np.ndarray | None) -> torch.Tensor | None:

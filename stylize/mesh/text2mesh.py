@@ -421,16 +421,25 @@ class Text2MeshRun:
             on_step: called after every iteration (progress bars, early checks).
             on_log: called every ``log_every`` iterations and on the last one (metrics files).
             on_checkpoint: called after every ``checkpoint_every``-th iteration and when the run
-                finishes (writes ``checkpoint.pt`` for resuming).
+                finishes (writes ``checkpoint.pt`` for resuming), and on Ctrl-C. An interrupt inside
+                an iteration first puts the run back to that iteration's start (a copy taken
+                before each one), so the checkpoint is always a clean state to resume from.
 
         Returns:
             The status: ``finished``, ``diverged`` (non-finite for ``nan_patience`` steps; the last
             good state is restored) or ``interrupted`` (KeyboardInterrupt).
         """
+        from stylize.mesh.resume import capture_state, restore_run
+
         self.status = "running"
+        snapshot, in_step = None, False
         try:
             while self.iteration < self.config.iters:
+                if on_checkpoint is not None:
+                    snapshot = capture_state(self)
+                in_step = True
                 record = self.step()
+                in_step = False
                 self.history.append(record)
                 last = self.iteration == self.config.iters
                 if on_log is not None and (record.step % self.config.log_every == 0 or last):
@@ -446,9 +455,13 @@ class Text2MeshRun:
                     self.status = "diverged"
                     return self.status
         except KeyboardInterrupt:
-            logger.warning("interrupted at step %d: keeping the current state", self.iteration)
             self.status = "interrupted"
             self.optimizer.zero_grad(set_to_none=True)
+            if in_step and snapshot is not None:
+                restore_run(self, snapshot)  # the interrupt landed mid-step: back to its start
+            logger.warning("interrupted at iteration %d: keeping its state", self.iteration)
+            if on_checkpoint is not None:
+                on_checkpoint(self)
             return self.status
         self.status = "finished"
         return self.status

@@ -73,6 +73,32 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(setup, tmp_path):
     assert run_json["iterations"] == 6 and run_json["status"] == "finished"
 
 
+def test_ctrl_c_mid_step_writes_a_checkpoint_that_resumes_to_the_same_result(setup, tmp_path, monkeypatch):
+    from stylize.mesh.text2mesh import Text2MeshRun
+
+    folder, overrides, mask, reference = setup
+    out = tmp_path / "ctrl-c"
+    original_step = Text2MeshRun.step
+
+    def step_then_interrupt(self):
+        record = original_step(self)  # the field, Adam and every random stream have moved on ...
+        if self.iteration == 5:
+            raise KeyboardInterrupt  # ... when Ctrl-C lands, before the step is recorded
+        return record
+
+    monkeypatch.setattr(Text2MeshRun, "step", step_then_interrupt)
+    no_periodic = {**overrides, "checkpoint_every": 0}
+    interrupted = api.stylize_mesh(folder / "sphere.ply", "a red circle", out=out, preset="smoke", overrides=no_periodic,
+                                   mask=mask)  # fmt: skip
+    monkeypatch.setattr(Text2MeshRun, "step", original_step)
+    assert interrupted.status == "interrupted" and interrupted.iterations == 4
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["iteration"] == 4  # the start of the cut step
+
+    result = api.stylize_mesh(resume=out)
+    assert result.status == "finished" and result.iterations == 6
+    _same_result(result, reference)
+
+
 def test_cli_resume_continues_an_interrupted_run_and_can_extend_it(setup, tmp_path, capsys):
     folder, overrides, mask, reference = setup
     out = tmp_path / "cli"

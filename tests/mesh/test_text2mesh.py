@@ -192,3 +192,5 @@ def test_ctrl_c_saves_what_exists(meshes, tiny_clip_spec, cache, tmp_path):
     assert result.status == "interrupted" and result.iterations == 3
     assert (tmp_path / "run" / "mesh.glb").is_file() and (tmp_path / "run" / "field.pt").is_file()
     assert '"status": "interrupted"' in (tmp_path / "run" / "run.json").read_text()
+    # Ctrl-C between iterations keeps the finished ones and writes a checkpoint to resume from
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["iteration"] == 3
