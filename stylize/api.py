@@ -105,11 +105,11 @@ def stylize_mesh(
     from stylize.mesh.controls import prepare_mesh
     from stylize.mesh.outputs import collect_result, save_text2mesh_outputs
     from stylize.mesh.resume import (
-        CHECKPOINT_NAME, file_digest, load_checkpoint, mask_tensor, restore_run, resumed_config, same_mask, save_checkpoint,
+        CHECKPOINT_NAME, load_checkpoint, mask_tensor, restore_run, resumed_config, same_mask, save_checkpoint,
     )  # fmt: skip
     from stylize.mesh.text2mesh import Text2MeshRun
     from stylize.runs import RunFolder
-    from stylize.utils import seed_everything
+    from stylize.utils import file_sha256, seed_everything
 
     state = None
     if resume is not None:
@@ -127,7 +127,7 @@ def stylize_mesh(
     if not config.prompt and not config.image_prompts:
         raise InputError("no prompt given: expected a text prompt or image_prompts")
     loaded, weights, file_weights = prepare_mesh(mesh, config, mask)
-    digest = file_digest(mesh)
+    digest = file_sha256(mesh)
     if state is not None:
         if digest != state["input"]["sha256"]:
             raise InputError(f"cannot resume: {mesh} is not the file the run started from (its content differs)")

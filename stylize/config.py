@@ -56,12 +56,13 @@ def parse_set_items(items: Sequence[str]) -> dict[str, Any]:
     return result
 
 
-def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_keys(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"field": {"sigma": 5}}`` -> ``{"field.sigma": 5}`` (dotted keys, as ``--set`` takes them)."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{name}."))
+            flat.update(flatten_keys(value, f"{name}."))
         else:
             flat[name] = value
     return flat
@@ -127,7 +128,7 @@ def apply_overrides(config: T, overrides: Mapping[str, Any]) -> T:
     Raises:
         InputError: a key names no field (the message names the key), or a value has the wrong type.
     """
-    flat = _flatten(overrides)
+    flat = flatten_keys(overrides)
     result = config
     for key, value in flat.items():
         result = _set_path(result, key.split("."), value, key)

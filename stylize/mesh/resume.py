@@ -10,7 +10,6 @@ same result bit for bit as a run that was never stopped. Loading uses ``weights_
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -18,14 +17,14 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 import torch
 
-from stylize.config import apply_overrides, to_dict
+from stylize.config import apply_overrides, flatten_keys, to_dict
 from stylize.errors import InputError
 from stylize.utils import atomic_path
 
 if TYPE_CHECKING:
     from stylize.mesh.text2mesh import Text2MeshConfig, Text2MeshRun
 
-__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "capture_state", "file_digest", "load_checkpoint", "restore_run",
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "capture_state", "load_checkpoint", "restore_run",
            "resumed_config", "save_checkpoint"]
 
 logger = logging.getLogger(__name__)
@@ -34,15 +33,6 @@ CHECKPOINT_FORMAT = "stylize.text2mesh-checkpoint/1"
 CHECKPOINT_NAME = "checkpoint.pt"
 # Settings that may change when resuming: they do not alter the iterations already run.
 RESUMABLE_CHANGES = ("iters", "device", "log_every", "checkpoint_every", "nan_patience", "output.")
-
-
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _augmenters(run: "Text2MeshRun") -> dict[str, Any]:
@@ -100,16 +90,6 @@ def load_checkpoint(source: str | Path) -> dict[str, Any]:
     return state
 
 
-def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, Mapping):
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def resumed_config(state: Mapping[str, Any], prompt: str, overrides: Mapping[str, Any] | None) -> "Text2MeshConfig":
     """The checkpoint's config with ``overrides`` on top; only settings that do not change the
     iterations already run (``iters``, ``device``, logging, outputs) may differ."""
@@ -119,7 +99,7 @@ def resumed_config(state: Mapping[str, Any], prompt: str, overrides: Mapping[str
     if prompt and prompt != stored.prompt:
         raise InputError(f"cannot resume: the prompt {prompt!r} differs from the run's {stored.prompt!r}")
     config = apply_overrides(stored, dict(overrides or {}))
-    before, after = _flat(to_dict(stored)), _flat(to_dict(config))
+    before, after = flatten_keys(to_dict(stored)), flatten_keys(to_dict(config))
     for key, value in after.items():
         if value != before.get(key) and not any(key == k or (k.endswith(".") and key.startswith(k)) for k in RESUMABLE_CHANGES):
             raise InputError(f"cannot resume: setting {key!r} differs from the run's ({before.get(key)!r} -> {value!r})")

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from stylize.config import _flatten, load_toml, to_dict
+from stylize.config import flatten_keys, load_toml, to_dict
 from stylize.errors import InputError
+from stylize.utils import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -177,11 +178,7 @@ def file_digest(path: str | Path) -> str:
     path = Path(path)
     if not path.is_file():
         return f"missing:{path.name}"
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
+    return f"sha256:{file_sha256(path)}"
 
 
 def derive_seed(digest: str) -> int:
@@ -273,7 +270,7 @@ def _merge(defaults: Mapping[str, Any], entry: Mapping[str, Any]) -> dict:
             if key == "set":
                 if not isinstance(value, Mapping):
                     raise InputError("key 'set': expected a table of config keys and values")
-                merged["set"].update(_flatten(value))
+                merged["set"].update(flatten_keys(value))
             else:
                 merged[key] = value
     merged["kind"] = kind.name

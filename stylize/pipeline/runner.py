@@ -23,6 +23,7 @@ import torch
 
 from stylize.errors import InputError, StylizeError
 from stylize.pipeline.jobs import JOB_KINDS, Job
+from stylize.utils import seed_everything
 
 logger = logging.getLogger(__name__)
 
@@ -89,9 +90,7 @@ def isolated(seed: int, threads: int) -> Iterator[None]:
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     with torch.random.fork_rng(devices=devices):
         torch.set_num_threads(threads)
-        random.seed(seed)
-        np.random.seed(seed % (2**32))
-        torch.manual_seed(seed)
+        seed_everything(seed)
         try:
             yield
         finally:
