@@ -116,8 +116,8 @@ def stylize_mesh(
         state = load_checkpoint(resume)
         config = resumed_config(state, prompt, overrides)
         mesh = mesh if mesh is not None else state["input"]["path"]
-        if out is not None and Path(resume).is_dir() and str(out) == DEFAULT_MESH_OUT:
-            out = resume
+        if out is not None and str(out) == DEFAULT_MESH_OUT:
+            out = Path(state["path"]).parent  # the run folder resumed from
         if mask is None and state.get("mask") is not None:
             mask = state["mask"].numpy()
     else:

@@ -128,41 +128,30 @@ def _mesh_run(args: argparse.Namespace) -> int:
     from stylize import api
     from stylize.errors import InputError
 
-    overrides = _mesh_overrides(args)
-    preset = args.preset or (None if args.config else "fast")
-    done = 0
-    if args.resume:
-        from stylize.mesh.resume import load_checkpoint, resumed_config
-
-        state = load_checkpoint(args.resume)
-        config, done = resumed_config(state, args.prompt, overrides), int(state["iteration"])
-    elif not args.input or not args.prompt:
+    if not args.resume and (not args.input or not args.prompt):
         raise InputError("expected INPUT and PROMPT (or --resume RUN_DIR)")
-    else:
-        config = api.mesh_config(args.prompt, preset, args.config, overrides)
-    on_step, bar = None, None
-    if args.progress == "json":
+    bars: list = []  # the tqdm bar, made at the first step: the run knows its length and start then
 
-        def on_step(record, run) -> None:
-            _json_event("step", step=record.step + 1, total=config.iters, loss=_finite_or_none(record.loss),
+    def on_step(record, run) -> None:
+        if args.progress == "json":
+            _json_event("step", step=record.step + 1, total=run.config.iters, loss=_finite_or_none(record.loss),
                         score=_finite_or_none(record.similarity))  # fmt: skip
+            return
+        if not bars:
+            from tqdm import tqdm
 
-    elif args.progress == "auto" and sys.stderr.isatty():
-        from tqdm import tqdm
+            bars.append(tqdm(total=run.config.iters, initial=record.step, desc="stylize mesh", unit="it", file=sys.stderr))
+        bars[0].update(1)
+        bars[0].set_postfix(loss=f"{record.loss:.4f}", sim=f"{record.similarity:.3f}")
 
-        bar = tqdm(total=config.iters, desc="stylize mesh", unit="it", file=sys.stderr)
-        bar.update(done)
-
-        def on_step(record, run) -> None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{record.loss:.4f}", sim=f"{record.similarity:.3f}")
-
+    show = args.progress == "json" or (args.progress == "auto" and sys.stderr.isatty())
     try:
-        result = api.stylize_mesh(args.input, args.prompt, out=args.out or args.resume or api.DEFAULT_MESH_OUT,
-                                  preset=preset, config_file=args.config, overrides=overrides, on_step=on_step,
-                                  mask=args.mask, resume=args.resume)
+        result = api.stylize_mesh(args.input, args.prompt, out=args.out or api.DEFAULT_MESH_OUT,
+                                  preset=args.preset or (None if args.config else "fast"), config_file=args.config,
+                                  overrides=_mesh_overrides(args), on_step=on_step if show else None, mask=args.mask,
+                                  resume=args.resume)  # fmt: skip
     finally:
-        if bar is not None:
+        for bar in bars:
             bar.close()
     summary = {"out": str(result.out_dir), "status": result.status, "iterations": result.iterations, "scores": result.scores}
     if args.progress == "json":

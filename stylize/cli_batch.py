@@ -20,7 +20,9 @@ def batch_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, metavar="DIR", help="output folder (default: runs/<jobs file stem>)")
     parser.add_argument("--threads", type=int, default=1, metavar="N",
                         help="torch threads per job (default: 1; keep it fixed for identical results)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from stylize.cli import _add_progress_option
+
+    _add_progress_option(parser, json_lines=False)
 
 
 def batch_run(args: argparse.Namespace) -> int:
@@ -31,7 +33,7 @@ def batch_run(args: argparse.Namespace) -> int:
 
     jobs = load_jobs(args.jobs)
     bar = None
-    if not args.no_progress and sys.stderr.isatty():
+    if args.progress == "auto" and sys.stderr.isatty():
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), desc="stylize batch", unit="job", file=sys.stderr)

@@ -6,23 +6,24 @@ from __future__ import annotations
 import argparse
 import json
 
-EXIT_OK = 0
-
 
 def apply_args(parser: argparse.ArgumentParser) -> None:
+    from stylize.cli import _add_device_option
+
     parser.add_argument("source", metavar="RUN_DIR_OR_FIELD", help="a stylize mesh run folder or its field.pt")
     parser.add_argument("mesh", metavar="MESH", help="mesh to stylize (same object and frame, e.g. a denser remesh)")
     parser.add_argument("--out", default=None, metavar="DIR", help="output folder (default: runs/apply-MESHNAME)")
     parser.add_argument("--mask", metavar="FILE", help="per-vertex weights / indices for MESH (.npy or text)")
     parser.add_argument("--bake", action="store_true", default=None, help="also write mesh_textured.glb")
     parser.add_argument("--bake-size", type=int, default=None, metavar="PX", help="baked texture size (default: 1024)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where to run (default: auto)")
+    _add_device_option(parser)
 
 
 def apply_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from stylize import api
+    from stylize.cli import EXIT_OK
 
     out = args.out or f"runs/apply-{Path(args.mesh).stem}"
     result = api.apply_field(args.source, args.mesh, out, mask=args.mask, bake=args.bake, bake_size=args.bake_size,
@@ -41,6 +42,7 @@ def bake_args(parser: argparse.ArgumentParser) -> None:
 
 def bake_run(args: argparse.Namespace) -> int:
     from stylize import api
+    from stylize.cli import EXIT_OK
 
     report = api.bake(args.mesh, args.out, size=args.size, unwrap=args.unwrap)
     print(json.dumps({**report.to_dict(), "sidecar": str(report.sidecar)}))
