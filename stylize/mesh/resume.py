@@ -48,8 +48,10 @@ def capture_state(run: "Text2MeshRun") -> dict[str, Any]:
         "iteration": run.iteration,
         "skipped_steps": run.skipped_steps,
         "bad_streak": run._bad_streak,
-        "field": {k: v.detach().cpu().clone() for k, v in run.field.state_dict().items()},
-        "last_good": None if run._last_good is None else {k: v.detach().cpu().clone() for k, v in run._last_good.items()},
+        # Copies stay on the run's device: taken before every iteration, they must not wait on
+        # a GPU->CPU transfer (checkpoints load with map_location="cpu").
+        "field": {k: v.detach().clone() for k, v in run.field.state_dict().items()},
+        "last_good": None if run._last_good is None else {k: v.detach().clone() for k, v in run._last_good.items()},
         "optimizer": copy.deepcopy(run.optimizer.state_dict()),
         "scheduler": copy.deepcopy(run.scheduler.state_dict()),
         "rng": {
