@@ -247,17 +247,33 @@ def parse_clip_specs(text: str) -> list[str]:
 
 
 @dataclass
-class MeshJobSettings:
-    """What the operator asks the worker for (the panel's values or the operator's own)."""
+class JobSettings:
+    """What every worker job takes (the panel's values or the operator's own)."""
 
     prompt: str
     negative_prompt: str = ""
-    preset: str = "fast"
+    preset: str = ""
     iterations: int = 0
     seed: int = 0
-    displace: bool = True
     device: str = "auto"
     clip: list[str] = field(default_factory=list)
+
+    def common_argv(self) -> list[str]:
+        """The options ``stylize mesh`` and ``stylize draw`` share: iterations, negative, CLIPs."""
+        argv = ["--iters", str(int(self.iterations))] if self.iterations > 0 else []
+        if self.negative_prompt.strip():
+            argv += ["--negative", self.negative_prompt.strip()]
+        for spec in self.clip:
+            argv += ["--clip", spec]
+        return argv
+
+
+@dataclass
+class MeshJobSettings(JobSettings):
+    """A Text2Mesh job: ``stylize mesh OBJ PROMPT``."""
+
+    preset: str = "fast"
+    displace: bool = True
 
 
 def mesh_argv(python: str, mesh_path: Path, out_dir: Path, settings: MeshJobSettings, mask_path: Path | None = None) -> list[str]:
@@ -269,31 +285,19 @@ def mesh_argv(python: str, mesh_path: Path, out_dir: Path, settings: MeshJobSett
             "--set", "target_vertices=0",
             # The run folder is deleted once the result is applied: no animation nobody sees.
             "--set", "output.turntable_frames=1", "--set", "output.preview_views=1"]  # fmt: skip
-    if settings.iterations > 0:
-        argv += ["--iters", str(int(settings.iterations))]
     if not settings.displace:
         argv += ["--set", "field.geometry=false"]
-    if settings.negative_prompt.strip():
-        argv += ["--negative", settings.negative_prompt.strip()]
-    for spec in settings.clip:
-        argv += ["--clip", spec]
     if mask_path is not None:
         argv += ["--mask", str(mask_path)]
-    return argv
+    return argv + settings.common_argv()
 
 
 @dataclass
-class DrawJobSettings:
+class DrawJobSettings(JobSettings):
     """A CLIPDraw job: ``stylize draw PROMPT``."""
 
-    prompt: str
-    negative_prompt: str = ""
     preset: str = "clipdraw"
-    iterations: int = 0
-    seed: int = 0
     paths: int = 0
-    device: str = "auto"
-    clip: list[str] = field(default_factory=list)
 
 
 def draw_argv(python: str, out_dir: Path, settings: DrawJobSettings) -> list[str]:
@@ -302,15 +306,9 @@ def draw_argv(python: str, out_dir: Path, settings: DrawJobSettings) -> list[str
             "--seed", str(int(settings.seed)), "--progress", "json"]  # fmt: skip
     if settings.device != "auto":
         argv += ["--device", settings.device]
-    if settings.iterations > 0:
-        argv += ["--iters", str(int(settings.iterations))]
     if settings.paths > 0:
         argv += ["--paths", str(int(settings.paths))]
-    if settings.negative_prompt.strip():
-        argv += ["--negative", settings.negative_prompt.strip()]
-    for spec in settings.clip:
-        argv += ["--clip", spec]
-    return argv
+    return argv + settings.common_argv()
 
 
 def worker_env(online_access: bool, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -428,9 +426,8 @@ def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray, orientati
         raise ValueError(f"expected vertices of shape (V, 3), got {vertices.shape}")
     if triangles.ndim != 2 or triangles.shape[1] != 3 or len(triangles) == 0:
         raise ValueError(f"expected at least one triangle of shape (T, 3), got {triangles.shape}")
-    exchange = MeshExchange(used=np.unique(triangles), vertex_count=len(vertices))
-    if orientation is not None:
-        exchange.orientation = np.asarray(orientation, dtype=np.float64).reshape(3, 3)
+    orientation = np.eye(3) if orientation is None else np.asarray(orientation, dtype=np.float64).reshape(3, 3)
+    exchange = MeshExchange(used=np.unique(triangles), vertex_count=len(vertices), orientation=orientation)
     used = exchange.used
     remap = np.full(len(vertices), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))

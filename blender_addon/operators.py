@@ -25,6 +25,20 @@ def _panel_value(operator: bpy.types.Operator, name: str, fallback):
     return getattr(operator, name) if operator.properties.is_property_set(name) else fallback
 
 
+def _common_settings(operator: bpy.types.Operator, context: bpy.types.Context, panel_preset: str) -> dict:
+    """The :class:`jobs.JobSettings` fields: the operator's values where set, else the panel's."""
+    panel, prefs = context.scene.stylize, preferences(context)
+    return {
+        "prompt": _panel_value(operator, "prompt", panel.prompt),
+        "negative_prompt": _panel_value(operator, "negative_prompt", panel.negative_prompt),
+        "preset": _panel_value(operator, "preset", panel_preset),
+        "iterations": _panel_value(operator, "iterations", panel.iterations),
+        "seed": _panel_value(operator, "seed", panel.seed),
+        "device": prefs.device,
+        "clip": jobs.parse_clip_specs(prefs.clip_spec),
+    }
+
+
 def _redraw(context: bpy.types.Context) -> None:
     for window in getattr(context.window_manager, "windows", []):
         for area in window.screen.areas:
@@ -84,10 +98,18 @@ def start_draw_job(context: bpy.types.Context, settings: jobs.DrawJobSettings) -
 
 
 class _WorkerOperator:
-    """invoke/modal/execute around a worker job; subclasses say how to start it and what to apply."""
+    """invoke/modal/execute around a worker job; subclasses say how to start it and what to apply.
+
+    The properties every job takes live here; a subclass adds ``preset`` and its own ones.
+    """
 
     bl_options = {"REGISTER", "UNDO"}
     kind = "job"
+
+    prompt: StringProperty(name="Prompt", default="")
+    negative_prompt: StringProperty(name="Negative Prompt", default="")
+    iterations: IntProperty(name="Iterations", description="0: the preset's", default=0, min=0)
+    seed: IntProperty(name="Seed", default=0, min=0)
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -186,11 +208,7 @@ class STYLIZE_OT_stylize_mesh(_WorkerOperator, bpy.types.Operator):
     bl_label = "Stylize"
     kind = "mesh"
 
-    prompt: StringProperty(name="Prompt", default="")
-    negative_prompt: StringProperty(name="Negative Prompt", default="")
     preset: EnumProperty(name="Preset", items=MESH_PRESETS, default="fast")
-    iterations: IntProperty(name="Iterations", description="0: the preset's", default=0, min=0)
-    seed: IntProperty(name="Seed", default=0, min=0)
     displace: BoolProperty(name="Displace", description="Also learn a displacement (shape key)", default=True)
     vertex_group: StringProperty(name="Vertex Group", description="Only stylize this region", default="")
 
@@ -200,16 +218,10 @@ class STYLIZE_OT_stylize_mesh(_WorkerOperator, bpy.types.Operator):
         return super().poll(context) and obj is not None and obj.type == "MESH" and context.mode == "OBJECT"
 
     def settings(self, context: bpy.types.Context) -> tuple[jobs.MeshJobSettings, str]:
-        panel, prefs = context.scene.stylize, preferences(context)
+        panel = context.scene.stylize
         settings = jobs.MeshJobSettings(
-            prompt=_panel_value(self, "prompt", panel.prompt),
-            negative_prompt=_panel_value(self, "negative_prompt", panel.negative_prompt),
-            preset=_panel_value(self, "preset", panel.preset),
-            iterations=_panel_value(self, "iterations", panel.iterations),
-            seed=_panel_value(self, "seed", panel.seed),
+            **_common_settings(self, context, panel.preset),
             displace=_panel_value(self, "displace", panel.mode == "COLOR_DISPLACEMENT"),
-            device=prefs.device,
-            clip=jobs.parse_clip_specs(prefs.clip_spec),
         )
         return settings, _panel_value(self, "vertex_group", panel.vertex_group)
 
@@ -236,24 +248,13 @@ class STYLIZE_OT_draw_svg(_WorkerOperator, bpy.types.Operator):
     bl_label = "Draw SVG"
     kind = "draw"
 
-    prompt: StringProperty(name="Prompt", default="")
-    negative_prompt: StringProperty(name="Negative Prompt", default="")
     preset: EnumProperty(name="Preset", items=DRAW_PRESETS, default="clipdraw")
-    iterations: IntProperty(name="Iterations", description="0: the preset's", default=0, min=0)
-    seed: IntProperty(name="Seed", default=0, min=0)
     paths: IntProperty(name="Strokes", description="0: the preset's", default=0, min=0)
 
     def start_job(self, context: bpy.types.Context) -> jobs.Job:
-        panel, prefs = context.scene.stylize, preferences(context)
+        panel = context.scene.stylize
         settings = jobs.DrawJobSettings(
-            prompt=_panel_value(self, "prompt", panel.prompt),
-            negative_prompt=_panel_value(self, "negative_prompt", panel.negative_prompt),
-            preset=_panel_value(self, "preset", panel.draw_preset),
-            iterations=_panel_value(self, "iterations", panel.iterations),
-            seed=_panel_value(self, "seed", panel.seed),
-            paths=_panel_value(self, "paths", panel.draw_paths),
-            device=prefs.device,
-            clip=jobs.parse_clip_specs(prefs.clip_spec),
+            **_common_settings(self, context, panel.draw_preset), paths=_panel_value(self, "paths", panel.draw_paths)
         )
         return start_draw_job(context, settings)
 
