@@ -98,7 +98,7 @@ def apply_field(
     started = time.time()
     field_path, config_path = resolve_field_source(source)
     field = load_field(field_path)
-    extra = dict(torch.load(field_path, map_location="cpu", weights_only=True).get("extra", {}))
+    extra = field.extra
     config = resolve_config(Text2MeshConfig, TEXT2MESH_PRESETS, config_file=config_path) if config_path else Text2MeshConfig()
     config = apply_overrides(dataclasses.replace(config, field=field.config), dict(overrides or {}))
     config.check()
@@ -125,7 +125,7 @@ def apply_field(
         result.out_dir = folder.path
         metadata = output_metadata(config, result.iterations, [], applied_to=str(Path(mesh).name), field=str(field_path))
         metadata["model"] = extra.get("model", [])
-        bake = write_meshes(folder, result, metadata, loaded.uv if loaded.uv is not None else None)
+        bake = write_meshes(folder, result, metadata, loaded.uv)
         result.files["field.pt"] = field.save(folder.file("field.pt"), **extra)
         write_pictures(folder, result, vertices.cpu(), torch.as_tensor(loaded.faces), colors.cpu())
         result.files["config.toml"] = folder.write_config(to_dict(config))

@@ -179,6 +179,7 @@ class NeuralStyleField(nn.Module):
         self.config = config or FieldConfig()
         self.config.check()
         self.normalization = normalization or Normalization()
+        self.extra: dict[str, Any] = {}  # what field.pt recorded beside the weights (prompt, iterations, model)
         cfg = self.config
         basis = torch.randn(3, cfg.n_frequencies, generator=generator) * cfg.sigma
         # The reference sorts the three rows by norm; optionally also order the bands.
@@ -290,6 +291,7 @@ class NeuralStyleField(nn.Module):
         normalization = Normalization(center=np.asarray(norm["center"], dtype=np.float64), scale=float(norm["scale"]))
         field = cls(config, normalization)
         field.load_state_dict(data["state_dict"])
+        field.extra = dict(data.get("extra", {}))
         return field
 
 
