@@ -60,9 +60,12 @@ class Text2MeshResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def collect_result(run: Text2MeshRun, scores: dict[str, float] | None = None) -> Text2MeshResult:
-    """The stylized mesh of ``run`` in the input's frame, without writing anything."""
-    vertices, colors = run.stylized()
+def collect_result(run: Text2MeshRun, scores: dict[str, float] | None = None, stylized=None) -> Text2MeshResult:
+    """The stylized mesh of ``run`` in the input's frame, without writing anything.
+
+    ``stylized``: ``run.stylized()`` if the caller already has it (it evaluates the field).
+    """
+    vertices, colors = stylized if stylized is not None else run.stylized()
     original, colors = to_file_frame(run.mesh, vertices, colors, run.weights)
     return Text2MeshResult(
         vertices=original,
@@ -180,7 +183,8 @@ def save_text2mesh_outputs(run: Text2MeshRun, folder: RunFolder, started: float)
     cfg = run.config
     train_seconds = time.time() - started
     scores = run.final_scores() if run.iteration > 0 or run.status != "diverged" else {}
-    result = collect_result(run, scores)
+    vertices, colors = run.stylized()
+    result = collect_result(run, scores, (vertices, colors))
     result.out_dir = folder.path
     metadata = output_metadata(cfg, run.iteration, list(run.engine.model_names))
     uv = run.mesh.uv if run.mesh.uv is not None and len(run.mesh.uv) == len(result.vertices) else None
@@ -188,7 +192,6 @@ def save_text2mesh_outputs(run: Text2MeshRun, folder: RunFolder, started: float)
     result.files["vertex_data.npz"] = save_vertex_data(folder.file("vertex_data.npz"), result, run.mesh.source_vertex_index)
     result.files["field.pt"] = run.field.save(folder.file("field.pt"), prompt=cfg.prompt, iterations=run.iteration,
                                               model=list(run.engine.model_names))
-    vertices, colors = run.stylized()
     write_pictures(folder, result, vertices, run.faces, colors)
     result.files["config.toml"] = folder.write_config(to_dict(cfg))
     iterations = max(run.iteration, 1)
