@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+import torch
 
 from stylize.errors import InputError
+from stylize.mesh.field import vertex_normals
 from stylize.mesh.io import write_glb_chunks
 from stylize.mesh.texture import dilate, rasterize_uv_triangles
 from stylize.utils import write_json
@@ -95,17 +97,6 @@ def unwrap(vertices: np.ndarray, faces: np.ndarray, size: int, padding: int | No
             np.asarray(uv, dtype=np.float64), int(atlas.chart_count), float(atlas.utilization))  # fmt: skip
 
 
-def vertex_normals_np(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals ``(V, 3)`` float32."""
-    corners = vertices[faces]
-    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals = np.zeros_like(vertices, dtype=np.float64)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], cross)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return (normals / np.maximum(length, 1e-20)).astype(np.float32)
-
-
 def bake_mesh(
     vertices: np.ndarray,
     faces: np.ndarray,
@@ -140,7 +131,7 @@ def bake_mesh(
         raise ValueError(f"expected colors of shape ({len(vertices)}, 3), got {colors.shape}")
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    normals = vertex_normals_np(vertices, faces)
+    normals = vertex_normals(torch.from_numpy(vertices), torch.from_numpy(faces)).numpy().astype(np.float32)
     charts = utilization = None
     gltf_uv = None
     if uv is not None:
