@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 
 from stylize.errors import InputError
 from stylize.pipeline.jobs import Job, jobs_clip_specs
-from stylize.pipeline.runner import preload_models, run_job
+from stylize.pipeline.runner import failed_outcome, preload_models, run_job
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +53,6 @@ class ExecutorSettings:
             raise InputError(f"expected at least 1 worker, got {self.workers}")
         if self.threads < 1:
             raise InputError(f"expected at least 1 thread per job, got {self.threads}")
-
-
-def _failed(job: Job, error: str, worker: str) -> dict[str, Any]:
-    return {"id": job.id, "status": "failed", "error": error, "scores": {}, "score": None, "seconds": 0.0,
-            "worker": worker, "files": []}  # fmt: skip
 
 
 # --- local -------------------------------------------------------------------------------------
@@ -149,7 +144,7 @@ class LocalExecutor:
                         # A worker that ended cleanly has sent its results; one that crashed has not.
                         if not process.is_alive() and process.exitcode != 0 and worker in running:
                             job = by_id.pop(running.pop(worker))
-                            on_result(job, _failed(job, f"worker process died (exit code {process.exitcode})", worker))
+                            on_result(job, failed_outcome(job, f"worker process died (exit code {process.exitcode})", worker))
                     continue
                 # Every worker has ended: take what they sent last, fail what nobody finished.
                 while True:
@@ -158,7 +153,7 @@ class LocalExecutor:
                     except queue.Empty:
                         break
                 for job in list(by_id.values()):
-                    on_result(job, _failed(job, "its worker process ended before finishing it", "local"))
+                    on_result(job, failed_outcome(job, "its worker process ended before finishing it", "local"))
                 by_id.clear()
         finally:
             for process in processes.values():
@@ -262,14 +257,14 @@ class RayExecutor:
                 try:
                     outcome = ray.get(done[0])
                 except ray.exceptions.RayError as exc:  # its job fails, the others go on
-                    on_result(job, _failed(job, f"ray worker failed: {_ray_cause(exc)}", "ray"))
+                    on_result(job, failed_outcome(job, f"ray worker failed: {_ray_cause(exc)}", "ray"))
                     if not isinstance(exc, ray.exceptions.RayActorError):
                         submit(actor)
                         continue
                     actors.remove(actor)
                     if not actors:
                         for job in pending[::-1]:
-                            on_result(job, _failed(job, "no ray worker left", "ray"))
+                            on_result(job, failed_outcome(job, "no ray worker left", "ray"))
                         pending.clear()
                     continue
                 on_result(job, outcome)

@@ -27,7 +27,7 @@ from stylize.utils import seed_everything
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["JOB_RUNNERS", "PARTIAL_DIR", "preload_models", "run_job"]
+__all__ = ["JOB_RUNNERS", "PARTIAL_DIR", "failed_outcome", "preload_models", "run_job"]
 
 PARTIAL_DIR = ".partial"
 
@@ -107,6 +107,12 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def failed_outcome(job: Job, error: str | None, worker: str) -> dict[str, Any]:
+    """A job's outcome before (or instead of) running it: status ``failed`` with ``error``."""
+    return {"id": job.id, "status": "failed", "error": error, "scores": {}, "score": None, "seconds": 0.0,
+            "worker": worker, "files": []}  # fmt: skip
+
+
 def run_job(job: Job, out_root: str | Path, model_cache: Any, threads: int = 1, device: str | None = None, worker: str = "main") -> dict[str, Any]:
     """Run ``job`` into ``out_root / job.id``.
 
@@ -128,8 +134,7 @@ def run_job(job: Job, out_root: str | Path, model_cache: Any, threads: int = 1, 
     out_root = Path(out_root)
     staging, final = out_root / PARTIAL_DIR / job.id, out_root / job.id
     shutil.rmtree(staging, ignore_errors=True)
-    outcome: dict[str, Any] = {"id": job.id, "status": "failed", "error": None, "scores": {}, "score": None,
-                               "seconds": 0.0, "worker": worker, "files": []}  # fmt: skip
+    outcome = failed_outcome(job, None, worker)
     started = time.perf_counter()
     try:
         with isolated(job.seed, threads):
