@@ -102,10 +102,7 @@ def optimise_towards(
         optimizer.step()
     with torch.no_grad():
         pictures = shapes()
-        model = engine.clip_models[0]
         augmented = Augmenter("clipdraw", copies=select_copies, seed=seed + 1)(pictures)  # copy-major
-        embeddings = model.encode_image(augmented)
-        text = engine.embeddings.text(model, [prompt])[0]
-        losses = (1 - embeddings @ text).view(select_copies, population).mean(0)
+        losses = (1 - engine.score_texts(augmented, [prompt])[0, :, 0]).view(select_copies, population).mean(0)
     chosen = int(losses.argmin())
     return SemanticResult(pictures[chosen : chosen + 1].clone(), losses, chosen)
