@@ -63,10 +63,10 @@ class BakeReport:
         }  # fmt: skip
 
 
-def check_texture_size(size: int) -> int:
-    """A power of two from 16 to 16384, else :class:`InputError`."""
+def check_texture_size(size: int, name: str = "texture size") -> int:
+    """A power of two from 16 to 16384, else :class:`InputError` naming ``name``."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16 or size > 16384 or size & (size - 1):
-        raise InputError(f"texture size must be a power of two from 16 to 16384, got {size}")
+        raise InputError(f"{name} must be a power of two from 16 to 16384, got {size}")
     return int(size)
 
 

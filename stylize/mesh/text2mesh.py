@@ -144,9 +144,9 @@ class Text2MeshConfig:
                 raise InputError(f"config key {key!r}: expected a positive value, got {value}")
         if self.checkpoint_every < 0:
             raise InputError(f"config key 'checkpoint_every': expected 0 (never) or more, got {self.checkpoint_every}")
-        size = self.output.bake_size
-        if size < 16 or size > 16384 or size & (size - 1):
-            raise InputError(f"config key 'output.bake_size': expected a power of two from 16 to 16384, got {size}")
+        from stylize.mesh.bake import check_texture_size
+
+        check_texture_size(self.output.bake_size, "config key 'output.bake_size'")
         if self.optim.lr <= 0:
             raise InputError(f"config key 'optim.lr': expected a positive number, got {self.optim.lr}")
         if not 0.0 < self.loss.local_area <= 1.0:
