@@ -17,3 +17,8 @@ class InputError(StylizeError, ValueError):
 
 class ModelLoadError(StylizeError, RuntimeError):
     """A CLIP model could not be loaded (unknown name, missing or unreachable weights)."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none), for one-line errors."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stylize.errors import InputError
+from stylize.errors import InputError, first_line
 from stylize.mesh.io import Normalization
 from stylize.utils import atomic_write
 
@@ -303,6 +303,5 @@ def load_field(path: str | Path, map_location: str | torch.device = "cpu") -> Ne
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(f"{path}: not a readable field checkpoint ({first_line})") from None
+        raise InputError(f"{path}: not a readable field checkpoint ({first_line(exc)})") from None
     return NeuralStyleField.from_checkpoint(data)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from stylize.config import apply_overrides, flatten_keys, to_dict
-from stylize.errors import InputError
+from stylize.errors import InputError, first_line
 from stylize.utils import atomic_path
 
 if TYPE_CHECKING:
@@ -83,8 +83,7 @@ def load_checkpoint(source: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(f"{path}: not a readable checkpoint ({first_line})") from None
+        raise InputError(f"{path}: not a readable checkpoint ({first_line(exc)})") from None
     if not isinstance(state, Mapping) or state.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path}: not a {CHECKPOINT_FORMAT} checkpoint")
     state = dict(state)
