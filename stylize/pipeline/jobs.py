@@ -79,14 +79,10 @@ def _resolve_draw(preset: str | None, config_file: str | None, overrides: dict) 
 
 def _resolve_paint(preset: str | None, config_file: str | None, overrides: dict) -> Any:
     from stylize.config import resolve_config
-    from stylize.raster.paint import PAINT_PRESETS, PaintConfig
+    from stylize.raster.paint import PAINT_PRESETS, PaintConfig, check_paint_config
 
     config = resolve_config(PaintConfig, PAINT_PRESETS, preset, config_file, {**overrides, "progress": False})
-    if not config.prompts or not all(p.strip() for p in config.prompts):
-        raise InputError("no prompt given: paint needs at least one non-empty text prompt")
-    for key in ("size", "iters", "copies"):
-        if getattr(config, key) < 1:
-            raise InputError(f"config key {key!r}: expected a positive integer, got {getattr(config, key)}")
+    check_paint_config(config)
     return config
 
 

@@ -64,6 +64,17 @@ class PaintResult:
     interrupted: bool = False
 
 
+def check_paint_config(config: PaintConfig) -> None:
+    """Raise :class:`InputError` naming the first unusable setting (prompts, sizes, parameterisation)."""
+    if not config.prompts or not all(isinstance(p, str) and p.strip() for p in config.prompts):
+        raise InputError("no prompt given: paint needs at least one non-empty text prompt")
+    for name in ("size", "iters", "copies"):
+        if getattr(config, name) < 1:
+            raise InputError(f"config key {name!r}: expected a positive integer, got {getattr(config, name)}")
+    if config.param not in IMAGE_PARAMETERISATIONS:
+        raise InputError(f"unknown parameterisation {config.param!r}: expected one of {sorted(IMAGE_PARAMETERISATIONS)}")
+
+
 class Painter:
     """A paint run: owns the engine, the parameterised image and the optional init picture.
 
@@ -72,13 +83,7 @@ class Painter:
     """
 
     def __init__(self, config: PaintConfig, model_cache: ModelCache | None = None) -> None:
-        if not config.prompts or not all(isinstance(p, str) and p.strip() for p in config.prompts):
-            raise InputError("no prompt given: paint needs at least one non-empty text prompt")
-        for name in ("size", "iters", "copies"):
-            if getattr(config, name) < 1:
-                raise InputError(f"config key {name!r}: expected a positive integer, got {getattr(config, name)}")
-        if config.param not in IMAGE_PARAMETERISATIONS:
-            raise InputError(f"unknown parameterisation {config.param!r}: expected one of {sorted(IMAGE_PARAMETERISATIONS)}")
+        check_paint_config(config)
         self.config = config
         self.device = resolve_device(config.device)
         self.canvas = tuple(min(max(v, 0.01), 0.99) for v in parse_color(config.canvas))
