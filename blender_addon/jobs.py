@@ -37,6 +37,20 @@ CHECK_SCRIPT = (
 )
 
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
+
+# The toolkit's presets as Blender enum items (identifier, name, description); a test checks that
+# the identifiers are exactly the toolkit's preset names.
+MESH_PRESETS = [
+    ("fast", "Fast", "300 iterations, tuned to reach the paper's quality sooner"),
+    ("paper", "Paper", "Text2Mesh's published settings (1500 iterations)"),
+    ("smoke", "Smoke", "A tiny CPU run to check the setup (seconds)"),
+]
+DRAW_PRESETS = [
+    ("clipdraw", "CLIPDraw", "CLIPDraw's settings (224 px, 256 strokes, 1000 steps)"),
+    ("styleclipdraw", "StyleCLIPDraw", "StyleCLIPDraw's settings"),
+    ("test", "Test", "Small and quick"),
+    ("smoke", "Smoke", "A tiny run to check the setup (seconds)"),
+]
 _EOF = object()
 
 

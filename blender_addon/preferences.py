@@ -7,6 +7,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from . import jobs
+from .jobs import DRAW_PRESETS, MESH_PRESETS  # noqa: F401  (the panel and operators use them)
 
 # The add-on's module name: "stylize_blender" as a legacy add-on, "bl_ext.<repo>.stylize" as an
 # extension. Preferences are registered under it.
@@ -16,17 +17,6 @@ DEVICES = [
     ("auto", "Auto", "CUDA when the worker's torch sees a GPU, else the CPU"),
     ("cpu", "CPU", "Always the CPU"),
     ("cuda", "CUDA", "An NVIDIA GPU (fails if the worker's torch has no CUDA)"),
-]
-MESH_PRESETS = [
-    ("fast", "Fast", "300 iterations, tuned to reach the paper's quality sooner"),
-    ("paper", "Paper", "Text2Mesh's published settings (1500 iterations)"),
-    ("smoke", "Smoke", "A tiny CPU run to check the setup (seconds)"),
-]
-DRAW_PRESETS = [
-    ("clipdraw", "CLIPDraw", "CLIPDraw's settings (224 px, 256 strokes, 1000 steps)"),
-    ("styleclipdraw", "StyleCLIPDraw", "StyleCLIPDraw's settings"),
-    ("test", "Test", "Small and quick"),
-    ("smoke", "Smoke", "A tiny run to check the setup (seconds)"),
 ]
 MODES = [
     ("COLOR", "Colour", "Colours only: the shape is kept"),

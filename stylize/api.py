@@ -1,4 +1,7 @@
-"""The public Python API. Each function is what the CLI command of the same name calls."""
+"""The public Python API: a thin facade over the run owners. Each function is what the CLI
+command of the same name calls; the work is done by :class:`stylize.mesh.run.Text2Mesh`,
+:class:`stylize.vector.clipdraw.ClipDraw`, :class:`stylize.painting.painter.Painter` and
+:mod:`stylize.pipeline`."""
 
 from __future__ import annotations
 
@@ -49,17 +52,11 @@ def mesh_config(
     config_file: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
 ):
-    """Resolve a :class:`~stylize.mesh.text2mesh.Text2MeshConfig`: defaults (the paper's) <-
+    """Resolve a :class:`~stylize.mesh.config.Text2MeshConfig`: defaults (the paper's) <-
     preset <- TOML file <- overrides (dotted keys such as ``"field.sigma"``)."""
-    from stylize.config import resolve_config
-    from stylize.mesh.text2mesh import TEXT2MESH_PRESETS, Text2MeshConfig
+    from stylize.mesh.config import resolve_mesh_config
 
-    merged = dict(overrides or {})
-    if prompt:
-        merged.setdefault("prompt", prompt)
-    config = resolve_config(Text2MeshConfig, TEXT2MESH_PRESETS, preset=preset, config_file=config_file, overrides=merged)
-    config.check()
-    return config
+    return resolve_mesh_config(prompt, preset, config_file, overrides)
 
 
 def stylize_mesh(
@@ -69,7 +66,7 @@ def stylize_mesh(
     preset: str | None = "fast",
     config_file: str | Path | None = None,
     overrides: Mapping[str, Any] | None = None,
-    on_step: Callable | None = None,
+    on_step: Callable[[int, int, dict], None] | None = None,
     model_cache: Any = None,
     *,
     mask: Any = None,
@@ -86,7 +83,8 @@ def stylize_mesh(
         preset: ``fast`` (default), ``paper`` or ``smoke``.
         config_file: a TOML file of settings.
         overrides: settings by dotted key (``{"iters": 200, "clip": ["local-dir:..."]}``).
-        on_step: called as ``on_step(record, run)`` after every iteration (progress bars).
+        on_step: called as ``on_step(step, total, metrics)`` after every iteration (``step`` from
+            1; ``metrics`` has ``loss``, ``score``, ``lr``, ...).
         model_cache: a :class:`~stylize.engine.ModelCache` to share loaded CLIPs.
         mask: limit the change to a region: a ``.npy`` / text file or an array of per-vertex
             weights in ``[0, 1]`` (or of vertex indices, weight 1) in the input file's vertex
@@ -98,70 +96,24 @@ def stylize_mesh(
 
     Returns:
         :class:`~stylize.mesh.outputs.Text2MeshResult` with the mesh in the input's frame, the
-        field, the scores and the status (``finished``, ``diverged`` or ``interrupted``).
+        field, the scores and the status (``finished`` or ``diverged``).
+
+    Raises:
+        Interrupted: Ctrl-C stopped the run after writing the checkpoint and the outputs reached;
+            the exception's ``result`` has status ``interrupted``.
     """
-    import time
+    from stylize.mesh.run import Text2Mesh
 
-    from stylize.mesh.controls import prepare_mesh
-    from stylize.mesh.outputs import collect_result, save_text2mesh_outputs
-    from stylize.mesh.resume import (
-        CHECKPOINT_NAME, load_checkpoint, mask_tensor, restore_run, resumed_config, same_mask, save_checkpoint,
-    )  # fmt: skip
-    from stylize.mesh.text2mesh import Text2MeshRun
-    from stylize.runs import RunFolder
-    from stylize.utils import file_sha256, seed_everything
-
-    state = None
     if resume is not None:
-        state = load_checkpoint(resume)
-        config = resumed_config(state, prompt, overrides)
-        mesh = mesh if mesh is not None else state["input"]["path"]
+        job = Text2Mesh.resume(resume, mesh=mesh, prompt=prompt, overrides=overrides, mask=mask, model_cache=model_cache)
         if out is not None and str(out) == DEFAULT_MESH_OUT:
-            out = Path(state["path"]).parent  # the run folder resumed from
-        if mask is None and state.get("mask") is not None:
-            mask = state["mask"].numpy()
+            out = job.resume_folder  # the run folder resumed from
     else:
         config = mesh_config(prompt, preset, config_file, overrides)
-    if mesh is None:
-        raise InputError("no input mesh given")
-    if not config.prompt and not config.image_prompts:
-        raise InputError("no prompt given: expected a text prompt or image_prompts")
-    loaded, weights, file_weights = prepare_mesh(mesh, config, mask)
-    digest = file_sha256(mesh)
-    if state is not None:
-        if digest != state["input"]["sha256"]:
-            raise InputError(f"cannot resume: {mesh} is not the file the run started from (its content differs)")
-        if not same_mask(state.get("mask"), file_weights):
-            raise InputError("cannot resume: the mask differs from the one the run started with")
-    seed_everything(config.seed)
-    run = Text2MeshRun(loaded, config, model_cache=model_cache, mask=weights)
-    started = time.time()
-    if state is not None:
-        restore_run(run, state)
-        started -= float(state.get("train_seconds", 0.0))
-    if out is None:
-        run.run(on_step=on_step)
-        return collect_result(run)
-    folder = RunFolder(out, "mesh")
-    if state is not None:
-        folder.truncate_metrics(run.iteration)
-    with folder:
-        folder.write_config(config)
-
-        def log(record) -> None:
-            folder.log_metrics(
-                record.step, loss=record.loss, similarity=record.similarity, lr=record.lr, skipped=record.skipped,
-                **{f"loss_{k}": v for k, v in record.losses.items()},
-            )
-
-        def checkpoint(current: Text2MeshRun) -> None:
-            save_checkpoint(
-                current, folder.file(CHECKPOINT_NAME), train_seconds=time.time() - started,
-                input={"path": str(Path(mesh).resolve()), "sha256": digest}, mask=mask_tensor(file_weights),
-            )
-
-        run.run(on_step=on_step, on_log=log, on_checkpoint=checkpoint)
-        return save_text2mesh_outputs(run, folder, started)
+        if mesh is None:
+            raise InputError("no input mesh given")
+        job = Text2Mesh(config, mesh, mask=mask, model_cache=model_cache)
+    return job.run(out, on_step=on_step)
 
 
 def apply_field(
@@ -269,7 +221,7 @@ def draw(
         overrides: dotted config keys and values applied last (``--set``).
         on_step: called as ``on_step(step, total, metrics)`` after every step (1-based, counted
             over all ``best_of`` candidates) with the step's metrics (``loss``, ``sim/PROMPT``, ...).
-        **options: any :class:`~stylize.vector.clipdraw.DrawConfig` field, e.g. ``paths=64``,
+        **options: any :class:`~stylize.vector.config.DrawConfig` field, e.g. ``paths=64``,
             ``style="style.png"``, ``palette="#aa3300,#ffffff"``, ``clip=[...]``, ``seed=1``.
 
     Returns:
@@ -279,7 +231,8 @@ def draw(
         InputError: unknown keys, bad values or unusable input files.
     """
     from stylize.config import resolve_config
-    from stylize.vector.clipdraw import DRAW_PRESETS, ClipDraw, DrawConfig
+    from stylize.vector.clipdraw import ClipDraw
+    from stylize.vector.config import DRAW_PRESETS, DrawConfig
 
     config = resolve_config(DrawConfig, DRAW_PRESETS, preset, config_file, _overrides(prompt, options, overrides))
     return ClipDraw(config).run(out, on_step=on_step)
@@ -292,20 +245,21 @@ def paint(
     preset: str | None = None,
     config_file: str | Path | None = None,
     overrides: dict | None = None,
+    on_step: Callable[[int, int, dict], None] | None = None,
     **options,
 ):
     """Paint a raster image of ``prompt`` (``param="pixel"`` or ``"fft"``, optional ``init`` image).
 
-    Args, Raises: as :func:`draw`; options are :class:`~stylize.raster.paint.PaintConfig` fields.
+    Args, Raises: as :func:`draw`; options are :class:`~stylize.painting.config.PaintConfig` fields.
 
     Returns:
-        :class:`~stylize.raster.paint.PaintResult` (image (3, H, W), scores before and after).
+        :class:`~stylize.painting.painter.PaintResult` (image (3, H, W), scores before and after).
     """
     from stylize.config import resolve_config
-    from stylize.raster.paint import PAINT_PRESETS, PaintConfig, Painter
+    from stylize.painting.painter import PAINT_PRESETS, PaintConfig, Painter
 
     config = resolve_config(PaintConfig, PAINT_PRESETS, preset, config_file, _overrides(prompt, options, overrides))
-    return Painter(config).run(out)
+    return Painter(config).run(out, on_step=on_step)
 
 
 def batch(

@@ -141,6 +141,8 @@ def _set_path(obj: Any, parts: list[str], value: Any, full_key: str) -> Any:
     hints = typing.get_type_hints(type(obj))
     fields = {f.name for f in dataclasses.fields(obj)}
     head = parts[0].replace("-", "_")
+    if len(parts) == 1 and head in getattr(type(obj), "LEGACY_KEYS", ()):
+        return obj  # a key older versions wrote (e.g. in a run's config.toml): accepted, ignored
     if head not in fields:
         raise InputError(f"unknown config key {full_key!r} (known here: {', '.join(sorted(fields))})")
     current = getattr(obj, head)

@@ -89,3 +89,33 @@ def test_unknown_preset_and_bad_file(tmp_path):
         load_toml(bad)
     with pytest.raises(InputError, match="does not exist"):
         load_toml(tmp_path / "missing.toml")
+
+
+def test_component_names_are_checked_when_the_config_is_resolved(monkeypatch):
+    """Unknown renderer / augmentation / style-feature names fail at resolution, before any model loads."""
+    import pytest
+
+    from stylize.engine import models
+    from stylize.errors import InputError
+    from stylize.mesh.config import resolve_mesh_config
+    from stylize.painting.config import PaintConfig, check_paint_config
+    from stylize.vector.config import DrawConfig, check_draw_config
+
+    monkeypatch.setattr(models, "load_clip", lambda *a, **k: pytest.fail("a model was loaded"))
+    with pytest.raises(InputError, match="'renderer': unknown mesh renderer 'opengl'"):
+        resolve_mesh_config("a cat", "smoke", None, {"renderer": "opengl"})
+    for key, value, words in [("renderer", "cairo", "vector renderer"), ("augment", "mixup", "augmentation preset"),
+                              ("style_features", "gram", "style features")]:  # fmt: skip
+        with pytest.raises(InputError, match=f"'{key}': unknown {words} '{value}'"):
+            check_draw_config(DrawConfig(prompts=["a cat"], **{key: value}))
+    with pytest.raises(InputError, match="'augment': unknown augmentation preset"):
+        check_paint_config(PaintConfig(prompts=["a cat"], augment="none2"))
+
+
+def test_a_run_config_written_by_an_older_version_still_loads(tmp_path):
+    from stylize.config import resolve_config
+    from stylize.vector.config import DRAW_PRESETS, DrawConfig
+
+    (tmp_path / "old.toml").write_text('prompts = ["a cat"]\nprogress = false\niters = 3\n')
+    config = resolve_config(DrawConfig, DRAW_PRESETS, config_file=tmp_path / "old.toml")
+    assert config.iters == 3 and not hasattr(config, "progress")

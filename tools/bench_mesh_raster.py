@@ -69,7 +69,7 @@ def bench_raster(label: str, device: str, repeats: int) -> dict:
 
     from stylize.mesh.camera import sample_text2mesh_views
     from stylize.mesh.io import normalize_vertices
-    from stylize.mesh.raster import make_renderer
+    from stylize.mesh.renderer import get_renderer as make_renderer
     from stylize.mesh.shading import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
 
     major, minor = TORUS_SIZES[label]

@@ -17,7 +17,7 @@ import torch
 
 from stylize.engine import ClipEngine
 from stylize.eval import caption_rank, caption_scores
-from stylize.runs import image_grid, save_image
+from stylize.images import image_grid, save_image
 from stylize.testing.semantic import optimise_towards
 from stylize.testing.shapes import short_captions
 

@@ -60,12 +60,12 @@ def trace(preset: str, iters: int, shape: str, args, cache: ModelCache, judge: C
     run = Text2MeshRun(mesh, api.mesh_config(prompt, preset, None, overrides), model_cache=cache)
     points = [(0, judged(judge, mesh, prompt, args.size))]
 
-    def check(record, run_):
-        if run_.iteration % args.every == 0 or run_.iteration == iters:
+    def check(step, total, metrics):
+        if step % args.every == 0 or step == iters:
             with torch.no_grad():
-                displaced, colors = run_.stylized()
+                displaced, colors = run.stylized()
             current = LoadedMesh(displaced.numpy(), faces, colors.numpy(), normalization)
-            points.append((run_.iteration, judged(judge, current, prompt, args.size)))
+            points.append((step, judged(judge, current, prompt, args.size)))
 
     start = time.time()
     run.run(on_step=check)

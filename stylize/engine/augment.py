@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylize.engine.models import check_images
+from stylize.registry import Registry
 
 
 def _clipdraw(size: tuple[int, int], local_area: float) -> list[nn.Module]:
@@ -46,12 +47,10 @@ def _none(size: tuple[int, int], local_area: float) -> list[nn.Module]:
     return []
 
 
-AUGMENT_PRESETS: dict[str, Callable[[tuple[int, int], float], list[nn.Module]]] = {
-    "clipdraw": _clipdraw,
-    "text2mesh": _text2mesh,
-    "text2mesh_local": _text2mesh_local,
-    "none": _none,
-}
+AUGMENT_PRESETS: Registry[Callable[[tuple[int, int], float], list[nn.Module]]] = Registry(
+    "augmentation preset",
+    {"clipdraw": _clipdraw, "text2mesh": _text2mesh, "text2mesh_local": _text2mesh_local, "none": _none},
+)
 
 
 class Augmenter(nn.Module):
@@ -87,8 +86,7 @@ class Augmenter(nn.Module):
         local_area: float = 0.1,
     ) -> None:
         super().__init__()
-        if preset not in AUGMENT_PRESETS:
-            raise ValueError(f"unknown augmentation preset {preset!r}: expected one of {sorted(AUGMENT_PRESETS)}")
+        self._make_pipeline = AUGMENT_PRESETS.lookup(preset)
         if copies < 1:
             raise ValueError(f"expected copies >= 1, got {copies}")
         if not 0.0 < local_area <= 1.0:
@@ -103,7 +101,7 @@ class Augmenter(nn.Module):
 
     def _pipeline(self, size: tuple[int, int]) -> nn.Sequential:
         if size not in self._pipelines:
-            self._pipelines[size] = nn.Sequential(*AUGMENT_PRESETS[self.preset](size, self.local_area))
+            self._pipelines[size] = nn.Sequential(*self._make_pipeline(size, self.local_area))
         return self._pipelines[size]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -10,14 +10,13 @@ import torch
 from torch import nn
 
 from stylize.engine.losses import directional_loss, get_loss
-from stylize.engine.models import ClipModel, ModelCache, ModelSpec, check_images, parse_model_spec
+from stylize.engine.models import ClipModel, ModelCache, check_images
 from stylize.engine.prompts import EmbeddingCache, PromptSet, TextPrompt
+from stylize.engine.specs import DEFAULT_CLIP, ModelSpec, parse_model_spec
 from stylize.errors import InputError
 from stylize.utils import resolve_device
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_CLIP = "ViT-B-32:openai"
 
 
 @dataclass

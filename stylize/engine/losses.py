@@ -11,6 +11,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from stylize.registry import Registry
+
 
 def _check_pair(image_embeddings: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     if image_embeddings.ndim != 2:
@@ -76,15 +78,11 @@ def directional_loss(
     return (1.0 - image_direction @ text_direction.T).mean()
 
 
-LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "cosine": cosine_loss,
-    "spherical": spherical_distance_loss,
-}
+LOSSES: Registry[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = Registry(
+    "loss", {"cosine": cosine_loss, "spherical": spherical_distance_loss}
+)
 
 
 def get_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """Look up a target loss by name (``cosine`` or ``spherical``)."""
-    try:
-        return LOSSES[name]
-    except KeyError:
-        raise ValueError(f"unknown loss {name!r}: expected one of {sorted(LOSSES)}") from None
+    """Look up a target loss by name (``cosine`` or ``spherical``); an unknown name is an InputError."""
+    return LOSSES.lookup(name)

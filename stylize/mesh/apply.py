@@ -20,7 +20,8 @@ import torch
 
 from stylize.errors import InputError
 from stylize.mesh.controls import compose, load_mask, mask_for_loaded
-from stylize.mesh.field import NeuralStyleField, load_field, vertex_normals
+from stylize.mesh.field import NeuralStyleField, load_field
+from stylize.mesh.geometry import vertex_normals
 from stylize.mesh.io import LoadedMesh, load_mesh
 
 __all__ = ["apply_field", "evaluate_field", "resolve_field_source"]
@@ -90,8 +91,8 @@ def apply_field(
         :class:`~stylize.mesh.outputs.Text2MeshResult` with status ``applied`` and no scores.
     """
     from stylize.config import apply_overrides, resolve_config, to_dict
+    from stylize.mesh.config import TEXT2MESH_PRESETS, Text2MeshConfig
     from stylize.mesh.outputs import Text2MeshResult, output_metadata, to_file_frame, write_meshes, write_pictures
-    from stylize.mesh.text2mesh import TEXT2MESH_PRESETS, Text2MeshConfig
     from stylize.runs import RunFolder
     from stylize.utils import resolve_device
 

@@ -17,10 +17,8 @@ No ``COLOR_0`` is written: it would multiply the texture in viewers that honour 
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,8 +28,9 @@ import numpy as np
 import torch
 
 from stylize.errors import InputError
-from stylize.mesh.field import vertex_normals
-from stylize.mesh.io import write_glb_chunks
+from stylize.mesh.config import check_texture_size
+from stylize.mesh.geometry import vertex_normals
+from stylize.mesh.gltf import GlbBuilder, glb_extras  # noqa: F401  (glb_extras: older imports)
 from stylize.mesh.texture import dilate, rasterize_uv_triangles
 from stylize.utils import write_json
 
@@ -61,13 +60,6 @@ class BakeReport:
             "reused_uvs": self.reused_uvs, "charts": self.charts, "utilization": self.utilization,
             "coverage": round(self.coverage, 4), "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }  # fmt: skip
-
-
-def check_texture_size(size: int, name: str = "texture size") -> int:
-    """A power of two from 16 to 16384, else :class:`InputError` naming ``name``."""
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 16 or size > 16384 or size & (size - 1):
-        raise InputError(f"{name} must be a power of two from 16 to 16384, got {size}")
-    return int(size)
 
 
 def default_padding(size: int) -> int:
@@ -170,73 +162,20 @@ def write_textured_glb(
     metadata: Mapping[str, Any] | None = None,
 ) -> Path:
     """One mesh, one PBR material with an sRGB PNG ``baseColorTexture``; glTF UVs (v down)."""
-    from PIL import Image
-
-    png = io.BytesIO()
-    Image.fromarray(pixels).save(png, format="PNG", optimize=False)
-    blobs: list[bytes] = []
-    views: list[dict[str, Any]] = []
-    accessors: list[dict[str, Any]] = []
-    offset = 0
-
-    def add_view(raw: bytes, target: int | None) -> int:
-        nonlocal offset
-        view: dict[str, Any] = {"buffer": 0, "byteOffset": offset, "byteLength": len(raw)}
-        if target is not None:
-            view["target"] = target
-        views.append(view)
-        padding = (-len(raw)) % 4
-        blobs.append(raw + b"\0" * padding)
-        offset += len(raw) + padding
-        return len(views) - 1
-
-    def add(array: np.ndarray, component: int, kind: str, target: int, bounds: bool = False) -> int:
-        accessor: dict[str, Any] = {"bufferView": add_view(array.tobytes(), target), "componentType": component,
-                                    "count": int(array.shape[0]), "type": kind}  # fmt: skip
-        if bounds:
-            accessor["min"], accessor["max"] = array.min(axis=0).tolist(), array.max(axis=0).tolist()
-        accessors.append(accessor)
-        return len(accessors) - 1
-
+    glb = GlbBuilder("stylize bake", metadata)
     attributes = {
-        "POSITION": add(vertices.astype(np.float32), 5126, "VEC3", 34962, bounds=True),
-        "NORMAL": add(normals.astype(np.float32), 5126, "VEC3", 34962),
-        "TEXCOORD_0": add(uv.astype(np.float32), 5126, "VEC2", 34962),
+        "POSITION": glb.add_accessor(vertices.astype(np.float32), bounds=True),
+        "NORMAL": glb.add_accessor(normals.astype(np.float32)),
+        "TEXCOORD_0": glb.add_accessor(uv.astype(np.float32)),
     }
-    indices = add(faces.astype(np.uint32).reshape(-1, 1), 5125, "SCALAR", 34963)
-    image_view = add_view(png.getvalue(), None)
-    extras = {"extras": dict(metadata)} if metadata else {}
-    document = {
-        "asset": {"version": "2.0", "generator": "stylize bake", **extras},
-        "scene": 0,
-        "scenes": [{"nodes": [0]}],
-        "nodes": [{"mesh": 0, "name": "stylized"}],
-        "meshes": [{"name": "stylized", "primitives": [{"attributes": attributes, "indices": indices, "mode": 4, "material": 0}], **extras}],
-        "materials": [{"name": "stylized", "pbrMetallicRoughness": {
-            "baseColorTexture": {"index": 0}, "baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0, "roughnessFactor": 1.0}}],
-        "textures": [{"source": 0, "sampler": 0}],
-        # Linear filtering with mipmaps, clamped: the dilated gutter is what filtering reaches.
-        "samplers": [{"magFilter": 9729, "minFilter": 9987, "wrapS": 33071, "wrapT": 33071}],
-        "images": [{"bufferView": image_view, "mimeType": "image/png", "name": "baseColor"}],
-        "buffers": [{"byteLength": offset}],
-        "bufferViews": views,
-        "accessors": accessors,
-    }  # fmt: skip
-    write_glb_chunks(path, document, blobs)
-    return path
-
-
-def glb_extras(path: Path) -> dict[str, Any]:
-    """``asset.extras`` of a GLB (our outputs keep prompt, seed, ... there), or ``{}``."""
-    try:
-        data = path.read_bytes()
-        if data[:4] != b"glTF":
-            return {}
-        (length,) = struct.unpack_from("<I", data, 12)
-        extras = json.loads(data[20 : 20 + length]).get("asset", {}).get("extras", {})
-    except (OSError, ValueError, struct.error):
-        return {}
-    return dict(extras) if isinstance(extras, dict) else {}
+    indices = glb.add_indices(faces)
+    texture = glb.add_png_texture(pixels, "baseColor")
+    material = glb.add_material({"name": "stylized", "pbrMetallicRoughness": {
+        "baseColorTexture": {"index": texture}, "baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0,
+        "roughnessFactor": 1.0}})  # fmt: skip
+    mesh = glb.add_mesh("stylized", [glb.primitive(attributes, indices, material)], extras=metadata)
+    glb.add_node({"mesh": mesh, "name": "stylized"})
+    return glb.write(path)
 
 
 def bake_file(

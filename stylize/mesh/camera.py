@@ -1,6 +1,7 @@
 """Cameras with kaolin's conventions, plus Text2Mesh's view sampler and deterministic orbits.
 
-Conventions (kaolin 0.12-0.18, see ``shared/reference/kaolin_dibr.md``):
+Conventions (kaolin 0.12-0.18: ``prepare_vertices``, ``generate_perspective_projection`` and
+``generate_transformation_matrix``):
 
 - A camera transform is a ``(B, 4, 3)`` matrix ``T``: rows 0-2 hold the rotation whose *columns*
   are the camera's x, y, z axes in world space, row 3 the translation. Camera-space points are
@@ -22,6 +23,8 @@ from typing import Sequence
 
 import torch
 
+from stylize.mesh.config import TEXT2MESH_CENTER_AZIMUTH, TEXT2MESH_CENTER_ELEVATION
+
 __all__ = [
     "CameraViews",
     "camera_position_from_angles",
@@ -35,9 +38,6 @@ __all__ = [
     "turntable_views",
 ]
 
-# Text2Mesh's published demos put the front view here (radians); see reference/text2mesh.md.
-TEXT2MESH_CENTER_AZIMUTH = 1.96349
-TEXT2MESH_CENTER_ELEVATION = 0.6283
 
 
 def _check_last_dim(name: str, tensor: torch.Tensor, dims: int, size: int) -> None:

@@ -17,9 +17,9 @@ from stylize.engine import ClipEngine
 from stylize.errors import InputError
 from stylize.eval.ranking import caption_rank, caption_scores
 from stylize.mesh.camera import CameraViews, grid_views
-from stylize.mesh.io import LoadedMesh, load_mesh
-from stylize.mesh.raster import make_renderer
-from stylize.mesh.text2mesh import render_shaded
+from stylize.mesh.io import LoadedMesh
+from stylize.mesh.renderer import get_renderer
+from stylize.mesh.shading import render_shaded
 
 __all__ = ["judge_views", "mesh_path_of", "render_mesh", "score_mesh"]
 
@@ -43,7 +43,7 @@ def render_mesh(mesh: LoadedMesh, views: CameraViews, size: int, device: str | t
     vertices, faces, colors = mesh.to_torch(device)
     if colors is None:
         colors = torch.full_like(vertices, GREY)
-    return render_shaded(make_renderer("torch", height=size), vertices, faces, colors, views)
+    return render_shaded(get_renderer("torch", height=size), vertices, faces, colors, views)
 
 
 def judge_views() -> CameraViews:

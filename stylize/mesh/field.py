@@ -1,6 +1,6 @@
 """Text2Mesh's neural style field: vertex position -> (colour, displacement along the normal).
 
-Network (as the reference implementation, see ``shared/reference/text2mesh.md``):
+Network (as the reference implementation, threedle/text2mesh):
 
 - Fourier features: a fixed random matrix ``B ~ N(0, sigma^2)`` of shape ``(3, n_frequencies)``
   whose rows are sorted by norm; the encoding is ``[x, sin(2 pi x B), cos(2 pi x B)]``.
@@ -35,7 +35,8 @@ import torch
 from torch import nn
 
 from stylize.errors import InputError, first_line
-from stylize.mesh.io import Normalization
+from stylize.mesh.config import FieldConfig
+from stylize.mesh.geometry import Normalization, vertex_normals
 from stylize.utils import atomic_write
 
 __all__ = ["FieldConfig", "FieldOutput", "NeuralStyleField", "load_field", "progressive_mask", "vertex_normals"]
@@ -44,55 +45,6 @@ FIELD_FORMAT = "stylize.field/1"
 # Base colours are kept this far from 0 and 1 so that their logit is finite and the field can
 # still move them (sigmoid's slope at logit(0.02) is about a twelfth of its slope at 0.5).
 _BASE_EPS = 0.02
-
-
-@dataclass
-class FieldConfig:
-    """Hyperparameters of :class:`NeuralStyleField` (defaults: the paper's).
-
-    Attributes:
-        width: hidden width of trunk and heads.
-        depth: trunk layers after the input layer.
-        head_depth: hidden layers in each head.
-        n_frequencies: columns of the Fourier matrix (the encoding has ``3 + 2 n`` values).
-        sigma: standard deviation of the Fourier matrix.
-        progressive: fade frequency bands in over the run.
-        sort_frequencies: also sort the Fourier *columns* by norm, so progressive encoding really
-            goes from low to high frequencies (the reference sorts only the three rows).
-        max_displacement: bound on the displacement along the normal, in normalised units.
-        colour: learn colours (else grey).
-        geometry: learn displacements (else none).
-        input_colours: start from the mesh's own colours (passed to :meth:`NeuralStyleField.forward`
-            as ``base_colors``) rather than grey.
-        symmetry: ``""`` (none) or ``"x"``, ``"y"``, ``"z"``: mirror-symmetric about that axis plane.
-    """
-
-    width: int = 256
-    depth: int = 4
-    head_depth: int = 2
-    n_frequencies: int = 256
-    sigma: float = 5.0
-    progressive: bool = True
-    sort_frequencies: bool = False
-    max_displacement: float = 0.1
-    colour: bool = True
-    geometry: bool = True
-    input_colours: bool = False
-    symmetry: str = ""
-
-    def check(self) -> None:
-        for name in ("width", "n_frequencies"):
-            if getattr(self, name) < 1:
-                raise InputError(f"field.{name}: expected a positive integer, got {getattr(self, name)}")
-        for name in ("depth", "head_depth"):
-            if getattr(self, name) < 0:
-                raise InputError(f"field.{name}: expected an integer >= 0, got {getattr(self, name)}")
-        if self.sigma <= 0:
-            raise InputError(f"field.sigma: expected a positive number, got {self.sigma}")
-        if self.max_displacement < 0:
-            raise InputError(f"field.max_displacement: expected a number >= 0, got {self.max_displacement}")
-        if self.symmetry not in ("", "x", "y", "z"):
-            raise InputError(f"field.symmetry: expected \"\", \"x\", \"y\" or \"z\", got {self.symmetry!r}")
 
 
 @dataclass
@@ -123,23 +75,6 @@ def progressive_mask(n_frequencies: int, step: float, total: float, enabled: boo
     tau = 2.0 * n_frequencies / float(total)
     index = torch.arange(n_frequencies, dtype=torch.float64)
     return ((float(step) - tau * index) / tau).clamp(0.0, 1.0).float()
-
-
-def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Area-weighted unit vertex normals of a triangle mesh.
-
-    Shape:
-        - vertices: ``(V, 3)``; faces: ``(F, 3)`` int64.
-        - Output: ``(V, 3)``.
-    """
-    if vertices.dim() != 2 or vertices.shape[-1] != 3:
-        raise ValueError(f"expected vertices of shape (V, 3), got {tuple(vertices.shape)}")
-    if faces.dim() != 2 or faces.shape[-1] != 3:
-        raise ValueError(f"expected faces of shape (F, 3), got {tuple(faces.shape)}")
-    corners = vertices[faces]
-    cross = torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals = torch.zeros_like(vertices).index_add_(0, faces.reshape(-1), cross.repeat_interleave(3, dim=0))
-    return torch.nn.functional.normalize(normals, dim=-1, eps=1e-12)
 
 
 def _mlp(width: int, layers: int) -> list[nn.Module]:

@@ -1,13 +1,9 @@
 """Mesh files in and out: load through trimesh, validate and repair, normalise, export.
 
 - :func:`load_mesh` reads OBJ, PLY, GLB/GLTF, OFF and STL (a scene becomes one mesh), keeping the
-  file's vertex order (``process=False``; only STL, which has no shared vertices, is welded).
-  Every problem a user can cause is an :class:`~stylize.errors.InputError` with one line naming the
-  file.
-- :func:`repair_mesh` drops faces touching non-finite vertices, degenerate and duplicate faces, and
-  unreferenced vertices, logging one warning with the counts.
-- :func:`normalize_vertices` centres on the vertex mean and scales by the largest vertex norm, as
-  Text2Mesh does, and returns the :class:`Normalization` that undoes it.
+  file's vertex order (``process=False``; only STL, which has no shared vertices, is welded),
+  then repairs and normalises it with :mod:`stylize.mesh.geometry`. Every problem a user can
+  cause is an :class:`~stylize.errors.InputError` with one line naming the file.
 - :func:`save_mesh` writes GLB, PLY or OBJ with per-vertex colours, atomically. Colours are sRGB in
   memory and in PLY/OBJ; glTF's ``COLOR_0`` is linear, so GLB export converts sRGB -> linear (stored
   as float32 so nothing is lost) and GLB import converts back.
@@ -15,19 +11,29 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from stylize.errors import InputError
-from stylize.utils import atomic_path, atomic_write
+from stylize.mesh.geometry import (  # noqa: F401  (re-exported: these lived here before 0.2)
+    DEFAULT_MAX_FACES,
+    Normalization,
+    RepairReport,
+    make_cube,
+    make_icosphere,
+    normalize_vertices,
+    repair_mesh,
+    subdivide_to_vertex_count,
+)
+from stylize.mesh.gltf import ARRAY_BUFFER, GlbBuilder, read_glb
+from stylize.registry import Registry
+from stylize.utils import atomic_path
 
 __all__ = [
     "DEFAULT_MAX_FACES",
@@ -49,7 +55,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_FACES = 2_000_000
 MESH_READ_FORMATS = (".glb", ".gltf", ".obj", ".off", ".ply", ".stl")
 
 
@@ -63,50 +68,6 @@ def linear_to_srgb(colors: np.ndarray) -> np.ndarray:
     """Linear-light values in ``[0, 1]`` to sRGB encoding (inverse of :func:`srgb_to_linear`)."""
     colors = np.clip(np.asarray(colors, dtype=np.float64), 0.0, 1.0)
     return np.where(colors <= 0.0031308, colors * 12.92, 1.055 * colors ** (1 / 2.4) - 0.055)
-
-
-@dataclass(frozen=True)
-class Normalization:
-    """``normalised = (original - center) / scale``; :meth:`invert` goes back to the file's frame."""
-
-    center: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    scale: float = 1.0
-
-    def apply(self, points: np.ndarray) -> np.ndarray:
-        """Original frame -> normalised frame. Shape ``(N, 3)``."""
-        return (np.asarray(points, dtype=np.float64) - self.center) / self.scale
-
-    def invert(self, points: Any) -> Any:
-        """Normalised frame -> original frame, for numpy arrays or torch tensors. Shape ``(N, 3)``."""
-        if hasattr(points, "new_tensor"):
-            return points * self.scale + points.new_tensor(self.center)
-        return np.asarray(points, dtype=np.float64) * self.scale + self.center
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"center": [float(c) for c in self.center], "scale": float(self.scale)}
-
-
-@dataclass(frozen=True)
-class RepairReport:
-    """How many elements :func:`repair_mesh` removed, by reason."""
-
-    nonfinite_faces: int = 0
-    degenerate_faces: int = 0
-    duplicate_faces: int = 0
-    unreferenced_vertices: int = 0
-
-    @property
-    def changed(self) -> bool:
-        return any((self.nonfinite_faces, self.degenerate_faces, self.duplicate_faces, self.unreferenced_vertices))
-
-    def describe(self) -> str:
-        parts = [
-            f"{self.nonfinite_faces} face(s) with non-finite vertices",
-            f"{self.degenerate_faces} degenerate face(s)",
-            f"{self.duplicate_faces} duplicate face(s)",
-            f"{self.unreferenced_vertices} unreferenced vertex(es)",
-        ]
-        return "removed " + ", ".join(parts)
 
 
 @dataclass
@@ -232,20 +193,13 @@ def _trimesh_uv(mesh) -> np.ndarray | None:
 
 def _glb_linear_colors(path: Path, n_vertices: int) -> np.ndarray | None:
     """COLOR_0 of a single-primitive GLB at full precision (trimesh rounds it to 8 bits)."""
-    data = path.read_bytes()
-    if len(data) < 20 or data[:4] != b"glTF":
+    try:
+        document, binary = read_glb(path.read_bytes())
+    except ValueError:
         return None
-    json_length, json_type = struct.unpack_from("<II", data, 12)
-    if json_type != 0x4E4F534A:
-        return None
-    document = json.loads(data[20 : 20 + json_length])
-    bin_start = 20 + json_length
     primitives = [p for m in document.get("meshes", []) for p in m.get("primitives", [])]
-    if len(primitives) != 1 or "COLOR_0" not in primitives[0].get("attributes", {}):
+    if len(primitives) != 1 or "COLOR_0" not in primitives[0].get("attributes", {}) or not binary:
         return None
-    if bin_start + 8 > len(data):
-        return None
-    binary = data[bin_start + 8 :]
     accessor = document["accessors"][primitives[0]["attributes"]["COLOR_0"]]
     view = document["bufferViews"][accessor["bufferView"]]
     if accessor["count"] != n_vertices or view.get("buffer", 0) != 0 or "byteStride" in view:
@@ -271,120 +225,6 @@ def _colors_from_file(path: Path, suffix: str, mesh) -> np.ndarray | None:
     if colors is None:
         colors = _texture_colors(mesh)  # textures are sRGB already
     return colors
-
-
-def repair_mesh(
-    vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None = None, name: str = "mesh"
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, RepairReport]:
-    """Drop unusable faces and vertices, keeping the order of what remains.
-
-    Removes, in this order: faces touching a NaN/inf vertex; degenerate faces (a repeated index or
-    zero area); duplicate faces (the same three vertices in any order, first one kept); vertices
-    no face uses. Logs one warning with the counts when anything was removed.
-
-    Args:
-        vertices: vertex positions.
-        faces: triangle indices.
-        colors: optional per-vertex colours, kept in step with the vertices.
-        name: what to call the mesh in the warning (usually the file name).
-
-    Returns:
-        ``(vertices, faces, colors, kept_vertex_index, report)``; ``kept_vertex_index[i]`` is the
-        input index of output vertex ``i``.
-
-    Shape:
-        - vertices: ``(V, 3)``; faces: ``(F, 3)``; colors: ``(V, C)``.
-    """
-    vertices = np.asarray(vertices, dtype=np.float64)
-    faces = np.asarray(faces)
-    if vertices.ndim != 2 or vertices.shape[1] != 3:
-        raise ValueError(f"expected vertices of shape (V, 3), got {vertices.shape}")
-    if faces.ndim != 2 or faces.shape[1] != 3 or faces.dtype.kind not in "iu":
-        raise ValueError(f"expected integer faces of shape (F, 3), got {faces.shape} {faces.dtype}")
-    faces = faces.astype(np.int64)
-    if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):
-        raise InputError(f"{name}: face indices out of range for {len(vertices)} vertices")
-
-    finite_vertex = np.isfinite(vertices).all(axis=1)
-    finite_face = finite_vertex[faces].all(axis=1)
-    faces_finite = faces[finite_face]
-
-    corners = vertices[faces_finite]
-    doubled_area = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
-    extent = np.ptp(vertices[finite_vertex], axis=0).max() if finite_vertex.any() else 0.0
-    repeated = (faces_finite[:, 0] == faces_finite[:, 1]) | (faces_finite[:, 1] == faces_finite[:, 2]) | (
-        faces_finite[:, 0] == faces_finite[:, 2]
-    )
-    # Relative to the mesh size, so the rule means the same for millimetres and kilometres.
-    degenerate = repeated | (doubled_area <= 1e-14 * max(extent, 1e-30) ** 2)
-    faces_good = faces_finite[~degenerate]
-
-    _, first = np.unique(np.sort(faces_good, axis=1), axis=0, return_index=True)
-    unique_faces = faces_good[np.sort(first)]
-
-    used = np.zeros(len(vertices), dtype=bool)
-    used[unique_faces.reshape(-1)] = True
-    kept_vertex_index = np.flatnonzero(used)
-    remap = np.full(len(vertices), -1, dtype=np.int64)
-    remap[kept_vertex_index] = np.arange(len(kept_vertex_index))
-
-    report = RepairReport(
-        nonfinite_faces=int((~finite_face).sum()),
-        degenerate_faces=int(degenerate.sum()),
-        duplicate_faces=int(len(faces_good) - len(unique_faces)),
-        unreferenced_vertices=int(len(vertices) - len(kept_vertex_index)),
-    )
-    if report.changed:
-        logger.warning("%s: %s", name, report.describe())
-    new_colors = None if colors is None else np.asarray(colors)[kept_vertex_index]
-    return vertices[kept_vertex_index], remap[unique_faces], new_colors, kept_vertex_index, report
-
-
-def normalize_vertices(vertices: np.ndarray) -> tuple[np.ndarray, Normalization]:
-    """Centre on the vertex mean and divide by the largest vertex norm (Text2Mesh's rule).
-
-    Shape:
-        - vertices: ``(V, 3)``; output ``(V, 3)`` inside the unit ball, touching it.
-    """
-    vertices = np.asarray(vertices, dtype=np.float64)
-    center = vertices.mean(axis=0)
-    scale = float(np.linalg.norm(vertices - center, axis=1).max())
-    if not np.isfinite(scale) or scale <= 0:
-        raise ValueError(f"cannot normalise vertices spanning zero extent (scale {scale})")
-    normalization = Normalization(center=center, scale=scale)
-    return normalization.apply(vertices), normalization
-
-
-def subdivide_to_vertex_count(
-    vertices: np.ndarray,
-    faces: np.ndarray,
-    colors: np.ndarray | None,
-    target_vertices: int,
-    max_faces: int = DEFAULT_MAX_FACES,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
-    """Midpoint-subdivide until there are at least ``target_vertices`` vertices.
-
-    Each pass splits every triangle in four, appending new vertices after the existing ones, so
-    original vertices keep their indices. Stops early rather than exceed ``max_faces``.
-
-    Returns:
-        ``(vertices, faces, colors, passes)``.
-    """
-    import trimesh.remesh
-
-    passes = 0
-    while len(vertices) < target_vertices and 4 * len(faces) <= max_faces:
-        attributes = {"color": np.asarray(colors, dtype=np.float64)} if colors is not None else None
-        result = trimesh.remesh.subdivide(vertices, faces, vertex_attributes=attributes)
-        vertices, faces = result[0], result[1]
-        if colors is not None:
-            colors = result[2]["color"]
-        passes += 1
-    if len(vertices) < target_vertices:
-        logger.warning(
-            "subdivision stopped at %d vertices (target %d) to stay under %d faces", len(vertices), target_vertices, max_faces
-        )
-    return vertices, faces, colors, passes
 
 
 def load_mesh(
@@ -476,63 +316,22 @@ def _write_obj(path: Path, vertices, faces, colors, metadata) -> None:
     _write_with_trimesh(path, vertices, faces, colors, metadata, "obj", include_normals=False, include_texture=False)
 
 
-def write_glb_chunks(path: Path, document: Mapping[str, Any], blobs: list[bytes]) -> None:
-    """Write a binary glTF atomically: the JSON ``document`` and the 4-byte aligned ``blobs`` of
-    its single buffer."""
-    json_chunk = json.dumps(document, separators=(",", ":"), default=str).encode()
-    json_chunk += b" " * ((-len(json_chunk)) % 4)
-    bin_chunk = b"".join(blobs)
-    total = 12 + 8 + len(json_chunk) + 8 + len(bin_chunk)
-    with atomic_write(path, "wb") as handle:
-        handle.write(struct.pack("<4sII", b"glTF", 2, total))
-        handle.write(struct.pack("<I4s", len(json_chunk), b"JSON") + json_chunk)
-        handle.write(struct.pack("<I4s", len(bin_chunk), b"BIN\0") + bin_chunk)
-
-
 def _write_glb(path: Path, vertices, faces, colors, metadata) -> None:
     """A minimal single-mesh GLB: float32 positions, uint32 indices, float32 linear COLOR_0."""
-    blobs: list[bytes] = []
-    views: list[dict[str, Any]] = []
-    accessors: list[dict[str, Any]] = []
-    offset = 0
-
-    def add(array: np.ndarray, component: int, kind: str, target: int, bounds: bool = False) -> int:
-        nonlocal offset
-        raw = array.tobytes()
-        views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(raw), "target": target})
-        accessor: dict[str, Any] = {
-            "bufferView": len(views) - 1, "componentType": component, "count": int(array.shape[0]), "type": kind
-        }
-        if bounds:
-            accessor["min"] = array.min(axis=0).tolist()
-            accessor["max"] = array.max(axis=0).tolist()
-        accessors.append(accessor)
-        padding = (-len(raw)) % 4
-        blobs.append(raw + b"\0" * padding)
-        offset += len(raw) + padding
-        return len(accessors) - 1
-
-    attributes = {"POSITION": add(vertices.astype(np.float32), 5126, "VEC3", 34962, bounds=True)}
-    indices = add(faces.astype(np.uint32).reshape(-1, 1), 5125, "SCALAR", 34963)
+    glb = GlbBuilder("stylize", metadata)
+    attributes = {"POSITION": glb.add_accessor(vertices.astype(np.float32), ARRAY_BUFFER, bounds=True)}
     if colors is not None:
-        attributes["COLOR_0"] = add(srgb_to_linear(colors).astype(np.float32), 5126, "VEC3", 34962)
-    document = {
-        "asset": {"version": "2.0", "generator": "stylize", **({"extras": metadata} if metadata else {})},
-        "scene": 0,
-        "scenes": [{"nodes": [0]}],
-        "nodes": [{"mesh": 0, "name": "stylized"}],
-        "meshes": [{"name": "stylized", "primitives": [{"attributes": attributes, "indices": indices, "mode": 4, "material": 0}]}],
-        # White, rough, non-metallic: COLOR_0 multiplies the base colour, so this shows it as is.
-        "materials": [{"pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0, "roughnessFactor": 1.0}}],
-        "buffers": [{"byteLength": offset}],
-        "bufferViews": views,
-        "accessors": accessors,
-    }
-    write_glb_chunks(path, document, blobs)
+        attributes["COLOR_0"] = glb.add_accessor(srgb_to_linear(colors).astype(np.float32))
+    # White, rough, non-metallic: COLOR_0 multiplies the base colour, so this shows it as is.
+    material = glb.add_material({"pbrMetallicRoughness": {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0,
+                                                          "roughnessFactor": 1.0}})  # fmt: skip
+    mesh = glb.add_mesh("stylized", [glb.primitive(attributes, glb.add_indices(faces), material)])
+    glb.add_node({"mesh": mesh, "name": "stylized"})
+    glb.write(path)
 
 
-MESH_WRITE_FORMATS: Mapping[str, Callable[..., None]] = MappingProxyType(
-    {".glb": _write_glb, ".ply": _write_ply, ".obj": _write_obj}
+MESH_WRITE_FORMATS: Registry[Callable[..., None]] = Registry(
+    "mesh output format", {".glb": _write_glb, ".ply": _write_ply, ".obj": _write_obj}
 )
 
 
@@ -560,25 +359,12 @@ def save_mesh(
         The path written.
     """
     path = Path(path)
-    writer = MESH_WRITE_FORMATS.get(path.suffix.lower())
-    if writer is None:
-        raise InputError(f"{path}: cannot write mesh format {path.suffix!r}; expected one of {', '.join(MESH_WRITE_FORMATS)}")
+    try:
+        writer = MESH_WRITE_FORMATS.lookup(path.suffix.lower())
+    except InputError:
+        raise InputError(f"{path}: cannot write mesh format {path.suffix!r}; expected one of {', '.join(MESH_WRITE_FORMATS)}") from None
     vertices, faces, colors = _check_export_arrays(vertices, faces, colors)
     writer(path, vertices, faces, colors, dict(metadata) if metadata else None)
     return path
 
 
-def make_icosphere(subdivisions: int = 2, radius: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """A closed, outward-wound icosphere ``(vertices (V, 3), faces (F, 3))`` with ``20 * 4**n`` faces."""
-    import trimesh
-
-    sphere = trimesh.creation.icosphere(subdivisions=subdivisions, radius=radius)
-    return np.asarray(sphere.vertices, dtype=np.float64), np.asarray(sphere.faces, dtype=np.int64)
-
-
-def make_cube(size: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """An axis-aligned cube centred on the origin: 8 vertices, 12 outward-wound faces."""
-    import trimesh
-
-    box = trimesh.creation.box(extents=(size, size, size))
-    return np.asarray(box.vertices, dtype=np.float64), np.asarray(box.faces, dtype=np.int64)

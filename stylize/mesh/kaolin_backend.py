@@ -2,7 +2,7 @@
 
 kaolin is optional and never imported at module load: it comes from NVIDIA's wheel index for a
 fixed torch/CUDA pair (the PyPI ``kaolin`` is a placeholder that fails to import). Pick it with
-``make_renderer("kaolin")``; everything else in the toolkit uses the pure-PyTorch renderer.
+``get_renderer("kaolin")`` (or ``--set renderer=kaolin``); everything else in the toolkit uses the pure-PyTorch renderer.
 """
 
 from __future__ import annotations
@@ -10,18 +10,17 @@ from __future__ import annotations
 import importlib.util
 
 import torch
-from torch import nn
 
 from stylize.errors import StylizeError
 from stylize.mesh.camera import CameraViews
-from stylize.mesh.raster import RenderResult, _as_batched, split_cameras
+from stylize.mesh.renderer import MeshRendererBase, RenderResult, as_batched
 
 __all__ = ["KaolinMeshRenderer", "kaolin_available"]
 
 INSTALL_HINT = (
     "kaolin is not importable; install it from NVIDIA's wheel index matching your torch and CUDA, e.g. "
     "pip install kaolin -f https://nvidia-kaolin.s3.us-east-2.amazonaws.com/torch-<TORCH>_cu<CUDA>.html "
-    "(or use the built-in renderer: make_renderer('torch'))"
+    "(or use the built-in renderer: --set renderer=torch)"
 )
 
 
@@ -45,7 +44,7 @@ def _import_kaolin():
     return kaolin
 
 
-class KaolinMeshRenderer(nn.Module):
+class KaolinMeshRenderer(MeshRendererBase):
     """Same call contract as :class:`~stylize.mesh.raster.TorchMeshRenderer`, computed by kaolin.
 
     kaolin's rasterizer runs on CUDA only; the mask returned is kaolin's *soft* mask.
@@ -59,11 +58,8 @@ class KaolinMeshRenderer(nn.Module):
     name = "kaolin"
 
     def __init__(self, height: int = 224, width: int | None = None, fov: float = torch.pi / 3, **_unused):
-        super().__init__()
+        super().__init__(height, width, fov)
         self._kaolin = _import_kaolin()
-        self.height = int(height)
-        self.width = int(width if width is not None else height)
-        self.fov = float(fov)
 
     def forward(
         self,
@@ -74,19 +70,17 @@ class KaolinMeshRenderer(nn.Module):
         projection: torch.Tensor | None = None,
     ) -> RenderResult:
         kaolin = self._kaolin
-        vertices = _as_batched("vertices", vertices, 3)
-        transform, projection = split_cameras(cameras, projection, self.fov)
-        transform = transform.to(device=vertices.device, dtype=vertices.dtype)
+        vertices, transform, projection = self.request(vertices, cameras, projection)
         batch = transform.shape[0]
         if vertices.shape[0] != batch:
             vertices = vertices.expand(batch, -1, -1)
         face_vertices_camera, face_vertices_image, normals = kaolin.render.mesh.prepare_vertices(
-            vertices, faces, projection.to(vertices.device), camera_transform=transform
+            vertices, faces, projection, camera_transform=transform
         )
         if features.dim() == 4:
             face_features = features
         else:
-            per_vertex = _as_batched("features", features, None)
+            per_vertex = as_batched("features", features, None)
             face_features = kaolin.ops.mesh.index_vertices_by_faces(per_vertex, faces)
         if face_features.shape[0] != batch:
             face_features = face_features.expand(batch, -1, -1, -1)

@@ -1,6 +1,6 @@
 """The run folder of a Text2Mesh run: meshes, field, pictures, config and run metadata.
 
-Written by :func:`save_text2mesh_outputs` (each file atomically; see ARCHITECTURE.md section 4):
+Written by :func:`save_text2mesh_outputs` (each file atomically):
 ``mesh.glb``, ``mesh.ply``, ``mesh.obj`` (coloured, displaced, in the input file's frame),
 ``vertex_data.npz`` (the same vertices and colours at full precision, with each vertex's index in
 the input file, for programs that map results back onto their own mesh: the Blender add-on),
@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 
 from stylize.config import to_dict
+from stylize.images import image_grid, save_gif, save_image
+from stylize.mesh.config import Text2MeshConfig
 from stylize.mesh.field import NeuralStyleField
 from stylize.mesh.io import LoadedMesh, save_mesh
-from stylize.mesh.text2mesh import Text2MeshConfig, Text2MeshRun
-from stylize.runs import RunFolder, image_grid, save_gif, save_image
+from stylize.mesh.text2mesh import Text2MeshRun, preview_views, turntable_camera_views
+from stylize.runs import RunFolder
 
 logger = logging.getLogger(__name__)
 
@@ -138,16 +140,16 @@ def write_pictures(folder: RunFolder, result: Text2MeshResult, vertices, faces, 
     """
     import torch
 
-    from stylize.mesh.raster import make_renderer
-    from stylize.mesh.text2mesh import preview_views, render_shaded, turntable_camera_views
+    from stylize.mesh.renderer import get_renderer
+    from stylize.mesh.shading import render_shaded
 
     cfg = result.config
     with torch.no_grad():
-        renderer = make_renderer("torch", height=cfg.output.preview_size)
+        renderer = get_renderer(cfg.renderer, height=cfg.output.preview_size)
         preview = render_shaded(renderer, vertices, faces, colors, preview_views(cfg), cfg.background)
         columns = min(4, len(preview))
         result.files["preview.png"] = save_image(folder.file("preview.png"), image_grid(list(preview), columns=columns))
-        renderer = make_renderer("torch", height=cfg.output.turntable_size)
+        renderer = get_renderer(cfg.renderer, height=cfg.output.turntable_size)
         frames = render_shaded(renderer, vertices, faces, colors, turntable_camera_views(cfg), cfg.background)
         result.files["turntable.gif"] = save_gif(folder.file("turntable.gif"), list(frames), duration_ms=60)
 

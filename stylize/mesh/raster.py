@@ -1,7 +1,7 @@
 """A pure-PyTorch differentiable triangle rasterizer with kaolin's DIB-R semantics.
 
-:func:`dibr_rasterization` mirrors ``kaolin.render.mesh.dibr_rasterization`` (see
-``shared/reference/kaolin_dibr.md``), so code written for kaolin ports by changing an import:
+:func:`dibr_rasterization` mirrors ``kaolin.render.mesh.dibr_rasterization`` (kaolin 0.12 - 0.18),
+so code written for kaolin ports by changing an import:
 
 - pixel ``(i, j)`` has its centre at ``x = (2j + 1 - W) / W``, ``y = (H - 2i - 1) / H``: row 0 is
   the top of the image and ``+y`` points up;
@@ -22,19 +22,29 @@ stays bounded even for huge triangles (never a dense ``F x H x W`` tensor). Cand
 triangle are depth-tested with one ``scatter_reduce(amax)`` on a 64-bit key packing an
 order-preserving encoding of the depth with the face index. Then, for covered pixels only, the
 barycentrics of the winning face are recomputed with autograd on, and the features interpolated.
+
+:class:`TorchMeshRenderer` is the ``"torch"`` backend of the mesh renderer contract
+(:mod:`stylize.mesh.renderer`).
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Mapping, Protocol, Sequence, runtime_checkable
+from typing import Sequence
 
 import torch
-from torch import nn
 
-from stylize.mesh.camera import CameraViews, generate_perspective_projection, index_vertices_by_faces, prepare_vertices
+from stylize.mesh.camera import CameraViews, index_vertices_by_faces, prepare_vertices  # noqa: F401
+from stylize.mesh.renderer import (  # noqa: F401  (the contract's names, re-exported for older imports)
+    MESH_RENDERERS,
+    MeshRenderer,
+    MeshRendererBase,
+    RenderResult,
+    as_batched,
+    get_renderer,
+    make_renderer,
+    split_cameras,
+)
 
 __all__ = [
     "MESH_RENDERERS",
@@ -415,77 +425,7 @@ def _scatter_interpolated(
     return image.reshape(*image_shape, -1)
 
 
-@dataclass
-class RenderResult:
-    """What a mesh renderer returns.
-
-    Attributes:
-        features: interpolated per-pixel features, 0 where empty, ``(B, H, W, D)``.
-        mask: hard 0/1 coverage, ``(B, H, W)``.
-        face_index: visible face per pixel, -1 where empty, ``(B, H, W)`` int64.
-        face_normals: unit camera-space face normals, ``(B, F, 3)`` (differentiable w.r.t. vertices).
-    """
-
-    features: torch.Tensor
-    mask: torch.Tensor
-    face_index: torch.Tensor
-    face_normals: torch.Tensor
-
-    def pixel_normals(self) -> torch.Tensor:
-        """Camera-space normal of the visible face at each pixel, 0 where empty, ``(B, H, W, 3)``.
-
-        This is what Text2Mesh feeds to spherical-harmonic lighting (flat shading).
-        """
-        batch = self.face_normals.shape[0]
-        safe_index = self.face_index.clamp(min=0).reshape(batch, -1)
-        gathered = torch.gather(self.face_normals, 1, safe_index.unsqueeze(-1).expand(-1, -1, 3))
-        gathered = gathered.reshape(*self.face_index.shape, 3)
-        return gathered * (self.face_index >= 0).unsqueeze(-1).to(gathered.dtype)
-
-
-@runtime_checkable
-class MeshRenderer(Protocol):
-    """Renders meshes from cameras; see :class:`TorchMeshRenderer` for the call contract."""
-
-    height: int
-    width: int
-
-    def __call__(
-        self,
-        vertices: torch.Tensor,
-        faces: torch.Tensor,
-        features: torch.Tensor,
-        cameras: CameraViews | torch.Tensor,
-        projection: torch.Tensor | None = None,
-    ) -> RenderResult: ...
-
-
-def _as_batched(name: str, tensor: torch.Tensor, last: int | None) -> torch.Tensor:
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"expected {name} to be a torch.Tensor, got {type(tensor).__name__}")
-    if tensor.dim() == 2:
-        tensor = tensor.unsqueeze(0)
-    if tensor.dim() != 3 or (last is not None and tensor.shape[-1] != last):
-        want = f"(V, {last}) or (B, V, {last})" if last else "(V, D) or (B, V, D)"
-        raise ValueError(f"expected {name} of shape {want}, got {tuple(tensor.shape)}")
-    return tensor
-
-
-def split_cameras(
-    cameras: CameraViews | torch.Tensor, projection: torch.Tensor | None, default_fov: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Camera transforms ``(B, 4, 3)`` and projection ``(3, 1)`` from either calling style."""
-    if isinstance(cameras, CameraViews):
-        return cameras.transform, cameras.projection if projection is None else projection
-    if not isinstance(cameras, torch.Tensor):
-        raise TypeError(f"expected cameras as CameraViews or a (B, 4, 3) tensor, got {type(cameras).__name__}")
-    transform = cameras.unsqueeze(0) if cameras.dim() == 2 else cameras
-    if transform.dim() != 3 or transform.shape[1:] != (4, 3):
-        raise ValueError(f"expected camera transforms of shape (B, 4, 3), got {tuple(cameras.shape)}")
-    return transform, generate_perspective_projection(default_fov) if projection is None else projection
-
-
-class TorchMeshRenderer(nn.Module):
+class TorchMeshRenderer(MeshRendererBase):
     """Mesh renderer over :func:`dibr_rasterization` (CPU or CUDA, no compiled extension).
 
     Args:
@@ -515,12 +455,7 @@ class TorchMeshRenderer(nn.Module):
     name = "torch"
 
     def __init__(self, height: int = 224, width: int | None = None, fov: float = torch.pi / 3, max_pairs: int = DEFAULT_MAX_PAIRS):
-        super().__init__()
-        self.height = int(height)
-        self.width = int(width if width is not None else height)
-        if self.height < 1 or self.width < 1:
-            raise ValueError(f"expected a positive image size, got {self.height} x {self.width}")
-        self.fov = float(fov)
+        super().__init__(height, width, fov)
         self.max_pairs = int(max_pairs)
 
     def forward(
@@ -531,10 +466,7 @@ class TorchMeshRenderer(nn.Module):
         cameras: CameraViews | torch.Tensor,
         projection: torch.Tensor | None = None,
     ) -> RenderResult:
-        vertices = _as_batched("vertices", vertices, 3)
-        transform, projection = split_cameras(cameras, projection, self.fov)
-        transform = transform.to(device=vertices.device, dtype=vertices.dtype)
-        projection = projection.to(device=vertices.device, dtype=vertices.dtype)
+        vertices, transform, projection = self.request(vertices, cameras, projection)
         face_vertices_camera, face_vertices_image, normals = prepare_vertices(
             vertices, faces, projection, camera_transform=transform
         )
@@ -544,7 +476,7 @@ class TorchMeshRenderer(nn.Module):
                 normals[..., 2], max_pairs=self.max_pairs,
             )
             return RenderResult(image, mask, face_index, normals)
-        features = _as_batched("features", features, None)
+        features = as_batched("features", features, None)
         if features.shape[1] != vertices.shape[1] or features.shape[0] not in (1, transform.shape[0]):
             raise ValueError(
                 f"expected features of shape (1 or {transform.shape[0]}, {vertices.shape[1]}, D), "
@@ -574,20 +506,3 @@ class TorchMeshRenderer(nn.Module):
         feature_rows = position_rows if features.shape[0] == batch else corner_ids.reshape(-1)
         corner_features = features.to(out_dtype).reshape(-1, features.shape[-1]).index_select(0, feature_rows)
         return _scatter_interpolated(weights, corner_features.reshape(-1, 3, features.shape[-1]), samples, face_index.shape)
-
-
-# name -> "module:Class"; modules load on first use so optional backends never import early.
-MESH_RENDERERS: Mapping[str, str] = MappingProxyType(
-    {
-        "torch": "stylize.mesh.raster:TorchMeshRenderer",
-        "kaolin": "stylize.mesh.kaolin_backend:KaolinMeshRenderer",
-    }
-)
-
-
-def make_renderer(name: str = "torch", **config) -> MeshRenderer:
-    """Build a mesh renderer by registry name (``"torch"`` or ``"kaolin"``)."""
-    if name not in MESH_RENDERERS:
-        raise ValueError(f"expected a renderer name in {sorted(MESH_RENDERERS)}, got {name!r}")
-    module_name, class_name = MESH_RENDERERS[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)(**config)

@@ -1,6 +1,7 @@
-"""Spherical-harmonic lighting as kaolin computes it (and Text2Mesh uses it).
+"""Spherical-harmonic lighting as kaolin computes it, and Text2Mesh's shaded render with it.
 
-The nine real SH basis functions, in kaolin's order (see ``shared/reference/kaolin_dibr.md``)::
+The nine real SH basis functions, in kaolin's order (``spherical_harmonic_lighting`` of kaolin
+0.12 - 0.18)::
 
     0.2821
     0.4886 x,  0.4886 z,  0.4886 y
@@ -8,7 +9,7 @@ The nine real SH basis functions, in kaolin's order (see ``shared/reference/kaol
 
 The light intensity at a pixel is the dot product of these with the 9 light coefficients.
 Text2Mesh uses :data:`TEXT2MESH_LIGHTS` and multiplies the rendered colour by the result, then
-clamps to ``[0, 1]``.
+clamps to ``[0, 1]``; :func:`render_shaded` is that render over a flat background.
 """
 
 from __future__ import annotations
@@ -18,9 +19,13 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from stylize.mesh.camera import CameraViews
+from stylize.mesh.renderer import MeshRenderer, composite_background
+
 __all__ = [
     "TEXT2MESH_LIGHTS",
     "SphericalHarmonicLighting",
+    "render_shaded",
     "spherical_harmonic_basis",
     "spherical_harmonic_lighting",
 ]
@@ -150,3 +155,35 @@ class SphericalHarmonicLighting(nn.Module):
 
     def forward(self, normals: torch.Tensor) -> torch.Tensor:
         return spherical_harmonic_lighting(normals, self.lights.to(normals.dtype))
+
+
+def render_shaded(
+    renderer: MeshRenderer,
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    colors: torch.Tensor,
+    views: CameraViews,
+    background: float = 1.0,
+    lights: tuple[float, ...] = TEXT2MESH_LIGHTS,
+) -> torch.Tensor:
+    """Text2Mesh's render: per-vertex colours times SH lighting, clamped, over a flat background.
+
+    Args:
+        renderer: a mesh renderer (its size sets the image size).
+        vertices: ``(V, 3)`` world space.
+        faces: ``(F, 3)`` int64.
+        colors: ``(V, 3)`` in ``[0, 1]``.
+        views: cameras.
+        background: grey level of empty pixels (1 = white).
+        lights: 9 SH coefficients.
+
+    Returns:
+        Images ``(B, 3, H, W)`` in ``[0, 1]``, differentiable w.r.t. vertices and colours.
+    """
+    if colors.dim() != 2 or colors.shape != vertices.shape:
+        raise ValueError(f"expected colors of shape {tuple(vertices.shape)}, got {tuple(colors.shape)}")
+    features = torch.cat([colors, torch.ones_like(colors[:, :1])], dim=1)
+    out = renderer(vertices, faces, features, views.to(vertices.device))
+    rgb, alpha = out.features[..., :3], out.features[..., 3:]
+    shade = spherical_harmonic_lighting(out.pixel_normals(), lights)
+    return composite_background((rgb * shade.unsqueeze(-1)).clamp(0.0, 1.0), alpha, background)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from stylize.errors import InputError
-from stylize.pipeline.executors import ExecutorSettings, make_executor
+from stylize.pipeline.executors import ExecutorSettings, get_executor
 from stylize.pipeline.jobs import Job, load_jobs, parse_jobs
 from stylize.pipeline.manifest import Manifest, make_entry
 from stylize.pipeline.runner import PARTIAL_DIR
@@ -88,7 +88,7 @@ def run_batch(
     else:
         job_list = list(jobs) if isinstance(jobs, Sequence) else parse_jobs(jobs)
         out_dir = Path(out) if out is not None else Path("runs") / "batch"
-    runner = make_executor(executor, ExecutorSettings(workers=workers, threads=threads))
+    runner = get_executor(executor, ExecutorSettings(workers=workers, threads=threads))
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"output folder {out_dir} is a file")
     out_dir.mkdir(parents=True, exist_ok=True)

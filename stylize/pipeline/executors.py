@@ -27,10 +27,11 @@ from typing import Any, Callable, Sequence
 from stylize.errors import InputError
 from stylize.pipeline.jobs import Job, jobs_clip_specs
 from stylize.pipeline.runner import failed_outcome, preload_models, run_job
+from stylize.registry import Registry
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EXECUTORS", "ExecutorSettings", "LocalExecutor", "RayExecutor", "make_executor"]
+__all__ = ["EXECUTORS", "ExecutorSettings", "LocalExecutor", "RayExecutor", "get_executor", "make_executor"]
 
 OnResult = Callable[[Job, dict], None]
 
@@ -280,11 +281,12 @@ def _ray_cause(exc: BaseException) -> str:
     return causes[-1].strip() if causes else type(exc).__name__
 
 
-EXECUTORS: dict[str, type] = {"local": LocalExecutor, "ray": RayExecutor}
+EXECUTORS: Registry[type] = Registry("executor", {"local": LocalExecutor, "ray": RayExecutor})
 
 
-def make_executor(name: str, settings: ExecutorSettings) -> Any:
+def get_executor(name: str, settings: ExecutorSettings) -> Any:
     """The executor called ``name`` (``local`` or ``ray``)."""
-    if name not in EXECUTORS:
-        raise InputError(f"unknown executor {name!r}: expected one of {', '.join(EXECUTORS)}")
-    return EXECUTORS[name](settings)
+    return EXECUTORS.lookup(name)(settings)
+
+
+make_executor = get_executor  # the name before 0.2

@@ -34,10 +34,11 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from stylize.config import flatten_keys, load_toml, to_dict
 from stylize.errors import InputError
+from stylize.pipeline.kinds import _COMMON_KEYS, _LIST_KEYS, JOB_KINDS, JobKind
 from stylize.utils import file_sha256
 
 logger = logging.getLogger(__name__)
@@ -49,90 +50,6 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 _LOCAL_DIR = re.compile(r"^local-dir:(?P<path>.+?)(?P<weight>@[-+0-9.eE]+)?$")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
-# Job keys every kind takes (job key -> config key; None: handled by the batch itself).
-_COMMON_KEYS: dict[str, str | None] = {
-    "kind": None, "name": None, "input": None, "preset": None, "config": None, "set": None,
-    "prompt": "prompts", "negative": "negatives", "iters": "iters", "clip": "clip", "seed": "seed",
-    "device": "device",
-}  # fmt: skip
-# Keys whose value may be one string or a list of strings (always passed on as a list).
-_LIST_KEYS = ("prompt", "negative", "clip", "judge", "image_prompt")
-
-
-def _resolve_mesh(preset: str | None, config_file: str | None, overrides: dict) -> Any:
-    from stylize.api import mesh_config
-
-    config = mesh_config("", preset, config_file, overrides)
-    if not config.prompt and not config.image_prompts:
-        raise InputError("no prompt given: expected 'prompt' or 'image_prompt'")
-    return config
-
-
-def _resolve_draw(preset: str | None, config_file: str | None, overrides: dict) -> Any:
-    from stylize.config import resolve_config
-    from stylize.vector.clipdraw import DRAW_PRESETS, DrawConfig, check_draw_config
-
-    config = resolve_config(DrawConfig, DRAW_PRESETS, preset, config_file, {**overrides, "progress": False})
-    check_draw_config(config)
-    return config
-
-
-def _resolve_paint(preset: str | None, config_file: str | None, overrides: dict) -> Any:
-    from stylize.config import resolve_config
-    from stylize.raster.paint import PAINT_PRESETS, PaintConfig, check_paint_config
-
-    config = resolve_config(PaintConfig, PAINT_PRESETS, preset, config_file, {**overrides, "progress": False})
-    check_paint_config(config)
-    return config
-
-
-@dataclass(frozen=True)
-class JobKind:
-    """What the batch needs to know about one kind of job.
-
-    Attributes:
-        name: ``mesh``, ``draw`` or ``paint``.
-        options: job keys beyond the common ones -> config keys (the CLI option names).
-        input_key: config key the job's ``input`` goes to; None keeps it apart (the mesh file).
-        file_keys: config keys that hold input files (hashed by content, resolved relative to
-            the jobs file).
-        default_preset: preset used when the job names none (as the CLI command).
-        artefacts: files a finished run folder must hold (checked by ``--resume``, compared
-            between executors).
-        resolve: ``(preset, config_file, overrides) -> config`` dataclass; raises InputError.
-        prompt_key: config key of the prompt(s); ``prompt`` (one string) or ``prompts`` (list).
-    """
-
-    name: str
-    options: Mapping[str, str]
-    input_key: str | None
-    file_keys: tuple[str, ...]
-    default_preset: str | None
-    artefacts: tuple[str, ...]
-    resolve: Callable[[str | None, str | None, dict], Any]
-    prompt_key: str = "prompts"
-
-    @property
-    def keys(self) -> set[str]:
-        return set(_COMMON_KEYS) | set(self.options)
-
-
-JOB_KINDS: dict[str, JobKind] = {
-    "mesh": JobKind(
-        "mesh", {"views": "views.n_views", "image_prompt": "image_prompts"}, None, ("image_prompts",), "fast",
-        ("mesh.glb", "mesh.ply", "mesh.obj", "field.pt", "preview.png"), _resolve_mesh, prompt_key="prompt",
-    ),
-    "draw": JobKind(
-        "draw",
-        {k: k for k in ("init", "style", "size", "paths", "shapes", "palette", "background", "best_of",
-                        "final_scale", "judge")},
-        "init", ("init", "style", "palette"), None, ("drawing.svg", "drawing.png", "preview.png"), _resolve_draw,
-    ),
-    "paint": JobKind(
-        "paint", {k: k for k in ("init", "size", "param", "judge")}, "init", ("init",), None,
-        ("image.png", "preview.png"), _resolve_paint,
-    ),
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -244,7 +161,7 @@ def _check_defaults(defaults: Any, source: str) -> dict:
         if key in JOB_KINDS:
             if not isinstance(value, Mapping):
                 raise InputError(f"{source}: [defaults.{key}] must be a table")
-            extra = set(value) - JOB_KINDS[key].keys
+            extra = set(value) - JOB_KINDS.lookup(key).keys
             if extra:
                 raise InputError(f"{source}: [defaults.{key}]: unknown key {sorted(extra)[0]!r} for kind {key!r}")
         elif key not in known:
@@ -276,9 +193,7 @@ def _merge(defaults: Mapping[str, Any], entry: Mapping[str, Any]) -> dict:
 def _kind(name: Any) -> JobKind:
     if name is None:
         raise InputError(f"missing key 'kind': expected one of {', '.join(JOB_KINDS)}")
-    if name not in JOB_KINDS:
-        raise InputError(f"key 'kind': expected one of {', '.join(JOB_KINDS)}, got {name!r}")
-    return JOB_KINDS[name]
+    return JOB_KINDS.lookup(name, "kind")
 
 
 def _as_list(key: str, value: Any) -> list:
@@ -296,7 +211,7 @@ def _relative_to(base: Path, value: str) -> str:
 
 def _expand(index: int, job: dict, base: Path) -> list[Job]:
     """One merged ``[[jobs]]`` entry -> one job per input file."""
-    kind = JOB_KINDS[job["kind"]]
+    kind = JOB_KINDS.lookup(job["kind"])
     if kind.input_key is not None and "input" in job and kind.input_key in job:
         raise InputError(f"keys 'input' and {kind.input_key!r} name the same thing: give one")
     raw_input = job.get("input", job.get(kind.input_key) if kind.input_key else None)

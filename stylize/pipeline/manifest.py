@@ -78,7 +78,7 @@ class Manifest:
         if entry is None or entry.get("status") not in ("done", "skipped") or entry.get("hash") != job.digest:
             return False
         folder = self.out_root / job.id
-        return all((folder / name).is_file() for name in JOB_KINDS[job.kind].artefacts)
+        return all((folder / name).is_file() for name in JOB_KINDS.lookup(job.kind).artefacts)
 
     def record(self, entry: dict[str, Any], order: Iterable[str]) -> None:
         """Store ``entry`` and rewrite the file: the jobs of ``order`` first, then older entries."""

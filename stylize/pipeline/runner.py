@@ -16,70 +16,21 @@ import random
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 
-from stylize.errors import InputError, StylizeError
-from stylize.pipeline.jobs import JOB_KINDS, Job
+from stylize.errors import StylizeError
+from stylize.pipeline.jobs import Job
+from stylize.pipeline.kinds import JOB_KINDS
 from stylize.utils import seed_everything
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["JOB_RUNNERS", "PARTIAL_DIR", "failed_outcome", "preload_models", "run_job"]
+__all__ = ["PARTIAL_DIR", "failed_outcome", "preload_models", "run_job"]
 
 PARTIAL_DIR = ".partial"
-
-
-def _with_device(config: dict, device: str | None) -> dict:
-    """The worker's device replaces ``auto`` (a job that names a device keeps it)."""
-    if device is not None and config.get("device", "auto") == "auto":
-        return {**config, "device": device}
-    return config
-
-
-def _run_mesh(job: Job, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
-    from stylize.api import stylize_mesh
-
-    result = stylize_mesh(job.input, out=folder, preset=None, overrides=_with_device(job.config, device), model_cache=model_cache)
-    if result.status == "interrupted":
-        raise KeyboardInterrupt
-    if result.status != "finished":
-        raise InputError(f"the run {result.status} after {result.iterations} iterations (non-finite losses)")
-    score = result.scores.get("train_mes")
-    return {"scores": result.scores, "score": None if score is None else score / 100.0}
-
-
-def _check_input(job: Job) -> None:
-    if job.input is not None and not Path(job.input).is_file():
-        raise InputError(f"input file {job.input} not found")
-
-
-def _run_draw(job: Job, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
-    from stylize.config import apply_overrides
-    from stylize.vector.clipdraw import ClipDraw, DrawConfig
-
-    _check_input(job)
-    result = ClipDraw(apply_overrides(DrawConfig(), _with_device(job.config, device)), model_cache).run(folder)
-    return {"scores": result.scores, "score": result.scores.get("judge", result.scores["trainer"])["mean"]}
-
-
-def _run_paint(job: Job, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
-    from stylize.config import apply_overrides
-    from stylize.raster.paint import PaintConfig, Painter
-
-    _check_input(job)
-    result = Painter(apply_overrides(PaintConfig(), _with_device(job.config, device)), model_cache).run(folder)
-    return {"scores": result.scores, "score": result.scores.get("judge", result.scores["trainer"])["mean"]}
-
-
-# kind -> (job, staging folder, model cache, worker device) -> {"scores", "score"}
-JOB_RUNNERS: dict[str, Callable[[Job, Path, Any, str | None], dict[str, Any]]] = {
-    "mesh": _run_mesh,
-    "draw": _run_draw,
-    "paint": _run_paint,
-}
 
 
 @contextlib.contextmanager
@@ -138,8 +89,9 @@ def run_job(job: Job, out_root: str | Path, model_cache: Any, threads: int = 1, 
     started = time.perf_counter()
     try:
         with isolated(job.seed, threads):
-            outcome.update(JOB_RUNNERS[job.kind](job, staging, model_cache, device))
-        missing = [name for name in JOB_KINDS[job.kind].artefacts if not (staging / name).is_file()]
+            kind = JOB_KINDS.lookup(job.kind)
+            outcome.update(kind.run(job, staging, model_cache, device))
+        missing = [name for name in kind.artefacts if not (staging / name).is_file()]
         if missing:
             raise RuntimeError(f"the run wrote no {missing[0]}")
         shutil.rmtree(final, ignore_errors=True)

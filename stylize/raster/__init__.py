@@ -1,5 +1,5 @@
-"""stylize.raster: CLIP-guided raster painting with pixel and FFT image parameterisations."""
+"""The old name of :mod:`stylize.painting` (it held painting, not rasterizers); kept as an alias."""
 
-from stylize.raster.params import IMAGE_PARAMETERISATIONS, FFTImage, PixelImage, make_image
+from stylize.painting import IMAGE_PARAMETERISATIONS, FFTImage, PixelImage, get_image, make_image  # noqa: F401
 
-__all__ = ["FFTImage", "IMAGE_PARAMETERISATIONS", "PixelImage", "make_image"]
+__all__ = ["FFTImage", "IMAGE_PARAMETERISATIONS", "PixelImage", "get_image", "make_image"]

@@ -1,8 +1,8 @@
 """diffvg behind the vector renderer contract, for parity checks where ``pydiffvg`` is built.
 
 pydiffvg is not on PyPI (it compiles from https://github.com/BachiLi/diffvg), so it is imported
-only when this renderer is built; the registry in :mod:`stylize.vector.raster` imports this module
-lazily.
+only when this renderer is built; the registry in :mod:`stylize.vector.renderer` imports this
+module lazily.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from stylize.vector.raster import WHITE, _background_tensor, _check_request
+from stylize.vector.renderer import WHITE, check_request, composite
 from stylize.vector.scene import Scene
 
 
@@ -65,10 +65,6 @@ class DiffvgVectorRenderer:
 
     def __call__(self, scenes, width: int, height: int, background=WHITE) -> Tensor:
         """Same contract as :func:`render` (straight RGBA from diffvg, composited here)."""
-        scene_list, single = _check_request(scenes, width, height)
-        images = torch.stack([self._render_one(scene, width, height) for scene in scene_list])
-        if background is not None:
-            bg = _background_tensor(background, len(scene_list), height, width, images.dtype, images.device)
-            alpha = images[..., 3:]
-            images = images[..., :3] * alpha + bg.reshape(len(scene_list), height, width, 3) * (1 - alpha)
+        scene_list, single = check_request(scenes, width, height)
+        images = composite(torch.stack([self._render_one(scene, width, height) for scene in scene_list]), background)
         return images[0] if single else images

@@ -18,24 +18,31 @@ How it works (everything is vectorised over all paths of all scenes in a batch):
 Gradients reach control points (through the piece geometry), half-widths and colours. Like
 diffvg's, they are zero where a pixel is fully inside or outside.
 
-Renderers are picked by name from :data:`VECTOR_RENDERERS`: ``"torch"`` (this module) and
-``"diffvg"`` (only where ``pydiffvg`` imports).
+This is the ``"torch"`` backend of the vector renderer contract (:mod:`stylize.vector.renderer`,
+which holds the request checks, compositing and the registry of backends).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 from torch import Tensor
 
+from stylize.vector.renderer import (  # noqa: F401  (the registry names are re-exported for older imports)
+    VECTOR_RENDERERS,
+    WHITE,
+    available_renderers,
+    background_tensor,
+    check_request,
+    get_renderer,
+)
 from stylize.vector.scene import Scene
 
 logger = logging.getLogger(__name__)
 
-WHITE = (1.0, 1.0, 1.0)
 # Alphas are scaled by this so that log(1 - alpha) stays finite (and so do its gradients) at
 # alpha = 1; the background then leaks through at 1e-7, far below 8-bit resolution.
 _ALPHA_SCALE = 1.0 - 1e-7
@@ -400,36 +407,6 @@ def _rasterize(
     return premultiplied, log_transmittance
 
 
-def _background_tensor(background, batch: int, height: int, width: int, dtype: torch.dtype, device: torch.device) -> Tensor:
-    value = torch.as_tensor(background, dtype=dtype, device=device)
-    if value.ndim == 0:
-        value = value.expand(3)
-    if value.shape == (3,):
-        return value.expand(batch * height * width, 3)
-    if value.shape == (height, width, 3):
-        return value.reshape(1, height * width, 3).expand(batch, -1, -1).reshape(-1, 3)
-    if value.shape == (batch, height, width, 3):
-        return value.reshape(-1, 3)
-    raise ValueError(f"expected a background of shape (3,), ({height}, {width}, 3) or ({batch}, {height}, {width}, 3), got {tuple(value.shape)}")
-
-
-def _check_request(scenes, width: int, height: int) -> tuple[list[Scene], bool]:
-    single = isinstance(scenes, Scene)
-    scene_list = [scenes] if single else list(scenes)
-    if not scene_list:
-        raise ValueError("expected a Scene or a non-empty sequence of Scenes, got an empty sequence")
-    for index, scene in enumerate(scene_list):
-        if not isinstance(scene, Scene):
-            raise TypeError(f"expected Scene objects, got {type(scene).__name__} at index {index}")
-    if not (isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0):
-        raise ValueError(f"expected a positive integer canvas size, got {width!r} x {height!r}")
-    devices = {scene.device for scene in scene_list}
-    dtypes = {scene.dtype for scene in scene_list}
-    if len(devices) > 1 or len(dtypes) > 1:
-        raise ValueError(f"expected all scenes on one device and dtype, got {devices} and {dtypes}")
-    return scene_list, single
-
-
 def render(
     scenes: Scene | Sequence[Scene],
     width: int,
@@ -469,7 +446,7 @@ def render(
         >>> scene = random_strokes(256, 224, 224, generator=torch.Generator().manual_seed(0))
         >>> image = render(scene, 224, 224)  # (224, 224, 3) over white
     """
-    scene_list, single = _check_request(scenes, width, height)
+    scene_list, single = check_request(scenes, width, height)
     if piece_length <= 0 or flatness <= 0:
         raise ValueError(f"expected positive piece_length and flatness, got {piece_length} and {flatness}")
     if pieces_per_segment is not None and pieces_per_segment < 1:
@@ -480,7 +457,7 @@ def render(
     )
     transmittance = torch.exp(log_transmittance).to(premultiplied_rgb.dtype)[:, None]
     if background is not None:
-        bg = _background_tensor(background, batch, height, width, premultiplied_rgb.dtype, premultiplied_rgb.device)
+        bg = background_tensor(background, batch, height, width, premultiplied_rgb.dtype, premultiplied_rgb.device)
         image = premultiplied_rgb + bg * transmittance
     else:
         alpha = 1.0 - transmittance
@@ -506,38 +483,3 @@ class TorchVectorRenderer:
     def __call__(self, scenes, width: int, height: int, background=WHITE) -> Tensor:
         """Same contract as :func:`render`."""
         return render(scenes, width, height, background, **self.options)
-
-
-def _diffvg_renderer(**options) -> Callable[..., Tensor]:
-    from stylize.vector.diffvg_backend import DiffvgVectorRenderer
-
-    return DiffvgVectorRenderer(**options)
-
-
-VECTOR_RENDERERS: dict[str, Callable[..., Callable[..., Tensor]]] = {
-    "torch": TorchVectorRenderer,
-    "diffvg": _diffvg_renderer,
-}
-
-
-def get_renderer(name: str = "torch", **options) -> Callable[..., Tensor]:
-    """Build the renderer registered as ``name`` with ``options``.
-
-    Raises:
-        ValueError: for an unknown name. ImportError: when its optional package is missing.
-    """
-    if name not in VECTOR_RENDERERS:
-        raise ValueError(f"unknown vector renderer {name!r}: expected one of {sorted(VECTOR_RENDERERS)}")
-    return VECTOR_RENDERERS[name](**options)
-
-
-def available_renderers() -> list[str]:
-    """Names of the renderers whose dependencies import here."""
-    names = []
-    for name in VECTOR_RENDERERS:
-        try:
-            get_renderer(name)
-        except ImportError:
-            continue
-        names.append(name)
-    return names

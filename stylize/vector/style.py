@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stylize.errors import ModelLoadError
+from stylize.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -151,20 +152,19 @@ class ClipFeatures(nn.Module):
         return [self._as_map(out.float(), images.shape[0]) for out in captured]
 
 
-STYLE_FEATURES: dict[str, Callable[..., nn.Module]] = {
+STYLE_FEATURES: Registry[Callable[..., nn.Module]] = Registry("style features", {
     "vgg16": lambda clip_model=None: VggFeatures(pretrained=True),
     "vgg16-random": lambda clip_model=None: VggFeatures(pretrained=False),
     "clip": lambda clip_model=None: ClipFeatures(clip_model),
-}
+})  # fmt: skip
 
 
 def get_style_features(name: str, clip_model=None) -> nn.Module:
     """Build the feature extractor registered as ``name`` (``clip`` needs ``clip_model``)."""
-    if name not in STYLE_FEATURES:
-        raise ValueError(f"unknown style features {name!r}: expected one of {sorted(STYLE_FEATURES)}")
+    build = STYLE_FEATURES.lookup(name)
     if name == "clip" and clip_model is None:
         raise ValueError("style features 'clip' need a loaded CLIP model")
-    return STYLE_FEATURES[name](clip_model=clip_model)
+    return build(clip_model=clip_model)
 
 
 def sample_hypercolumns(image: Tensor, feature_maps: list[Tensor], positions: Tensor) -> Tensor:

@@ -284,3 +284,40 @@ def test_update_describe_before_the_first_step():
     assert "starting" in jobs.JobUpdate().describe()
     assert jobs.JobUpdate(state=jobs.FAILED, message="boom").describe() == "boom"
     assert json.dumps(jobs.JobUpdate().fraction) == "0.0"
+
+
+# --- the add-on and the toolkit agree ------------------------------------------------------------
+
+
+def test_addon_preset_lists_are_the_toolkits():
+    from stylize.mesh.config import TEXT2MESH_PRESETS
+    from stylize.vector.config import DRAW_PRESETS
+
+    assert sorted(item[0] for item in jobs.MESH_PRESETS) == sorted(TEXT2MESH_PRESETS)
+    assert sorted(item[0] for item in jobs.DRAW_PRESETS) == sorted(DRAW_PRESETS)
+
+
+def _parse_with_the_toolkit(argv: list[str]):
+    from stylize.cli import build_parser
+
+    assert argv[1:3] == ["-m", "stylize"]
+    return build_parser().parse_args(argv[3:])
+
+
+def test_addon_argv_parses_with_the_toolkits_own_parser(tmp_path):
+    settings = jobs.MeshJobSettings(prompt="a vase", negative_prompt="blurry", preset="smoke", iterations=5, seed=4,
+                                    displace=False, device="cpu", clip=["A:x"])  # fmt: skip
+    args = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", settings,
+                                                  mask_path=tmp_path / "m.npy"))  # fmt: skip
+    assert (args.command, args.input, args.prompt, args.preset) == ("mesh", str(tmp_path / "in.obj"), "a vase", "smoke")
+    assert (args.iters, args.seed, args.device, args.progress, args.mask) == (5, 4, "cpu", "json", str(tmp_path / "m.npy"))
+    assert args.negative == ["blurry"] and args.clip == ["A:x"] and "field.geometry=false" in args.set
+    from stylize.cli.mesh import mesh_overrides
+    from stylize.mesh.config import resolve_mesh_config
+
+    overrides = {k: v for k, v in mesh_overrides(args).items() if k != "clip"}
+    config = resolve_mesh_config(args.prompt, args.preset, None, overrides)  # every --set key is a real setting
+    assert config.field.geometry is False and config.target_vertices == 0 and config.output.turntable_frames == 1
+    draw = _parse_with_the_toolkit(jobs.draw_argv("/py", tmp_path / "run", jobs.DrawJobSettings(
+        prompt="a fox", preset="smoke", iterations=3, paths=8, device="cpu")))  # fmt: skip
+    assert (draw.command, draw.prompt, draw.preset, draw.paths, draw.iters, draw.device) == ("draw", "a fox", "smoke", 8, 3, "cpu")

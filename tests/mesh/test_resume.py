@@ -10,7 +10,7 @@ import torch
 
 from stylize import api
 from stylize.cli import main
-from stylize.errors import InputError
+from stylize.errors import InputError, Interrupted
 from stylize.mesh.field import load_field
 from stylize.mesh.io import make_icosphere, save_mesh
 
@@ -23,8 +23,8 @@ class Crash(RuntimeError):
 
 
 def _crash_at(step: int):
-    def on_step(record, run) -> None:
-        if record.step == step:
+    def on_step(done: int, total: int, metrics: dict) -> None:
+        if done == step + 1:  # after iteration `step` (0-based)
             raise Crash(f"simulated crash at step {step}")
 
     return on_step
@@ -88,8 +88,9 @@ def test_ctrl_c_mid_step_writes_a_checkpoint_that_resumes_to_the_same_result(set
 
     monkeypatch.setattr(Text2MeshRun, "step", step_then_interrupt)
     no_periodic = {**overrides, "checkpoint_every": 0}
-    interrupted = api.stylize_mesh(folder / "sphere.ply", "a red circle", out=out, preset="smoke", overrides=no_periodic,
-                                   mask=mask)  # fmt: skip
+    with pytest.raises(Interrupted) as stopped:
+        api.stylize_mesh(folder / "sphere.ply", "a red circle", out=out, preset="smoke", overrides=no_periodic, mask=mask)
+    interrupted = stopped.value.result
     monkeypatch.setattr(Text2MeshRun, "step", original_step)
     assert interrupted.status == "interrupted" and interrupted.iterations == 4
     assert torch.load(out / "checkpoint.pt", weights_only=True)["iteration"] == 4  # the start of the cut step

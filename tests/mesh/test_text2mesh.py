@@ -13,6 +13,7 @@ import trimesh
 
 from stylize import api
 from stylize.engine import ClipEngine, ModelCache
+from stylize.errors import Interrupted
 from stylize.eval.ranking import caption_scores
 from stylize.mesh.camera import orbit_views
 from stylize.mesh.evaluate import render_mesh
@@ -181,14 +182,16 @@ def test_persistent_nan_stops_with_last_good_state(meshes, tiny_clip_spec, cache
 
 
 def test_ctrl_c_saves_what_exists(meshes, tiny_clip_spec, cache, tmp_path):
-    def interrupt(record, run):
-        if record.step == 2:
+    def interrupt(step, total, metrics):
+        if step == 3:  # after the third iteration
             raise KeyboardInterrupt
 
-    result = api.stylize_mesh(
-        meshes / "cube.obj", "a red square", out=tmp_path / "run", preset="smoke",
-        overrides={"clip": [tiny_clip_spec], "iters": 50}, on_step=interrupt, model_cache=cache,
-    )
+    with pytest.raises(Interrupted) as stopped:  # saved, then re-raised so a script's loop stops too
+        api.stylize_mesh(
+            meshes / "cube.obj", "a red square", out=tmp_path / "run", preset="smoke",
+            overrides={"clip": [tiny_clip_spec], "iters": 50}, on_step=interrupt, model_cache=cache,
+        )
+    result = stopped.value.result
     assert result.status == "interrupted" and result.iterations == 3
     assert (tmp_path / "run" / "mesh.glb").is_file() and (tmp_path / "run" / "field.pt").is_file()
     assert '"status": "interrupted"' in (tmp_path / "run" / "run.json").read_text()

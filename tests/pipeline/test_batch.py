@@ -3,6 +3,8 @@ executors (in-process, two processes, Ray), the summary table and contact sheet.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import random
 import shutil
@@ -18,7 +20,7 @@ from stylize.errors import InputError
 from stylize.mesh.io import make_cube, save_mesh
 from stylize.pipeline import format_table, load_jobs, run_batch
 from stylize.pipeline import runner as runner_module
-from stylize.pipeline.executors import ExecutorSettings, make_executor
+from stylize.pipeline.executors import ExecutorSettings, get_executor
 from stylize.pipeline.jobs import JOB_KINDS
 from stylize.pipeline.manifest import Manifest
 
@@ -152,6 +154,11 @@ def test_summary_table_and_contact_sheet(local_run):
     assert pixels[:160, :160].std() > 1.0  # the mesh preview is drawn, not blank
 
 
+def _patch_runner(monkeypatch, kind: str, run) -> None:
+    """Replace how jobs of ``kind`` run (its JobKind record's ``run``) for one test."""
+    monkeypatch.setitem(JOB_KINDS, kind, dataclasses.replace(JOB_KINDS.lookup(kind), run=run))
+
+
 def test_resume_does_no_work(local_run, tmp_path, monkeypatch, capsys):
     _, first = local_run
     out = tmp_path / "copy"
@@ -159,7 +166,7 @@ def test_resume_does_no_work(local_run, tmp_path, monkeypatch, capsys):
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.parent != out}
     calls = []
     for kind in ("mesh", "draw", "paint"):
-        monkeypatch.setitem(runner_module.JOB_RUNNERS, kind, lambda job, *rest: calls.append(job.id) or {})
+        _patch_runner(monkeypatch, kind, lambda job, *rest: calls.append(job.id) or {})
     jobs = first.parent / "jobs.toml"
     jobs.with_name("ok.toml").write_text(jobs.read_text().split("[[jobs]]\nkind = \"mesh\"\nname = \"lost\"")[0])
     code = main(["batch", str(jobs.with_name("ok.toml")), "--out", str(out), "--resume", "--no-progress"])
@@ -177,8 +184,8 @@ def test_resume_does_no_work(local_run, tmp_path, monkeypatch, capsys):
 
 
 def test_cli_exit_code_is_1_when_a_job_failed(jobs_file, tmp_path, capsys, monkeypatch):
-    monkeypatch.setitem(runner_module.JOB_RUNNERS, "mesh", lambda *a: (_ for _ in ()).throw(RuntimeError("boom\nmore")))
-    monkeypatch.setitem(runner_module.JOB_RUNNERS, "draw", lambda job, folder, *a: {"scores": {}, "score": 0.5})
+    _patch_runner(monkeypatch, "mesh", lambda *a: (_ for _ in ()).throw(RuntimeError("boom\nmore")))
+    _patch_runner(monkeypatch, "draw", lambda job, folder, *a: {"scores": {}, "score": 0.5})
     code = main(["batch", str(jobs_file), "--out", str(tmp_path / "o"), "--no-progress"])
     assert code == 1
     entries = _manifest(tmp_path / "o")
@@ -203,12 +210,12 @@ def test_run_job_restores_threads_and_random_state(jobs_file):
 
 def test_executor_settings_are_checked(monkeypatch):
     with pytest.raises(InputError, match="unknown executor 'slurm'"):
-        make_executor("slurm", ExecutorSettings())
+        get_executor("slurm", ExecutorSettings())
     with pytest.raises(InputError, match="at least 1 worker"):
         ExecutorSettings(workers=0)
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(InputError, match="pip install"):
-        make_executor("ray", ExecutorSettings()).run([object()], Path("."), lambda *a: None)
+        get_executor("ray", ExecutorSettings()).run([object()], Path("."), lambda *a: None)
 
 
 @pytest.mark.slow

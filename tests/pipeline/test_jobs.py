@@ -63,7 +63,7 @@ iters = 2
     assert ball.config["render_size"] == 64  # the smoke preset under the job's keys
     assert ball.config["clip"] == [CLIP] and ball.config["prompt"] == "a red circle"
     assert drawing.config["iters"] == 2 and drawing.config["paths"] == 5 and drawing.config["negatives"] == ["a mess"]
-    assert drawing.config["prompts"] == ["a blue square", "a blue star"] and drawing.config["progress"] is False
+    assert drawing.config["prompts"] == ["a blue square", "a blue star"] and "progress" not in drawing.config
     assert ball.id != cube.id and ball.id.startswith("mesh-") and drawing.id.startswith("draw-")
 
 

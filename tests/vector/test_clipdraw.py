@@ -18,7 +18,7 @@ from stylize.eval import caption_rank, caption_scores
 from stylize.generation import milestone_factor
 from stylize.vector import read_svg, save_svg
 from stylize.vector.clipdraw import DRAW_PRESETS, ClipDraw, DrawConfig
-from stylize.vector.init import initial_scene
+from stylize.vector.initial import initial_scene
 from stylize.vector.palette import PaletteColors, palette_from_image, parse_color, parse_palette
 
 

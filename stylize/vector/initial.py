@@ -12,6 +12,7 @@ from typing import Callable
 
 import torch
 
+from stylize.registry import Registry
 from stylize.vector.scene import Scene, VectorPath, random_strokes
 
 
@@ -63,7 +64,9 @@ def _both(num_paths: int, width: int, height: int, generator, max_segments: int,
     return Scene.from_paths(blobs.paths() + strokes.paths())
 
 
-SCENE_INITIALISERS: dict[str, Callable[..., Scene]] = {"strokes": _strokes, "fills": _fills, "both": _both}
+SCENE_INITIALISERS: Registry[Callable[..., Scene]] = Registry(
+    "scene initialiser", {"strokes": _strokes, "fills": _fills, "both": _both}
+)
 
 
 def initial_scene(
@@ -76,8 +79,7 @@ def initial_scene(
     fill_fraction: float = 0.5,
 ) -> Scene:
     """Build the initial scene registered as ``kind`` (tensors do not require grad)."""
-    if kind not in SCENE_INITIALISERS:
-        raise ValueError(f"unknown scene initialiser {kind!r}: expected one of {sorted(SCENE_INITIALISERS)}")
+    build = SCENE_INITIALISERS.lookup(kind)
     if not 0.0 <= fill_fraction <= 1.0:
         raise ValueError(f"expected fill_fraction in [0, 1], got {fill_fraction}")
-    return SCENE_INITIALISERS[kind](num_paths, width, height, generator, max_segments, fill_fraction)
+    return build(num_paths, width, height, generator, max_segments, fill_fraction)

@@ -10,8 +10,8 @@ import torch
 from generation_helpers import test_clip_specs
 from stylize.config import resolve_config
 from stylize.errors import InputError
-from stylize.raster import make_image
-from stylize.raster.paint import PAINT_PRESETS, PaintConfig, Painter
+from stylize.painting import make_image
+from stylize.painting.painter import PAINT_PRESETS, PaintConfig, Painter
 
 
 @pytest.mark.parametrize("name", ["pixel", "fft"])

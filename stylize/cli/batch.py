@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 
+from stylize.cli.common import EXIT_FAILED, EXIT_OK, add_progress_option
+
 
 def batch_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("jobs", metavar="JOBS.toml", help="jobs file: [defaults] and [[jobs]] (see the README)")
@@ -20,14 +22,11 @@ def batch_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, metavar="DIR", help="output folder (default: runs/<jobs file stem>)")
     parser.add_argument("--threads", type=int, default=1, metavar="N",
                         help="torch threads per job (default: 1; keep it fixed for identical results)")
-    from stylize.cli import _add_progress_option
-
-    _add_progress_option(parser, json_lines=False)
+    add_progress_option(parser, json_lines=False)
 
 
 def batch_run(args: argparse.Namespace) -> int:
     from stylize import api
-    from stylize.cli import EXIT_FAILED, EXIT_OK
     from stylize.pipeline.jobs import load_jobs
     from stylize.pipeline.summary import format_table
 

@@ -1,0 +1,82 @@
+"""The ``stylize`` command line: parses arguments and calls :mod:`stylize.api`.
+
+Each sub-command is a triple (help, add its arguments, run it) in :data:`COMMANDS`, defined in
+:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate` and :mod:`stylize.cli.batch`. Errors the
+user can fix (:class:`~stylize.errors.StylizeError`) print one line on stderr and exit with code
+2; a traceback is shown only with ``--debug``. Ctrl-C and SIGTERM stop a run the same way: it
+saves what exists and the command exits with 130 (SIGINT) or 143 (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable, Sequence
+
+from stylize import __version__
+from stylize.cli import batch, generate, mesh
+from stylize.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401  (re-exported)
+from stylize.errors import Interrupted, StylizeError, terminate_as_interrupt
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
+    "score": ("score an image against a prompt with CLIP; prints one JSON line", generate.score_args, generate.score_run),
+    "mesh": ("stylize a mesh from a text prompt (Text2Mesh); writes a run folder", mesh.mesh_args, mesh.mesh_run),
+    "eval": ("judge a mesh or run folder with CLIP over 24 views; prints one JSON line", mesh.eval_args, mesh.eval_run),
+    "draw": ("draw a vector illustration of a prompt (CLIPDraw / StyleCLIPDraw)", generate.draw_args, generate.draw_run),
+    "paint": ("paint a raster image of a prompt (pixel or FFT parameterisation)", generate.paint_args, generate.paint_run),
+    "apply": ("apply a trained mesh field to another mesh of the same object", mesh.apply_args, mesh.apply_run),
+    "bake": ("bake a coloured mesh's vertex colours into a UV texture GLB", mesh.bake_args, mesh.bake_run),
+    "batch": ("run a jobs file of meshes, drawings and paints (local or Ray executor)", batch.batch_args, batch.batch_run),
+}
+
+
+def _quiet_third_party(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.ERROR or record.name.startswith("stylize")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stylize", description="CLIP-guided mesh stylization and vector drawing")
+    parser.add_argument("--version", action="version", version=f"stylize {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (help_text, add_args, _) in COMMANDS.items():
+        add_args(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def _report_interrupt(exc: Interrupted) -> int:
+    out = getattr(exc.result, "out_dir", None)
+    where = f"; what exists is in {out}" if out else ""
+    print(f"stylize: interrupted by {exc.signal_name}{where}", file=sys.stderr)
+    return exc.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose == 0:
+        # open_clip logs chatty lines on the root logger ("model initialized randomly", ...);
+        # keep the CLI's output to our own warnings.
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_quiet_third_party)
+    try:
+        with terminate_as_interrupt():
+            return COMMANDS[args.command][2](args)
+    except StylizeError as exc:
+        if args.debug:
+            raise
+        print(f"stylize: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Interrupted as exc:
+        return _report_interrupt(exc)
+    except KeyboardInterrupt as exc:
+        return _report_interrupt(Interrupted.after(exc))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""What every ``stylize`` sub-command shares: exit codes, options, JSON events, reporting.
+
+Command modules (:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate`, :mod:`stylize.cli.batch`)
+import this module and never the package itself, so the command line has no import cycle.
+Nothing here imports torch: building the parser and printing ``--help`` stay instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+DEVICES = ["auto", "cpu", "cuda"]
+
+
+def add_clip_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--clip",
+        action="append",
+        metavar="SPEC",
+        help="CLIP model spec, repeatable for an ensemble: ViT-B-32:openai (default), "
+        "ARCH:/path/weights.pt, local-dir:/path, hf-hub:org/name; append @W for a weight",
+    )
+
+
+def add_device_option(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
+    parser.add_argument("--device", default=default, choices=DEVICES, help="where to run (default: auto)")
+
+
+def add_progress_option(parser: argparse.ArgumentParser, json_lines: bool = True) -> None:
+    if json_lines:
+        parser.add_argument("--progress", choices=["auto", "json", "none"], default="auto",
+                            help="auto: a bar on a terminal; json: one JSON line per step on stdout "
+                            '({"event": "step", ...}, then {"event": "done", ...}) for programs such as the Blender add-on')
+    else:
+        parser.add_argument("--progress", choices=["auto", "none"], default="auto", help="auto: a bar on a terminal")
+    parser.add_argument("--no-progress", dest="progress", action="store_const", const="none", help="same as --progress none")
+
+
+def finite_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def json_event(event: str, **fields: Any) -> None:
+    """One JSON line on stdout, flushed at once so a reading process sees it as it happens."""
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+def step_callback(progress: str, description: str):
+    """The ``on_step`` of a command: JSON step events, a terminal bar, or nothing.
+
+    Returns:
+        ``(on_step or None, close)``.
+    """
+    if progress == "json":
+
+        def emit(step: int, total: int, metrics: dict) -> None:
+            json_event("step", step=step, total=total, loss=finite_or_none(metrics.get("loss")),
+                       score=finite_or_none(metrics.get("score")))  # fmt: skip
+
+        return emit, lambda: None
+    if progress == "auto" and sys.stderr.isatty():
+        from stylize.generation import ProgressBar
+
+        bar = ProgressBar(description, enabled=True)
+        return bar, bar.close
+    return None, lambda: None
+
+
+def clip_specs(args: argparse.Namespace) -> list[str]:
+    from stylize.engine.specs import DEFAULT_CLIP
+
+    return args.clip or [DEFAULT_CLIP]

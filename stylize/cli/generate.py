@@ -1,0 +1,131 @@
+"""``stylize score``, ``stylize draw`` and ``stylize paint``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Sequence
+
+from stylize.cli.common import (
+    DEVICES,
+    EXIT_OK,
+    add_clip_option,
+    add_device_option,
+    add_progress_option,
+    clip_specs,
+    json_event,
+    step_callback,
+)
+
+# --- score -----------------------------------------------------------------------------------
+
+
+def score_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", help="image file to score")
+    parser.add_argument("prompt", help="text prompt")
+    parser.add_argument("--negative", action="append", default=[], metavar="TEXT", help="negative prompt (repeatable)")
+    add_clip_option(parser)
+    add_device_option(parser)
+
+
+def score_run(args: argparse.Namespace) -> int:
+    from stylize import api
+
+    result = api.score(args.image, args.prompt, clip=clip_specs(args), negatives=args.negative, device=args.device)
+    print(json.dumps({"loss": float(result.loss), "similarities": result.similarities}))
+    return EXIT_OK
+
+
+# --- draw / paint ----------------------------------------------------------------------------
+
+
+def default_out(kind: str) -> str:
+    import time
+
+    return f"runs/{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _add_generation_options(parser: argparse.ArgumentParser, presets: Sequence[str]) -> None:
+    parser.add_argument("prompt", help="text prompt")
+    parser.add_argument("--prompt", dest="extra_prompts", action="append", default=[], metavar="TEXT", help="another prompt (repeatable)")
+    parser.add_argument("--out", help="run folder (default: runs/KIND-TIMESTAMP)")
+    parser.add_argument("--preset", choices=list(presets), help="named settings")
+    parser.add_argument("--size", type=int, help="canvas size in pixels")
+    parser.add_argument("--iters", type=int, help="optimisation steps")
+    parser.add_argument("--negative", action="append", metavar="TEXT", help="negative prompt (repeatable)")
+    parser.add_argument("--judge", action="append", metavar="SPEC", help="CLIP model(s) that score the result")
+    parser.add_argument("--init", help="start from this file")
+    parser.add_argument("--seed", type=int, help="random seed")
+    parser.add_argument("--config", help="TOML file of config keys")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+    add_clip_option(parser)
+    parser.add_argument("--device", choices=DEVICES, help="where to run (default: auto)")
+
+
+def _generation_options(args: argparse.Namespace) -> dict:
+    return {
+        "size": args.size, "iters": args.iters, "negatives": args.negative, "judge": args.judge, "init": args.init,
+        "seed": args.seed, "clip": args.clip, "device": args.device,
+    }  # fmt: skip
+
+
+def draw_args(parser: argparse.ArgumentParser) -> None:
+    from stylize.vector.config import DRAW_PRESETS
+
+    _add_generation_options(parser, DRAW_PRESETS)
+    add_progress_option(parser)
+    parser.add_argument("--paths", type=int, help="number of paths")
+    parser.add_argument("--shapes", choices=["strokes", "fills", "both"], help="open strokes, filled shapes or both")
+    parser.add_argument("--style", metavar="IMAGE", help="style image (StyleCLIPDraw)")
+    parser.add_argument("--palette", help='fixed colours "#aa3300,#ffffff,..." or an image to take them from')
+    parser.add_argument("--background", help="background colour (default #ffffff)")
+    parser.add_argument("--best-of", type=int, help="optimise N candidates, keep the best judged")
+    parser.add_argument("--final-scale", type=int, help="render the final drawing this many times larger")
+
+
+def draw_run(args: argparse.Namespace) -> int:
+    from stylize import api
+    from stylize.config import parse_set_items
+
+    options = _generation_options(args)
+    options.update(paths=args.paths, shapes=args.shapes, style=args.style, palette=args.palette,
+                   background=args.background, best_of=args.best_of, final_scale=args.final_scale)  # fmt: skip
+    out = args.out or default_out("draw")
+    on_step, close = step_callback(args.progress, "draw")
+    try:
+        result = api.draw([args.prompt, *args.extra_prompts], out, preset=args.preset, config_file=args.config,
+                          overrides=parse_set_items(args.set), on_step=on_step, **options)  # fmt: skip
+    finally:
+        close()
+    summary = {"out": str(out), "scores": result.scores}
+    if args.progress == "json":
+        json_event("done", svg=str(Path(out) / "drawing.svg"), **summary)
+    else:
+        print(json.dumps(summary))
+    return EXIT_OK
+
+
+def paint_args(parser: argparse.ArgumentParser) -> None:
+    from stylize.painting.config import PAINT_PRESETS
+
+    _add_generation_options(parser, PAINT_PRESETS)
+    add_progress_option(parser, json_lines=False)
+    parser.add_argument("--param", choices=["pixel", "fft"], help="image parameterisation (default fft)")
+
+
+def paint_run(args: argparse.Namespace) -> int:
+    from stylize import api
+    from stylize.config import parse_set_items
+
+    options = _generation_options(args)
+    options["param"] = args.param
+    out = args.out or default_out("paint")
+    on_step, close = step_callback(args.progress, "paint")
+    try:
+        result = api.paint([args.prompt, *args.extra_prompts], out, preset=args.preset, config_file=args.config,
+                           overrides=parse_set_items(args.set), on_step=on_step, **options)  # fmt: skip
+    finally:
+        close()
+    print(json.dumps({"out": str(out), "scores": result.scores}))
+    return EXIT_OK

@@ -1,0 +1,149 @@
+"""``stylize mesh``, ``stylize eval``, ``stylize apply`` and ``stylize bake``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from stylize.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_clip_option,
+    add_device_option,
+    add_progress_option,
+    json_event,
+    step_callback,
+)
+
+# --- mesh ------------------------------------------------------------------------------------
+
+
+def mesh_args(parser: argparse.ArgumentParser) -> None:
+    from stylize.mesh.config import TEXT2MESH_PRESETS
+
+    parser.add_argument("input", nargs="?", help="mesh file (OBJ, PLY, GLB, OFF, STL); never modified")
+    parser.add_argument("prompt", nargs="?", default="", help="text prompt, e.g. 'a wooden chair'")
+    parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default: runs/mesh, or the --resume folder)")
+    # Checked when the config is resolved (one-line error), so a config file's preset is checked the same way.
+    parser.add_argument("--preset", default=None, metavar="NAME",
+                        help=f"named settings: {', '.join(TEXT2MESH_PRESETS)} (default: fast)")
+    add_clip_option(parser)
+    parser.add_argument("--negative", action="append", default=None, metavar="TEXT", help="negative prompt (repeatable)")
+    parser.add_argument("--image-prompt", action="append", default=None, metavar="IMAGE", help="image prompt (repeatable)")
+    parser.add_argument("--iters", type=int, default=None, metavar="N", help="iterations (preset's by default)")
+    parser.add_argument("--views", type=int, default=None, metavar="N", help="views per iteration")
+    add_device_option(parser, default=None)
+    parser.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
+    parser.add_argument("--config", default=None, metavar="FILE.toml", help="settings file")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
+    add_progress_option(parser)
+    parser.add_argument("--mask", metavar="FILE", help="stylize only a region: .npy or text file of per-vertex weights "
+                        "in [0, 1] (or vertex indices) in the input's vertex order; weight-0 vertices stay as they are")
+    parser.add_argument("--symmetry", choices=["x", "y", "z"], help="mirror-symmetric field about that axis plane of the input")
+    parser.add_argument("--input-colours", action="store_true", default=None,
+                        help="start from the input's vertex colours or texture instead of grey")
+    parser.add_argument("--bake", action="store_true", default=None, help="also write mesh_textured.glb (UV texture)")
+    parser.add_argument("--bake-size", type=int, default=None, metavar="PX", help="baked texture size (default: 1024)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint.pt")
+
+
+def mesh_overrides(args: argparse.Namespace) -> dict:
+    from stylize.config import parse_set_items
+
+    overrides = {
+        "iters": args.iters, "views.n_views": args.views, "device": args.device, "seed": args.seed,
+        "clip": args.clip, "negatives": args.negative, "image_prompts": args.image_prompt,
+        "field.symmetry": args.symmetry, "field.input_colours": args.input_colours, "output.bake": args.bake,
+        "output.bake_size": args.bake_size,
+    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    overrides.update(parse_set_items(args.set))
+    return overrides
+
+
+def mesh_summary(result) -> dict:
+    return {"out": str(result.out_dir), "status": result.status, "iterations": result.iterations, "scores": result.scores}
+
+
+def mesh_run(args: argparse.Namespace) -> int:
+    from stylize import api
+    from stylize.errors import InputError
+
+    if not args.resume and (not args.input or not args.prompt):
+        raise InputError("expected INPUT and PROMPT (or --resume RUN_DIR)")
+    on_step, close = step_callback(args.progress, "stylize mesh")
+    try:
+        result = api.stylize_mesh(args.input, args.prompt, out=args.out or api.DEFAULT_MESH_OUT,
+                                  preset=args.preset or (None if args.config else "fast"), config_file=args.config,
+                                  overrides=mesh_overrides(args), on_step=on_step, mask=args.mask,
+                                  resume=args.resume)  # fmt: skip
+    finally:
+        close()
+    if args.progress == "json":
+        json_event("done", **mesh_summary(result))
+    else:
+        print(json.dumps(mesh_summary(result)))
+    return EXIT_OK if result.status == "finished" else EXIT_FAILED
+
+
+# --- eval ------------------------------------------------------------------------------------
+
+
+def eval_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("mesh", metavar="MESH_OR_RUN", help="a mesh file or a run folder")
+    parser.add_argument("prompt", help="text prompt to score")
+    parser.add_argument("--judge", action="append", default=None, metavar="SPEC",
+                        help="judge CLIP spec, repeatable (default: ViT-B-32:openai)")
+    parser.add_argument("--captions", nargs="+", default=(), metavar="TEXT", help="candidate captions to rank")
+    parser.add_argument("--size", type=int, default=224, metavar="PX", help="render size (default: 224)")
+    add_device_option(parser)
+
+
+def eval_run(args: argparse.Namespace) -> int:
+    from stylize import api
+    from stylize.engine.specs import DEFAULT_CLIP
+
+    result = api.evaluate_mesh(args.mesh, args.prompt, judge=args.judge or [DEFAULT_CLIP], captions=args.captions,
+                               size=args.size, device=args.device)  # fmt: skip
+    print(json.dumps(result))
+    return EXIT_OK
+
+
+# --- apply / bake ----------------------------------------------------------------------------
+
+
+def apply_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="RUN_DIR_OR_FIELD", help="a stylize mesh run folder or its field.pt")
+    parser.add_argument("mesh", metavar="MESH", help="mesh to stylize (same object and frame, e.g. a denser remesh)")
+    parser.add_argument("--out", default=None, metavar="DIR", help="output folder (default: runs/apply-MESHNAME)")
+    parser.add_argument("--mask", metavar="FILE", help="per-vertex weights / indices for MESH (.npy or text)")
+    parser.add_argument("--bake", action="store_true", default=None, help="also write mesh_textured.glb")
+    parser.add_argument("--bake-size", type=int, default=None, metavar="PX", help="baked texture size (default: 1024)")
+    add_device_option(parser)
+
+
+def apply_run(args: argparse.Namespace) -> int:
+    from stylize import api
+
+    out = args.out or f"runs/apply-{Path(args.mesh).stem}"
+    result = api.apply_field(args.source, args.mesh, out, mask=args.mask, bake=args.bake, bake_size=args.bake_size,
+                             device=args.device)  # fmt: skip
+    print(json.dumps({"out": str(result.out_dir), "status": result.status, "vertices": int(len(result.vertices)),
+                      "files": sorted(result.files)}))  # fmt: skip
+    return EXIT_OK
+
+
+def bake_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("mesh", metavar="MESH", help="coloured mesh (GLB, PLY, OBJ, ...), e.g. a run's mesh.glb")
+    parser.add_argument("--size", type=int, default=1024, metavar="PX", help="texture size, a power of two (default: 1024)")
+    parser.add_argument("--out", default=None, metavar="FILE.glb", help="output GLB (default: MESH_textured.glb beside it)")
+    parser.add_argument("--unwrap", action="store_true", help="unwrap new UVs even if the mesh has its own")
+
+
+def bake_run(args: argparse.Namespace) -> int:
+    from stylize import api
+
+    report = api.bake(args.mesh, args.out, size=args.size, unwrap=args.unwrap)
+    print(json.dumps({**report.to_dict(), "sidecar": str(report.sidecar)}))
+    return EXIT_OK

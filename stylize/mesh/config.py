@@ -1,0 +1,256 @@
+"""Settings of a Text2Mesh run (``stylize mesh``): typed sections, presets and their checks.
+
+A run's config is a :class:`Text2MeshConfig` composed of small sections (field, views, losses,
+optimiser, outputs). :func:`resolve_mesh_config` composes defaults (the paper's) <- preset <- TOML
+file <- overrides, then checks every value and every component name before anything loads.
+
+The defaults are Text2Mesh's published demo settings (Michel et al., CVPR 2022,
+threedle/text2mesh; not its argparse defaults): 1500 iterations, Adam lr 5e-4 with StepLR x0.9
+every 100 steps, Fourier features with sigma 5, 5 views around the front view (azimuth 1.963,
+elevation 0.628 rad, std 4), camera radius 2, field of view pi/3, 224 px, white background,
+1 global + 4 local + 4 geometry augmentations per iteration (45 CLIP encodings), CLIP ViT-B/32.
+
+This module does not import torch, so the command line can list presets instantly.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from pathlib import Path
+from typing import Any, Mapping
+
+from stylize.engine.specs import DEFAULT_CLIP
+from stylize.errors import InputError
+from stylize.registry import check_names
+
+__all__ = [
+    "FieldConfig", "LossConfig", "OptimConfig", "OutputConfig", "TEXT2MESH_CENTER_AZIMUTH",
+    "TEXT2MESH_CENTER_ELEVATION", "TEXT2MESH_PRESETS", "Text2MeshConfig", "ViewConfig", "check_texture_size",
+    "resolve_mesh_config",
+]  # fmt: skip
+
+# Text2Mesh's published demos put the front view here (radians).
+TEXT2MESH_CENTER_AZIMUTH = 1.96349
+TEXT2MESH_CENTER_ELEVATION = 0.6283
+
+
+def check_texture_size(size: Any, name: str = "texture size") -> int:
+    """A power of two from 16 to 16384 (any integer type), else :class:`InputError` naming ``name``."""
+    try:
+        value = None if isinstance(size, bool) else operator.index(size)
+    except TypeError:
+        value = None
+    if value is None or not 16 <= value <= 16384 or value & (value - 1):
+        raise InputError(f"{name} must be a power of two from 16 to 16384, got {size}")
+    return value
+
+
+@dataclass
+class FieldConfig:
+    """Hyperparameters of :class:`NeuralStyleField` (defaults: the paper's).
+
+    Attributes:
+        width: hidden width of trunk and heads.
+        depth: trunk layers after the input layer.
+        head_depth: hidden layers in each head.
+        n_frequencies: columns of the Fourier matrix (the encoding has ``3 + 2 n`` values).
+        sigma: standard deviation of the Fourier matrix.
+        progressive: fade frequency bands in over the run.
+        sort_frequencies: also sort the Fourier *columns* by norm, so progressive encoding really
+            goes from low to high frequencies (the reference sorts only the three rows).
+        max_displacement: bound on the displacement along the normal, in normalised units.
+        colour: learn colours (else grey).
+        geometry: learn displacements (else none).
+        input_colours: start from the mesh's own colours (passed to :meth:`NeuralStyleField.forward`
+            as ``base_colors``) rather than grey.
+        symmetry: ``""`` (none) or ``"x"``, ``"y"``, ``"z"``: mirror-symmetric about that axis plane.
+    """
+
+    width: int = 256
+    depth: int = 4
+    head_depth: int = 2
+    n_frequencies: int = 256
+    sigma: float = 5.0
+    progressive: bool = True
+    sort_frequencies: bool = False
+    max_displacement: float = 0.1
+    colour: bool = True
+    geometry: bool = True
+    input_colours: bool = False
+    symmetry: str = ""
+
+    def check(self) -> None:
+        for name in ("width", "n_frequencies"):
+            if getattr(self, name) < 1:
+                raise InputError(f"field.{name}: expected a positive integer, got {getattr(self, name)}")
+        for name in ("depth", "head_depth"):
+            if getattr(self, name) < 0:
+                raise InputError(f"field.{name}: expected an integer >= 0, got {getattr(self, name)}")
+        if self.sigma <= 0:
+            raise InputError(f"field.sigma: expected a positive number, got {self.sigma}")
+        if self.max_displacement < 0:
+            raise InputError(f"field.max_displacement: expected a number >= 0, got {self.max_displacement}")
+        if self.symmetry not in ("", "x", "y", "z"):
+            raise InputError(f"field.symmetry: expected \"\", \"x\", \"y\" or \"z\", got {self.symmetry!r}")
+
+
+@dataclass
+class ViewConfig:
+    """Training cameras (Text2Mesh's front-view sampler)."""
+
+    n_views: int = 5
+    std: float = 4.0
+    center_azimuth: float = TEXT2MESH_CENTER_AZIMUTH
+    center_elevation: float = TEXT2MESH_CENTER_ELEVATION
+    radius: float = 2.0
+    fov: float = math.pi / 3
+
+
+@dataclass
+class LossConfig:
+    """Which CLIP losses run and how many augmentations each gets."""
+
+    global_weight: float = 1.0
+    local_weight: float = 1.0
+    geometry_weight: float = 1.0
+    n_augs: int = 1
+    n_local_augs: int = 4
+    local_area: float = 0.1
+    geometry_grey: float = 0.5
+
+
+@dataclass
+class OptimConfig:
+    """Adam + StepLR as the reference."""
+
+    lr: float = 5e-4
+    lr_decay: float = 0.9
+    lr_step: int = 100
+
+
+@dataclass
+class OutputConfig:
+    """What is rendered and written for the run folder (``bake``: also ``mesh_textured.glb``,
+    ``bake_unwrap``: new UVs even when the input has some)."""
+
+    preview_views: int = 8
+    preview_size: int = 224
+    turntable_frames: int = 36
+    turntable_size: int = 160
+    score_size: int = 224
+    bake: bool = False
+    bake_size: int = 1024
+    bake_unwrap: bool = False
+
+
+@dataclass
+class Text2MeshConfig:
+    """A complete Text2Mesh run; the defaults are the published demo settings (``paper``)."""
+
+    prompt: str = ""
+    clip: list[str] = dataclass_field(default_factory=lambda: [DEFAULT_CLIP])
+    negatives: list[str] = dataclass_field(default_factory=list)
+    image_prompts: list[str] = dataclass_field(default_factory=list)
+    iters: int = 1500
+    seed: int = 0
+    device: str = "auto"
+    render_size: int = 224
+    background: float = 1.0
+    target_vertices: int = 0
+    max_faces: int = 500_000
+    log_every: int = 10
+    nan_patience: int = 10
+    checkpoint_every: int = 50
+    renderer: str = "torch"
+    field: FieldConfig = dataclass_field(default_factory=FieldConfig)
+    views: ViewConfig = dataclass_field(default_factory=ViewConfig)
+    loss: LossConfig = dataclass_field(default_factory=LossConfig)
+    optim: OptimConfig = dataclass_field(default_factory=OptimConfig)
+    output: OutputConfig = dataclass_field(default_factory=OutputConfig)
+
+    def check(self) -> None:
+        """Raise :class:`InputError` naming the first setting out of range."""
+        positive = {
+            "iters": self.iters, "render_size": self.render_size, "log_every": self.log_every,
+            "nan_patience": self.nan_patience, "views.n_views": self.views.n_views,
+            "optim.lr_step": self.optim.lr_step, "output.preview_views": self.output.preview_views,
+            "output.preview_size": self.output.preview_size, "output.turntable_size": self.output.turntable_size,
+            "output.score_size": self.output.score_size,
+        }
+        for key, value in positive.items():
+            if value < 1:
+                raise InputError(f"config key {key!r}: expected a positive value, got {value}")
+        if self.checkpoint_every < 0:
+            raise InputError(f"config key 'checkpoint_every': expected 0 (never) or more, got {self.checkpoint_every}")
+        check_texture_size(self.output.bake_size, "config key 'output.bake_size'")
+        if self.optim.lr <= 0:
+            raise InputError(f"config key 'optim.lr': expected a positive number, got {self.optim.lr}")
+        if not 0.0 < self.loss.local_area <= 1.0:
+            raise InputError(f"config key 'loss.local_area': expected a value in (0, 1], got {self.loss.local_area}")
+        if self.loss.n_augs < 1 or self.loss.n_local_augs < 1:
+            raise InputError("config keys 'loss.n_augs' and 'loss.n_local_augs' must be at least 1")
+        if not self.clip:
+            raise InputError("config key 'clip': expected at least one CLIP model spec")
+        self.field.check()
+        check_names(self, {"renderer": "stylize.mesh.renderer:MESH_RENDERERS"})
+
+
+# Overrides of the defaults (which are the paper's demo settings) by preset name.
+# ``fast``: 2x the paper's learning rate decayed every 30 steps instead of 100, all Fourier
+# frequencies from the start, 300 iterations. Measured with the test CLIPs
+# (tools/t2m_iters_to_threshold.py, sphere, "a blue circle", BENCHMARKS.md): it reached 90 % of
+# the paper run's judged gain in 190 / 110 / 260 iterations (seeds 0-2) against the paper's
+# 340 / 320 / not within 500. lr 2e-3, lr 5e-4 without progressive encoding and lr 1e-3 with a
+# 100-step decay did not reach it within 300.
+TEXT2MESH_PRESETS: Mapping[str, Mapping[str, Any]] = {
+    "paper": {},
+    "fast": {
+        "iters": 300,
+        "optim.lr": 1e-3,
+        "optim.lr_step": 30,
+        "field.progressive": False,
+    },
+    "smoke": {
+        "iters": 30,
+        "device": "cpu",
+        "render_size": 64,
+        "log_every": 5,
+        "checkpoint_every": 10,
+        "views.n_views": 3,
+        "field.width": 64,
+        "field.depth": 2,
+        "field.head_depth": 1,
+        "field.n_frequencies": 32,
+        "field.progressive": False,
+        "loss.n_local_augs": 2,
+        "optim.lr": 1e-2,
+        "optim.lr_step": 10,
+        "output.preview_views": 4,
+        "output.preview_size": 64,
+        "output.turntable_frames": 4,
+        "output.turntable_size": 48,
+        "output.score_size": 64,
+    },
+}
+
+
+def resolve_mesh_config(
+    prompt: str = "",
+    preset: str | None = "fast",
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Text2MeshConfig:
+    """Resolve and check a :class:`Text2MeshConfig`: defaults (the paper's) <- preset <- TOML
+    file <- overrides (dotted keys such as ``"field.sigma"``); ``prompt`` fills ``prompt`` unless
+    the overrides set it."""
+    from stylize.config import resolve_config
+
+    merged = dict(overrides or {})
+    if prompt:
+        merged.setdefault("prompt", prompt)
+    config = resolve_config(Text2MeshConfig, TEXT2MESH_PRESETS, preset=preset, config_file=config_file, overrides=merged)
+    config.check()
+    return config

@@ -1,0 +1,151 @@
+"""The owner of one ``stylize mesh`` run, from resolved config to run folder.
+
+:class:`Text2Mesh` does for meshes what :class:`~stylize.vector.clipdraw.ClipDraw` does for
+drawings: it loads and prepares the input (normalisation, symmetry plane, mask, subdivision),
+checks a resumed run against its checkpoint, seeds, runs the optimisation
+(:class:`~stylize.mesh.text2mesh.Text2MeshRun`) with metrics and checkpoints going into the run
+folder, and writes the outputs (:mod:`stylize.mesh.outputs`). The public API
+(:func:`stylize.stylize_mesh`) and the batch jobs call down into it.
+
+Example:
+    >>> config = resolve_mesh_config("a wooden vase", "fast", overrides={"clip": ["ViT-B-32:openai"]})
+    >>> result = Text2Mesh(config, "vase.obj").run("runs/vase")
+    >>> result = Text2Mesh.resume("runs/vase", overrides={"iters": 600}).run("runs/vase")
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from stylize.engine import ModelCache
+from stylize.errors import InputError, Interrupted
+from stylize.generation import StepCallback
+from stylize.mesh.config import Text2MeshConfig
+from stylize.mesh.controls import prepare_mesh
+from stylize.mesh.outputs import Text2MeshResult, collect_result, save_text2mesh_outputs
+from stylize.mesh.resume import CHECKPOINT_NAME, load_checkpoint, mask_tensor, resumed_config, same_mask, save_checkpoint
+from stylize.mesh.text2mesh import StepRecord, Text2MeshRun
+from stylize.runs import RunFolder
+from stylize.utils import file_sha256, seed_everything
+
+__all__ = ["Text2Mesh"]
+
+logger = logging.getLogger(__name__)
+
+
+class Text2Mesh:
+    """One Text2Mesh stylization of a mesh file.
+
+    Args:
+        config: a resolved, checked :class:`~stylize.mesh.config.Text2MeshConfig` with a prompt
+            (or image prompts).
+        mesh: the input mesh file (OBJ, PLY, GLB, OFF, STL); never modified.
+        mask: limit the change to a region (see :func:`stylize.mesh.controls.load_mask`).
+        model_cache: share loaded CLIP models between runs.
+        state: a loaded checkpoint to continue from (see :meth:`resume`).
+
+    Raises:
+        InputError: no prompt, an unusable mesh or mask, or a checkpoint that does not belong to
+            this input and mask.
+    """
+
+    def __init__(
+        self,
+        config: Text2MeshConfig,
+        mesh: str | Path,
+        *,
+        mask: Any = None,
+        model_cache: ModelCache | None = None,
+        state: dict | None = None,
+    ) -> None:
+        if not config.prompt and not config.image_prompts:
+            raise InputError("no prompt given: expected a text prompt or image_prompts")
+        self.config = config
+        self.input = Path(mesh)
+        self.mesh, self.weights, self.file_weights = prepare_mesh(mesh, config, mask)
+        self.digest = file_sha256(mesh)
+        self.model_cache = model_cache
+        self.state = state
+        self.resume_folder: Path | None = None
+        if state is not None:
+            if self.digest != state["input"]["sha256"]:
+                raise InputError(f"cannot resume: {mesh} is not the file the run started from (its content differs)")
+            if not same_mask(state.get("mask"), self.file_weights):
+                raise InputError("cannot resume: the mask differs from the one the run started with")
+            self.resume_folder = Path(state["path"]).parent
+
+    @classmethod
+    def resume(
+        cls,
+        source: str | Path,
+        *,
+        mesh: str | Path | None = None,
+        prompt: str = "",
+        overrides: dict | None = None,
+        mask: Any = None,
+        model_cache: ModelCache | None = None,
+    ) -> "Text2Mesh":
+        """Continue the run in ``source`` (a run folder or its ``checkpoint.pt``) with its own
+        config, input and mask; ``overrides`` may change only ``iters``, ``device``, logging and
+        outputs (see :func:`stylize.mesh.resume.resumed_config`)."""
+        state = load_checkpoint(source)
+        config = resumed_config(state, prompt, overrides)
+        if mask is None and state.get("mask") is not None:
+            mask = state["mask"].numpy()
+        return cls(config, mesh if mesh is not None else state["input"]["path"], mask=mask, model_cache=model_cache,
+                   state=state)  # fmt: skip
+
+    def run(self, out: str | Path | None = None, on_step: StepCallback | None = None) -> Text2MeshResult:
+        """Optimise and, with ``out``, write the run folder (see :mod:`stylize.mesh.outputs`).
+
+        Args:
+            out: the run folder; None writes nothing and only returns the result.
+            on_step: ``on_step(step, total, metrics)`` after every iteration.
+
+        Returns:
+            :class:`~stylize.mesh.outputs.Text2MeshResult` (status ``finished`` or ``diverged``).
+
+        Raises:
+            Interrupted: Ctrl-C (or SIGTERM in the CLI) stopped the run; ``checkpoint.pt`` and the
+                outputs of the state reached were written, and the result is in ``result``.
+        """
+        config = self.config
+        seed_everything(config.seed)
+        run = Text2MeshRun(self.mesh, config, model_cache=self.model_cache, mask=self.weights)
+        started = time.time()
+        if self.state is not None:
+            run.load_state_dict(self.state)
+            started -= float(self.state.get("train_seconds", 0.0))
+        if out is None:
+            run.run(on_step=on_step)
+            result = collect_result(run)
+        else:
+            result = self._run_into(run, RunFolder(out, "mesh"), started, on_step)
+        if run.status == "interrupted":
+            raise Interrupted.after(run.interrupt or KeyboardInterrupt(), result)
+        return result
+
+    def _run_into(self, run: Text2MeshRun, folder: RunFolder, started: float, on_step: StepCallback | None) -> Text2MeshResult:
+        if self.state is not None:
+            folder.truncate_metrics(run.iteration)
+        with folder:
+            folder.write_config(self.config)
+
+            def log(record: StepRecord) -> None:
+                folder.log_metrics(
+                    record.step, loss=record.loss, similarity=record.similarity, lr=record.lr, skipped=record.skipped,
+                    **{f"loss_{k}": v for k, v in record.losses.items()},
+                )  # fmt: skip
+
+            def checkpoint(current: Text2MeshRun) -> None:
+                save_checkpoint(
+                    current, folder.file(CHECKPOINT_NAME), train_seconds=time.time() - started,
+                    input={"path": str(self.input.resolve()), "sha256": self.digest},
+                    mask=mask_tensor(self.file_weights),
+                )  # fmt: skip
+
+            run.run(on_step=on_step, on_log=log, on_checkpoint=checkpoint)
+            return save_text2mesh_outputs(run, folder, started)
