@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "GenerationConfig", "LoopOutcome", "RunOutcome", "ProgressBar", "StepCallback", "Timer", "chain_callbacks", "frame_due",
-    "milestone_factor", "prompt_scores", "run_steps",
+    "metric_floats", "milestone_factor", "prompt_scores", "run_steps",
 ]  # fmt: skip
 
 # on_step(step, total, metrics): step counts from 1; metrics holds floats such as "loss" and "score".
@@ -56,6 +56,8 @@ class GenerationConfig:
     device: str = "auto"
     log_every: int = 10
     frame_every: int = 10
+    clip_batch: int = 0  # images per CLIP forward (0: a default per device); see ClipEngine
+    compile: bool = False  # torch.compile the CLIP image towers (pays off on CUDA)
 
 
 @dataclass(kw_only=True)
@@ -144,6 +146,21 @@ class _Phase:
         self.timer.totals[self.name] = self.timer.totals.get(self.name, 0.0) + time.perf_counter() - self.start
 
 
+def metric_floats(metrics: dict) -> dict[str, float]:
+    """Metrics that may hold 0-dim tensors as plain floats, with one device-to-host transfer.
+
+    Steps keep their numbers as tensors on the device (reading each would make the step wait on
+    the GPU); they become floats only when someone reads them (a log line, a progress bar)."""
+    tensors = {key: value for key, value in metrics.items() if hasattr(value, "detach")}
+    floats = {key: float(value) for key, value in metrics.items() if key not in tensors}
+    if tensors:
+        import torch
+
+        values = torch.stack([value.detach().float().reshape(()) for value in tensors.values()]).tolist()
+        floats.update(zip(tensors, values))
+    return {key: floats[key] for key in metrics}
+
+
 @dataclass
 class LoopOutcome:
     """How a :func:`run_steps` loop ended: steps completed, and whether Ctrl-C stopped it."""
@@ -164,8 +181,9 @@ def run_steps(
 
     Args:
         iters: steps to run.
-        step: one optimisation step; returns its metrics (floats, ``loss`` at least).
-        on_step: called as ``on_step(done_before + i + 1, total, metrics)`` after each step.
+        step: one optimisation step; returns its metrics (floats or 0-dim tensors, ``loss`` at least).
+        on_step: called as ``on_step(done_before + i + 1, total, metrics)`` after each step, the
+            metrics as floats (see :func:`metric_floats`).
         done_before: steps already counted (earlier best-of candidates), for the callback.
         total: the callback's total (default ``iters``).
 
@@ -180,7 +198,7 @@ def run_steps(
             metrics = step(index)
             outcome.steps = index + 1
             if on_step is not None:
-                on_step(done_before + index + 1, total, metrics)
+                on_step(done_before + index + 1, total, metric_floats(metrics))
     except KeyboardInterrupt:
         outcome.interrupted = True
         logger.warning("interrupted after %d of %d steps; saving what exists", outcome.steps, iters)

@@ -18,22 +18,32 @@ import torch
 from stylize.errors import InputError
 
 
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """Turn ``"auto" | "cpu" | "cuda" | "cuda:N"`` into a :class:`torch.device`.
+def mps_available() -> bool:
+    """Whether torch can use Apple-silicon GPUs here (Metal Performance Shaders)."""
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
 
-    ``auto`` picks CUDA when it is available, else the CPU. Asking for CUDA where there is none is
-    an :class:`InputError` rather than a crash deep inside the first kernel.
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Turn ``"auto" | "cpu" | "cuda" | "cuda:N" | "mps"`` into a :class:`torch.device`.
+
+    ``auto`` picks CUDA when it is available, else Apple's MPS, else the CPU. Asking for a device
+    that is not there is an :class:`InputError` rather than a crash deep inside the first kernel.
     """
     if device is None or (isinstance(device, str) and device == "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if mps_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise InputError(f"unknown device {device!r}: expected auto, cpu or cuda[:N]") from exc
+        raise InputError(f"unknown device {device!r}: expected auto, cpu, cuda[:N] or mps") from exc
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {device!r} was asked for but CUDA is not available here")
-    if dev.type not in ("cpu", "cuda"):
-        raise InputError(f"unsupported device {device!r}: expected auto, cpu or cuda[:N]")
+    if dev.type == "mps" and not mps_available():
+        raise InputError(f"device {device!r} was asked for but this torch has no MPS (Apple silicon) support here")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"unsupported device {device!r}: expected auto, cpu, cuda[:N] or mps")
     return dev
 
 

@@ -1,120 +1,132 @@
-"""Benchmark: one Text2Mesh iteration split into render, CLIP and field/optimiser time.
+"""Time Text2Mesh iterations: the one-pass CLIP batch against one engine call per augmentation group.
 
-For each preset (``paper``, ``fast``) it builds a :class:`~stylize.mesh.text2mesh.Text2MeshRun`
-on ``examples/meshes/vase.obj`` with a random-init ViT-B-32 (weights do not change the cost) and
-times, median over ``--repeats`` after one warm-up:
-
-- ``render``: the coloured and the grey (geometry) renders of all views, forward + backward;
-- ``clip``: the global, local and geometry losses (augmentations + CLIP encodes), forward + backward;
-- ``field``: the style field forward + backward + Adam step;
-- ``step``: a whole ``run.step()`` (the three above plus glue).
-
-It prints a Markdown table and the projected wall time of a full run of each preset.
+For each preset, both scoring paths run in their own child process (so each has its own peak
+memory) on the same mesh, seed and model, and print per-iteration time, the share spent in CLIP
+(forward, plus the backward pass that is almost all CLIP), peak memory and the project's own
+host reads per step (reads that would make a CUDA step wait on the GPU).
 
 Usage::
 
-    python tools/bench_text2mesh.py [--device cpu|cuda] [--threads 1] [--repeats 3] [--presets paper fast]
+    python tools/bench_text2mesh.py                      # fast preset, CPU, 2 threads, 3 timed steps
+    python tools/bench_text2mesh.py --presets fast paper --steps 5 --threads 1
+    python tools/bench_text2mesh.py --device cuda --steps 20
+    python tools/bench_text2mesh.py --surface            # also time surface mode (when available)
+
+Compare timings only as ratios measured in one run on a quiet machine (``uptime`` is printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
+import os
 import platform
-import statistics
+import resource
 import sys
 import time
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stylize import api  # noqa: E402
-from stylize.engine import ModelCache  # noqa: E402
-from stylize.mesh.io import load_mesh  # noqa: E402
-from stylize.mesh.text2mesh import Text2MeshRun, render_shaded  # noqa: E402
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _timed(fn, device: torch.device, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def measure(preset: str, one_pass: bool, device: str, threads: int, steps: int, mesh_path: str, clip: str,
+            extra: dict | None = None) -> dict:
+    """One child process's measurement (see the module docstring)."""
+    import torch
+
+    from stylize.mesh.config import resolve_mesh_config
+    from stylize.mesh.io import load_mesh
+    from stylize.mesh.text2mesh import Text2MeshRun
+    from stylize.testing.syncs import count_host_reads
+
+    torch.set_num_threads(threads)
+    overrides = {"clip": [clip], "device": device, "loss.one_pass": one_pass, "profile": True, **(extra or {})}
+    config = resolve_mesh_config("a vase made of colorful crochet", preset, None, overrides)
+    run = Text2MeshRun(load_mesh(mesh_path), config)
+    run.step()  # warm-up: allocator, kernels, text embeddings
+    with count_host_reads() as reads:
+        run.step()
+    if run.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(run.device)
+    before = dict(run.timer.totals)
+    start = time.perf_counter()
+    for _ in range(steps):
+        run.step()
+    if run.device.type == "cuda":
+        torch.cuda.synchronize(run.device)
+    elapsed = (time.perf_counter() - start) / steps
+    phases = {k: (run.timer.totals[k] - before.get(k, 0.0)) / steps for k in run.timer.totals}
+    peak = torch.cuda.max_memory_allocated(run.device) / 2**20 if run.device.type == "cuda" else _peak_rss_mb()
+    loss = config.loss
+    encodes = config.views.n_views * (loss.n_augs + 2 * loss.n_local_augs)
+    return {
+        "preset": preset, "path": "one pass" if one_pass else "per group", "step_s": elapsed, "phases": phases,
+        "clip_share": (phases.get("clip", 0.0) + phases.get("backward_step", 0.0)) / max(elapsed, 1e-9),
+        "peak_mb": peak, "peak_kind": "GPU allocated" if run.device.type == "cuda" else "process RSS",
+        "host_reads": len(reads.project_sites()), "encodes": encodes, "iters": config.iters, "size": config.render_size,
+    }  # fmt: skip
 
 
-def bench_preset(preset: str, device: str, repeats: int, cache: ModelCache, mesh_path: Path) -> dict:
-    config = api.mesh_config("a vase made of colorful crochet", preset, None, {"clip": ["ViT-B-32:random"], "device": device})
-    run = Text2MeshRun(load_mesh(mesh_path), config, model_cache=cache)
-    dev = run.device
-    views = run.sample_views()
-    cfg = config.loss
+def _child(queue, *args) -> None:
+    try:
+        queue.put(measure(*args))
+    except Exception as exc:  # report, do not hang the parent
+        queue.put({"error": f"{type(exc).__name__}: {exc}"})
 
-    def field_part():
-        run.optimizer.zero_grad()
-        out = run.field(run.vertices)
-        (out.colors.sum() + out.displacement.sum()).backward()
-        run.optimizer.step()
 
-    colors = torch.full_like(run.vertices, 0.5).requires_grad_()
-    displaced = run.vertices.clone().requires_grad_()
-
-    def render_part():
-        image = render_shaded(run.renderer, displaced, run.faces, colors, views)
-        grey = render_shaded(run.renderer, displaced, run.faces, torch.full_like(colors, 0.5), views)
-        (image.sum() + grey.sum()).backward()
-
-    with torch.no_grad():
-        base = render_shaded(run.renderer, run.vertices, run.faces, torch.full_like(run.vertices, 0.5), views)
-
-    def clip_part():
-        images = base.clone().requires_grad_()
-        geo = base.clone().requires_grad_()
-        total = run._pooled_loss(run.global_aug(images), cfg.n_augs)[0]
-        total = total + run._pooled_loss(run.local_aug(images), cfg.n_local_augs)[0]
-        total = total + run._pooled_loss(run.geometry_aug(geo), cfg.n_local_augs)[0]
-        total.backward()
-
-    row = {
-        "preset": preset,
-        "render": _timed(render_part, dev, repeats),
-        "clip": _timed(clip_part, dev, repeats),
-        "field": _timed(field_part, dev, repeats),
-        "step": _timed(run.step, dev, repeats),
-        "iters": config.iters,
-        "encodes": config.views.n_views * (cfg.n_augs + 2 * cfg.n_local_augs),
-        "size": config.render_size,
-    }
-    row["projected_s"] = row["step"] * config.iters
-    return row
+def run_isolated(*args) -> dict:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(queue, *args))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Time one Text2Mesh iteration by component")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--presets", nargs="+", default=["paper", "fast"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement (after one warm-up)")
+    parser.add_argument("--presets", nargs="+", default=["fast"])
     parser.add_argument("--mesh", default=str(ROOT / "examples" / "meshes" / "vase.obj"))
+    parser.add_argument("--clip", default="ViT-B-32:random")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config keys for both paths")
+    parser.add_argument("--json", action="store_true", help="also print each row as JSON")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    cache = ModelCache()
-    mesh = load_mesh(args.mesh)
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, device {args.device}, "
-          f"threads {args.threads}, mesh {Path(args.mesh).name} ({len(mesh.faces)} faces)")
-    print("| preset | px | CLIP encodes/it | render (s) | CLIP (s) | field+Adam (s) | whole step (s) | iters | projected run |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    from stylize.config import parse_set_items
+
+    extra = parse_set_items(args.set)
+    print(f"# {platform.processor() or platform.machine()}, device {args.device}, threads {args.threads}, "
+          f"mesh {Path(args.mesh).name}, {args.clip}, {args.steps} timed steps; load before: {os.getloadavg()[0]:.2f}")
+    print("| preset | path | px | encodes/it | step (s) | render | CLIP fwd | backward+Adam | CLIP share | peak (MB) | host reads/step |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for preset in args.presets:
-        r = bench_preset(preset, args.device, args.repeats, cache, Path(args.mesh))
-        print(f"| {r['preset']} | {r['size']} | {r['encodes']} | {r['render']:.3f} | {r['clip']:.3f} | {r['field']:.3f} | "
-              f"{r['step']:.3f} | {r['iters']} | {r['projected_s'] / 60:.1f} min |", flush=True)
+        rows = {}
+        for one_pass in (False, True):
+            row = run_isolated(preset, one_pass, args.device, args.threads, args.steps, args.mesh, args.clip, extra)
+            if "error" in row:
+                print(f"| {preset} | {'one pass' if one_pass else 'per group'} | error: {row['error']} |")
+                continue
+            rows[one_pass] = row
+            p = row["phases"]
+            print(f"| {preset} | {row['path']} | {row['size']} | {row['encodes']} | {row['step_s']:.3f} | {p.get('render', 0):.3f} | "
+                  f"{p.get('clip', 0):.3f} | {p.get('backward_step', 0):.3f} | {row['clip_share']:.0%} | "
+                  f"{row['peak_mb']:.0f} ({row['peak_kind']}) | {row['host_reads']} |", flush=True)
+            if args.json:
+                print(json.dumps(row))
+        if len(rows) == 2:
+            print(f"\n{preset}: one pass / per group = {rows[True]['step_s'] / rows[False]['step_s']:.2f}x per iteration; "
+                  f"projected {rows[True]['iters']} iterations: {rows[True]['step_s'] * rows[True]['iters'] / 60:.1f} min "
+                  f"(per group {rows[False]['step_s'] * rows[False]['iters'] / 60:.1f} min)\n")
+    print(f"# load after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-DEVICES = ["auto", "cpu", "cuda"]
+DEVICES = ["auto", "cpu", "cuda", "mps"]
 
 
 def add_clip_option(parser: argparse.ArgumentParser) -> None:

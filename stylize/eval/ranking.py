@@ -10,12 +10,19 @@ from stylize.engine import ClipEngine
 
 
 @torch.no_grad()
-def caption_scores(judge: ClipEngine, images: torch.Tensor, captions: Sequence[str]) -> dict[str, float]:
+def caption_scores(
+    judge: ClipEngine, images: torch.Tensor | None, captions: Sequence[str], embeddings: Sequence[torch.Tensor] | None = None
+) -> dict[str, float]:
     """Mean cosine similarity of ``images`` (B, 3, H, W) with each caption, averaged over models
-    and images (the mean embedding over the batch, as multi-view scores do)."""
+    and images (the mean embedding over the batch, as multi-view scores do).
+
+    ``embeddings``: the judge's per-model embeddings of the images when the caller already has
+    them (:meth:`ClipEngine.encode`), so the images are not encoded twice."""
+    if embeddings is None:
+        embeddings = judge.encode(images)
     per_model = []
-    for model in judge.clip_models:
-        image = torch.nn.functional.normalize(model.encode_image(images).mean(0), dim=-1)
+    for model, encoded in zip(judge.clip_models, embeddings):
+        image = torch.nn.functional.normalize(encoded.mean(0), dim=-1)
         per_model.append(judge.embeddings.text(model, list(captions)) @ image)
     scores = torch.stack(per_model).mean(0)
     return {caption: float(score) for caption, score in zip(captions, scores)}

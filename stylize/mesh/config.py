@@ -120,6 +120,10 @@ class LossConfig:
     n_local_augs: int = 4
     local_area: float = 0.1
     geometry_grey: float = 0.5
+    # Encode every augmented image of an iteration (global, local, geometry) in one CLIP batch
+    # per model; false scores each augmentation group with its own engine call (the reference's
+    # order of work: same loss and gradients, slower; kept for comparison and benchmarks).
+    one_pass: bool = True
 
 
 @dataclass
@@ -165,6 +169,11 @@ class Text2MeshConfig:
     nan_patience: int = 10
     checkpoint_every: int = 50
     renderer: str = "torch"
+    # Images per CLIP forward (0: a default per device); bigger batches are chunked with
+    # activation checkpointing, so a small GPU degrades to chunks instead of running out of memory.
+    clip_batch: int = 0
+    compile: bool = False  # torch.compile the CLIP image towers (pays off on CUDA)
+    profile: bool = False  # synchronise the GPU at phase edges so run.json's phase timings are exact
     field: FieldConfig = dataclass_field(default_factory=FieldConfig)
     views: ViewConfig = dataclass_field(default_factory=ViewConfig)
     loss: LossConfig = dataclass_field(default_factory=LossConfig)
@@ -183,6 +192,8 @@ class Text2MeshConfig:
         for key, value in positive.items():
             if value < 1:
                 raise InputError(f"config key {key!r}: expected a positive value, got {value}")
+        if self.clip_batch < 0:
+            raise InputError(f"config key 'clip_batch': expected 0 (auto) or a positive number of images, got {self.clip_batch}")
         if self.checkpoint_every < 0:
             raise InputError(f"config key 'checkpoint_every': expected 0 (never) or more, got {self.checkpoint_every}")
         check_texture_size(self.output.bake_size, "config key 'output.bake_size'")

@@ -61,11 +61,12 @@ def score_mesh(
 ) -> dict:
     """``{"mes": ..., "views": 24, ...}`` plus caption scores and ranking when captions are given."""
     images = render_mesh(mesh, judge_views(), size, judge.device)
-    per_view = judge.score_texts(images, [prompt])[:, :, 0]  # (models, views)
+    embeddings = judge.encode(images)  # the 24 views in one batch per model (chunked by clip_batch only)
+    per_view = torch.stack([emb @ judge.embeddings.text(model, [prompt])[0] for model, emb in zip(judge.clip_models, embeddings)])
     result: dict = {"mes": 100.0 * float(per_view.mean()), "prompt": prompt, "views": int(images.shape[0])}
     if captions:
         candidates = list(dict.fromkeys([*captions, prompt]))
-        scores = caption_scores(judge, images, candidates)
+        scores = caption_scores(judge, None, candidates, embeddings=embeddings)
         result["captions"] = {c: round(100.0 * s, 4) for c, s in scores.items()}
         result["ranking"] = sorted(scores, key=scores.get, reverse=True)
         result["rank"] = caption_rank(scores, prompt)

@@ -124,6 +124,8 @@ class NeuralStyleField(nn.Module):
         self.register_buffer("fourier_basis", basis)
         # Iteration and run length for the progressive encoding; fully on until set_progress is called.
         self.register_buffer("progress", torch.tensor([1.0, 1.0], dtype=torch.float64))
+        # The same two numbers on the host, so encoding never reads the buffer back from a GPU.
+        self._progress: tuple[float, float] | None = (1.0, 1.0)
         self.trunk = nn.Sequential(nn.Linear(3 + 2 * cfg.n_frequencies, cfg.width), nn.ReLU(), *_mlp(cfg.width, cfg.depth))
         self.colour_head = nn.Sequential(*_mlp(cfg.width, cfg.head_depth), nn.Linear(cfg.width, 3))
         self.displacement_head = nn.Sequential(*_mlp(cfg.width, cfg.head_depth), nn.Linear(cfg.width, 1))
@@ -147,13 +149,20 @@ class NeuralStyleField(nn.Module):
         if total < 1:
             raise ValueError(f"expected a positive number of iterations, got {total}")
         self.progress.copy_(torch.tensor([float(step), float(total)], dtype=torch.float64))
+        self._progress = (float(step), float(total))
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._progress = None  # read from the loaded buffer on next use
 
     def encode(self, positions: torch.Tensor) -> torch.Tensor:
         """Masked Fourier features ``(V, 3 + 2 n)`` of ``positions`` ``(V, 3)``."""
         if positions.dim() != 2 or positions.shape[-1] != 3:
             raise ValueError(f"expected positions of shape (V, 3), got {tuple(positions.shape)}")
         projected = 2 * math.pi * positions @ self.fourier_basis
-        step, total = (float(v) for v in self.progress)
+        if self._progress is None:
+            self._progress = tuple(float(v) for v in self.progress.tolist())
+        step, total = self._progress
         # After the run (step >= total) the field is evaluated with every band on.
         mask = progressive_mask(self.config.n_frequencies, step, total, self.config.progressive and step < total)
         mask = mask.to(positions.device, positions.dtype)

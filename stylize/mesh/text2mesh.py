@@ -26,13 +26,13 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import torch
 
 from stylize.config import to_dict
 from stylize.engine import Augmenter, ClipEngine, ImagePrompt, ModelCache, PromptSet
+from stylize.engine.engine import memory_hint
 from stylize.errors import InputError
 from stylize.generation import StepCallback, Timer
 from stylize.mesh.camera import CameraViews, grid_views, orbit_views, sample_text2mesh_views, turntable_views
@@ -49,21 +49,43 @@ logger = logging.getLogger(__name__)
 __all__ = ["TEXT2MESH_PRESETS", "StepRecord", "Text2MeshConfig", "Text2MeshRun", "render_shaded"]
 
 
-@dataclass
 class StepRecord:
-    """Metrics of one iteration (``step`` counts from 0)."""
+    """Metrics of one iteration (``step`` counts from 0).
 
-    step: int
-    loss: float
-    losses: dict[str, float]
-    similarity: float
-    lr: float
-    skipped: bool = False
+    The loss terms and the similarity stay 0-dim tensors on the run's device until a number is
+    read (logging every ``log_every`` steps, or a progress callback), so a step itself does not
+    wait on the GPU for them; :meth:`metrics` converts them all with one transfer.
+    """
+
+    def __init__(self, step: int, losses: dict[str, torch.Tensor], similarity: torch.Tensor, lr: float, skipped: bool) -> None:
+        self.step, self.lr, self.skipped = step, lr, skipped
+        self._tensors = {"loss": torch.stack(list(losses.values())).sum().detach(), "similarity": similarity.detach(),
+                         **{f"loss_{k}": v.detach() for k, v in losses.items()}}  # fmt: skip
+        self._floats: dict[str, float] | None = None
+
+    def _values(self) -> dict[str, float]:
+        if self._floats is None:
+            names = list(self._tensors)
+            self._floats = dict(zip(names, torch.stack([self._tensors[n].float() for n in names]).tolist()))
+        return self._floats
+
+    @property
+    def loss(self) -> float:
+        return self._values()["loss"]
+
+    @property
+    def similarity(self) -> float:
+        return self._values()["similarity"]
+
+    @property
+    def losses(self) -> dict[str, float]:
+        return {k[len("loss_"):]: v for k, v in self._values().items() if k.startswith("loss_")}
 
     def metrics(self) -> dict[str, float]:
         """The generator contract's metrics: ``loss``, ``score`` (training CLIP similarity to the
         prompt), ``lr``, ``skipped`` and each loss term as ``loss_NAME``."""
-        return {"loss": self.loss, "score": self.similarity, "lr": self.lr, "skipped": float(self.skipped),
+        values = self._values()
+        return {"loss": values["loss"], "score": values["similarity"], "lr": self.lr, "skipped": float(self.skipped),
                 **{f"loss_{k}": v for k, v in self.losses.items()}}  # fmt: skip
 
 
@@ -99,7 +121,8 @@ class Text2MeshRun:
         if engine is None:
             images = [ImagePrompt.from_file(p) for p in config.image_prompts]
             prompts = PromptSet.build(config.prompt or None, list(config.negatives), images=images)
-            engine = ClipEngine(list(config.clip), prompts, device=config.device, model_cache=model_cache)
+            engine = ClipEngine(list(config.clip), prompts, device=config.device, model_cache=model_cache,
+                                clip_batch=config.clip_batch, compile=config.compile)
         self.engine = engine
         self.device = engine.device
         seed = int(config.seed)
@@ -149,13 +172,14 @@ class Text2MeshRun:
 
     # --- one iteration -------------------------------------------------------------------------
 
-    def _pooled_loss(self, images: torch.Tensor, groups: int) -> tuple[torch.Tensor, Any]:
-        """Sum over augmentation copies of the engine loss on each copy's views (mean-pooled)."""
-        total, last = None, None
-        for group in images.chunk(groups, dim=0):
-            last = self.engine(group, pool=True)
-            total = last.loss if total is None else total + last.loss
-        return total, last
+    def _pooled_losses(self, images: torch.Tensor, groups: int) -> tuple[torch.Tensor, list]:
+        """Per-group engine losses ``(groups,)`` of copy-major augmented views (each group's
+        embedding mean-pooled over its views) and the groups' outputs (similarities)."""
+        if self.config.loss.one_pass:
+            scored = self.engine.score_groups(images, groups, pool=True)
+            return scored.losses, scored.outputs
+        outputs = [self.engine(group, pool=True) for group in images.chunk(groups, dim=0)]
+        return torch.stack([out.loss for out in outputs]), outputs
 
     def field_colors_and_displacement(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The field at the mesh's vertices, blended by the mask: colours ``(V, 3)``, displacement ``(V, 1)``."""
@@ -169,8 +193,13 @@ class Text2MeshRun:
         )
 
     def step(self) -> StepRecord:
-        """Run one iteration; returns its metrics (``skipped`` when the loss was not finite)."""
-        cfg, timer = self.config, self.timer
+        """Run one iteration; returns its metrics (``skipped`` when the loss was not finite).
+
+        With ``loss.one_pass`` (the default) the global, local and geometry augmentations of the
+        iteration are scored in one engine call (one CLIP batch per model); the step waits on the
+        device once, to decide whether the loss and gradients were finite.
+        """
+        cfg, timer, weights = self.config, self.timer, self.config.loss
         self.field.set_progress(self.iteration, cfg.iters)
         views = self.sample_views()
         self.optimizer.zero_grad(set_to_none=True)
@@ -178,32 +207,40 @@ class Text2MeshRun:
             colors, displacement = self.field_colors_and_displacement()
             displaced = self.vertices + self.normals * displacement
             images = render_shaded(self.renderer, displaced, self.faces, colors, views, cfg.background)
-        losses: dict[str, torch.Tensor] = {}
-        similarity = float("nan")
-        weights = cfg.loss
-        with timer("clip"):
-            if weights.global_weight:
-                loss, scored = self._pooled_loss(self.global_aug(images), weights.n_augs)
-                losses["global"] = weights.global_weight * loss
-                similarity = scored.mean_similarity(cfg.prompt) if cfg.prompt else -float(scored.loss)
-            if weights.local_weight:
-                loss, _ = self._pooled_loss(self.local_aug(images), weights.n_local_augs)
-                losses["local"] = weights.local_weight * loss
-        if weights.geometry_weight and cfg.field.geometry:
-            with timer("render"):
+            use_geometry = bool(weights.geometry_weight) and cfg.field.geometry
+            if use_geometry:
                 grey = torch.full_like(colors, weights.geometry_grey)
                 geo_images = render_shaded(self.renderer, displaced, self.faces, grey, views, cfg.background)
-            with timer("clip"):
-                loss, _ = self._pooled_loss(self.geometry_aug(geo_images), weights.n_local_augs)
-                losses["geometry"] = weights.geometry_weight * loss
-        if not losses:
+        # (name, weight, groups, augmented images): each group holds the views of one augmentation.
+        parts = []
+        if weights.global_weight:
+            parts.append(("global", weights.global_weight, weights.n_augs, self.global_aug(images)))
+        if weights.local_weight:
+            parts.append(("local", weights.local_weight, weights.n_local_augs, self.local_aug(images)))
+        if use_geometry:
+            parts.append(("geometry", weights.geometry_weight, weights.n_local_augs, self.geometry_aug(geo_images)))
+        if not parts:
             raise InputError("all loss weights are zero: nothing to optimise")
+        with timer("clip"), memory_hint(self.engine.clip_batch):
+            if weights.one_pass:
+                group_losses, outputs = self._pooled_losses(torch.cat([p[3] for p in parts]), sum(p[2] for p in parts))
+            else:
+                scored = [self._pooled_losses(augmented, groups) for _, _, groups, augmented in parts]
+                group_losses, outputs = torch.cat([s[0] for s in scored]), [o for s in scored for o in s[1]]
+        per_part = group_losses.split([p[2] for p in parts])
+        losses = {name: weight * part.sum() for (name, weight, _, _), part in zip(parts, per_part)}
+        if weights.global_weight:
+            # The last global augmentation's score (global comes first), as the reference logs it.
+            last_global = outputs[weights.n_augs - 1]
+            similarity = last_global.similarity_tensor(cfg.prompt) if cfg.prompt else -last_global.loss.detach()
+        else:
+            similarity = torch.full((), float("nan"), device=self.device)
         total = torch.stack(list(losses.values())).sum()
-        with timer("backward_step"):
-            finite = bool(torch.isfinite(total))
-            if finite:
-                total.backward()
-                finite = all(p.grad is None or bool(torch.isfinite(p.grad).all()) for p in self.field.parameters())
+        with timer("backward_step"), memory_hint(self.engine.clip_batch):
+            total.backward()
+            # One device-to-host sync decides the step: were the loss and every gradient finite?
+            checks = [torch.isfinite(total)] + [torch.isfinite(p.grad).all() for p in self.field.parameters() if p.grad is not None]
+            finite = bool(torch.stack(checks).all())
             if finite:
                 self.last_good = {k: v.detach().clone() for k, v in self.field.state_dict().items()}
                 self.optimizer.step()
@@ -214,14 +251,7 @@ class Text2MeshRun:
                 self.skipped_steps += 1
                 self.bad_streak += 1
                 logger.warning("step %d: non-finite loss or gradient, step skipped", self.iteration)
-        record = StepRecord(
-            step=self.iteration,
-            loss=float(total.detach()),
-            losses={k: float(v.detach()) for k, v in losses.items()},
-            similarity=similarity,
-            lr=float(self.optimizer.param_groups[0]["lr"]),
-            skipped=not finite,
-        )
+        record = StepRecord(self.iteration, losses, similarity, float(self.optimizer.param_groups[0]["lr"]), not finite)
         self.iteration += 1
         return record
 

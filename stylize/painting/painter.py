@@ -20,8 +20,9 @@ from torch import Tensor
 
 from stylize.config import to_dict
 from stylize.engine import Augmenter, ClipEngine, ModelCache, PromptSet, load_image
+from stylize.engine.engine import memory_hint
 from stylize.errors import Interrupted
-from stylize.generation import RunOutcome, StepCallback, Timer, frame_due, prompt_scores, run_steps
+from stylize.generation import RunOutcome, StepCallback, Timer, frame_due, metric_floats, prompt_scores, run_steps
 from stylize.images import save_gif, save_image
 from stylize.painting.config import PAINT_PRESETS, PaintConfig, check_paint_config  # noqa: F401  (re-exported)
 from stylize.painting.params import get_image
@@ -59,10 +60,12 @@ class Painter:
         self.init_image = load_image(config.init, size=config.size).to(self.device) if config.init else None
         self.model_cache = model_cache if model_cache is not None else ModelCache()
         prompts = PromptSet.build(config.prompts, config.negatives or None, negative_weight=config.negative_weight)
-        self.engine = ClipEngine(config.clip, prompts, device=self.device, model_cache=self.model_cache)
+        self.engine = ClipEngine(config.clip, prompts, device=self.device, model_cache=self.model_cache,
+                                 clip_batch=config.clip_batch, compile=config.compile)
         self.judge = self.engine
         if config.judge and list(config.judge) != list(config.clip):
-            self.judge = ClipEngine(config.judge, prompts, device=self.device, model_cache=self.model_cache)
+            self.judge = ClipEngine(config.judge, prompts, device=self.device, model_cache=self.model_cache,
+                                 clip_batch=config.clip_batch, compile=config.compile)
 
     def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None) -> PaintResult:
         """Optimise the image; write ``image.png``, ``preview.png``, ``progress.gif``,
@@ -93,7 +96,7 @@ class Painter:
                 image = image_param()
             with timer("augment"):
                 batch = augmenter(image)
-            with timer("clip"):
+            with timer("clip"), memory_hint(self.engine.clip_batch):
                 out = self.engine(batch)
                 loss = out.loss * c.copies
             content = None
@@ -103,13 +106,13 @@ class Painter:
             with timer("backward"):
                 loss.backward()
                 optimiser.step()
-            sims = {f"sim/{p}": out.mean_similarity(p) for p in c.prompts}
-            metrics = {"loss": float(loss.detach()), "clip_loss": float(out.loss.detach()), **sims,
-                       "score": sum(sims.values()) / len(sims)}  # fmt: skip
+            sims = {f"sim/{p}": out.similarity_tensor(p) for p in c.prompts}
+            metrics = {"loss": loss.detach(), "clip_loss": out.loss.detach(), **sims,
+                       "score": torch.stack(list(sims.values())).mean()}  # fmt: skip
             if content is not None:
-                metrics["content_loss"] = float(content.detach())
+                metrics["content_loss"] = content.detach()
             if folder is not None and (index % c.log_every == 0 or index == c.iters - 1):
-                folder.log_metrics(index, **{k: v for k, v in metrics.items() if k != "score"})
+                folder.log_metrics(index, **{k: v for k, v in metric_floats(metrics).items() if k != "score"})
             if frame_due(index, c.iters, c.frame_every):
                 frames.append(image.detach()[0].cpu())
             return metrics

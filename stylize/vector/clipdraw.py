@@ -28,8 +28,18 @@ from torch import Tensor
 
 from stylize.config import to_dict
 from stylize.engine import Augmenter, ClipEngine, ModelCache, PromptSet, load_image
+from stylize.engine.engine import memory_hint
 from stylize.errors import InputError, Interrupted
-from stylize.generation import RunOutcome, StepCallback, Timer, frame_due, milestone_factor, prompt_scores, run_steps
+from stylize.generation import (
+    RunOutcome,
+    StepCallback,
+    Timer,
+    frame_due,
+    metric_floats,
+    milestone_factor,
+    prompt_scores,
+    run_steps,
+)
 from stylize.images import image_grid, save_gif, save_image
 from stylize.runs import RunFolder
 from stylize.utils import resolve_device
@@ -133,14 +143,16 @@ class ClipDraw:
         style_image = load_image(config.style, size=config.size) if config.style else None
         self.model_cache = model_cache if model_cache is not None else ModelCache()
         prompts = PromptSet.build(config.prompts, config.negatives or None, negative_weight=config.negative_weight)
-        self.engine = ClipEngine(config.clip, prompts, device=self.device, model_cache=self.model_cache)
+        self.engine = ClipEngine(config.clip, prompts, device=self.device, model_cache=self.model_cache,
+                                 clip_batch=config.clip_batch, compile=config.compile)
         self.style_loss = None
         if style_image is not None:
             features = get_style_features(config.style_features, clip_model=self.engine.clip_models[0]).to(self.device)
             self.style_loss = StyleLoss(style_image, features, samples=config.style_samples, seed=config.seed, device=self.device)
         self.judge = self.engine
         if config.judge and list(config.judge) != list(config.clip):
-            self.judge = ClipEngine(config.judge, prompts, device=self.device, model_cache=self.model_cache)
+            self.judge = ClipEngine(config.judge, prompts, device=self.device, model_cache=self.model_cache,
+                                 clip_batch=config.clip_batch, compile=config.compile)
 
     def _load_init(self, path: str) -> Scene:
         if not Path(path).is_file():
@@ -196,7 +208,8 @@ class ClipDraw:
                     opt.step()
                 drawing.scene.clamp_(c.min_width, c.max_width)
             if run is not None and (index % c.log_every == 0 or index == c.iters - 1):
-                run.log_metrics(index, seed=seed, lr_points=base_lr["points"] * factor, **metrics)
+                logged = {k: v for k, v in metric_floats(metrics).items() if k != "score"}
+                run.log_metrics(index, seed=seed, lr_points=base_lr["points"] * factor, **logged)
             if frame_due(index, c.iters, c.frame_every):
                 with torch.no_grad():
                     frames.append(self.render(drawing.current())[0].cpu())
@@ -208,36 +221,38 @@ class ClipDraw:
             image = self.render(scene)[0].cpu()
         return Candidate(seed=seed, scene=scene, image=image, steps=loop.steps, frames=frames, interrupted=loop.interrupted)
 
-    def _step(self, drawing: _Drawing, augmenter: Augmenter, use_clip: bool, timer: Timer) -> dict[str, float]:
-        """Forward and backward of one step; each stage's backward is timed with its forward."""
+    def _step(self, drawing: _Drawing, augmenter: Augmenter, use_clip: bool, timer: Timer) -> dict[str, Tensor]:
+        """Forward and backward of one step; each stage's backward is timed with its forward.
+
+        Returns the step's metrics as 0-dim tensors (read as floats only when logged or shown)."""
         c = self.config
         with timer("render"):
             image = self.render(drawing.current())
         pixels = image.detach().requires_grad_(True)
-        metrics: dict[str, float] = {}
-        total = 0.0
+        metrics: dict[str, Tensor] = {}
+        total = pixels.new_zeros(())
         if use_clip:
             with timer("augment"):
                 batch = augmenter(pixels)
             batch_leaf = batch.detach().requires_grad_(True)
-            with timer("clip"):
+            with timer("clip"), memory_hint(self.engine.clip_batch):
                 out = self.engine(batch_leaf)
                 # The references sum the loss over the augmented copies; the engine averages.
                 clip_loss = out.loss * c.copies
                 clip_loss.backward()
             with timer("augment"):
                 batch.backward(batch_leaf.grad)
-            total += float(clip_loss.detach())
-            metrics["clip_loss"] = float(out.loss.detach())
-            for prompt in c.prompts:
-                metrics[f"sim/{prompt}"] = out.mean_similarity(prompt)
-            metrics["score"] = sum(metrics[f"sim/{p}"] for p in c.prompts) / len(c.prompts)
+            total = total + clip_loss.detach()
+            metrics["clip_loss"] = out.loss.detach()
+            sims = [out.similarity_tensor(prompt) for prompt in c.prompts]
+            metrics.update({f"sim/{prompt}": sim for prompt, sim in zip(c.prompts, sims)})
+            metrics["score"] = torch.stack(sims).mean()
         if self.style_loss is not None:
             with timer("style"):
                 style = c.style_weight * self.style_loss(pixels)
                 style.backward()
-            total += float(style.detach())
-            metrics["style_loss"] = float(style.detach())
+            total = total + style.detach()
+            metrics["style_loss"] = style.detach()
             metrics.update(self.style_loss.last_terms)
         with timer("render"):
             if pixels.grad is not None:

@@ -232,7 +232,7 @@ class StyleLoss(nn.Module):
         self.style_image = style_image[None].to(device if device is not None else style_image.device)
         with torch.no_grad():
             self.style_maps = [m.detach() for m in features(self.style_image)]
-        self.last_terms: dict[str, float] = {}
+        self.last_terms: dict[str, Tensor] = {}  # 0-dim tensors (no device sync per step)
 
     def _positions(self) -> Tensor:
         return torch.rand(self.samples, 2, generator=self.generator) * 2.0 - 1.0
@@ -246,5 +246,5 @@ class StyleLoss(nn.Module):
         remd = relaxed_emd(cosine_distance_matrix(drawing[:, 3:], style[:, 3:]))
         moment = moment_loss(drawing[:, 3:], style[:, 3:])
         palette = relaxed_emd(torch.cdist(drawing[:, :3], style[:, :3]))
-        self.last_terms = {"style_remd": float(remd.detach()), "style_moment": float(moment.detach()), "style_palette": float(palette.detach())}
+        self.last_terms = {"style_remd": remd.detach(), "style_moment": moment.detach(), "style_palette": palette.detach()}
         return remd + moment + palette
