@@ -322,7 +322,8 @@ def _texture_image(document: dict[str, Any], info: Any) -> int | None:
     return texture.get("source")
 
 
-def _materials(asset: GltfAsset) -> tuple[list[MeshMaterial], dict[int, np.ndarray]]:
+def _materials(asset: GltfAsset) -> list[MeshMaterial]:
+    """Every material of the document, its base-colour and normal textures decoded (once per image)."""
     document = asset.document
     pixels: dict[int, np.ndarray] = {}
 
@@ -345,7 +346,7 @@ def _materials(asset: GltfAsset) -> tuple[list[MeshMaterial], dict[int, np.ndarr
             base_color_tex_coord=int((base or {}).get("texCoord", 0)), normal_tex_coord=int((normal or {}).get("texCoord", 0)),
             properties=material,
         ))  # fmt: skip
-    return materials, pixels
+    return materials
 
 
 def _factor_colors(material: MeshMaterial | None, count: int) -> np.ndarray:
@@ -415,14 +416,17 @@ def _read(asset: GltfAsset, max_faces: int | None) -> GltfScene:
     document = asset.document
     instances, roots = _instances(asset)
     meshes = document.get("meshes") or []
-    total = 0
-    for _, mesh_index, _ in instances:
+    total = vertex_total = 0
+    for _, mesh_index, _ in instances:  # sizes from the JSON, before anything is decoded
         for primitive in meshes[mesh_index].get("primitives", []):
             if primitive.get("mode", _TRIANGLES) in (_TRIANGLES, _STRIP, _FAN):
                 total += _primitive_face_count(asset, primitive)
+                vertex_total += int(document["accessors"][primitive["attributes"]["POSITION"]]["count"])
     if max_faces is not None and total > max_faces:
         raise asset.error(f"has {total} faces, over the limit of {max_faces} (simplify it or raise max_faces)")
-    materials, _ = _materials(asset)
+    if vertex_total > asset.limits.max_accessor_count:
+        raise asset.error(f"has {vertex_total} vertices over all mesh instances, over the limit of {asset.limits.max_accessor_count}")
+    materials = _materials(asset)
     decoded: dict[tuple[int, int], tuple[dict[str, np.ndarray], np.ndarray]] = {}
     parts, records, blocks = [], [], []
     vertex_start = face_start = 0

@@ -101,8 +101,8 @@ class LoadedMesh:
     uv: np.ndarray | None = None
     source_vertex_count: int | None = None
     parts: list[MeshPart] = field(default_factory=list)
-    materials: list[MeshMaterial] = field(default_factory=list)
-    source_scene: Any = None
+    materials: list[MeshMaterial] = field(default_factory=list, repr=False)
+    source_scene: Any = field(default=None, repr=False)
 
     def original_vertices(self, vertices: Any = None) -> Any:
         """``vertices`` (default: this mesh's) moved back to the file's frame."""

@@ -394,8 +394,10 @@ def test_limits_are_checked_before_decoding(tmp_path):
     path = write_scene(tmp_path, "glb")
     with pytest.raises(InputError, match="images\\[0\\] is 8x8 pixels, over the limit of 32 pixels"):
         read_scene(path, limits=GltfLimits(max_image_pixels=32))
-    with pytest.raises(InputError, match=r"accessors\[\d+\] has \d+ elements, over the limit of 5"):
-        read_scene(path, limits=GltfLimits(max_accessor_count=5))
+    with pytest.raises(InputError, match=r"accessors\[0\] has 4 elements, over the limit of 3"):
+        GltfAsset(path, GltfLimits(max_accessor_count=3)).accessor(0)
+    with pytest.raises(InputError, match="has 20 vertices over all mesh instances, over the limit of 19"):
+        read_scene(path, limits=GltfLimits(max_accessor_count=19))  # every accessor alone is within it
     with pytest.raises(InputError, match="has 8 faces, over the limit of 7"):
         load_mesh(path, max_faces=7)
     assert json.loads(json.dumps(read_scene(path).source.document))  # the kept document stays plain JSON
