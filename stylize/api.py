@@ -13,7 +13,21 @@ import torch
 from stylize.engine import DEFAULT_CLIP, ClipEngine, EngineOutput, PromptSet, load_image
 from stylize.errors import InputError
 
+# The default run folder: a new ``runs/mesh-YYYYmmdd-HHMMSS`` for every run (or, when resuming,
+# the folder resumed from), so runs never land in each other's folders.
 DEFAULT_MESH_OUT = "runs/mesh"
+
+
+def default_out(kind: str) -> Path:
+    """``runs/KIND-YYYYmmdd-HHMMSS``, with ``-2``, ``-3``, ... when that folder exists already."""
+    import time
+
+    base = Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    candidate, number = base, 1
+    while candidate.exists():
+        number += 1
+        candidate = base.with_name(f"{base.name}-{number}")
+    return candidate
 
 
 def score(
@@ -71,6 +85,7 @@ def stylize_mesh(
     *,
     mask: Any = None,
     resume: str | Path | None = None,
+    overwrite: bool = False,
 ):
     """Stylize a mesh with Text2Mesh and write the run folder.
 
@@ -78,8 +93,9 @@ def stylize_mesh(
         mesh: input mesh file (OBJ, PLY, GLB, OFF, STL); never modified. May be None when
             resuming (the checkpoint names it).
         prompt: the text prompt (may also come from the config).
-        out: run folder; None writes nothing and only returns the result. When resuming, the
-            run folder resumed from unless another one is given.
+        out: run folder (default: a new ``runs/mesh-TIMESTAMP``); None writes nothing and only
+            returns the result. When resuming, the run folder resumed from unless another one is
+            given. A folder holding another run is refused unless ``overwrite``.
         preset: ``fast`` (default), ``paper`` or ``smoke``.
         config_file: a TOML file of settings.
         overrides: settings by dotted key (``{"iters": 200, "clip": ["local-dir:..."]}``).
@@ -93,6 +109,7 @@ def stylize_mesh(
         resume: a run folder (or its ``checkpoint.pt``) to continue; the run's own config is
             used, with ``overrides`` allowed only for ``iters``, ``device``, logging and outputs.
             ``preset`` and ``config_file`` are ignored.
+        overwrite: replace an earlier run's outputs in ``out``.
 
     Returns:
         :class:`~stylize.mesh.outputs.Text2MeshResult` with the mesh in the input's frame, the
@@ -113,7 +130,9 @@ def stylize_mesh(
         if mesh is None:
             raise InputError("no input mesh given")
         job = Text2Mesh(config, mesh, mask=mask, model_cache=model_cache)
-    return job.run(out, on_step=on_step)
+        if out is not None and str(out) == DEFAULT_MESH_OUT:
+            out = default_out("mesh")
+    return job.run(out, on_step=on_step, overwrite=overwrite)
 
 
 def apply_field(
@@ -125,6 +144,7 @@ def apply_field(
     bake: bool | None = None,
     bake_size: int | None = None,
     device: str = "auto",
+    overwrite: bool = False,
 ):
     """Reuse a trained field on another mesh of the same object (e.g. a denser remesh).
 
@@ -142,7 +162,7 @@ def apply_field(
     from stylize.mesh.apply import apply_field as _apply
 
     overrides = {"output.bake": bake, "output.bake_size": bake_size}
-    return _apply(field_or_run, mesh, out, mask=mask, device=device,
+    return _apply(field_or_run, mesh, out, mask=mask, device=device, overwrite=overwrite,
                   overrides={k: v for k, v in overrides.items() if v is not None})  # fmt: skip
 
 
@@ -220,6 +240,7 @@ def draw(
     config_file: str | Path | None = None,
     overrides: dict | None = None,
     on_step: Callable[[int, int, dict], None] | None = None,
+    overwrite: bool = False,
     **options,
 ):
     """Draw a vector illustration of ``prompt`` with CLIPDraw / StyleCLIPDraw.
@@ -232,6 +253,7 @@ def draw(
         overrides: dotted config keys and values applied last (``--set``).
         on_step: called as ``on_step(step, total, metrics)`` after every step (1-based, counted
             over all ``best_of`` candidates) with the step's metrics (``loss``, ``sim/PROMPT``, ...).
+        overwrite: replace an earlier run's outputs in ``out`` (else such a folder is refused).
         **options: any :class:`~stylize.vector.config.DrawConfig` field, e.g. ``paths=64``,
             ``style="style.png"``, ``palette="#aa3300,#ffffff"``, ``clip=[...]``, ``seed=1``.
 
@@ -246,7 +268,7 @@ def draw(
     from stylize.vector.config import DRAW_PRESETS, DrawConfig
 
     config = resolve_config(DrawConfig, DRAW_PRESETS, preset, config_file, _overrides(prompt, options, overrides))
-    return ClipDraw(config).run(out, on_step=on_step)
+    return ClipDraw(config).run(out, on_step=on_step, overwrite=overwrite)
 
 
 def paint(
@@ -257,6 +279,7 @@ def paint(
     config_file: str | Path | None = None,
     overrides: dict | None = None,
     on_step: Callable[[int, int, dict], None] | None = None,
+    overwrite: bool = False,
     **options,
 ):
     """Paint a raster image of ``prompt`` (``param="pixel"`` or ``"fft"``, optional ``init`` image).
@@ -270,7 +293,7 @@ def paint(
     from stylize.painting.painter import PAINT_PRESETS, PaintConfig, Painter
 
     config = resolve_config(PaintConfig, PAINT_PRESETS, preset, config_file, _overrides(prompt, options, overrides))
-    return Painter(config).run(out, on_step=on_step)
+    return Painter(config).run(out, on_step=on_step, overwrite=overwrite)
 
 
 def batch(

@@ -41,6 +41,11 @@ def add_progress_option(parser: argparse.ArgumentParser, json_lines: bool = True
     parser.add_argument("--no-progress", dest="progress", action="store_const", const="none", help="same as --progress none")
 
 
+def add_overwrite_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier run's outputs in --out (a folder holding a run is refused otherwise)")
+
+
 def finite_or_none(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 

@@ -11,6 +11,7 @@ from stylize.cli.common import (
     DEVICES,
     EXIT_OK,
     add_clip_option,
+    add_overwrite_option,
     add_device_option,
     add_progress_option,
     clip_specs,
@@ -41,9 +42,9 @@ def score_run(args: argparse.Namespace) -> int:
 
 
 def default_out(kind: str) -> str:
-    import time
+    from stylize.api import default_out as new_folder
 
-    return f"runs/{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return str(new_folder(kind))
 
 
 def _add_generation_options(parser: argparse.ArgumentParser, presets: Sequence[str]) -> None:
@@ -59,6 +60,7 @@ def _add_generation_options(parser: argparse.ArgumentParser, presets: Sequence[s
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--config", help="TOML file of config keys")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+    add_overwrite_option(parser)
     add_clip_option(parser)
     parser.add_argument("--device", choices=DEVICES, help="where to run (default: auto)")
 
@@ -95,7 +97,7 @@ def draw_run(args: argparse.Namespace) -> int:
     on_step, close = step_callback(args.progress, "draw")
     try:
         result = api.draw([args.prompt, *args.extra_prompts], out, preset=args.preset, config_file=args.config,
-                          overrides=parse_set_items(args.set), on_step=on_step, **options)  # fmt: skip
+                          overrides=parse_set_items(args.set), on_step=on_step, overwrite=args.overwrite, **options)  # fmt: skip
     finally:
         close()
     summary = {"out": str(out), "scores": result.scores}
@@ -124,7 +126,7 @@ def paint_run(args: argparse.Namespace) -> int:
     on_step, close = step_callback(args.progress, "paint")
     try:
         result = api.paint([args.prompt, *args.extra_prompts], out, preset=args.preset, config_file=args.config,
-                           overrides=parse_set_items(args.set), on_step=on_step, **options)  # fmt: skip
+                           overrides=parse_set_items(args.set), on_step=on_step, overwrite=args.overwrite, **options)  # fmt: skip
     finally:
         close()
     print(json.dumps({"out": str(out), "scores": result.scores}))

@@ -10,6 +10,7 @@ from stylize.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     add_clip_option,
+    add_overwrite_option,
     add_device_option,
     add_progress_option,
     json_event,
@@ -24,7 +25,9 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("input", nargs="?", help="mesh file (OBJ, PLY, GLB, OFF, STL); never modified")
     parser.add_argument("prompt", nargs="?", default="", help="text prompt, e.g. 'a wooden chair'")
-    parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default: runs/mesh, or the --resume folder)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="run folder (default: a new runs/mesh-TIMESTAMP, or the --resume folder)")
+    add_overwrite_option(parser)
     # Checked when the config is resolved (one-line error), so a config file's preset is checked the same way.
     parser.add_argument("--preset", default=None, metavar="NAME",
                         help=f"named settings: {', '.join(TEXT2MESH_PRESETS)} (default: fast)")
@@ -82,7 +85,7 @@ def mesh_run(args: argparse.Namespace) -> int:
         result = api.stylize_mesh(args.input, args.prompt, out=args.out or api.DEFAULT_MESH_OUT,
                                   preset=args.preset or (None if args.config else "fast"), config_file=args.config,
                                   overrides=mesh_overrides(args), on_step=on_step, mask=args.mask,
-                                  resume=args.resume)  # fmt: skip
+                                  resume=args.resume, overwrite=args.overwrite)  # fmt: skip
     finally:
         close()
     if args.progress == "json":
@@ -123,6 +126,7 @@ def apply_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mesh", metavar="MESH", help="mesh to stylize (same object and frame, e.g. a denser remesh)")
     parser.add_argument("--out", default=None, metavar="DIR", help="output folder (default: runs/apply-MESHNAME)")
     parser.add_argument("--mask", metavar="FILE", help="per-vertex weights / indices for MESH (.npy or text)")
+    add_overwrite_option(parser)
     parser.add_argument("--bake", action="store_true", default=None, help="also write mesh_textured.glb")
     parser.add_argument("--bake-size", type=int, default=None, metavar="PX", help="baked texture size (default: 1024)")
     add_device_option(parser)
@@ -131,9 +135,11 @@ def apply_args(parser: argparse.ArgumentParser) -> None:
 def apply_run(args: argparse.Namespace) -> int:
     from stylize import api
 
-    out = args.out or f"runs/apply-{Path(args.mesh).stem}"
+    from stylize.api import default_out
+
+    out = args.out or default_out(f"apply-{Path(args.mesh).stem}")
     result = api.apply_field(args.source, args.mesh, out, mask=args.mask, bake=args.bake, bake_size=args.bake_size,
-                             device=args.device)  # fmt: skip
+                             device=args.device, overwrite=args.overwrite)  # fmt: skip
     print(json.dumps({"out": str(result.out_dir), "status": result.status, "vertices": int(len(result.vertices)),
                       "files": sorted(result.files)}))  # fmt: skip
     return EXIT_OK

@@ -77,6 +77,7 @@ def apply_field(
     mask: Any = None,
     overrides: Mapping[str, Any] | None = None,
     device: str = "auto",
+    overwrite: bool = False,
 ):
     """Evaluate a saved field on ``mesh`` and (optionally) write a run folder like ``stylize mesh``'s.
 
@@ -89,18 +90,31 @@ def apply_field(
         mask: per-vertex weights or indices for ``mesh`` (as :func:`stylize.stylize_mesh`).
         overrides: config keys for the outputs, e.g. ``{"output.bake": True}``.
         device: ``auto``, ``cpu`` or ``cuda``.
+        overwrite: replace an earlier run's outputs in ``out`` (a training run's folder is refused:
+            its field is this run's input).
 
     Returns:
         :class:`~stylize.mesh.outputs.Text2MeshResult` with status ``applied`` and no scores.
     """
-    from stylize.config import apply_overrides, resolve_config, to_dict
-    from stylize.mesh.config import TEXT2MESH_PRESETS, Text2MeshConfig
-    from stylize.mesh.outputs import Text2MeshResult, output_metadata, to_file_frame, write_meshes, write_pictures
     from stylize.runs import RunFolder
-    from stylize.utils import resolve_device
 
     started = time.time()
     field_path, config_path = resolve_field_source(source)
+    inputs = [field_path, mesh, *([mask] if isinstance(mask, (str, Path)) else [])]
+    folder = RunFolder(out, "apply", inputs=inputs, overwrite=overwrite) if out is not None else None
+    try:
+        return _apply(field_path, config_path, mesh, folder, mask, overrides, device, started)
+    finally:
+        if folder is not None:
+            folder.close()
+
+
+def _apply(field_path, config_path, mesh, folder, mask, overrides, device, started):
+    from stylize.config import apply_overrides, resolve_config, to_dict
+    from stylize.mesh.config import TEXT2MESH_PRESETS, Text2MeshConfig
+    from stylize.mesh.outputs import Text2MeshResult, output_metadata, to_file_frame, write_meshes, write_pictures
+    from stylize.utils import resolve_device
+
     field = load_field(field_path)
     extra = field.extra
     config = resolve_config(Text2MeshConfig, TEXT2MESH_PRESETS, config_file=config_path) if config_path else Text2MeshConfig()
@@ -124,9 +138,8 @@ def apply_field(
         status="applied", iterations=int(extra.get("iterations", 0)), out_dir=None, config=config,
         styled=styled, source=loaded,
     )  # fmt: skip
-    if out is None:
+    if folder is None:
         return result
-    folder = RunFolder(out, "apply")
     with folder:
         result.out_dir = folder.path
         metadata = output_metadata(config, result.iterations, [], applied_to=str(Path(mesh).name), field=str(field_path))

@@ -65,6 +65,7 @@ class Text2Mesh:
             raise InputError("no prompt given: expected a text prompt or image_prompts")
         self.config = config
         self.input = Path(mesh)
+        self.mask_source = mask
         self.mesh, self.weights, self.file_weights = prepare_mesh(mesh, config, mask)
         self.digest = file_sha256(mesh)
         self.model_cache = model_cache
@@ -76,6 +77,11 @@ class Text2Mesh:
             if not same_mask(state.get("mask"), self.file_weights):
                 raise InputError("cannot resume: the mask differs from the one the run started with")
             self.resume_folder = Path(state["path"]).parent
+
+    def input_files(self) -> list[Path]:
+        """The files this run reads (never to be overwritten by its outputs)."""
+        files = [self.input, *map(Path, self.config.image_prompts)]
+        return files + ([Path(self.mask_source)] if isinstance(self.mask_source, (str, Path)) else [])
 
     @classmethod
     def resume(
@@ -98,12 +104,14 @@ class Text2Mesh:
         return cls(config, mesh if mesh is not None else state["input"]["path"], mask=mask, model_cache=model_cache,
                    state=state)  # fmt: skip
 
-    def run(self, out: str | Path | None = None, on_step: StepCallback | None = None) -> Text2MeshResult:
+    def run(self, out: str | Path | None = None, on_step: StepCallback | None = None, overwrite: bool = False) -> Text2MeshResult:
         """Optimise and, with ``out``, write the run folder (see :mod:`stylize.mesh.outputs`).
 
         Args:
-            out: the run folder; None writes nothing and only returns the result.
+            out: the run folder; None writes nothing and only returns the result. It must not
+                hold another run (see :class:`~stylize.runs.RunFolder`), except the one resumed.
             on_step: ``on_step(step, total, metrics)`` after every iteration.
+            overwrite: replace an earlier run's outputs in ``out``.
 
         Returns:
             :class:`~stylize.mesh.outputs.Text2MeshResult` (status ``finished`` or ``diverged``).
@@ -113,17 +121,26 @@ class Text2Mesh:
                 outputs of the state reached were written, and the result is in ``result``.
         """
         config = self.config
-        seed_everything(config.seed)
-        run = Text2MeshRun(self.mesh, config, model_cache=self.model_cache, mask=self.weights)
+        folder = None
+        if out is not None:  # checked before anything loads or trains
+            resuming = self.resume_folder is not None and Path(out).resolve() == self.resume_folder.resolve()
+            folder = RunFolder(out, "mesh", inputs=self.input_files(), overwrite=overwrite, resume=resuming)
+        try:
+            seed_everything(config.seed)
+            run = Text2MeshRun(self.mesh, config, model_cache=self.model_cache, mask=self.weights)
+        except BaseException:
+            if folder is not None:
+                folder.close()
+            raise
         started = time.time()
         if self.state is not None:
             run.load_state_dict(self.state)
             started -= float(self.state.get("train_seconds", 0.0))
-        if out is None:
+        if folder is None:
             run.run(on_step=on_step)
             result = collect_result(run)
         else:
-            result = self._run_into(run, RunFolder(out, "mesh"), started, on_step)
+            result = self._run_into(run, folder, started, on_step)
         if run.status == "interrupted":
             raise Interrupted.after(run.interrupt or KeyboardInterrupt(), result)
         return result

@@ -67,15 +67,16 @@ class Painter:
             self.judge = ClipEngine(config.judge, prompts, device=self.device, model_cache=self.model_cache,
                                  clip_batch=config.clip_batch, compile=config.compile)
 
-    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None) -> PaintResult:
+    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None, overwrite: bool = False) -> PaintResult:
         """Optimise the image; write ``image.png``, ``preview.png``, ``progress.gif``,
-        ``config.toml``, ``run.json`` and ``metrics.jsonl`` when ``out_dir`` is given.
+        ``config.toml``, ``run.json`` and ``metrics.jsonl`` when ``out_dir`` is given (a folder
+        holding another run is refused unless ``overwrite``).
 
         Raises:
             Interrupted: Ctrl-C stopped the run after what existed was written.
         """
         c = self.config
-        folder = RunFolder(out_dir, "paint") if out_dir is not None else None
+        folder = RunFolder(out_dir, "paint", inputs=[c.init], overwrite=overwrite) if out_dir is not None else None
         if folder is not None:
             folder.write_config(c)
         generator = torch.Generator().manual_seed(c.seed)

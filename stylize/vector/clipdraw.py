@@ -261,19 +261,21 @@ class ClipDraw:
         return metrics
 
     # ------------------------------------------------------------------ the whole run
-    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None) -> DrawResult:
+    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None, overwrite: bool = False) -> DrawResult:
         """Optimise ``best_of`` candidates, keep the one the judge likes best, write the run folder.
 
         Outputs (when ``out_dir`` is given): ``drawing.svg``, ``drawing.png``, ``preview.png``,
         ``progress.gif``, ``config.toml``, ``run.json``, ``metrics.jsonl``. ``on_step(step, total,
         metrics)`` is called after every step, counted over all candidates (``total = iters * best_of``).
+        ``overwrite`` replaces an earlier run's outputs in ``out_dir`` (else such a folder is refused).
 
         Raises:
             Interrupted: Ctrl-C (or SIGTERM in the CLI) stopped the run; what existed was written
                 (``run.json`` says ``"interrupted": true``) and is in the exception's ``result``.
         """
         c = self.config
-        folder = RunFolder(out_dir, "draw") if out_dir is not None else None
+        inputs = [c.init, c.style, c.palette if not c.palette.startswith("#") else ""]
+        folder = RunFolder(out_dir, "draw", inputs=inputs, overwrite=overwrite) if out_dir is not None else None
         if folder is not None:
             folder.write_config(c)
         timer = Timer()
