@@ -215,8 +215,8 @@ def evaluate_mesh(
     from stylize.mesh.evaluate import mesh_path_of, score_mesh
     from stylize.mesh.io import load_mesh
 
-    if size < 1:
-        raise InputError(f"expected a positive render size, got {size}")
+    if not 8 <= size <= 4096:
+        raise InputError(f"eval --size: expected a render size from 8 to 4096 pixels, got {size}")
     mesh = load_mesh(mesh_path_of(mesh_or_run), normalize=True)
     engine = ClipEngine(judge, PromptSet.build(prompt), device=device)
     result = score_mesh(mesh, prompt, engine, captions, size)
@@ -226,7 +226,8 @@ def evaluate_mesh(
 
 def _overrides(prompt: str | Sequence[str], options: dict, overrides: dict | None) -> dict:
     """Keyword options (None = not given) then explicit ``--set`` style overrides."""
-    merged = {"prompts": [prompt] if isinstance(prompt, str) else list(prompt)}
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt or [])
+    merged = {"prompts": [p for p in prompts if p]} if any(prompts) else {}  # else the config file's
     merged.update({key: value for key, value in options.items() if value is not None})
     merged.update(overrides or {})
     return merged

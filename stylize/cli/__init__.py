@@ -10,6 +10,7 @@ saves what exists and the command exits with 130 (SIGINT) or 143 (SIGTERM).
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from typing import Callable, Sequence
@@ -17,7 +18,10 @@ from typing import Callable, Sequence
 from stylize import __version__
 from stylize.cli import batch, generate, mesh
 from stylize.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401  (re-exported)
-from stylize.errors import Interrupted, StylizeError, terminate_as_interrupt
+from stylize.errors import Interrupted, StylizeError, first_line, terminate_as_interrupt
+
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOTDIR,
+                       errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP}  # fmt: skip
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "score": ("score an image against a prompt with CLIP; prints one JSON line", generate.score_args, generate.score_run),
@@ -59,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.captureWarnings(True)  # library warnings go through logging (and its filter), not raw to stderr
     if args.verbose == 0:
         # open_clip logs chatty lines on the root logger ("model initialized randomly", ...);
         # keep the CLI's output to our own warnings.
@@ -70,7 +75,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StylizeError as exc:
         if args.debug:
             raise
-        print(f"stylize: error: {exc}", file=sys.stderr)
+        print(f"stylize: error: {first_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        # The environment, not a bug: a full disk, a read-only or forbidden folder, a file where
+        # a folder should be. Outputs are written atomically, so what existed before is intact.
+        if args.debug or exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"stylize: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     except Interrupted as exc:
         return _report_interrupt(exc)

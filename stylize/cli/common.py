@@ -52,7 +52,20 @@ def finite_or_none(value: Any) -> float | None:
 
 def json_event(event: str, **fields: Any) -> None:
     """One JSON line on stdout, flushed at once so a reading process sees it as it happens."""
-    print(json.dumps({"event": event, **fields}), flush=True)
+    emit(json.dumps({"event": event, **fields}))
+
+
+def emit(line: str) -> None:
+    """Print one line on stdout. When the reader has gone (``... | head -1``), the rest of the
+    output goes nowhere instead of ending the run with a BrokenPipeError traceback."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit must not fail either
+        os.close(devnull)
 
 
 def step_callback(progress: str, description: str):

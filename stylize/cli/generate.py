@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from stylize.cli.common import (
+    emit,
     DEVICES,
     EXIT_OK,
     add_clip_option,
@@ -34,7 +35,7 @@ def score_run(args: argparse.Namespace) -> int:
     from stylize import api
 
     result = api.score(args.image, args.prompt, clip=clip_specs(args), negatives=args.negative, device=args.device)
-    print(json.dumps({"loss": float(result.loss), "similarities": result.similarities}))
+    emit(json.dumps({"loss": float(result.loss), "similarities": result.similarities}))
     return EXIT_OK
 
 
@@ -48,7 +49,7 @@ def default_out(kind: str) -> str:
 
 
 def _add_generation_options(parser: argparse.ArgumentParser, presets: Sequence[str]) -> None:
-    parser.add_argument("prompt", help="text prompt")
+    parser.add_argument("prompt", nargs="?", default=None, help="text prompt (or the prompts of a --config file)")
     parser.add_argument("--prompt", dest="extra_prompts", action="append", default=[], metavar="TEXT", help="another prompt (repeatable)")
     parser.add_argument("--out", help="run folder (default: runs/KIND-TIMESTAMP)")
     parser.add_argument("--preset", choices=list(presets), help="named settings")
@@ -70,6 +71,15 @@ def _generation_options(args: argparse.Namespace) -> dict:
         "size": args.size, "iters": args.iters, "negatives": args.negative, "judge": args.judge, "init": args.init,
         "seed": args.seed, "clip": args.clip, "device": args.device,
     }  # fmt: skip
+
+
+def _prompts(args: argparse.Namespace) -> list[str]:
+    from stylize.errors import InputError
+
+    prompts = [p for p in (args.prompt, *args.extra_prompts) if p]
+    if not prompts and not args.config:
+        raise InputError("expected a PROMPT (or a --config file that holds the prompts)")
+    return prompts
 
 
 def draw_args(parser: argparse.ArgumentParser) -> None:
@@ -96,7 +106,7 @@ def draw_run(args: argparse.Namespace) -> int:
     out = args.out or default_out("draw")
     on_step, close = step_callback(args.progress, "draw")
     try:
-        result = api.draw([args.prompt, *args.extra_prompts], out, preset=args.preset, config_file=args.config,
+        result = api.draw(_prompts(args), out, preset=args.preset, config_file=args.config,
                           overrides=parse_set_items(args.set), on_step=on_step, overwrite=args.overwrite, **options)  # fmt: skip
     finally:
         close()
@@ -104,7 +114,7 @@ def draw_run(args: argparse.Namespace) -> int:
     if args.progress == "json":
         json_event("done", svg=str(Path(out) / "drawing.svg"), **summary)
     else:
-        print(json.dumps(summary))
+        emit(json.dumps(summary))
     return EXIT_OK
 
 
@@ -125,9 +135,9 @@ def paint_run(args: argparse.Namespace) -> int:
     out = args.out or default_out("paint")
     on_step, close = step_callback(args.progress, "paint")
     try:
-        result = api.paint([args.prompt, *args.extra_prompts], out, preset=args.preset, config_file=args.config,
+        result = api.paint(_prompts(args), out, preset=args.preset, config_file=args.config,
                            overrides=parse_set_items(args.set), on_step=on_step, overwrite=args.overwrite, **options)  # fmt: skip
     finally:
         close()
-    print(json.dumps({"out": str(out), "scores": result.scores}))
+    emit(json.dumps({"out": str(out), "scores": result.scores}))
     return EXIT_OK

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from stylize.cli.common import (
+    emit,
     EXIT_FAILED,
     EXIT_OK,
     add_clip_option,
@@ -78,8 +79,8 @@ def mesh_run(args: argparse.Namespace) -> int:
     from stylize import api
     from stylize.errors import InputError
 
-    if not args.resume and (not args.input or not args.prompt):
-        raise InputError("expected INPUT and PROMPT (or --resume RUN_DIR)")
+    if not args.resume and (not args.input or not (args.prompt or args.config)):
+        raise InputError("expected INPUT and PROMPT (or --resume RUN_DIR; the prompt may come from --config)")
     on_step, close = step_callback(args.progress, "stylize mesh")
     try:
         result = api.stylize_mesh(args.input, args.prompt, out=args.out or api.DEFAULT_MESH_OUT,
@@ -91,7 +92,7 @@ def mesh_run(args: argparse.Namespace) -> int:
     if args.progress == "json":
         json_event("done", **mesh_summary(result))
     else:
-        print(json.dumps(mesh_summary(result)))
+        emit(json.dumps(mesh_summary(result)))
     return EXIT_OK if result.status == "finished" else EXIT_FAILED
 
 
@@ -114,7 +115,7 @@ def eval_run(args: argparse.Namespace) -> int:
 
     result = api.evaluate_mesh(args.mesh, args.prompt, judge=args.judge or [DEFAULT_CLIP], captions=args.captions,
                                size=args.size, device=args.device)  # fmt: skip
-    print(json.dumps(result))
+    emit(json.dumps(result))
     return EXIT_OK
 
 
@@ -140,7 +141,7 @@ def apply_run(args: argparse.Namespace) -> int:
     out = args.out or default_out(f"apply-{Path(args.mesh).stem}")
     result = api.apply_field(args.source, args.mesh, out, mask=args.mask, bake=args.bake, bake_size=args.bake_size,
                              device=args.device, overwrite=args.overwrite)  # fmt: skip
-    print(json.dumps({"out": str(result.out_dir), "status": result.status, "vertices": int(len(result.vertices)),
+    emit(json.dumps({"out": str(result.out_dir), "status": result.status, "vertices": int(len(result.vertices)),
                       "files": sorted(result.files)}))  # fmt: skip
     return EXIT_OK
 
@@ -160,5 +161,5 @@ def bake_run(args: argparse.Namespace) -> int:
     from stylize import api
 
     report = api.bake(args.mesh, args.out, size=args.size, unwrap=args.unwrap, normal_map=args.normal_map)
-    print(json.dumps({**report.to_dict(), "sidecar": str(report.sidecar)}))
+    emit(json.dumps({**report.to_dict(), "sidecar": str(report.sidecar)}))
     return EXIT_OK

@@ -37,6 +37,9 @@ def resolve_field_source(source: str | Path) -> tuple[Path, Path | None]:
     """``(field.pt, config.toml or None)`` of a run folder or a ``field.pt`` file."""
     source = Path(source)
     if source.is_dir():
+        from stylize.runs import read_run
+
+        read_run(source, "write field.pt")  # a killed run's folder is not a result to reuse
         field_path = source / "field.pt"
         if not field_path.is_file():
             raise InputError(f"{source}: no field.pt in this folder (expected a run folder or a field.pt file)")
@@ -176,19 +179,19 @@ def bake_run(
     Returns:
         The :class:`~stylize.mesh.bake.BakeReport` (default output ``RUN_DIR/mesh_textured.glb``).
     """
-    import json
-
     from stylize.mesh.bake import bake_mesh
     from stylize.mesh.config import check_texture_size
     from stylize.mesh.outputs import bake_sources, output_metadata
 
     run_dir = Path(run_dir)
     size = check_texture_size(size)
+    from stylize.runs import read_run
+
+    info = read_run(run_dir, "bake")
     try:
-        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
         input_path = Path(info["input"]["path"])
-    except (OSError, ValueError, KeyError, TypeError):
-        raise InputError(f"{run_dir}: not a finished stylize mesh run folder (no readable run.json)") from None
+    except (KeyError, TypeError):
+        raise InputError(f"{run_dir}: run.json names no input mesh (is it a stylize mesh run folder?)") from None
     if not input_path.is_file():
         raise InputError(f"{run_dir}: the run's input mesh {input_path} is gone; use: stylize apply {run_dir} MESH --bake")
     out = Path(out) if out is not None else run_dir / "mesh_textured.glb"

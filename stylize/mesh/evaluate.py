@@ -30,6 +30,9 @@ def mesh_path_of(path: str | Path) -> Path:
     """A mesh file itself, or ``mesh.glb`` (then ``.ply``, ``.obj``) inside a run folder."""
     path = Path(path)
     if path.is_dir():
+        from stylize.runs import read_run
+
+        read_run(path, "write its meshes")
         for name in ("mesh.glb", "mesh.ply", "mesh.obj"):
             if (path / name).is_file():
                 return path / name

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from stylize.engine import ModelCache
-from stylize.errors import InputError, Interrupted
+from stylize.errors import InputError, Interrupted, first_line
 from stylize.generation import StepCallback
 from stylize.mesh.config import Text2MeshConfig
 from stylize.mesh.controls import prepare_mesh
@@ -34,6 +34,35 @@ from stylize.utils import file_sha256, seed_everything
 __all__ = ["Text2Mesh"]
 
 logger = logging.getLogger(__name__)
+
+
+# Below this share of a training view's pixels the object is a speck: CLIP sees an empty picture.
+MIN_VIEW_COVERAGE = 0.01
+
+
+def warn_if_tiny_in_view(mesh, config: Text2MeshConfig, size: int = 64) -> float:
+    """Warn when the normalised mesh covers almost nothing of the front training view (a few
+    stray faces far away make the normalisation shrink the real object below a pixel). Returns
+    the covered fraction."""
+    import torch
+
+    from stylize.mesh.camera import orbit_views
+    from stylize.mesh.renderer import get_renderer
+
+    v = config.views
+    view = orbit_views([v.center_azimuth], [v.center_elevation], radius=v.radius, fov=v.fov)
+    vertices, faces, _ = mesh.to_torch("cpu")
+    renderer = get_renderer("torch", height=size, fov=v.fov)
+    with torch.no_grad():  # both windings: back faces are culled, and an open mesh may face away
+        masks = [renderer(vertices, f, torch.ones_like(vertices[:, :1]), view).mask for f in (faces, faces[:, [0, 2, 1]])]
+    coverage = float(torch.maximum(*masks).mean())
+    if coverage < MIN_VIEW_COVERAGE:
+        logger.warning(
+            "%s covers only %.2f%% of a training view: the object may be tiny next to a few stray faces far "
+            "away (they set the normalisation); remove them, or the run optimises an empty picture",
+            mesh.path, 100 * coverage,
+        )  # fmt: skip
+    return coverage
 
 
 class Text2Mesh:
@@ -67,6 +96,7 @@ class Text2Mesh:
         self.input = Path(mesh)
         self.mask_source = mask
         self.mesh, self.weights, self.file_weights = prepare_mesh(mesh, config, mask)
+        warn_if_tiny_in_view(self.mesh, config)
         self.digest = file_sha256(mesh)
         self.model_cache = model_cache
         self.state = state
@@ -134,7 +164,13 @@ class Text2Mesh:
             raise
         started = time.time()
         if self.state is not None:
-            run.load_state_dict(self.state)
+            try:
+                run.load_state_dict(self.state)
+            except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as exc:
+                if folder is not None:
+                    folder.close()
+                raise InputError(f"{self.state['path']}: the checkpoint is damaged ({first_line(exc)}); "
+                                 "the run cannot be resumed from it") from None  # fmt: skip
             started -= float(self.state.get("train_seconds", 0.0))
         if folder is None:
             run.run(on_step=on_step)

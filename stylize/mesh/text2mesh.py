@@ -403,12 +403,20 @@ class Text2MeshRun:
 
     @torch.no_grad()
     def final_scores(self) -> dict[str, float]:
-        """Similarities of the result under the training CLIP(s) over the 24-view grid (x 100)."""
+        """Similarities of the result over the 24-view grid (x 100) under the training CLIP(s)
+        (``train_*``) and, when ``judge`` names other models, under those (``judge_*``)."""
         images = self.render_views(grid_views(), self.config.output.score_size)
-        out = self.engine(images)
-        scores = {f"train_sim/{name}": 100.0 * value for name, value in _flatten_sims(out.similarities).items()}
-        if self.config.prompt:
-            scores["train_mes"] = 100.0 * out.mean_similarity(self.config.prompt)
+        engines = {"train": self.engine}
+        judge = list(self.config.judge)
+        if judge and judge != list(self.config.clip):
+            engines["judge"] = ClipEngine(judge, self.engine.prompts, device=self.device,
+                                          model_cache=self.engine.model_cache, clip_batch=self.engine.clip_batch)  # fmt: skip
+        scores: dict[str, float] = {}
+        for role, engine in engines.items():
+            out = engine(images)
+            scores.update({f"{role}_sim/{name}": 100.0 * value for name, value in _flatten_sims(out.similarities).items()})
+            if self.config.prompt:
+                scores[f"{role}_mes"] = 100.0 * out.mean_similarity(self.config.prompt)
         return scores
 
 

@@ -76,7 +76,7 @@ def _run_mesh(job: Any, folder: Path, model_cache: Any, device: str | None) -> d
     result = Text2Mesh(config, job.input, model_cache=model_cache).run(folder)
     if result.status != "finished":
         raise InputError(f"the run {result.status} after {result.iterations} iterations (non-finite losses)")
-    score = result.scores.get("train_mes")
+    score = result.scores.get("judge_mes", result.scores.get("train_mes"))
     return {"scores": result.scores, "score": None if score is None else score / 100.0}
 
 
@@ -136,7 +136,11 @@ class JobKind:
 
 JOB_KINDS: Registry[JobKind] = Registry("job kind", {
     "mesh": JobKind(
-        "mesh", {"views": "views.n_views", "image_prompt": "image_prompts"}, None, ("image_prompts",), "fast",
+        "mesh",
+        {"views": "views.n_views", "image_prompt": "image_prompts", "judge": "judge", "bake": "output.bake",
+         "bake_size": "output.bake_size", "symmetry": "field.symmetry", "input_colours": "field.input_colours",
+         "field": "field.mode", "normal_map": "output.normal_map"},
+        None, ("image_prompts",), "fast",
         ("mesh.glb", "mesh.ply", "mesh.obj", "field.pt", "preview.png"), _resolve_mesh, _run_mesh, prompt_key="prompt",
     ),
     "draw": JobKind(

@@ -78,7 +78,12 @@ class Manifest:
         if entry is None or entry.get("status") not in ("done", "skipped") or entry.get("hash") != job.digest:
             return False
         folder = self.out_root / job.id
-        return all((folder / name).is_file() for name in JOB_KINDS.lookup(job.kind).artefacts)
+        if not all((folder / name).is_file() for name in JOB_KINDS.lookup(job.kind).artefacts):
+            return False
+        try:  # run.json is written last with "complete": true (see stylize.runs.RunFolder)
+            return json.loads((folder / "run.json").read_text(encoding="utf-8")).get("complete") is True
+        except (OSError, ValueError, AttributeError):
+            return False
 
     def record(self, entry: dict[str, Any], order: Iterable[str]) -> None:
         """Store ``entry`` and rewrite the file: the jobs of ``order`` first, then older entries."""
