@@ -1,8 +1,9 @@
 """SVG export and import for :class:`~stylize.vector.scene.Scene`.
 
 Export writes plain cubic paths that any SVG renderer draws the way :func:`stylize.vector.raster.render`
-does: ``stroke-width`` is twice the half-width, caps and joins are round, colours are ``#rrggbb``
-with separate opacities, and the run's prompt and seed go into ``<metadata>`` as JSON.
+does: ``stroke-width`` is twice the half-width, each path's cap, join and miter limit, colours
+as ``#rrggbb`` with separate opacities (and the path's ``opacity`` where it is below 1), and the
+run's prompt and seed go into ``<metadata>`` as JSON.
 
 Import parses with svgelements (paths, lines, polylines, polygons, rects, circles, ellipses,
 groups with transforms, solid colours and opacities). Group ``opacity`` is folded into each child's
@@ -31,7 +32,7 @@ from torch import Tensor
 
 from stylize.errors import InputError
 from stylize.utils import atomic_write
-from stylize.vector.scene import Scene, VectorPath, line_to_cubic, quadratic_to_cubic
+from stylize.vector.scene import DEFAULT_MITER_LIMIT, Scene, VectorPath, line_to_cubic, quadratic_to_cubic
 
 logger = logging.getLogger(__name__)
 
@@ -95,12 +96,16 @@ def svg_string(scene: Scene, width: int, height: int, metadata: dict[str, Any] |
                     "stroke": _hex(path.stroke_color[:3]),
                     "stroke-opacity": _number(float(path.stroke_color[3])),
                     "stroke-width": _number(2.0 * float(path.stroke_width)),
-                    "stroke-linecap": "round",
-                    "stroke-linejoin": "round",
+                    "stroke-linecap": path.linecap,
+                    "stroke-linejoin": path.linejoin,
                 }
             )
+            if path.linejoin == "miter" and abs(path.miter_limit - DEFAULT_MITER_LIMIT) > 1e-9:
+                attributes["stroke-miterlimit"] = _number(path.miter_limit)
         else:
             attributes["stroke"] = "none"
+        if path.opacity < 1:
+            attributes["opacity"] = _number(path.opacity)
         lines.append("<path " + " ".join(f"{key}={quoteattr(value)}" for key, value in attributes.items()) + "/>")
     lines.append("</svg>")
     return "\n".join(lines) + "\n"
