@@ -449,7 +449,7 @@ class _Importer:
         if any(style[name] for name in ("marker-start", "marker-mid", "marker-end")) and tag in ("path", "line", "polyline", "polygon"):
             self.report("markers", where)
         solid = [contour for contour in contours if len(set(contour[0])) > 1]
-        bbox = bounding_box(solid or contours)
+        bbox = _LazyBox(solid or contours)  # needed by paint servers only
         evenodd = style["fill-rule"] == "evenodd"
         fill = None if tag == "line" or not solid else self._paint(style["fill"], style, "fill", solid, bbox, evenodd, context, where)
         width = style["stroke-width"]
@@ -559,6 +559,18 @@ class _Importer:
                     self.report("viewport-clip", where)
                     break
 
+
+
+class _LazyBox:
+    """A shape's bounding box (x0, y0, x1, y1), computed on first use."""
+
+    def __init__(self, contours) -> None:
+        self.contours, self.box = contours, None
+
+    def __getitem__(self, index: int) -> float:
+        if self.box is None:
+            self.box = bounding_box(self.contours)
+        return self.box[index]
 
 
 def _extent(path: VectorPath) -> tuple[float, float, float, float]:

@@ -192,21 +192,19 @@ def paint_samples(contours, for_fill: bool, evenodd: bool, bbox) -> np.ndarray:
 
 
 def _flatten(points, closed: bool, steps: int = 8) -> np.ndarray:
-    """A polyline through the cubic contour (8 samples per segment). Shape: (M, 2)."""
+    """A polyline through the cubic contour (``steps`` samples per segment). Shape: (M, 2)."""
     control = np.asarray(points, dtype=np.float64)
     if closed:
         control = np.concatenate([control, control[:1]])
     segments = (control.shape[0] - 1) // 3
     if segments < 1:
         return control[:1]
+    index = 3 * np.arange(segments)[:, None] + np.arange(4)[None, :]
     t = np.linspace(0.0, 1.0, steps, endpoint=False)[:, None]
     s = 1.0 - t
-    pieces = []
-    for index in range(segments):
-        p0, p1, p2, p3 = control[3 * index : 3 * index + 4]
-        pieces.append(s**3 * p0 + 3 * s * s * t * p1 + 3 * s * t * t * p2 + t**3 * p3)
-    pieces.append(control[-1:])
-    return np.concatenate(pieces)
+    basis = np.concatenate([s**3, 3 * s * s * t, 3 * s * t * t, t**3], axis=1)  # (steps, 4)
+    samples = np.einsum("sk,nkd->nsd", basis, control[index]).reshape(-1, 2)
+    return np.concatenate([samples, control[-1:]])
 
 
 def bounding_box(contours) -> tuple[float, float, float, float] | None:

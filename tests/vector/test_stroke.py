@@ -192,3 +192,12 @@ def test_caps_and_joins_match_resvg():
     styled = _error_vs_resvg(list(LINECAPS), list(LINEJOINS))
     assert floor < 0.0025
     assert styled < 1.1 * floor, f"mean absolute error vs resvg {styled:.5f}, round strokes {floor:.5f}"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu_with_caps_joins_and_opacity():
+    base = random_strokes(48, 96, 96, generator=torch.Generator().manual_seed(5), requires_grad=False)
+    styles = [{"linecap": cap, "linejoin": join, "opacity": 0.7} for cap in LINECAPS for join in LINEJOINS]
+    scene = Scene.from_paths([dataclasses.replace(path, **styles[index % len(styles)]) for index, path in enumerate(base.paths())])
+    assert torch.allclose(render(scene, 96, 96), render(scene.to("cuda"), 96, 96).cpu(), atol=1e-4)
