@@ -272,14 +272,12 @@ class Scene:
             _check_contour(torch.empty(int(counts[index]), 2), bool(self.contour_closed[index]), f"contour {index}")
 
     def _default_styles(self, num_paths: int) -> None:
-        device, dtype = self.stroke_widths.device, self.stroke_widths.dtype
-        defaults = {
-            "stroke_caps": (ROUND_CAP, torch.long), "stroke_joins": (ROUND_JOIN, torch.long),
-            "miter_limits": (DEFAULT_MITER_LIMIT, dtype), "opacities": (1.0, dtype),
-        }  # fmt: skip
-        for name, (value, value_dtype) in defaults.items():
+        floats = self.stroke_widths.dtype
+        defaults = (("stroke_caps", ROUND_CAP, torch.long), ("stroke_joins", ROUND_JOIN, torch.long),
+                    ("miter_limits", DEFAULT_MITER_LIMIT, floats), ("opacities", 1.0, floats))  # fmt: skip
+        for name, value, dtype in defaults:
             if getattr(self, name) is None:
-                setattr(self, name, torch.full((num_paths,), value, dtype=value_dtype, device=device))
+                setattr(self, name, torch.full((num_paths,), value, dtype=dtype, device=self.stroke_widths.device))
 
     def _check_styles(self, num_paths: int) -> None:
         for name, choices in (("stroke_caps", LINECAPS), ("stroke_joins", LINEJOINS)):
@@ -292,10 +290,8 @@ class Scene:
             value = getattr(self, name)
             if tuple(value.shape) != (num_paths,) or not value.is_floating_point():
                 raise ValueError(f"expected {name} as a float tensor of shape ({num_paths},), got {value.dtype} {tuple(value.shape)}")
-        if self.miter_limits.numel() and not bool((self.miter_limits >= 1).all()):
-            raise ValueError(f"expected miter_limits >= 1, got a minimum of {float(self.miter_limits.min())}")
-        if self.opacities.numel() and not bool(((self.opacities >= 0) & (self.opacities <= 1)).all()):
-            raise ValueError("expected opacities in [0, 1]")
+        if not bool((self.miter_limits >= 1).all()) or not bool(((self.opacities >= 0) & (self.opacities <= 1)).all()):
+            raise ValueError("expected miter_limits >= 1 and opacities in [0, 1]")
 
     @property
     def has_stroke_styles(self) -> bool:
@@ -526,9 +522,9 @@ class Scene:
         return self.points[index], owner
 
     def segment_links(self) -> tuple[Tensor, Tensor]:
-        """The segment before and after each segment in its contour (-1 at the ends of open contours).
+        """The segment before and after each segment in its contour, for stroke joins.
 
-        Closed contours wrap around: the first segment follows the last. Used for stroke joins.
+        -1 marks the ends of open contours; closed contours wrap around.
 
         Shape:
             Returns ``(previous, next)``, each (S,) long, on the scene's device.

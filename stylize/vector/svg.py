@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,10 @@ from stylize.vector.svg_import import (  # noqa: F401  (the limits are part of t
     MAX_COORDINATE,
     MAX_IMPORT_PATHS,
     MAX_IMPORT_SEGMENTS,
+    MAX_NESTING,
+    MAX_VISITS,
     MAX_XML_ELEMENTS,
     import_svg,
-    parse_document,
 )
 
 logger = logging.getLogger(__name__)
@@ -174,6 +176,36 @@ def _read_bytes(path: str | os.PathLike) -> bytes:
     if _EXTERNAL_ENTITY.search(data):
         raise InputError(f"SVG file {name!r} declares an external XML entity; refusing to parse it")
     return data
+
+
+def parse_document(data: bytes, name: str):
+    """The XML root of an SVG document, refusing more than :data:`MAX_XML_ELEMENTS` elements.
+
+    The stdlib expat parser never fetches external entities or DTDs, and refuses entity
+    expansion bombs (billion laughs) with a parse error.
+    """
+    count = depth = 0
+    try:
+        events = ET.iterparse(io.BytesIO(data), events=("start", "end"))
+        for event, _ in events:
+            if event == "end":
+                depth -= 1
+                continue
+            count, depth = count + 1, depth + 1
+            if count > MAX_XML_ELEMENTS:
+                raise InputError(f"SVG file {name!r} has more than {MAX_XML_ELEMENTS} XML elements (the import limit)")
+            if depth > MAX_NESTING:
+                raise InputError(f"SVG file {name!r} nests elements more than {MAX_NESTING} deep (the import limit)")
+        root = events.root
+    except ET.ParseError as exc:
+        raise InputError(f"malformed SVG file {name!r}: {exc}") from exc
+    if root is None or not isinstance(root.tag, str) or root.tag.rsplit("}", 1)[-1] != "svg":
+        raise InputError(f"{name!r} is not an SVG document (its root element is not <svg>)")
+    return root
+
+
+def _local(tag) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
 def _metadata(root) -> dict[str, Any]:

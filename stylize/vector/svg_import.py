@@ -24,10 +24,8 @@ infinite and NaN values).
 
 from __future__ import annotations
 
-import io
 import logging
 import math
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -36,7 +34,7 @@ import torch
 from stylize.errors import InputError
 from stylize.vector.scene import VectorPath
 from stylize.vector.svg_css import StyleSheet, Tree, parse_stylesheet
-from stylize.vector.svg_paint import PaintServers, bounding_box
+from stylize.vector.svg_paint import LazyBox, PaintServers, any_overlap, path_extent
 from stylize.vector.svg_path import ellipse, parse_path_data, polyline, rect
 from stylize.vector.svg_style import Cascade, Style, root_style
 from stylize.vector.svg_values import (
@@ -125,36 +123,6 @@ class _Emitted:
     path: VectorPath
     where: str
     groups: tuple[int, ...]
-
-
-def parse_document(data: bytes, name: str):
-    """The XML root of an SVG document, refusing more than :data:`MAX_XML_ELEMENTS` elements.
-
-    The stdlib expat parser never fetches external entities or DTDs, and refuses entity
-    expansion bombs (billion laughs) with a parse error.
-    """
-    count = depth = 0
-    try:
-        events = ET.iterparse(io.BytesIO(data), events=("start", "end"))
-        for event, _ in events:
-            if event == "end":
-                depth -= 1
-                continue
-            count, depth = count + 1, depth + 1
-            if count > MAX_XML_ELEMENTS:
-                raise InputError(f"SVG file {name!r} has more than {MAX_XML_ELEMENTS} XML elements (the import limit)")
-            if depth > MAX_NESTING:
-                raise InputError(f"SVG file {name!r} nests elements more than {MAX_NESTING} deep (the import limit)")
-        root = events.root
-    except ET.ParseError as exc:
-        raise InputError(f"malformed SVG file {name!r}: {exc}") from exc
-    if root is None or _local(root.tag) != "svg":
-        raise InputError(f"{name!r} is not an SVG document (its root element is not <svg>)")
-    return root
-
-
-def _local(tag) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
 class _Importer:
@@ -449,7 +417,7 @@ class _Importer:
         if any(style[name] for name in ("marker-start", "marker-mid", "marker-end")) and tag in ("path", "line", "polyline", "polygon"):
             self.report("markers", where)
         solid = [contour for contour in contours if len(set(contour[0])) > 1]
-        bbox = _LazyBox(solid or contours)  # needed by paint servers only
+        bbox = LazyBox(solid or contours)  # needed by paint servers only
         evenodd = style["fill-rule"] == "evenodd"
         fill = None if tag == "line" or not solid else self._paint(style["fill"], style, "fill", solid, bbox, evenodd, context, where)
         width = style["stroke-width"]
@@ -547,45 +515,18 @@ class _Importer:
         for indices in members.values():
             if len(indices) < 2:
                 continue
-            boxes = np.array([_extent(self.output[i].path) for i in indices])
-            if len(indices) > 2000 or _any_overlap(boxes):
+            boxes = np.array([path_extent(self.output[i].path) for i in indices])
+            if len(indices) > 2000 or any_overlap(boxes):
                 self.report("group-opacity", f"{self.output[indices[0]].where} and {len(indices) - 1} more")
 
     def _check_clips(self) -> None:
         for clip, first, last, where in self.clips:
             for emitted in self.output[first:last]:
-                x0, y0, x1, y1 = _extent(emitted.path)
+                x0, y0, x1, y1 = path_extent(emitted.path)
                 if x0 < clip[0] - 0.5 or y0 < clip[1] - 0.5 or x1 > clip[2] + 0.5 or y1 > clip[3] + 0.5:
                     self.report("viewport-clip", where)
                     break
 
-
-
-class _LazyBox:
-    """A shape's bounding box (x0, y0, x1, y1), computed on first use."""
-
-    def __init__(self, contours) -> None:
-        self.contours, self.box = contours, None
-
-    def __getitem__(self, index: int) -> float:
-        if self.box is None:
-            self.box = bounding_box(self.contours)
-        return self.box[index]
-
-
-def _extent(path: VectorPath) -> tuple[float, float, float, float]:
-    points = torch.cat(path.contours)
-    grow = float(path.stroke_width) * 1.5 if path.stroke_color is not None else 0.0
-    low, high = points.min(0).values, points.max(0).values
-    return float(low[0]) - grow, float(low[1]) - grow, float(high[0]) + grow, float(high[1]) + grow
-
-
-def _any_overlap(boxes: np.ndarray) -> bool:
-    overlap_x = (boxes[:, None, 0] < boxes[None, :, 2]) & (boxes[None, :, 0] < boxes[:, None, 2])
-    overlap_y = (boxes[:, None, 1] < boxes[None, :, 3]) & (boxes[None, :, 1] < boxes[:, None, 3])
-    both = overlap_x & overlap_y
-    np.fill_diagonal(both, False)
-    return bool(both.any())
 
 
 def _check_finite(values: list[float], where: str, name: str) -> None:
@@ -601,7 +542,7 @@ def import_svg(root, name: str) -> tuple[list[VectorPath], float, float]:
     """The paths of an SVG document in z-order, and its canvas width and height in pixels.
 
     Args:
-        root: the document's root element, from :func:`parse_document`.
+        root: the document's root element, from :func:`stylize.vector.svg.parse_document`.
         name: the file name, for messages.
 
     Raises:

@@ -342,3 +342,32 @@ class PaintServers:
                 self._depth -= 1
             self._tiles[key] = pattern_average(Scene.from_paths(paths, dtype=torch.float64), width, height)
         return self._tiles[key]
+
+
+class LazyBox:
+    """A shape's bounding box (x0, y0, x1, y1), computed on first use."""
+
+    def __init__(self, contours) -> None:
+        self.contours, self.box = contours, None
+
+    def __getitem__(self, index: int) -> float:
+        if self.box is None:
+            self.box = bounding_box(self.contours)
+        return self.box[index]
+
+
+def path_extent(path) -> tuple[float, float, float, float]:
+    """Bounding box of a VectorPath's control points, grown by its stroke (1.5 half-widths)."""
+    points = torch.cat(path.contours)
+    grow = float(path.stroke_width) * 1.5 if path.stroke_color is not None else 0.0
+    low, high = points.min(0).values, points.max(0).values
+    return float(low[0]) - grow, float(low[1]) - grow, float(high[0]) + grow, float(high[1]) + grow
+
+
+def any_overlap(boxes: np.ndarray) -> bool:
+    """Whether any two of the (N, 4) boxes ``(x0, y0, x1, y1)`` overlap."""
+    overlap_x = (boxes[:, None, 0] < boxes[None, :, 2]) & (boxes[None, :, 0] < boxes[:, None, 2])
+    overlap_y = (boxes[:, None, 1] < boxes[None, :, 3]) & (boxes[None, :, 1] < boxes[:, None, 3])
+    both = overlap_x & overlap_y
+    np.fill_diagonal(both, False)
+    return bool(both.any())
