@@ -132,7 +132,11 @@ def parse_opacity(text: str | None) -> float | None:
 def _named_colors() -> dict[str, RGBA]:
     from PIL import ImageColor  # the 148 CSS Color 4 names
 
-    table = {name: _hex(value[1:]) for name, value in ImageColor.colormap.items()}
+    # getrgb, not the colormap's values: PIL caches its conversions in that dict (hex or tuple)
+    table = {}
+    for name in list(ImageColor.colormap):
+        red, green, blue = ImageColor.getrgb(name)[:3]
+        table[name] = (red / 255.0, green / 255.0, blue / 255.0, 1.0)
     table["transparent"] = (0.0, 0.0, 0.0, 0.0)
     return table
 

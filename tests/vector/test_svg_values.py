@@ -107,3 +107,14 @@ def test_view_box_alignment():
 def test_number_lists_stop_at_errors():
     assert numbers("1,2 3-4.5.5e1") == ([1.0, 2.0, 3.0, -4.5, 5.0], True)
     assert numbers("1 2 x 3") == ([1.0, 2.0], False)
+
+
+def test_named_colours_survive_pil_caching_its_colormap():
+    # PIL's getrgb replaces colormap entries with tuples once it has converted them.
+    from PIL import ImageColor
+
+    from stylize.vector import svg_values
+
+    ImageColor.getrgb("steelblue")
+    svg_values._named_colors.cache_clear()
+    assert parse_color("SteelBlue") == pytest.approx((70 / 255, 130 / 255, 180 / 255, 1.0))
