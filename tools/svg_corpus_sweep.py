@@ -93,7 +93,7 @@ def sweep_file(path: Path, entry: dict, default_bound: float) -> dict:
     within = row["error"] is not None and (bound is None or row["error"] <= bound)
     # A warned file within the default bound draws what SVG says (broken input, said); one that
     # needs a looser bound of its own is an approximation of an unsupported feature.
-    exact = row["error"] is not None and row["error"] <= default_bound
+    exact = row["error"] is not None and row["error"] <= default_bound and "block" not in entry
     row["verdict"] = ("faithful" if exact else "approximated") if within and warned else "wrong"
     row["faithful"] = row["verdict"] == "faithful"
     if not row["status"]:
