@@ -27,6 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--code-root", default=str(ROOT), help="the checkout whose stylize runs the cases")
     parser.add_argument("--fast", action="store_true", help="leave out the slow cases")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a case counts as hanging")
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": args.code_root, "STYLIZE_OFFLINE": "1"}
     print("| case | group | exit | first stderr line | problems |\n|---|---|---:|---|---|")
@@ -35,7 +36,7 @@ def main() -> None:
         for index, case in enumerate(CASES):
             if args.fast and case.slow:
                 continue
-            outcome = run_case(case, Path(scratch) / f"case{index}", env=env)
+            outcome = run_case(case, Path(scratch) / f"case{index}", env=env, timeout=args.timeout)
             failures += bool(outcome.problems)
             line = outcome.first_line.replace("|", "/")[:120]
             print(f"| {case.name} | {case.group} | {outcome.code} | {line} | {'; '.join(outcome.problems) or 'ok'} |", flush=True)

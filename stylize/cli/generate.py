@@ -33,9 +33,11 @@ def score_args(parser: argparse.ArgumentParser) -> None:
 
 def score_run(args: argparse.Namespace) -> int:
     from stylize import api
+    from stylize.generation import as_score
 
     result = api.score(args.image, args.prompt, clip=clip_specs(args), negatives=args.negative, device=args.device)
-    emit(json.dumps({"loss": float(result.loss), "similarities": result.similarities}))
+    scores = {model: {prompt: as_score(value) for prompt, value in sims.items()} for model, sims in result.similarities.items()}
+    emit(json.dumps({"loss": float(result.loss), "scores": scores}))
     return EXIT_OK
 
 

@@ -39,6 +39,9 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--views", type=int, default=None, metavar="N", help="views per iteration")
     add_device_option(parser, default=None)
     parser.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
+    parser.add_argument("--best-of", type=int, default=None, metavar="N",
+                        help="train N fields side by side for a short warm-up (best_of_warmup), keep the one "
+                        "the training CLIP scores best, run it to the end")
     parser.add_argument("--config", default=None, metavar="FILE.toml", help="settings file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
     add_progress_option(parser)
@@ -64,7 +67,7 @@ def mesh_overrides(args: argparse.Namespace) -> dict:
         "iters": args.iters, "views.n_views": args.views, "device": args.device, "seed": args.seed,
         "clip": args.clip, "negatives": args.negative, "image_prompts": args.image_prompt,
         "field.symmetry": args.symmetry, "field.input_colours": args.input_colours, "output.bake": args.bake,
-        "output.bake_size": args.bake_size, "field.mode": args.field_mode, "output.normal_map": args.normal_map,
+        "output.bake_size": args.bake_size, "field.mode": args.field_mode, "best_of": args.best_of, "output.normal_map": args.normal_map,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     overrides.update(parse_set_items(args.set))

@@ -24,7 +24,7 @@ from stylize.mesh.field import NeuralStyleField, load_field
 from stylize.mesh.geometry import vertex_normals
 from stylize.mesh.io import LoadedMesh, load_mesh
 from stylize.mesh.renderer import get_renderer
-from stylize.mesh.surface import StyledMesh
+from stylize.mesh.surface import StyledMesh, TextureSet
 
 __all__ = ["apply_field", "bake_run", "evaluate_field", "resolve_field_source"]
 
@@ -39,10 +39,10 @@ def resolve_field_source(source: str | Path) -> tuple[Path, Path | None]:
     if source.is_dir():
         from stylize.runs import read_run
 
-        read_run(source, "write field.pt")  # a killed run's folder is not a result to reuse
         field_path = source / "field.pt"
         if not field_path.is_file():
             raise InputError(f"{source}: no field.pt in this folder (expected a run folder or a field.pt file)")
+        read_run(source, "write field.pt")  # a killed run's folder is not a result to reuse
         config = source / "config.toml"
         return field_path, config if config.is_file() else None
     if not source.is_file():
@@ -60,7 +60,9 @@ def evaluate_field(
     bake it in the field's mode)."""
     vertices, faces, base = mesh.to_torch(device)
     mask = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device).reshape(-1, 1)
-    styled = StyledMesh(field.to(device).eval(), vertices, faces, vertex_normals(vertices, faces), base, mask)
+    surface_base = field.config.mode == "surface" and (field.config.input_colours or mask is not None)
+    textures = TextureSet.from_mesh(mesh, device) if surface_base else None
+    styled = StyledMesh(field.to(device).eval(), vertices, faces, vertex_normals(vertices, faces), base, mask, textures)
     colors, displacement = [], []
     for start in range(0, len(vertices), _CHUNK):
         part = slice(start, start + _CHUNK)

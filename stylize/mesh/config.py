@@ -182,6 +182,10 @@ class Text2MeshConfig:
     log_every: int = 10
     nan_patience: int = 10
     checkpoint_every: int = 50
+    # Best of N: train N fields (seeds seed, seed + 1, ...) side by side for best_of_warmup
+    # iterations, keep the one the training CLIP scores best, and run it to the end.
+    best_of: int = 1
+    best_of_warmup: int = 30
     renderer: str = "torch"
     # Images per CLIP forward (0: a default per device); bigger batches are chunked with
     # activation checkpointing, so a small GPU degrades to chunks instead of running out of memory.
@@ -200,7 +204,7 @@ class Text2MeshConfig:
         every augmented view (about 60 MB each for a ViT-B/32 at 224 px, forward and backward)."""
         pixels = self.views.n_views * self.render_size**2
         encodes = self.views.n_views * (self.loss.n_augs + 2 * self.loss.n_local_augs)
-        return pixels * 600.0 + encodes * 60e6
+        return (pixels * 600.0 + encodes * 60e6) * self.best_of
 
     def check(self) -> None:
         """Raise :class:`InputError` naming the first setting out of range (also absurd sizes and
@@ -218,7 +222,8 @@ class Text2MeshConfig:
         check_seed(self.seed)
         out = self.output
         check_limits({**positive, "loss.n_augs": self.loss.n_augs, "loss.n_local_augs": self.loss.n_local_augs,
-                      "output.turntable_frames": out.turntable_frames}, MESH_LIMITS)  # fmt: skip
+                      "output.turntable_frames": out.turntable_frames, "best_of": self.best_of,
+                      "best_of_warmup": self.best_of_warmup}, MESH_LIMITS)  # fmt: skip
         check_memory(self.estimate_step_bytes(), "one iteration", "render_size or views.n_views")
         if self.clip_batch < 0:
             raise InputError(f"config key 'clip_batch': expected 0 (auto) or a positive number of images, got {self.clip_batch}")
@@ -283,6 +288,7 @@ MESH_LIMITS: Mapping[str, tuple[float, float]] = {
     "nan_patience": (1, 10**9), "optim.lr_step": (1, 10**9), "output.preview_views": (1, 64),
     "output.preview_size": (8, 4096), "output.turntable_size": (8, 4096), "output.score_size": (8, 4096),
     "loss.n_augs": (1, 64), "loss.n_local_augs": (1, 64), "output.turntable_frames": (1, 720),
+    "best_of": (1, 64), "best_of_warmup": (1, 10**6),
 }  # fmt: skip
 
 

@@ -15,10 +15,13 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from stylize.engine import ModelCache
 from stylize.errors import InputError, Interrupted, first_line
@@ -27,7 +30,7 @@ from stylize.mesh.config import Text2MeshConfig
 from stylize.mesh.controls import prepare_mesh
 from stylize.mesh.outputs import Text2MeshResult, collect_result, save_text2mesh_outputs
 from stylize.mesh.resume import CHECKPOINT_NAME, load_checkpoint, mask_tensor, resumed_config, same_mask, save_checkpoint
-from stylize.mesh.text2mesh import StepRecord, Text2MeshRun
+from stylize.mesh.text2mesh import StepRecord, Text2MeshRun, joint_step
 from stylize.runs import RunFolder
 from stylize.utils import file_sha256, seed_everything
 
@@ -155,23 +158,29 @@ class Text2Mesh:
         if out is not None:  # checked before anything loads or trains
             resuming = self.resume_folder is not None and Path(out).resolve() == self.resume_folder.resolve()
             folder = RunFolder(out, "mesh", inputs=self.input_files(), overwrite=overwrite, resume=resuming)
+        self.candidates: list[dict] = []
         try:
             seed_everything(config.seed)
-            run = Text2MeshRun(self.mesh, config, model_cache=self.model_cache, mask=self.weights)
+            started = time.time()
+            if self.state is None and config.best_of > 1:
+                run, on_step = self._best_of(on_step)
+            else:
+                run = Text2MeshRun(self.mesh, config, model_cache=self.model_cache, mask=self.weights)
+            if self.state is not None:
+                try:
+                    run.load_state_dict(self.state)
+                except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as exc:
+                    raise InputError(f"{self.state['path']}: the checkpoint is damaged ({first_line(exc)}); "
+                                     "the run cannot be resumed from it") from None  # fmt: skip
+                started -= float(self.state.get("train_seconds", 0.0))
+        except KeyboardInterrupt as exc:
+            if folder is not None:
+                folder.close()
+            raise Interrupted.after(exc) from None
         except BaseException:
             if folder is not None:
                 folder.close()
             raise
-        started = time.time()
-        if self.state is not None:
-            try:
-                run.load_state_dict(self.state)
-            except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as exc:
-                if folder is not None:
-                    folder.close()
-                raise InputError(f"{self.state['path']}: the checkpoint is damaged ({first_line(exc)}); "
-                                 "the run cannot be resumed from it") from None  # fmt: skip
-            started -= float(self.state.get("train_seconds", 0.0))
         if folder is None:
             run.run(on_step=on_step)
             result = collect_result(run)
@@ -180,6 +189,43 @@ class Text2Mesh:
         if run.status == "interrupted":
             raise Interrupted.after(run.interrupt or KeyboardInterrupt(), result)
         return result
+
+    def _best_of(self, on_step: StepCallback | None) -> tuple[Text2MeshRun, StepCallback | None]:
+        """Train ``best_of`` candidates (seeds ``seed``, ``seed + 1``, ...) side by side for
+        ``best_of_warmup`` iterations, one CLIP pass for all of them per iteration; keep the one
+        the *training* CLIP scores best over the preview views (the judge is never asked).
+
+        Returns the chosen run (its config says ``best_of = 1`` and its own seed, so its checkpoint
+        resumes it alone) and the progress callback for the rest of the run, counted on from the
+        warm-up (``total = N * warm-up + the remaining iterations``)."""
+        config = self.config
+        count, warmup = config.best_of, min(config.best_of_warmup, config.iters)
+        engine = None
+        runs = []
+        for index in range(count):
+            candidate = dataclasses.replace(config, seed=config.seed + index, best_of=1)
+            runs.append(Text2MeshRun(self.mesh, candidate, engine=engine, model_cache=self.model_cache, mask=self.weights))
+            engine = runs[0].engine
+        total = count * warmup + (config.iters - warmup)
+        for step in range(warmup):
+            records = joint_step(runs)
+            if on_step is not None:
+                on_step(count * (step + 1), total, records[0].metrics())
+        with torch.no_grad():
+            scores = [run.selection_score() for run in runs]
+        best = max(range(count), key=lambda index: scores[index])
+        self.candidates = [{"seed": run.config.seed, "train_score": round(100.0 * score, 4), "chosen": index == best}
+                           for index, (run, score) in enumerate(zip(runs, scores))]  # fmt: skip
+        logger.info("best of %d after %d iterations: seed %d (training CLIP %s)", count, warmup,
+                    runs[best].config.seed, [round(100 * s, 2) for s in scores])  # fmt: skip
+        chosen = runs[best]
+        if on_step is None:
+            return chosen, None
+
+        def remaining(step: int, _total: int, metrics: dict) -> None:
+            on_step(count * warmup + (step - warmup), total, metrics)
+
+        return chosen, remaining
 
     def _run_into(self, run: Text2MeshRun, folder: RunFolder, started: float, on_step: StepCallback | None) -> Text2MeshResult:
         if self.state is not None:
@@ -201,4 +247,5 @@ class Text2Mesh:
                 )  # fmt: skip
 
             run.run(on_step=on_step, on_log=log, on_checkpoint=checkpoint)
-            return save_text2mesh_outputs(run, folder, started)
+            extra = {"candidates": self.candidates, "best_seed": run.config.seed} if self.candidates else {}
+            return save_text2mesh_outputs(run, folder, started, self.config, **extra)

@@ -22,7 +22,7 @@ from stylize.config import to_dict
 from stylize.engine import Augmenter, ClipEngine, ModelCache, PromptSet, load_image
 from stylize.engine.engine import memory_hint
 from stylize.errors import Interrupted
-from stylize.generation import RunOutcome, StepCallback, Timer, frame_due, metric_floats, prompt_scores, run_steps
+from stylize.generation import SCORE_SCALE, RunOutcome, StepCallback, Timer, frame_due, metric_floats, prompt_scores, run_steps
 from stylize.images import save_gif, save_image
 from stylize.painting.config import PAINT_PRESETS, PaintConfig, check_paint_config  # noqa: F401  (re-exported)
 from stylize.painting.params import get_image
@@ -109,7 +109,7 @@ class Painter:
                 optimiser.step()
             sims = {f"sim/{p}": out.similarity_tensor(p) for p in c.prompts}
             metrics = {"loss": loss.detach(), "clip_loss": out.loss.detach(), **sims,
-                       "score": torch.stack(list(sims.values())).mean()}  # fmt: skip
+                       "score": SCORE_SCALE * torch.stack(list(sims.values())).mean()}  # fmt: skip
             if content is not None:
                 metrics["content_loss"] = content.detach()
             if folder is not None and (index % c.log_every == 0 or index == c.iters - 1):

@@ -76,8 +76,14 @@ def _run_mesh(job: Any, folder: Path, model_cache: Any, device: str | None) -> d
     result = Text2Mesh(config, job.input, model_cache=model_cache).run(folder)
     if result.status != "finished":
         raise InputError(f"the run {result.status} after {result.iterations} iterations (non-finite losses)")
-    score = result.scores.get("judge_mes", result.scores.get("train_mes"))
-    return {"scores": result.scores, "score": None if score is None else score / 100.0}
+    by = "judge" if "judge_mes" in result.scores else "trainer"
+    return {"scores": result.scores, "score": result.scores.get("judge_mes", result.scores.get("train_mes")), "score_by": by}
+
+
+def _generation_score(scores: dict) -> dict[str, Any]:
+    """The manifest's score of a draw / paint run: the judge's mean if it had one, else the trainer's."""
+    by = "judge" if "judge" in scores else "trainer"
+    return {"scores": scores, "score": scores[by]["mean"], "score_by": by}
 
 
 def _run_draw(job: Any, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
@@ -87,7 +93,7 @@ def _run_draw(job: Any, folder: Path, model_cache: Any, device: str | None) -> d
 
     _check_input(job)
     result = ClipDraw(apply_overrides(DrawConfig(), _with_device(job.config, device)), model_cache).run(folder)
-    return {"scores": result.scores, "score": result.scores.get("judge", result.scores["trainer"])["mean"]}
+    return _generation_score(result.scores)
 
 
 def _run_paint(job: Any, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
@@ -97,7 +103,7 @@ def _run_paint(job: Any, folder: Path, model_cache: Any, device: str | None) -> 
 
     _check_input(job)
     result = Painter(apply_overrides(PaintConfig(), _with_device(job.config, device)), model_cache).run(folder)
-    return {"scores": result.scores, "score": result.scores.get("judge", result.scores["trainer"])["mean"]}
+    return _generation_score(result.scores)
 
 
 @dataclass(frozen=True)
@@ -139,7 +145,7 @@ JOB_KINDS: Registry[JobKind] = Registry("job kind", {
         "mesh",
         {"views": "views.n_views", "image_prompt": "image_prompts", "judge": "judge", "bake": "output.bake",
          "bake_size": "output.bake_size", "symmetry": "field.symmetry", "input_colours": "field.input_colours",
-         "field": "field.mode", "normal_map": "output.normal_map"},
+         "field": "field.mode", "normal_map": "output.normal_map", "best_of": "best_of"},
         None, ("image_prompts",), "fast",
         ("mesh.glb", "mesh.ply", "mesh.obj", "field.pt", "preview.png"), _resolve_mesh, _run_mesh, prompt_key="prompt",
     ),

@@ -39,7 +39,8 @@ def make_entry(job: Job, out_root: Path, outcome: dict[str, Any]) -> dict[str, A
         "prompt": job.prompt,
         "seed": job.seed,
         "hash": job.digest,
-        "score": outcome.get("score"),
+        "score": outcome.get("score"),  # 100 x cosine (see stylize.generation.SCORE_SCALE)
+        "score_by": outcome.get("score_by"),  # "judge" or "trainer": the model that gave it
         "scores": outcome.get("scores", {}),
         "seconds": outcome.get("seconds"),
         "worker": outcome.get("worker"),

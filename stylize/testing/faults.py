@@ -91,9 +91,13 @@ def run_case(case: FaultCase, folder: Path, python: str | None = None, env: dict
             os.chdir(cwd)
         stderr = err.getvalue()
     else:
-        done = subprocess.run([python or sys.executable, "-m", "stylize", *argv], cwd=folder, env=env, capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
-        code, stderr = done.returncode, done.stderr
+        try:
+            done = subprocess.run([python or sys.executable, "-m", "stylize", *argv], cwd=folder, env=env,
+                                  capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
+            code, stderr = done.returncode, done.stderr
+        except subprocess.TimeoutExpired as exc:
+            code = -1
+            stderr = f"(still running after {timeout:.0f} s: killed)\n" + (exc.stderr or b"").decode(errors="replace")
     lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith(("WARNING", "INFO"))]
     outcome = FaultOutcome(code, lines)
     if code != case.code:

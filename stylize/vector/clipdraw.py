@@ -31,6 +31,7 @@ from stylize.engine import Augmenter, ClipEngine, ModelCache, PromptSet, load_im
 from stylize.engine.engine import memory_hint
 from stylize.errors import InputError, Interrupted
 from stylize.generation import (
+    SCORE_SCALE,
     RunOutcome,
     StepCallback,
     Timer,
@@ -246,7 +247,7 @@ class ClipDraw:
             metrics["clip_loss"] = out.loss.detach()
             sims = [out.similarity_tensor(prompt) for prompt in c.prompts]
             metrics.update({f"sim/{prompt}": sim for prompt, sim in zip(c.prompts, sims)})
-            metrics["score"] = torch.stack(sims).mean()
+            metrics["score"] = SCORE_SCALE * torch.stack(sims).mean()
         if self.style_loss is not None:
             with timer("style"):
                 style = c.style_weight * self.style_loss(pixels)
