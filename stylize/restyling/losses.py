@@ -25,7 +25,7 @@ from stylize.engine.losses import directional_loss
 from stylize.registry import Registry
 
 __all__ = [
-    "CONTENT_FEATURES", "ContentLoss", "VGG19_CONTENT_LAYERS", "get_content_features", "patch_directional_loss",
+    "CONTENT_FEATURES", "ClipContentFeatures", "ContentLoss", "VGG19_CONTENT_LAYERS", "get_content_features", "patch_directional_loss",
     "random_patches", "total_variation",
 ]  # fmt: skip
 
@@ -43,12 +43,52 @@ def _vgg(pretrained: bool) -> nn.Module:
         return VggFeatures(pretrained=pretrained, layers=VGG19_CONTENT_LAYERS, arch="vgg19", setting="content_features")
 
 
-def _clip(clip_model) -> nn.Module:
-    from stylize.vector.style import ClipFeatures
+class ClipContentFeatures(nn.Module):
+    """A CLIP image tower's feature maps for the content loss.
 
+    A ResNet tower (open_clip's ModifiedResNet) runs over the picture at its own size: its stem
+    and four stages are convolutional, so the loss sees the picture at full resolution, as VGG's
+    conv4_2 / conv5_2 do in the paper (resizing to the model's 64 or 224 px first would let
+    shapes drift by a few pixels unseen). A ViT's patch grid is fixed, so for a ViT the picture
+    is resized to the model's size (:class:`stylize.vector.style.ClipFeatures`).
+
+    Args:
+        clip_model: a loaded :class:`~stylize.engine.ClipModel`.
+
+    Shape:
+        (B, 3, H, W) in [0, 1] -> list of (B, C_l, H_l, W_l).
+    """
+
+    def __init__(self, clip_model) -> None:
+        super().__init__()
+        from stylize.vector.style import ClipFeatures
+
+        self.clip_model = clip_model
+        visual = clip_model.model.visual
+        self.stages = None
+        if hasattr(visual, "stem") and all(hasattr(visual, f"layer{i}") for i in range(1, 5)):
+            self.stages = [visual.layer1, visual.layer2, visual.layer3, visual.layer4]
+            self.register_buffer("mean", torch.tensor(clip_model.mean).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(clip_model.std).view(1, 3, 1, 1))
+        else:
+            self.resized = ClipFeatures(clip_model)
+
+    def forward(self, images: Tensor) -> list[Tensor]:
+        if self.stages is None:
+            return self.resized(images)
+        x = (images.to(self.clip_model.device, torch.float32) - self.mean) / self.std
+        x = self.clip_model.model.visual.stem(x)
+        outputs = []
+        for stage in self.stages:
+            x = stage(x)
+            outputs.append(x.float())
+        return outputs
+
+
+def _clip(clip_model) -> nn.Module:
     if clip_model is None:
         raise ValueError("content features 'clip' need a loaded CLIP model")
-    return ClipFeatures(clip_model)
+    return ClipContentFeatures(clip_model)
 
 
 CONTENT_FEATURES: Registry[Callable[..., nn.Module]] = Registry("content features", {
