@@ -30,7 +30,7 @@ def trained(tmp_path_factory, tiny_clip_spec):
 
 
 def test_restyle_progress_json_then_apply(trained, tiny_clip_spec, tmp_path, capsys):
-    folder, image, _ = trained
+    _, image, _ = trained
     out = tmp_path / "run"
     code = main(["restyle", str(image), "a blue circle", "--source", "a red circle", "--out", str(out), "--clip", tiny_clip_spec,
                  "--progress", "json", *SMALL])  # fmt: skip
@@ -66,7 +66,7 @@ def test_restyle_progress_json_then_apply(trained, tiny_clip_spec, tmp_path, cap
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(trained, tiny_clip_spec, tmp_path, capsys, argv, words):
-    folder, image, out = trained
+    _, image, out = trained
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n broken")
     names = {"missing": tmp_path / "missing.png", "corrupt": corrupt, "image": image, "net": out / "net.pt",
@@ -81,7 +81,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(trained, tiny_clip_spec
 
 
 def test_an_output_over_the_input_is_refused(trained, tiny_clip_spec, tmp_path, capsys):
-    folder, image, out = trained
+    _, image, out = trained
     target = tmp_path / "image.png"
     target.write_bytes(image.read_bytes())
     before = target.read_bytes()

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from stylize.cli import main
 from stylize.config import resolve_config
 from stylize.errors import InputError, Interrupted
 from stylize.images import save_image
