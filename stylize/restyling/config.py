@@ -61,9 +61,11 @@ from stylize.registry import check_names
 
 __all__ = ["MAX_APPLY_PIXELS", "MAX_INPUT_PIXELS", "RESTYLE_PRESETS", "RestyleConfig", "check_restyle_config"]
 
-#: The largest picture (width x height) ``--apply`` stylizes in one forward pass: the U-Net's
-#: full-resolution activations take about 0.4 KB per pixel on the CPU (about 1.7 GB at 2048 px).
-MAX_APPLY_PIXELS = 4096 * 4096
+#: The largest picture (width x height) ``--apply`` stylizes in one forward pass (4096 x 2048):
+#: the U-Net's full-resolution activations (instance norm needs the whole picture at once) took
+#: the process to 4.0 GB peak at 2048 x 2048 on the CPU (tools/bench_restyle.py), so this bound
+#: needs about 8 GB.
+MAX_APPLY_PIXELS = 4096 * 2048
 #: The largest content image a training run reads (it is resized to ``size`` afterwards); both
 #: bounds stay under PIL's decompression-bomb limit (89 MP), which would otherwise warn first.
 MAX_INPUT_PIXELS = 8192 * 8192
