@@ -1,7 +1,7 @@
 """The public Python API: a thin facade over the run owners. Each function is what the CLI
 command of the same name calls; the work is done by :class:`stylize.mesh.run.Text2Mesh`,
-:class:`stylize.vector.clipdraw.ClipDraw`, :class:`stylize.painting.painter.Painter` and
-:mod:`stylize.pipeline`."""
+:class:`stylize.vector.clipdraw.ClipDraw`, :class:`stylize.painting.painter.Painter`,
+:class:`stylize.restyling.restyler.Restyler` and :mod:`stylize.pipeline`."""
 
 from __future__ import annotations
 
@@ -297,6 +297,66 @@ def paint(
     return Painter(config).run(out, on_step=on_step, overwrite=overwrite)
 
 
+def restyle(
+    image: str | Path,
+    prompt: str,
+    out: str | Path | None = None,
+    *,
+    source: str | None = None,
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: dict | None = None,
+    on_step: Callable[[int, int, dict], None] | None = None,
+    **options,
+):
+    """Restyle an existing picture with CLIPstyler: train a StyleNet that maps it towards ``prompt``.
+
+    Args:
+        image: the content image file; never modified.
+        prompt: the target style text ("a watercolour painting").
+        out: run folder (``image.png``, ``preview.png``, ``progress.gif``, ``net.pt``,
+            ``config.toml``, ``run.json``, ``metrics.jsonl``); None writes nothing.
+        source: the text describing the picture as it is (default ``"a Photo"``, the paper's).
+        preset: ``clipstyler`` (the paper's settings, also the defaults) or ``smoke``.
+        config_file, overrides, on_step: as :func:`draw`.
+        **options: any :class:`~stylize.restyling.config.RestyleConfig` field, e.g. ``size=768``,
+            ``content_features="clip"`` (no VGG download), ``clip=[...]``.
+
+    Returns:
+        :class:`~stylize.restyling.restyler.RestyleResult` (image, content, net, scores, files).
+
+    Raises:
+        InputError: unknown keys, bad values, a missing, unreadable or oversize image.
+        Interrupted: Ctrl-C stopped the run after what existed was written.
+    """
+    from stylize.config import resolve_config
+    from stylize.restyling.config import RESTYLE_PRESETS, RestyleConfig
+    from stylize.restyling.restyler import Restyler
+
+    given = {"image": str(image), "prompt": prompt, "source": source, **options}
+    merged = {key: value for key, value in given.items() if value is not None}
+    merged.update(overrides or {})
+    config = resolve_config(RestyleConfig, RESTYLE_PRESETS, preset, config_file, merged)
+    return Restyler(config).run(out, on_step=on_step)
+
+
+def apply_restyle(net: str | Path, image: str | Path, out: str | Path | None = None, *, device: str = "auto"):
+    """Stylize another picture with a trained StyleNet, in one forward pass at full resolution.
+
+    Args:
+        net: a restyle run's ``net.pt`` or the run folder.
+        image: the picture (up to :data:`~stylize.restyling.config.MAX_APPLY_PIXELS`); never modified.
+        out: folder for ``image.png``, ``preview.png`` and ``run.json``; None writes nothing.
+        device: ``auto``, ``cpu`` or ``cuda``.
+
+    Returns:
+        :class:`~stylize.restyling.apply.ApplyResult` (image, seconds, the net's metadata).
+    """
+    from stylize.restyling.apply import apply_stylenet
+
+    return apply_stylenet(net, image, out, device=device)
+
+
 def batch(
     jobs: str | Path | Mapping[str, Any] | Sequence[Any],
     out: str | Path | None = None,
@@ -307,7 +367,7 @@ def batch(
     threads: int = 1,
     on_job: Callable[[dict], None] | None = None,
 ):
-    """Run a jobs file (mesh stylizations, drawings and paints) and write one folder per job.
+    """Run a jobs file (mesh stylizations, drawings, paints and restyles) and write one folder per job.
 
     Args:
         jobs: a TOML jobs file (``[defaults]`` + ``[[jobs]]``, see the README), its parsed data,

@@ -1,8 +1,8 @@
 """The ``stylize`` command line: parses arguments and calls :mod:`stylize.api`.
 
 Each sub-command is a triple (help, add its arguments, run it) in :data:`COMMANDS`, defined in
-:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate` and :mod:`stylize.cli.batch`. Errors the
-user can fix (:class:`~stylize.errors.StylizeError`) print one line on stderr and exit with code
+:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate`, :mod:`stylize.cli.restyle` and
+:mod:`stylize.cli.batch`. Errors the user can fix (:class:`~stylize.errors.StylizeError`) print one line on stderr and exit with code
 2; a traceback is shown only with ``--debug``. Ctrl-C and SIGTERM stop a run the same way: it
 saves what exists and the command exits with 130 (SIGINT) or 143 (SIGTERM).
 """
@@ -16,7 +16,7 @@ import sys
 from typing import Callable, Sequence
 
 from stylize import __version__
-from stylize.cli import batch, generate, mesh
+from stylize.cli import batch, generate, mesh, restyle
 from stylize.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401  (re-exported)
 from stylize.errors import Interrupted, StylizeError, first_line, terminate_as_interrupt
 
@@ -29,9 +29,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "eval": ("judge a mesh or run folder with CLIP over 24 views; prints one JSON line", mesh.eval_args, mesh.eval_run),
     "draw": ("draw a vector illustration of a prompt (CLIPDraw / StyleCLIPDraw)", generate.draw_args, generate.draw_run),
     "paint": ("paint a raster image of a prompt (pixel or FFT parameterisation)", generate.paint_args, generate.paint_run),
+    "restyle": ("restyle a picture towards a text (CLIPstyler), or --apply a trained StyleNet to another",
+                restyle.restyle_args, restyle.restyle_run),
     "apply": ("apply a trained mesh field to another mesh of the same object", mesh.apply_args, mesh.apply_run),
     "bake": ("bake a coloured mesh's vertex colours into a UV texture GLB", mesh.bake_args, mesh.bake_run),
-    "batch": ("run a jobs file of meshes, drawings and paints (local or Ray executor)", batch.batch_args, batch.batch_run),
+    "batch": ("run a jobs file of meshes, drawings, paints and restyles (local or Ray executor)", batch.batch_args, batch.batch_run),
 }
 
 

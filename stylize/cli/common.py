@@ -1,6 +1,6 @@
 """What every ``stylize`` sub-command shares: exit codes, options, JSON events, reporting.
 
-Command modules (:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate`, :mod:`stylize.cli.batch`)
+Command modules (:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate`, :mod:`stylize.cli.restyle`, ...)
 import this module and never the package itself, so the command line has no import cycle.
 Nothing here imports torch: building the parser and printing ``--help`` stay instant.
 """

@@ -1,9 +1,10 @@
-"""Job kinds: what a batch needs to know about mesh, draw and paint jobs, one record per kind.
+"""Job kinds: what a batch needs to know about mesh, draw, paint and restyle jobs, one record per kind.
 
 A :class:`JobKind` holds the keys a job of that kind takes, which of them are input files, the
 artefacts a finished run folder must hold, how its config is resolved, and how it runs: by
 calling down into the kind's run owner (:class:`~stylize.mesh.run.Text2Mesh`,
-:class:`~stylize.vector.clipdraw.ClipDraw`, :class:`~stylize.painting.painter.Painter`).
+:class:`~stylize.vector.clipdraw.ClipDraw`, :class:`~stylize.painting.painter.Painter`,
+:class:`~stylize.restyling.restyler.Restyler`).
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ def _resolve_paint(preset: str | None, config_file: str | None, overrides: dict)
 
     config = resolve_config(PaintConfig, PAINT_PRESETS, preset, config_file, overrides)
     check_paint_config(config)
+    return config
+
+
+def _resolve_restyle(preset: str | None, config_file: str | None, overrides: dict) -> Any:
+    from stylize.config import resolve_config
+    from stylize.restyling.config import RESTYLE_PRESETS, RestyleConfig, check_restyle_config
+
+    config = resolve_config(RestyleConfig, RESTYLE_PRESETS, preset, config_file, overrides)
+    check_restyle_config(config)
     return config
 
 
@@ -106,12 +116,22 @@ def _run_paint(job: Any, folder: Path, model_cache: Any, device: str | None) -> 
     return _generation_score(result.scores)
 
 
+def _run_restyle(job: Any, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
+    from stylize.config import apply_overrides
+    from stylize.restyling.config import RestyleConfig
+    from stylize.restyling.restyler import Restyler
+
+    _check_input(job)
+    result = Restyler(apply_overrides(RestyleConfig(), _with_device(job.config, device)), model_cache).run(folder)
+    return {"scores": result.scores, "score": result.scores.get("judge", result.scores["trainer"])["mean"]}
+
+
 @dataclass(frozen=True)
 class JobKind:
     """What the batch needs to know about one kind of job.
 
     Attributes:
-        name: ``mesh``, ``draw`` or ``paint``.
+        name: ``mesh``, ``draw``, ``paint`` or ``restyle``.
         options: job keys beyond the common ones -> config keys (the CLI option names).
         input_key: config key the job's ``input`` goes to; None keeps it apart (the mesh file).
         file_keys: config keys that hold input files (hashed by content, resolved relative to
@@ -159,5 +179,9 @@ JOB_KINDS: Registry[JobKind] = Registry("job kind", {
     "paint": JobKind(
         "paint", {k: k for k in ("init", "size", "param", "judge")}, "init", ("init",), None,
         ("image.png", "preview.png"), _resolve_paint, _run_paint,
+    ),
+    "restyle": JobKind(
+        "restyle", {k: k for k in ("source", "size", "judge")}, "image", ("image",), None,
+        ("image.png", "preview.png", "net.pt"), _resolve_restyle, _run_restyle, prompt_key="prompt",
     ),
 })  # fmt: skip
