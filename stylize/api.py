@@ -307,6 +307,7 @@ def restyle(
     config_file: str | Path | None = None,
     overrides: dict | None = None,
     on_step: Callable[[int, int, dict], None] | None = None,
+    overwrite: bool = False,
     **options,
 ):
     """Restyle an existing picture with CLIPstyler: train a StyleNet that maps it towards ``prompt``.
@@ -318,7 +319,7 @@ def restyle(
             ``config.toml``, ``run.json``, ``metrics.jsonl``); None writes nothing.
         source: the text describing the picture as it is (default ``"a Photo"``, the paper's).
         preset: ``clipstyler`` (the paper's settings, also the defaults) or ``smoke``.
-        config_file, overrides, on_step: as :func:`draw`.
+        config_file, overrides, on_step, overwrite: as :func:`draw`.
         **options: any :class:`~stylize.restyling.config.RestyleConfig` field, e.g. ``size=768``,
             ``content_features="clip"`` (no VGG download), ``clip=[...]``.
 
@@ -337,10 +338,11 @@ def restyle(
     merged = {key: value for key, value in given.items() if value is not None}
     merged.update(overrides or {})
     config = resolve_config(RestyleConfig, RESTYLE_PRESETS, preset, config_file, merged)
-    return Restyler(config).run(out, on_step=on_step)
+    return Restyler(config).run(out, on_step=on_step, overwrite=overwrite)
 
 
-def apply_restyle(net: str | Path, image: str | Path, out: str | Path | None = None, *, device: str = "auto"):
+def apply_restyle(net: str | Path, image: str | Path, out: str | Path | None = None, *, device: str = "auto",
+                  overwrite: bool = False):  # fmt: skip
     """Stylize another picture with a trained StyleNet, in one forward pass at full resolution.
 
     Args:
@@ -354,7 +356,7 @@ def apply_restyle(net: str | Path, image: str | Path, out: str | Path | None = N
     """
     from stylize.restyling.apply import apply_stylenet
 
-    return apply_stylenet(net, image, out, device=device)
+    return apply_stylenet(net, image, out, device=device, overwrite=overwrite)
 
 
 def batch(

@@ -86,6 +86,8 @@ class RunFolder:
         self._locked = False
         if self.path.exists() and not self.path.is_dir():
             raise InputError(f"--out {self.path} is a file, not a folder")
+        self._created = not self.path.exists()
+        self._completed = False
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -115,8 +117,8 @@ class RunFolder:
             path = Path(item).resolve()
             inside = path.parent == folder or folder in path.parents
             if inside and path.relative_to(folder).parts[0] in names:
-                raise InputError(f"{item}: the input would be overwritten by this run's output of the same name in "
-                                 f"{self.path}: choose another --out")  # fmt: skip
+                raise InputError(f"{item}: this run's output of the same name in {self.path} would overwrite the input: "
+                                 "choose another --out")  # fmt: skip
 
     def _lock(self) -> None:
         lock = self.file(LOCK_NAME)
@@ -218,13 +220,20 @@ class RunFolder:
         data = {"kind": self.kind, "environment": environment_info(), "wall_seconds": round(time.time() - self.started, 3)}
         data.update(fields)
         data["complete"] = True
+        self._completed = True
         write_json(self.file("run.json"), data)
         return self.file("run.json")
 
     def close(self) -> None:
+        """Release the folder. A folder this run created and left with nothing but its start
+        marker (it failed before writing anything, e.g. on a bad input) is removed again."""
         if self._metrics is not None:
             self._metrics.close()
             self._metrics = None
+        if self._created and not self._completed:
+            with contextlib.suppress(OSError):
+                if {entry.name for entry in self.path.iterdir()} <= {"run.json", LOCK_NAME}:
+                    shutil.rmtree(self.path)
         self._unlock()
 
     def __enter__(self) -> "RunFolder":

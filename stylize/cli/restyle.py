@@ -6,7 +6,16 @@ import argparse
 import json
 from pathlib import Path
 
-from stylize.cli.common import DEVICES, EXIT_OK, add_clip_option, add_progress_option, json_event, step_callback
+from stylize.cli.common import (
+    DEVICES,
+    EXIT_OK,
+    add_clip_option,
+    add_overwrite_option,
+    add_progress_option,
+    emit,
+    json_event,
+    step_callback,
+)
 from stylize.errors import InputError
 
 
@@ -25,15 +34,16 @@ def restyle_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--config", help="TOML file of config keys")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+    add_overwrite_option(parser)
     add_clip_option(parser)
     parser.add_argument("--device", choices=DEVICES, help="where to run (default: auto)")
     add_progress_option(parser)
 
 
 def _default_out(kind: str) -> str:
-    import time
+    from stylize.api import default_out
 
-    return f"runs/{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return str(default_out(kind))
 
 
 def _apply(args: argparse.Namespace) -> int:
@@ -45,12 +55,12 @@ def _apply(args: argparse.Namespace) -> int:
         given = ", ".join(([f"PROMPT {args.prompt!r}"] if args.prompt is not None else []) + unused)
         raise InputError(f"--apply takes only NET, IMAGE, --out and --device; got {given}")
     out = args.out or _default_out("restyle-apply")
-    result = api.apply_restyle(args.apply, args.image, out, device=args.device or "auto")
+    result = api.apply_restyle(args.apply, args.image, out, device=args.device or "auto", overwrite=args.overwrite)
     summary = {"out": str(out), "image": str(Path(out) / "image.png"), "seconds": round(result.seconds, 4)}
     if args.progress == "json":
         json_event("done", **summary)
     else:
-        print(json.dumps(summary))
+        emit(json.dumps(summary))
     return EXIT_OK
 
 
@@ -68,12 +78,13 @@ def restyle_run(args: argparse.Namespace) -> int:
     on_step, close = step_callback(args.progress, "restyle")
     try:
         result = api.restyle(args.image, args.prompt, out, source=args.source, preset=args.preset, config_file=args.config,
-                             overrides=parse_set_items(args.set), on_step=on_step, **options)  # fmt: skip
+                             overrides=parse_set_items(args.set), on_step=on_step, overwrite=args.overwrite,
+                             **options)  # fmt: skip
     finally:
         close()
     summary = {"out": str(out), "scores": result.scores}
     if args.progress == "json":
         json_event("done", image=str(Path(out) / "image.png"), net=str(Path(out) / "net.pt"), **summary)
     else:
-        print(json.dumps(summary))
+        emit(json.dumps(summary))
     return EXIT_OK

@@ -123,7 +123,7 @@ def _run_restyle(job: Any, folder: Path, model_cache: Any, device: str | None) -
 
     _check_input(job)
     result = Restyler(apply_overrides(RestyleConfig(), _with_device(job.config, device)), model_cache).run(folder)
-    return {"scores": result.scores, "score": result.scores.get("judge", result.scores["trainer"])["mean"]}
+    return _generation_score(result.scores)
 
 
 @dataclass(frozen=True)

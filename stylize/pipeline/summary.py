@@ -45,7 +45,7 @@ def format_table(entries: Sequence[dict[str, Any]], error_width: int = 60) -> st
         seconds = entry.get("seconds")
         score = entry.get("score")
         rows.append((entry["id"], entry.get("kind"), entry.get("name"), entry["status"],
-                     None if score is None else round(float(score), 2), None if seconds is None else round(float(seconds), 1),
+                     score, None if seconds is None else round(float(seconds), 1),
                      entry.get("score_by") if score is not None else None, error))  # fmt: skip
     cells = [header, *[tuple(_cell(v) for v in row) for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]

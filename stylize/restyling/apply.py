@@ -18,7 +18,7 @@ from torch import Tensor
 from stylize.generation import RunOutcome
 from stylize.images import image_grid, save_image
 from stylize.restyling.config import MAX_APPLY_PIXELS
-from stylize.restyling.io import load_picture, refuse_overwrite
+from stylize.restyling.io import load_picture
 from stylize.restyling.stylenet import load_stylenet, stylize_image
 from stylize.runs import RunFolder
 from stylize.utils import resolve_device
@@ -49,7 +49,9 @@ class ApplyResult(RunOutcome):
     metadata: dict = field(default_factory=dict)
 
 
-def apply_stylenet(net: str | Path, image: str | Path, out: str | Path | None = None, device: str = "auto") -> ApplyResult:
+def apply_stylenet(
+    net: str | Path, image: str | Path, out: str | Path | None = None, device: str = "auto", overwrite: bool = False
+) -> ApplyResult:
     """Stylize ``image`` with the StyleNet saved at ``net``.
 
     Args:
@@ -57,6 +59,7 @@ def apply_stylenet(net: str | Path, image: str | Path, out: str | Path | None = 
         image: the picture (any size up to ``MAX_APPLY_PIXELS``); never modified.
         out: folder for ``image.png``, ``preview.png`` and ``run.json``; None writes nothing.
         device: ``auto``, ``cpu`` or ``cuda``.
+        overwrite: replace an earlier run's outputs in ``out`` (else such a folder is refused).
 
     Raises:
         InputError: a missing, unreadable or oversize picture, a bad net file, or an output that
@@ -65,15 +68,22 @@ def apply_stylenet(net: str | Path, image: str | Path, out: str | Path | None = 
     target = resolve_device(device)
     network, metadata = load_stylenet(net, target)
     net_path = Path(net) / "net.pt" if Path(net).is_dir() else Path(net)
-    if out is not None:
-        refuse_overwrite(out, list(APPLY_OUTPUT_NAMES), [image, net_path])
+    folder = RunFolder(out, "restyle-apply", inputs=[image, net_path], overwrite=overwrite) if out is not None else None
+    try:
+        return _apply(network, metadata, net_path, image, folder, target)
+    finally:
+        if folder is not None:
+            folder.close()
+
+
+def _apply(network, metadata, net_path, image, folder, target):
     picture = load_picture(image, MAX_APPLY_PIXELS, "image")
     started = time.perf_counter()
     stylized = stylize_image(network, picture)
     seconds = time.perf_counter() - started
-    result = ApplyResult(stylized, picture, seconds, metadata, out_dir=Path(out) if out is not None else None, status="applied")
-    if out is not None:
-        folder = RunFolder(out, "restyle-apply")
+    result = ApplyResult(stylized, picture, seconds, metadata, out_dir=folder.path if folder is not None else None,
+                         status="applied")  # fmt: skip
+    if folder is not None:
         result.files["image.png"] = save_image(folder.file("image.png"), stylized)
         result.files["preview.png"] = save_image(folder.file("preview.png"), _side_by_side(picture, stylized))
         height, width = stylized.shape[-2:]

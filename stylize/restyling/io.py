@@ -10,7 +10,7 @@ from torch import Tensor
 from stylize.engine.prompts import load_image
 from stylize.errors import InputError, first_line
 
-__all__ = ["check_pixels", "load_picture", "refuse_overwrite", "resize_picture", "same_file", "training_size"]
+__all__ = ["check_pixels", "load_picture", "resize_picture", "same_file", "training_size"]
 
 
 def check_pixels(path: str | Path, max_pixels: int, what: str = "image") -> tuple[int, int]:
@@ -66,12 +66,3 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
     except OSError:
         return False
-
-
-def refuse_overwrite(out_dir: str | Path, names: list[str], inputs: list[str | Path]) -> None:
-    """Raise :class:`InputError` when writing ``names`` into ``out_dir`` would replace an input."""
-    for name in names:
-        for source in inputs:
-            if same_file(Path(out_dir) / name, source):
-                raise InputError(f"the output {Path(out_dir) / name} would overwrite the input {source}: choose another --out")
-

@@ -30,7 +30,7 @@ from stylize.errors import InputError, Interrupted
 from stylize.generation import RunOutcome, StepCallback, Timer, frame_due, prompt_scores, run_steps
 from stylize.images import image_grid, save_gif, save_image
 from stylize.restyling.config import MAX_INPUT_PIXELS, RESTYLE_PRESETS, RestyleConfig, check_restyle_config  # noqa: F401
-from stylize.restyling.io import load_picture, refuse_overwrite, resize_picture, training_size
+from stylize.restyling.io import load_picture, resize_picture, training_size
 from stylize.restyling.losses import ContentLoss, get_content_features, patch_directional_loss, random_patches, total_variation
 from stylize.restyling.stylenet import StyleNet, save_stylenet, stylize_image
 from stylize.restyling.templates import expand_templates
@@ -136,19 +136,17 @@ class Restyler:
             score += share * float(global_embedding.detach()[0] @ target)
         return {"patch": patch_loss, "dir": dir_loss, "kept": kept, "score": score}
 
-    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None) -> RestyleResult:
+    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None, overwrite: bool = False) -> RestyleResult:
         """Train the StyleNet; write ``image.png``, ``preview.png`` (content | result),
         ``progress.gif``, ``net.pt``, ``config.toml``, ``run.json`` and ``metrics.jsonl`` when
-        ``out_dir`` is given.
+        ``out_dir`` is given (a folder holding another run is refused unless ``overwrite``).
 
         Raises:
-            InputError: an output would overwrite the content image.
+            InputError: an output would overwrite the content image, or ``out_dir`` holds a run.
             Interrupted: Ctrl-C stopped the run after what existed was written.
         """
         c = self.config
-        if out_dir is not None:
-            refuse_overwrite(out_dir, list(OUTPUT_NAMES), [c.image])
-        folder = RunFolder(out_dir, "restyle") if out_dir is not None else None
+        folder = RunFolder(out_dir, "restyle", inputs=[c.image], overwrite=overwrite) if out_dir is not None else None
         if folder is not None:
             folder.write_config(c)
         with torch.random.fork_rng(devices=[]):

@@ -253,7 +253,7 @@ CASES: list[FaultCase] = [
               text="--out", protected=("mesh.obj",)),
     FaultCase("mesh --overwrite with the input named mesh.obj", "data loss",
               lambda f: [*(_cube_obj(f / "mesh.obj") and []), "mesh", "mesh.obj", "a cube", "--out", ".", "--overwrite",
-                         *MESH_SMALL], text="input would be overwritten", protected=("mesh.obj",)),
+                         *MESH_SMALL], text="would overwrite the input", protected=("mesh.obj",)),
     FaultCase("paint --init RUN/image.png --out RUN", "data loss",
               lambda f: [*(((f / "run").mkdir() or _small_png(f / "run" / "image.png")) and []), "paint", "a red circle",
                          "--init", "run/image.png", "--out", "run", "--preset", "smoke", "--clip", TRAINER, "--no-progress"],
