@@ -71,6 +71,7 @@ def stylize_mesh(
     *,
     mask: Any = None,
     resume: str | Path | None = None,
+    on_preview: Callable[[int, Path], None] | None = None,
 ):
     """Stylize a mesh with Text2Mesh and write the run folder.
 
@@ -93,6 +94,9 @@ def stylize_mesh(
         resume: a run folder (or its ``checkpoint.pt``) to continue; the run's own config is
             used, with ``overrides`` allowed only for ``iters``, ``device``, logging and outputs.
             ``preset`` and ``config_file`` are ignored.
+        on_preview: with ``preview_every`` set, called as ``on_preview(step, path)`` after each
+            snapshot ``out/preview/step_NNNNNN.npz`` is written (see
+            :class:`~stylize.mesh.outputs.PreviewSnapshots`).
 
     Returns:
         :class:`~stylize.mesh.outputs.Text2MeshResult` with the mesh in the input's frame, the
@@ -113,7 +117,7 @@ def stylize_mesh(
         if mesh is None:
             raise InputError("no input mesh given")
         job = Text2Mesh(config, mesh, mask=mask, model_cache=model_cache)
-    return job.run(out, on_step=on_step)
+    return job.run(out, on_step=on_step, on_preview=on_preview)
 
 
 def apply_field(
@@ -209,6 +213,7 @@ def draw(
     config_file: str | Path | None = None,
     overrides: dict | None = None,
     on_step: Callable[[int, int, dict], None] | None = None,
+    model_cache: Any = None,
     **options,
 ):
     """Draw a vector illustration of ``prompt`` with CLIPDraw / StyleCLIPDraw.
@@ -221,6 +226,7 @@ def draw(
         overrides: dotted config keys and values applied last (``--set``).
         on_step: called as ``on_step(step, total, metrics)`` after every step (1-based, counted
             over all ``best_of`` candidates) with the step's metrics (``loss``, ``sim/PROMPT``, ...).
+        model_cache: a :class:`~stylize.engine.ModelCache` to share loaded CLIPs.
         **options: any :class:`~stylize.vector.config.DrawConfig` field, e.g. ``paths=64``,
             ``style="style.png"``, ``palette="#aa3300,#ffffff"``, ``clip=[...]``, ``seed=1``.
 
@@ -235,7 +241,7 @@ def draw(
     from stylize.vector.config import DRAW_PRESETS, DrawConfig
 
     config = resolve_config(DrawConfig, DRAW_PRESETS, preset, config_file, _overrides(prompt, options, overrides))
-    return ClipDraw(config).run(out, on_step=on_step)
+    return ClipDraw(config, model_cache).run(out, on_step=on_step)
 
 
 def paint(
