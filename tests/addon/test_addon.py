@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -222,8 +223,8 @@ def test_stylize_mesh_exec_matches_the_toolkit(blender, scene, tmp_path):
     assert 0 < offsets.max() <= 0.1 * scale * (1 + 1e-4)  # field.max_displacement = 0.1 (normalised units)
 
     material = scene.material_slots[0].material
-    nodes = [n for n in material.node_tree.nodes if n.type == "ATTRIBUTE"]
-    assert nodes and nodes[0].attribute_name == "Stylize Color" and nodes[0].outputs["Color"].is_linked
+    nodes = [n for n in material.node_tree.nodes if n.type == "ATTRIBUTE" and n.attribute_name == "Stylize Color"]
+    assert nodes and nodes[0].outputs["Color"].is_linked
     assert np.array_equal(_positions(mesh), before)  # the mesh itself is untouched: the key holds the shape
     status = bpy.context.window_manager.stylize_job
     assert not status.running and not status.failed and "stylized" in status.message
@@ -321,33 +322,64 @@ def test_failing_worker_leaves_the_mesh_unchanged_and_reports(blender, scene, tm
     assert status.failed and "no_such_model" in status.message
 
 
+class _Operator(types.SimpleNamespace):
+    """What the modal handler needs of an operator: a runner, a timer slot and report()."""
+
+    def __init__(self, runner):
+        super().__init__(_runner=runner, _timer=None, reports=[])
+
+    def report(self, kind, text):
+        self.reports.append((kind, text))
+
+
+TIMER = types.SimpleNamespace(type="TIMER")
+
+
+def _mesh_task(blender, obj, iterations=50, preview_every=0, shape=True):
+    operators = _installed(blender, "operators")
+    settings = jobs.MeshJobSettings(prompt=PROMPT, preset="smoke", iterations=iterations, seed=SEED, device="cpu",
+                                    clip=[TRAINER_CLIP], preview_every=preview_every)  # fmt: skip
+    return operators.MeshTask(obj.name, settings, "", shape)
+
+
+def _drive(blender, operator, until, seconds=120.0):
+    """Call the modal handler on timer ticks until ``until()`` (or the run ends); its last result."""
+    operators = _installed(blender, "operators")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = operators.modal_step(operator, blender.bpy.context, TIMER)
+        if result != {"PASS_THROUGH"} or until():
+            return result
+        time.sleep(0.05)
+    operator._runner.cancel(blender.bpy.context)
+    raise AssertionError("the run did not get there in time")
+
+
 def test_cancel_ends_the_worker_and_changes_nothing(blender, scene):
-    """The modal operator's timer step, driven by hand: Cancel ends the worker, the scene stays."""
+    """The modal operator's timer step, driven by hand: Cancel ends the job, the scene stays."""
     bpy = blender.bpy
     operators = _installed(blender, "operators")
     context = bpy.context
     before = _positions(scene.data)
-    settings = jobs.MeshJobSettings(prompt=PROMPT, preset="smoke", iterations=50, seed=SEED, device="cpu", clip=[TRAINER_CLIP])
-    job = operators.start_mesh_job(context, scene, settings)
-    workdir = job.workdir
+    runner = operators.TaskRunner([_mesh_task(blender, scene)])
     status = context.window_manager.stylize_job
     status.begin("mesh")
-    reports = []
-    operator = types.SimpleNamespace(_job=job, _timer=None, report=lambda kind, text: reports.append((kind, text)))
-    operator.finish = lambda *args: operators._WorkerOperator.finish(operator, *args)
-    operator.apply = lambda *args: pytest.fail("a cancelled job must not be applied")
-    timer_event = types.SimpleNamespace(type="TIMER")
-    assert operators._WorkerOperator.modal(operator, context, timer_event) == {"PASS_THROUGH"}
-    assert job.process.poll() is None  # still running
+    operator = _Operator(runner)
+    assert operators.modal_step(operator, context, TIMER) == {"PASS_THROUGH"}
+    job = runner.job
+    workdir = job.workdir
+    _drive(blender, operator, lambda: runner.update.step > 0)  # running
 
     bpy.ops.stylize.cancel()
     assert status.cancel_requested
-    result = operators._WorkerOperator.modal(operator, context, timer_event)
+    result = operators.modal_step(operator, context, TIMER)
     assert result == {"CANCELLED"}
-    assert job.process.poll() is not None and job.update.state == jobs.CANCELLED
-    assert reports == [({"WARNING"}, "Stylize: cancelled")]
+    assert job.update.state == jobs.CANCELLED
+    assert operator.reports == [({"WARNING"}, "Stylize: cancelled")]
     assert not status.running and "cancelled" in status.message and not workdir.exists()
     _assert_untouched(scene, before)
+    # The warm worker survived the cancel.
+    assert operators.WORKER.alive
 
 
 # --- drawing -------------------------------------------------------------------------------------
@@ -402,8 +434,8 @@ def test_panel_draw_runs_against_a_stub_layout(blender, scene):
     panel_class.draw(types.SimpleNamespace(layout=layout), bpy.context)
     operators = [args[0] for name, args, _ in layout.calls if name == "operator"]
     props = [args[1] for name, args, _ in layout.calls if name in ("prop", "prop_search")]
-    assert operators == ["stylize.stylize_mesh", "stylize.draw_svg"]
-    for name in ("prompt", "negative_prompt", "preset", "iterations", "seed", "mode", "vertex_group"):
+    assert operators == ["stylize.stylize_mesh", "stylize.revert", "stylize.draw_svg"]
+    for name in ("prompt", "negative_prompt", "preset", "iterations", "seed", "mode", "vertex_group", "preview_every"):
         assert name in props, name
     assert not [c for c in layout.calls if c[0] == "progress"]
 
