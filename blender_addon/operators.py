@@ -349,7 +349,7 @@ class TaskRunner:
         self._next(ok)
 
     def _next(self, ok: bool) -> None:
-        self.job, self.last_ok = None, ok
+        self.job, self.update, self.last_ok = None, None, ok
         self.index += 1
         if ok and self.index < len(self.tasks):
             # This object's result is its own undo step; the last one's is the operator's.
