@@ -150,14 +150,25 @@ def apply_field(
                   overrides={k: v for k, v in overrides.items() if v is not None})  # fmt: skip
 
 
-def bake(mesh: str | Path, out: str | Path | None = None, size: int = 1024, unwrap: bool = False):
-    """Bake a coloured mesh's vertex colours into a UV texture GLB (``NAME_textured.glb`` by default).
+def bake(
+    mesh: str | Path, out: str | Path | None = None, size: int = 1024, unwrap: bool = False, normal_map: bool = False,
+    device: str = "auto",
+):
+    """Bake into a UV texture GLB: a coloured mesh's vertex colours (``NAME_textured.glb`` beside
+    it), or a run folder's field (``RUN/mesh_textured.glb``; exact per texel for a surface-mode
+    field; ``normal_map`` keeps the input geometry and bakes the relief into a normal map).
 
     Keeps the mesh's own UVs unless ``unwrap``; writes a ``.json`` sidecar beside the GLB.
 
     Returns:
         :class:`~stylize.mesh.bake.BakeReport` (paths, size, charts, per-step seconds).
     """
+    if Path(mesh).is_dir():
+        from stylize.mesh.apply import bake_run
+
+        return bake_run(mesh, out, size=size, unwrap=unwrap, normal_map=normal_map, device=device)
+    if normal_map:
+        raise InputError("--normal-map bakes a run's field: give a run folder, not a mesh file")
     from stylize.mesh.bake import bake_file
 
     return bake_file(mesh, out, size=size, reunwrap=unwrap)

@@ -7,35 +7,165 @@ Pictures and animations are written with :mod:`stylize.images`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import shutil
+import socket
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from stylize.config import dumps_toml, to_dict
 from stylize.images import image_grid, save_gif, save_image, to_uint8_image  # noqa: F401  (older imports)
-from stylize.utils import atomic_write, environment_info, write_json
+from stylize.errors import InputError
+from stylize.utils import atomic_write, environment_info, pid_alive, sweep_stale_temporaries, write_json
 
 logger = logging.getLogger(__name__)
 
 
+# Everything a run of any kind writes into its folder (files, or folders with a trailing "/").
+# ``--overwrite`` removes these and nothing else; their presence means "a run lives here".
+OUTPUT_NAMES = (
+    "mesh.glb", "mesh.ply", "mesh.obj", "mesh_textured.glb", "mesh_textured.json", "vertex_data.npz", "field.pt",
+    "checkpoint.pt", "turntable.gif", "drawing.svg", "drawing.png", "image.png", "net.pt", "progress.gif",
+    "preview.png", "config.toml", "run.json", "metrics.jsonl", "textures/", "preview/",
+)  # fmt: skip
+LOCK_NAME = ".stylize.lock"
+
+
+def read_run(folder: str | os.PathLike, purpose: str = "use it") -> dict[str, Any]:
+    """``run.json`` of a finished run folder; an :class:`InputError` when it is missing or the run
+    never finished writing its outputs (it was killed: resume it or run it again)."""
+    folder = Path(folder)
+    try:
+        data = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{folder}: no run.json (not a run folder, or the run never got far enough to {purpose})") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{folder}/run.json is unreadable ({exc})") from None
+    if not isinstance(data, dict) or data.get("complete") is not True:
+        raise InputError(f"{folder}: the run did not finish writing its outputs (stopped or killed); "
+                         "resume it (stylize mesh --resume) or run it again")  # fmt: skip
+    return data
+
+
 class RunFolder:
-    """One run's output folder.
+    """One run's output folder: refuses to mix runs or overwrite inputs, locks, marks completeness.
+
+    - A folder that already holds a run's outputs is refused (one line naming it) unless
+      ``overwrite`` (which removes only :data:`OUTPUT_NAMES`) or ``resume`` (the same run goes on).
+    - An input file inside the folder under an output's name is refused (never overwritten).
+    - ``.stylize.lock`` (pid and host) keeps a second run out while this one runs; a lock left by
+      a dead process on this host is taken over with a warning.
+    - ``run.json`` is written at the start with ``"complete": false`` and rewritten last with
+      ``"complete": true`` by :meth:`write_run_json`, so a run killed while writing its outputs is
+      recognisable (:func:`read_run` refuses it); temporaries of dead writers are swept.
 
     Args:
         path: the folder (created if needed).
         kind: ``mesh``, ``draw``, ``paint``, ... recorded in ``run.json``.
+        inputs: the run's input files (checked against the outputs' names).
+        overwrite: replace an earlier run's outputs in ``path``.
+        resume: ``path`` holds this run's own earlier state (a resumed mesh run).
+
+    Raises:
+        InputError: ``path`` is a file, cannot be created or written, holds another run, is
+            locked by a live run, or holds an input under an output's name.
     """
 
-    def __init__(self, path: str | Path, kind: str) -> None:
+    def __init__(self, path: str | Path, kind: str, *, inputs: Sequence[str | Path] = (), overwrite: bool = False,
+                 resume: bool = False) -> None:  # fmt: skip
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
         self.kind = kind
         self.started = time.time()
         self._metrics = None
+        self._locked = False
+        if self.path.exists() and not self.path.is_dir():
+            raise InputError(f"--out {self.path} is a file, not a folder")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create the run folder {self.path}: {exc.strerror or exc}") from None
+        self._check_inputs(inputs)
+        self._lock()
+        try:
+            sweep_stale_temporaries(self.path)
+            existing = [name for name in OUTPUT_NAMES if (self.path / name.rstrip("/")).exists()]
+            if existing and not resume:
+                if not overwrite:
+                    raise InputError(f"--out {self.path} already holds a run ({existing[0]}, ...): choose another folder, "
+                                     "or --overwrite to replace it (or --resume to continue it)")  # fmt: skip
+                self._clear(existing)
+            if not resume or not self.file("run.json").is_file():
+                write_json(self.file("run.json"), {"kind": kind, "status": "running", "complete": False})
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _check_inputs(self, inputs: Sequence[str | Path]) -> None:
+        folder = self.path.resolve()
+        names = {name.rstrip("/") for name in OUTPUT_NAMES}
+        for item in inputs:
+            if not item:
+                continue
+            path = Path(item).resolve()
+            inside = path.parent == folder or folder in path.parents
+            if inside and path.relative_to(folder).parts[0] in names:
+                raise InputError(f"{item}: the input would be overwritten by this run's output of the same name in "
+                                 f"{self.path}: choose another --out")  # fmt: skip
+
+    def _lock(self) -> None:
+        lock = self.file(LOCK_NAME)
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "started": self.started}
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            except FileExistsError:
+                holder = self._lock_holder(lock)
+                if holder is None:
+                    continue  # a stale lock was removed: try again
+                raise InputError(f"--out {self.path} is in use by another run (pid {holder.get('pid')} on "
+                                 f"{holder.get('host')}); wait for it or choose another folder") from None  # fmt: skip
+            except OSError as exc:
+                raise InputError(f"cannot write into the run folder {self.path}: {exc.strerror or exc}") from None
+            with os.fdopen(fd, "w") as handle:
+                json.dump(record, handle)
+            self._locked = True
+            return
+        raise InputError(f"--out {self.path}: cannot take its lock {lock}")
+
+    def _lock_holder(self, lock: Path) -> dict | None:
+        """The live holder of ``lock``, or None after removing a stale one."""
+        try:
+            holder = json.loads(lock.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            holder = {}
+        same_host = holder.get("host") == socket.gethostname()
+        if same_host and isinstance(holder.get("pid"), int) and not pid_alive(holder["pid"]):
+            logger.warning("taking over the lock of %s left by process %s, which is gone", self.path, holder["pid"])
+            with contextlib.suppress(FileNotFoundError):
+                lock.unlink()
+            return None
+        return holder
+
+    def _unlock(self) -> None:
+        if self._locked:
+            with contextlib.suppress(FileNotFoundError):
+                self.file(LOCK_NAME).unlink()
+            self._locked = False
+
+    def _clear(self, names: list[str]) -> None:
+        for name in names:
+            target = self.path / name.rstrip("/")
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+        logger.info("--overwrite: removed the earlier run's outputs in %s", self.path)
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -53,9 +183,16 @@ class RunFolder:
         return self.file("config.toml")
 
     def log_metrics(self, step: int, **values: float) -> None:
-        """Append one JSON line to ``metrics.jsonl``."""
+        """Append one JSON line to ``metrics.jsonl`` (opened without following a symbolic link:
+        a link planted there is refused, never written through)."""
         if self._metrics is None:
-            self._metrics = open(self.file("metrics.jsonl"), "a", encoding="utf-8")
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+            try:
+                fd = os.open(self.file("metrics.jsonl"), flags, 0o666)
+            except OSError as exc:
+                raise InputError(f"cannot write {self.file('metrics.jsonl')}: {exc.strerror or exc} "
+                                 "(a symbolic link there is refused)") from None  # fmt: skip
+            self._metrics = os.fdopen(fd, "a", encoding="utf-8")
         record = {"step": int(step), **{k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in values.items()}}
         self._metrics.write(json.dumps(record) + "\n")
         self._metrics.flush()
@@ -76,9 +213,11 @@ class RunFolder:
             handle.write("".join(line + "\n" for line in kept))
 
     def write_run_json(self, **fields: Any) -> Path:
-        """Write ``run.json``: versions, hardware, timings and whatever the pipeline adds."""
+        """Write ``run.json`` last: versions, hardware, timings, whatever the pipeline adds, and
+        ``"complete": true`` (every other output is in place)."""
         data = {"kind": self.kind, "environment": environment_info(), "wall_seconds": round(time.time() - self.started, 3)}
         data.update(fields)
+        data["complete"] = True
         write_json(self.file("run.json"), data)
         return self.file("run.json")
 
@@ -86,6 +225,7 @@ class RunFolder:
         if self._metrics is not None:
             self._metrics.close()
             self._metrics = None
+        self._unlock()
 
     def __enter__(self) -> "RunFolder":
         return self

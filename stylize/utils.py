@@ -55,16 +55,32 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def _umask_mode() -> int:
+    """The mode a new file gets under the process's umask (``0o666 & ~umask``)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def temp_prefix(name: str) -> str:
+    """Prefix of this process's temporary files for ``name``: ``.NAME.PID.`` (the pid tells a later
+    run whether the writer is still alive, see :func:`sweep_stale_temporaries`)."""
+    return f".{name}.{os.getpid()}."
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Iterator[IO]:
     """Open a temporary file beside ``path`` and move it into place only if the block succeeds.
 
-    Readers never see a half-written file and a failure leaves any previous file untouched.
+    Readers never see a half-written file and a failure leaves any previous file untouched. The
+    file gets the permissions a plain ``open`` would give it (the umask's), not the temporary's
+    private 0600; a symbolic link at ``path`` is replaced, never written through.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, _umask_mode())
         with os.fdopen(fd, mode, **kwargs) as handle:
             yield handle
             handle.flush()
@@ -80,19 +96,50 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Ite
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` for writers that want a filename (PIL, trimesh).
 
-    The temporary keeps ``path``'s suffix so format detection by extension still works.
+    The temporary keeps ``path``'s suffix so format detection by extension still works; the
+    result gets the umask's permissions, as with :func:`atomic_write`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.stem), suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with ``pid`` exists on this machine."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files (``.NAME.PID.xxxx.tmp*``) that dead writers left in ``folder``
+    (a run killed with SIGKILL mid-write); temporaries of live processes stay. Returns those removed."""
+    import re
+
+    removed = []
+    pattern = re.compile(r"\.(\d+)\.[a-z0-9_]{8}\.tmp")  # temp_prefix + mkstemp's 8 random characters
+    for path in Path(folder).glob(".*.tmp*"):
+        match = pattern.search(path.name)
+        if path.is_file() and match and not pid_alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def file_sha256(path: str | os.PathLike) -> str:

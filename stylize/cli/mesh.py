@@ -43,6 +43,11 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symmetry", choices=["x", "y", "z"], help="mirror-symmetric field about that axis plane of the input")
     parser.add_argument("--input-colours", action="store_true", default=None,
                         help="start from the input's vertex colours or texture instead of grey")
+    parser.add_argument("--field", dest="field_mode", choices=["vertex", "surface"], default=None,
+                        help="vertex: colours at the vertices (Text2Mesh, the default); surface: at every pixel and "
+                        "texel, so detail does not depend on the tessellation (writes an exact texture bake)")
+    parser.add_argument("--normal-map", action="store_true", default=None,
+                        help="mesh_textured.glb keeps the input's geometry and carries the relief as a normal map")
     parser.add_argument("--bake", action="store_true", default=None, help="also write mesh_textured.glb (UV texture)")
     parser.add_argument("--bake-size", type=int, default=None, metavar="PX", help="baked texture size (default: 1024)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint.pt")
@@ -55,7 +60,7 @@ def mesh_overrides(args: argparse.Namespace) -> dict:
         "iters": args.iters, "views.n_views": args.views, "device": args.device, "seed": args.seed,
         "clip": args.clip, "negatives": args.negative, "image_prompts": args.image_prompt,
         "field.symmetry": args.symmetry, "field.input_colours": args.input_colours, "output.bake": args.bake,
-        "output.bake_size": args.bake_size,
+        "output.bake_size": args.bake_size, "field.mode": args.field_mode, "output.normal_map": args.normal_map,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     overrides.update(parse_set_items(args.set))
@@ -143,15 +148,19 @@ def apply_run(args: argparse.Namespace) -> int:
 
 
 def bake_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("mesh", metavar="MESH", help="coloured mesh (GLB, PLY, OBJ, ...), e.g. a run's mesh.glb")
+    parser.add_argument("mesh", metavar="MESH_OR_RUN", help="a coloured mesh (GLB, PLY, OBJ, ...), or a stylize mesh run "
+                        "folder: its field is baked (exactly, per texel, for a surface-mode field)")
     parser.add_argument("--size", type=int, default=1024, metavar="PX", help="texture size, a power of two (default: 1024)")
-    parser.add_argument("--out", default=None, metavar="FILE.glb", help="output GLB (default: MESH_textured.glb beside it)")
+    parser.add_argument("--out", default=None, metavar="FILE.glb",
+                        help="output GLB (default: MESH_textured.glb beside it, or RUN/mesh_textured.glb)")
     parser.add_argument("--unwrap", action="store_true", help="unwrap new UVs even if the mesh has its own")
+    parser.add_argument("--normal-map", action="store_true", help="(run folders) keep the input's geometry and bake the "
+                        "relief into a tangent-space normal map")
 
 
 def bake_run(args: argparse.Namespace) -> int:
     from stylize import api
 
-    report = api.bake(args.mesh, args.out, size=args.size, unwrap=args.unwrap)
+    report = api.bake(args.mesh, args.out, size=args.size, unwrap=args.unwrap, normal_map=args.normal_map)
     print(json.dumps({**report.to_dict(), "sidecar": str(report.sidecar)}))
     return EXIT_OK

@@ -19,12 +19,14 @@ import numpy as np
 import torch
 
 from stylize.errors import InputError
-from stylize.mesh.controls import compose, load_mask, mask_for_loaded
+from stylize.mesh.controls import load_mask, mask_for_loaded
 from stylize.mesh.field import NeuralStyleField, load_field
 from stylize.mesh.geometry import vertex_normals
 from stylize.mesh.io import LoadedMesh, load_mesh
+from stylize.mesh.renderer import get_renderer
+from stylize.mesh.surface import StyledMesh
 
-__all__ = ["apply_field", "evaluate_field", "resolve_field_source"]
+__all__ = ["apply_field", "bake_run", "evaluate_field", "resolve_field_source"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,21 +51,22 @@ def resolve_field_source(source: str | Path) -> tuple[Path, Path | None]:
 @torch.no_grad()
 def evaluate_field(
     field: NeuralStyleField, mesh: LoadedMesh, weights: np.ndarray | None = None, device: Any = "cpu"
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """The stylized mesh in the field's normalised frame: displaced vertices ``(V, 3)``, colours
-    ``(V, 3)`` and the mask weights ``(V, 1)`` (or None), as a run computes them, in chunks."""
+) -> tuple[torch.Tensor, torch.Tensor, StyledMesh]:
+    """The stylized mesh in the field's normalised frame, as a run computes it, in chunks:
+    displaced vertices ``(V, 3)``, colours ``(V, 3)`` and the :class:`StyledMesh` (to render or
+    bake it in the field's mode)."""
     vertices, faces, base = mesh.to_torch(device)
-    field = field.to(device).eval()
-    normals = vertex_normals(vertices, faces)
+    mask = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device).reshape(-1, 1)
+    styled = StyledMesh(field.to(device).eval(), vertices, faces, vertex_normals(vertices, faces), base, mask)
     colors, displacement = [], []
     for start in range(0, len(vertices), _CHUNK):
         part = slice(start, start + _CHUNK)
-        out = field(vertices[part], None if base is None else base[part])
-        colors.append(out.colors)
-        displacement.append(out.displacement)
-    mask = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device).reshape(-1, 1)
-    color, disp = compose(torch.cat(colors), torch.cat(displacement), base, mask)
-    return vertices + normals * disp, color, mask
+        chunk = StyledMesh(styled.field, vertices[part], faces, styled.normals[part],
+                           None if base is None else base[part], None if mask is None else mask[part])  # fmt: skip
+        color, disp = chunk.vertex_colors_and_displacement()
+        colors.append(color)
+        displacement.append(disp)
+    return styled.displaced(torch.cat(displacement)), torch.cat(colors), styled
 
 
 def apply_field(
@@ -113,11 +116,13 @@ def apply_field(
     if field.config.input_colours and loaded.colors is None:
         logger.warning("the field starts from the mesh's colours but %s has none: starting from grey", mesh)
     target = resolve_device(device)
-    vertices, colors, mask_tensor = evaluate_field(field, loaded, weights, target)
-    file_vertices, file_colors = to_file_frame(loaded, vertices, colors, mask_tensor)
+    vertices, colors, styled = evaluate_field(field, loaded, weights, target)
+    file_vertices, file_colors = to_file_frame(loaded, vertices, colors, styled.weights)
     result = Text2MeshResult(
-        vertices=file_vertices, faces=loaded.faces.astype(np.int64), colors=file_colors, field=field.cpu(), scores={},
+        vertices=file_vertices, faces=loaded.faces.astype(np.int64), colors=file_colors, scores={},
+        field=field if target.type == "cpu" else NeuralStyleField.from_checkpoint(field.checkpoint()),
         status="applied", iterations=int(extra.get("iterations", 0)), out_dir=None, config=config,
+        styled=styled, source=loaded,
     )  # fmt: skip
     if out is None:
         return result
@@ -126,14 +131,66 @@ def apply_field(
         result.out_dir = folder.path
         metadata = output_metadata(config, result.iterations, [], applied_to=str(Path(mesh).name), field=str(field_path))
         metadata["model"] = extra.get("model", [])
-        bake = write_meshes(folder, result, metadata, loaded.uv)
+        bake = write_meshes(folder, result, metadata, loaded.uv, styled=styled, undisplaced=loaded.file_vertices)
         result.files["field.pt"] = field.save(folder.file("field.pt"), **extra)
-        write_pictures(folder, result, vertices.cpu(), torch.as_tensor(loaded.faces), colors.cpu())
+        def render(views, size):
+            renderer = get_renderer(config.renderer, height=size)
+            return styled.render(renderer, views, config.background, displaced=vertices, colors=colors)
+
+        write_pictures(folder, result, render)
         result.files["config.toml"] = folder.write_config(to_dict(config))
         result.files["run.json"] = folder.write_run_json(
             status="applied", prompt=config.prompt, seed=config.seed, device=str(target), field=str(field_path),
             input={"path": str(mesh), "vertices": int(len(loaded.vertices)), "faces": int(len(loaded.faces))},
-            timings={"apply_seconds": round(time.time() - started, 3)}, **({"bake": bake} if bake else {}),
+            timings={"apply_seconds": round(time.time() - started, 3)}, **({"bake": bake.to_dict()} if bake else {}),
         )  # fmt: skip
     logger.info("applied %s to %s", field_path, mesh)
     return result
+
+
+def bake_run(
+    run_dir: str | Path, out: str | Path | None = None, size: int = 1024, unwrap: bool = False,
+    normal_map: bool = False, device: str = "auto",
+):
+    """``stylize bake RUN_DIR``: bake a run's field (not its vertex colours) into a textured GLB.
+
+    The field is evaluated on the run's input mesh (its path is in ``run.json``; the mask comes
+    from ``checkpoint.pt`` when the run had one). A surface-mode field colours every texel at
+    its own surface point (an exact bake); a vertex-mode field's vertex colours are interpolated.
+    With ``normal_map`` the GLB keeps the input's geometry and carries the displacement as a
+    tangent-space normal map.
+
+    Returns:
+        The :class:`~stylize.mesh.bake.BakeReport` (default output ``RUN_DIR/mesh_textured.glb``).
+    """
+    import json
+
+    from stylize.mesh.bake import bake_mesh
+    from stylize.mesh.config import check_texture_size
+    from stylize.mesh.outputs import bake_sources, output_metadata
+
+    run_dir = Path(run_dir)
+    size = check_texture_size(size)
+    try:
+        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        input_path = Path(info["input"]["path"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"{run_dir}: not a finished stylize mesh run folder (no readable run.json)") from None
+    if not input_path.is_file():
+        raise InputError(f"{run_dir}: the run's input mesh {input_path} is gone; use: stylize apply {run_dir} MESH --bake")
+    out = Path(out) if out is not None else run_dir / "mesh_textured.glb"
+    if out.suffix.lower() != ".glb":
+        raise InputError(f"{out}: the baked mesh is written as GLB; expected a .glb output path")
+    mask = None
+    if (run_dir / "checkpoint.pt").is_file():
+        from stylize.mesh.resume import load_checkpoint
+
+        stored = load_checkpoint(run_dir).get("mask")
+        mask = None if stored is None else stored.numpy()
+    result = apply_field(run_dir, input_path, None, mask=mask, device=device)
+    source, normal_source = bake_sources(result.styled, normal_map)
+    vertices = result.source.file_vertices if normal_map else result.vertices
+    metadata = output_metadata(result.config, result.iterations, list(result.field.extra.get("model", [])),
+                               baked_from=str(run_dir))  # fmt: skip
+    return bake_mesh(vertices, result.faces, result.colors, out, size=size, uv=None if unwrap else result.source.uv,
+                     metadata=metadata, source=source, normal_source=normal_source)  # fmt: skip

@@ -22,19 +22,19 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
 
 from stylize.errors import InputError
 from stylize.mesh.config import check_texture_size
-from stylize.mesh.geometry import vertex_normals
+from stylize.mesh.geometry import vertex_normals, vertex_tangents
 from stylize.mesh.gltf import GlbBuilder, glb_extras  # noqa: F401  (glb_extras: older imports)
 from stylize.mesh.texture import dilate, rasterize_uv_triangles
 from stylize.utils import write_json
 
-__all__ = ["BakeReport", "bake_file", "bake_mesh", "check_texture_size", "unwrap", "write_textured_glb"]
+__all__ = ["BakeReport", "TexelSource", "bake_file", "bake_mesh", "check_texture_size", "unwrap", "write_textured_glb"]
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +53,15 @@ class BakeReport:
     utilization: float | None
     coverage: float
     timings: dict[str, float] = field(default_factory=dict)
+    exact: bool = False  # texels coloured by the field at their own surface points
+    texture: np.ndarray | None = field(default=None, repr=False)  # (size, size, 3) uint8 sRGB
+    face_uv: np.ndarray | None = field(default=None, repr=False)  # (F, 3, 2) glTF UVs of each face corner
+    normal_texture: np.ndarray | None = field(default=None, repr=False)  # (size, size, 3) uint8, tangent space
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": str(self.path), "size": self.size, "vertices": self.vertices, "faces": self.faces,
+            "exact": self.exact, "normal_map": self.normal_texture is not None,
             "reused_uvs": self.reused_uvs, "charts": self.charts, "utilization": self.utilization,
             "coverage": round(self.coverage, 4), "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }  # fmt: skip
@@ -89,6 +94,54 @@ def unwrap(vertices: np.ndarray, faces: np.ndarray, size: int, padding: int | No
             np.asarray(uv, dtype=np.float64), int(atlas.chart_count), float(atlas.utilization))  # fmt: skip
 
 
+# Texels evaluated per field call in an exact bake: bounds memory independently of the size.
+_TEXEL_CHUNK = 65536
+
+
+@dataclass
+class TexelSource:
+    """What an exact bake evaluates at each texel instead of interpolating vertex colours.
+
+    Attributes:
+        attributes: ``(V, D)`` per-vertex values interpolated to each texel's surface point
+            (for a style field: the point in its frame, base colour, mask weight, ...).
+        evaluate: ``(P, D)`` interpolated attributes -> ``(P, C)`` texel values (sRGB colours in
+            ``[0, 1]`` for a base-colour texture, e.g. :meth:`StyledMesh.colors_at`; unit
+            tangent-space normals for a normal map, :meth:`StyledMesh.normals_at`).
+        device: where ``evaluate`` computes.
+        needs_grad: ``evaluate`` differentiates (normal maps take the displacement's gradient).
+    """
+
+    attributes: np.ndarray
+    evaluate: Callable[[torch.Tensor], torch.Tensor]
+    device: Any = "cpu"
+    needs_grad: bool = False
+
+    def values(self, interpolated: np.ndarray) -> np.ndarray:
+        """The values of the texels, evaluated in chunks (bounded memory)."""
+        out = []
+        with torch.set_grad_enabled(self.needs_grad):
+            for start in range(0, len(interpolated), _TEXEL_CHUNK):
+                chunk = torch.as_tensor(interpolated[start : start + _TEXEL_CHUNK], dtype=torch.float32, device=self.device)
+                out.append(self.evaluate(chunk).detach().float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 3), dtype=np.float32)
+
+    def bake(
+        self, uv: np.ndarray, faces: np.ndarray, vertex_map: np.ndarray, size: int, fill, extra: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(image (size, size, C) float32, covered (size, size))`` of this source in the UV
+        layout; ``extra`` ``(W, E)`` are more per-output-vertex columns appended to the attributes."""
+        attributes = np.asarray(self.attributes, dtype=np.float64)[vertex_map]
+        if extra is not None:
+            attributes = np.concatenate([attributes, np.asarray(extra, dtype=np.float64)], axis=1)
+        interpolated, covered = rasterize_uv_triangles(uv, faces, attributes, size, fill=0.0)
+        values = self.values(interpolated[covered])
+        image = np.empty((size, size, values.shape[1]), dtype=np.float32)
+        image[:] = fill
+        image[covered] = values
+        return image, covered
+
+
 def bake_mesh(
     vertices: np.ndarray,
     faces: np.ndarray,
@@ -98,21 +151,29 @@ def bake_mesh(
     uv: np.ndarray | None = None,
     metadata: Mapping[str, Any] | None = None,
     dilation: int | None = None,
+    source: TexelSource | None = None,
+    normal_source: TexelSource | None = None,
 ) -> BakeReport:
-    """Bake per-vertex sRGB colours into a texture and write ``path`` (GLB) and its ``.json`` sidecar.
+    """Bake a mesh's colours into a texture and write ``path`` (GLB) and its ``.json`` sidecar.
 
     Args:
         vertices: ``(V, 3)`` positions (written as they are: metres, +Y up for game engines).
         faces: ``(F, 3)`` indices.
-        colors: ``(V, 3)`` sRGB in ``[0, 1]``.
+        colors: ``(V, 3)`` sRGB in ``[0, 1]`` (interpolated into the texture unless ``source``).
         path: the ``.glb`` to write (atomically); the sidecar is ``path`` with ``.json``.
         size: texture width and height, a power of two.
         uv: the mesh's own per-vertex UVs (trimesh's convention, v up) to keep, or None to unwrap.
         metadata: prompt, seed, model, ... stored in the GLB's extras and the sidecar.
         dilation: texels to grow charts into the gutter (default: the packing gutter).
+        source: an exact bake: every covered texel is coloured by ``source.evaluate`` at its own
+            surface point (a style field in surface mode), with no vertex interpolation between.
+        normal_source: also bake a tangent-space normal map into the GLB's ``normalTexture``, with
+            ``TANGENT`` written (:func:`~stylize.mesh.geometry.vertex_tangents` gives the
+            convention): its ``evaluate`` gets the interpolated attributes followed by each
+            texel's normal (3) and tangent (4) and returns unit tangent-space normals.
 
     Returns:
-        A :class:`BakeReport`.
+        A :class:`BakeReport` (``texture`` and ``face_uv`` hold the image and each face corner's UV).
     """
     size = check_texture_size(size)
     path = Path(path)
@@ -137,18 +198,35 @@ def bake_mesh(
         vertex_map, out_faces = np.arange(len(vertices)), faces
     timings["unwrap"] = time.perf_counter() - start
     start = time.perf_counter()
-    image, covered = rasterize_uv_triangles(gltf_uv, out_faces, colors[vertex_map], size, fill=colors.mean(axis=0))
-    timings["raster"] = time.perf_counter() - start
+    fill = colors.mean(axis=0)
+    if source is None:
+        image, covered = rasterize_uv_triangles(gltf_uv, out_faces, colors[vertex_map], size, fill=fill)
+    else:
+        image, covered = source.bake(gltf_uv, out_faces, vertex_map, size, fill)
+    timings["raster" if source is None else "field"] = time.perf_counter() - start
+    normal_pixels = tangents = None
+    if normal_source is not None:
+        start = time.perf_counter()
+        tangents = vertex_tangents(vertices[vertex_map], out_faces, np.column_stack([gltf_uv[:, 0], 1.0 - gltf_uv[:, 1]]),
+                                   normals[vertex_map])  # fmt: skip
+        frames = np.concatenate([normals[vertex_map], tangents], axis=1)
+        normal_image, normal_covered = normal_source.bake(gltf_uv, out_faces, vertex_map, size, (0.0, 0.0, 1.0), frames)
+        normal_image, _ = dilate(normal_image, normal_covered, default_padding(size) if dilation is None else dilation)
+        normal_pixels = (np.clip(normal_image * 0.5 + 0.5, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        timings["normal_map"] = time.perf_counter() - start
     start = time.perf_counter()
     image, _ = dilate(image, covered, default_padding(size) if dilation is None else dilation)
     timings["dilate"] = time.perf_counter() - start
     start = time.perf_counter()
     pixels = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     metadata = dict(metadata or {})
-    write_textured_glb(path, vertices[vertex_map], out_faces, gltf_uv, normals[vertex_map], pixels, metadata)
+    write_textured_glb(path, vertices[vertex_map], out_faces, gltf_uv, normals[vertex_map], pixels, metadata,
+                       tangents=tangents, normal_pixels=normal_pixels)  # fmt: skip
     report = BakeReport(
         path=path, sidecar=path.with_suffix(".json"), size=size, vertices=len(vertex_map), faces=len(out_faces),
         reused_uvs=charts is None, charts=charts, utilization=utilization, coverage=float(covered.mean()),
+        exact=source is not None, texture=pixels, face_uv=gltf_uv[out_faces].astype(np.float32),
+        normal_texture=normal_pixels,
     )  # fmt: skip
     timings["export"] = time.perf_counter() - start
     report.timings = timings
@@ -159,20 +237,26 @@ def bake_mesh(
 
 def write_textured_glb(
     path: Path, vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, normals: np.ndarray, pixels: np.ndarray,
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None, tangents: np.ndarray | None = None, normal_pixels: np.ndarray | None = None,
 ) -> Path:
-    """One mesh, one PBR material with an sRGB PNG ``baseColorTexture``; glTF UVs (v down)."""
+    """One mesh, one PBR material with an sRGB PNG ``baseColorTexture`` (and, with ``normal_pixels``
+    and ``tangents``, a tangent-space ``normalTexture``); glTF UVs (v down)."""
     glb = GlbBuilder("stylize bake", metadata)
     attributes = {
         "POSITION": glb.add_accessor(vertices.astype(np.float32), bounds=True),
         "NORMAL": glb.add_accessor(normals.astype(np.float32)),
         "TEXCOORD_0": glb.add_accessor(uv.astype(np.float32)),
     }
+    if tangents is not None:
+        attributes["TANGENT"] = glb.add_accessor(np.asarray(tangents, dtype=np.float32))
     indices = glb.add_indices(faces)
     texture = glb.add_png_texture(pixels, "baseColor")
-    material = glb.add_material({"name": "stylized", "pbrMetallicRoughness": {
+    material_spec: dict[str, Any] = {"name": "stylized", "pbrMetallicRoughness": {
         "baseColorTexture": {"index": texture}, "baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0,
-        "roughnessFactor": 1.0}})  # fmt: skip
+        "roughnessFactor": 1.0}}  # fmt: skip
+    if normal_pixels is not None:
+        material_spec["normalTexture"] = {"index": glb.add_png_texture(normal_pixels, "normal")}
+    material = glb.add_material(material_spec)
     mesh = glb.add_mesh("stylized", [glb.primitive(attributes, indices, material)], extras=metadata)
     glb.add_node({"mesh": mesh, "name": "stylized"})
     return glb.write(path)

@@ -67,6 +67,11 @@ class FieldConfig:
         input_colours: start from the mesh's own colours (passed to :meth:`NeuralStyleField.forward`
             as ``base_colors``) rather than grey.
         symmetry: ``""`` (none) or ``"x"``, ``"y"``, ``"z"``: mirror-symmetric about that axis plane.
+        mode: where the colour is evaluated. ``vertex`` (Text2Mesh): at the vertices, interpolated
+            across each triangle, so detail is bounded by the tessellation. ``surface``: at every
+            covered pixel of a render (deferred, from the interpolated surface point) and at every
+            texel of the baked texture, so detail is bounded by the texture size; displacement
+            stays per vertex in both modes (it moves geometry).
     """
 
     width: int = 256
@@ -81,6 +86,7 @@ class FieldConfig:
     geometry: bool = True
     input_colours: bool = False
     symmetry: str = ""
+    mode: str = "vertex"
 
     def check(self) -> None:
         for name in ("width", "n_frequencies"):
@@ -93,6 +99,8 @@ class FieldConfig:
             raise InputError(f"field.sigma: expected a positive number, got {self.sigma}")
         if self.max_displacement < 0:
             raise InputError(f"field.max_displacement: expected a number >= 0, got {self.max_displacement}")
+        if self.mode not in ("vertex", "surface"):
+            raise InputError(f"field.mode: expected \"vertex\" or \"surface\", got {self.mode!r}")
         if self.symmetry not in ("", "x", "y", "z"):
             raise InputError(f"field.symmetry: expected \"\", \"x\", \"y\" or \"z\", got {self.symmetry!r}")
 
@@ -138,7 +146,9 @@ class OptimConfig:
 @dataclass
 class OutputConfig:
     """What is rendered and written for the run folder (``bake``: also ``mesh_textured.glb``,
-    ``bake_unwrap``: new UVs even when the input has some)."""
+    ``bake_unwrap``: new UVs even when the input has some; ``normal_map``: ``mesh_textured.glb``
+    keeps the input's geometry and carries the displacement as a tangent-space normal map).
+    A surface-mode field always writes ``mesh_textured.glb``."""
 
     preview_views: int = 8
     preview_size: int = 224
@@ -148,6 +158,7 @@ class OutputConfig:
     bake: bool = False
     bake_size: int = 1024
     bake_unwrap: bool = False
+    normal_map: bool = False
 
 
 @dataclass

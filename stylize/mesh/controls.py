@@ -207,6 +207,7 @@ def subdivide_with_weights(
         file_vertices=np.concatenate([file_vertices, mesh.normalization.invert(vertices[original_count:])]),
         source_vertex_index=np.concatenate([mesh.source_vertex_index, np.full(added, -1, dtype=np.int64)])
         if mesh.source_vertex_index is not None else None,
+        source_face_index=np.full(len(faces), -1, dtype=np.int64),  # every face is a new, smaller one
         uv=None,
     )
     return subdivided, new_weights

@@ -168,32 +168,46 @@ class NeuralStyleField(nn.Module):
         mask = mask.to(positions.device, positions.dtype)
         return torch.cat([positions, torch.sin(projected) * mask, torch.cos(projected) * mask], dim=-1)
 
+    def _hidden(self, positions: torch.Tensor) -> torch.Tensor:
+        axis = "xyz".find(self.config.symmetry) if self.config.symmetry else -1
+        if axis >= 0:
+            positions = positions.clone()
+            positions[:, axis] = positions[:, axis].abs()
+        return self.trunk(self.encode(positions))
+
+    def _colors(self, hidden: torch.Tensor, positions: torch.Tensor, base_colors: torch.Tensor | None) -> torch.Tensor:
+        use_base = self.config.input_colours and base_colors is not None
+        if self.config.colour and use_base:
+            base = base_colors.to(hidden).clamp(_BASE_EPS, 1.0 - _BASE_EPS)
+            return torch.sigmoid(torch.logit(base) + 2.0 * self.colour_head(hidden))
+        if self.config.colour:
+            return 0.5 + torch.tanh(self.colour_head(hidden)) / 2
+        if use_base:
+            return base_colors.to(hidden).clone()
+        return positions.new_full((positions.shape[0], 3), 0.5)
+
+    def _displacement(self, hidden: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        if self.config.geometry:
+            return self.config.max_displacement * torch.tanh(self.displacement_head(hidden))
+        return positions.new_zeros((positions.shape[0], 1))
+
     def forward(self, positions: torch.Tensor, base_colors: torch.Tensor | None = None) -> FieldOutput:
         """Colours and displacements at ``positions`` ``(V, 3)``.
 
         ``base_colors`` ``(V, 3)`` (sRGB in ``[0, 1]``) is the colour the field starts from when
         ``config.input_colours`` is set; it is ignored otherwise, and grey is used when None.
         """
-        axis = "xyz".find(self.config.symmetry) if self.config.symmetry else -1
-        if axis >= 0:
-            positions = positions.clone()
-            positions[:, axis] = positions[:, axis].abs()
-        hidden = self.trunk(self.encode(positions))
-        use_base = self.config.input_colours and base_colors is not None
-        if self.config.colour and use_base:
-            base = base_colors.to(hidden).clamp(_BASE_EPS, 1.0 - _BASE_EPS)
-            colors = torch.sigmoid(torch.logit(base) + 2.0 * self.colour_head(hidden))
-        elif self.config.colour:
-            colors = 0.5 + torch.tanh(self.colour_head(hidden)) / 2
-        elif use_base:
-            colors = base_colors.to(hidden).clone()
-        else:
-            colors = positions.new_full((positions.shape[0], 3), 0.5)
-        if self.config.geometry:
-            displacement = self.config.max_displacement * torch.tanh(self.displacement_head(hidden))
-        else:
-            displacement = positions.new_zeros((positions.shape[0], 1))
-        return FieldOutput(colors, displacement)
+        hidden = self._hidden(positions)
+        return FieldOutput(self._colors(hidden, positions, base_colors), self._displacement(hidden, positions))
+
+    def colors_at(self, positions: torch.Tensor, base_colors: torch.Tensor | None = None) -> torch.Tensor:
+        """Colours ``(P, 3)`` only (the displacement head is not run): what surface mode
+        evaluates at every covered pixel or texel. Equal to ``forward(...).colors``."""
+        return self._colors(self._hidden(positions), positions, base_colors)
+
+    def displacement_at(self, positions: torch.Tensor) -> torch.Tensor:
+        """Displacements ``(P, 1)`` only (normal maps sample them per texel)."""
+        return self._displacement(self._hidden(positions), positions)
 
     def stylize(
         self, vertices: torch.Tensor, faces: torch.Tensor, base_colors: torch.Tensor | None = None

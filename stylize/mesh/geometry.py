@@ -22,7 +22,7 @@ from stylize.errors import InputError
 
 __all__ = [
     "DEFAULT_MAX_FACES", "Normalization", "RepairReport", "make_cube", "make_icosphere", "normalize_vertices",
-    "repair_mesh", "subdivide_to_vertex_count", "vertex_normals",
+    "repair_mesh", "subdivide_to_vertex_count", "vertex_normals", "vertex_tangents",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ class RepairReport:
     degenerate_faces: int = 0
     duplicate_faces: int = 0
     unreferenced_vertices: int = 0
+    # For each kept face, its index in the input (faces keep their order).
+    kept_face_index: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def changed(self) -> bool:
@@ -122,6 +124,7 @@ def repair_mesh(
 
     _, first = np.unique(np.sort(faces_good, axis=1), axis=0, return_index=True)
     unique_faces = faces_good[np.sort(first)]
+    kept_face_index = np.flatnonzero(finite_face)[~degenerate][np.sort(first)]
 
     used = np.zeros(len(vertices), dtype=bool)
     used[unique_faces.reshape(-1)] = True
@@ -134,6 +137,7 @@ def repair_mesh(
         degenerate_faces=int(degenerate.sum()),
         duplicate_faces=int(len(faces_good) - len(unique_faces)),
         unreferenced_vertices=int(len(vertices) - len(kept_vertex_index)),
+        kept_face_index=kept_face_index,
     )
     if report.changed:
         logger.warning("%s: %s", name, report.describe())
@@ -219,3 +223,52 @@ def make_cube(size: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
 
     box = trimesh.creation.box(extents=(size, size, size))
     return np.asarray(box.vertices, dtype=np.float64), np.asarray(box.faces, dtype=np.int64)
+
+
+def vertex_tangents(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """Per-vertex tangent frames for tangent-space normal maps, as glTF ``TANGENT`` ``(V, 4)``.
+
+    The convention is MikkTSpace's as Blender and the glTF exporters use it: the tangent points
+    along increasing ``u``, the bitangent ``cross(normal, tangent.xyz) * tangent.w`` along
+    increasing ``v`` of *v-up* texture coordinates (``uv`` here is trimesh's / OBJ's v-up
+    convention; glTF's v-down ``v`` decreases along it), so a normal map's green channel is +Y
+    "up" in the image (OpenGL, what glTF's ``normalTexture`` specifies). Per-triangle tangents
+    from the UV derivatives are area-weighted into the vertices, then Gram-Schmidt
+    orthogonalised against the vertex normal; ``w`` is the handedness (+1 or -1, -1 where the
+    UVs are mirrored).
+
+    Shape:
+        - vertices: ``(V, 3)``; faces: ``(F, 3)``; uv: ``(V, 2)`` v-up; normals: ``(V, 3)`` unit.
+        - Output: ``(V, 4)`` float32, unit ``xyz``.
+    """
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    uv = np.asarray(uv, dtype=np.float64)
+    normals = np.asarray(normals, dtype=np.float64)
+    p0, p1, p2 = (vertices[faces[:, k]] for k in range(3))
+    t0, t1, t2 = (uv[faces[:, k]] for k in range(3))
+    e1, e2 = p1 - p0, p2 - p0
+    d1, d2 = t1 - t0, t2 - t0
+    det = d1[:, 0] * d2[:, 1] - d2[:, 0] * d1[:, 1]
+    sign = np.sign(det)[:, None]  # 0 where the UV triangle is degenerate: that face adds nothing
+    # dp/du and dp/dv of each triangle (up to the positive factor 1 / |det|), unit length, then
+    # weighted by the triangle's 3D area when summed into its vertices.
+    area = 0.5 * np.linalg.norm(np.cross(e1, e2), axis=1, keepdims=True)
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-30)
+
+    face_tangent = unit((e1 * d2[:, 1:2] - e2 * d1[:, 1:2]) * sign) * area * np.abs(sign)
+    face_bitangent = unit((e2 * d1[:, 0:1] - e1 * d2[:, 0:1]) * sign) * area * np.abs(sign)
+    tangent = np.zeros_like(vertices)
+    bitangent = np.zeros_like(vertices)
+    for k in range(3):
+        np.add.at(tangent, faces[:, k], face_tangent)
+        np.add.at(bitangent, faces[:, k], face_bitangent)
+    tangent -= normals * (tangent * normals).sum(1, keepdims=True)
+    length = np.linalg.norm(tangent, axis=1, keepdims=True)
+    # Vertices without usable UVs get any tangent perpendicular to the normal.
+    fallback = np.cross(normals, np.where(np.abs(normals[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]]))
+    tangent = np.where(length > 1e-12, tangent / np.maximum(length, 1e-12), fallback / np.linalg.norm(fallback, axis=1, keepdims=True))
+    handedness = np.where((np.cross(normals, tangent) * bitangent).sum(1) < 0.0, -1.0, 1.0)
+    return np.concatenate([tangent, handedness[:, None]], axis=1).astype(np.float32)

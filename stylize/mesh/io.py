@@ -87,6 +87,8 @@ class LoadedMesh:
             outputs write back for vertices that must not move); None when not known.
         uv: ``(V, 2)`` texture coordinates from the file (trimesh's convention, v up), or None.
         source_vertex_count: how many vertices the file had as read (before repair).
+        source_face_index: for each face, its index in the file as read (-1 for faces that
+            subdivision made); None when not known.
     """
 
     vertices: np.ndarray
@@ -99,6 +101,7 @@ class LoadedMesh:
     file_vertices: np.ndarray | None = None
     uv: np.ndarray | None = None
     source_vertex_count: int | None = None
+    source_face_index: np.ndarray | None = None
 
     def original_vertices(self, vertices: Any = None) -> Any:
         """``vertices`` (default: this mesh's) moved back to the file's frame."""
@@ -257,6 +260,7 @@ def load_mesh(
         raise _fail(path, "has no usable faces after removing degenerate and broken ones")
     uv = _trimesh_uv(mesh)
     uv = None if uv is None else uv[kept]
+    face_index = report.kept_face_index
     file_vertices = vertices
     normalization = Normalization()
     if normalize:
@@ -267,6 +271,7 @@ def load_mesh(
         kept = np.concatenate([kept, np.full(len(vertices) - original_count, -1, dtype=np.int64)])
         file_vertices = np.concatenate([file_vertices, normalization.invert(vertices[original_count:])])
         uv = None  # texture seams do not survive midpoint subdivision
+        face_index = np.full(len(faces), -1, dtype=np.int64)
     return LoadedMesh(
         vertices=np.ascontiguousarray(vertices, dtype=np.float32),
         faces=np.ascontiguousarray(faces, dtype=np.int64),
@@ -278,6 +283,7 @@ def load_mesh(
         file_vertices=np.asarray(file_vertices, dtype=np.float64),
         uv=uv,
         source_vertex_count=int(len(mesh.vertices)),
+        source_face_index=face_index,
     )
 
 

@@ -18,7 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -27,12 +27,15 @@ from stylize.images import image_grid, save_gif, save_image
 from stylize.mesh.config import Text2MeshConfig
 from stylize.mesh.field import NeuralStyleField
 from stylize.mesh.io import LoadedMesh, save_mesh
+from stylize.mesh.camera import CameraViews
+from stylize.mesh.surface import StyledMesh
 from stylize.mesh.text2mesh import Text2MeshRun, preview_views, turntable_camera_views
 from stylize.runs import RunFolder
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MESH_FORMATS", "PreviewSnapshots", "Text2MeshResult", "save_text2mesh_outputs", "save_vertex_data"]
+__all__ = ["MESH_FORMATS", "PreviewSnapshots", "Text2MeshResult", "bake_sources", "save_text2mesh_outputs",
+           "save_vertex_data"]
 
 MESH_FORMATS = ("glb", "ply", "obj")
 
@@ -52,6 +55,9 @@ class Text2MeshResult:
         out_dir: the run folder, if one was written.
         config: the resolved config.
         files: name -> path of each output written.
+        styled: the field on the mesh (:class:`~stylize.mesh.surface.StyledMesh`, on the run's
+            device), for renders and exact bakes.
+        source: the loaded input mesh the result was computed on.
     """
 
     vertices: np.ndarray
@@ -64,6 +70,8 @@ class Text2MeshResult:
     out_dir: Path | None
     config: Text2MeshConfig
     files: dict[str, Path] = field(default_factory=dict)
+    styled: Any = field(default=None, repr=False)
+    source: Any = field(default=None, repr=False)
 
 
 def collect_result(run: Text2MeshRun, scores: dict[str, float] | None = None, stylized=None) -> Text2MeshResult:
@@ -83,6 +91,8 @@ def collect_result(run: Text2MeshRun, scores: dict[str, float] | None = None, st
         iterations=run.iteration,
         out_dir=None,
         config=run.config,
+        styled=run.styled,
+        source=run.mesh,
     )
 
 
@@ -115,46 +125,75 @@ def output_metadata(config: Text2MeshConfig, iterations: int, models: list[str],
             "model": models, "version": __version__, **extra}  # fmt: skip
 
 
-def write_meshes(folder: RunFolder, result: Text2MeshResult, metadata: dict[str, Any], uv: np.ndarray | None = None):
-    """``mesh.glb``, ``mesh.ply``, ``mesh.obj`` and, with ``output.bake``, ``mesh_textured.glb`` and
-    its ``.json`` sidecar (keeping ``uv``, the input's UVs, unless ``output.bake_unwrap``).
+def write_meshes(
+    folder: RunFolder, result: Text2MeshResult, metadata: dict[str, Any], uv: np.ndarray | None = None,
+    styled: StyledMesh | None = None, undisplaced: np.ndarray | None = None,
+):
+    """``mesh.glb``, ``mesh.ply``, ``mesh.obj`` and, with ``output.bake`` or a surface-mode field,
+    ``mesh_textured.glb``, its ``.json`` sidecar and ``textures/base_color.png`` (keeping ``uv``,
+    the input's UVs, unless ``output.bake_unwrap``).
+
+    In surface mode (``styled`` given and its field's mode ``surface``) the bake is exact: every
+    texel is coloured by the field at its own surface point, not interpolated from the vertices.
+    With ``output.normal_map`` the textured GLB keeps ``undisplaced`` (the input's positions in
+    its frame) and carries the displacement as ``textures/normal.png`` / ``normalTexture``.
 
     Returns:
-        The bake's report as a dict, or None without ``output.bake``.
+        The bake's :class:`~stylize.mesh.bake.BakeReport`, or None when nothing was baked.
     """
     for fmt in MESH_FORMATS:
         name = f"mesh.{fmt}"
         result.files[name] = save_mesh(folder.file(name), result.vertices, result.faces, result.colors, metadata=metadata)
     out = result.config.output
-    if not out.bake:
+    surface = styled is not None and styled.surface
+    if not (out.bake or surface or out.normal_map):
         return None
     from stylize.mesh.bake import bake_mesh
 
-    report = bake_mesh(result.vertices, result.faces, result.colors, folder.file("mesh_textured.glb"), size=out.bake_size,
-                       uv=None if out.bake_unwrap else uv, metadata=metadata)  # fmt: skip
+    source, normal_source = bake_sources(styled, out.normal_map)
+    vertices = result.vertices
+    if normal_source is not None and undisplaced is not None:
+        vertices = undisplaced  # the relief goes into the normal map
+    report = bake_mesh(vertices, result.faces, result.colors, folder.file("mesh_textured.glb"), size=out.bake_size,
+                       uv=None if out.bake_unwrap else uv, metadata=metadata, source=source,
+                       normal_source=normal_source)  # fmt: skip
     result.files["mesh_textured.glb"], result.files["mesh_textured.json"] = report.path, report.sidecar
-    return report.to_dict()
+    result.files["textures/base_color.png"] = save_image(folder.file("textures") / "base_color.png", report.texture)
+    if report.normal_texture is not None:
+        result.files["textures/normal.png"] = save_image(folder.file("textures") / "normal.png", report.normal_texture)
+    return report
 
 
-def write_pictures(folder: RunFolder, result: Text2MeshResult, vertices, faces, colors) -> None:
+def bake_sources(styled: StyledMesh | None, normal_map: bool):
+    """The exact-bake sources of a styled mesh: ``(colours or None, normal map or None)``.
+
+    Colours come from the field per texel in surface mode (None in vertex mode: the vertex
+    colours are interpolated); the normal map from the field's displacement when asked."""
+    from stylize.mesh.bake import TexelSource
+
+    if styled is None:
+        return None, None
+    attributes, device = styled.attributes().detach().cpu().numpy(), styled.vertices.device
+    source = TexelSource(attributes, styled.colors_at, device) if styled.surface else None
+    normal_source = TexelSource(attributes, styled.normals_at, device, needs_grad=True) if normal_map else None
+    return source, normal_source
+
+
+def write_pictures(folder: RunFolder, result: Text2MeshResult, render: Callable[[CameraViews, int], Any]) -> None:
     """``preview.png`` and ``turntable.gif`` of the stylized mesh.
 
-    Shape:
-        - vertices: ``(V, 3)`` in the normalised frame; faces: ``(F, 3)``; colors: ``(V, 3)`` tensors.
+    Args:
+        render: ``render(views, size) -> (B, 3, size, size)`` images of the result, in its field's
+            mode (e.g. :meth:`Text2MeshRun.render_views`).
     """
     import torch
 
-    from stylize.mesh.renderer import get_renderer
-    from stylize.mesh.shading import render_shaded
-
     cfg = result.config
     with torch.no_grad():
-        renderer = get_renderer(cfg.renderer, height=cfg.output.preview_size)
-        preview = render_shaded(renderer, vertices, faces, colors, preview_views(cfg), cfg.background)
+        preview = render(preview_views(cfg), cfg.output.preview_size)
         columns = min(4, len(preview))
         result.files["preview.png"] = save_image(folder.file("preview.png"), image_grid(list(preview), columns=columns))
-        renderer = get_renderer(cfg.renderer, height=cfg.output.turntable_size)
-        frames = render_shaded(renderer, vertices, faces, colors, turntable_camera_views(cfg), cfg.background)
+        frames = render(turntable_camera_views(cfg), cfg.output.turntable_size)
         result.files["turntable.gif"] = save_gif(folder.file("turntable.gif"), list(frames), duration_ms=60)
 
 
@@ -162,25 +201,31 @@ def _cpu_copy(field_module: NeuralStyleField) -> NeuralStyleField:
     return NeuralStyleField.from_checkpoint(field_module.checkpoint())
 
 
-def save_vertex_data(path: Path, result: Text2MeshResult, source_index: np.ndarray | None) -> Path:
-    """Write ``vertex_data.npz`` atomically: ``vertices`` ``(V, 3)`` float64 (input frame),
-    ``colors`` ``(V, 3)`` float32 sRGB, ``source_index`` ``(V,)`` int64 (the vertex's index in the
-    input file; -1 for vertices that subdivision added). Vertices the loader dropped (used by no
-    usable face) are absent, so map by ``source_index``, not by position in the array.
+def save_vertex_data(path: Path, result: Text2MeshResult, mesh: LoadedMesh, bake: Any = None) -> Path:
+    """Write ``vertex_data.npz`` atomically, for programs that map results back onto their own mesh:
+
+    - ``vertices`` ``(V, 3)`` float64 (input frame), ``colors`` ``(V, 3)`` float32 sRGB,
+      ``source_index`` ``(V,)`` int64: the vertex's index in the input file (-1 for vertices
+      subdivision added). Vertices the loader dropped (used by no usable face) are absent, so map
+      by ``source_index``, not by position in the array;
+    - when a texture was baked: ``faces`` ``(F, 3)`` int64 into ``vertices``,
+      ``source_face_index`` ``(F,)`` int64 (the face's index in the input file, -1 for faces the
+      toolkit made) and ``face_uv`` ``(F, 3, 2)`` float32: each face corner's glTF UV (v down) in
+      ``textures/base_color.png``.
 
     trimesh's OBJ reader already skips vertices that no face references, and ``source_index``
     counts the vertices it kept: write OBJ files without loose vertices to get file indices."""
     from stylize.utils import atomic_write
 
-    if source_index is None:
-        source_index = np.arange(len(result.vertices))
+    source_index = mesh.source_vertex_index if mesh.source_vertex_index is not None else np.arange(len(result.vertices))
+    arrays = {"vertices": result.vertices.astype(np.float64), "colors": result.colors.astype(np.float32),
+              "source_index": np.asarray(source_index, dtype=np.int64)}  # fmt: skip
+    if bake is not None and bake.face_uv is not None and len(bake.face_uv) == len(result.faces):
+        face_index = mesh.source_face_index if mesh.source_face_index is not None else np.arange(len(result.faces))
+        arrays.update(faces=result.faces.astype(np.int64), source_face_index=np.asarray(face_index, dtype=np.int64),
+                      face_uv=bake.face_uv.astype(np.float32))  # fmt: skip
     with atomic_write(path, "wb") as handle:
-        np.savez(
-            handle,
-            vertices=result.vertices.astype(np.float64),
-            colors=result.colors.astype(np.float32),
-            source_index=np.asarray(source_index, dtype=np.int64),
-        )
+        np.savez(handle, **arrays)
     return path
 
 
@@ -256,11 +301,11 @@ def save_text2mesh_outputs(run: Text2MeshRun, folder: RunFolder, started: float)
     result.out_dir = folder.path
     metadata = output_metadata(cfg, run.iteration, list(run.engine.model_names))
     uv = run.mesh.uv if run.mesh.uv is not None and len(run.mesh.uv) == len(result.vertices) else None
-    bake = write_meshes(folder, result, metadata, uv)
-    result.files["vertex_data.npz"] = save_vertex_data(folder.file("vertex_data.npz"), result, run.mesh.source_vertex_index)
+    bake = write_meshes(folder, result, metadata, uv, styled=run.styled, undisplaced=run.mesh.file_vertices)
+    result.files["vertex_data.npz"] = save_vertex_data(folder.file("vertex_data.npz"), result, run.mesh, bake)
     result.files["field.pt"] = run.field.save(folder.file("field.pt"), prompt=cfg.prompt, iterations=run.iteration,
                                               model=list(run.engine.model_names))
-    write_pictures(folder, result, vertices, run.faces, colors)
+    write_pictures(folder, result, run.render_views)
     result.files["config.toml"] = folder.write_config(to_dict(cfg))
     iterations = max(run.iteration, 1)
     result.files["run.json"] = folder.write_run_json(
@@ -283,7 +328,7 @@ def save_text2mesh_outputs(run: Text2MeshRun, folder: RunFolder, started: float)
             **{f"{k}_seconds": round(v, 3) for k, v in run.timings.items()},
         },
         scores=scores,
-        **({"bake": bake} if bake else {}),
+        **({"bake": bake.to_dict()} if bake else {}),
     )
     logger.info("wrote run folder %s (%s after %d iterations)", folder.path, run.status, run.iteration)
     return result

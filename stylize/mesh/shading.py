@@ -14,7 +14,7 @@ clamps to ``[0, 1]``; :func:`render_shaded` is that render over a flat backgroun
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -25,7 +25,10 @@ from stylize.mesh.renderer import MeshRenderer, composite_background
 __all__ = [
     "TEXT2MESH_LIGHTS",
     "SphericalHarmonicLighting",
+    "render_deferred",
     "render_shaded",
+    "sample_texture_torch",
+    "shade_normals",
     "spherical_harmonic_basis",
     "spherical_harmonic_lighting",
 ]
@@ -187,3 +190,100 @@ def render_shaded(
     rgb, alpha = out.features[..., :3], out.features[..., 3:]
     shade = spherical_harmonic_lighting(out.pixel_normals(), lights)
     return composite_background((rgb * shade.unsqueeze(-1)).clamp(0.0, 1.0), alpha, background)
+
+
+def render_deferred(
+    renderer: MeshRenderer,
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    attributes: torch.Tensor,
+    color_fn: Callable[[torch.Tensor], torch.Tensor],
+    views: CameraViews,
+    background: float = 1.0,
+    lights: tuple[float, ...] = TEXT2MESH_LIGHTS,
+) -> torch.Tensor:
+    """Deferred shading: interpolate per-vertex ``attributes`` to every covered pixel, colour those
+    pixels with ``color_fn``, then light and composite as :func:`render_shaded` does.
+
+    This is how surface mode colours a render: ``attributes`` hold each vertex's point in the
+    field's frame (and base colour, mask weight, ...), and ``color_fn`` evaluates the field at
+    the interpolated points, so colour varies inside a triangle. Only covered pixels are
+    evaluated.
+
+    Args:
+        renderer: a mesh renderer.
+        vertices: ``(V, 3)`` positions the cameras see (e.g. displaced).
+        faces: ``(F, 3)`` int64.
+        attributes: ``(V, D)`` interpolated with the rasterizer's barycentrics.
+        color_fn: ``(P, D)`` interpolated attributes of the P covered pixels -> ``(P, 3)`` colours.
+        views: cameras.
+        background: grey level of empty pixels.
+        lights: 9 SH coefficients.
+
+    Returns:
+        Images ``(B, 3, H, W)`` in ``[0, 1]``, differentiable w.r.t. what ``color_fn`` depends on
+        and the vertices.
+    """
+    if attributes.dim() != 2 or attributes.shape[0] != vertices.shape[0]:
+        raise ValueError(f"expected attributes of shape ({vertices.shape[0]}, D), got {tuple(attributes.shape)}")
+    width = attributes.shape[1]
+    features = torch.cat([attributes, torch.ones_like(attributes[:, :1])], dim=1)
+    out = renderer(vertices, faces, features, views.to(vertices.device))
+    batch, height, image_width = out.face_index.shape
+    covered = (out.face_index.reshape(-1) >= 0).nonzero().squeeze(1)
+    interpolated = out.features.reshape(-1, width + 1).index_select(0, covered)[:, :width]
+    colors = color_fn(interpolated)
+    rgb = colors.new_zeros(batch * height * image_width, 3).index_copy(0, covered, colors)
+    rgb = rgb.reshape(batch, height, image_width, 3)
+    alpha = out.features[..., width:]
+    shade = spherical_harmonic_lighting(out.pixel_normals(), lights)
+    return composite_background((rgb * shade.unsqueeze(-1)).clamp(0.0, 1.0), alpha, background)
+
+
+def sample_texture_torch(texture: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples ``(P, C)`` of ``texture`` ``(H, W, C)`` at glTF UVs ``(P, 2)`` (v down,
+    clamped at the borders), differentiable w.r.t. both; what per-pixel texture lookups use."""
+    grid = (uv * 2.0 - 1.0).reshape(1, 1, -1, 2).to(texture.dtype)
+    image = texture.permute(2, 0, 1).unsqueeze(0)
+    sampled = torch.nn.functional.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return sampled[0, :, 0].T
+
+
+def shade_normals(
+    renderer: MeshRenderer,
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    normals: torch.Tensor,
+    views: CameraViews,
+    lights: tuple[float, ...] = TEXT2MESH_LIGHTS,
+    tangents: torch.Tensor | None = None,
+    uv: torch.Tensor | None = None,
+    normal_texture: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Smooth SH shading from per-pixel interpolated vertex normals, optionally normal-mapped.
+
+    With ``tangents`` ``(V, 4)`` (glTF TANGENT), ``uv`` ``(V, 2)`` (glTF) and ``normal_texture``
+    ``(H, W, 3)`` holding tangent-space normals in ``[-1, 1]``, each pixel's normal is
+    ``x T + y B + z N`` with ``B = cross(N, T) w``, as a glTF viewer computes it. Lighting is in
+    world space (the same for every view), so two renders of the same surface compare directly.
+
+    Returns:
+        ``(intensity (B, H, W), covered (B, H, W) bool)``.
+    """
+    parts = [normals]
+    if normal_texture is not None:
+        parts += [tangents, uv]
+    features = torch.cat(parts, dim=1)
+    out = renderer(vertices, faces, features, views.to(vertices.device))
+    covered = out.face_index >= 0
+    pixel = out.features[covered]
+    normal = torch.nn.functional.normalize(pixel[:, :3], dim=-1)
+    if normal_texture is not None:
+        tangent = pixel[:, 3:6]
+        tangent = torch.nn.functional.normalize(tangent - normal * (tangent * normal).sum(-1, keepdim=True), dim=-1)
+        bitangent = torch.linalg.cross(normal, tangent) * torch.where(pixel[:, 6:7] < 0, -1.0, 1.0)
+        local = sample_texture_torch(normal_texture, pixel[:, 7:9])
+        normal = torch.nn.functional.normalize(local[:, :1] * tangent + local[:, 1:2] * bitangent + local[:, 2:3] * normal, dim=-1)
+    intensity = torch.zeros(covered.shape, dtype=normal.dtype, device=normal.device)
+    intensity[covered] = spherical_harmonic_lighting(normal.reshape(1, -1, 1, 3), lights).reshape(-1)
+    return intensity, covered

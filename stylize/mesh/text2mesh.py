@@ -37,12 +37,12 @@ from stylize.errors import InputError
 from stylize.generation import StepCallback, Timer
 from stylize.mesh.camera import CameraViews, grid_views, orbit_views, sample_text2mesh_views, turntable_views
 from stylize.mesh.config import TEXT2MESH_PRESETS, Text2MeshConfig  # noqa: F401  (re-exported)
-from stylize.mesh.controls import compose
 from stylize.mesh.field import NeuralStyleField
 from stylize.mesh.geometry import vertex_normals
 from stylize.mesh.io import LoadedMesh
 from stylize.mesh.renderer import get_renderer
 from stylize.mesh.shading import render_shaded  # noqa: F401  (re-exported: it lived here before 0.2)
+from stylize.mesh.surface import StyledMesh
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +137,7 @@ class Text2MeshRun:
         if config.field.input_colours and self.base_colors is None:
             logger.warning("input_colours is set but the mesh has no colours or texture: starting from grey")
         self.field = NeuralStyleField(config.field, mesh.normalization, torch.Generator().manual_seed(seed)).to(self.device)
+        self.styled = StyledMesh(self.field, self.vertices, self.faces, self.normals, self.base_colors, self.weights)
         self.view_generator = torch.Generator().manual_seed(seed + 1)
         losses = config.loss
         self.global_aug = Augmenter("text2mesh", copies=losses.n_augs, seed=seed + 2, fill=config.background)
@@ -183,8 +184,7 @@ class Text2MeshRun:
 
     def field_colors_and_displacement(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The field at the mesh's vertices, blended by the mask: colours ``(V, 3)``, displacement ``(V, 1)``."""
-        out = self.field(self.vertices, self.base_colors)
-        return compose(out.colors, out.displacement, self.base_colors, self.weights)
+        return self.styled.vertex_colors_and_displacement()
 
     def sample_views(self) -> CameraViews:
         v = self.config.views
@@ -203,14 +203,18 @@ class Text2MeshRun:
         self.field.set_progress(self.iteration, cfg.iters)
         views = self.sample_views()
         self.optimizer.zero_grad(set_to_none=True)
+        styled = self.styled
         with timer("render"):
-            colors, displacement = self.field_colors_and_displacement()
-            displaced = self.vertices + self.normals * displacement
-            images = render_shaded(self.renderer, displaced, self.faces, colors, views, cfg.background)
+            if styled.surface:  # colour per covered pixel (timed as "field" inside the render)
+                displaced = styled.displaced()
+                images = styled.render(self.renderer, views, cfg.background, displaced=displaced, timer=timer)
+            else:
+                colors, displacement = styled.vertex_colors_and_displacement()
+                displaced = self.vertices + self.normals * displacement
+                images = render_shaded(self.renderer, displaced, self.faces, colors, views, cfg.background)
             use_geometry = bool(weights.geometry_weight) and cfg.field.geometry
             if use_geometry:
-                grey = torch.full_like(colors, weights.geometry_grey)
-                geo_images = render_shaded(self.renderer, displaced, self.faces, grey, views, cfg.background)
+                geo_images = styled.render_grey(self.renderer, views, weights.geometry_grey, cfg.background, displaced)
         # (name, weight, groups, augmented images): each group holds the views of one augmentation.
         parts = []
         if weights.global_weight:
@@ -385,9 +389,10 @@ class Text2MeshRun:
     def render_views(self, views: CameraViews, size: int, grey: bool = False) -> torch.Tensor:
         """Render the stylized mesh from ``views`` at ``size`` px: ``(B, 3, size, size)``."""
         vertices, colors = self.stylized()
+        renderer, background = self.make_renderer(size), self.config.background
         if grey:
-            colors = torch.full_like(colors, self.config.loss.geometry_grey)
-        return render_shaded(self.make_renderer(size), vertices, self.faces, colors, views, self.config.background)
+            return self.styled.render_grey(renderer, views, self.config.loss.geometry_grey, background, vertices)
+        return self.styled.render(renderer, views, background, displaced=vertices, colors=colors)
 
     def preview_views(self) -> CameraViews:
         """Evenly spaced views around the front view, at its elevation."""

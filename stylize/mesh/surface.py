@@ -1,0 +1,162 @@
+"""A style field on a mesh: its colours and displacement, and renders of it in either field mode.
+
+:class:`StyledMesh` is what a Text2Mesh run optimises and what ``stylize apply`` evaluates: the
+field, the mesh in the field's normalised frame, the base colours the field starts from and the
+region mask. It renders itself the way its field's ``mode`` says:
+
+- ``vertex``: colours at the vertices, interpolated over each triangle (Text2Mesh);
+- ``surface``: deferred, the field evaluated at the interpolated surface point of every covered
+  pixel (:func:`~stylize.mesh.shading.render_deferred`), so colour varies inside a triangle; the
+  same function of a point colours every texel of an exact bake (:meth:`StyledMesh.colors_at`).
+
+Displacement is per vertex in both modes: it moves geometry. Mask weights and base colours are
+interpolated per pixel / texel in surface mode, so weight-0 regions keep their base colour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from stylize.generation import Timer
+from stylize.mesh.camera import CameraViews
+from stylize.mesh.controls import GREY, compose
+from stylize.mesh.field import NeuralStyleField
+from stylize.mesh.renderer import MeshRenderer
+from stylize.mesh.shading import render_deferred, render_shaded
+
+__all__ = ["StyledMesh"]
+
+
+@dataclass
+class StyledMesh:
+    """A field on a mesh (all tensors on one device, in the field's normalised frame).
+
+    Attributes:
+        field: the style field.
+        vertices: ``(V, 3)`` undisplaced vertices (where the field is evaluated).
+        faces: ``(F, 3)`` int64.
+        normals: ``(V, 3)`` unit vertex normals (displacement direction).
+        base_colors: ``(V, 3)`` sRGB the field starts from (``input_colours``) and masked-out
+            vertices keep, or None (grey).
+        weights: ``(V, 1)`` mask weights in ``[0, 1]``, or None (everywhere 1).
+    """
+
+    field: NeuralStyleField
+    vertices: Tensor
+    faces: Tensor
+    normals: Tensor
+    base_colors: Tensor | None = None
+    weights: Tensor | None = None
+
+    @property
+    def surface(self) -> bool:
+        return self.field.config.mode == "surface"
+
+    # --- per vertex ------------------------------------------------------------------------------
+
+    def vertex_colors_and_displacement(self) -> tuple[Tensor, Tensor]:
+        """The field at the vertices, blended by the mask: colours ``(V, 3)``, displacement ``(V, 1)``."""
+        out = self.field(self.vertices, self.base_colors)
+        return compose(out.colors, out.displacement, self.base_colors, self.weights)
+
+    def displacement(self) -> Tensor:
+        """Per-vertex displacement ``(V, 1)`` along the normals, blended by the mask (the colour
+        head is not evaluated)."""
+        displacement = self.field.displacement_at(self.vertices)
+        if self.weights is None:
+            return displacement
+        return torch.where(self.weights == 0, torch.zeros_like(displacement), displacement * self.weights)
+
+    def displaced(self, displacement: Tensor | None = None) -> Tensor:
+        """Displaced vertices ``(V, 3)``."""
+        return self.vertices + self.normals * (self.displacement() if displacement is None else displacement)
+
+    # --- per surface point (pixels, texels) ------------------------------------------------------
+
+    def attributes(self) -> Tensor:
+        """Per-vertex values interpolated to each surface point: ``[point (3), base colour (3)?, weight (1)?]``."""
+        parts = [self.vertices]
+        if self.base_colors is not None:
+            parts.append(self.base_colors.to(self.vertices))
+        if self.weights is not None:
+            parts.append(self.weights.to(self.vertices))
+        return torch.cat(parts, dim=1)
+
+    def colors_at(self, attributes: Tensor) -> Tensor:
+        """Colours ``(P, 3)`` at surface points given by interpolated :meth:`attributes` ``(P, D)``."""
+        points = attributes[:, :3]
+        base = attributes[:, 3:6] if self.base_colors is not None else None
+        colors = self.field.colors_at(points, base)
+        if self.weights is None:
+            return colors
+        weights = attributes[:, -1:]
+        base = colors.new_full(colors.shape, GREY) if base is None else base
+        return torch.where(weights == 0, base, base + weights * (colors - base))
+
+    def normals_at(self, attributes: Tensor) -> Tensor:
+        """Tangent-space normals ``(P, 3)`` of the displaced surface at surface points given by
+        interpolated :meth:`attributes` followed by the point's normal (3) and glTF tangent (4),
+        ``(P, D + 7)``: what a normal map stores so
+        that the undisplaced mesh shades like the displaced one.
+
+        For a height ``h(p) = w d(p)`` along the normal ``n``, the displaced surface's normal is
+        ``normalize(n - grad_s h)`` to first order, ``grad_s`` the gradient within the tangent
+        plane (autograd through the field); it is written in the frame ``(T, B, n)`` with ``B =
+        cross(n, T) * w_T`` (glTF's ``TANGENT`` convention).
+        """
+        width = attributes.shape[1] - 7
+        frame = attributes[:, width:]
+        normal = torch.nn.functional.normalize(frame[:, :3], dim=-1)
+        tangent = frame[:, 3:6]
+        tangent = torch.nn.functional.normalize(tangent - normal * (tangent * normal).sum(-1, keepdim=True), dim=-1)
+        bitangent = torch.linalg.cross(normal, tangent) * torch.where(frame[:, 6:7] < 0, -1.0, 1.0)
+        with torch.enable_grad():
+            points = attributes[:, :3].detach().requires_grad_(True)
+            height = self.field.displacement_at(points)
+            if self.weights is not None:
+                height = height * attributes[:, width - 1 : width]
+            (gradient,) = torch.autograd.grad(height.sum(), points)
+        in_plane = gradient - normal * (gradient * normal).sum(-1, keepdim=True)
+        displaced = torch.nn.functional.normalize(normal - in_plane, dim=-1)
+        return torch.stack([(displaced * tangent).sum(-1), (displaced * bitangent).sum(-1), (displaced * normal).sum(-1)], dim=-1)
+
+    # --- renders -------------------------------------------------------------------------------
+
+    def render(
+        self,
+        renderer: MeshRenderer,
+        views: CameraViews,
+        background: float = 1.0,
+        displaced: Tensor | None = None,
+        colors: Tensor | None = None,
+        timer: Timer | None = None,
+    ) -> Tensor:
+        """Shaded renders ``(B, 3, H, W)`` of the styled mesh in its field's mode.
+
+        Args:
+            displaced: the displaced vertices if the caller has them (else computed).
+            colors: per-vertex colours to use in vertex mode if the caller has them.
+            timer: charge the per-pixel field evaluation (surface mode) to its ``field`` phase.
+        """
+        displaced = self.displaced() if displaced is None else displaced
+        if self.surface:
+            color_fn = self.colors_at
+            if timer is not None:
+
+                def color_fn(attributes: Tensor) -> Tensor:
+                    with timer("field"):
+                        return self.colors_at(attributes)
+
+            return render_deferred(renderer, displaced, self.faces, self.attributes(), color_fn, views, background)
+        if colors is None:
+            colors, _ = self.vertex_colors_and_displacement()
+        return render_shaded(renderer, displaced, self.faces, colors, views, background)
+
+    def render_grey(self, renderer: MeshRenderer, views: CameraViews, grey: float, background: float = 1.0,
+                    displaced: Tensor | None = None) -> Tensor:
+        """The displaced shape in flat ``grey`` (Text2Mesh's geometry loss)."""
+        displaced = self.displaced() if displaced is None else displaced
+        return render_shaded(renderer, displaced, self.faces, torch.full_like(displaced, grey), views, background)
