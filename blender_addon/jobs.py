@@ -332,12 +332,23 @@ PREVIEW_EVERY = 10
 class MeshJobSettings(JobSettings):
     """A Text2Mesh job: ``stylize mesh OBJ PROMPT``.
 
-    ``preview_every``: a snapshot every N steps for the live preview (0: none).
+    ``preview_every``: a snapshot every N steps for the live preview (0: none). ``texture``:
+    ``""`` (colours per vertex only), ``"bake"`` (also a baked texture) or ``"surface"`` (the
+    field per pixel and texel: an exact texture); ``normal_map``: the relief as a tangent-space
+    normal map instead of moved vertices; ``texture_size``: 0 for the toolkit's.
     """
 
     preset: str = "fast"
     displace: bool = True
     preview_every: int = 0
+    texture: str = ""
+    normal_map: bool = False
+    texture_size: int = 0
+
+    @property
+    def shape_key(self) -> bool:
+        """Whether the result is shown as a displacement shape key (a normal map carries it otherwise)."""
+        return self.displace and not (self.normal_map and self.texture)
 
 
 def mesh_argv(python: str, mesh_path: Path, out_dir: Path, settings: MeshJobSettings, mask_path: Path | None = None) -> list[str]:
@@ -358,6 +369,14 @@ def mesh_args(mesh_path: Path, out_dir: Path, settings: MeshJobSettings, mask_pa
         argv += ["--set", "field.geometry=false"]
     if settings.preview_every > 0:
         argv += ["--set", f"preview_every={int(settings.preview_every)}"]
+    if settings.texture == "surface":
+        argv += ["--field", "surface"]
+    elif settings.texture == "bake":
+        argv += ["--bake"]
+    if settings.texture and settings.normal_map and settings.displace:
+        argv += ["--normal-map"]
+    if settings.texture and settings.texture_size > 0:
+        argv += ["--bake-size", str(int(settings.texture_size))]
     if mask_path is not None:
         argv += ["--mask", str(mask_path)]
     return argv + settings.common_argv()

@@ -234,21 +234,15 @@ def _hook_materials(obj: bpy.types.Object, record: dict, base_image=None, normal
                 record["slots"].append(index)
     uv_map = UV_MAP if base_image is not None or normal_image is not None else ""
     for material in {slot.material for slot in obj.material_slots if slot.material is not None}:
-        if base_image is None and normal_image is None and is_textured(material):
-            continue  # a colour-only run keeps an earlier texture hook (its images are this object's)
         materials.hook_material(material, COLOR_ATTRIBUTE, base_image, normal_image, uv_map)
+    # An earlier run's images go once no node shows them any more.
     images = [image.name for image in (base_image, normal_image) if image is not None]
-    if images:
-        stale = [name for name in record["images"] if name not in images]
-        record["images"] = images
-        for name in stale:
-            image = bpy.data.images.get(name)
-            if image is not None and image.users == 0:
-                bpy.data.images.remove(image)
-
-
-def is_textured(material: bpy.types.Material) -> bool:
-    return materials.is_hooked(material) and (materials.NODE_PREFIX + "Base Color") in material.node_tree.nodes
+    stale = [name for name in record["images"] if name not in images]
+    record["images"] = images
+    for name in stale:
+        image = bpy.data.images.get(name)
+        if image is not None and image.users == 0:
+            bpy.data.images.remove(image)
 
 
 # --- preview layers ---------------------------------------------------------------------------

@@ -30,6 +30,11 @@ class STYLIZE_PT_main(bpy.types.Panel):
         if obj is not None and obj.type == "MESH":
             column.prop_search(settings, "vertex_group", obj, "vertex_groups", text="Region")
         row = column.row(align=True)
+        row.prop(settings, "texture", text="")
+        if settings.texture != "VERTEX":
+            row.prop(settings, "texture_size", text="")
+            row.prop(settings, "normal_map", text="", icon="NORMALS_FACE")
+        row = column.row(align=True)
         row.prop(settings, "preview_every")
         row.prop(settings, "preview_shape", text="", icon="SHAPEKEY_DATA")
         meshes = [o for o in context.selected_objects if o.type == "MESH"]

@@ -84,6 +84,20 @@ class STYLIZE_PG_settings(bpy.types.PropertyGroup):
         name="Preview Every", default=jobs.PREVIEW_EVERY, min=0, soft_max=100,
         description="Show the result in the viewport every N steps while it runs (0: no live preview)",
     )  # fmt: skip
+    texture: EnumProperty(
+        name="Texture", default="VERTEX",
+        items=[("VERTEX", "Vertex Colours", "Colours per vertex only (Text2Mesh)"),
+               ("BAKE", "Baked Texture", "Also bake the colours into a UV texture (an image in the material)"),
+               ("SURFACE", "Surface", "The field per pixel and texel: detail finer than the mesh, an exact texture")],
+    )  # fmt: skip
+    normal_map: BoolProperty(
+        name="Normal Map", default=False,
+        description="With a texture: the relief as a tangent-space normal map in the material, the mesh's shape kept",
+    )  # fmt: skip
+    texture_size: EnumProperty(
+        name="Size", default="1024",
+        items=[(str(n), f"{n} px", f"{n} x {n} texture") for n in (256, 512, 1024, 2048, 4096)],
+    )  # fmt: skip
     preview_shape: BoolProperty(
         name="Preview Displacement", default=True,
         description="The live preview also shows the displacement (a temporary shape key), not only the colours",

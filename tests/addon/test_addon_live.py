@@ -234,17 +234,18 @@ def _three_objects(bpy, scene):
 
 def test_a_three_object_selection_yields_three_results_each_its_own_undo_step(blender, scene, monkeypatch):
     bpy = blender.bpy
-    operators, mesh_data = _installed(blender, "operators"), _installed(blender, "mesh_data")
+    mesh_data = _installed(blender, "mesh_data")
     objects = _three_objects(bpy, scene)
     pushed, prompts = [], {}
     monkeypatch.setattr(mesh_data, "push_undo", pushed.append)
-    original = operators.start_mesh_job
+    tasks = _installed(blender, "tasks")
+    original = tasks.start_mesh_job
 
     def start(context, obj, settings, vertex_group=""):
         prompts[obj.name] = settings.prompt
         return original(context, obj, settings, vertex_group)
 
-    monkeypatch.setattr(operators, "start_mesh_job", start)
+    monkeypatch.setattr(tasks, "start_mesh_job", start)
     result = bpy.ops.stylize.stylize_mesh("EXEC_DEFAULT", prompt=PROMPT, iterations=1, seed=SEED)
     assert result == {"FINISHED"}
     for obj in objects:
@@ -434,3 +435,27 @@ def test_surface_result_refuses_faces_that_do_not_fit(blender, scene, tmp_path):
     with pytest.raises(installed_jobs.JobError, match="not the vertices of the triangle"):
         textures.read_surface_result(run, exchange, triangles)
     assert textures.read_surface_result(tmp_path, exchange, triangles) is None  # no textures: colours only
+
+
+@pytest.mark.slow
+def test_surface_texture_with_normal_map_end_to_end(blender, scene):
+    """The toolkit's texture contract read back: surface mode, a normal map, 256 px."""
+    bpy = blender.bpy
+    settings = bpy.context.scene.stylize
+    settings.texture, settings.normal_map, settings.texture_size = "SURFACE", True, "256"
+    try:
+        assert bpy.ops.stylize.stylize_mesh("EXEC_DEFAULT", prompt=PROMPT, preset="smoke", iterations=1, seed=SEED) == {"FINISHED"}
+    finally:
+        settings.texture, settings.normal_map = "VERTEX", False
+    mesh = scene.data
+    assert "Stylize UV" in mesh.uv_layers and "Stylize Color" in mesh.color_attributes
+    # The relief is in the normal map: no displacement shape key.
+    assert mesh.shape_keys is None
+    uv = np.empty(len(mesh.loops) * 2, np.float32)
+    mesh.uv_layers["Stylize UV"].data.foreach_get("uv", uv)
+    assert uv.min() >= 0.0 and uv.max() <= 1.0 and np.ptp(uv) > 0.5
+    tree = scene.material_slots[0].material.node_tree
+    base, normal = tree.nodes["Stylize Base Color"].image, tree.nodes["Stylize Normal Image"].image
+    assert base.packed_file is not None and tuple(base.size) == (256, 256)
+    assert normal.packed_file is not None and normal.colorspace_settings.name == "Non-Color"
+    assert tree.nodes["Stylize Normal Map"].uv_map == "Stylize UV"

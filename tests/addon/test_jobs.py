@@ -497,3 +497,13 @@ def test_mesh_argv_asks_for_previews():
     args = jobs.mesh_args("in.obj", "run", jobs.MeshJobSettings(prompt="x", preview_every=7))
     assert ("--set", "preview_every=7") in list(zip(args, args[1:]))
     assert not any("preview_every" in a for a in jobs.mesh_args("in.obj", "run", jobs.MeshJobSettings(prompt="x")))
+
+
+def test_texture_settings_become_the_toolkits_options(tmp_path):
+    surface = jobs.MeshJobSettings(prompt="x", texture="surface", normal_map=True, texture_size=256)
+    args = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", surface))
+    assert (args.field_mode, args.normal_map, args.bake_size) == ("surface", True, 256) and not surface.shape_key
+    baked = jobs.MeshJobSettings(prompt="x", texture="bake", displace=False, normal_map=True)
+    args = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", baked))
+    assert args.bake is True and args.normal_map is None and args.bake_size is None  # no relief to map
+    assert jobs.MeshJobSettings(prompt="x", normal_map=True).shape_key  # no texture: the shape key carries it
