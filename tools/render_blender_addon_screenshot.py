@@ -19,7 +19,7 @@ Usage::
 
     python tools/render_blender_addon_screenshot.py [--out docs/images/blender_addon.png]
         [--prompt "a purple circle"] [--iters 60] [--seed 2]
-    python tools/render_blender_addon_screenshot.py --live-preview [--preview-step 20]
+    python tools/render_blender_addon_screenshot.py --live-preview [--preview-step 40]
 
 About 30 s on two CPU cores. With the trainer test CLIP the colour depends on prompt and seed
 ("a purple circle" came out green-grey with seed 0, purple with seed 2); pick a pair whose
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iters", type=int, default=60)
     parser.add_argument("--seed", type=int, default=2)
     parser.add_argument("--live-preview", action="store_true", help="render a live preview mid-run instead of the result")
-    parser.add_argument("--preview-step", type=int, default=20, help="with --live-preview: render the preview of this step")
+    parser.add_argument("--preview-step", type=int, default=40, help="with --live-preview: render the preview of this step")
     args = parser.parse_args(argv)
     name = "blender_addon_preview.png" if args.live_preview else "blender_addon.png"
     args.out = args.out or str(ROOT / "docs" / "images" / name)
