@@ -26,6 +26,10 @@ from . import jobs
 from .jobs import CANCELLED, DONE, FAILED, JobError, JobUpdate
 
 _GONE = "worker-gone"  # the event a job gets when its worker's stdout closes
+_ENDS = ("done", "error", "cancelled", _GONE)
+# A cancelled job the worker has not confirmed after this long means a stuck worker: the next
+# job starts a fresh one.
+CANCEL_GRACE = 30.0
 
 
 def worker_argv(python: str) -> list[str]:
@@ -49,6 +53,8 @@ class WorkerJob:
     payload: dict = field(default_factory=dict)
     update: JobUpdate = field(default_factory=JobUpdate)
     events: queue.Queue = field(default_factory=queue.Queue)
+    cancelled_at: float | None = None  # when cancel() was asked, until the worker confirms
+    cleanup_pending: bool = False
 
     def poll(self) -> JobUpdate:
         """Fold the events that arrived into :attr:`update` (never blocks)."""
@@ -76,30 +82,34 @@ class WorkerJob:
         else:
             jobs.apply_event(update, record)
         if update.finished:
-            self.worker.forget(self)
+            self.worker._retire(self)
 
-    def cancel(self, grace: float = 5.0) -> None:
-        """Ask the worker to stop this job and wait up to ``grace`` seconds for it to say so (a
-        step's time); a worker that does not answer is stopped (the next job starts another)."""
+    def cancel(self, grace: float = 0.0) -> None:
+        """Ask the worker to stop this job; the job is ``cancelled`` at once (Blender does not
+        wait for the worker's current step). The worker confirms at its next step; until then
+        :meth:`cleanup` is deferred, and a worker that never confirms (stuck for
+        :data:`CANCEL_GRACE` seconds) is replaced by the next job.
+
+        Args:
+            grace: seconds to wait for the confirmation here (0: none).
+        """
         if self.update.finished:
             return
-        self.worker.send({"id": self.id, "command": "cancel"}, self.process)
-        deadline = time.monotonic() + grace
-        answered = False
-        while time.monotonic() < deadline:
-            try:
-                record = self.events.get(timeout=max(deadline - time.monotonic(), 0.001))
-            except queue.Empty:
-                break
-            if record["event"] in ("done", "error", "cancelled", _GONE):
-                answered = True
-                break
-        if not answered:
-            self.worker.stop(self.process)
+        self.cancelled_at = time.monotonic()
         self.update.state, self.update.message = CANCELLED, "cancelled"
-        self.worker.forget(self)
+        if not self.worker.send({"id": self.id, "command": "cancel"}, self.process):
+            self.worker.forget(self)
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and self.worker.pending(self):
+            time.sleep(0.01)
 
     def cleanup(self) -> None:
+        """Remove the job folder, now or (a cancelled job the worker still runs) once it stopped."""
+        if self.cancelled_at is not None and self.worker.pending(self):
+            self.cleanup_pending = True
+            if self.worker.pending(self):  # the confirmation may have come meanwhile
+                return
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
@@ -139,6 +149,11 @@ class WarmWorker:
         Raises:
             JobError: the Python cannot be run.
         """
+        with self._lock:
+            stuck = [j for j in self._jobs.values() if j.cancelled_at is not None and j.process is self.process
+                     and time.monotonic() - j.cancelled_at > CANCEL_GRACE]  # fmt: skip
+        if stuck:
+            self.stop()  # its reader fails its jobs and removes their folders
         process = self._ensure(python, env)
         job = WorkerJob(f"job-{next(self._ids)}", self, process, Path(workdir), dict(payload or {}))
         with self._lock:
@@ -170,6 +185,24 @@ class WarmWorker:
     def forget(self, job: WorkerJob) -> None:
         with self._lock:
             self._jobs.pop(job.id, None)
+
+    def pending(self, job: WorkerJob) -> bool:
+        """Whether the worker has not ended ``job`` yet."""
+        with self._lock:
+            return job.id in self._jobs
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until the worker ended every job (cancelled ones included); False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self.busy and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return not self.busy
+
+    def _retire(self, job: WorkerJob) -> None:
+        """The worker ended a job: forget it, and remove its folder if a cleanup waited on that."""
+        self.forget(job)
+        if job.cleanup_pending:
+            shutil.rmtree(job.workdir, ignore_errors=True)
 
     def stop(self, process: subprocess.Popen | None = None, grace: float = 3.0) -> None:
         """Stop a worker process now (terminate, then kill)."""
@@ -242,8 +275,13 @@ class WarmWorker:
                 continue
             with self._lock:
                 job = self._jobs.get(str(record.get("id")))
-            if job is not None:
-                job.events.put(record)
+            if job is None:
+                continue
+            if job.cancelled_at is not None:  # nobody polls it any more
+                if record["event"] in _ENDS:
+                    self._retire(job)
+                continue
+            job.events.put(record)
         # stdout closed: the process is gone (or going); its jobs fail with its last words.
         try:
             returncode = process.wait(10)
@@ -256,4 +294,7 @@ class WarmWorker:
         with self._lock:
             orphans = [job for job in self._jobs.values() if job.process is process]
         for job in orphans:
-            job.events.put({"event": _GONE, "id": job.id, "message": f"the stylize worker stopped: {message}"})
+            if job.cancelled_at is not None:
+                self._retire(job)
+            else:
+                job.events.put({"event": _GONE, "id": job.id, "message": f"the stylize worker stopped: {message}"})

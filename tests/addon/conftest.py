@@ -55,6 +55,10 @@ def scene(blender, tmp_path, monkeypatch):
     settings.prompt, settings.preset, settings.iterations, settings.seed = "", "smoke", 0, 0
     blender.prefs.python_path, blender.prefs.clip_spec = sys.executable, TRAINER_CLIP
     yield obj
+    import importlib
+
+    # A cancelled job's folder goes once the warm worker has stopped it (at its next step).
+    assert importlib.import_module(f"{blender.module}.tasks").WORKER.wait_idle(120), "the worker never ended a job"
     assert not list(tmp_path.glob("stylize-blender-*")), "a job folder was left behind"
 
 
