@@ -189,6 +189,7 @@ class STYLIZE_OT_stylize_mesh(_PromptProperties, _RunOperator, bpy.types.Operato
         return settings, _panel_value(self, "vertex_group", panel.vertex_group)
 
     def tasks(self, context: bpy.types.Context) -> list:
+        context.view_layer.update()  # transforms a script just set reach matrix_world (the worker's frame)
         settings, group = self.settings(context)
         tasks = []
         for obj in selected_meshes(context):
@@ -256,6 +257,7 @@ class STYLIZE_OT_batch_write(bpy.types.Operator):
         return bool(selected_meshes(context)) and bool(context.scene.stylize.batch_folder.strip())
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        context.view_layer.update()
         try:
             path = write_selection_batch(context, _batch_folder(context))
         except (jobs.JobError, OSError) as exc:
@@ -277,6 +279,7 @@ class STYLIZE_OT_batch_run(_RunOperator, bpy.types.Operator):
         return super().poll(context) and context.mode == "OBJECT" and bool(selected_meshes(context))
 
     def tasks(self, context: bpy.types.Context) -> list:
+        context.view_layer.update()
         folder = _batch_folder(context)
         temporary = folder is None
         folder = jobs.new_workdir() if temporary else folder
@@ -301,6 +304,7 @@ class STYLIZE_OT_batch_import(bpy.types.Operator):
         return context.mode == "OBJECT" and bool(context.scene.stylize.batch_folder.strip())
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        context.view_layer.update()
         try:
             message = import_batch(_batch_folder(context))
         except jobs.JobError as exc:

@@ -54,7 +54,8 @@ class WorkerJob:
     update: JobUpdate = field(default_factory=JobUpdate)
     events: queue.Queue = field(default_factory=queue.Queue)
     cancelled_at: float | None = None  # when cancel() was asked, until the worker confirms
-    cleanup_pending: bool = False
+    cleanup_pending: bool = False  # cleanup() was asked while the worker still ran the job
+    ended: bool = False  # the worker ended the job (both flags under the worker's lock)
 
     def poll(self) -> JobUpdate:
         """Fold the events that arrived into :attr:`update` (never blocks)."""
@@ -106,9 +107,9 @@ class WorkerJob:
 
     def cleanup(self) -> None:
         """Remove the job folder, now or (a cancelled job the worker still runs) once it stopped."""
-        if self.cancelled_at is not None and self.worker.pending(self):
-            self.cleanup_pending = True
-            if self.worker.pending(self):  # the confirmation may have come meanwhile
+        with self.worker._lock:
+            if self.cancelled_at is not None and not self.ended:
+                self.cleanup_pending = True  # the reader removes it when the worker ends the job
                 return
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -199,10 +200,14 @@ class WarmWorker:
         return not self.busy
 
     def _retire(self, job: WorkerJob) -> None:
-        """The worker ended a job: forget it, and remove its folder if a cleanup waited on that."""
-        self.forget(job)
-        if job.cleanup_pending:
+        """The worker ended a job: remove its folder if a cleanup waited on that, then forget it
+        (in that order: :meth:`wait_idle` returns once the folder is gone)."""
+        with self._lock:
+            job.ended = True
+            remove = job.cleanup_pending
+        if remove:
             shutil.rmtree(job.workdir, ignore_errors=True)
+        self.forget(job)
 
     def stop(self, process: subprocess.Popen | None = None, grace: float = 3.0) -> None:
         """Stop a worker process now (terminate, then kill)."""

@@ -52,6 +52,9 @@ def scene(blender, tmp_path, monkeypatch):
     bpy.ops.mesh.primitive_ico_sphere_add(subdivisions=2, radius=1.0)
     obj = bpy.context.active_object
     settings = bpy.context.scene.stylize
+    for name in settings.bl_rna.properties.keys():  # every panel value back to its default
+        if name != "rna_type":
+            settings.property_unset(name)
     settings.prompt, settings.preset, settings.iterations, settings.seed = "", "smoke", 0, 0
     blender.prefs.python_path, blender.prefs.clip_spec = sys.executable, TRAINER_CLIP
     yield obj

@@ -301,6 +301,7 @@ def test_batch_panel_writes_runs_and_imports_the_selection(blender, scene, tmp_p
     mesh_data, operators = _installed(blender, "mesh_data"), _installed(blender, "operators")
     mesh_data.revert(objects[1])
     objects[1].scale = (2.0, 2.0, 2.0)
+    bpy.context.view_layer.update()
     message = operators.import_batch(tmp_path / "batch")
     assert message.startswith("imported 1 of 2") and "changed since the batch was written" in message
     assert "Stylize Color" not in objects[1].data.color_attributes
