@@ -8,7 +8,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-_API = ("draw", "paint", "score", "stylize_mesh", "evaluate_mesh", "mesh_config", "apply_field", "bake", "batch")
+_API = (
+    "draw", "paint", "restyle", "apply_restyle", "score", "stylize_mesh", "evaluate_mesh", "mesh_config", "apply_field",
+    "bake", "batch",
+)  # fmt: skip
 
 
 def __getattr__(name: str):

@@ -1,7 +1,7 @@
 """The public Python API: a thin facade over the run owners. Each function is what the CLI
 command of the same name calls; the work is done by :class:`stylize.mesh.run.Text2Mesh`,
-:class:`stylize.vector.clipdraw.ClipDraw`, :class:`stylize.painting.painter.Painter` and
-:mod:`stylize.pipeline`."""
+:class:`stylize.vector.clipdraw.ClipDraw`, :class:`stylize.painting.painter.Painter`,
+:class:`stylize.restyling.restyler.Restyler` and :mod:`stylize.pipeline`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,21 @@ import torch
 from stylize.engine import DEFAULT_CLIP, ClipEngine, EngineOutput, PromptSet, load_image
 from stylize.errors import InputError
 
+# The default run folder: a new ``runs/mesh-YYYYmmdd-HHMMSS`` for every run (or, when resuming,
+# the folder resumed from), so runs never land in each other's folders.
 DEFAULT_MESH_OUT = "runs/mesh"
+
+
+def default_out(kind: str) -> Path:
+    """``runs/KIND-YYYYmmdd-HHMMSS``, with ``-2``, ``-3``, ... when that folder exists already."""
+    import time
+
+    base = Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    candidate, number = base, 1
+    while candidate.exists():
+        number += 1
+        candidate = base.with_name(f"{base.name}-{number}")
+    return candidate
 
 
 def score(
@@ -72,6 +86,7 @@ def stylize_mesh(
     mask: Any = None,
     resume: str | Path | None = None,
     on_preview: Callable[[int, Path], None] | None = None,
+    overwrite: bool = False,
 ):
     """Stylize a mesh with Text2Mesh and write the run folder.
 
@@ -79,8 +94,9 @@ def stylize_mesh(
         mesh: input mesh file (OBJ, PLY, GLB, OFF, STL); never modified. May be None when
             resuming (the checkpoint names it).
         prompt: the text prompt (may also come from the config).
-        out: run folder; None writes nothing and only returns the result. When resuming, the
-            run folder resumed from unless another one is given.
+        out: run folder (default: a new ``runs/mesh-TIMESTAMP``); None writes nothing and only
+            returns the result. When resuming, the run folder resumed from unless another one is
+            given. A folder holding another run is refused unless ``overwrite``.
         preset: ``fast`` (default), ``paper`` or ``smoke``.
         config_file: a TOML file of settings.
         overrides: settings by dotted key (``{"iters": 200, "clip": ["local-dir:..."]}``).
@@ -97,6 +113,7 @@ def stylize_mesh(
         on_preview: with ``preview_every`` set, called as ``on_preview(step, path)`` after each
             snapshot ``out/preview/step_NNNNNN.npz`` is written (see
             :class:`~stylize.mesh.outputs.PreviewSnapshots`).
+        overwrite: replace an earlier run's outputs in ``out``.
 
     Returns:
         :class:`~stylize.mesh.outputs.Text2MeshResult` with the mesh in the input's frame, the
@@ -117,7 +134,9 @@ def stylize_mesh(
         if mesh is None:
             raise InputError("no input mesh given")
         job = Text2Mesh(config, mesh, mask=mask, model_cache=model_cache)
-    return job.run(out, on_step=on_step, on_preview=on_preview)
+        if out is not None and str(out) == DEFAULT_MESH_OUT:
+            out = default_out("mesh")
+    return job.run(out, on_step=on_step, overwrite=overwrite, on_preview=on_preview)
 
 
 def apply_field(
@@ -129,6 +148,7 @@ def apply_field(
     bake: bool | None = None,
     bake_size: int | None = None,
     device: str = "auto",
+    overwrite: bool = False,
 ):
     """Reuse a trained field on another mesh of the same object (e.g. a denser remesh).
 
@@ -146,7 +166,7 @@ def apply_field(
     from stylize.mesh.apply import apply_field as _apply
 
     overrides = {"output.bake": bake, "output.bake_size": bake_size}
-    return _apply(field_or_run, mesh, out, mask=mask, device=device,
+    return _apply(field_or_run, mesh, out, mask=mask, device=device, overwrite=overwrite,
                   overrides={k: v for k, v in overrides.items() if v is not None})  # fmt: skip
 
 
@@ -199,8 +219,8 @@ def evaluate_mesh(
     from stylize.mesh.evaluate import mesh_path_of, score_mesh
     from stylize.mesh.io import load_mesh
 
-    if size < 1:
-        raise InputError(f"expected a positive render size, got {size}")
+    if not 8 <= size <= 4096:
+        raise InputError(f"eval --size: expected a render size from 8 to 4096 pixels, got {size}")
     mesh = load_mesh(mesh_path_of(mesh_or_run), normalize=True)
     engine = ClipEngine(judge, PromptSet.build(prompt), device=device)
     result = score_mesh(mesh, prompt, engine, captions, size)
@@ -210,7 +230,8 @@ def evaluate_mesh(
 
 def _overrides(prompt: str | Sequence[str], options: dict, overrides: dict | None) -> dict:
     """Keyword options (None = not given) then explicit ``--set`` style overrides."""
-    merged = {"prompts": [prompt] if isinstance(prompt, str) else list(prompt)}
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt or [])
+    merged = {"prompts": [p for p in prompts if p]} if any(prompts) else {}  # else the config file's
     merged.update({key: value for key, value in options.items() if value is not None})
     merged.update(overrides or {})
     return merged
@@ -225,6 +246,7 @@ def draw(
     overrides: dict | None = None,
     on_step: Callable[[int, int, dict], None] | None = None,
     model_cache: Any = None,
+    overwrite: bool = False,
     **options,
 ):
     """Draw a vector illustration of ``prompt`` with CLIPDraw / StyleCLIPDraw.
@@ -238,6 +260,7 @@ def draw(
         on_step: called as ``on_step(step, total, metrics)`` after every step (1-based, counted
             over all ``best_of`` candidates) with the step's metrics (``loss``, ``sim/PROMPT``, ...).
         model_cache: a :class:`~stylize.engine.ModelCache` to share loaded CLIPs.
+        overwrite: replace an earlier run's outputs in ``out`` (else such a folder is refused).
         **options: any :class:`~stylize.vector.config.DrawConfig` field, e.g. ``paths=64``,
             ``style="style.png"``, ``palette="#aa3300,#ffffff"``, ``clip=[...]``, ``seed=1``.
 
@@ -252,7 +275,7 @@ def draw(
     from stylize.vector.config import DRAW_PRESETS, DrawConfig
 
     config = resolve_config(DrawConfig, DRAW_PRESETS, preset, config_file, _overrides(prompt, options, overrides))
-    return ClipDraw(config, model_cache).run(out, on_step=on_step)
+    return ClipDraw(config, model_cache).run(out, on_step=on_step, overwrite=overwrite)
 
 
 def paint(
@@ -263,6 +286,7 @@ def paint(
     config_file: str | Path | None = None,
     overrides: dict | None = None,
     on_step: Callable[[int, int, dict], None] | None = None,
+    overwrite: bool = False,
     **options,
 ):
     """Paint a raster image of ``prompt`` (``param="pixel"`` or ``"fft"``, optional ``init`` image).
@@ -276,7 +300,67 @@ def paint(
     from stylize.painting.painter import PAINT_PRESETS, PaintConfig, Painter
 
     config = resolve_config(PaintConfig, PAINT_PRESETS, preset, config_file, _overrides(prompt, options, overrides))
-    return Painter(config).run(out, on_step=on_step)
+    return Painter(config).run(out, on_step=on_step, overwrite=overwrite)
+
+
+def restyle(
+    image: str | Path,
+    prompt: str,
+    out: str | Path | None = None,
+    *,
+    source: str | None = None,
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: dict | None = None,
+    on_step: Callable[[int, int, dict], None] | None = None,
+    **options,
+):
+    """Restyle an existing picture with CLIPstyler: train a StyleNet that maps it towards ``prompt``.
+
+    Args:
+        image: the content image file; never modified.
+        prompt: the target style text ("a watercolour painting").
+        out: run folder (``image.png``, ``preview.png``, ``progress.gif``, ``net.pt``,
+            ``config.toml``, ``run.json``, ``metrics.jsonl``); None writes nothing.
+        source: the text describing the picture as it is (default ``"a Photo"``, the paper's).
+        preset: ``clipstyler`` (the paper's settings, also the defaults) or ``smoke``.
+        config_file, overrides, on_step: as :func:`draw`.
+        **options: any :class:`~stylize.restyling.config.RestyleConfig` field, e.g. ``size=768``,
+            ``content_features="clip"`` (no VGG download), ``clip=[...]``.
+
+    Returns:
+        :class:`~stylize.restyling.restyler.RestyleResult` (image, content, net, scores, files).
+
+    Raises:
+        InputError: unknown keys, bad values, a missing, unreadable or oversize image.
+        Interrupted: Ctrl-C stopped the run after what existed was written.
+    """
+    from stylize.config import resolve_config
+    from stylize.restyling.config import RESTYLE_PRESETS, RestyleConfig
+    from stylize.restyling.restyler import Restyler
+
+    given = {"image": str(image), "prompt": prompt, "source": source, **options}
+    merged = {key: value for key, value in given.items() if value is not None}
+    merged.update(overrides or {})
+    config = resolve_config(RestyleConfig, RESTYLE_PRESETS, preset, config_file, merged)
+    return Restyler(config).run(out, on_step=on_step)
+
+
+def apply_restyle(net: str | Path, image: str | Path, out: str | Path | None = None, *, device: str = "auto"):
+    """Stylize another picture with a trained StyleNet, in one forward pass at full resolution.
+
+    Args:
+        net: a restyle run's ``net.pt`` or the run folder.
+        image: the picture (up to :data:`~stylize.restyling.config.MAX_APPLY_PIXELS`); never modified.
+        out: folder for ``image.png``, ``preview.png`` and ``run.json``; None writes nothing.
+        device: ``auto``, ``cpu`` or ``cuda``.
+
+    Returns:
+        :class:`~stylize.restyling.apply.ApplyResult` (image, seconds, the net's metadata).
+    """
+    from stylize.restyling.apply import apply_stylenet
+
+    return apply_stylenet(net, image, out, device=device)
 
 
 def batch(
@@ -289,7 +373,7 @@ def batch(
     threads: int = 1,
     on_job: Callable[[dict], None] | None = None,
 ):
-    """Run a jobs file (mesh stylizations, drawings and paints) and write one folder per job.
+    """Run a jobs file (mesh stylizations, drawings, paints and restyles) and write one folder per job.
 
     Args:
         jobs: a TOML jobs file (``[defaults]`` + ``[[jobs]]``, see the README), its parsed data,

@@ -34,6 +34,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise InputError(f"config file {path} nests tables or arrays too deeply to read") from None
 
 
 def parse_value(text: str) -> Any:
@@ -41,7 +43,7 @@ def parse_value(text: str) -> Any:
     anything that is not valid TOML is taken as a plain string."""
     try:
         return tomllib.loads(f"value = {text}")["value"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
 
 
@@ -165,14 +167,22 @@ def to_dict(config: Any) -> dict[str, Any]:
     return convert(config)
 
 
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
+
+
+def _needs_escape(ch: str) -> bool:
+    """Control characters (C0, DEL, C1) may not appear raw in a TOML basic string."""
+    code = ord(ch)
+    return code < 0x20 or 0x7F <= code < 0xA0
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
+        return '"' + "".join(_TOML_ESCAPES.get(ch) or (f"\\u{ord(ch):04x}" if _needs_escape(ch) else ch) for ch in value) + '"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
@@ -219,3 +229,39 @@ def resolve_config(
         config = apply_overrides(config, presets[name])
     config = apply_overrides(config, file_data)
     return apply_overrides(config, overrides or {})
+
+
+def check_seed(seed: Any, key: str = "seed") -> int:
+    """A seed torch and NumPy can take: an integer in ``[0, 2**63)``, else :class:`InputError`."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise InputError(f"config key {key!r}: expected an integer from 0 to 2**63 - 1, got {seed!r}")
+    return seed
+
+
+def check_limits(values: Mapping[str, Any], limits: Mapping[str, tuple[float, float]]) -> None:
+    """Each ``values[key]`` within its ``limits[key] = (low, high)`` (inclusive), else one line naming it.
+
+    Upper bounds keep absurd sizes (``--set render_size=100000``) from allocating gigabytes before
+    anything says no."""
+    for key, (low, high) in limits.items():
+        value = values[key]
+        if not low <= value <= high:
+            raise InputError(f"config key {key!r}: expected a value from {low:g} to {high:g}, got {value}")
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's RAM, or None where the OS does not say."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(estimate: float, what: str, setting: str) -> None:
+    """Refuse a job whose estimated memory exceeds this machine's RAM, naming the setting to lower."""
+    total = physical_memory_bytes()
+    if total is not None and estimate > total:
+        raise InputError(f"{what} would need about {estimate / 2**30:.0f} GiB, more than this machine's "
+                         f"{total / 2**30:.0f} GiB: lower {setting}")  # fmt: skip

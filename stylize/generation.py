@@ -2,7 +2,8 @@
 
 - **Progress callback**: ``on_step(step, total, metrics)`` after every optimisation step, ``step``
   counting from 1 (over all candidates of a best-of run), ``metrics`` a dict of floats (``loss``
-  and, where there is a text prompt, ``score``: the training CLIP's cosine similarity to it).
+  and, where there is a text prompt, ``score``: the training CLIP's score for it, 100 x the
+  cosine similarity, :data:`SCORE_SCALE`).
   Progress bars are the caller's business (:class:`ProgressBar` is one such callback); nothing
   about progress is part of a run's reproducible config.
 - **Interrupts**: Ctrl-C (and SIGTERM where the CLI or a batch worker turned it into one, see
@@ -31,12 +32,22 @@ from stylize.engine.specs import DEFAULT_CLIP
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "GenerationConfig", "LoopOutcome", "RunOutcome", "ProgressBar", "StepCallback", "Timer", "chain_callbacks", "frame_due",
+    "SCORE_SCALE", "GenerationConfig", "LoopOutcome", "RunOutcome", "as_score", "ProgressBar", "StepCallback", "Timer", "chain_callbacks", "frame_due",
     "metric_floats", "milestone_factor", "prompt_scores", "run_steps",
 ]  # fmt: skip
 
 # on_step(step, total, metrics): step counts from 1; metrics holds floats such as "loss" and "score".
 StepCallback = Callable[[int, int, dict], None]
+
+# Every score a user reads (bars, JSON events, final lines, run.json, manifests, contact sheets)
+# is 100 x the CLIP cosine similarity, as X-Mesh's MES and CLIPScore report it, and says which
+# model gave it ("trainer": the CLIP optimised with; "judge": a held-out one).
+SCORE_SCALE = 100.0
+
+
+def as_score(cosine: float) -> float:
+    """A cosine similarity on the score scale (100 x cosine)."""
+    return SCORE_SCALE * float(cosine)
 
 
 @dataclass
@@ -98,14 +109,14 @@ def frame_due(step: int, iters: int, every: int) -> bool:
 
 
 def prompt_scores(engine, image, prompts: Sequence[str]) -> dict[str, float]:
-    """Cosine similarity of ``image`` (1, 3, H, W) with each prompt, averaged over the engine's
-    models: ``{prompt: score}`` plus ``"mean"`` over the prompts."""
+    """Scores (100 x cosine similarity) of ``image`` (1, 3, H, W) with each prompt, averaged
+    over the engine's models: ``{prompt: score}`` plus ``"mean"`` over the prompts."""
     import torch
 
     with torch.no_grad():
         sims = engine.score_texts(image.to(engine.device), list(prompts)).mean(dim=(0, 1))
-    scores = {prompt: float(value) for prompt, value in zip(prompts, sims)}
-    scores["mean"] = float(sims.mean())
+    scores = {prompt: as_score(value) for prompt, value in zip(prompts, sims)}
+    scores["mean"] = as_score(sims.mean())
     return scores
 
 

@@ -1,23 +1,28 @@
 """The ``stylize`` command line: parses arguments and calls :mod:`stylize.api`.
 
 Each sub-command is a triple (help, add its arguments, run it) in :data:`COMMANDS`, defined in
-:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate`, :mod:`stylize.cli.batch` and
-:mod:`stylize.cli.worker`. Errors the user can fix (:class:`~stylize.errors.StylizeError`) print
-one line on stderr and exit with code 2; a traceback is shown only with ``--debug``. Ctrl-C and SIGTERM stop a run the same way: it
+:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate`, :mod:`stylize.cli.restyle`, :mod:`stylize.cli.batch`
+and :mod:`stylize.cli.worker`. Errors the user can fix (:class:`~stylize.errors.StylizeError`)
+print one line on stderr and exit with code 2; a traceback is shown only with ``--debug``.
+Ctrl-C and SIGTERM stop a run the same way: it
 saves what exists and the command exits with 130 (SIGINT) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from typing import Callable, Sequence
 
 from stylize import __version__
-from stylize.cli import batch, generate, mesh, worker
+from stylize.cli import batch, generate, mesh, restyle, worker
 from stylize.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401  (re-exported)
-from stylize.errors import Interrupted, StylizeError, terminate_as_interrupt
+from stylize.errors import Interrupted, StylizeError, first_line, terminate_as_interrupt
+
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOTDIR,
+                       errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ELOOP}  # fmt: skip
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "score": ("score an image against a prompt with CLIP; prints one JSON line", generate.score_args, generate.score_run),
@@ -25,9 +30,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "eval": ("judge a mesh or run folder with CLIP over 24 views; prints one JSON line", mesh.eval_args, mesh.eval_run),
     "draw": ("draw a vector illustration of a prompt (CLIPDraw / StyleCLIPDraw)", generate.draw_args, generate.draw_run),
     "paint": ("paint a raster image of a prompt (pixel or FFT parameterisation)", generate.paint_args, generate.paint_run),
+    "restyle": ("restyle a picture towards a text (CLIPstyler), or --apply a trained StyleNet to another",
+                restyle.restyle_args, restyle.restyle_run),
     "apply": ("apply a trained mesh field to another mesh of the same object", mesh.apply_args, mesh.apply_run),
     "bake": ("bake a coloured mesh's vertex colours into a UV texture GLB", mesh.bake_args, mesh.bake_run),
-    "batch": ("run a jobs file of meshes, drawings and paints (local or Ray executor)", batch.batch_args, batch.batch_run),
+    "batch": ("run a jobs file of meshes, drawings, paints and restyles (local or Ray executor)", batch.batch_args, batch.batch_run),
     "worker": ("run mesh and draw jobs sent as JSON lines on stdin, CLIP models kept loaded (the Blender add-on's)",
                worker.worker_args, worker.worker_run),
 }
@@ -61,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.captureWarnings(True)  # library warnings go through logging (and its filter), not raw to stderr
     if args.verbose == 0:
         # open_clip logs chatty lines on the root logger ("model initialized randomly", ...);
         # keep the CLI's output to our own warnings.
@@ -72,7 +80,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StylizeError as exc:
         if args.debug:
             raise
-        print(f"stylize: error: {exc}", file=sys.stderr)
+        print(f"stylize: error: {first_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        # The environment, not a bug: a full disk, a read-only or forbidden folder, a file where
+        # a folder should be. Outputs are written atomically, so what existed before is intact.
+        if args.debug or exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"stylize: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     except Interrupted as exc:
         return _report_interrupt(exc)

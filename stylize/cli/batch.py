@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from stylize.cli.common import EXIT_FAILED, EXIT_OK, add_progress_option
+from stylize.cli.common import EXIT_FAILED, EXIT_OK, add_progress_option, emit
 
 
 def batch_args(parser: argparse.ArgumentParser) -> None:
@@ -55,8 +55,8 @@ def batch_run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    print(format_table(result.entries))
-    print(json.dumps({
+    emit(format_table(result.entries))
+    emit(json.dumps({
         "out": str(result.out_dir), "manifest": str(result.manifest),
         "contact_sheet": str(result.contact_sheet) if result.contact_sheet else None,
         **{status: result.count(status) for status in ("done", "skipped", "failed")},

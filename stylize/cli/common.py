@@ -1,6 +1,6 @@
 """What every ``stylize`` sub-command shares: exit codes, options, JSON events, reporting.
 
-Command modules (:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate`, :mod:`stylize.cli.batch`)
+Command modules (:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate`, :mod:`stylize.cli.restyle`, ...)
 import this module and never the package itself, so the command line has no import cycle.
 Nothing here imports torch: building the parser and printing ``--help`` stay instant.
 """
@@ -44,13 +44,31 @@ def add_progress_option(parser: argparse.ArgumentParser, json_lines: bool = True
     parser.add_argument("--no-progress", dest="progress", action="store_const", const="none", help="same as --progress none")
 
 
+def add_overwrite_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier run's outputs in --out (a folder holding a run is refused otherwise)")
+
+
 def finite_or_none(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def json_event(event: str, **fields: Any) -> None:
     """One JSON line on stdout, flushed at once so a reading process sees it as it happens."""
-    print(json.dumps({"event": event, **fields}), flush=True)
+    emit(json.dumps({"event": event, **fields}))
+
+
+def emit(line: str) -> None:
+    """Print one line on stdout. When the reader has gone (``... | head -1``), the rest of the
+    output goes nowhere instead of ending the run with a BrokenPipeError traceback."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit must not fail either
+        os.close(devnull)
 
 
 @dataclass

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Sequence
 
 from stylize.cli.common import (
+    emit,
     DEVICES,
     EXIT_OK,
     CommandContext,
     add_clip_option,
+    add_overwrite_option,
     add_device_option,
     add_progress_option,
     clip_specs,
@@ -31,9 +33,11 @@ def score_args(parser: argparse.ArgumentParser) -> None:
 
 def score_run(args: argparse.Namespace) -> int:
     from stylize import api
+    from stylize.generation import as_score
 
     result = api.score(args.image, args.prompt, clip=clip_specs(args), negatives=args.negative, device=args.device)
-    print(json.dumps({"loss": float(result.loss), "similarities": result.similarities}))
+    scores = {model: {prompt: as_score(value) for prompt, value in sims.items()} for model, sims in result.similarities.items()}
+    emit(json.dumps({"loss": float(result.loss), "scores": scores}))
     return EXIT_OK
 
 
@@ -41,13 +45,13 @@ def score_run(args: argparse.Namespace) -> int:
 
 
 def default_out(kind: str) -> str:
-    import time
+    from stylize.api import default_out as new_folder
 
-    return f"runs/{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return str(new_folder(kind))
 
 
 def _add_generation_options(parser: argparse.ArgumentParser, presets: Sequence[str]) -> None:
-    parser.add_argument("prompt", help="text prompt")
+    parser.add_argument("prompt", nargs="?", default=None, help="text prompt (or the prompts of a --config file)")
     parser.add_argument("--prompt", dest="extra_prompts", action="append", default=[], metavar="TEXT", help="another prompt (repeatable)")
     parser.add_argument("--out", help="run folder (default: runs/KIND-TIMESTAMP)")
     parser.add_argument("--preset", choices=list(presets), help="named settings")
@@ -59,6 +63,7 @@ def _add_generation_options(parser: argparse.ArgumentParser, presets: Sequence[s
     parser.add_argument("--seed", type=int, help="random seed")
     parser.add_argument("--config", help="TOML file of config keys")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
+    add_overwrite_option(parser)
     add_clip_option(parser)
     parser.add_argument("--device", choices=DEVICES, help="where to run (default: auto)")
 
@@ -68,6 +73,15 @@ def _generation_options(args: argparse.Namespace) -> dict:
         "size": args.size, "iters": args.iters, "negatives": args.negative, "judge": args.judge, "init": args.init,
         "seed": args.seed, "clip": args.clip, "device": args.device,
     }  # fmt: skip
+
+
+def _prompts(args: argparse.Namespace) -> list[str]:
+    from stylize.errors import InputError
+
+    prompts = [p for p in (args.prompt, *args.extra_prompts) if p]
+    if not prompts and not args.config:
+        raise InputError("expected a PROMPT (or a --config file that holds the prompts)")
+    return prompts
 
 
 def draw_args(parser: argparse.ArgumentParser) -> None:
@@ -95,16 +109,16 @@ def draw_run(args: argparse.Namespace, context: CommandContext | None = None) ->
     out = args.out or default_out("draw")
     on_step, close = step_callback(args.progress, "draw", context)
     try:
-        result = api.draw([args.prompt, *args.extra_prompts], out, preset=args.preset, config_file=args.config,
-                          overrides=parse_set_items(args.set), on_step=on_step, model_cache=context.model_cache,
-                          **options)  # fmt: skip
+        result = api.draw(_prompts(args), out, preset=args.preset, config_file=args.config,
+                          overrides=parse_set_items(args.set), on_step=on_step, overwrite=args.overwrite,
+                          model_cache=context.model_cache, **options)  # fmt: skip
     finally:
         close()
     summary = {"out": str(out), "scores": result.scores}
     if args.progress == "json":
         context.emit("done", svg=str(Path(out) / "drawing.svg"), **summary)
     else:
-        print(json.dumps(summary))
+        emit(json.dumps(summary))
     return EXIT_OK
 
 
@@ -125,9 +139,9 @@ def paint_run(args: argparse.Namespace) -> int:
     out = args.out or default_out("paint")
     on_step, close = step_callback(args.progress, "paint")
     try:
-        result = api.paint([args.prompt, *args.extra_prompts], out, preset=args.preset, config_file=args.config,
-                           overrides=parse_set_items(args.set), on_step=on_step, **options)  # fmt: skip
+        result = api.paint(_prompts(args), out, preset=args.preset, config_file=args.config,
+                           overrides=parse_set_items(args.set), on_step=on_step, overwrite=args.overwrite, **options)  # fmt: skip
     finally:
         close()
-    print(json.dumps({"out": str(out), "scores": result.scores}))
+    emit(json.dumps({"out": str(out), "scores": result.scores}))
     return EXIT_OK

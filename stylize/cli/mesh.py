@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 from stylize.cli.common import (
+    emit,
     EXIT_FAILED,
     EXIT_OK,
     CommandContext,
     add_clip_option,
+    add_overwrite_option,
     add_device_option,
     add_progress_option,
     step_callback,
@@ -24,7 +26,9 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("input", nargs="?", help="mesh file (OBJ, PLY, GLB, OFF, STL); never modified")
     parser.add_argument("prompt", nargs="?", default="", help="text prompt, e.g. 'a wooden chair'")
-    parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default: runs/mesh, or the --resume folder)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="run folder (default: a new runs/mesh-TIMESTAMP, or the --resume folder)")
+    add_overwrite_option(parser)
     # Checked when the config is resolved (one-line error), so a config file's preset is checked the same way.
     parser.add_argument("--preset", default=None, metavar="NAME",
                         help=f"named settings: {', '.join(TEXT2MESH_PRESETS)} (default: fast)")
@@ -35,6 +39,9 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--views", type=int, default=None, metavar="N", help="views per iteration")
     add_device_option(parser, default=None)
     parser.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
+    parser.add_argument("--best-of", type=int, default=None, metavar="N",
+                        help="train N fields side by side for a short warm-up (best_of_warmup), keep the one "
+                        "the training CLIP scores best, run it to the end")
     parser.add_argument("--config", default=None, metavar="FILE.toml", help="settings file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
     add_progress_option(parser, previews=True)
@@ -60,7 +67,7 @@ def mesh_overrides(args: argparse.Namespace) -> dict:
         "iters": args.iters, "views.n_views": args.views, "device": args.device, "seed": args.seed,
         "clip": args.clip, "negatives": args.negative, "image_prompts": args.image_prompt,
         "field.symmetry": args.symmetry, "field.input_colours": args.input_colours, "output.bake": args.bake,
-        "output.bake_size": args.bake_size, "field.mode": args.field_mode, "output.normal_map": args.normal_map,
+        "output.bake_size": args.bake_size, "field.mode": args.field_mode, "best_of": args.best_of, "output.normal_map": args.normal_map,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
     overrides.update(parse_set_items(args.set))
@@ -76,8 +83,8 @@ def mesh_run(args: argparse.Namespace, context: CommandContext | None = None) ->
     from stylize.errors import InputError
 
     context = context or CommandContext()
-    if not args.resume and (not args.input or not args.prompt):
-        raise InputError("expected INPUT and PROMPT (or --resume RUN_DIR)")
+    if not args.resume and (not args.input or not (args.prompt or args.config)):
+        raise InputError("expected INPUT and PROMPT (or --resume RUN_DIR; the prompt may come from --config)")
     on_step, close = step_callback(args.progress, "stylize mesh", context)
     on_preview = None
     if args.progress == "json":
@@ -89,14 +96,14 @@ def mesh_run(args: argparse.Namespace, context: CommandContext | None = None) ->
         result = api.stylize_mesh(args.input, args.prompt, out=args.out or api.DEFAULT_MESH_OUT,
                                   preset=args.preset or (None if args.config else "fast"), config_file=args.config,
                                   overrides=mesh_overrides(args), on_step=on_step, mask=args.mask,
-                                  resume=args.resume, model_cache=context.model_cache,
+                                  resume=args.resume, overwrite=args.overwrite, model_cache=context.model_cache,
                                   on_preview=on_preview)  # fmt: skip
     finally:
         close()
     if args.progress == "json":
         context.emit("done", **mesh_summary(result))
     else:
-        print(json.dumps(mesh_summary(result)))
+        emit(json.dumps(mesh_summary(result)))
     return EXIT_OK if result.status == "finished" else EXIT_FAILED
 
 
@@ -119,7 +126,7 @@ def eval_run(args: argparse.Namespace) -> int:
 
     result = api.evaluate_mesh(args.mesh, args.prompt, judge=args.judge or [DEFAULT_CLIP], captions=args.captions,
                                size=args.size, device=args.device)  # fmt: skip
-    print(json.dumps(result))
+    emit(json.dumps(result))
     return EXIT_OK
 
 
@@ -131,6 +138,7 @@ def apply_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mesh", metavar="MESH", help="mesh to stylize (same object and frame, e.g. a denser remesh)")
     parser.add_argument("--out", default=None, metavar="DIR", help="output folder (default: runs/apply-MESHNAME)")
     parser.add_argument("--mask", metavar="FILE", help="per-vertex weights / indices for MESH (.npy or text)")
+    add_overwrite_option(parser)
     parser.add_argument("--bake", action="store_true", default=None, help="also write mesh_textured.glb")
     parser.add_argument("--bake-size", type=int, default=None, metavar="PX", help="baked texture size (default: 1024)")
     add_device_option(parser)
@@ -139,10 +147,12 @@ def apply_args(parser: argparse.ArgumentParser) -> None:
 def apply_run(args: argparse.Namespace) -> int:
     from stylize import api
 
-    out = args.out or f"runs/apply-{Path(args.mesh).stem}"
+    from stylize.api import default_out
+
+    out = args.out or default_out(f"apply-{Path(args.mesh).stem}")
     result = api.apply_field(args.source, args.mesh, out, mask=args.mask, bake=args.bake, bake_size=args.bake_size,
-                             device=args.device)  # fmt: skip
-    print(json.dumps({"out": str(result.out_dir), "status": result.status, "vertices": int(len(result.vertices)),
+                             device=args.device, overwrite=args.overwrite)  # fmt: skip
+    emit(json.dumps({"out": str(result.out_dir), "status": result.status, "vertices": int(len(result.vertices)),
                       "files": sorted(result.files)}))  # fmt: skip
     return EXIT_OK
 
@@ -162,5 +172,5 @@ def bake_run(args: argparse.Namespace) -> int:
     from stylize import api
 
     report = api.bake(args.mesh, args.out, size=args.size, unwrap=args.unwrap, normal_map=args.normal_map)
-    print(json.dumps({**report.to_dict(), "sidecar": str(report.sidecar)}))
+    emit(json.dumps({**report.to_dict(), "sidecar": str(report.sidecar)}))
     return EXIT_OK

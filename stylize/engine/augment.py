@@ -8,6 +8,8 @@ Presets are looked up by name in :data:`AUGMENT_PRESETS`:
   Text2Mesh's global augmentation.
 - ``text2mesh_local``: crops of ``local_area`` of the image then the same perspective, as
   Text2Mesh's local ("norm") augmentation.
+- ``perspective``: RandomPerspective(distortion 0.5, p 1) alone, CLIPstyler's augmentation of
+  its random patches (which are cropped before, see :mod:`stylize.restyling.losses`).
 - ``none``: identity (optionally resized).
 
 Out-of-image pixels are filled with ``fill`` (white by default, as both references do).
@@ -43,13 +45,20 @@ def _text2mesh_local(size: tuple[int, int], local_area: float) -> list[nn.Module
     return [K.RandomResizedCrop(size, scale=(local_area, local_area)), K.RandomPerspective(distortion_scale=0.5, p=0.8)]
 
 
+def _perspective(size: tuple[int, int], local_area: float) -> list[nn.Module]:
+    import kornia.augmentation as K
+
+    return [K.RandomPerspective(distortion_scale=0.5, p=1.0)]
+
+
 def _none(size: tuple[int, int], local_area: float) -> list[nn.Module]:
     return []
 
 
 AUGMENT_PRESETS: Registry[Callable[[tuple[int, int], float], list[nn.Module]]] = Registry(
     "augmentation preset",
-    {"clipdraw": _clipdraw, "text2mesh": _text2mesh, "text2mesh_local": _text2mesh_local, "none": _none},
+    {"clipdraw": _clipdraw, "text2mesh": _text2mesh, "text2mesh_local": _text2mesh_local,
+     "perspective": _perspective, "none": _none},
 )
 
 

@@ -56,6 +56,7 @@ def directional_loss(
     source_image_embeddings: torch.Tensor,
     target_text: torch.Tensor,
     source_text: torch.Tensor,
+    reduction: str = "mean",
 ) -> torch.Tensor:
     """StyleGAN-NADA's directional CLIP loss.
 
@@ -67,15 +68,20 @@ def directional_loss(
         source_image_embeddings: (B, D) or (D,) embeddings of the source images.
         target_text: (D,) embedding of the target text.
         source_text: (D,) embedding of the source text.
+        reduction: ``mean`` (a scalar) or ``none`` (one value per image, (B,), for losses that
+            weigh or reject images one by one, as CLIPstyler's patch loss does).
 
     Returns:
-        Scalar in [0, 2]: 0 when the moves align, 2 when they are opposed.
+        Scalar (or (B,)) in [0, 2]: 0 when the moves align, 2 when they are opposed.
     """
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"expected reduction 'mean' or 'none', got {reduction!r}")
     if source_image_embeddings.ndim == 1:
         source_image_embeddings = source_image_embeddings.unsqueeze(0)
     image_direction = F.normalize(image_embeddings - source_image_embeddings, dim=-1, eps=1e-8)
     text_direction = F.normalize((target_text - source_text).reshape(1, -1), dim=-1, eps=1e-8)
-    return (1.0 - image_direction @ text_direction.T).mean()
+    losses = 1.0 - (image_direction @ text_direction.T)[:, 0]
+    return losses.mean() if reduction == "mean" else losses
 
 
 LOSSES: Registry[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = Registry(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,17 @@ from stylize.errors import ModelLoadError
 logger = logging.getLogger(__name__)
 
 _HUB_HOST = ("huggingface.co", 443)
+_LOCAL_DIR_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+
+
+def _load_failure(exc: BaseException) -> str:
+    """One line for a failed model load. A checkpoint that ``weights_only`` refused holds pickled
+    objects or code: say so, and never pass on torch's advice to load it unsafely."""
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" in text or "weights_only" in text:
+        return "the weights file is not a plain tensor checkpoint (it holds pickled objects or code); refusing to load it"
+    lines = text.strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 @dataclass
@@ -223,6 +235,12 @@ def load_clip(
         pretrained = spec.pretrained
     elif spec.source == "local-dir":
         model_name = f"local-dir:{spec.arch}"
+        # open_clip quietly builds a random model when the folder has no weights file: every
+        # pipeline would then optimise against noise. Random weights only when asked (ARCH:random).
+        weights = [name for name in _LOCAL_DIR_WEIGHTS if (Path(spec.arch) / name).is_file()]
+        if not weights:
+            raise ModelLoadError(f"cannot load CLIP model {spec.name}: the folder has no weights file "
+                                 f"({' or '.join(_LOCAL_DIR_WEIGHTS)}); for random weights ask for ARCH:random")  # fmt: skip
     elif spec.source == "hf-hub":
         if not allow_download or not _hub_reachable():
             raise _offline_error(spec, "hf-hub models need huggingface.co, which cannot be reached")
@@ -240,9 +258,8 @@ def load_clip(
             **kwargs,
         )
         tokenizer = open_clip.get_tokenizer(model_name)
-    except (OSError, RuntimeError, ValueError, KeyError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"cannot load CLIP model {spec.name}: {first_line}") from exc
+    except (OSError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError, AttributeError, TypeError) as exc:
+        raise ModelLoadError(f"cannot load CLIP model {spec.name}: {_load_failure(exc)}") from None
     model.eval().requires_grad_(False)
     # Convolutional towers (ModifiedResNet) run faster in channels-last on CUDA tensor cores.
     channels_last = device.type == "cuda" and type(model.visual).__name__ == "ModifiedResNet"

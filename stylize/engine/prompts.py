@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -9,7 +11,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from stylize.errors import InputError
+from stylize.errors import InputError, first_line
 
 #: CLIPDraw weighs its negative prompts by 0.3.
 DEFAULT_NEGATIVE_WEIGHT = 0.3
@@ -126,11 +128,16 @@ class EmbeddingCache:
         return self._store[key]
 
 
-def load_image(path: str | Path, size: int | tuple[int, int] | None = None) -> torch.Tensor:
-    """Read an image file as a float tensor (3, H, W) in [0, 1] (alpha composited over white).
+# Images larger than this are refused before they are decoded (a 12000 x 12000 PNG decodes to
+# 4.4 GB of float32); the header's size is checked, so a lying or compressed "bomb" costs nothing.
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+def open_image_checked(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS):
+    """``PIL.Image.open`` with the size checked before decoding (use it as a context manager).
 
     Raises:
-        InputError: the file is missing or is not an image PIL can read.
+        InputError: missing file, not an image, or more than ``max_pixels`` pixels.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -138,7 +145,33 @@ def load_image(path: str | Path, size: int | tuple[int, int] | None = None) -> t
     if not path.is_file():
         raise InputError(f"image {path} does not exist")
     try:
-        with Image.open(path) as img:
+        with warnings.catch_warnings():  # our own limit below speaks for oversized images
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except Image.DecompressionBombError:
+        raise InputError(f"image {path} is larger than {max_pixels:,} pixels (downscale it first)") from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise InputError(f"cannot read image {path}: {first_line(exc)}") from None
+    width, height = img.size
+    if width * height > max_pixels:
+        img.close()
+        raise InputError(f"image {path} is {width} x {height} pixels, over the limit of {max_pixels:,} "
+                         "(downscale it first)")  # fmt: skip
+    return img
+
+
+def load_image(path: str | Path, size: int | tuple[int, int] | None = None) -> torch.Tensor:
+    """Read an image file as a float tensor (3, H, W) in [0, 1] (alpha composited over white).
+
+    Raises:
+        InputError: the file is missing, is not an image PIL can read, is cut short, or has more
+            than :data:`MAX_IMAGE_PIXELS` pixels.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with open_image_checked(path) as img:
             img.load()
             if img.mode in ("RGBA", "LA", "P"):
                 img = img.convert("RGBA")
@@ -147,7 +180,9 @@ def load_image(path: str | Path, size: int | tuple[int, int] | None = None) -> t
             img = img.convert("RGB")
             if size is not None:
                 img = img.resize((size, size) if isinstance(size, int) else (size[1], size[0]), Image.BICUBIC)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InputError(f"cannot read image {path}: {exc}") from None
+    except InputError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise InputError(f"cannot read image {path}: {first_line(exc)}") from None
     array = np.asarray(img, dtype=np.float32) / 255.0
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()

@@ -24,7 +24,7 @@ from stylize.mesh.field import NeuralStyleField, load_field
 from stylize.mesh.geometry import vertex_normals
 from stylize.mesh.io import LoadedMesh, load_mesh
 from stylize.mesh.renderer import get_renderer
-from stylize.mesh.surface import StyledMesh
+from stylize.mesh.surface import StyledMesh, TextureSet
 
 __all__ = ["apply_field", "bake_run", "evaluate_field", "resolve_field_source"]
 
@@ -37,9 +37,12 @@ def resolve_field_source(source: str | Path) -> tuple[Path, Path | None]:
     """``(field.pt, config.toml or None)`` of a run folder or a ``field.pt`` file."""
     source = Path(source)
     if source.is_dir():
+        from stylize.runs import read_run
+
         field_path = source / "field.pt"
         if not field_path.is_file():
             raise InputError(f"{source}: no field.pt in this folder (expected a run folder or a field.pt file)")
+        read_run(source, "write field.pt")  # a killed run's folder is not a result to reuse
         config = source / "config.toml"
         return field_path, config if config.is_file() else None
     if not source.is_file():
@@ -57,7 +60,9 @@ def evaluate_field(
     bake it in the field's mode)."""
     vertices, faces, base = mesh.to_torch(device)
     mask = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device).reshape(-1, 1)
-    styled = StyledMesh(field.to(device).eval(), vertices, faces, vertex_normals(vertices, faces), base, mask)
+    surface_base = field.config.mode == "surface" and (field.config.input_colours or mask is not None)
+    textures = TextureSet.from_mesh(mesh, device) if surface_base else None
+    styled = StyledMesh(field.to(device).eval(), vertices, faces, vertex_normals(vertices, faces), base, mask, textures)
     colors, displacement = [], []
     for start in range(0, len(vertices), _CHUNK):
         part = slice(start, start + _CHUNK)
@@ -77,6 +82,7 @@ def apply_field(
     mask: Any = None,
     overrides: Mapping[str, Any] | None = None,
     device: str = "auto",
+    overwrite: bool = False,
 ):
     """Evaluate a saved field on ``mesh`` and (optionally) write a run folder like ``stylize mesh``'s.
 
@@ -89,18 +95,31 @@ def apply_field(
         mask: per-vertex weights or indices for ``mesh`` (as :func:`stylize.stylize_mesh`).
         overrides: config keys for the outputs, e.g. ``{"output.bake": True}``.
         device: ``auto``, ``cpu`` or ``cuda``.
+        overwrite: replace an earlier run's outputs in ``out`` (a training run's folder is refused:
+            its field is this run's input).
 
     Returns:
         :class:`~stylize.mesh.outputs.Text2MeshResult` with status ``applied`` and no scores.
     """
-    from stylize.config import apply_overrides, resolve_config, to_dict
-    from stylize.mesh.config import TEXT2MESH_PRESETS, Text2MeshConfig
-    from stylize.mesh.outputs import Text2MeshResult, output_metadata, to_file_frame, write_meshes, write_pictures
     from stylize.runs import RunFolder
-    from stylize.utils import resolve_device
 
     started = time.time()
     field_path, config_path = resolve_field_source(source)
+    inputs = [field_path, mesh, *([mask] if isinstance(mask, (str, Path)) else [])]
+    folder = RunFolder(out, "apply", inputs=inputs, overwrite=overwrite) if out is not None else None
+    try:
+        return _apply(field_path, config_path, mesh, folder, mask, overrides, device, started)
+    finally:
+        if folder is not None:
+            folder.close()
+
+
+def _apply(field_path, config_path, mesh, folder, mask, overrides, device, started):
+    from stylize.config import apply_overrides, resolve_config, to_dict
+    from stylize.mesh.config import TEXT2MESH_PRESETS, Text2MeshConfig
+    from stylize.mesh.outputs import Text2MeshResult, output_metadata, to_file_frame, write_meshes, write_pictures
+    from stylize.utils import resolve_device
+
     field = load_field(field_path)
     extra = field.extra
     config = resolve_config(Text2MeshConfig, TEXT2MESH_PRESETS, config_file=config_path) if config_path else Text2MeshConfig()
@@ -124,9 +143,8 @@ def apply_field(
         status="applied", iterations=int(extra.get("iterations", 0)), out_dir=None, config=config,
         styled=styled, source=loaded,
     )  # fmt: skip
-    if out is None:
+    if folder is None:
         return result
-    folder = RunFolder(out, "apply")
     with folder:
         result.out_dir = folder.path
         metadata = output_metadata(config, result.iterations, [], applied_to=str(Path(mesh).name), field=str(field_path))
@@ -163,19 +181,19 @@ def bake_run(
     Returns:
         The :class:`~stylize.mesh.bake.BakeReport` (default output ``RUN_DIR/mesh_textured.glb``).
     """
-    import json
-
     from stylize.mesh.bake import bake_mesh
     from stylize.mesh.config import check_texture_size
     from stylize.mesh.outputs import bake_sources, output_metadata
 
     run_dir = Path(run_dir)
     size = check_texture_size(size)
+    from stylize.runs import read_run
+
+    info = read_run(run_dir, "bake")
     try:
-        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
         input_path = Path(info["input"]["path"])
-    except (OSError, ValueError, KeyError, TypeError):
-        raise InputError(f"{run_dir}: not a finished stylize mesh run folder (no readable run.json)") from None
+    except (KeyError, TypeError):
+        raise InputError(f"{run_dir}: run.json names no input mesh (is it a stylize mesh run folder?)") from None
     if not input_path.is_file():
         raise InputError(f"{run_dir}: the run's input mesh {input_path} is gone; use: stylize apply {run_dir} MESH --bake")
     out = Path(out) if out is not None else run_dir / "mesh_textured.glb"

@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 from stylize.engine.specs import DEFAULT_CLIP
 from stylize.errors import InputError
+from stylize.config import check_limits, check_memory, check_seed
 from stylize.registry import check_names
 
 __all__ = [
@@ -169,6 +170,8 @@ class Text2MeshConfig:
     clip: list[str] = dataclass_field(default_factory=lambda: [DEFAULT_CLIP])
     negatives: list[str] = dataclass_field(default_factory=list)
     image_prompts: list[str] = dataclass_field(default_factory=list)
+    # CLIP models that also score the result (never optimised with): run.json's judge_* scores.
+    judge: list[str] = dataclass_field(default_factory=list)
     iters: int = 1500
     seed: int = 0
     device: str = "auto"
@@ -183,6 +186,10 @@ class Text2MeshConfig:
     # steps for programs that show the run as it forms (the Blender add-on); 0: none. It reads
     # the field without changing it: the run's result is the same with or without previews.
     preview_every: int = 0
+    # Best of N: train N fields (seeds seed, seed + 1, ...) side by side for best_of_warmup
+    # iterations, keep the one the training CLIP scores best, and run it to the end.
+    best_of: int = 1
+    best_of_warmup: int = 30
     renderer: str = "torch"
     # Images per CLIP forward (0: a default per device); bigger batches are chunked with
     # activation checkpointing, so a small GPU degrades to chunks instead of running out of memory.
@@ -195,8 +202,17 @@ class Text2MeshConfig:
     optim: OptimConfig = dataclass_field(default_factory=OptimConfig)
     output: OutputConfig = dataclass_field(default_factory=OutputConfig)
 
+    def estimate_step_bytes(self) -> float:
+        """A rough upper estimate of one iteration's memory: the rasterizer's per-pixel buffers
+        and autograd state for every view (about 600 bytes a pixel), and CLIP's activations for
+        every augmented view (about 60 MB each for a ViT-B/32 at 224 px, forward and backward)."""
+        pixels = self.views.n_views * self.render_size**2
+        encodes = self.views.n_views * (self.loss.n_augs + 2 * self.loss.n_local_augs)
+        return (pixels * 600.0 + encodes * 60e6) * self.best_of
+
     def check(self) -> None:
-        """Raise :class:`InputError` naming the first setting out of range."""
+        """Raise :class:`InputError` naming the first setting out of range (also absurd sizes and
+        a step that would not fit in this machine's memory)."""
         positive = {
             "iters": self.iters, "render_size": self.render_size, "log_every": self.log_every,
             "nan_patience": self.nan_patience, "views.n_views": self.views.n_views,
@@ -207,6 +223,12 @@ class Text2MeshConfig:
         for key, value in positive.items():
             if value < 1:
                 raise InputError(f"config key {key!r}: expected a positive value, got {value}")
+        check_seed(self.seed)
+        out = self.output
+        check_limits({**positive, "loss.n_augs": self.loss.n_augs, "loss.n_local_augs": self.loss.n_local_augs,
+                      "output.turntable_frames": out.turntable_frames, "best_of": self.best_of,
+                      "best_of_warmup": self.best_of_warmup}, MESH_LIMITS)  # fmt: skip
+        check_memory(self.estimate_step_bytes(), "one iteration", "render_size or views.n_views")
         if self.clip_batch < 0:
             raise InputError(f"config key 'clip_batch': expected 0 (auto) or a positive number of images, got {self.clip_batch}")
         if self.checkpoint_every < 0:
@@ -263,6 +285,17 @@ TEXT2MESH_PRESETS: Mapping[str, Mapping[str, Any]] = {
         "output.score_size": 64,
     },
 }
+
+
+# Upper bounds of sizes and counts (inclusive): far beyond any real use, far below what would
+# allocate gigabytes before the first step.
+MESH_LIMITS: Mapping[str, tuple[float, float]] = {
+    "iters": (1, 10_000_000), "render_size": (8, 4096), "views.n_views": (1, 256), "log_every": (1, 10**9),
+    "nan_patience": (1, 10**9), "optim.lr_step": (1, 10**9), "output.preview_views": (1, 64),
+    "output.preview_size": (8, 4096), "output.turntable_size": (8, 4096), "output.score_size": (8, 4096),
+    "loss.n_augs": (1, 64), "loss.n_local_augs": (1, 64), "output.turntable_frames": (1, 720),
+    "best_of": (1, 64), "best_of_warmup": (1, 10**6),
+}  # fmt: skip
 
 
 def resolve_mesh_config(

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from stylize.errors import InputError
+from stylize.mesh.gltf_scene import subdivided_parts
 from stylize.mesh.io import LoadedMesh, Normalization, subdivide_to_vertex_count
 
 __all__ = ["SYMMETRY_AXES", "compose", "load_mask", "prepare_mesh", "subdivide_with_weights", "symmetric_normalization"]
@@ -177,18 +178,22 @@ def symmetric_normalization(mesh: LoadedMesh, axis: str) -> LoadedMesh:
 def subdivide_with_weights(
     mesh: LoadedMesh, weights: np.ndarray | None, target_vertices: int, max_faces: int
 ) -> tuple[LoadedMesh, np.ndarray | None]:
-    """Midpoint-subdivide ``mesh`` (as :func:`~stylize.mesh.io.load_mesh` does) carrying colours
-    and mask weights to the new vertices (each the mean of its edge's ends, so an edge between
-    two weight-0 vertices gets weight 0). Original vertices keep their indices and values."""
+    """Midpoint-subdivide ``mesh`` (as :func:`~stylize.mesh.io.load_mesh` does) carrying colours,
+    UVs and mask weights to the new vertices (each the mean of its edge's ends, so an edge between
+    two weight-0 vertices gets weight 0; UVs are per vertex, so the mean is exact inside every
+    triangle). Original vertices keep their indices and values; parts' face ranges follow."""
     if not target_vertices or len(mesh.vertices) >= target_vertices:
         return mesh, weights
     n_colors = 0 if mesh.colors is None else 3
     columns = [np.asarray(mesh.colors, dtype=np.float64)] if mesh.colors is not None else []
     if weights is not None:
         columns.append(np.asarray(weights, dtype=np.float64)[:, None])
+    has_uv = mesh.uv is not None and len(mesh.uv) == len(mesh.vertices)
+    if has_uv:
+        columns.append(np.asarray(mesh.uv, dtype=np.float64))
     packed = np.concatenate(columns, axis=1) if columns else None
     original_count = len(mesh.vertices)
-    vertices, faces, packed, _ = subdivide_to_vertex_count(
+    vertices, faces, packed, passes = subdivide_to_vertex_count(
         mesh.vertices.astype(np.float64), mesh.faces, packed, target_vertices, max_faces
     )
     added = len(vertices) - original_count
@@ -199,6 +204,7 @@ def subdivide_with_weights(
     colors = None
     if mesh.colors is not None:
         colors = np.concatenate([mesh.colors, packed[original_count:, :3].astype(np.float32)])
+    uv = np.concatenate([mesh.uv, packed[original_count:, -2:]]) if has_uv else None
     subdivided = dataclasses.replace(
         mesh,
         vertices=np.concatenate([mesh.vertices, vertices[original_count:].astype(np.float32)]),
@@ -208,7 +214,8 @@ def subdivide_with_weights(
         source_vertex_index=np.concatenate([mesh.source_vertex_index, np.full(added, -1, dtype=np.int64)])
         if mesh.source_vertex_index is not None else None,
         source_face_index=np.full(len(faces), -1, dtype=np.int64),  # every face is a new, smaller one
-        uv=None,
+        uv=uv,
+        parts=subdivided_parts(mesh.parts, passes),
     )
     return subdivided, new_weights
 

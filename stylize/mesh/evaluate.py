@@ -19,7 +19,8 @@ from stylize.eval.ranking import caption_rank, caption_scores
 from stylize.mesh.camera import CameraViews, grid_views
 from stylize.mesh.io import LoadedMesh
 from stylize.mesh.renderer import get_renderer
-from stylize.mesh.shading import render_shaded
+from stylize.mesh.shading import render_deferred, render_shaded
+from stylize.mesh.surface import TextureSet
 
 __all__ = ["judge_views", "mesh_path_of", "render_mesh", "score_mesh"]
 
@@ -30,6 +31,9 @@ def mesh_path_of(path: str | Path) -> Path:
     """A mesh file itself, or ``mesh.glb`` (then ``.ply``, ``.obj``) inside a run folder."""
     path = Path(path)
     if path.is_dir():
+        from stylize.runs import read_run
+
+        read_run(path, "write its meshes")
         for name in ("mesh.glb", "mesh.ply", "mesh.obj"):
             if (path / name).is_file():
                 return path / name
@@ -39,11 +43,17 @@ def mesh_path_of(path: str | Path) -> Path:
 
 @torch.no_grad()
 def render_mesh(mesh: LoadedMesh, views: CameraViews, size: int, device: str | torch.device = "cpu") -> torch.Tensor:
-    """Shaded renders ``(B, 3, size, size)`` of a loaded (normalised) mesh; grey without colours."""
+    """Shaded renders ``(B, 3, size, size)`` of a loaded (normalised) mesh: a textured mesh with its
+    base-colour textures sampled per pixel through its UVs (as a viewer shows it, not reduced to
+    vertex colours), else its vertex colours; grey without either."""
     vertices, faces, colors = mesh.to_torch(device)
+    renderer = get_renderer("torch", height=size)
+    textures = TextureSet.from_mesh(mesh, device)
+    if textures is not None:
+        return render_deferred(renderer, vertices, faces, textures.attributes(), textures.sample, views)
     if colors is None:
         colors = torch.full_like(vertices, GREY)
-    return render_shaded(get_renderer("torch", height=size), vertices, faces, colors, views)
+    return render_shaded(renderer, vertices, faces, colors, views)
 
 
 def judge_views() -> CameraViews:

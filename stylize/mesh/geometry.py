@@ -113,13 +113,15 @@ def repair_mesh(
     faces_finite = faces[finite_face]
 
     corners = vertices[faces_finite]
-    doubled_area = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
-    extent = np.ptp(vertices[finite_vertex], axis=0).max() if finite_vertex.any() else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):  # huge coordinates are refused when normalised
+        doubled_area = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+        extent = np.ptp(vertices[finite_vertex], axis=0).max() if finite_vertex.any() else 0.0
     repeated = (faces_finite[:, 0] == faces_finite[:, 1]) | (faces_finite[:, 1] == faces_finite[:, 2]) | (
         faces_finite[:, 0] == faces_finite[:, 2]
     )
     # Relative to the mesh size, so the rule means the same for millimetres and kilometres.
-    degenerate = repeated | (doubled_area <= 1e-14 * max(extent, 1e-30) ** 2)
+    with np.errstate(over="ignore"):
+        degenerate = repeated | (doubled_area <= 1e-14 * max(extent, 1e-30) ** 2)
     faces_good = faces_finite[~degenerate]
 
     _, first = np.unique(np.sort(faces_good, axis=1), axis=0, return_index=True)
@@ -152,10 +154,13 @@ def normalize_vertices(vertices: np.ndarray) -> tuple[np.ndarray, Normalization]
         - vertices: ``(V, 3)``; output ``(V, 3)`` inside the unit ball, touching it.
     """
     vertices = np.asarray(vertices, dtype=np.float64)
-    center = vertices.mean(axis=0)
-    scale = float(np.linalg.norm(vertices - center, axis=1).max())
-    if not np.isfinite(scale) or scale <= 0:
-        raise ValueError(f"cannot normalise vertices spanning zero extent (scale {scale})")
+    with np.errstate(over="ignore", invalid="ignore"):
+        center = vertices.mean(axis=0)
+        scale = float(np.linalg.norm(vertices - center, axis=1).max())
+    if not np.isfinite(scale) or not np.isfinite(center).all():
+        raise InputError(f"vertex coordinates too large to normalise (extent {scale}): rescale the mesh")
+    if scale <= 0:
+        raise InputError(f"cannot normalise vertices spanning zero extent (scale {scale})")
     normalization = Normalization(center=center, scale=scale)
     return normalization.apply(vertices), normalization
 

@@ -8,9 +8,14 @@ made with it, so both follow the same rules:
 - positions are float32 with ``min``/``max`` bounds (the spec requires them), indices uint32;
 - ``COLOR_0`` is linear light (glTF's rule) and multiplies the base colour;
 - base-colour textures are sRGB PNGs; texture coordinates are glTF's (``v`` down);
+- samplers are shared (one per distinct setting), images are embedded (buffer views);
+- ``extensionsUsed`` is worked out from the document, so it always lists what is used;
 - the metadata (prompt, seed, model, version) goes into ``asset.extras``.
 
-:func:`read_glb` splits a GLB into its JSON document and binary chunk.
+The structure-preserving scene writer (:func:`stylize.mesh.gltf_scene.write_scene_glb`) uses it
+too: several meshes, nodes with a hierarchy, normal textures and ``TANGENT``.
+
+:func:`read_glb` splits a GLB into its JSON document and binary chunk, checking the container.
 """
 
 from __future__ import annotations
@@ -25,16 +30,26 @@ import numpy as np
 
 from stylize.utils import atomic_write
 
-__all__ = ["ARRAY_BUFFER", "ELEMENT_ARRAY_BUFFER", "FLOAT", "UNSIGNED_INT", "GlbBuilder", "read_glb", "glb_extras"]
+__all__ = [
+    "ARRAY_BUFFER", "COMPONENT_DTYPES", "ELEMENT_ARRAY_BUFFER", "FLOAT", "TYPE_WIDTHS", "UNSIGNED_INT", "GlbBuilder",
+    "glb_extras", "read_glb", "used_extensions",
+]  # fmt: skip
 
 # glTF enums
-FLOAT, UNSIGNED_INT, UNSIGNED_SHORT, UNSIGNED_BYTE = 5126, 5125, 5123, 5121
+FLOAT, UNSIGNED_INT, UNSIGNED_SHORT, UNSIGNED_BYTE, SHORT, BYTE = 5126, 5125, 5123, 5121, 5122, 5120
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 TRIANGLES = 4
-_TYPES = {1: "SCALAR", 2: "VEC2", 3: "VEC3", 4: "VEC4"}
+#: componentType -> little-endian numpy dtype
+COMPONENT_DTYPES = {BYTE: np.dtype("<i1"), UNSIGNED_BYTE: np.dtype("<u1"), SHORT: np.dtype("<i2"),
+                    UNSIGNED_SHORT: np.dtype("<u2"), UNSIGNED_INT: np.dtype("<u4"), FLOAT: np.dtype("<f4")}  # fmt: skip
+#: accessor type -> components per element (matrices are not used for mesh attributes)
+TYPE_WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
+_TYPES = {width: name for name, width in TYPE_WIDTHS.items()}
 _COMPONENTS = {np.dtype(np.float32): FLOAT, np.dtype(np.uint32): UNSIGNED_INT, np.dtype(np.uint16): UNSIGNED_SHORT,
                np.dtype(np.uint8): UNSIGNED_BYTE}  # fmt: skip
 _GLB_MAGIC, _JSON_CHUNK, _BIN_CHUNK = b"glTF", 0x4E4F534A, 0x004E4942
+#: linear filtering with mipmaps, clamped: the dilated gutter around UV charts is what filtering reaches
+DEFAULT_SAMPLER = {"magFilter": 9729, "minFilter": 9987, "wrapS": 33071, "wrapT": 33071}
 
 
 class GlbBuilder:
@@ -60,6 +75,10 @@ class GlbBuilder:
             name: [] for name in ("nodes", "meshes", "materials", "textures", "samplers", "images", "bufferViews", "accessors")
         }
         self.scene_nodes: list[int] | None = None
+        #: other top-level properties written as given (``cameras``, ``extensions``, ...)
+        self.top_level: dict[str, Any] = {}
+        #: extensions a reader must support (each must also be used somewhere in the document)
+        self.extensions_required: list[str] = []
         self._blobs: list[bytes] = []
         self._offset = 0
 
@@ -94,32 +113,53 @@ class GlbBuilder:
         """Triangle indices ``(F, 3)`` as a uint32 element accessor."""
         return self.add_accessor(np.asarray(faces).astype(np.uint32).reshape(-1), ELEMENT_ARRAY_BUFFER)
 
-    def add_png_texture(self, pixels: np.ndarray, name: str, sampler: Mapping[str, int] | None = None) -> int:
+    def add_sampler(self, sampler: Mapping[str, Any] | None = None) -> int:
+        """A sampler (default :data:`DEFAULT_SAMPLER`); an identical one already added is reused."""
+        sampler = dict(DEFAULT_SAMPLER if sampler is None else sampler)
+        if sampler in self.lists["samplers"]:
+            return self.lists["samplers"].index(sampler)
+        return self._append("samplers", sampler)
+
+    def add_image(self, raw: bytes, mime_type: str, name: str | None = None) -> int:
+        """An image embedded in the buffer (``raw``: the encoded PNG or JPEG bytes)."""
+        image: dict[str, Any] = {"bufferView": self.add_view(raw), "mimeType": mime_type}
+        if name:
+            image["name"] = name
+        return self._append("images", image)
+
+    def add_texture(self, image: int, sampler: int | None = None, name: str | None = None) -> int:
+        """A texture of image ``image`` (``sampler``: an index from :meth:`add_sampler`, or None
+        for glTF's default: repeat, filtering up to the viewer)."""
+        texture: dict[str, Any] = {"source": image}
+        if sampler is not None:
+            texture["sampler"] = sampler
+        if name:
+            texture["name"] = name
+        return self._append("textures", texture)
+
+    def add_png_texture(self, pixels: np.ndarray, name: str, sampler: Mapping[str, Any] | None = None) -> int:
         """A texture from ``pixels`` ``(H, W, 3|4)`` uint8 stored as an embedded PNG.
 
-        The default sampler filters linearly with mipmaps and clamps, so the dilated gutter
-        around UV charts is what filtering reaches."""
-        from PIL import Image
-
-        png = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(pixels)).save(png, format="PNG", optimize=False)
-        image = self._append("images", {"bufferView": self.add_view(png.getvalue()), "mimeType": "image/png", "name": name})
-        sampler = dict(sampler or {"magFilter": 9729, "minFilter": 9987, "wrapS": 33071, "wrapT": 33071})
-        if sampler in self.lists["samplers"]:
-            sampler_index = self.lists["samplers"].index(sampler)
-        else:
-            sampler_index = self._append("samplers", sampler)
-        return self._append("textures", {"source": image, "sampler": sampler_index})
+        The default sampler (:data:`DEFAULT_SAMPLER`) filters linearly with mipmaps and clamps,
+        so the dilated gutter around UV charts is what filtering reaches."""
+        pixels = np.asarray(pixels)
+        if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+            raise ValueError(f"expected a texture of shape (H, W, 3|4) uint8, got {pixels.shape} {pixels.dtype}")
+        image = self.add_image(encode_png(pixels), "image/png", name)
+        return self.add_texture(image, self.add_sampler(sampler))
 
     def add_material(self, material: Mapping[str, Any]) -> int:
         return self._append("materials", dict(material))
 
     @staticmethod
-    def primitive(attributes: Mapping[str, int], indices: int, material: int | None = None) -> dict[str, Any]:
+    def primitive(attributes: Mapping[str, int], indices: int, material: int | None = None,
+                  extras: Any = None) -> dict[str, Any]:  # fmt: skip
         """A triangle primitive (``attributes``: semantic -> accessor index)."""
         item: dict[str, Any] = {"attributes": dict(attributes), "indices": indices, "mode": TRIANGLES}
         if material is not None:
             item["material"] = material
+        if extras is not None:
+            item["extras"] = extras
         return item
 
     def add_mesh(self, name: str, primitives: list[dict[str, Any]], extras: Mapping[str, Any] | None = None) -> int:
@@ -141,7 +181,15 @@ class GlbBuilder:
         for name, items in self.lists.items():
             if items:
                 document[name] = items
-        document["buffers"] = [{"byteLength": self._offset}]
+        document.update(self.top_level)
+        if self._offset:
+            document["buffers"] = [{"byteLength": self._offset}]
+        used = used_extensions(document)
+        if used:
+            document["extensionsUsed"] = used
+        required = [name for name in self.extensions_required if name in used]
+        if required:
+            document["extensionsRequired"] = required
         return document
 
     def write(self, path: str | Path) -> Path:
@@ -150,31 +198,74 @@ class GlbBuilder:
         json_chunk = json.dumps(self.document(), separators=(",", ":"), default=str).encode()
         json_chunk += b" " * ((-len(json_chunk)) % 4)
         bin_chunk = b"".join(self._blobs)
-        total = 12 + 8 + len(json_chunk) + 8 + len(bin_chunk)
+        total = 12 + 8 + len(json_chunk) + (8 + len(bin_chunk) if bin_chunk else 0)
         with atomic_write(path, "wb") as handle:
             handle.write(struct.pack("<4sII", _GLB_MAGIC, 2, total))
             handle.write(struct.pack("<I4s", len(json_chunk), b"JSON") + json_chunk)
-            handle.write(struct.pack("<I4s", len(bin_chunk), b"BIN\0") + bin_chunk)
+            if bin_chunk:  # a GLB without buffer data has no BIN chunk (an empty one is invalid)
+                handle.write(struct.pack("<I4s", len(bin_chunk), b"BIN\0") + bin_chunk)
         return path
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    """PNG bytes of ``pixels`` ``(H, W, C)`` uint8 (deterministic: no timestamp, fixed settings)."""
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels)).save(png, format="PNG", optimize=False)
+    return png.getvalue()
+
+
+def used_extensions(document: Any) -> list[str]:
+    """Sorted names of every extension an ``extensions`` object anywhere in ``document`` holds."""
+    found: set[str] = set()
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            extensions = item.get("extensions")
+            if isinstance(extensions, dict):
+                found.update(extensions)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return sorted(found)
 
 
 def read_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
     """``(document, binary chunk)`` of GLB bytes (``b""`` when there is no binary chunk).
 
+    Checks the container as the spec describes it: magic, version 2, the declared length against
+    the data, a JSON chunk first, every chunk inside the file.
+
     Raises:
-        ValueError: not a GLB, or its chunks are cut short.
+        ValueError: not a GLB, another version, or its chunks are cut short (the message says which).
     """
-    if len(data) < 20 or data[:4] != _GLB_MAGIC:
+    if len(data) < 12 or data[:4] != _GLB_MAGIC:
         raise ValueError("not a binary glTF (no 'glTF' magic)")
-    json_length, json_type = struct.unpack_from("<II", data, 12)
-    if json_type != _JSON_CHUNK or 20 + json_length > len(data):
+    version, declared = struct.unpack_from("<II", data, 4)
+    if version != 2:
+        raise ValueError(f"binary glTF version {version}; only version 2 is supported")
+    if declared > len(data):
+        raise ValueError(f"truncated: the header declares {declared} bytes, the file has {len(data)}")
+    if len(data) < 20:
         raise ValueError("binary glTF without a complete JSON chunk")
-    document = json.loads(data[20 : 20 + json_length])
+    json_length, json_type = struct.unpack_from("<II", data, 12)
+    if json_type != _JSON_CHUNK or 20 + json_length > declared:
+        raise ValueError("binary glTF without a complete JSON chunk")
+    try:
+        document = json.loads(data[20 : 20 + json_length])
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"its JSON chunk is not valid JSON ({exc})") from None
+    if not isinstance(document, dict):
+        raise ValueError("its JSON chunk is not a glTF object")
     start = 20 + json_length
     binary = b""
-    if start + 8 <= len(data):
+    if start + 8 <= declared:
         bin_length, bin_type = struct.unpack_from("<II", data, start)
         if bin_type == _BIN_CHUNK:
+            if start + 8 + bin_length > declared:
+                raise ValueError("truncated: its binary chunk runs past the end of the file")
             binary = data[start + 8 : start + 8 + bin_length]
     return document, binary
 

@@ -1,9 +1,13 @@
 """Mesh files in and out: load through trimesh, validate and repair, normalise, export.
 
-- :func:`load_mesh` reads OBJ, PLY, GLB/GLTF, OFF and STL (a scene becomes one mesh), keeping the
-  file's vertex order (``process=False``; only STL, which has no shared vertices, is welded),
-  then repairs and normalises it with :mod:`stylize.mesh.geometry`. Every problem a user can
-  cause is an :class:`~stylize.errors.InputError` with one line naming the file.
+- :func:`load_mesh` reads OBJ, PLY, GLB/GLTF, OFF and STL, keeping the file's vertex order, then
+  repairs and normalises it with :mod:`stylize.mesh.geometry`. GLB/GLTF go through the toolkit's
+  own scene reader (:mod:`stylize.mesh.gltf_scene`): every primitive of every mesh instance in the
+  world frame, concatenated, remembering its parts, materials and source scene so that
+  :func:`stylize.mesh.gltf_write.write_scene_glb` can write the scene back. Other formats go through
+  trimesh (``process=False``; only STL, which has no shared vertices, is welded) as one part.
+  Every problem a user can cause is an :class:`~stylize.errors.InputError` with one line naming
+  the file.
 - :func:`save_mesh` writes GLB, PLY or OBJ with per-vertex colours, atomically. Colours are sRGB in
   memory and in PLY/OBJ; glTF's ``COLOR_0`` is linear, so GLB export converts sRGB -> linear (stored
   as float32 so nothing is lost) and GLB import converts back.
@@ -13,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -31,7 +34,9 @@ from stylize.mesh.geometry import (  # noqa: F401  (re-exported: these lived her
     repair_mesh,
     subdivide_to_vertex_count,
 )
-from stylize.mesh.gltf import ARRAY_BUFFER, GlbBuilder, read_glb
+from stylize.mesh.gltf import ARRAY_BUFFER, GlbBuilder
+from stylize.mesh.gltf_scene import MeshMaterial, MeshPart, read_scene, repaired_parts, subdivided_parts
+from stylize.mesh.texture import linear_to_srgb, srgb_to_linear
 from stylize.registry import Registry
 from stylize.utils import atomic_path
 
@@ -40,6 +45,8 @@ __all__ = [
     "MESH_READ_FORMATS",
     "MESH_WRITE_FORMATS",
     "LoadedMesh",
+    "MeshMaterial",
+    "MeshPart",
     "Normalization",
     "RepairReport",
     "linear_to_srgb",
@@ -58,18 +65,6 @@ logger = logging.getLogger(__name__)
 MESH_READ_FORMATS = (".glb", ".gltf", ".obj", ".off", ".ply", ".stl")
 
 
-def srgb_to_linear(colors: np.ndarray) -> np.ndarray:
-    """sRGB-encoded values in ``[0, 1]`` to linear light (IEC 61966-2-1)."""
-    colors = np.clip(np.asarray(colors, dtype=np.float64), 0.0, 1.0)
-    return np.where(colors <= 0.04045, colors / 12.92, ((colors + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(colors: np.ndarray) -> np.ndarray:
-    """Linear-light values in ``[0, 1]`` to sRGB encoding (inverse of :func:`srgb_to_linear`)."""
-    colors = np.clip(np.asarray(colors, dtype=np.float64), 0.0, 1.0)
-    return np.where(colors <= 0.0031308, colors * 12.92, 1.055 * colors ** (1 / 2.4) - 0.055)
-
-
 @dataclass
 class LoadedMesh:
     """A validated triangle mesh.
@@ -85,8 +80,14 @@ class LoadedMesh:
         repairs: what :func:`repair_mesh` removed.
         file_vertices: ``(V, 3)`` float64 positions in the file's frame at full precision (what
             outputs write back for vertices that must not move); None when not known.
-        uv: ``(V, 2)`` texture coordinates from the file (trimesh's convention, v up), or None.
+        uv: ``(V, 2)`` texture coordinates from the file (trimesh's convention, v up:
+            ``(u, 1 - v_gltf)``), or None; NaN rows for glTF primitives without ``TEXCOORD_0``.
         source_vertex_count: how many vertices the file had as read (before repair).
+        parts: one :class:`MeshPart` per primitive instance (glTF) or one for the whole mesh,
+            with its vertex and face ranges in these arrays and its material index.
+        materials: the file's materials (:class:`MeshMaterial`: factor, decoded textures, JSON).
+        source_scene: for glTF inputs, what :func:`~stylize.mesh.gltf_write.write_scene_glb`
+            needs to write the scene back (opaque); None for other formats.
         source_face_index: for each face, its index in the file as read (-1 for faces that
             subdivision made); None when not known.
     """
@@ -101,6 +102,9 @@ class LoadedMesh:
     file_vertices: np.ndarray | None = None
     uv: np.ndarray | None = None
     source_vertex_count: int | None = None
+    parts: list[MeshPart] = field(default_factory=list)
+    materials: list[MeshMaterial] = field(default_factory=list, repr=False)
+    source_scene: Any = field(default=None, repr=False)
     source_face_index: np.ndarray | None = None
 
     def original_vertices(self, vertices: Any = None) -> Any:
@@ -194,40 +198,48 @@ def _trimesh_uv(mesh) -> np.ndarray | None:
     return np.asarray(uv, dtype=np.float64)
 
 
-def _glb_linear_colors(path: Path, n_vertices: int) -> np.ndarray | None:
-    """COLOR_0 of a single-primitive GLB at full precision (trimesh rounds it to 8 bits)."""
-    try:
-        document, binary = read_glb(path.read_bytes())
-    except ValueError:
-        return None
-    primitives = [p for m in document.get("meshes", []) for p in m.get("primitives", [])]
-    if len(primitives) != 1 or "COLOR_0" not in primitives[0].get("attributes", {}) or not binary:
-        return None
-    accessor = document["accessors"][primitives[0]["attributes"]["COLOR_0"]]
-    view = document["bufferViews"][accessor["bufferView"]]
-    if accessor["count"] != n_vertices or view.get("buffer", 0) != 0 or "byteStride" in view:
-        return None
-    width = {"VEC3": 3, "VEC4": 4}[accessor["type"]]
-    dtype, scale = {5126: (np.float32, 1.0), 5121: (np.uint8, 255.0), 5123: (np.uint16, 65535.0)}[accessor["componentType"]]
-    offset = view.get("byteOffset", 0) + accessor.get("byteOffset", 0)
-    values = np.frombuffer(binary, dtype=dtype, count=n_vertices * width, offset=offset)
-    return values.reshape(n_vertices, width)[:, :3].astype(np.float64) / scale
-
-
-def _colors_from_file(path: Path, suffix: str, mesh) -> np.ndarray | None:
+def _colors_from_file(mesh) -> np.ndarray | None:
     colors = _trimesh_colors(mesh)
-    if suffix == ".glb":
-        try:
-            precise = _glb_linear_colors(path, len(mesh.vertices))
-        except (KeyError, ValueError, IndexError, struct.error):
-            precise = None  # an unusual layout: trimesh's 8-bit colours will do
-        if precise is not None:
-            colors = precise
-    if suffix in (".glb", ".gltf") and colors is not None:
-        colors = linear_to_srgb(colors)  # glTF COLOR_0 is linear; we hold sRGB
     if colors is None:
         colors = _texture_colors(mesh)  # textures are sRGB already
     return colors
+
+
+def _trimesh_materials(mesh) -> list[MeshMaterial]:
+    """The trimesh material of a non-glTF mesh (OBJ/MTL), as a one-item list, or ``[]``."""
+    material = getattr(mesh.visual, "material", None)
+    if material is None:
+        return []
+    image = getattr(material, "baseColorTexture", None)
+    if image is None:
+        image = getattr(material, "image", None)
+    pixels = None
+    if image is not None:
+        pixels = np.asarray(image.convert("RGBA" if "A" in image.mode else "RGB"), dtype=np.uint8)
+    factor = np.ones(4)
+    if getattr(material, "baseColorFactor", None) is not None:  # trimesh keeps it as 0..255
+        given = np.asarray(material.baseColorFactor, dtype=np.float64).reshape(-1)
+        factor[: min(len(given), 4)] = given[:4] / (255.0 if given.max() > 1.0 else 1.0)
+    return [MeshMaterial(name=str(getattr(material, "name", None) or "material0"), base_color_factor=tuple(map(float, factor)),
+                         base_color_texture=pixels)]  # fmt: skip
+
+
+def _read_file(path: Path, suffix: str, max_faces: int) -> dict[str, Any]:
+    """The file's arrays before repair: vertices, faces, colours, uv, parts, materials, source."""
+    if suffix in (".glb", ".gltf"):
+        scene = read_scene(path, max_faces=max_faces)
+        if len(scene.faces) == 0:
+            raise _fail(path, "contains no triangle faces")
+        return {"vertices": scene.vertices, "faces": scene.faces, "colors": scene.colors, "uv": scene.uv,
+                "parts": scene.parts, "materials": scene.materials, "source": scene.source}  # fmt: skip
+    mesh = _read_with_trimesh(path, suffix)
+    if len(mesh.faces) > max_faces:
+        raise _fail(path, f"has {len(mesh.faces)} faces, over the limit of {max_faces} (simplify it or raise max_faces)")
+    materials = _trimesh_materials(mesh)
+    part = MeshPart(path.stem, None, None, 0, (0, len(mesh.vertices)), (0, len(mesh.faces)), 0 if materials else None)
+    return {"vertices": np.asarray(mesh.vertices, dtype=np.float64), "faces": np.asarray(mesh.faces),
+            "colors": _colors_from_file(mesh), "uv": _trimesh_uv(mesh), "parts": [part], "materials": materials,
+            "source": None}  # fmt: skip
 
 
 def load_mesh(
@@ -251,15 +263,12 @@ def load_mesh(
     """
     path = Path(path)
     suffix = _check_file(path)
-    mesh = _read_with_trimesh(path, suffix)
-    if len(mesh.faces) > max_faces:
-        raise _fail(path, f"has {len(mesh.faces)} faces, over the limit of {max_faces} (simplify it or raise max_faces)")
-    colors = _colors_from_file(path, suffix, mesh)
-    vertices, faces, colors, kept, report = repair_mesh(mesh.vertices, mesh.faces, colors, name=str(path))
+    read = _read_file(path, suffix, max_faces)
+    vertices, faces, colors, kept, report = repair_mesh(read["vertices"], read["faces"], read["colors"], name=str(path))
     if len(faces) == 0:
         raise _fail(path, "has no usable faces after removing degenerate and broken ones")
-    uv = _trimesh_uv(mesh)
-    uv = None if uv is None else uv[kept]
+    uv = None if read["uv"] is None else read["uv"][kept]
+    parts = repaired_parts(read["parts"], kept, faces)
     face_index = report.kept_face_index
     file_vertices = vertices
     normalization = Normalization()
@@ -267,10 +276,15 @@ def load_mesh(
         vertices, normalization = normalize_vertices(vertices)
     if target_vertices is not None and len(vertices) < target_vertices:
         original_count = len(vertices)
-        vertices, faces, colors, _ = subdivide_to_vertex_count(vertices, faces, colors, target_vertices, max_faces)
+        # UVs ride along with the colours: they are per vertex, so an edge's midpoint UV is exact.
+        columns = [c for c in (colors, uv) if c is not None]
+        packed = np.concatenate(columns, axis=1) if columns else None
+        vertices, faces, packed, passes = subdivide_to_vertex_count(vertices, faces, packed, target_vertices, max_faces)
+        colors = None if colors is None else packed[:, :3]
+        uv = None if uv is None else packed[:, -2:]
         kept = np.concatenate([kept, np.full(len(vertices) - original_count, -1, dtype=np.int64)])
         file_vertices = np.concatenate([file_vertices, normalization.invert(vertices[original_count:])])
-        uv = None  # texture seams do not survive midpoint subdivision
+        parts = subdivided_parts(parts, passes)
         face_index = np.full(len(faces), -1, dtype=np.int64)
     return LoadedMesh(
         vertices=np.ascontiguousarray(vertices, dtype=np.float32),
@@ -282,7 +296,10 @@ def load_mesh(
         repairs=report,
         file_vertices=np.asarray(file_vertices, dtype=np.float64),
         uv=uv,
-        source_vertex_count=int(len(mesh.vertices)),
+        source_vertex_count=int(len(read["vertices"])),
+        parts=parts,
+        materials=read["materials"],
+        source_scene=read["source"],
         source_face_index=face_index,
     )
 

@@ -149,14 +149,21 @@ def write_meshes(
     if not (out.bake or surface or out.normal_map):
         return None
     from stylize.mesh.bake import bake_mesh
+    from stylize.mesh.bake_scene import bake_scene, can_bake_scene
 
     source, normal_source = bake_sources(styled, out.normal_map)
     vertices = result.vertices
     if normal_source is not None and undisplaced is not None:
         vertices = undisplaced  # the relief goes into the normal map
-    report = bake_mesh(vertices, result.faces, result.colors, folder.file("mesh_textured.glb"), size=out.bake_size,
-                       uv=None if out.bake_unwrap else uv, metadata=metadata, source=source,
-                       normal_source=normal_source)  # fmt: skip
+    scene = result.source
+    if scene is not None and not out.bake_unwrap and can_bake_scene(scene):
+        # A glTF scene keeps its nodes, primitives and materials: one new texture per material.
+        report = bake_scene(scene, vertices, result.colors, folder.file("mesh_textured.glb"), size=out.bake_size,
+                            metadata=metadata, source=source, normal_source=normal_source)  # fmt: skip
+    else:
+        report = bake_mesh(vertices, result.faces, result.colors, folder.file("mesh_textured.glb"), size=out.bake_size,
+                           uv=None if out.bake_unwrap else uv, metadata=metadata, source=source,
+                           normal_source=normal_source)  # fmt: skip
     result.files["mesh_textured.glb"], result.files["mesh_textured.json"] = report.path, report.sidecar
     result.files["textures/base_color.png"] = save_image(folder.file("textures") / "base_color.png", report.texture)
     if report.normal_texture is not None:
@@ -291,8 +298,14 @@ class PreviewSnapshots:
         return path
 
 
-def save_text2mesh_outputs(run: Text2MeshRun, folder: RunFolder, started: float) -> Text2MeshResult:
-    """Score the result, write every output of the run folder and return the result."""
+def save_text2mesh_outputs(
+    run: Text2MeshRun, folder: RunFolder, started: float, config: Text2MeshConfig | None = None, **run_info: Any
+) -> Text2MeshResult:
+    """Score the result, write every output of the run folder and return the result.
+
+    ``config`` is the run's config as the user gave it, for ``config.toml`` (default:
+    ``run.config``; best-of-N passes its own, whose chosen candidate has its own seed);
+    ``run_info`` goes into ``run.json`` (e.g. the best-of candidates)."""
     cfg = run.config
     train_seconds = time.time() - started
     scores = run.final_scores() if run.iteration > 0 or run.status != "diverged" else {}
@@ -306,7 +319,7 @@ def save_text2mesh_outputs(run: Text2MeshRun, folder: RunFolder, started: float)
     result.files["field.pt"] = run.field.save(folder.file("field.pt"), prompt=cfg.prompt, iterations=run.iteration,
                                               model=list(run.engine.model_names))
     write_pictures(folder, result, run.render_views)
-    result.files["config.toml"] = folder.write_config(to_dict(cfg))
+    result.files["config.toml"] = folder.write_config(to_dict(config or cfg))
     iterations = max(run.iteration, 1)
     result.files["run.json"] = folder.write_run_json(
         status=run.status,
@@ -328,6 +341,7 @@ def save_text2mesh_outputs(run: Text2MeshRun, folder: RunFolder, started: float)
             **{f"{k}_seconds": round(v, 3) for k, v in run.timings.items()},
         },
         scores=scores,
+        **run_info,
         **({"bake": bake.to_dict()} if bake else {}),
     )
     logger.info("wrote run folder %s (%s after %d iterations)", folder.path, run.status, run.iteration)

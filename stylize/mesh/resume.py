@@ -60,9 +60,42 @@ def load_checkpoint(source: str | Path) -> dict[str, Any]:
         raise InputError(f"{path}: not a readable checkpoint ({first_line(exc)})") from None
     if not isinstance(state, Mapping) or state.get("format") != CHECKPOINT_FORMAT:
         raise InputError(f"{path}: not a {CHECKPOINT_FORMAT} checkpoint")
+    problem = checkpoint_problem(state)
+    if problem:
+        raise InputError(f"{path}: the checkpoint is damaged ({problem}); the run cannot be resumed from it")
     state = dict(state)
     state["path"] = str(path)
     return state
+
+
+# What a checkpoint holds, key -> the type its value must have.
+_CHECKPOINT_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "config": Mapping, "iteration": int, "skipped_steps": int, "bad_streak": int, "field": Mapping,
+    "optimizer": Mapping, "scheduler": Mapping, "rng": Mapping, "input": Mapping,
+}  # fmt: skip
+_RNG_STREAMS = ("torch", "views", "augment_global", "augment_local", "augment_geometry")
+
+
+def checkpoint_problem(state: Mapping[str, Any]) -> str | None:
+    """What is wrong with a loaded checkpoint's layout (a missing key, a wrong type), or None."""
+    for key, kind in _CHECKPOINT_SHAPE.items():
+        if key not in state:
+            return f"missing {key!r}"
+        if not isinstance(state[key], kind) or (kind is int and isinstance(state[key], bool)):
+            return f"{key!r} is a {type(state[key]).__name__}"
+    for stream in _RNG_STREAMS:
+        value = state["rng"].get(stream)
+        if not isinstance(value, torch.Tensor) or value.dtype != torch.uint8:
+            return f"random stream {stream!r} is missing or not a byte tensor"
+    if not all(isinstance(v, torch.Tensor) for v in state["field"].values()):
+        return "the field's weights are not all tensors"
+    if not isinstance(state["input"].get("path"), str) or not isinstance(state["input"].get("sha256"), str):
+        return "'input' names no file"
+    if state.get("mask") is not None and not isinstance(state["mask"], torch.Tensor):
+        return "'mask' is not a tensor"
+    if not 0 <= state["iteration"] <= 10**9:
+        return f"iteration {state['iteration']}"
+    return None
 
 
 def resumed_config(state: Mapping[str, Any], prompt: str, overrides: Mapping[str, Any] | None) -> Text2MeshConfig:

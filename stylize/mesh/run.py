@@ -15,19 +15,22 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
 from stylize.engine import ModelCache
-from stylize.errors import InputError, Interrupted
+from stylize.errors import InputError, Interrupted, first_line
 from stylize.generation import StepCallback
 from stylize.mesh.config import Text2MeshConfig
 from stylize.mesh.controls import prepare_mesh
 from stylize.mesh.outputs import PreviewSnapshots, Text2MeshResult, collect_result, save_text2mesh_outputs
 from stylize.mesh.resume import CHECKPOINT_NAME, load_checkpoint, mask_tensor, resumed_config, same_mask, save_checkpoint
-from stylize.mesh.text2mesh import StepRecord, Text2MeshRun
+from stylize.mesh.text2mesh import StepRecord, Text2MeshRun, joint_step
 from stylize.runs import RunFolder
 from stylize.utils import file_sha256, seed_everything
 
@@ -37,6 +40,35 @@ logger = logging.getLogger(__name__)
 
 PREVIEW_FOLDER = "preview"
 PREVIEW_KEEP = 3  # snapshots kept: a reader of the newest announced one has two more steps' grace
+
+
+# Below this share of a training view's pixels the object is a speck: CLIP sees an empty picture.
+MIN_VIEW_COVERAGE = 0.01
+
+
+def warn_if_tiny_in_view(mesh, config: Text2MeshConfig, size: int = 64) -> float:
+    """Warn when the normalised mesh covers almost nothing of the front training view (a few
+    stray faces far away make the normalisation shrink the real object below a pixel). Returns
+    the covered fraction."""
+    import torch
+
+    from stylize.mesh.camera import orbit_views
+    from stylize.mesh.renderer import get_renderer
+
+    v = config.views
+    view = orbit_views([v.center_azimuth], [v.center_elevation], radius=v.radius, fov=v.fov)
+    vertices, faces, _ = mesh.to_torch("cpu")
+    renderer = get_renderer("torch", height=size, fov=v.fov)
+    with torch.no_grad():  # both windings: back faces are culled, and an open mesh may face away
+        masks = [renderer(vertices, f, torch.ones_like(vertices[:, :1]), view).mask for f in (faces, faces[:, [0, 2, 1]])]
+    coverage = float(torch.maximum(*masks).mean())
+    if coverage < MIN_VIEW_COVERAGE:
+        logger.warning(
+            "%s covers only %.2f%% of a training view: the object may be tiny next to a few stray faces far "
+            "away (they set the normalisation); remove them, or the run optimises an empty picture",
+            mesh.path, 100 * coverage,
+        )  # fmt: skip
+    return coverage
 
 
 class Text2Mesh:
@@ -68,7 +100,9 @@ class Text2Mesh:
             raise InputError("no prompt given: expected a text prompt or image_prompts")
         self.config = config
         self.input = Path(mesh)
+        self.mask_source = mask
         self.mesh, self.weights, self.file_weights = prepare_mesh(mesh, config, mask)
+        warn_if_tiny_in_view(self.mesh, config)
         self.digest = file_sha256(mesh)
         self.model_cache = model_cache
         self.state = state
@@ -79,6 +113,11 @@ class Text2Mesh:
             if not same_mask(state.get("mask"), self.file_weights):
                 raise InputError("cannot resume: the mask differs from the one the run started with")
             self.resume_folder = Path(state["path"]).parent
+
+    def input_files(self) -> list[Path]:
+        """The files this run reads (never to be overwritten by its outputs)."""
+        files = [self.input, *map(Path, self.config.image_prompts)]
+        return files + ([Path(self.mask_source)] if isinstance(self.mask_source, (str, Path)) else [])
 
     @classmethod
     def resume(
@@ -105,13 +144,16 @@ class Text2Mesh:
         self,
         out: str | Path | None = None,
         on_step: StepCallback | None = None,
+        overwrite: bool = False,
         on_preview: Callable[[int, Path], None] | None = None,
     ) -> Text2MeshResult:
         """Optimise and, with ``out``, write the run folder (see :mod:`stylize.mesh.outputs`).
 
         Args:
-            out: the run folder; None writes nothing and only returns the result.
+            out: the run folder; None writes nothing and only returns the result. It must not
+                hold another run (see :class:`~stylize.runs.RunFolder`), except the one resumed.
             on_step: ``on_step(step, total, metrics)`` after every iteration.
+            overwrite: replace an earlier run's outputs in ``out``.
             on_preview: ``on_preview(step, path)`` after each snapshot that ``preview_every``
                 asks for (``out/preview/step_NNNNNN.npz``, see
                 :class:`~stylize.mesh.outputs.PreviewSnapshots`); only with ``out``.
@@ -124,20 +166,78 @@ class Text2Mesh:
                 outputs of the state reached were written, and the result is in ``result``.
         """
         config = self.config
-        seed_everything(config.seed)
-        run = Text2MeshRun(self.mesh, config, model_cache=self.model_cache, mask=self.weights)
-        started = time.time()
-        if self.state is not None:
-            run.load_state_dict(self.state)
-            started -= float(self.state.get("train_seconds", 0.0))
-        if out is None:
+        folder = None
+        if out is not None:  # checked before anything loads or trains
+            resuming = self.resume_folder is not None and Path(out).resolve() == self.resume_folder.resolve()
+            folder = RunFolder(out, "mesh", inputs=self.input_files(), overwrite=overwrite, resume=resuming)
+        self.candidates: list[dict] = []
+        try:
+            seed_everything(config.seed)
+            started = time.time()
+            if self.state is None and config.best_of > 1:
+                run, on_step = self._best_of(on_step)
+            else:
+                run = Text2MeshRun(self.mesh, config, model_cache=self.model_cache, mask=self.weights)
+            if self.state is not None:
+                try:
+                    run.load_state_dict(self.state)
+                except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as exc:
+                    raise InputError(f"{self.state['path']}: the checkpoint is damaged ({first_line(exc)}); "
+                                     "the run cannot be resumed from it") from None  # fmt: skip
+                started -= float(self.state.get("train_seconds", 0.0))
+        except KeyboardInterrupt as exc:
+            if folder is not None:
+                folder.close()
+            raise Interrupted.after(exc) from None
+        except BaseException:
+            if folder is not None:
+                folder.close()
+            raise
+        if folder is None:
             run.run(on_step=on_step)
             result = collect_result(run)
         else:
-            result = self._run_into(run, RunFolder(out, "mesh"), started, on_step, on_preview)
+            result = self._run_into(run, folder, started, on_step, on_preview)
         if run.status == "interrupted":
             raise Interrupted.after(run.interrupt or KeyboardInterrupt(), result)
         return result
+
+    def _best_of(self, on_step: StepCallback | None) -> tuple[Text2MeshRun, StepCallback | None]:
+        """Train ``best_of`` candidates (seeds ``seed``, ``seed + 1``, ...) side by side for
+        ``best_of_warmup`` iterations, one CLIP pass for all of them per iteration; keep the one
+        the *training* CLIP scores best over the preview views (the judge is never asked).
+
+        Returns the chosen run (its config says ``best_of = 1`` and its own seed, so its checkpoint
+        resumes it alone) and the progress callback for the rest of the run, counted on from the
+        warm-up (``total = N * warm-up + the remaining iterations``)."""
+        config = self.config
+        count, warmup = config.best_of, min(config.best_of_warmup, config.iters)
+        engine = None
+        runs = []
+        for index in range(count):
+            candidate = dataclasses.replace(config, seed=config.seed + index, best_of=1)
+            runs.append(Text2MeshRun(self.mesh, candidate, engine=engine, model_cache=self.model_cache, mask=self.weights))
+            engine = runs[0].engine
+        total = count * warmup + (config.iters - warmup)
+        for step in range(warmup):
+            records = joint_step(runs)
+            if on_step is not None:
+                on_step(count * (step + 1), total, records[0].metrics())
+        with torch.no_grad():
+            scores = [run.selection_score() for run in runs]
+        best = max(range(count), key=lambda index: scores[index])
+        self.candidates = [{"seed": run.config.seed, "train_score": round(100.0 * score, 4), "chosen": index == best}
+                           for index, (run, score) in enumerate(zip(runs, scores))]  # fmt: skip
+        logger.info("best of %d after %d iterations: seed %d (training CLIP %s)", count, warmup,
+                    runs[best].config.seed, [round(100 * s, 2) for s in scores])  # fmt: skip
+        chosen = runs[best]
+        if on_step is None:
+            return chosen, None
+
+        def remaining(step: int, _total: int, metrics: dict) -> None:
+            on_step(count * warmup + (step - warmup), total, metrics)
+
+        return chosen, remaining
 
     def _run_into(
         self,
@@ -145,7 +245,7 @@ class Text2Mesh:
         folder: RunFolder,
         started: float,
         on_step: StepCallback | None,
-        on_preview: Callable[[int, Path], None] | None,
+        on_preview: Callable[[int, Path], None] | None = None,
     ) -> Text2MeshResult:
         if self.config.preview_every > 0:
             previews = PreviewSnapshots(folder.file(PREVIEW_FOLDER), self.config.preview_every, keep=PREVIEW_KEEP)
@@ -180,4 +280,5 @@ class Text2Mesh:
                 )  # fmt: skip
 
             run.run(on_step=on_step, on_log=log, on_checkpoint=checkpoint)
-            return save_text2mesh_outputs(run, folder, started)
+            extra = {"candidates": self.candidates, "best_seed": run.config.seed} if self.candidates else {}
+            return save_text2mesh_outputs(run, folder, started, self.config, **extra)

@@ -27,7 +27,67 @@ from stylize.mesh.field import NeuralStyleField
 from stylize.mesh.renderer import MeshRenderer
 from stylize.mesh.shading import render_deferred, render_shaded
 
-__all__ = ["StyledMesh"]
+__all__ = ["StyledMesh", "TextureSet"]
+
+
+@dataclass
+class TextureSet:
+    """A mesh's base-colour textures, sampled per pixel or texel (not reduced to vertex colours).
+
+    Attributes:
+        images: per material, ``(H, W, 3)`` sRGB in ``[0, 1]`` already multiplied by its base
+            colour factor (a 1 x 1 image for a factor-only material).
+        vertex_material: ``(V,)`` each vertex's material index (vertices belong to one primitive,
+            so the index interpolated over a face is exact).
+        uv: ``(V, 2)`` glTF UVs (v down); values outside ``[0, 1]`` tile (REPEAT).
+    """
+
+    images: list[Tensor]
+    vertex_material: Tensor
+    uv: Tensor
+
+    @classmethod
+    def from_mesh(cls, mesh, device: torch.device | str = "cpu") -> "TextureSet | None":
+        """The textures of a loaded mesh (:class:`~stylize.mesh.io.LoadedMesh`), or None when it
+        has no textured material with UVs."""
+        import numpy as np
+
+        materials = getattr(mesh, "materials", None) or []
+        if mesh.uv is None or not any(m.base_color_texture is not None for m in materials):
+            return None
+        images = []
+        for material in materials:
+            factor = torch.tensor(material.base_color_factor[:3], dtype=torch.float32)
+            if material.base_color_texture is not None:
+                image = torch.from_numpy(np.array(material.base_color_texture[..., :3], dtype=np.float32)) / 255.0
+            else:
+                image = torch.ones(1, 1, 3)
+            images.append((image * factor).to(device))
+        vertex_material = torch.zeros(len(mesh.vertices), dtype=torch.float32)
+        for part in mesh.parts:
+            if part.material is not None:
+                start, stop = part.vertex_range
+                vertex_material[start:stop] = float(part.material)
+        uv = np.nan_to_num(np.asarray(mesh.uv, dtype=np.float64))
+        gltf = np.column_stack([uv[:, 0], 1.0 - uv[:, 1]])  # tiling is wrapped per sample, after interpolation
+        return cls(images, vertex_material.to(device), torch.as_tensor(gltf, dtype=torch.float32, device=device))
+
+    def attributes(self) -> Tensor:
+        """Per-vertex ``[u, v, material]`` ``(V, 3)`` to interpolate."""
+        return torch.cat([self.uv, self.vertex_material[:, None]], dim=1)
+
+    def sample(self, attributes: Tensor) -> Tensor:
+        """sRGB colours ``(P, 3)`` at interpolated :meth:`attributes` ``(P, 3)``."""
+        from stylize.mesh.shading import sample_texture_torch
+
+        uv, material = attributes[:, :2], attributes[:, 2].round().long()
+        uv = torch.where((uv < 0) | (uv > 1), uv - torch.floor(uv), uv)  # REPEAT, keeping the edges 0 and 1
+        colors = attributes.new_zeros(attributes.shape[0], 3)
+        for index, image in enumerate(self.images):
+            chosen = material == index
+            if bool(chosen.any()):
+                colors[chosen] = sample_texture_torch(image.to(attributes), uv[chosen])
+        return colors
 
 
 @dataclass
@@ -42,6 +102,8 @@ class StyledMesh:
         base_colors: ``(V, 3)`` sRGB the field starts from (``input_colours``) and masked-out
             vertices keep, or None (grey).
         weights: ``(V, 1)`` mask weights in ``[0, 1]``, or None (everywhere 1).
+        textures: the input's base-colour textures: in surface mode the base colour of a pixel or
+            texel is its texture's, sampled through the UVs, not the vertices' colours.
     """
 
     field: NeuralStyleField
@@ -50,6 +112,7 @@ class StyledMesh:
     normals: Tensor
     base_colors: Tensor | None = None
     weights: Tensor | None = None
+    textures: TextureSet | None = None
 
     @property
     def surface(self) -> bool:
@@ -79,7 +142,9 @@ class StyledMesh:
     def attributes(self) -> Tensor:
         """Per-vertex values interpolated to each surface point: ``[point (3), base colour (3)?, weight (1)?]``."""
         parts = [self.vertices]
-        if self.base_colors is not None:
+        if self.textures is not None:
+            parts.append(self.textures.attributes().to(self.vertices))
+        elif self.base_colors is not None:
             parts.append(self.base_colors.to(self.vertices))
         if self.weights is not None:
             parts.append(self.weights.to(self.vertices))
@@ -88,7 +153,10 @@ class StyledMesh:
     def colors_at(self, attributes: Tensor) -> Tensor:
         """Colours ``(P, 3)`` at surface points given by interpolated :meth:`attributes` ``(P, D)``."""
         points = attributes[:, :3]
-        base = attributes[:, 3:6] if self.base_colors is not None else None
+        if self.textures is not None:
+            base = self.textures.sample(attributes[:, 3:6])
+        else:
+            base = attributes[:, 3:6] if self.base_colors is not None else None
         colors = self.field.colors_at(points, base)
         if self.weights is None:
             return colors

@@ -34,7 +34,7 @@ from stylize.config import to_dict
 from stylize.engine import Augmenter, ClipEngine, ImagePrompt, ModelCache, PromptSet
 from stylize.engine.engine import memory_hint
 from stylize.errors import InputError
-from stylize.generation import StepCallback, Timer
+from stylize.generation import StepCallback, Timer, as_score
 from stylize.mesh.camera import CameraViews, grid_views, orbit_views, sample_text2mesh_views, turntable_views
 from stylize.mesh.config import TEXT2MESH_PRESETS, Text2MeshConfig  # noqa: F401  (re-exported)
 from stylize.mesh.field import NeuralStyleField
@@ -42,11 +42,11 @@ from stylize.mesh.geometry import vertex_normals
 from stylize.mesh.io import LoadedMesh
 from stylize.mesh.renderer import get_renderer
 from stylize.mesh.shading import render_shaded  # noqa: F401  (re-exported: it lived here before 0.2)
-from stylize.mesh.surface import StyledMesh
+from stylize.mesh.surface import StyledMesh, TextureSet
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TEXT2MESH_PRESETS", "StepRecord", "Text2MeshConfig", "Text2MeshRun", "render_shaded"]
+__all__ = ["TEXT2MESH_PRESETS", "StepRecord", "Text2MeshConfig", "Text2MeshRun", "joint_step", "render_shaded"]
 
 
 class StepRecord:
@@ -82,10 +82,10 @@ class StepRecord:
         return {k[len("loss_"):]: v for k, v in self._values().items() if k.startswith("loss_")}
 
     def metrics(self) -> dict[str, float]:
-        """The generator contract's metrics: ``loss``, ``score`` (training CLIP similarity to the
-        prompt), ``lr``, ``skipped`` and each loss term as ``loss_NAME``."""
+        """The generator contract's metrics: ``loss``, ``score`` (the training CLIP's score for the
+        prompt, 100 x cosine), ``lr``, ``skipped`` and each loss term as ``loss_NAME``."""
         values = self._values()
-        return {"loss": values["loss"], "score": values["similarity"], "lr": self.lr, "skipped": float(self.skipped),
+        return {"loss": values["loss"], "score": as_score(values["similarity"]), "lr": self.lr, "skipped": float(self.skipped),
                 **{f"loss_{k}": v for k, v in self.losses.items()}}  # fmt: skip
 
 
@@ -137,7 +137,10 @@ class Text2MeshRun:
         if config.field.input_colours and self.base_colors is None:
             logger.warning("input_colours is set but the mesh has no colours or texture: starting from grey")
         self.field = NeuralStyleField(config.field, mesh.normalization, torch.Generator().manual_seed(seed)).to(self.device)
-        self.styled = StyledMesh(self.field, self.vertices, self.faces, self.normals, self.base_colors, self.weights)
+        # In surface mode a textured input's base colour comes from its texture per pixel and texel.
+        uses_base = config.field.input_colours or self.weights is not None
+        textures = TextureSet.from_mesh(mesh, self.device) if config.field.mode == "surface" and uses_base else None
+        self.styled = StyledMesh(self.field, self.vertices, self.faces, self.normals, self.base_colors, self.weights, textures)
         self.view_generator = torch.Generator().manual_seed(seed + 1)
         losses = config.loss
         self.global_aug = Augmenter("text2mesh", copies=losses.n_augs, seed=seed + 2, fill=config.background)
@@ -197,8 +200,14 @@ class Text2MeshRun:
 
         With ``loss.one_pass`` (the default) the global, local and geometry augmentations of the
         iteration are scored in one engine call (one CLIP batch per model); the step waits on the
-        device once, to decide whether the loss and gradients were finite.
+        device once, to decide whether the loss and gradients were finite. :func:`joint_step`
+        runs several runs' iterations with one CLIP pass for all of them (best-of-N warm-ups).
         """
+        return joint_step([self])[0]
+
+    def augmented_parts(self) -> list[tuple[str, float, int, torch.Tensor]]:
+        """This iteration's renders, augmented: ``(loss name, weight, groups, images)`` per loss,
+        each group holding the views of one augmentation (starts the iteration: zeroes grads)."""
         cfg, timer, weights = self.config, self.timer, self.config.loss
         self.field.set_progress(self.iteration, cfg.iters)
         views = self.sample_views()
@@ -215,7 +224,6 @@ class Text2MeshRun:
             use_geometry = bool(weights.geometry_weight) and cfg.field.geometry
             if use_geometry:
                 geo_images = styled.render_grey(self.renderer, views, weights.geometry_grey, cfg.background, displaced)
-        # (name, weight, groups, augmented images): each group holds the views of one augmentation.
         parts = []
         if weights.global_weight:
             parts.append(("global", weights.global_weight, weights.n_augs, self.global_aug(images)))
@@ -225,12 +233,11 @@ class Text2MeshRun:
             parts.append(("geometry", weights.geometry_weight, weights.n_local_augs, self.geometry_aug(geo_images)))
         if not parts:
             raise InputError("all loss weights are zero: nothing to optimise")
-        with timer("clip"), memory_hint(self.engine.clip_batch):
-            if weights.one_pass:
-                group_losses, outputs = self._pooled_losses(torch.cat([p[3] for p in parts]), sum(p[2] for p in parts))
-            else:
-                scored = [self._pooled_losses(augmented, groups) for _, _, groups, augmented in parts]
-                group_losses, outputs = torch.cat([s[0] for s in scored]), [o for s in scored for o in s[1]]
+        return parts
+
+    def losses_of(self, parts, group_losses: torch.Tensor, outputs: list) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The weighted loss terms and the logged similarity from this run's scored groups."""
+        cfg, weights = self.config, self.config.loss
         per_part = group_losses.split([p[2] for p in parts])
         losses = {name: weight * part.sum() for (name, weight, _, _), part in zip(parts, per_part)}
         if weights.global_weight:
@@ -239,22 +246,25 @@ class Text2MeshRun:
             similarity = last_global.similarity_tensor(cfg.prompt) if cfg.prompt else -last_global.loss.detach()
         else:
             similarity = torch.full((), float("nan"), device=self.device)
-        total = torch.stack(list(losses.values())).sum()
-        with timer("backward_step"), memory_hint(self.engine.clip_batch):
-            total.backward()
-            # One device-to-host sync decides the step: were the loss and every gradient finite?
-            checks = [torch.isfinite(total)] + [torch.isfinite(p.grad).all() for p in self.field.parameters() if p.grad is not None]
-            finite = bool(torch.stack(checks).all())
-            if finite:
-                self.last_good = {k: v.detach().clone() for k, v in self.field.state_dict().items()}
-                self.optimizer.step()
-                self.scheduler.step()
-                self.bad_streak = 0
-            else:
-                self.optimizer.zero_grad(set_to_none=True)
-                self.skipped_steps += 1
-                self.bad_streak += 1
-                logger.warning("step %d: non-finite loss or gradient, step skipped", self.iteration)
+        return losses, similarity
+
+    def finite_flag(self, total: torch.Tensor) -> torch.Tensor:
+        """A 0-dim bool tensor: the loss and every gradient are finite (read back once per step)."""
+        checks = [torch.isfinite(total)] + [torch.isfinite(p.grad).all() for p in self.field.parameters() if p.grad is not None]
+        return torch.stack(checks).all()
+
+    def apply_update(self, losses: dict[str, torch.Tensor], similarity: torch.Tensor, finite: bool) -> StepRecord:
+        """Take (or skip) the optimiser step after the backward pass; ends the iteration."""
+        if finite:
+            self.last_good = {k: v.detach().clone() for k, v in self.field.state_dict().items()}
+            self.optimizer.step()
+            self.scheduler.step()
+            self.bad_streak = 0
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+            self.skipped_steps += 1
+            self.bad_streak += 1
+            logger.warning("step %d: non-finite loss or gradient, step skipped", self.iteration)
         record = StepRecord(self.iteration, losses, similarity, float(self.optimizer.param_groups[0]["lr"]), not finite)
         self.iteration += 1
         return record
@@ -402,14 +412,65 @@ class Text2MeshRun:
         return turntable_camera_views(self.config)
 
     @torch.no_grad()
-    def final_scores(self) -> dict[str, float]:
-        """Similarities of the result under the training CLIP(s) over the 24-view grid (x 100)."""
-        images = self.render_views(grid_views(), self.config.output.score_size)
+    def selection_score(self) -> float:
+        """The training CLIP's similarity of the current result to the prompt over the preview
+        views (what best-of-N chooses by; the lower the loss, the higher)."""
+        images = self.render_views(self.preview_views(), self.config.output.score_size)
         out = self.engine(images)
-        scores = {f"train_sim/{name}": 100.0 * value for name, value in _flatten_sims(out.similarities).items()}
-        if self.config.prompt:
-            scores["train_mes"] = 100.0 * out.mean_similarity(self.config.prompt)
+        return out.mean_similarity(self.config.prompt) if self.config.prompt else -float(out.loss)
+
+    @torch.no_grad()
+    def final_scores(self) -> dict[str, float]:
+        """Similarities of the result over the 24-view grid (x 100) under the training CLIP(s)
+        (``train_*``) and, when ``judge`` names other models, under those (``judge_*``)."""
+        images = self.render_views(grid_views(), self.config.output.score_size)
+        engines = {"train": self.engine}
+        judge = list(self.config.judge)
+        if judge and judge != list(self.config.clip):
+            engines["judge"] = ClipEngine(judge, self.engine.prompts, device=self.device,
+                                          model_cache=self.engine.model_cache, clip_batch=self.engine.clip_batch)  # fmt: skip
+        scores: dict[str, float] = {}
+        for role, engine in engines.items():
+            out = engine(images)
+            scores.update({f"{role}_sim/{name}": 100.0 * value for name, value in _flatten_sims(out.similarities).items()})
+            if self.config.prompt:
+                scores[f"{role}_mes"] = 100.0 * out.mean_similarity(self.config.prompt)
         return scores
+
+
+def joint_step(runs: list[Text2MeshRun]) -> list[StepRecord]:
+    """One iteration of every run, sharing one CLIP pass: all their augmented images are encoded
+    together (one batch per model, chunked only by ``clip_batch``), each run scores its own
+    groups, one backward pass serves all (their fields are independent), and one device read
+    decides which steps were finite. The runs share the first run's engine and timer.
+
+    Each run's loss and gradients are what its own :meth:`Text2MeshRun.step` gives (the same
+    function; batching changes only summation order).
+    """
+    lead = runs[0]
+    engine, timer, one_pass = lead.engine, lead.timer, lead.config.loss.one_pass
+    all_parts = [run.augmented_parts() for run in runs]
+    with timer("clip"), memory_hint(engine.clip_batch):
+        if one_pass:
+            counts = [sum(p[2] for p in parts) for parts in all_parts]
+            images = torch.cat([p[3] for parts in all_parts for p in parts])
+            scored = engine.score_groups(images, sum(counts), pool=True)
+            splits = scored.losses.split(counts)
+            offsets = [sum(counts[:i]) for i in range(len(runs))]
+            per_run = [(splits[i], scored.outputs[offsets[i] : offsets[i] + counts[i]]) for i in range(len(runs))]
+        else:
+            per_run = []
+            for run, parts in zip(runs, all_parts):
+                scored = [run._pooled_losses(augmented, groups) for _, _, groups, augmented in parts]
+                per_run.append((torch.cat([s[0] for s in scored]), [o for s in scored for o in s[1]]))
+    results = [run.losses_of(parts, *scored) for run, parts, scored in zip(runs, all_parts, per_run)]
+    totals = [torch.stack(list(losses.values())).sum() for losses, _ in results]
+    with timer("backward_step"), memory_hint(engine.clip_batch):
+        torch.stack(totals).sum().backward()
+        # One device-to-host read for all runs: which losses and gradients were finite?
+        flags = torch.stack([run.finite_flag(total) for run, total in zip(runs, totals)]).tolist()
+        return [run.apply_update(losses, similarity, finite)
+                for run, (losses, similarity), finite in zip(runs, results, flags)]  # fmt: skip
 
 
 def preview_views(config: Text2MeshConfig) -> CameraViews:

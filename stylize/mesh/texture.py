@@ -5,7 +5,10 @@ covers ``[column, column + 1) x [row, row + 1)`` in pixel units ``(u W, v H)``, 
 ``((column + 0.5) / W, (row + 0.5) / H)``. trimesh (like OBJ) keeps ``v`` pointing up and flips on
 GLB import/export; :func:`material_colors` converts.
 
-- :func:`sample_texture`: bilinear lookup, clamped at the borders.
+- :func:`srgb_to_linear`, :func:`linear_to_srgb`: the sRGB transfer function (IEC 61966-2-1);
+  colours are sRGB in memory, glTF's ``COLOR_0`` and ``baseColorFactor`` are linear.
+- :func:`sample_texture`: bilinear lookup, clamped at the borders; :func:`wrap_uv` tiles UVs
+  outside ``[0, 1]``.
 - :func:`rasterize_uv_triangles`: every texel whose centre lies in a UV triangle gets the
   barycentric interpolation of that triangle's corner values (a texture bake of vertex colours).
 - :func:`dilate`: grows the filled region a few texels into the empty gutter, so bilinear
@@ -18,10 +21,22 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["dilate", "material_colors", "rasterize_uv_triangles", "sample_texture"]
+__all__ = ["dilate", "linear_to_srgb", "material_colors", "rasterize_uv_triangles", "sample_texture", "srgb_to_linear", "wrap_uv"]
 
 # Texel-pairs tested per chunk in the rasterizer: bounds memory (~100 bytes each) independently of size.
 _PAIRS_PER_CHUNK = 2_000_000
+
+
+def srgb_to_linear(colors: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in ``[0, 1]`` to linear light (IEC 61966-2-1)."""
+    colors = np.clip(np.asarray(colors, dtype=np.float64), 0.0, 1.0)
+    return np.where(colors <= 0.04045, colors / 12.92, ((colors + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(colors: np.ndarray) -> np.ndarray:
+    """Linear-light values in ``[0, 1]`` to sRGB encoding (inverse of :func:`srgb_to_linear`)."""
+    colors = np.clip(np.asarray(colors, dtype=np.float64), 0.0, 1.0)
+    return np.where(colors <= 0.0031308, colors * 12.92, 1.055 * colors ** (1 / 2.4) - 0.055)
 
 
 def sample_texture(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
@@ -52,6 +67,18 @@ def sample_texture(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
     return top * (1 - fy) + bottom * fy
 
 
+def wrap_uv(uv: np.ndarray) -> np.ndarray:
+    """UVs outside ``[0, 1]`` wrapped into it, as the default REPEAT sampler tiles; UVs inside,
+    including the edges 0 and 1, are kept (a vertex on ``v = 1`` takes the bottom row's colour,
+    the colour the surface has there, not the top row's).
+
+    Shape:
+        - uv: ``(N, 2)``; output ``(N, 2)`` float64.
+    """
+    uv = np.asarray(uv, dtype=np.float64)
+    return np.where((uv < 0.0) | (uv > 1.0), uv - np.floor(uv), uv)
+
+
 def material_colors(material: Any, uv_trimesh: np.ndarray) -> np.ndarray | None:
     """Per-vertex sRGB colours ``(N, 3)`` of a trimesh material at trimesh UVs (v up), or None.
 
@@ -70,8 +97,7 @@ def material_colors(material: Any, uv_trimesh: np.ndarray) -> np.ndarray | None:
         pixels = np.asarray(image.convert("RGB"))
         uv = np.asarray(uv_trimesh, dtype=np.float64).copy()
         uv[:, 1] = 1.0 - uv[:, 1]
-        # Tiling UVs wrap, as a renderer with the default REPEAT sampler would.
-        colors = sample_texture(pixels, uv - np.floor(uv))
+        colors = sample_texture(pixels, wrap_uv(uv))
     if factor is not None:
         factor = np.asarray(factor, dtype=np.float64).reshape(-1)[:3]
         factor = factor / 255.0 if factor.max() > 1.0 else factor

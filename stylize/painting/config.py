@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from stylize.config import check_limits, check_seed
 from stylize.errors import InputError
 from stylize.generation import GenerationConfig
 from stylize.registry import check_names
@@ -49,5 +50,7 @@ def check_paint_config(config: PaintConfig) -> None:
     for name in ("size", "iters", "copies"):
         if getattr(config, name) < 1:
             raise InputError(f"config key {name!r}: expected a positive integer, got {getattr(config, name)}")
+    check_seed(config.seed)
+    check_limits({"size": config.size, "copies": config.copies}, {"size": (8, 4096), "copies": (1, 256)})
     check_names(config, {"param": "stylize.painting.params:IMAGE_PARAMETERISATIONS",
                          "augment": "stylize.engine.augment:AUGMENT_PRESETS"})  # fmt: skip

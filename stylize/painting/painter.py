@@ -22,7 +22,7 @@ from stylize.config import to_dict
 from stylize.engine import Augmenter, ClipEngine, ModelCache, PromptSet, load_image
 from stylize.engine.engine import memory_hint
 from stylize.errors import Interrupted
-from stylize.generation import RunOutcome, StepCallback, Timer, frame_due, metric_floats, prompt_scores, run_steps
+from stylize.generation import SCORE_SCALE, RunOutcome, StepCallback, Timer, frame_due, metric_floats, prompt_scores, run_steps
 from stylize.images import save_gif, save_image
 from stylize.painting.config import PAINT_PRESETS, PaintConfig, check_paint_config  # noqa: F401  (re-exported)
 from stylize.painting.params import get_image
@@ -67,15 +67,16 @@ class Painter:
             self.judge = ClipEngine(config.judge, prompts, device=self.device, model_cache=self.model_cache,
                                  clip_batch=config.clip_batch, compile=config.compile)
 
-    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None) -> PaintResult:
+    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None, overwrite: bool = False) -> PaintResult:
         """Optimise the image; write ``image.png``, ``preview.png``, ``progress.gif``,
-        ``config.toml``, ``run.json`` and ``metrics.jsonl`` when ``out_dir`` is given.
+        ``config.toml``, ``run.json`` and ``metrics.jsonl`` when ``out_dir`` is given (a folder
+        holding another run is refused unless ``overwrite``).
 
         Raises:
             Interrupted: Ctrl-C stopped the run after what existed was written.
         """
         c = self.config
-        folder = RunFolder(out_dir, "paint") if out_dir is not None else None
+        folder = RunFolder(out_dir, "paint", inputs=[c.init], overwrite=overwrite) if out_dir is not None else None
         if folder is not None:
             folder.write_config(c)
         generator = torch.Generator().manual_seed(c.seed)
@@ -108,7 +109,7 @@ class Painter:
                 optimiser.step()
             sims = {f"sim/{p}": out.similarity_tensor(p) for p in c.prompts}
             metrics = {"loss": loss.detach(), "clip_loss": out.loss.detach(), **sims,
-                       "score": torch.stack(list(sims.values())).mean()}  # fmt: skip
+                       "score": SCORE_SCALE * torch.stack(list(sims.values())).mean()}  # fmt: skip
             if content is not None:
                 metrics["content_loss"] = content.detach()
             if folder is not None and (index % c.log_every == 0 or index == c.iters - 1):

@@ -65,19 +65,22 @@ def _local_worker(name: str, device: str | None, threads: int, specs: list[str],
 
     from stylize.engine import ModelCache
 
+    from stylize.errors import terminate_as_interrupt
+
     torch.set_num_threads(threads)
     cache = ModelCache()
     preload_models(cache, specs, device)
-    while True:
-        job = tasks.get()
-        if job is None:
-            return
-        results.put(("start", name, job.id))
-        try:
-            outcome = run_job(job, out_root, cache, threads, device, name)
-        except KeyboardInterrupt:
-            return
-        results.put(("end", name, outcome))
+    with terminate_as_interrupt():  # SIGTERM stops the job as Ctrl-C does: no half-written folder stays
+        while True:
+            job = tasks.get()
+            if job is None:
+                return
+            results.put(("start", name, job.id))
+            try:
+                outcome = run_job(job, out_root, cache, threads, device, name)
+            except KeyboardInterrupt:
+                return
+            results.put(("end", name, outcome))
 
 
 class LocalExecutor:
@@ -180,7 +183,10 @@ class JobActor:
         preload_models(self.cache, specs, None)
 
     def run(self, job: Job) -> dict[str, Any]:
-        return run_job(job, self.out_root, self.cache, self.threads, None, self.name)
+        from stylize.errors import terminate_as_interrupt
+
+        with terminate_as_interrupt():
+            return run_job(job, self.out_root, self.cache, self.threads, None, self.name)
 
 
 def _import_ray():

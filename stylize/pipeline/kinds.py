@@ -1,9 +1,10 @@
-"""Job kinds: what a batch needs to know about mesh, draw and paint jobs, one record per kind.
+"""Job kinds: what a batch needs to know about mesh, draw, paint and restyle jobs, one record per kind.
 
 A :class:`JobKind` holds the keys a job of that kind takes, which of them are input files, the
 artefacts a finished run folder must hold, how its config is resolved, and how it runs: by
 calling down into the kind's run owner (:class:`~stylize.mesh.run.Text2Mesh`,
-:class:`~stylize.vector.clipdraw.ClipDraw`, :class:`~stylize.painting.painter.Painter`).
+:class:`~stylize.vector.clipdraw.ClipDraw`, :class:`~stylize.painting.painter.Painter`,
+:class:`~stylize.restyling.restyler.Restyler`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ def _resolve_paint(preset: str | None, config_file: str | None, overrides: dict)
     return config
 
 
+def _resolve_restyle(preset: str | None, config_file: str | None, overrides: dict) -> Any:
+    from stylize.config import resolve_config
+    from stylize.restyling.config import RESTYLE_PRESETS, RestyleConfig, check_restyle_config
+
+    config = resolve_config(RestyleConfig, RESTYLE_PRESETS, preset, config_file, overrides)
+    check_restyle_config(config)
+    return config
+
+
 def _with_device(config: dict, device: str | None) -> dict:
     """The worker's device replaces ``auto`` (a job that names a device keeps it)."""
     if device is not None and config.get("device", "auto") == "auto":
@@ -76,8 +86,14 @@ def _run_mesh(job: Any, folder: Path, model_cache: Any, device: str | None) -> d
     result = Text2Mesh(config, job.input, model_cache=model_cache).run(folder)
     if result.status != "finished":
         raise InputError(f"the run {result.status} after {result.iterations} iterations (non-finite losses)")
-    score = result.scores.get("train_mes")
-    return {"scores": result.scores, "score": None if score is None else score / 100.0}
+    by = "judge" if "judge_mes" in result.scores else "trainer"
+    return {"scores": result.scores, "score": result.scores.get("judge_mes", result.scores.get("train_mes")), "score_by": by}
+
+
+def _generation_score(scores: dict) -> dict[str, Any]:
+    """The manifest's score of a draw / paint run: the judge's mean if it had one, else the trainer's."""
+    by = "judge" if "judge" in scores else "trainer"
+    return {"scores": scores, "score": scores[by]["mean"], "score_by": by}
 
 
 def _run_draw(job: Any, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
@@ -87,7 +103,7 @@ def _run_draw(job: Any, folder: Path, model_cache: Any, device: str | None) -> d
 
     _check_input(job)
     result = ClipDraw(apply_overrides(DrawConfig(), _with_device(job.config, device)), model_cache).run(folder)
-    return {"scores": result.scores, "score": result.scores.get("judge", result.scores["trainer"])["mean"]}
+    return _generation_score(result.scores)
 
 
 def _run_paint(job: Any, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
@@ -97,6 +113,16 @@ def _run_paint(job: Any, folder: Path, model_cache: Any, device: str | None) -> 
 
     _check_input(job)
     result = Painter(apply_overrides(PaintConfig(), _with_device(job.config, device)), model_cache).run(folder)
+    return _generation_score(result.scores)
+
+
+def _run_restyle(job: Any, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
+    from stylize.config import apply_overrides
+    from stylize.restyling.config import RestyleConfig
+    from stylize.restyling.restyler import Restyler
+
+    _check_input(job)
+    result = Restyler(apply_overrides(RestyleConfig(), _with_device(job.config, device)), model_cache).run(folder)
     return {"scores": result.scores, "score": result.scores.get("judge", result.scores["trainer"])["mean"]}
 
 
@@ -105,7 +131,7 @@ class JobKind:
     """What the batch needs to know about one kind of job.
 
     Attributes:
-        name: ``mesh``, ``draw`` or ``paint``.
+        name: ``mesh``, ``draw``, ``paint`` or ``restyle``.
         options: job keys beyond the common ones -> config keys (the CLI option names).
         input_key: config key the job's ``input`` goes to; None keeps it apart (the mesh file).
         file_keys: config keys that hold input files (hashed by content, resolved relative to
@@ -136,7 +162,11 @@ class JobKind:
 
 JOB_KINDS: Registry[JobKind] = Registry("job kind", {
     "mesh": JobKind(
-        "mesh", {"views": "views.n_views", "image_prompt": "image_prompts"}, None, ("image_prompts",), "fast",
+        "mesh",
+        {"views": "views.n_views", "image_prompt": "image_prompts", "judge": "judge", "bake": "output.bake",
+         "bake_size": "output.bake_size", "symmetry": "field.symmetry", "input_colours": "field.input_colours",
+         "field": "field.mode", "normal_map": "output.normal_map", "best_of": "best_of"},
+        None, ("image_prompts",), "fast",
         ("mesh.glb", "mesh.ply", "mesh.obj", "field.pt", "preview.png"), _resolve_mesh, _run_mesh, prompt_key="prompt",
     ),
     "draw": JobKind(
@@ -149,5 +179,9 @@ JOB_KINDS: Registry[JobKind] = Registry("job kind", {
     "paint": JobKind(
         "paint", {k: k for k in ("init", "size", "param", "judge")}, "init", ("init",), None,
         ("image.png", "preview.png"), _resolve_paint, _run_paint,
+    ),
+    "restyle": JobKind(
+        "restyle", {k: k for k in ("source", "size", "judge")}, "image", ("image",), None,
+        ("image.png", "preview.png", "net.pt"), _resolve_restyle, _run_restyle, prompt_key="prompt",
     ),
 })  # fmt: skip

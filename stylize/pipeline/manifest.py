@@ -39,7 +39,8 @@ def make_entry(job: Job, out_root: Path, outcome: dict[str, Any]) -> dict[str, A
         "prompt": job.prompt,
         "seed": job.seed,
         "hash": job.digest,
-        "score": outcome.get("score"),
+        "score": outcome.get("score"),  # 100 x cosine (see stylize.generation.SCORE_SCALE)
+        "score_by": outcome.get("score_by"),  # "judge" or "trainer": the model that gave it
         "scores": outcome.get("scores", {}),
         "seconds": outcome.get("seconds"),
         "worker": outcome.get("worker"),
@@ -78,7 +79,12 @@ class Manifest:
         if entry is None or entry.get("status") not in ("done", "skipped") or entry.get("hash") != job.digest:
             return False
         folder = self.out_root / job.id
-        return all((folder / name).is_file() for name in JOB_KINDS.lookup(job.kind).artefacts)
+        if not all((folder / name).is_file() for name in JOB_KINDS.lookup(job.kind).artefacts):
+            return False
+        try:  # run.json is written last with "complete": true (see stylize.runs.RunFolder)
+            return json.loads((folder / "run.json").read_text(encoding="utf-8")).get("complete") is True
+        except (OSError, ValueError, AttributeError):
+            return False
 
     def record(self, entry: dict[str, Any], order: Iterable[str]) -> None:
         """Store ``entry`` and rewrite the file: the jobs of ``order`` first, then older entries."""

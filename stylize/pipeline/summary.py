@@ -28,13 +28,14 @@ def _cell(value: Any) -> str:
 
 
 def format_table(entries: Sequence[dict[str, Any]], error_width: int = 60) -> str:
-    """A plain-text table: id, kind, name, status, score, seconds and the error of failed jobs.
+    """A plain-text table: id, kind, name, status, score (100 x cosine), seconds, which model gave
+    the score (judge or trainer) and the error of failed jobs.
 
     Args:
         entries: manifest entries.
         error_width: errors longer than this lose their middle to an ellipsis.
     """
-    header = ("id", "kind", "name", "status", "score", "seconds", "error")
+    header = ("id", "kind", "name", "status", "score", "seconds", "by", "error")
     rows = []
     for entry in entries:
         error = entry.get("error") or ""
@@ -42,8 +43,10 @@ def format_table(entries: Sequence[dict[str, Any]], error_width: int = 60) -> st
             head = error_width // 3
             error = error[:head] + "…" + error[len(error) - (error_width - head - 1) :]
         seconds = entry.get("seconds")
-        rows.append((entry["id"], entry.get("kind"), entry.get("name"), entry["status"], entry.get("score"),
-                     None if seconds is None else round(float(seconds), 1), error))  # fmt: skip
+        score = entry.get("score")
+        rows.append((entry["id"], entry.get("kind"), entry.get("name"), entry["status"],
+                     None if score is None else round(float(score), 2), None if seconds is None else round(float(seconds), 1),
+                     entry.get("score_by") if score is not None else None, error))  # fmt: skip
     cells = [header, *[tuple(_cell(v) for v in row) for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(text.ljust(width) for text, width in zip(row, widths)).rstrip() for row in cells]
@@ -67,7 +70,8 @@ def _tile(entry: dict[str, Any], size: int) -> torch.Tensor:
             picture = picture.resize(shape, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS)
             tile.paste(picture, ((size - picture.width) // 2, (size - picture.height) // 2))
         score = entry.get("score")
-        label = f"{entry.get('name')} {score:.3f}" if isinstance(score, float) else str(entry.get("name"))
+        by = {"judge": "J", "trainer": "T"}.get(entry.get("score_by"), "")
+        label = f"{entry.get('name')} {score:.1f}{by}" if isinstance(score, float) else str(entry.get("name"))
     else:
         tile.paste(tuple(int(255 * v) for v in _FAILED_TILE), (0, 0, size, size))
         label = f"{entry.get('name')} {entry['status']}"

@@ -31,6 +31,7 @@ from stylize.engine import Augmenter, ClipEngine, ModelCache, PromptSet, load_im
 from stylize.engine.engine import memory_hint
 from stylize.errors import InputError, Interrupted
 from stylize.generation import (
+    SCORE_SCALE,
     RunOutcome,
     StepCallback,
     Timer,
@@ -246,7 +247,7 @@ class ClipDraw:
             metrics["clip_loss"] = out.loss.detach()
             sims = [out.similarity_tensor(prompt) for prompt in c.prompts]
             metrics.update({f"sim/{prompt}": sim for prompt, sim in zip(c.prompts, sims)})
-            metrics["score"] = torch.stack(sims).mean()
+            metrics["score"] = SCORE_SCALE * torch.stack(sims).mean()
         if self.style_loss is not None:
             with timer("style"):
                 style = c.style_weight * self.style_loss(pixels)
@@ -261,19 +262,21 @@ class ClipDraw:
         return metrics
 
     # ------------------------------------------------------------------ the whole run
-    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None) -> DrawResult:
+    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None, overwrite: bool = False) -> DrawResult:
         """Optimise ``best_of`` candidates, keep the one the judge likes best, write the run folder.
 
         Outputs (when ``out_dir`` is given): ``drawing.svg``, ``drawing.png``, ``preview.png``,
         ``progress.gif``, ``config.toml``, ``run.json``, ``metrics.jsonl``. ``on_step(step, total,
         metrics)`` is called after every step, counted over all candidates (``total = iters * best_of``).
+        ``overwrite`` replaces an earlier run's outputs in ``out_dir`` (else such a folder is refused).
 
         Raises:
             Interrupted: Ctrl-C (or SIGTERM in the CLI) stopped the run; what existed was written
                 (``run.json`` says ``"interrupted": true``) and is in the exception's ``result``.
         """
         c = self.config
-        folder = RunFolder(out_dir, "draw") if out_dir is not None else None
+        inputs = [c.init, c.style, c.palette if not c.palette.startswith("#") else ""]
+        folder = RunFolder(out_dir, "draw", inputs=inputs, overwrite=overwrite) if out_dir is not None else None
         if folder is not None:
             folder.write_config(c)
         timer = Timer()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
+from stylize.config import check_limits, check_seed
 from stylize.errors import InputError
 from stylize.generation import GenerationConfig
 from stylize.registry import check_names
@@ -81,6 +82,11 @@ def check_draw_config(config: DrawConfig) -> None:
     for name, value in positive.items():
         if value < 1:
             raise InputError(f"config key {name!r}: expected a positive integer, got {value}")
+    check_seed(config.seed)
+    check_limits({"size": config.size, "copies": config.copies, "paths": config.paths, "best_of": config.best_of,
+                  "size * final_scale": config.size * config.final_scale, "segments": config.segments},
+                 {"size": (8, 4096), "copies": (1, 256), "paths": (0, 20_000), "best_of": (1, 64),
+                  "size * final_scale": (8, 16384), "segments": (1, 64)})  # fmt: skip
     if config.paths < 0 or (config.paths == 0 and not config.init):
         raise InputError(f"config key 'paths': expected at least 1 path (or an --init SVG), got {config.paths}")
     if not 0 < config.min_width <= config.max_width:

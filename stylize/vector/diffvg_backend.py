@@ -3,15 +3,23 @@
 pydiffvg is not on PyPI (it compiles from https://github.com/BachiLi/diffvg), so it is imported
 only when this renderer is built; the registry in :mod:`stylize.vector.renderer` imports this
 module lazily.
+
+diffvg strokes have round caps and joins only: paths with other caps or joins are drawn round
+(logged once per renderer). A path's opacity is folded into its fill and stroke alphas, which is
+exact where the stroke does not cover the fill.
 """
 
 from __future__ import annotations
+
+import logging
 
 import torch
 from torch import Tensor
 
 from stylize.vector.renderer import WHITE, check_request, composite
 from stylize.vector.scene import Scene
+
+logger = logging.getLogger(__name__)
 
 
 class DiffvgVectorRenderer:
@@ -31,10 +39,17 @@ class DiffvgVectorRenderer:
                 "https://github.com/BachiLi/diffvg, or use the 'torch' renderer"
             ) from exc
         self.samples, self.seed = samples, seed
+        self._warned_styles = False
 
     def _render_one(self, scene: Scene, width: int, height: int) -> Tensor:
         import pydiffvg
 
+        if scene.has_stroke_styles and not self._warned_styles:
+            logger.warning("diffvg draws round caps and joins only; butt, square, miter and bevel strokes are drawn round")
+            self._warned_styles = True
+        opacity = scene.opacities[:, None]
+        fill_colors = torch.cat([scene.fill_colors[:, :3], scene.fill_colors[:, 3:] * opacity], dim=1)
+        stroke_colors = torch.cat([scene.stroke_colors[:, :3], scene.stroke_colors[:, 3:] * opacity], dim=1)
         shapes, groups = [], []
         starts = torch.cumsum(scene.contour_point_counts, 0) - scene.contour_point_counts
         for path_index in range(scene.num_paths):
@@ -55,8 +70,8 @@ class DiffvgVectorRenderer:
             groups.append(
                 pydiffvg.ShapeGroup(
                     shape_ids=torch.tensor(shape_ids),
-                    fill_color=scene.fill_colors[path_index] if bool(scene.has_fill[path_index]) else None,
-                    stroke_color=scene.stroke_colors[path_index] if bool(scene.has_stroke[path_index]) else None,
+                    fill_color=fill_colors[path_index] if bool(scene.has_fill[path_index]) else None,
+                    stroke_color=stroke_colors[path_index] if bool(scene.has_stroke[path_index]) else None,
                     use_even_odd_rule=bool(scene.evenodd[path_index]),
                 )
             )

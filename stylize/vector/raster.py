@@ -8,12 +8,16 @@ How it works (everything is vectorised over all paths of all scenes in a batch):
    stroke half-width plus half a pixel, so work and memory follow the area the paths cover, not
    paths x pixels. For each (path, pixel) the distance to the nearest piece gives
    - stroke coverage ``clamp(w + 0.5 - d, 0, 1)``: round caps and joins, a one-pixel linear
-     ramp that integrates to the exact stroke width across the stroke;
+     ramp that integrates to the exact stroke width across the stroke; paths with SVG's other
+     caps and joins (butt, square, miter, bevel) get a stroke distance with those ends instead
+     (:mod:`stylize.vector.stroke`);
    - the fill's soft edge ``clamp(0.5 ± d, 0, 1)`` (plus inside, minus outside).
 3. Fills: winding numbers of the pixel centres by scanline crossings inside each filled path's
    bounding box (a difference array summed along rows), then the nonzero or even-odd rule.
 4. Painter's-order compositing of the (pixel, layer) fragments, each path's fill under its stroke,
-   with per-pixel transmittances from a segmented cumulative sum of ``log(1 - alpha)``.
+   with per-pixel transmittances from a segmented cumulative sum of ``log(1 - alpha)``. A path's
+   opacity applies to its fill and stroke together: the fill's alpha under a stroke fragment is
+   rescaled so that fill-then-stroke composites to exactly ``opacity * (stroke over fill)``.
 
 Gradients reach control points (through the piece geometry), half-widths and colours. Like
 diffvg's, they are zero where a pixel is fully inside or outside.
@@ -39,7 +43,8 @@ from stylize.vector.renderer import (  # noqa: F401  (the registry names are re-
     check_request,
     get_renderer,
 )
-from stylize.vector.scene import Scene
+from stylize.vector.scene import ROUND_CAP, ROUND_JOIN, Scene
+from stylize.vector.stroke import stroke_distance, stroke_ends
 
 logger = logging.getLogger(__name__)
 
@@ -65,17 +70,27 @@ class _Packed:
     has_fill: Tensor  # (P,)
     evenodd: Tensor  # (P,)
     path_image: Tensor  # (P,)
+    caps: Tensor  # (P,)
+    joins: Tensor  # (P,)
+    miter_limits: Tensor  # (P,)
+    opacities: Tensor  # (P,)
+    segment_previous: Tensor  # (S,) global segment index or -1
+    segment_next: Tensor  # (S,)
 
 
 def _pack(scenes: Sequence[Scene]) -> _Packed:
-    controls, owners, path_images = [], [], []
-    offset = 0
+    controls, owners, path_images, previous, following = [], [], [], [], []
+    offset = segment_offset = 0
     for image_index, scene in enumerate(scenes):
         control, owner = scene.segments()
         controls.append(control)
         owners.append(owner + offset)
         path_images.append(torch.full((scene.num_paths,), image_index, dtype=torch.long, device=scene.device))
+        before, after = scene.segment_links()
+        previous.append(torch.where(before >= 0, before + segment_offset, -1))
+        following.append(torch.where(after >= 0, after + segment_offset, -1))
         offset += scene.num_paths
+        segment_offset += control.shape[0]
     fill = torch.cat([scene.fill_colors for scene in scenes])
     stroke = torch.cat([scene.stroke_colors for scene in scenes])
     return _Packed(
@@ -87,6 +102,12 @@ def _pack(scenes: Sequence[Scene]) -> _Packed:
         has_fill=torch.cat([scene.has_fill for scene in scenes]),
         evenodd=torch.cat([scene.evenodd for scene in scenes]),
         path_image=torch.cat(path_images),
+        caps=torch.cat([scene.stroke_caps for scene in scenes]),
+        joins=torch.cat([scene.stroke_joins for scene in scenes]),
+        miter_limits=torch.cat([scene.miter_limits for scene in scenes]),
+        opacities=torch.cat([scene.opacities for scene in scenes]),
+        segment_previous=torch.cat(previous),
+        segment_next=torch.cat(following),
     )
 
 
@@ -109,10 +130,12 @@ def _flatten_curves(
     dominated by the width anyway, do not pay for needlessly many pieces.
 
     Returns:
-        ``(start_x, start_y, end_x, end_y, piece_segment)``, the first four differentiable.
+        ``(start_x, start_y, end_x, end_y, piece_segment, piece_local, pieces)``: the first four
+        differentiable; ``piece_local`` is each piece's index in its segment, ``pieces`` the count
+        per segment.
 
     Shape:
-        control: (S, 4, 2). Each output: (Q,), Q = total pieces.
+        control: (S, 4, 2). Outputs: (Q,), Q = total pieces; ``pieces``: (S,).
     """
     with torch.no_grad():
         if pieces_per_segment is not None:
@@ -132,7 +155,10 @@ def _flatten_curves(
         start_index = first_sample[piece_segment] + piece_local
     sample_x = (basis * control[sample_segment, :, 0]).sum(1)
     sample_y = (basis * control[sample_segment, :, 1]).sum(1)
-    return sample_x[start_index], sample_y[start_index], sample_x[start_index + 1], sample_y[start_index + 1], piece_segment
+    return (
+        sample_x[start_index], sample_y[start_index], sample_x[start_index + 1], sample_y[start_index + 1],
+        piece_segment, piece_local, pieces,
+    )  # fmt: skip
 
 
 def _pixel_span(low: Tensor, high: Tensor, margin: Tensor, size: int) -> tuple[Tensor, Tensor]:
@@ -272,6 +298,30 @@ def _winding_inside(
     }  # fmt: skip
 
 
+def _group_opacity(alpha: Tensor, fragment_keys: Tensor, fragment_path: Tensor, is_stroke: Tensor, opacities: Tensor) -> Tensor:
+    """Alphas that composite each path's fill and stroke together, then apply its opacity.
+
+    With the stroke's alpha ``s`` at a pixel, the fill's ``f`` and the path's opacity ``o``,
+    painting the fill with ``o (1 - s) f / (1 - o s)`` and then the stroke with ``o s`` gives
+    exactly ``o`` times the stroke composited over the fill, in colour and in alpha.
+
+    Shape:
+        alpha, fragment_keys, fragment_path, is_stroke: (F,), sorted by key. opacities: (P,).
+    """
+    opacity = opacities[fragment_path]
+    with torch.no_grad():
+        # A fill fragment's stroke partner, if any, is the next fragment (key + 1: same pixel).
+        partner = torch.zeros_like(is_stroke)
+        partner[:-1] = (~is_stroke[:-1]) & (fragment_keys[1:] == fragment_keys[:-1] + 1)
+    next_alpha = torch.cat([alpha[1:], alpha.new_zeros(1)])
+    stroke_alpha = torch.where(partner, next_alpha, torch.zeros_like(alpha))
+    translucent = opacity < 1
+    # The where() keeps the unused branch finite at opacity 1, so that gradients stay finite too.
+    denominator = torch.where(translucent, 1.0 - opacity * stroke_alpha, torch.ones_like(alpha))
+    fill_alpha = torch.where(translucent, opacity * (1.0 - stroke_alpha) * alpha / denominator, alpha)
+    return torch.where(is_stroke, opacity * alpha, fill_alpha)
+
+
 def _rasterize(
     scenes: Sequence[Scene],
     width: int,
@@ -297,17 +347,31 @@ def _rasterize(
         return premultiplied + 0.0 * packed.layer_colors.sum(), log_transmittance
 
     segment_width = torch.where(packed.has_stroke, packed.widths.detach(), 0.0)[packed.segment_path]
-    ax, ay, bx, by, piece_segment = _flatten_curves(packed.control, segment_width, piece_length, flatness, pieces_per_segment, max_pieces)
+    ax, ay, bx, by, piece_segment, piece_local, pieces = _flatten_curves(
+        packed.control, segment_width, piece_length, flatness, pieces_per_segment, max_pieces
+    )
     piece_path = packed.segment_path[piece_segment]
+    styled_path = packed.has_stroke & ((packed.caps != ROUND_CAP) | (packed.joins != ROUND_JOIN))
+    ends = None
+    if bool(styled_path.any()):
+        ends = stroke_ends(
+            styled_path, packed.caps, packed.joins, packed.miter_limits, packed.control, packed.segment_path,
+            packed.segment_previous, packed.segment_next, ax, ay, bx, by, piece_segment, piece_local, pieces,
+        )  # fmt: skip
     with torch.no_grad():
         widths = packed.widths.detach().clamp(min=0)
         stroke_margin = torch.where(packed.has_stroke, widths + 0.5, 0.0)
         fill_margin = torch.where(packed.has_fill, 0.5, 0.0).to(dtype)
         margin = torch.maximum(stroke_margin, fill_margin)[piece_path]
+        if ends is not None:  # square caps and miters reach further than the half-width
+            styled_pieces = (ends.row >= 0).nonzero().flatten()
+            reach = widths[piece_path[styled_pieces]] * ends.extent + 0.5
+            margin[styled_pieces] = torch.maximum(margin[styled_pieces], reach)
         first_col, num_cols = _pixel_span(torch.minimum(ax, bx), torch.maximum(ax, bx), margin, width)
         first_row, num_rows = _pixel_span(torch.minimum(ay, by), torch.maximum(ay, by), margin, height)
-        # Thick stroke-only pieces go through tile culling; the rest test their whole box.
-        thick = (packed.has_stroke & ~packed.has_fill & (widths >= _THICK_WIDTH))[piece_path]
+        # Thick stroke-only pieces go through tile culling (which assumes round ends); the rest
+        # test their whole box.
+        thick = (packed.has_stroke & ~packed.has_fill & ~styled_path & (widths >= _THICK_WIDTH))[piece_path]
         box_pixels = torch.where(thick, 0, num_cols * num_rows)
         pair_piece, pair_local = _expand_ranges(box_pixels)
         pair_cols = num_cols[pair_piece]
@@ -334,11 +398,23 @@ def _rasterize(
     t = ((dx * gex + dy * gey) * ginv).clamp(0.0, 1.0)
     rx, ry = dx - t * gex, dy - t * gey
     distance = torch.sqrt(rx * rx + ry * ry + 1e-12)
+    stroke_distance_ = distance  # the fill's edges always use the plain distance
+    if ends is not None:
+        pair_row = ends.row[pair_piece]
+        styled_pairs = (pair_row >= 0).nonzero().flatten()
+        if styled_pairs.numel():
+            chosen_ax, chosen_ay = gax[styled_pairs], gay[styled_pairs]
+            styled_distance = stroke_distance(
+                ends, pair_row[styled_pairs], pixel_x[styled_pairs].to(dtype) + 0.5, pixel_y[styled_pairs].to(dtype) + 0.5,
+                chosen_ax, chosen_ay, chosen_ax + gex[styled_pairs], chosen_ay + gey[styled_pairs],
+                packed.widths[piece_path[pair_piece[styled_pairs]]], _FAR,
+            )  # fmt: skip
+            stroke_distance_ = distance.index_put((styled_pairs,), styled_distance)
 
     with torch.no_grad():
         pair_path = piece_path[pair_piece]
         pixel_index = (packed.path_image[pair_path] * height + pixel_y) * width + pixel_x
-        is_stroke_entry = packed.has_stroke[pair_path] & (distance < widths[pair_path] + 0.5)
+        is_stroke_entry = packed.has_stroke[pair_path] & (stroke_distance_ < widths[pair_path] + 0.5)
         is_edge_entry = packed.has_fill[pair_path] & (distance < 0.5)
         solid_pixel = (packed.path_image[solid_path] * height + solid_y) * width + solid_x
         keys = [torch.cat([pixel_index[is_stroke_entry] * num_layers + 2 * pair_path[is_stroke_entry] + 1, solid_pixel * num_layers + 2 * solid_path + 1])]
@@ -374,7 +450,7 @@ def _rasterize(
         num_far = fill_key_tensor.shape[0] - (inside_values[0].shape[0] if inside_values else 0)
 
     entry_distance = torch.cat(
-        [distance[is_stroke_entry], distance.new_full((solid_path.shape[0],), -_FAR), distance[is_edge_entry], distance.new_full((num_far,), _FAR)]
+        [stroke_distance_[is_stroke_entry], distance.new_full((solid_path.shape[0],), -_FAR), distance[is_edge_entry], distance.new_full((num_far,), _FAR)]
     )
     nearest = distance.new_full((num_fragments,), _FAR).scatter_reduce(0, fragment_of_entry, entry_distance, "amin")
 
@@ -388,6 +464,8 @@ def _rasterize(
     coverage = torch.where(is_stroke, stroke_coverage, fill_coverage)
     color = packed.layer_colors[layer]
     alpha = coverage * color[:, 3]
+    if bool((packed.opacities < 1).any()):
+        alpha = _group_opacity(alpha, fragment_keys, fragment_path, is_stroke, packed.opacities)
 
     # Fragments are sorted by (pixel, layer): painter's order within each pixel's run.
     with torch.no_grad():

@@ -13,6 +13,11 @@ Conventions (those of diffvg, so that CLIPDraw hyper-parameters carry over):
   half-width (SVG ``stroke-width`` is twice it), a stroke RGBA and a fill RGBA (straight alpha,
   in [0, 1]), a fill rule (``"nonzero"`` or ``"evenodd"``) and whether it is stroked and filled.
   Only paths whose contours are all closed may be filled.
+- A path's stroke also has SVG's line cap (``"butt"``, ``"round"``, ``"square"``) at the ends of
+  open contours, line join (``"miter"``, ``"round"``, ``"bevel"``) where segments meet, and
+  miter limit. Round caps and joins (diffvg's only kind) are the default.
+- A path's ``opacity`` (SVG's element opacity) applies to its fill and stroke composited
+  together, so that the fill does not show through the inner half of a translucent stroke.
 - z-order is path order: later paths are painted over earlier ones; a path's fill lies under its
   own stroke.
 
@@ -30,6 +35,12 @@ import torch
 from torch import Tensor
 
 FILL_RULES = ("nonzero", "evenodd")
+# Stroke styles; a scene stores each as its index in these tuples.
+LINECAPS = ("butt", "round", "square")
+LINEJOINS = ("miter", "round", "bevel")
+ROUND_CAP = LINECAPS.index("round")
+ROUND_JOIN = LINEJOINS.index("round")
+DEFAULT_MITER_LIMIT = 4.0
 
 # Control-point distance for a cubic that approximates a quarter circle of radius 1.
 _KAPPA = 4.0 * (math.sqrt(2.0) - 1.0) / 3.0
@@ -138,6 +149,10 @@ class VectorPath:
         stroke_color: RGBA in [0, 1], or None for no stroke.
         fill_color: RGBA in [0, 1], or None for no fill (needs closed contours).
         fill_rule: ``"nonzero"`` or ``"evenodd"``.
+        linecap: ``"butt"``, ``"round"`` or ``"square"``: the ends of open contours.
+        linejoin: ``"miter"``, ``"round"`` or ``"bevel"``: where segments meet.
+        miter_limit: longest miter, in stroke widths, before a miter join becomes a bevel (>= 1).
+        opacity: opacity of the fill and stroke together, in [0, 1].
     """
 
     contours: list[Tensor]
@@ -146,6 +161,10 @@ class VectorPath:
     stroke_color: Tensor | Sequence[float] | None = (0.0, 0.0, 0.0, 1.0)
     fill_color: Tensor | Sequence[float] | None = None
     fill_rule: str = "nonzero"
+    linecap: str = "round"
+    linejoin: str = "round"
+    miter_limit: float = DEFAULT_MITER_LIMIT
+    opacity: float = 1.0
 
     def closed_flags(self) -> list[bool]:
         """The closed flag of each contour."""
@@ -185,6 +204,15 @@ class Scene:
         contour_path: the path each contour belongs to (non-decreasing). Shape (C,).
         has_stroke, has_fill, evenodd: per-path flags. Shape (P,).
 
+    Stroke style and opacity (never differentiated; None in the constructor means SVG's
+    defaults of a CLIPDraw stroke: round caps, round joins, miter limit 4, opacity 1):
+
+    Attributes:
+        stroke_caps: index into :data:`LINECAPS` of each path's cap. Shape (P,), long.
+        stroke_joins: index into :data:`LINEJOINS` of each path's join. Shape (P,), long.
+        miter_limits: miter limit of each path (>= 1). Shape (P,), float.
+        opacities: opacity of each path's fill and stroke together, in [0, 1]. Shape (P,), float.
+
     Build one with :meth:`from_paths` (or :func:`random_strokes`); the dataclass constructor
     checks that all shapes agree.
     """
@@ -199,10 +227,15 @@ class Scene:
     has_stroke: Tensor
     has_fill: Tensor
     evenodd: Tensor
+    stroke_caps: Tensor | None = None
+    stroke_joins: Tensor | None = None
+    miter_limits: Tensor | None = None
+    opacities: Tensor | None = None
     _segment_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         num_paths = self.stroke_widths.shape[0] if self.stroke_widths.ndim == 1 else -1
+        self._default_styles(max(num_paths, 0))
         if self.points.ndim != 2 or self.points.shape[1] != 2:
             raise ValueError(f"expected points of shape (N, 2), got {tuple(self.points.shape)}")
         if self.stroke_widths.ndim != 1:
@@ -231,11 +264,40 @@ class Scene:
         if bool(open_in_filled.any()):
             path_index = int(self.contour_path[open_in_filled][0])
             raise ValueError(f"path {path_index} is filled but has an open contour; close it or remove the fill")
+        self._check_styles(num_paths)
         counts = self.contour_point_counts
         bad = torch.where(self.contour_closed, (counts < 3) | (counts % 3 != 0), (counts < 4) | ((counts - 1) % 3 != 0))
         if bool(bad.any()):
             index = int(bad.nonzero()[0])
             _check_contour(torch.empty(int(counts[index]), 2), bool(self.contour_closed[index]), f"contour {index}")
+
+    def _default_styles(self, num_paths: int) -> None:
+        floats = self.stroke_widths.dtype
+        defaults = (("stroke_caps", ROUND_CAP, torch.long), ("stroke_joins", ROUND_JOIN, torch.long),
+                    ("miter_limits", DEFAULT_MITER_LIMIT, floats), ("opacities", 1.0, floats))  # fmt: skip
+        for name, value, dtype in defaults:
+            if getattr(self, name) is None:
+                setattr(self, name, torch.full((num_paths,), value, dtype=dtype, device=self.stroke_widths.device))
+
+    def _check_styles(self, num_paths: int) -> None:
+        for name, choices in (("stroke_caps", LINECAPS), ("stroke_joins", LINEJOINS)):
+            value = getattr(self, name)
+            if tuple(value.shape) != (num_paths,) or value.dtype != torch.long:
+                raise ValueError(f"expected {name} as a long tensor of shape ({num_paths},), got {value.dtype} {tuple(value.shape)}")
+            if value.numel() and (int(value.min()) < 0 or int(value.max()) >= len(choices)):
+                raise ValueError(f"expected {name} to index {choices}, got values {sorted(set(value.tolist()))}")
+        for name in ("miter_limits", "opacities"):
+            value = getattr(self, name)
+            if tuple(value.shape) != (num_paths,) or not value.is_floating_point():
+                raise ValueError(f"expected {name} as a float tensor of shape ({num_paths},), got {value.dtype} {tuple(value.shape)}")
+        if not bool((self.miter_limits >= 1).all()) or not bool(((self.opacities >= 0) & (self.opacities <= 1)).all()):
+            raise ValueError("expected miter_limits >= 1 and opacities in [0, 1]")
+
+    @property
+    def has_stroke_styles(self) -> bool:
+        """Whether any stroked path has a cap or join other than round (needs the general stroker)."""
+        styled = (self.stroke_caps != ROUND_CAP) | (self.stroke_joins != ROUND_JOIN)
+        return bool((styled & self.has_stroke).any())
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -257,11 +319,18 @@ class Scene:
         dtype = dtype or torch.get_default_dtype()
         points, counts, closed_flags, owners = [], [], [], []
         widths, strokes, fills, has_stroke, has_fill, evenodd = [], [], [], [], [], []
+        caps, joins, miter_limits, opacities = [], [], [], []
         for path_index, path in enumerate(paths):
             if not isinstance(path, VectorPath):
                 raise TypeError(f"expected VectorPath objects, got {type(path).__name__} at index {path_index}")
             if path.fill_rule not in FILL_RULES:
                 raise ValueError(f"path {path_index}: expected fill_rule in {FILL_RULES}, got {path.fill_rule!r}")
+            if path.linecap not in LINECAPS or path.linejoin not in LINEJOINS:
+                raise ValueError(
+                    f"path {path_index}: expected linecap in {LINECAPS} and linejoin in {LINEJOINS}, got {path.linecap!r} and {path.linejoin!r}"
+                )
+            if not (float(path.miter_limit) >= 1 and 0 <= float(path.opacity) <= 1):
+                raise ValueError(f"path {path_index}: expected miter_limit >= 1 and opacity in [0, 1], got {path.miter_limit} and {path.opacity}")
             flags = path.closed_flags()
             if not path.contours or len(flags) != len(path.contours):
                 raise ValueError(f"path {path_index}: expected >= 1 contour and one closed flag per contour")
@@ -280,6 +349,10 @@ class Scene:
             has_stroke.append(stroke is not None)
             has_fill.append(fill is not None)
             evenodd.append(path.fill_rule == "evenodd")
+            caps.append(LINECAPS.index(path.linecap))
+            joins.append(LINEJOINS.index(path.linejoin))
+            miter_limits.append(float(path.miter_limit))
+            opacities.append(float(path.opacity))
         num_paths = len(widths)
         scene = cls(
             points=torch.cat(points) if points else torch.zeros(0, 2, dtype=dtype),
@@ -292,6 +365,10 @@ class Scene:
             has_stroke=torch.tensor(has_stroke, dtype=torch.bool).reshape(num_paths),
             has_fill=torch.tensor(has_fill, dtype=torch.bool).reshape(num_paths),
             evenodd=torch.tensor(evenodd, dtype=torch.bool).reshape(num_paths),
+            stroke_caps=torch.tensor(caps, dtype=torch.long).reshape(num_paths),
+            stroke_joins=torch.tensor(joins, dtype=torch.long).reshape(num_paths),
+            miter_limits=torch.tensor(miter_limits, dtype=dtype).reshape(num_paths),
+            opacities=torch.tensor(opacities, dtype=dtype).reshape(num_paths),
         )
         scene = scene.to(device=device) if device is not None else scene
         return scene.requires_grad_(requires_grad)
@@ -306,6 +383,7 @@ class Scene:
         return (
             "points", "stroke_widths", "stroke_colors", "fill_colors", "contour_point_counts",
             "contour_closed", "contour_path", "has_stroke", "has_fill", "evenodd",
+            "stroke_caps", "stroke_joins", "miter_limits", "opacities",
         )  # fmt: skip
 
     # ------------------------------------------------------------------ parameters
@@ -407,6 +485,8 @@ class Scene:
         widths = self.stroke_widths.detach().cpu().tolist()
         strokes, fills = self.stroke_colors.detach().cpu(), self.fill_colors.detach().cpu()
         has_stroke, has_fill, evenodd = self.has_stroke.tolist(), self.has_fill.tolist(), self.evenodd.tolist()
+        caps, joins = self.stroke_caps.tolist(), self.stroke_joins.tolist()
+        miter_limits, opacities = self.miter_limits.tolist(), self.opacities.tolist()
         paths = []
         for index in indices:
             mine = contours_of.get(index, [])
@@ -418,6 +498,10 @@ class Scene:
                     stroke_color=strokes[index] if has_stroke[index] else None,
                     fill_color=fills[index] if has_fill[index] else None,
                     fill_rule="evenodd" if evenodd[index] else "nonzero",
+                    linecap=LINECAPS[caps[index]],
+                    linejoin=LINEJOINS[joins[index]],
+                    miter_limit=miter_limits[index],
+                    opacity=opacities[index],
                 )
             )
         return paths
@@ -436,6 +520,30 @@ class Scene:
             self._segment_cache[key] = self._segment_index()
         index, owner = self._segment_cache[key]
         return self.points[index], owner
+
+    def segment_links(self) -> tuple[Tensor, Tensor]:
+        """The segment before and after each segment in its contour, for stroke joins.
+
+        -1 marks the ends of open contours; closed contours wrap around.
+
+        Shape:
+            Returns ``(previous, next)``, each (S,) long, on the scene's device.
+        """
+        key = ("links", str(self.points.device))
+        if key not in self._segment_cache:
+            counts = self.contour_point_counts.cpu()
+            closed = self.contour_closed.cpu()
+            per_contour = torch.where(closed, counts // 3, (counts - 1) // 3)
+            contour = torch.repeat_interleave(torch.arange(counts.shape[0]), per_contour)
+            first = torch.cumsum(per_contour, 0) - per_contour
+            index = torch.arange(int(per_contour.sum()))
+            local = index - first[contour]
+            count = per_contour[contour]
+            wraps = closed[contour]
+            previous = torch.where(local > 0, index - 1, torch.where(wraps, index + count - 1, -1))
+            following = torch.where(local < count - 1, index + 1, torch.where(wraps, index - count + 1, -1))
+            self._segment_cache[key] = (previous.to(self.points.device), following.to(self.points.device))
+        return self._segment_cache[key]
 
     def _segment_index(self) -> tuple[Tensor, Tensor]:
         """Indices into :attr:`points` of each segment's four control points (wrapping when closed)."""

@@ -39,39 +39,51 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+# name -> (torchvision layer config, weights enum, label): the two VGGs the toolkit uses.
+_VGG_ARCHS = {"vgg16": ("D", "VGG16_Weights", "VGG-16"), "vgg19": ("E", "VGG19_Weights", "VGG-19")}
+
+
 class VggFeatures(nn.Module):
-    """VGG-16 feature maps at ``layers`` of ``torchvision.models.vgg16().features``.
+    """VGG feature maps at ``layers`` of ``torchvision.models.vgg16().features`` (or ``vgg19``).
 
     Args:
         pretrained: load torchvision's ImageNet weights (a one-time download); False gives
             random weights.
-        layers: indices into ``vgg16().features`` whose outputs are returned.
+        layers: indices into ``vgg16().features`` (``vgg19().features``) whose outputs are returned.
+        arch: ``vgg16`` (the style loss) or ``vgg19`` (the restyle content loss).
+        setting: the config key whose ``'clip'`` value avoids the download, for the offline error.
 
     Shape:
         (B, 3, H, W) in [0, 1] -> list of (B, C_l, H_l, W_l).
     """
 
-    def __init__(self, pretrained: bool = True, layers: tuple[int, ...] = VGG_LAYERS) -> None:
+    def __init__(
+        self, pretrained: bool = True, layers: tuple[int, ...] = VGG_LAYERS, arch: str = "vgg16",
+        setting: str = "style_features",
+    ) -> None:
         super().__init__()
         import torchvision
 
+        if arch not in _VGG_ARCHS:
+            raise ValueError(f"expected a VGG architecture among {', '.join(_VGG_ARCHS)}, got {arch!r}")
+        layer_config, weights_name, label = _VGG_ARCHS[arch]
         weights = None
         if pretrained:
             from stylize.engine.models import offline_mode
 
-            weights = torchvision.models.VGG16_Weights.IMAGENET1K_V1
+            weights = getattr(torchvision.models, weights_name).IMAGENET1K_V1
             cached = torch.hub.get_dir() + "/checkpoints/" + weights.url.rsplit("/", 1)[-1]
             if offline_mode() and not os.path.isfile(cached):
                 raise ModelLoadError(
-                    "VGG-16 weights are not cached and offline mode is on; "
-                    "use style_features = 'clip' (no download) or go online once"
+                    f"{label} weights are not cached and offline mode is on; "
+                    f"use {setting} = 'clip' (no download) or go online once"
                 )
         from torchvision.models.vgg import cfgs, make_layers
 
-        # Only the convolutional part: building the whole VGG-16 would initialise 120 M classifier
-        # weights that are never used.
+        # Only the convolutional part up to the last layer asked for: building the whole VGG
+        # would initialise 120 M classifier weights that are never used.
         needed, modules = [], 0
-        for entry in cfgs["D"]:
+        for entry in cfgs[layer_config]:
             if modules > max(layers):
                 break
             needed.append(entry)
@@ -84,8 +96,8 @@ class VggFeatures(nn.Module):
                 network.load_state_dict({k[len("features.") :]: v for k, v in state.items() if k[len("features.") :] in keep})
         except Exception as exc:  # URLError, hash mismatch, ...
             raise ModelLoadError(
-                f"cannot load VGG-16 weights ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                "use style_features = 'clip' (no download)"
+                f"cannot load {label} weights ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                f"use {setting} = 'clip' (no download)"
             ) from None
         network = network[: max(layers) + 1]
         self.network = network.eval().requires_grad_(False)

@@ -1,43 +1,56 @@
 """SVG export and import for :class:`~stylize.vector.scene.Scene`.
 
 Export writes plain cubic paths that any SVG renderer draws the way :func:`stylize.vector.raster.render`
-does: ``stroke-width`` is twice the half-width, caps and joins are round, colours are ``#rrggbb``
-with separate opacities, and the run's prompt and seed go into ``<metadata>`` as JSON.
+does: ``stroke-width`` is twice the half-width, each path's cap, join and miter limit, colours
+as ``#rrggbb`` with separate opacities (and the path's ``opacity`` where it is below 1), and the
+run's prompt and seed go into ``<metadata>`` as JSON.
 
-Import parses with svgelements (paths, lines, polylines, polygons, rects, circles, ellipses,
-groups with transforms, solid colours and opacities). Group ``opacity`` is folded into each child's
-colours, which is exact for children that do not overlap. What a scene cannot represent
-(gradients, patterns, text, images, clip paths, masks, filters) is logged as a warning naming it.
+Import (:func:`read_svg`) reads real-world files the way an SVG renderer draws them: see
+:mod:`stylize.vector.svg_import` for structure and paint, :mod:`stylize.vector.svg_style` and
+:mod:`stylize.vector.svg_css` for the cascade, :mod:`stylize.vector.svg_path` for geometry. What a
+scene cannot hold is said once per file in a warning (logging), never silently.
 
-XML safety: documents whose DOCTYPE declares an external entity are refused before parsing, and
-the stdlib expat parser used underneath never fetches external resources.
+Safety: documents whose DOCTYPE declares an external entity are refused before parsing, the stdlib
+expat parser never fetches external resources and refuses entity expansion bombs, and sizes are
+bounded before anything large is allocated: :data:`MAX_SVG_BYTES` of (decompressed) file, then
+the element, path, segment, canvas and coordinate limits of :mod:`stylize.vector.svg_import`.
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import logging
-import math
 import os
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-import torch
 from torch import Tensor
 
 from stylize.errors import InputError
 from stylize.utils import atomic_write
-from stylize.vector.scene import Scene, VectorPath, line_to_cubic, quadratic_to_cubic
+from stylize.vector.scene import DEFAULT_MITER_LIMIT, Scene, VectorPath
+from stylize.vector.svg_import import (  # noqa: F401  (the limits are part of this module's interface)
+    MAX_CANVAS_PIXELS,
+    MAX_COORDINATE,
+    MAX_IMPORT_PATHS,
+    MAX_IMPORT_SEGMENTS,
+    MAX_NESTING,
+    MAX_VISITS,
+    MAX_XML_ELEMENTS,
+    import_svg,
+)
 
 logger = logging.getLogger(__name__)
 
 METADATA_NAMESPACE = "urn:stylize:metadata"
 _EXTERNAL_ENTITY = re.compile(rb"<!ENTITY\s+(?:%\s*)?[^\s>]+\s+(?:SYSTEM|PUBLIC)\b", re.IGNORECASE)
-_UNSUPPORTED_ATTRIBUTES = ("clip-path", "mask", "filter", "marker-start", "marker-mid", "marker-end")
+MAX_SVG_BYTES = 32 << 20  # 32 MiB of SVG text (after gunzip for .svgz)
 
 
 # ---------------------------------------------------------------------------------------- export
@@ -95,12 +108,16 @@ def svg_string(scene: Scene, width: int, height: int, metadata: dict[str, Any] |
                     "stroke": _hex(path.stroke_color[:3]),
                     "stroke-opacity": _number(float(path.stroke_color[3])),
                     "stroke-width": _number(2.0 * float(path.stroke_width)),
-                    "stroke-linecap": "round",
-                    "stroke-linejoin": "round",
+                    "stroke-linecap": path.linecap,
+                    "stroke-linejoin": path.linejoin,
                 }
             )
+            if path.linejoin == "miter" and abs(path.miter_limit - DEFAULT_MITER_LIMIT) > 1e-9:
+                attributes["stroke-miterlimit"] = _number(path.miter_limit)
         else:
             attributes["stroke"] = "none"
+        if path.opacity < 1:
+            attributes["opacity"] = _number(path.opacity)
         lines.append("<path " + " ".join(f"{key}={quoteattr(value)}" for key, value in attributes.items()) + "/>")
     lines.append("</svg>")
     return "\n".join(lines) + "\n"
@@ -139,22 +156,59 @@ class SvgDocument:
 
 
 def _read_bytes(path: str | os.PathLike) -> bytes:
+    name = str(path)
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SVG_BYTES + 1)
     except OSError as exc:
-        raise InputError(f"cannot read SVG file {str(path)!r}: {exc.strerror or exc}") from exc
+        raise InputError(f"cannot read SVG file {name!r}: {exc.strerror or exc}") from exc
+    too_large = InputError(f"SVG file {name!r} is larger than the import limit of {MAX_SVG_BYTES} bytes")
+    if len(data) > MAX_SVG_BYTES:
+        raise too_large
+    if data[:2] == b"\x1f\x8b":  # .svgz: decompress, never past the limit
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as unzipped:
+                data = unzipped.read(MAX_SVG_BYTES + 1)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"malformed SVG file {name!r}: broken gzip data ({exc})") from exc
+        if len(data) > MAX_SVG_BYTES:
+            raise too_large
     if _EXTERNAL_ENTITY.search(data):
-        raise InputError(f"SVG file {str(path)!r} declares an external XML entity; refusing to parse it")
+        raise InputError(f"SVG file {name!r} declares an external XML entity; refusing to parse it")
     return data
 
 
-def _metadata(data: bytes) -> dict[str, Any]:
-    import xml.etree.ElementTree as ET
+def parse_document(data: bytes, name: str):
+    """The XML root of an SVG document, refusing more than :data:`MAX_XML_ELEMENTS` elements.
 
+    The stdlib expat parser never fetches external entities or DTDs, and refuses entity
+    expansion bombs (billion laughs) with a parse error.
+    """
+    count = depth = 0
     try:
-        root = ET.fromstring(data)
-    except ET.ParseError:
-        return {}
+        events = ET.iterparse(io.BytesIO(data), events=("start", "end"))
+        for event, _ in events:
+            if event == "end":
+                depth -= 1
+                continue
+            count, depth = count + 1, depth + 1
+            if count > MAX_XML_ELEMENTS:
+                raise InputError(f"SVG file {name!r} has more than {MAX_XML_ELEMENTS} XML elements (the import limit)")
+            if depth > MAX_NESTING:
+                raise InputError(f"SVG file {name!r} nests elements more than {MAX_NESTING} deep (the import limit)")
+        root = events.root
+    except ET.ParseError as exc:
+        raise InputError(f"malformed SVG file {name!r}: {exc}") from exc
+    if root is None or not isinstance(root.tag, str) or root.tag.rsplit("}", 1)[-1] != "svg":
+        raise InputError(f"{name!r} is not an SVG document (its root element is not <svg>)")
+    return root
+
+
+def _local(tag) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _metadata(root) -> dict[str, Any]:
     node = root.find(f".//{{{METADATA_NAMESPACE}}}stylize")
     if node is None or not node.text:
         return {}
@@ -166,161 +220,21 @@ def _metadata(data: bytes) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _describe(element) -> str:
-    tag = type(element).__name__.lower()
-    element_id = getattr(element, "id", None)
-    return f"<{tag} id={element_id!r}>" if element_id else f"<{tag}>"
-
-
-def _float(value, default: float = 1.0) -> float:
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        return default
-    return result if math.isfinite(result) else default
-
-
-def _paint(element, kind: str, where: str) -> tuple[float, float, float, float] | None:
-    """Straight RGBA of the element's fill or stroke, or None when it is not painted."""
-    import svgelements
-
-    raw = element.values.get(kind)
-    if isinstance(raw, str) and raw.strip().lower().startswith("url("):
-        logger.warning("SVG %s: %s paint %s (a gradient or pattern) is not supported; it is left out", where, kind, raw.strip())
-        return None
-    color = getattr(element, kind, None)
-    if color is None or getattr(color, "value", None) is None:
-        return None
-    # Opacities are read as floats (svgelements folds them into an 8-bit alpha).
-    intrinsic = 1.0
-    if isinstance(raw, str):
-        try:
-            intrinsic = svgelements.Color(raw).alpha / 255.0
-        except Exception:  # named or odd colour strings: keep full alpha
-            intrinsic = 1.0
-    alpha = intrinsic * _float(element.values.get(f"{kind}-opacity")) * _float(element.values.get("opacity"))
-    return (color.red / 255.0, color.green / 255.0, color.blue / 255.0, min(max(alpha, 0.0), 1.0))
-
-
-def _contours(element) -> list[tuple[list[list[float]], bool]]:
-    """Cubic control points and closed flag of every subpath of a shape (transforms applied)."""
-    import svgelements
-
-    contours: list[tuple[list[list[float]], bool]] = []
-    current: list[list[float]] = []
-
-    def finish(closed: bool) -> None:
-        nonlocal current
-        if len(current) >= 4:
-            if closed:
-                start, end = current[0], current[-1]
-                if math.dist(start, end) > 1e-9:
-                    current.extend(_line(end, start))
-                contours.append((current[:-1], True))
-            else:
-                contours.append((current, False))
-        current = []
-
-    for segment in svgelements.Path(element).segments():
-        if isinstance(segment, svgelements.Move):
-            finish(False)
-            current = [[segment.end.x, segment.end.y]]
-        elif isinstance(segment, svgelements.Close):
-            start = current[:1]
-            finish(True)
-            current = start  # a subpath that goes on after Z starts where the closed one began
-        elif not current:
-            continue
-        elif isinstance(segment, svgelements.Line):
-            current.extend(_line(current[-1], [segment.end.x, segment.end.y]))
-        elif isinstance(segment, svgelements.QuadraticBezier):
-            inner = quadratic_to_cubic(torch.tensor(current[-1]), torch.tensor([segment.control.x, segment.control.y]), torch.tensor([segment.end.x, segment.end.y]))
-            current.extend(inner.tolist() + [[segment.end.x, segment.end.y]])
-        elif isinstance(segment, svgelements.CubicBezier):
-            current.extend([[segment.control1.x, segment.control1.y], [segment.control2.x, segment.control2.y], [segment.end.x, segment.end.y]])
-        elif isinstance(segment, svgelements.Arc):
-            for cubic in segment.as_cubic_curves():
-                current.extend([[cubic.control1.x, cubic.control1.y], [cubic.control2.x, cubic.control2.y], [cubic.end.x, cubic.end.y]])
-        else:
-            logger.warning("SVG: segment type %s is not supported; it is left out", type(segment).__name__)
-    finish(False)
-    return contours
-
-
-def _line(start: list[float], end: list[float]) -> list[list[float]]:
-    inner = line_to_cubic(torch.tensor(start, dtype=torch.float64), torch.tensor(end, dtype=torch.float64))
-    return inner.tolist() + [list(end)]
-
-
-def _element_paths(element, where: str) -> list[VectorPath]:
-    import svgelements
-
-    contours = _contours(element)
-    if not contours:
-        return []
-    stroke = _paint(element, "stroke", where)
-    fill = None if isinstance(element, svgelements.SimpleLine) else _paint(element, "fill", where)
-    half_width = 0.5 * _float(getattr(element, "implicit_stroke_width", None) or getattr(element, "stroke_width", None), 1.0)
-    if stroke is not None and half_width <= 0:
-        stroke = None
-    if stroke is None and fill is None:
-        return []
-    rule = str(element.values.get("fill-rule", "nonzero")).strip().lower()
-    rule = rule if rule in ("nonzero", "evenodd") else "nonzero"
-    points = [torch.tensor(c, dtype=torch.float64) for c, _ in contours]
-    closed = [flag for _, flag in contours]
-    if fill is None or all(closed):
-        return [VectorPath(points, closed, half_width, stroke, fill, rule)]
-    # SVG fills open subpaths as if closed, but strokes them open: a closed fill-only path under
-    # an open stroke-only path paints the same thing.
-    closed_points = []
-    for contour, flag in zip(points, closed):
-        if flag:
-            closed_points.append(contour)
-        elif math.dist(contour[0].tolist(), contour[-1].tolist()) > 1e-9:
-            closed_points.append(torch.cat([contour, torch.tensor(_line(contour[-1].tolist(), contour[0].tolist())[:-1], dtype=torch.float64)]))
-        else:
-            closed_points.append(contour[:-1])
-    paths = [VectorPath(closed_points, True, half_width, None, fill, rule)]
-    if stroke is not None:
-        paths.append(VectorPath(points, closed, half_width, stroke, None, rule))
-    return paths
-
-
 def read_svg(path: str | os.PathLike) -> SvgDocument:
     """Parse an SVG file into a scene, its canvas size and any stylize metadata.
 
-    Raises:
-        InputError: unreadable or malformed files, or ones declaring external entities.
-    """
-    import svgelements
+    Unsupported features are logged as warnings (``stylize.vector.svg``), once per kind per file.
 
-    data = _read_bytes(path)
-    try:
-        document = svgelements.SVG.parse(io.BytesIO(data), reify=True)
-    except Exception as exc:  # ParseError, or whatever svgelements raises on broken values
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"malformed SVG file {str(path)!r}: {message}") from exc
-    width = _float(getattr(document, "width", None), 0.0)
-    height = _float(getattr(document, "height", None), 0.0)
-    paths: list[VectorPath] = []
-    for element in document.elements():
-        where = f"{Path(path).name} {_describe(element)}"
-        if isinstance(element, (svgelements.Text, svgelements.Image)):
-            logger.warning("SVG %s: %s elements are not supported; left out", where, type(element).__name__.lower())
-            continue
-        if not isinstance(element, svgelements.Shape):
-            continue
-        for attribute in _UNSUPPORTED_ATTRIBUTES:
-            if element.values.get(attribute) not in (None, "none"):
-                logger.warning("SVG %s: %s is not supported; ignored", where, attribute)
-        try:
-            paths.extend(_element_paths(element, where))
-        except (ValueError, TypeError, ZeroDivisionError) as exc:
-            raise InputError(f"malformed SVG file {str(path)!r}: cannot convert {_describe(element)}: {exc}") from exc
-    if width <= 0 or height <= 0:
-        raise InputError(f"SVG file {str(path)!r} has no usable width/height or viewBox")
-    return SvgDocument(Scene.from_paths(paths), width, height, _metadata(data))
+    Raises:
+        InputError: unreadable or malformed files, ones declaring external entities, and files
+            over a size limit (:data:`MAX_SVG_BYTES`, :data:`MAX_XML_ELEMENTS`,
+            :data:`MAX_IMPORT_PATHS`, :data:`MAX_IMPORT_SEGMENTS`, :data:`MAX_CANVAS_PIXELS`) or with
+            coordinates that are not finite or beyond :data:`MAX_COORDINATE` after transforms.
+    """
+    name = str(path)
+    root = parse_document(_read_bytes(path), name)
+    paths, width, height = import_svg(root, name)
+    return SvgDocument(Scene.from_paths(paths), width, height, _metadata(root))
 
 
 def load_svg(path: str | os.PathLike) -> Scene:

@@ -8,6 +8,7 @@ import struct
 import numpy as np
 import pytest
 import trimesh
+from gltf_validation import assert_valid
 from trimesh.visual.color import uv_to_interpolated_color
 
 from stylize import __version__, api
@@ -132,6 +133,8 @@ def test_stylize_mesh_bake_option_writes_mesh_textured_glb(tiny_clip_spec, tmp_p
     assert extras["model"] == [tiny_clip_spec]
     run = json.loads((out / "run.json").read_text())
     assert run["bake"]["size"] == 128 and (out / "mesh_textured.json").is_file()
+    assert_valid(out / "mesh.glb")  # both GLBs of the run folder pass the Khronos validator
+    assert_valid(out / "mesh_textured.glb")
     # The textured mesh shows the run's colours: sample it where the run's vertices are.
     coloured = load_mesh(out / "mesh.ply", normalize=False)
     baked_colors = load_mesh(out / "mesh_textured.glb", normalize=False)

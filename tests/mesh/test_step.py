@@ -54,3 +54,43 @@ def test_a_step_reads_one_value_back_from_the_device(tiny_clip_spec, cache):
     sites = [site.rsplit(":", 1)[0] for site in reads.project_sites()]
     assert sites == ["stylize/mesh/text2mesh.py"], reads.project_sites()
     assert isinstance(record.loss, float) and record.metrics()["loss"] == record.loss
+
+
+def test_joint_step_gives_each_run_what_its_own_step_gives(tiny_clip_spec, cache):
+    from stylize.mesh.text2mesh import joint_step
+
+    alone = [_run(tiny_clip_spec, cache, seed=seed) for seed in (3, 4)]
+    together = [_run(tiny_clip_spec, cache, seed=seed) for seed in (3, 4)]
+    for _ in range(2):
+        expected = [run.step() for run in alone]
+        records = joint_step(together)
+        for record, reference in zip(records, expected):
+            assert record.loss == pytest.approx(reference.loss, rel=1e-5, abs=1e-6)
+    for run, reference in zip(together, alone):
+        for name, value in reference.field.state_dict().items():
+            torch.testing.assert_close(run.field.state_dict()[name], value, atol=1e-6, rtol=1e-4)
+
+
+def test_best_of_keeps_the_candidate_the_training_clip_scores_best(tiny_clip_spec, tmp_path):
+    import json
+
+    from stylize import api
+    from stylize.mesh.geometry import make_icosphere
+    from stylize.mesh.io import save_mesh
+
+    vertices, faces = make_icosphere(1)
+    save_mesh(tmp_path / "ball.obj", vertices, faces)
+    small = {"clip": [tiny_clip_spec], "iters": 4, "render_size": 32, "views.n_views": 2, "loss.n_local_augs": 1,
+             "output.preview_views": 2, "output.preview_size": 32, "output.turntable_frames": 2,
+             "output.turntable_size": 32, "output.score_size": 32, "best_of": 3, "best_of_warmup": 2, "seed": 10}  # fmt: skip
+    steps = []
+    result = api.stylize_mesh(tmp_path / "ball.obj", "a red circle", out=tmp_path / "run", preset="smoke", overrides=small,
+                              on_step=lambda step, total, metrics: steps.append((step, total)))  # fmt: skip
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    candidates = run["candidates"]
+    assert [c["seed"] for c in candidates] == [10, 11, 12] and sum(c["chosen"] for c in candidates) == 1
+    chosen = max(candidates, key=lambda c: c["train_score"])
+    assert chosen["chosen"] and run["best_seed"] == chosen["seed"] and result.iterations == 4
+    # progress counts every candidate's warm-up: 3 x 2 + the 2 remaining iterations
+    assert steps[0] == (3, 8) and steps[-1] == (8, 8)
+    assert "best_of = 3" in (tmp_path / "run" / "config.toml").read_text()

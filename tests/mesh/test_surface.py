@@ -162,3 +162,69 @@ def test_normal_map_shades_like_the_displaced_geometry():
     error = normal_map_error(field, vertices * 0.8, faces, size=256, render_size=96, levels=4)
     # measured 0.008 vs 0.020 at 512 px / 128 px renders (tools/check_normal_map.py)
     assert error.normal_mapped < 0.6 * error.baseline, error
+
+
+def test_a_scene_is_stylized_as_one_object_and_written_back_with_its_structure(tmp_path, tiny_clip_spec):
+    from stylize.mesh.io import load_mesh
+    from tests.gltf_validation import assert_valid
+    from tests.mesh.gltf_assets import write_scene
+
+    source = write_scene(tmp_path / "in", "glb")
+    before = source.read_bytes()
+    for mode in ("surface", "vertex"):
+        out = tmp_path / mode
+        api.stylize_mesh(source, "a red square", out=out, preset="smoke",
+                         overrides={"clip": [tiny_clip_spec], **SMALL, "field.mode": mode, "output.bake": True,
+                                    "output.normal_map": mode == "surface"})  # fmt: skip
+        original, result = load_mesh(source, normalize=False), load_mesh(out / "mesh_textured.glb", normalize=False)
+        document, _ = read_glb((out / "mesh_textured.glb").read_bytes())
+        assert [n["name"] for n in document["nodes"]] == ["Root", "Child"]
+        assert [(p.node, p.mesh, p.primitive, p.material) for p in result.parts] == [
+            (p.node, p.mesh, p.primitive, p.material) for p in original.parts]  # fmt: skip
+        assert len(document["materials"]) == len(original.materials) == 2
+        for index, material in enumerate(result.materials):  # every material got its own new texture
+            assert material.base_color_texture.shape[:2] == (64, 64)
+            assert not np.array_equal(material.base_color_texture[..., :3], original.materials[index].base_color_texture[..., :3])
+        if mode == "surface":
+            assert all(m.normal_texture is not None for m in result.materials)
+            # the normal-mapped scene keeps the input's geometry, node by node
+            np.testing.assert_allclose(result.file_vertices, original.file_vertices, atol=1e-5)
+        assert_valid(out / "mesh_textured.glb")
+        assert_valid(out / "mesh.glb")
+    assert source.read_bytes() == before
+
+
+def _textured_plane(tmp_path: Path) -> Path:
+    """A 2-triangle square with a 3 x 3 red / blue checker texture: its four corners all sit on
+    red checks, so colours sampled at the vertices are plain red."""
+    checks = (np.add.outer(np.arange(9) // 3, np.arange(9) // 3) % 2).astype(bool)
+    pixels = np.where(checks[..., None], [0, 0, 255], [255, 0, 0]).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "checker.png")
+    (tmp_path / "plane.mtl").write_text("newmtl checker\nKd 1 1 1\nmap_Kd checker.png\n")
+    path = tmp_path / "plane.obj"
+    path.write_text("mtllib plane.mtl\nusemtl checker\nv -1 -1 0\nv 1 -1 0\nv 1 1 0\nv -1 1 0\n"
+                    "vt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\nf 1/1 2/2 3/3\nf 1/1 3/3 4/4\n")  # fmt: skip
+    return path
+
+
+def test_a_textured_mesh_is_judged_with_its_texture_not_a_blur_of_vertex_colours(tmp_path):
+    from stylize.mesh.evaluate import render_mesh
+    from stylize.mesh.io import load_mesh
+
+    mesh = load_mesh(_textured_plane(tmp_path))
+    assert np.allclose(mesh.colors, [1.0, 0.0, 0.0])  # the per-vertex reduction: all red
+    image = render_mesh(mesh, orbit_views([math.pi / 2], [0.0]), 63)[0]
+    centre, side = image[:, 29:34, 29:34].mean((1, 2)), image[:, 29:34, 41:45].mean((1, 2))
+    assert centre[0] > 0.5 > centre[2] and side[2] > 0.5 > side[0], (centre, side)  # red check, then a blue one
+
+
+def test_input_colours_in_surface_mode_start_from_the_texture_itself(tmp_path, tiny_clip_spec):
+    plane = _textured_plane(tmp_path)
+    api.stylize_mesh(plane, "a red square", out=tmp_path / "run", preset="smoke",
+                     overrides={"clip": [tiny_clip_spec], **SMALL, "iters": 1, "optim.lr": 1e-9, "field.mode": "surface",
+                                "field.input_colours": True, "field.geometry": False})  # fmt: skip
+    texture = np.asarray(Image.open(tmp_path / "run" / "textures" / "base_color.png").convert("RGB")).astype(float)
+    size = texture.shape[0]
+    centre, side = texture[size // 2, size // 2], texture[size // 2, size * 5 // 6]
+    # The untrained field returns its base colour: per texel, the checker (not the vertices' red).
+    assert centre[0] > 200 > 50 > centre[2] and side[2] > 200 > 50 > side[0], (centre, side)

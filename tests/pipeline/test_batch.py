@@ -116,7 +116,8 @@ def test_batch_writes_run_folders_and_a_manifest(local_run, jobs_file):
         assert folder == out / entry["id"] and entry["error"] is None
         for name in JOB_KINDS[entry["kind"]].artefacts:
             assert (folder / name).is_file(), (entry["id"], name)
-        assert isinstance(entry["score"], float) and -1.0 <= entry["score"] <= 1.0 and entry["seconds"] > 0
+        assert isinstance(entry["score"], float) and -100.0 <= entry["score"] <= 100.0 and entry["seconds"] > 0
+        assert entry["score_by"] == "trainer"  # these jobs have no judge
         run = json.loads((folder / "run.json").read_text())
         assert run["seed"] == entry["seed"]  # the derived seed is the one the run used
     mesh, drawing, paint = entries[:3]
@@ -185,7 +186,7 @@ def test_resume_does_no_work(local_run, tmp_path, monkeypatch, capsys):
 
 def test_cli_exit_code_is_1_when_a_job_failed(jobs_file, tmp_path, capsys, monkeypatch):
     _patch_runner(monkeypatch, "mesh", lambda *a: (_ for _ in ()).throw(RuntimeError("boom\nmore")))
-    _patch_runner(monkeypatch, "draw", lambda job, folder, *a: {"scores": {}, "score": 0.5})
+    _patch_runner(monkeypatch, "draw", lambda job, folder, *a: {"scores": {}, "score": 50.0})
     code = main(["batch", str(jobs_file), "--out", str(tmp_path / "o"), "--no-progress"])
     assert code == 1
     entries = _manifest(tmp_path / "o")

@@ -184,7 +184,8 @@ def test_parse_jobs_takes_data_and_every_kind_names_its_artefacts():
 def test_the_example_jobs_file_parses():
     root = Path(__file__).resolve().parents[2]
     jobs = load_jobs(root / "examples" / "jobs.toml")
-    assert [job.kind for job in jobs] == ["mesh", "mesh", "draw", "paint"]
+    assert [job.kind for job in jobs] == ["mesh", "mesh", "draw", "paint", "restyle"]
     assert all(Path(job.input).is_file() for job in jobs if job.input)
     assert jobs[0].input == str(root / "examples" / "meshes" / "vase.obj") and jobs[0].config["iters"] == 300  # fast
     assert jobs[1].config["field"]["sigma"] == 8.0 and jobs[3].config["init"] == str(root / "examples" / "red_circle.png")
+    assert jobs[4].config["image"] == str(root / "examples" / "red_circle.png") and jobs[4].config["iters"] == 200  # the paper's

@@ -124,3 +124,34 @@ def test_shape_helpers_are_exact_or_close():
     with pytest.raises(ValueError, match="at least 2"):
         polyline_contour([[0, 0]])
     assert math.isclose(float(rect_contour(0, 0, 2, 3)[:, 1].max()), 3.0)
+
+
+def test_stroke_styles_and_opacity_pack_unpack_and_validate():
+    paths = [
+        VectorPath([torch.rand(4, 2)], linecap="butt", linejoin="miter", miter_limit=10.0, opacity=0.5),
+        VectorPath([torch.rand(4, 2)]),
+    ]
+    scene = Scene.from_paths(paths)
+    assert scene.stroke_caps.tolist() == [0, 1] and scene.stroke_joins.tolist() == [0, 1]
+    assert scene.miter_limits.tolist() == [10.0, 4.0] and scene.opacities.tolist() == [0.5, 1.0]
+    assert scene.has_stroke_styles
+    back = scene.to(dtype=torch.float64).clone().detach().path(0)
+    assert (back.linecap, back.linejoin, back.miter_limit, back.opacity) == ("butt", "miter", 10.0, 0.5)
+    assert scene.scaled(2.0).stroke_caps.tolist() == [0, 1]
+    # The constructor fills in CLIPDraw's defaults (round, round, 4, opaque) when they are left out.
+    bare = Scene(**{name: getattr(scene, name) for name in Scene._tensor_names()[:10]})
+    assert bare.stroke_caps.tolist() == [1, 1] and bare.opacities.tolist() == [1.0, 1.0] and not bare.has_stroke_styles
+    with pytest.raises(ValueError, match="linecap"):
+        Scene.from_paths([VectorPath([torch.rand(4, 2)], linecap="flat")])
+    with pytest.raises(ValueError, match="miter_limit"):
+        Scene.from_paths([VectorPath([torch.rand(4, 2)], miter_limit=0.5)])
+    with pytest.raises(ValueError, match="stroke_joins"):
+        Scene(**{**{name: getattr(scene, name) for name in Scene._tensor_names()}, "stroke_joins": torch.tensor([0, 7])})
+
+
+def test_segment_links_wrap_closed_contours():
+    open_path = VectorPath([torch.rand(10, 2)])  # 3 segments
+    closed_path = VectorPath([torch.rand(6, 2)], closed=True, fill_color=(0, 0, 0, 1))  # 2 segments
+    previous, following = Scene.from_paths([open_path, closed_path]).segment_links()
+    assert previous.tolist() == [-1, 0, 1, 4, 3]
+    assert following.tolist() == [1, 2, -1, 4, 3]

@@ -103,8 +103,10 @@ def test_load_shapes_groups_transforms_and_opacity(tmp_path):
     xs = rect.contours[0][:, 0]
     assert xs.min().item() == pytest.approx(12.0) and xs.max().item() == pytest.approx(32.0)
     assert rect.stroke_width == pytest.approx(2.0)  # stroke-width 2 scaled by 2, halved
-    assert rect.fill_color[3].item() == pytest.approx(0.25)  # fill-opacity 0.5 x group opacity 0.5
-    assert rect.stroke_color.tolist() == pytest.approx([0, 0, 1, 0.5])
+    assert rect.fill_color[3].item() == pytest.approx(0.5)  # fill-opacity
+    assert rect.opacity == pytest.approx(0.5)  # the group's opacity, over fill and stroke together
+    assert rect.stroke_color.tolist() == pytest.approx([0, 0, 1, 1])
+    assert (rect.linecap, rect.linejoin, rect.miter_limit) == ("butt", "miter", 4.0)  # SVG's defaults
     assert scene.path(3).fill_color is None  # a line has no area
     assert scene.path(5).fill_rule == "evenodd"
     fill_part, stroke_part = scene.path(6), scene.path(7)
@@ -112,22 +114,27 @@ def test_load_shapes_groups_transforms_and_opacity(tmp_path):
     assert stroke_part.closed_flags() == [False] and stroke_part.fill_color is None
 
 
-def test_unsupported_content_warns(tmp_path, caplog):
+def test_unsupported_content_warns_once_per_feature(tmp_path, caplog):
     file = tmp_path / "fancy.svg"
     file.write_text(
         """<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">
-        <defs><linearGradient id="g"><stop offset="0" stop-color="red"/></linearGradient></defs>
+        <defs><linearGradient id="g"><stop offset="0" stop-color="red"/><stop offset="1" stop-color="blue"/></linearGradient></defs>
         <rect width="5" height="5" fill="url(#g)" stroke="black"/>
+        <rect x="5" width="5" height="5" fill="url(#g)"/>
         <text x="1" y="1">hello</text>
         <image href="x.png" width="2" height="2"/>
         </svg>"""
     )
     with caplog.at_level(logging.WARNING, logger="stylize.vector.svg"):
         scene = load_svg(file)
-    messages = " ".join(record.getMessage() for record in caplog.records)
-    assert "url(#g)" in messages and "gradient" in messages
-    assert "text" in messages and "image" in messages
-    assert scene.num_paths == 1 and scene.path(0).fill_color is None
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 3  # gradients (twice, said once), text, image
+    gradient = next(message for message in messages if "gradient" in message)
+    assert "url(#g)" in gradient and "2 times" in gradient and "fancy.svg" in gradient
+    assert any("text" in message for message in messages) and any("image" in message for message in messages)
+    # The gradient becomes its average colour: red to blue along x over the rectangle.
+    assert scene.num_paths == 2
+    assert scene.path(0).fill_color.tolist() == pytest.approx([0.5, 0.0, 0.5, 1.0], abs=0.02)
 
 
 def test_malformed_and_missing_files_raise_input_error(tmp_path):
@@ -153,3 +160,126 @@ def test_external_entities_are_not_resolved(tmp_path):
     with pytest.raises(InputError, match="external XML entity") as info:
         read_svg(file)
     assert "TOP-SECRET" not in str(info.value)
+
+
+def test_billion_laughs_is_refused(tmp_path):
+    entities = "".join(f'<!ENTITY l{i} "{"&l%d;" % (i - 1) * 10}">' for i in range(1, 10))
+    file = tmp_path / "laughs.svg"
+    file.write_text(
+        f'<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY l0 "lol">{entities}]>'
+        '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><title>&l9;</title></svg>'
+    )
+    with pytest.raises(InputError, match="malformed SVG file .*amplification"):
+        read_svg(file)
+
+
+def _write(tmp_path, name: str, body: str, size: str = 'width="100" height="100"') -> str:
+    file = tmp_path / name
+    file.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" {size}>{body}</svg>')
+    return str(file)
+
+
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ('<path d="M 0 0 L 1e999 5 L 3 4" stroke="black"/>', "<path> has a coordinate that is not a finite number"),
+        ('<g transform="scale(1e300)"><rect width="10" height="10" transform="scale(1e300)"/></g>', "<rect> has a coordinate"),
+        ('<rect id="far" width="10" height="10" transform="translate(1e30 0)"/>', "<rect id='far'> has a coordinate or stroke width of 1e+30"),
+        ('<rect width="10" height="10" stroke="red" stroke-width="1e400"/>', "stroke width of inf"),
+    ],
+)
+def test_infinite_or_overflowing_coordinates_are_refused(tmp_path, body, words):
+    with pytest.raises(InputError) as info:
+        read_svg(_write(tmp_path, "bad.svg", body))
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_size_limits_are_checked_before_allocating(tmp_path, monkeypatch):
+    import stylize.vector.svg_import as svg_import
+
+    with pytest.raises(InputError, match="canvas of 100000 x 100000 px, more than the import limit of 67108864 pixels"):
+        read_svg(_write(tmp_path, "huge.svg", "<rect width='1' height='1'/>", 'width="100000" height="100000"'))
+    with pytest.raises(InputError, match="no usable size"):
+        read_svg(_write(tmp_path, "zero.svg", "<rect width='1' height='1'/>", 'width="0" height="10"'))
+    with pytest.raises(InputError, match="more than 128 deep"):
+        read_svg(_write(tmp_path, "deep.svg", "<g>" * 200 + "</g>" * 200))
+    monkeypatch.setattr(svg_import, "MAX_IMPORT_PATHS", 5)
+    with pytest.raises(InputError, match="has 6 shapes, more than the import limit of 5 paths"):
+        read_svg(_write(tmp_path, "six.svg", "<rect width='1' height='1'/>" * 6))
+    # use multiplies paths beyond what the file holds: counted as they are made
+    uses = "<defs><rect id='r' width='1' height='1'/></defs>" + "<use href='#r'/>" * 6
+    with pytest.raises(InputError, match="more than 5 paths"):
+        read_svg(_write(tmp_path, "uses.svg", uses))
+    monkeypatch.setattr(svg_import, "MAX_IMPORT_SEGMENTS", 7)
+    with pytest.raises(InputError, match="more than 7 curve segments"):
+        read_svg(_write(tmp_path, "segments.svg", "<rect width='1' height='1'/><rect width='1' height='1'/>"))
+    # a use bomb of empty groups makes no paths at all: bounded by the elements visited
+    monkeypatch.setattr(svg_import, "MAX_VISITS", 500)
+    bomb = "<defs><g id='g0'/>" + "".join(f"<g id='g{i}'>" + f"<use href='#g{i - 1}'/>" * 10 + "</g>" for i in range(1, 6)) + "</defs><use href='#g5'/>"
+    with pytest.raises(InputError, match="more than 500 elements"):
+        read_svg(_write(tmp_path, "bomb.svg", bomb))
+
+
+def _many_paths_svg(path, count: int = 100_000) -> None:
+    generator = np.random.default_rng(0)
+    coordinates = generator.uniform(0, 100, size=(count, 4))
+    with open(path, "w") as handle:
+        handle.write('<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">\n')
+        handle.writelines(f'<path d="M{a:.2f} {b:.2f} L{c:.2f} {d:.2f}" stroke="black"/>\n' for a, b, c, d in coordinates)
+        handle.write("</svg>\n")
+
+
+def test_a_file_of_100k_paths_is_refused_with_little_memory(tmp_path):
+    import tracemalloc
+
+    file = tmp_path / "many.svg"
+    _many_paths_svg(file)
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError, match="has 100000 shapes, more than the import limit of 10000 paths"):
+            read_svg(file)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 400 * 2**20, f"peak {peak / 2**20:.0f} MiB while refusing"
+
+
+def test_svgz_is_read_and_its_size_bounded(tmp_path, monkeypatch):
+    import gzip
+
+    import stylize.vector.svg as svg
+
+    file = tmp_path / "small.svgz"
+    file.write_bytes(gzip.compress(b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="5" height="5"/></svg>'))
+    assert read_svg(file).scene.num_paths == 1
+    monkeypatch.setattr(svg, "MAX_SVG_BYTES", 100_000)
+    bomb = tmp_path / "bomb.svgz"  # 1 kB that would unpack to 1 MB: never unpacked past the limit
+    bomb.write_bytes(gzip.compress(b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">' + b" " * 2**20 + b"</svg>"))
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(InputError, match="larger than the import limit of 100000 bytes"):
+        read_svg(bomb)
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ('<path d="M 0 0 L 1e999 5" stroke="black"/>', "not a finite number"),
+        ("many", "more than the import limit of 10000 paths"),
+    ],
+)
+def test_draw_init_with_hostile_svg_is_one_line_exit_2(tmp_path, capsys, tiny_clip_spec, content, words):
+    from stylize.cli import main
+
+    init = tmp_path / "init.svg"
+    if content == "many":
+        _many_paths_svg(init)
+    else:
+        init.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">{content}</svg>')
+    before = init.read_bytes()
+    out = tmp_path / "run"
+    argv = ["draw", "a cat", "--init", str(init), "--out", str(out), "--preset", "smoke", "--clip", tiny_clip_spec, "--device", "cpu"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("stylize: error:") and words in err and "\n" not in err
+    assert not out.exists() or not any(out.iterdir())
+    assert init.read_bytes() == before

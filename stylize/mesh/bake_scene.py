@@ -1,0 +1,132 @@
+"""Bake a stylized glTF scene back into its own structure: one new texture per material.
+
+A game asset comes as a glTF scene: nodes with transforms, meshes split into primitives, each with
+a material whose base-colour texture is laid out in the primitive's own UVs. :func:`bake_scene`
+keeps all of that: for every material whose primitives have usable UVs (inside ``[0, 1]``), the
+texels its primitives cover are coloured (by the field at each texel's surface point in surface
+mode, else by interpolating the vertex colours), dilated into the gutter, and the scene is
+written again (:func:`~stylize.mesh.gltf_write.write_scene_glb`) with the same nodes, names,
+transforms, primitive split and materials, each material's base-colour texture (and, with a
+normal-map source, its normal texture) replaced; materials' other properties are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from stylize.mesh.bake import BakeReport, TexelSource, default_padding
+from stylize.mesh.config import check_texture_size
+from stylize.mesh.geometry import vertex_normals, vertex_tangents
+from stylize.mesh.gltf_write import write_scene_glb
+from stylize.mesh.io import LoadedMesh
+from stylize.mesh.texture import dilate, rasterize_uv_triangles
+from stylize.utils import write_json
+
+__all__ = ["bake_scene", "can_bake_scene"]
+
+logger = logging.getLogger(__name__)
+
+
+def can_bake_scene(mesh: LoadedMesh) -> bool:
+    """Whether ``mesh`` is a glTF scene whose structure can be written back as it is (no faces
+    the toolkit added by subdivision; some part has a material)."""
+    if mesh.source_scene is None or not mesh.parts or mesh.uv is None:
+        return False
+    if mesh.source_face_index is not None and (np.asarray(mesh.source_face_index) < 0).any():
+        return False
+    return any(part.material is not None for part in mesh.parts)
+
+
+def _material_faces(mesh: LoadedMesh) -> dict[int, np.ndarray]:
+    """Material index -> the faces of every part that uses it."""
+    faces: dict[int, list[np.ndarray]] = {}
+    for part in mesh.parts:
+        if part.material is not None:
+            faces.setdefault(part.material, []).append(mesh.faces[part.face_slice])
+    return {material: np.concatenate(items) for material, items in faces.items()}
+
+
+def bake_scene(
+    mesh: LoadedMesh,
+    vertices: np.ndarray,
+    colors: np.ndarray,
+    path: str | Path,
+    size: int = 1024,
+    metadata: Mapping[str, Any] | None = None,
+    source: TexelSource | None = None,
+    normal_source: TexelSource | None = None,
+) -> BakeReport:
+    """Write ``mesh``'s scene to ``path`` with a new base-colour texture per material (see the
+    module docstring) and a ``.json`` sidecar.
+
+    Args:
+        mesh: the loaded input scene (its parts, materials, UVs and source document).
+        vertices: ``(V, 3)`` the result's positions in the file's world frame (displaced, or the
+            input's own with a normal map).
+        colors: ``(V, 3)`` sRGB vertex colours (interpolated into the textures unless ``source``).
+        path: the ``.glb`` to write.
+        size: texture size per material (a power of two).
+        metadata: prompt, seed, model, ... for the extras and the sidecar.
+        source: colour every texel by the field at its surface point (surface mode).
+        normal_source: also bake a tangent-space normal map per material.
+
+    Returns:
+        A :class:`~stylize.mesh.bake.BakeReport` (``texture``: the first material's image).
+    """
+    size = check_texture_size(size)
+    path = Path(path)
+    vertices = np.asarray(vertices, dtype=np.float64)
+    colors = np.clip(np.asarray(colors, dtype=np.float64)[:, :3], 0.0, 1.0)
+    start = time.perf_counter()
+    normals = vertex_normals(torch.from_numpy(vertices), torch.from_numpy(mesh.faces)).numpy()
+    uv_up = np.asarray(mesh.uv, dtype=np.float64)
+    gltf_uv = np.column_stack([uv_up[:, 0], 1.0 - uv_up[:, 1]])
+    tangents = None
+    if normal_source is not None:
+        tangents = vertex_tangents(vertices, mesh.faces, np.nan_to_num(uv_up), normals)
+    everyone = np.arange(len(vertices))
+    base_textures: dict[int, np.ndarray] = {}
+    normal_textures: dict[int, np.ndarray] = {}
+    covered_share = []
+    for material, faces in _material_faces(mesh).items():
+        corners = gltf_uv[faces]
+        if not np.isfinite(corners).all() or corners.min() < 0.0 or corners.max() > 1.0:
+            name = mesh.materials[material].name if material < len(mesh.materials) else material
+            logger.warning("material %s: its UVs leave [0, 1] (tiling) or are missing; its texture is kept as it was", name)
+            continue
+        fill = colors[np.unique(faces)].mean(axis=0)
+        if source is None:
+            image, covered = rasterize_uv_triangles(gltf_uv, faces, colors, size, fill=fill)
+        else:
+            image, covered = source.bake(gltf_uv, faces, everyone, size, fill)
+        image, _ = dilate(image, covered, default_padding(size))
+        base_textures[material] = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        covered_share.append(float(covered.mean()))
+        if normal_source is not None:
+            frames = np.concatenate([normals, tangents], axis=1)
+            normal_image, normal_covered = normal_source.bake(gltf_uv, faces, everyone, size, (0.0, 0.0, 1.0), frames)
+            normal_image, _ = dilate(normal_image, normal_covered, default_padding(size))
+            normal_textures[material] = (np.clip(normal_image * 0.5 + 0.5, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    timings = {"bake": time.perf_counter() - start}
+    start = time.perf_counter()
+    metadata = dict(metadata or {})
+    write_scene_glb(mesh, path, vertices, normals=normals.astype(np.float32), tangents=tangents,
+                    base_color_textures=base_textures, normal_textures=normal_textures or None, metadata=metadata)  # fmt: skip
+    timings["export"] = time.perf_counter() - start
+    first = next(iter(base_textures.values()), None)
+    report = BakeReport(
+        path=path, sidecar=path.with_suffix(".json"), size=size, vertices=len(vertices), faces=len(mesh.faces),
+        reused_uvs=True, charts=None, utilization=None, coverage=float(np.mean(covered_share)) if covered_share else 0.0,
+        timings=timings, exact=source is not None, texture=first,
+        face_uv=gltf_uv[mesh.faces].astype(np.float32) if first is not None else None,
+        normal_texture=next(iter(normal_textures.values()), None),
+    )  # fmt: skip
+    write_json(report.sidecar, {**metadata, "bake": {**report.to_dict(), "materials": sorted(base_textures)}})
+    logger.info("baked the scene %s: %d material texture(s) at %d px", path, len(base_textures), size)
+    return report

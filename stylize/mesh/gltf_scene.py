@@ -1,0 +1,484 @@
+"""glTF scenes with their structure: every triangle primitive of every mesh instance, in the world.
+
+:func:`read_scene` walks the default scene's node hierarchy (``matrix`` or TRS per node) and
+returns each triangle primitive of each mesh instance moved into the world frame, concatenated in
+(node index, primitive index) order, with the materials (base-colour and normal textures decoded
+to uint8 pixels) and a :class:`SceneSource` that :func:`~stylize.mesh.gltf_write.write_scene_glb`
+uses to write the same scene back. :func:`stylize.mesh.io.load_mesh` builds its
+:class:`~stylize.mesh.io.LoadedMesh` from it for ``.glb`` and ``.gltf`` files.
+
+Conventions:
+
+- positions and normals are in the world frame; a node whose transform mirrors (negative
+  determinant) has its triangles' winding reversed, so faces stay outward in the world, as the
+  spec tells renderers to do;
+- ``uv`` follows :class:`~stylize.mesh.io.LoadedMesh`'s (trimesh's) convention, ``v`` up:
+  ``(u, 1 - v_gltf)``; rows of primitives without ``TEXCOORD_0`` are NaN;
+- colours are sRGB: ``COLOR_0`` (linear) converted; else the material's base-colour texture
+  sampled at the primitive's UVs times ``baseColorFactor`` (or the factor alone) when the
+  primitive has UVs, as the loader did before scenes; once any primitive has colours, the others
+  get their material's factor (white without one), so every vertex has a colour;
+- ``TRIANGLE_STRIP`` and ``TRIANGLE_FAN`` become triangle lists; points and lines are skipped.
+
+Skins, morph targets and animations are not read (a skinned mesh is read in its bind pose).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stylize.errors import InputError
+from stylize.mesh.gltf_read import GltfAsset, GltfLimits
+from stylize.mesh.texture import linear_to_srgb, sample_texture, wrap_uv
+
+__all__ = [
+    "GltfScene", "MeshMaterial", "MeshPart", "PrimitiveInstance", "SceneSource", "read_scene", "repaired_parts",
+    "subdivided_parts",
+]  # fmt: skip
+
+logger = logging.getLogger(__name__)
+
+_TRIANGLES, _STRIP, _FAN = 4, 5, 6
+
+
+@dataclass(frozen=True)
+class MeshPart:
+    """One triangle primitive of one mesh instance inside the concatenated arrays of a mesh.
+
+    Attributes:
+        name: the mesh's name (``mesh<index>`` when it has none), or the file's stem.
+        node: index of the glTF node that instances the mesh (None: not from a glTF node).
+        mesh: index of the glTF mesh (None for other formats).
+        primitive: index of the primitive in its mesh.
+        vertex_range: ``(start, stop)`` of the part's vertices in the concatenated vertices
+            (vertices that subdivision adds are appended after every part's range).
+        face_range: ``(start, stop)`` of the part's faces in the concatenated faces.
+        material: index into the mesh's materials, or None.
+        node_name: the node's name, if any.
+    """
+
+    name: str
+    node: int | None
+    mesh: int | None
+    primitive: int
+    vertex_range: tuple[int, int]
+    face_range: tuple[int, int]
+    material: int | None = None
+    node_name: str | None = None
+
+    @property
+    def vertex_slice(self) -> slice:
+        return slice(*self.vertex_range)
+
+    @property
+    def face_slice(self) -> slice:
+        return slice(*self.face_range)
+
+
+@dataclass
+class MeshMaterial:
+    """A material as the file defines it.
+
+    Attributes:
+        name: the material's name (``material<index>`` when it has none).
+        base_color_factor: linear RGBA multiplier (glTF ``baseColorFactor``).
+        base_color_texture: ``(H, W, 3|4)`` uint8 sRGB pixels, or None.
+        normal_texture: ``(H, W, 3|4)`` uint8 tangent-space normal map (linear data), or None.
+        base_color_tex_coord: which ``TEXCOORD_n`` the base-colour texture uses.
+        normal_tex_coord: which ``TEXCOORD_n`` the normal texture uses.
+        properties: the material's glTF JSON as read (every other property, verbatim).
+    """
+
+    name: str
+    base_color_factor: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+    base_color_texture: np.ndarray | None = None
+    normal_texture: np.ndarray | None = None
+    base_color_tex_coord: int = 0
+    normal_tex_coord: int = 0
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PrimitiveInstance:
+    """One part's origin: the node, mesh and primitive it came from and how it was placed.
+
+    Attributes:
+        node, mesh, primitive: source indices (``node`` None when the scene has no nodes).
+        world: ``(4, 4)`` float64 node-to-world transform.
+        file_vertex_range: ``(start, stop)`` of its vertices in the file's concatenated vertices
+            (before repair), the space of ``LoadedMesh.source_vertex_index``.
+        attributes: the primitive's attributes as read, local frame, in file vertex order:
+            ``POSITION``, ``NORMAL``, ``TANGENT``, ``TEXCOORD_n``, ``COLOR_0`` (linear), when present.
+    """
+
+    node: int | None
+    mesh: int
+    primitive: int
+    world: np.ndarray
+    file_vertex_range: tuple[int, int]
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class SceneSource:
+    """What a scene writer needs to write a loaded scene back; opaque to everything else.
+
+    Attributes:
+        path: the file it was read from.
+        document: the glTF JSON as read.
+        instances: one :class:`PrimitiveInstance` per part, in part order.
+        images: per glTF image, ``(encoded bytes, MIME type)`` (None where unreadable or unused).
+        roots: the default scene's root nodes (None when the file has no nodes).
+    """
+
+    path: Path
+    document: dict[str, Any]
+    instances: list[PrimitiveInstance]
+    images: list[tuple[bytes, str | None] | None]
+    roots: list[int] | None
+
+
+@dataclass
+class GltfScene:
+    """A scene flattened into one mesh that remembers its parts.
+
+    Attributes:
+        vertices: ``(N, 3)`` float64 world positions. faces: ``(F, 3)`` int64.
+        uv: ``(N, 2)`` trimesh-convention UVs (NaN rows for primitives without), or None.
+        colors: ``(N, 3)`` sRGB in ``[0, 1]``, or None.
+        parts, materials, source: see :class:`MeshPart`, :class:`MeshMaterial`, :class:`SceneSource`.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    uv: np.ndarray | None
+    colors: np.ndarray | None
+    parts: list[MeshPart]
+    materials: list[MeshMaterial]
+    source: SceneSource
+
+
+def repaired_parts(parts: list[MeshPart], kept: np.ndarray, faces: np.ndarray) -> list[MeshPart]:
+    """``parts`` after :func:`~stylize.mesh.geometry.repair_mesh`, which keeps the order of the
+    vertices (``kept``: input index of each output vertex) and faces it does not remove.
+
+    Shape:
+        - kept: ``(V,)`` int64; faces: ``(F, 3)`` repaired faces.
+    """
+    if not parts:
+        return []
+    starts = np.searchsorted(kept, [p.vertex_range[0] for p in parts])
+    stops = np.searchsorted(kept, [p.vertex_range[1] for p in parts])
+    owner = np.searchsorted(stops, faces[:, 0], side="right") if len(faces) else np.zeros(0, dtype=np.int64)
+    face_stops = np.cumsum(np.bincount(owner, minlength=len(parts)))
+    face_starts = np.concatenate([[0], face_stops[:-1]])
+    return [
+        MeshPart(p.name, p.node, p.mesh, p.primitive, (int(a), int(b)), (int(c), int(d)), p.material, p.node_name)
+        for p, a, b, c, d in zip(parts, starts, stops, face_starts, face_stops)
+    ]
+
+
+def subdivided_parts(parts: list[MeshPart], passes: int) -> list[MeshPart]:
+    """``parts`` after ``passes`` midpoint subdivisions, which split every face in four in place
+    (face ranges grow by 4 per pass) and append new vertices after the existing ones."""
+    scale = 4**passes
+    return [
+        MeshPart(p.name, p.node, p.mesh, p.primitive, p.vertex_range, (p.face_range[0] * scale, p.face_range[1] * scale),
+                 p.material, p.node_name)  # fmt: skip
+        for p in parts
+    ]
+
+
+# -- node hierarchy --------------------------------------------------------------------------------
+
+
+def node_matrix(node: dict[str, Any]) -> np.ndarray:
+    """A node's local transform ``(4, 4)``: its ``matrix`` (column-major) or ``T * R * S``."""
+    if "matrix" in node:
+        matrix = np.asarray(node["matrix"], dtype=np.float64)
+        if matrix.shape != (16,):
+            raise ValueError(f"node matrix has {matrix.size} numbers, expected 16")
+        return matrix.reshape(4, 4).T
+    x, y, z, w = np.asarray(node.get("rotation", [0, 0, 0, 1]), dtype=np.float64)
+    norm = np.sqrt(x * x + y * y + z * z + w * w) or 1.0
+    x, y, z, w = x / norm, y / norm, z / norm, w / norm
+    rotation = np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])  # fmt: skip
+    matrix = np.eye(4)
+    matrix[:3, :3] = rotation * np.asarray(node.get("scale", [1, 1, 1]), dtype=np.float64)[None, :]
+    matrix[:3, 3] = np.asarray(node.get("translation", [0, 0, 0]), dtype=np.float64)
+    return matrix
+
+
+def scene_roots(document: dict[str, Any]) -> list[int] | None:
+    """Root nodes of the default scene (``scene``, else the first scene, else every node no
+    other node lists as a child); None when there are no nodes."""
+    nodes = document.get("nodes") or []
+    scenes = document.get("scenes") or []
+    if scenes:
+        index = document.get("scene", 0)
+        if not isinstance(index, int) or not 0 <= index < len(scenes):
+            raise ValueError(f"default scene {index!r} does not exist")
+        return [int(n) for n in scenes[index].get("nodes", [])]
+    if not nodes:
+        return None
+    children = {int(c) for node in nodes for c in node.get("children", [])}
+    return [i for i in range(len(nodes)) if i not in children]
+
+
+def world_transforms(document: dict[str, Any], roots: list[int]) -> dict[int, np.ndarray]:
+    """``node index -> (4, 4)`` world transform for every node reachable from ``roots``.
+
+    Raises:
+        ValueError: a node reached twice (a cycle, or a node with two parents) or out of range.
+    """
+    nodes = document.get("nodes") or []
+    worlds: dict[int, np.ndarray] = {}
+    stack = [(root, np.eye(4)) for root in reversed(roots)]
+    while stack:
+        index, parent = stack.pop()
+        if not isinstance(index, int) or not 0 <= index < len(nodes):
+            raise ValueError(f"node {index!r} does not exist")
+        if index in worlds:
+            raise ValueError(f"the node hierarchy is not a tree (node {index} is reached twice)")
+        worlds[index] = parent @ node_matrix(nodes[index])
+        stack.extend((child, worlds[index]) for child in reversed(nodes[index].get("children", [])))
+    return worlds
+
+
+# -- primitives ------------------------------------------------------------------------------------
+
+
+def _triangles(indices: np.ndarray, mode: int) -> np.ndarray:
+    """Triangle list ``(F, 3)`` from an index sequence of a triangle list, strip or fan."""
+    if mode == _TRIANGLES:
+        return indices[: len(indices) // 3 * 3].reshape(-1, 3)
+    count = max(len(indices) - 2, 0)
+    i = np.arange(count)
+    if mode == _STRIP:  # the spec's order keeps every triangle's winding
+        return np.stack([indices[i], indices[i + 1 + i % 2], indices[i + 2 - i % 2]], axis=1)
+    return np.stack([indices[i + 1], indices[i + 2], np.full(count, indices[0] if count else 0)], axis=1)
+
+
+def _primitive_face_count(asset: GltfAsset, primitive: dict[str, Any]) -> int:
+    """Triangles a primitive holds, from the JSON alone (nothing decoded)."""
+    source = primitive["indices"] if "indices" in primitive else primitive["attributes"]["POSITION"]
+    count = int(asset.document["accessors"][source]["count"])
+    return count // 3 if primitive.get("mode", _TRIANGLES) == _TRIANGLES else max(count - 2, 0)
+
+
+def _decode_primitive(asset: GltfAsset, mesh_index: int, primitive_index: int, primitive: dict[str, Any]):
+    """``(attributes dict, faces (F, 3) int64)`` of one primitive in its local frame."""
+    attributes_json = primitive.get("attributes", {})
+    if "POSITION" not in attributes_json:
+        raise asset.error(f"meshes[{mesh_index}].primitives[{primitive_index}] has no POSITION")
+    attributes: dict[str, np.ndarray] = {"POSITION": asset.accessor(attributes_json["POSITION"]).astype(np.float64)}
+    count = len(attributes["POSITION"])
+    for name, index in attributes_json.items():
+        if name in ("NORMAL", "TANGENT", "COLOR_0") or name.startswith("TEXCOORD_"):
+            values = asset.accessor(index, force_normalized=name == "COLOR_0").astype(np.float64)
+            if len(values) != count:
+                raise asset.error(f"meshes[{mesh_index}].primitives[{primitive_index}]: {name} has {len(values)} "
+                                  f"elements for {count} positions")  # fmt: skip
+            attributes[name] = values
+    if "indices" in primitive:
+        indices = asset.accessor(primitive["indices"])[:, 0].astype(np.int64)
+    else:
+        indices = np.arange(count, dtype=np.int64)
+    if indices.size and (indices.min() < 0 or indices.max() >= count):
+        raise asset.error(f"meshes[{mesh_index}].primitives[{primitive_index}]: index {int(indices.max())} is out of "
+                          f"range for {count} vertices")  # fmt: skip
+    return attributes, _triangles(indices, primitive.get("mode", _TRIANGLES))
+
+
+def _to_world(world: np.ndarray, positions: np.ndarray, normals: np.ndarray | None):
+    linear = world[:3, :3]
+    moved = positions @ linear.T + world[:3, 3]
+    if normals is None:
+        return moved, None
+    try:
+        turned = normals @ np.linalg.inv(linear)  # the inverse transpose, in row-vector form
+    except np.linalg.LinAlgError:
+        turned = normals @ linear.T
+    length = np.linalg.norm(turned, axis=1, keepdims=True)
+    return moved, turned / np.where(length > 0, length, 1.0)
+
+
+# -- materials -------------------------------------------------------------------------------------
+
+
+def _texture_image(document: dict[str, Any], info: Any) -> int | None:
+    if not isinstance(info, dict) or "index" not in info:
+        return None
+    texture = document["textures"][info["index"]]
+    return texture.get("source")
+
+
+def _materials(asset: GltfAsset) -> list[MeshMaterial]:
+    """Every material of the document, its base-colour and normal textures decoded (once per image)."""
+    document = asset.document
+    pixels: dict[int, np.ndarray] = {}
+
+    def image(info: Any) -> np.ndarray | None:
+        source = _texture_image(document, info)
+        if source is None:
+            return None
+        if source not in pixels:
+            pixels[source] = asset.image_pixels(source)
+        return pixels[source]
+
+    materials = []
+    for index, material in enumerate(document.get("materials") or []):
+        pbr = material.get("pbrMetallicRoughness") or {}
+        factor = [float(c) for c in pbr.get("baseColorFactor", [1.0, 1.0, 1.0, 1.0])]
+        base, normal = pbr.get("baseColorTexture"), material.get("normalTexture")
+        materials.append(MeshMaterial(
+            name=str(material.get("name") or f"material{index}"), base_color_factor=tuple(factor[:4]),
+            base_color_texture=image(base), normal_texture=image(normal),
+            base_color_tex_coord=int((base or {}).get("texCoord", 0)), normal_tex_coord=int((normal or {}).get("texCoord", 0)),
+            properties=material,
+        ))  # fmt: skip
+    return materials
+
+
+def _factor_colors(material: MeshMaterial | None, count: int) -> np.ndarray:
+    factor = np.ones(3) if material is None else np.asarray(material.base_color_factor[:3], dtype=np.float64)
+    return np.broadcast_to(factor, (count, 3)).copy()
+
+
+def _primitive_colors(attributes: dict[str, np.ndarray], material: MeshMaterial | None) -> np.ndarray | None:
+    """sRGB colours of one primitive's vertices, or None (see the module's conventions)."""
+    if "COLOR_0" in attributes:
+        return linear_to_srgb(attributes["COLOR_0"][:, :3])
+    if "TEXCOORD_0" not in attributes or material is None:
+        return None
+    count = len(attributes["POSITION"])
+    texcoord = attributes.get(f"TEXCOORD_{material.base_color_tex_coord}")
+    colors = _factor_colors(material, count)
+    if material.base_color_texture is not None and texcoord is not None:
+        # The factor multiplies the sRGB sample, as the loader always did (exact for the usual factor 1).
+        colors = sample_texture(material.base_color_texture[..., :3], wrap_uv(texcoord)) * colors
+    return colors
+
+
+# -- the reader ------------------------------------------------------------------------------------
+
+
+def read_scene(path: str | Path, *, max_faces: int | None = None, limits: GltfLimits | None = None) -> GltfScene:
+    """Read the default scene of a ``.glb`` / ``.gltf`` file with its structure.
+
+    Args:
+        path: the file (external buffers and images are resolved relative to it).
+        max_faces: refuse scenes whose instanced primitives hold more triangles (checked from the
+            JSON before any geometry is decoded).
+        limits: accessor / image / buffer size limits.
+
+    Returns:
+        A :class:`GltfScene`; shapes ``vertices (N, 3)``, ``faces (F, 3)``, ``uv (N, 2)``, ``colors (N, 3)``.
+
+    Raises:
+        InputError: one line naming the file for every problem the file can cause.
+    """
+    asset = GltfAsset(path, limits)
+    try:
+        return _read(asset, max_faces)
+    except InputError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        detail = str(exc) if not isinstance(exc, KeyError) else f"missing property {exc}"
+        raise asset.error(f"is not a valid glTF document: {detail or type(exc).__name__}") from None
+
+
+def _instances(asset: GltfAsset) -> tuple[list[tuple[int | None, int, np.ndarray]], list[int] | None]:
+    """``[(node, mesh, world)]`` in node order and the scene's roots."""
+    document = asset.document
+    roots = scene_roots(document)
+    if roots is None:  # no nodes: show every mesh once, untransformed
+        return [(None, m, np.eye(4)) for m in range(len(document.get("meshes") or []))], None
+    worlds = world_transforms(document, roots)
+    nodes = document["nodes"]
+    found = [(n, int(nodes[n]["mesh"]), worlds[n]) for n in sorted(worlds) if "mesh" in nodes[n]]
+    if any("skin" in nodes[n] for n in worlds) or document.get("animations"):
+        logger.warning("%s: skins and animations are not read (skinned meshes are taken in their bind pose) "
+                       "and are not written back", asset.path)  # fmt: skip
+    return found, roots
+
+
+def _read(asset: GltfAsset, max_faces: int | None) -> GltfScene:
+    document = asset.document
+    instances, roots = _instances(asset)
+    meshes = document.get("meshes") or []
+    total = vertex_total = 0
+    for _, mesh_index, _ in instances:  # sizes from the JSON, before anything is decoded
+        for primitive in meshes[mesh_index].get("primitives", []):
+            if primitive.get("mode", _TRIANGLES) in (_TRIANGLES, _STRIP, _FAN):
+                total += _primitive_face_count(asset, primitive)
+                vertex_total += int(document["accessors"][primitive["attributes"]["POSITION"]]["count"])
+    if max_faces is not None and total > max_faces:
+        raise asset.error(f"has {total} faces, over the limit of {max_faces} (simplify it or raise max_faces)")
+    if vertex_total > asset.limits.max_accessor_count:
+        raise asset.error(f"has {vertex_total} vertices over all mesh instances, over the limit of {asset.limits.max_accessor_count}")
+    materials = _materials(asset)
+    decoded: dict[tuple[int, int], tuple[dict[str, np.ndarray], np.ndarray]] = {}
+    parts, records, blocks = [], [], []
+    vertex_start = face_start = 0
+    skipped = 0
+    for node_index, mesh_index, world in instances:
+        mesh = meshes[mesh_index]
+        for primitive_index, primitive in enumerate(mesh.get("primitives", [])):
+            if primitive.get("mode", _TRIANGLES) not in (_TRIANGLES, _STRIP, _FAN):
+                skipped += 1
+                continue
+            key = (mesh_index, primitive_index)
+            if key not in decoded:  # instances share the decoded arrays
+                decoded[key] = _decode_primitive(asset, mesh_index, primitive_index, primitive)
+            attributes, faces = decoded[key]
+            positions, normals = _to_world(world, attributes["POSITION"], attributes.get("NORMAL"))
+            if np.linalg.det(world[:3, :3]) < 0:
+                faces = faces[:, [0, 2, 1]]
+            material_index = primitive.get("material")
+            material = materials[material_index] if material_index is not None else None
+            count = len(positions)
+            node_name = document["nodes"][node_index].get("name") if node_index is not None else None
+            parts.append(MeshPart(
+                name=str(mesh.get("name") or f"mesh{mesh_index}"), node=node_index, mesh=mesh_index,
+                primitive=primitive_index, vertex_range=(vertex_start, vertex_start + count),
+                face_range=(face_start, face_start + len(faces)), material=material_index, node_name=node_name,
+            ))  # fmt: skip
+            records.append(PrimitiveInstance(node_index, mesh_index, primitive_index, world,
+                                             (vertex_start, vertex_start + count), attributes))  # fmt: skip
+            uv = attributes.get("TEXCOORD_0")
+            blocks.append((positions, faces + vertex_start, uv, _primitive_colors(attributes, material), material))
+            vertex_start += count
+            face_start += len(faces)
+    if skipped:
+        logger.warning("%s: skipped %d point/line primitive(s): only triangles are read", asset.path, skipped)
+    if not blocks:
+        raise asset.error("contains no triangle faces")
+    vertices = np.concatenate([b[0] for b in blocks])
+    faces = np.concatenate([b[1] for b in blocks]).astype(np.int64)
+    uv = None
+    if any(b[2] is not None for b in blocks):
+        uv = np.concatenate([np.column_stack([b[2][:, 0], 1.0 - b[2][:, 1]]) if b[2] is not None
+                             else np.full((len(b[0]), 2), np.nan) for b in blocks])  # fmt: skip
+    colors = None
+    if any(b[3] is not None for b in blocks):
+        colors = np.concatenate([b[3] if b[3] is not None else _factor_colors(b[4], len(b[0])) for b in blocks])
+    images = _source_images(asset)
+    source = SceneSource(path=asset.path, document=document, instances=records, images=images, roots=roots)
+    return GltfScene(vertices, faces, uv, colors, parts, materials, source)
+
+
+def _source_images(asset: GltfAsset) -> list[tuple[bytes, str | None] | None]:
+    """Encoded bytes of every image a texture uses (what the writer re-embeds as it was)."""
+    document = asset.document
+    used = {t.get("source") for t in document.get("textures") or []}
+    return [asset.image_bytes(i) if i in used else None for i in range(len(document.get("images") or []))]

@@ -1,0 +1,407 @@
+"""Write a loaded scene back as GLB with its structure: nodes, meshes, primitives, materials.
+
+:func:`write_scene_glb` takes a :class:`~stylize.mesh.io.LoadedMesh` read from a glTF scene (its
+``parts`` and ``source_scene``) and new world-space data for its concatenated vertices, and
+writes, through the toolkit's one GLB builder (:class:`~stylize.mesh.gltf.GlbBuilder`):
+
+- the nodes of the default scene with their names, hierarchy, transforms (``matrix`` or TRS as
+  the file had them), cameras and extras; each primitive's positions are moved back into its
+  node's frame (inverse world transform), normals and tangents likewise;
+- the same meshes and primitive split (a primitive that repair emptied is left out), each with
+  ``POSITION``, ``NORMAL``, ``TANGENT``, ``TEXCOORD_0`` (and the file's other ``TEXCOORD_n``);
+- every material, in the same order, verbatim except where a new base-colour or normal texture is
+  given: that texture info then points at the new PNG (``texCoord`` 0, the UVs written, no texture
+  transform) and ``baseColorFactor``'s RGB becomes 1 (the new image is the whole base colour; its
+  alpha factor is kept); textures not replaced are embedded as they were (PNG or JPEG bytes);
+- the metadata in ``asset.extras``.
+
+Instancing: a mesh that several nodes instance is written once per distinct result. Instances
+whose local-frame data still agree (the geometry was not displaced, e.g. with a normal map) share
+one mesh as in the input; otherwise each node gets its own copy (named ``<mesh>.001``, ...), since
+displacement in the world frame differs per instance. Materials and textures are shared: a texture
+has one image, so texels that instances share get one colour.
+
+Skins, morph targets, animations and extensions other than material ones and
+``KHR_lights_punctual`` are not written.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+import numpy as np
+
+from stylize.errors import InputError
+from stylize.mesh.gltf import GlbBuilder, encode_png
+from stylize.mesh.gltf_scene import MeshPart, PrimitiveInstance, SceneSource, world_transforms
+from stylize.mesh.texture import srgb_to_linear
+
+if TYPE_CHECKING:
+    from stylize.mesh.io import LoadedMesh
+
+__all__ = ["write_scene_glb"]
+
+logger = logging.getLogger(__name__)
+
+_KEPT_EXTENSIONS = ("KHR_lights_punctual",)  # node / document extensions that reference nothing binary
+
+
+def _check(values: Any, shape: tuple[int, ...], name: str, widths: tuple[int, ...] | None = None,
+           allow_nan: bool = False) -> np.ndarray | None:  # fmt: skip
+    if values is None:
+        return None
+    values = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, dtype=np.float64)
+    widths = widths or (shape[1],)
+    if values.ndim != 2 or values.shape[0] != shape[0] or values.shape[1] not in widths:
+        expected = f"({shape[0]}, {'|'.join(map(str, widths))})"
+        raise ValueError(f"expected {name} of shape {expected}, got {tuple(values.shape)}")
+    if not (np.isfinite(values) | (allow_nan & np.isnan(values))).all():
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return values
+
+
+def _check_images(images: Mapping[int, np.ndarray] | None, count: int, name: str) -> dict[int, np.ndarray]:
+    checked = {}
+    for index, pixels in (images or {}).items():
+        if not isinstance(index, (int, np.integer)) or not 0 <= int(index) < count:
+            raise ValueError(f"{name}: material index {index!r} does not exist (the mesh has {count} materials)")
+        pixels = np.asarray(pixels)
+        if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+            raise ValueError(f"{name}[{index}]: expected an image of shape (H, W, 3|4) uint8, got {pixels.shape} {pixels.dtype}")
+        checked[int(index)] = pixels
+    return checked
+
+
+def _unit(vectors: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    length = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.where(length > 1e-12, vectors / np.where(length > 1e-12, length, 1.0), fallback)
+
+
+def _single_part_source(mesh: LoadedMesh) -> tuple[SceneSource, list[MeshPart]]:
+    """A one-node scene for a mesh that did not come from glTF (OBJ, PLY, ... or built in memory)."""
+    name = mesh.path.stem if mesh.path is not None else "mesh"
+    materials, images = [], []
+    for material in mesh.materials:
+        item: dict[str, Any] = {"name": material.name, "pbrMetallicRoughness": {
+            "baseColorFactor": list(material.base_color_factor), "metallicFactor": 0.0, "roughnessFactor": 1.0}}  # fmt: skip
+        if material.base_color_texture is not None:
+            images.append((encode_png(material.base_color_texture), "image/png"))
+            item["pbrMetallicRoughness"]["baseColorTexture"] = {"index": len(images) - 1}
+        materials.append(item)
+    document: dict[str, Any] = {
+        "nodes": [{"name": name, "mesh": 0}], "scenes": [{"nodes": [0]}], "scene": 0,
+        "meshes": [{"name": name, "primitives": [{"material": 0} if materials else {}]}],
+        "materials": materials, "textures": [{"source": i} for i in range(len(images))],
+    }  # fmt: skip
+    parts = mesh.parts or [MeshPart(name, 0, 0, 0, (0, len(mesh.vertices)), (0, len(mesh.faces)), 0 if materials else None)]
+    if len(parts) != 1:
+        raise ValueError(f"a mesh of {len(parts)} parts needs the source scene it was loaded with")
+    count = mesh.source_vertex_count or len(mesh.vertices)
+    instance = PrimitiveInstance(0, 0, 0, np.eye(4), (0, count), {})
+    return SceneSource(mesh.path or Path(name), document, [instance], images, [0]), parts
+
+
+class _SceneWriter:
+    """Builds the output document from a :class:`SceneSource` and the new per-vertex data."""
+
+    def __init__(self, source: SceneSource, glb: GlbBuilder, base_colors: dict[int, np.ndarray],
+                 normal_maps: dict[int, np.ndarray]) -> None:  # fmt: skip
+        self.source, self.glb, self.document = source, glb, source.document
+        self.base_colors, self.normal_maps = base_colors, normal_maps
+        self._images: dict[int, int] = {}
+        self._textures: dict[int, int] = {}
+
+    # -- textures and materials -------------------------------------------------------------------
+
+    def _sampler_of(self, texture_index: int | None) -> int | None:
+        if texture_index is None:
+            return None
+        texture = self.document["textures"][texture_index]
+        if "sampler" not in texture:
+            return None
+        return self.glb.add_sampler(self.document["samplers"][texture["sampler"]])
+
+    def texture(self, index: int) -> int:
+        """The output index of source texture ``index`` (added, with its image, on first use)."""
+        if index not in self._textures:
+            texture = self.document["textures"][index]
+            image = texture.get("source")
+            if image is None or self.source.images[image] is None:
+                raise InputError(f"{self.source.path}: textures[{index}] has no image stylize can embed")
+            if image not in self._images:
+                raw, mime = self.source.images[image]
+                if mime not in ("image/png", "image/jpeg"):
+                    raise InputError(f"{self.source.path}: images[{image}] is {mime or 'of unknown type'}; "
+                                     "a GLB embeds PNG or JPEG")  # fmt: skip
+                self._images[image] = self.glb.add_image(raw, mime, self.document["images"][image].get("name"))
+            self._textures[index] = self.glb.add_texture(self._images[image], self._sampler_of(index), texture.get("name"))
+        return self._textures[index]
+
+    def _remap(self, item: Any, key: str = "") -> None:
+        """Point every texture info (a ``...Texture`` object with an ``index``) at output textures."""
+        if isinstance(item, dict):
+            if key.endswith("Texture") and isinstance(item.get("index"), int):
+                item["index"] = self.texture(item["index"])
+            for child_key, child in item.items():
+                self._remap(child, child_key)
+        elif isinstance(item, list):
+            for child in item:
+                self._remap(child, key)
+
+    def material(self, index: int, material: dict[str, Any]) -> dict[str, Any]:
+        out = copy.deepcopy(material)
+        pbr = out.get("pbrMetallicRoughness")
+        new_base = self.base_colors.get(index)
+        old_base = (pbr or {}).pop("baseColorTexture", None) if new_base is not None else None
+        old_normal = out.pop("normalTexture", None) if index in self.normal_maps else None
+        self._remap(out)
+        name = out.get("name") or f"material{index}"
+        if new_base is not None:
+            pbr = out.setdefault("pbrMetallicRoughness", {})
+            sampler = self._sampler_of((old_base or {}).get("index"))
+            texture = self.glb.add_texture(self.glb.add_image(encode_png(new_base), "image/png", f"{name}_baseColor"),
+                                           sampler if sampler is not None else self.glb.add_sampler())  # fmt: skip
+            pbr["baseColorTexture"] = {"index": texture, **({"extras": old_base["extras"]} if "extras" in (old_base or {}) else {})}
+            if "baseColorFactor" in pbr:  # absent means 1 already
+                pbr["baseColorFactor"] = [1.0, 1.0, 1.0, float(pbr["baseColorFactor"][3])]
+        if index in self.normal_maps:
+            sampler = self._sampler_of((old_normal or {}).get("index"))
+            image = self.glb.add_image(encode_png(self.normal_maps[index]), "image/png", f"{name}_normal")
+            info: dict[str, Any] = {"index": self.glb.add_texture(image, sampler if sampler is not None else self.glb.add_sampler())}
+            if old_normal and "scale" in old_normal:
+                info["scale"] = old_normal["scale"]
+            out["normalTexture"] = info
+        return out
+
+    # -- nodes ------------------------------------------------------------------------------------
+
+    def node(self, index: int, mesh: int | None, remap: dict[int, int]) -> dict[str, Any]:
+        node = self.document["nodes"][index]
+        out = {key: copy.deepcopy(node[key]) for key in ("name", "matrix", "translation", "rotation", "scale", "camera", "extras")
+               if key in node}  # fmt: skip
+        if node.get("children"):
+            out["children"] = [remap[c] for c in node["children"]]
+        if mesh is not None:
+            out["mesh"] = mesh
+        extensions = {k: v for k, v in (node.get("extensions") or {}).items() if k in _KEPT_EXTENSIONS}
+        if extensions:
+            out["extensions"] = copy.deepcopy(extensions)
+        return out
+
+
+def _part_arrays(mesh: LoadedMesh, part: MeshPart, instance: PrimitiveInstance, data: dict[str, np.ndarray | None],
+                 new_texture: bool) -> tuple[dict[str, np.ndarray], np.ndarray] | None:  # fmt: skip
+    """``(attribute name -> float32 array, faces (F, 3))`` of one part in its node's frame, or None
+    when the part has no faces left."""
+    faces = np.asarray(mesh.faces[part.face_slice], dtype=np.int64)
+    if len(faces) == 0:
+        return None
+    used = np.unique(faces)
+    faces = np.searchsorted(used, faces)
+    world = instance.world
+    linear = world[:3, :3]
+    determinant = float(np.linalg.det(linear))
+    inverse = np.linalg.inv(world) if abs(determinant) > 1e-300 else np.linalg.pinv(world)
+    if determinant < 0:  # the reader reversed mirrored triangles; the file keeps them as they were
+        faces = faces[:, [0, 2, 1]]
+    positions = data["vertices"][used] @ inverse[:3, :3].T + inverse[:3, 3]
+    source_index = mesh.source_vertex_index if mesh.source_vertex_index is not None else np.arange(len(mesh.vertices))
+    start, stop = instance.file_vertex_range
+    origin = np.asarray(source_index)[used] - start
+    known = bool(len(origin)) and origin.min() >= 0 and origin.max() < stop - start
+    attributes = instance.attributes
+    out: dict[str, np.ndarray] = {"POSITION": positions}
+    up = np.array([0.0, 0.0, 1.0])
+    if data["normals"] is not None:
+        out["NORMAL"] = _unit(data["normals"][used] @ linear, up)
+    elif known and "NORMAL" in attributes:
+        out["NORMAL"] = _unit(attributes["NORMAL"][origin], up)
+        if "POSITION" in attributes and not np.allclose(attributes["POSITION"][origin], positions, rtol=0,
+                                                        atol=1e-6 * max(1.0, float(np.abs(positions).max()))):  # fmt: skip
+            logger.warning("%s: vertices moved but no normals were given; writing the file's normals", part.name)
+        if "TANGENT" in attributes and data["tangents"] is None:
+            tangent = attributes["TANGENT"][origin]
+            out["TANGENT"] = np.column_stack([_unit(tangent[:, :3], np.array([1.0, 0, 0])), np.where(tangent[:, 3] < 0, -1.0, 1.0)])
+    if data["tangents"] is not None:
+        tangent = data["tangents"][used]
+        handedness = np.where(tangent[:, 3] < 0, -1.0, 1.0) * (1.0 if determinant >= 0 else -1.0)
+        out["TANGENT"] = np.column_stack([_unit(tangent[:, :3] @ inverse[:3, :3].T, np.array([1.0, 0, 0])), handedness])
+    uv = data["uv"]
+    if uv is not None and np.isfinite(uv[used]).all():
+        out["TEXCOORD_0"] = np.column_stack([uv[used, 0], 1.0 - uv[used, 1]])
+    elif known and "TEXCOORD_0" in attributes:
+        out["TEXCOORD_0"] = attributes["TEXCOORD_0"][origin]
+    if known:
+        out.update({name: values[origin] for name, values in attributes.items() if name.startswith("TEXCOORD_") and name != "TEXCOORD_0"})
+    if data["colors"] is not None:
+        colors = data["colors"][used]
+        out["COLOR_0"] = np.column_stack([srgb_to_linear(colors[:, :3]), colors[:, 3:]])
+    elif known and "COLOR_0" in attributes and not new_texture:
+        out["COLOR_0"] = attributes["COLOR_0"][origin]
+    return {name: np.ascontiguousarray(values, dtype=np.float32) for name, values in out.items()}, faces
+
+
+def _texture_sets(item: Any, key: str = "") -> set[int]:
+    """The ``TEXCOORD_n`` sets a material's texture infos read."""
+    found: set[int] = set()
+    if isinstance(item, dict):
+        if key.endswith("Texture") and "index" in item:
+            found.add(int(item.get("texCoord", 0)))
+        for child_key, child in item.items():
+            found |= _texture_sets(child, child_key)
+    elif isinstance(item, list):
+        for child in item:
+            found |= _texture_sets(child, key)
+    return found
+
+
+def _same(first: tuple[dict[str, np.ndarray], np.ndarray], second: tuple[dict[str, np.ndarray], np.ndarray]) -> bool:
+    (a, faces_a), (b, faces_b) = first, second
+    if a.keys() != b.keys() or faces_a.shape != faces_b.shape or not np.array_equal(faces_a, faces_b):
+        return False
+    scale = max(1.0, float(np.abs(a["POSITION"]).max()))
+    return all(a[k].shape == b[k].shape and np.allclose(a[k], b[k], rtol=0, atol=1e-6 * (scale if k == "POSITION" else 1.0))
+               for k in a)  # fmt: skip
+
+
+def write_scene_glb(
+    mesh: LoadedMesh,
+    path: str | Path,
+    vertices_world: Any,
+    *,
+    normals: Any = None,
+    tangents: Any = None,
+    uv: Any = None,
+    base_color_textures: Mapping[int, np.ndarray] | None = None,
+    normal_textures: Mapping[int, np.ndarray] | None = None,
+    vertex_colors: Any = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``mesh``'s scene to ``path`` (GLB, atomically) with new per-vertex data and textures.
+
+    Args:
+        mesh: a :class:`~stylize.mesh.io.LoadedMesh` from :func:`~stylize.mesh.io.load_mesh` (a
+            glTF scene keeps its nodes and materials; any other mesh is written as one node).
+        path: the ``.glb`` to write; never the input file.
+        vertices_world: ``(V, 3)`` positions in the file's world frame (e.g. displaced
+            ``mesh.file_vertices``), one per vertex of ``mesh``.
+        normals: ``(V, 3)`` world-frame unit normals, or None to write the file's own normals
+            (pass them whenever vertices moved).
+        tangents: ``(V, 4)`` world-frame tangents with handedness ``w`` = ±1 (MikkTSpace), or None.
+            Needed with ``normal_textures``.
+        uv: ``(V, 2)`` UVs in ``LoadedMesh.uv``'s convention (v up), default ``mesh.uv``; written
+            as ``TEXCOORD_0`` (glTF's ``v`` down).
+        base_color_textures: material index -> ``(H, W, 3|4)`` uint8 sRGB image replacing that
+            material's base-colour texture.
+        normal_textures: material index -> ``(H, W, 3|4)`` uint8 tangent-space normal map.
+        vertex_colors: ``(V, 3|4)`` sRGB colours written as linear ``COLOR_0``, or None (the
+            file's ``COLOR_0`` is then kept, except on primitives whose base colour was replaced).
+        metadata: JSON-able values for ``asset.extras`` (prompt, seed, model, version).
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: arrays of the wrong shape, unknown material indices, a normal texture
+            without tangents, or a new texture on a primitive without UVs.
+        InputError: ``path`` is the input file or not a ``.glb``.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".glb":
+        raise InputError(f"{path}: the scene is written as GLB; expected a .glb output path")
+    if mesh.path is not None and path.resolve() == Path(mesh.path).resolve():
+        raise InputError(f"{path}: refusing to overwrite the input mesh")
+    count = len(mesh.vertices)
+    data = {
+        "vertices": _check(vertices_world, (count, 3), "vertices_world"),
+        "normals": _check(normals, (count, 3), "normals"),
+        "tangents": _check(tangents, (count, 4), "tangents"),
+        # NaN rows: vertices of primitives without UVs (as LoadedMesh.uv marks them)
+        "uv": _check(mesh.uv if uv is None and mesh.uv is not None and len(mesh.uv) == count else uv, (count, 2), "uv",
+                     allow_nan=True),
+        "colors": _check(vertex_colors, (count, 3), "vertex_colors", (3, 4)),
+    }  # fmt: skip
+    if data["vertices"] is None:
+        raise ValueError("vertices_world is required")
+    if isinstance(mesh.source_scene, SceneSource):
+        source, parts = mesh.source_scene, mesh.parts
+    else:
+        source, parts = _single_part_source(mesh)
+    if len(parts) != len(source.instances):
+        raise ValueError(f"mesh has {len(parts)} parts but its source scene {len(source.instances)} primitives")
+    materials = source.document.get("materials") or []
+    base_colors = _check_images(base_color_textures, len(materials), "base_color_textures")
+    normal_maps = _check_images(normal_textures, len(materials), "normal_textures")
+    if normal_maps and data["tangents"] is None:
+        raise ValueError("normal_textures need tangents (V, 4) to be written with them")
+    glb = GlbBuilder("stylize", metadata)
+    if "copyright" in source.document.get("asset", {}):
+        glb.asset["copyright"] = source.document["asset"]["copyright"]
+    writer = _SceneWriter(source, glb, base_colors, normal_maps)
+    for index, material in enumerate(materials):
+        glb.add_material(writer.material(index, material))
+    node_meshes = _write_meshes(mesh, source, parts, data, glb, base_colors)
+    _write_nodes(source, writer, node_meshes, glb)
+    return glb.write(path)
+
+
+def _write_meshes(mesh, source: SceneSource, parts: list[MeshPart], data, glb: GlbBuilder,
+                  base_colors: dict[int, np.ndarray]) -> dict[int | None, list[int]]:  # fmt: skip
+    """Add the meshes; returns ``node -> [output mesh]`` (key None: nodeless scenes, one per mesh)."""
+    by_node: dict[tuple[int | None, int], list[tuple[int, dict[str, Any], Any]]] = {}
+    for part, instance in zip(parts, source.instances):
+        arrays = _part_arrays(mesh, part, instance, data, part.material in base_colors)
+        primitive = source.document["meshes"][instance.mesh]["primitives"][instance.primitive]
+        if arrays is not None and part.material is not None:
+            missing = sorted(n for n in _texture_sets(glb.lists["materials"][part.material]) if f"TEXCOORD_{n}" not in arrays[0])
+            if missing:  # a textured material on a primitive without its UVs is an invalid glTF
+                raise ValueError(f"part {part.name!r} (node {part.node}, primitive {part.primitive}) has no TEXCOORD_{missing[0]} "
+                                 "for its material's textures; pass uv (V, 2)")  # fmt: skip
+        if arrays is not None:
+            by_node.setdefault((instance.node, instance.mesh), []).append((instance.primitive, primitive, arrays))
+    written: dict[int, list[tuple[list, int]]] = {}  # source mesh -> [(its primitives' arrays, output mesh)]
+    node_meshes: dict[int | None, list[int]] = {}
+    for (node, mesh_index), primitives in by_node.items():
+        signature = [arrays for _, _, arrays in primitives]
+        copies = written.setdefault(mesh_index, [])
+        match = next((out for arrays, out in copies
+                      if len(arrays) == len(signature) and all(map(_same, arrays, signature))), None)  # fmt: skip
+        if match is None:
+            source_mesh = source.document["meshes"][mesh_index]
+            items = []
+            for _, primitive, (attributes, faces) in primitives:
+                accessors = {name: glb.add_accessor(values, bounds=name == "POSITION") for name, values in attributes.items()}
+                items.append(glb.primitive(accessors, glb.add_indices(faces), primitive.get("material"), primitive.get("extras")))
+            name = source_mesh.get("name") or f"mesh{mesh_index}"
+            match = glb.add_mesh(name if not copies else f"{name}.{len(copies):03d}", items, source_mesh.get("extras"))
+            copies.append((signature, match))
+        node_meshes.setdefault(node, []).append(match)
+    if len(written) and any(len(c) > 1 for c in written.values()):
+        logger.info("instanced meshes whose instances now differ were written once per instance")
+    return node_meshes
+
+
+def _write_nodes(source: SceneSource, writer: _SceneWriter, node_meshes: dict[int | None, list[int]], glb: GlbBuilder) -> None:
+    document = source.document
+    if source.roots is None:  # no nodes in the file: one node per mesh
+        for mesh in node_meshes.get(None, []):
+            glb.add_node({"name": glb.lists["meshes"][mesh].get("name", "mesh"), "mesh": mesh})
+        return
+    reachable = sorted(world_transforms(document, source.roots))
+    remap = {old: new for new, old in enumerate(reachable)}
+    for index in reachable:
+        meshes = node_meshes.get(index, [])
+        glb.add_node(writer.node(index, meshes[0] if meshes else None, remap))
+    glb.scene_nodes = [remap[r] for r in source.roots]
+    if any("camera" in document["nodes"][i] for i in reachable) and document.get("cameras"):
+        glb.top_level["cameras"] = copy.deepcopy(document["cameras"])
+    extensions = {k: v for k, v in (document.get("extensions") or {}).items() if k in _KEPT_EXTENSIONS}
+    if extensions:
+        glb.top_level["extensions"] = copy.deepcopy(extensions)
+    glb.extensions_required = [e for e in document.get("extensionsRequired", []) if e != "KHR_mesh_quantization"]
+    dropped = [i for i in reachable if "skin" in document["nodes"][i] or "weights" in document["nodes"][i]]
+    if dropped:
+        logger.warning("%s: skins and morph weights of %d node(s) are not written", source.path, len(dropped))

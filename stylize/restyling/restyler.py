@@ -1,0 +1,242 @@
+"""Restyle an existing picture with CLIPstyler: train a StyleNet for one (image, text) pair.
+
+The StyleNet (:mod:`stylize.restyling.stylenet`) maps the content image to its stylized version;
+it is trained from random initialisation with the losses of :mod:`stylize.restyling.losses`
+against the direction from the ``source`` text to the ``prompt`` in each training CLIP's space
+(an ensemble averages the per-model losses by weight). The settings and their source are listed
+in :mod:`stylize.restyling.config`.
+
+Example:
+    >>> config = resolve_config(RestyleConfig, RESTYLE_PRESETS, "smoke",
+    ...                         overrides={"image": "circle.png", "prompt": "a blue circle", "source": "a red circle"})
+    >>> result = Restyler(config).run("runs/restyle")
+    >>> result.files["net.pt"]      # stylize other pictures with it: apply_stylenet(...)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from stylize.config import to_dict
+from stylize.engine import Augmenter, ClipEngine, Direction, ModelCache, PromptSet
+from stylize.engine.losses import directional_loss
+from stylize.errors import InputError, Interrupted
+from stylize.generation import RunOutcome, StepCallback, Timer, frame_due, prompt_scores, run_steps
+from stylize.images import image_grid, save_gif, save_image
+from stylize.restyling.config import MAX_INPUT_PIXELS, RESTYLE_PRESETS, RestyleConfig, check_restyle_config  # noqa: F401
+from stylize.restyling.io import load_picture, refuse_overwrite, resize_picture, training_size
+from stylize.restyling.losses import ContentLoss, get_content_features, patch_directional_loss, random_patches, total_variation
+from stylize.restyling.stylenet import StyleNet, save_stylenet, stylize_image
+from stylize.restyling.templates import expand_templates
+from stylize.runs import RunFolder
+from stylize.utils import resolve_device
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["OUTPUT_NAMES", "RESTYLE_PRESETS", "RestyleConfig", "RestyleResult", "Restyler", "check_restyle_config"]
+
+#: What a finished run folder holds.
+OUTPUT_NAMES = ("image.png", "preview.png", "progress.gif", "net.pt", "config.toml", "run.json", "metrics.jsonl")
+_GIF_SIDE = 256
+
+
+@dataclass
+class RestyleResult(RunOutcome):
+    """What :meth:`Restyler.run` returns.
+
+    Attributes:
+        image: the stylized picture (3, H, W) at the training size.
+        content: the content image (3, H, W) as trained on (resized).
+        net: the trained :class:`~stylize.restyling.stylenet.StyleNet` (eval mode).
+        scores: ``{"trainer": {prompt: cos, "mean": ...}, "judge": {...}}`` of the result.
+        initial_scores: the same scores of the content image (judge, else trainer).
+        steps: optimisation steps done.
+    """
+
+    image: Tensor
+    content: Tensor
+    net: StyleNet
+    scores: dict[str, dict[str, float]]
+    initial_scores: dict[str, float]
+    steps: int = 0
+
+
+class Restyler:
+    """A restyle run: owns the content image, the engine, the content features and the StyleNet.
+
+    Args:
+        config: a :class:`RestyleConfig` (``image``, ``prompt`` and ``source`` set).
+        model_cache: share loaded CLIPs between runs.
+
+    Raises:
+        InputError: bad settings, a missing, unreadable or oversize content image.
+        ModelLoadError: CLIP or VGG weights that cannot be loaded (e.g. VGG offline: use
+            ``content_features = "clip"``).
+    """
+
+    def __init__(self, config: RestyleConfig, model_cache: ModelCache | None = None) -> None:
+        check_restyle_config(config)
+        self.config = config
+        self.device = resolve_device(config.device)
+        picture = load_picture(config.image, MAX_INPUT_PIXELS, "content image")
+        height, width = training_size(picture.shape[-2], picture.shape[-1], config.size)
+        if min(height, width) < config.crop_size:
+            raise InputError(
+                f"content image {config.image}: at size {config.size} it is {width} x {height} px, smaller than "
+                f"crop_size {config.crop_size}: raise size or lower crop_size"
+            )
+        self.content = resize_picture(picture, height, width)[None].to(self.device)
+        # VGG first: an offline machine fails before any CLIP is loaded.
+        features = None
+        if config.lambda_content > 0 and config.content_features != "clip":
+            features = get_content_features(config.content_features)
+        self.model_cache = model_cache if model_cache is not None else ModelCache()
+        prompts = PromptSet.build(direction=Direction(config.source, config.prompt))
+        self.engine = ClipEngine(config.clip, prompts, device=self.device, model_cache=self.model_cache)
+        if config.lambda_content > 0 and features is None:
+            features = get_content_features("clip", clip_model=self.engine.clip_models[0])
+        self.content_loss = ContentLoss(features.to(self.device), self.content) if features is not None else None
+        self.judge = self.engine
+        if config.judge and list(config.judge) != list(config.clip):
+            judge_prompts = PromptSet.build(config.prompt)
+            self.judge = ClipEngine(config.judge, judge_prompts, device=self.device, model_cache=self.model_cache)
+        self.texts = [self._text_pair(model) for model in self.engine.clip_models]
+        with torch.no_grad():
+            self.source_embeddings = [model.encode_image(self.content) for model in self.engine.clip_models]
+
+    def _text_pair(self, model) -> tuple[Tensor, Tensor]:
+        """(target, source) text embeddings (D,) of one model: template embeddings averaged."""
+        pair = []
+        for text in (self.config.prompt, self.config.source):
+            embeddings = self.engine.embeddings.text(model, expand_templates(text, self.config.templates))
+            pair.append(F.normalize(embeddings.mean(0), dim=-1))
+        return pair[0], pair[1]
+
+    def _clip_losses(self, output: Tensor, patches: Tensor) -> dict[str, Tensor | float]:
+        """Patch and global directional losses (weight-averaged over the models) and the score."""
+        c = self.config
+        patch_loss = dir_loss = output.new_zeros(())
+        kept = score = 0.0
+        total_weight = sum(self.engine.weights)
+        for model, weight, (target, source), image_source in zip(
+            self.engine.clip_models, self.engine.weights, self.texts, self.source_embeddings
+        ):
+            share = weight / total_weight
+            patch_term, patch_kept = patch_directional_loss(model.encode_image(patches), image_source, target, source, c.threshold)
+            global_embedding = model.encode_image(output)
+            patch_loss = patch_loss + share * patch_term.to(self.device)
+            dir_loss = dir_loss + share * directional_loss(global_embedding, image_source, target, source).to(self.device)
+            kept += share * patch_kept
+            score += share * float(global_embedding.detach()[0] @ target)
+        return {"patch": patch_loss, "dir": dir_loss, "kept": kept, "score": score}
+
+    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None) -> RestyleResult:
+        """Train the StyleNet; write ``image.png``, ``preview.png`` (content | result),
+        ``progress.gif``, ``net.pt``, ``config.toml``, ``run.json`` and ``metrics.jsonl`` when
+        ``out_dir`` is given.
+
+        Raises:
+            InputError: an output would overwrite the content image.
+            Interrupted: Ctrl-C stopped the run after what existed was written.
+        """
+        c = self.config
+        if out_dir is not None:
+            refuse_overwrite(out_dir, list(OUTPUT_NAMES), [c.image])
+        folder = RunFolder(out_dir, "restyle") if out_dir is not None else None
+        if folder is not None:
+            folder.write_config(c)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(c.seed)
+            net = StyleNet(c.width)
+        net = net.to(self.device).train()
+        optimiser = torch.optim.Adam(net.parameters(), lr=c.lr)
+        schedule = torch.optim.lr_scheduler.StepLR(optimiser, step_size=c.lr_step, gamma=c.lr_gamma)
+        crops = torch.Generator().manual_seed(c.seed)
+        augmenter = Augmenter(c.patch_augment, copies=1, fill=c.patch_fill, seed=c.seed)
+        timer = Timer(synchronize=torch.cuda.synchronize if self.device.type == "cuda" else None)
+        initial_scores = prompt_scores(self.judge, self.content, [c.prompt])
+        frames: list[Tensor] = []
+
+        def step(index: int) -> dict:
+            optimiser.zero_grad(set_to_none=True)
+            lr = optimiser.param_groups[0]["lr"]
+            with timer("net"):
+                output = net(self.content)
+            with timer("augment"):
+                patches = augmenter(random_patches(output, c.num_crops, c.crop_size, crops))
+            with timer("clip"):
+                clip = self._clip_losses(output, patches)
+            with timer("content"):
+                content = self.content_loss(output) if self.content_loss is not None else output.new_zeros(())
+                tv = total_variation(output)
+            loss = c.lambda_patch * clip["patch"] + c.lambda_dir * clip["dir"] + c.lambda_content * content + c.lambda_tv * tv
+            with timer("backward"):
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+            metrics = {
+                "loss": float(loss.detach()), "score": clip["score"], "patch_loss": float(clip["patch"].detach()),
+                "dir_loss": float(clip["dir"].detach()), "content_loss": float(content.detach()),
+                "tv_loss": float(tv.detach()), "patches_kept": clip["kept"], "lr": lr,
+            }  # fmt: skip
+            if folder is not None and (index % c.log_every == 0 or index == c.iters - 1):
+                folder.log_metrics(index, **metrics)
+            if frame_due(index, c.iters, c.frame_every):
+                frames.append(_thumbnail(output.detach()[0].cpu()))
+            return metrics
+
+        loop = run_steps(c.iters, step, on_step=on_step)
+        try:
+            final = stylize_image(net, self.content)
+            scores = {"trainer": prompt_scores(self.engine, final[None].to(self.device), [c.prompt])}
+            if self.judge is not self.engine:
+                scores["judge"] = prompt_scores(self.judge, final[None].to(self.device), [c.prompt])
+            status = "interrupted" if loop.interrupted else "finished"
+            result = RestyleResult(
+                final, self.content[0].cpu(), net, scores, initial_scores, steps=loop.steps,
+                out_dir=Path(out_dir) if out_dir is not None else None, status=status,
+            )  # fmt: skip
+            if folder is not None:
+                self._write(folder, result, frames, timer)
+        finally:
+            if folder is not None:
+                folder.close()
+        if result.interrupted:
+            raise Interrupted(result)
+        return result
+
+    def _write(self, folder: RunFolder, result: RestyleResult, frames: list[Tensor], timer: Timer) -> None:
+        c, files = self.config, result.files
+        height, width = result.image.shape[-2:]
+        files["image.png"] = save_image(folder.file("image.png"), result.image)
+        files["preview.png"] = save_image(folder.file("preview.png"), image_grid([result.content, result.image], columns=2))
+        files["progress.gif"] = save_gif(folder.file("progress.gif"), frames or [_thumbnail(result.image)])
+        files["net.pt"] = save_stylenet(
+            folder.file("net.pt"), result.net, prompt=c.prompt, source=c.source, size=[int(height), int(width)],
+            steps=result.steps, config=to_dict(c),
+        )  # fmt: skip
+        files["config.toml"] = folder.file("config.toml")
+        timings = timer.rounded()
+        timings["per_iteration"] = timer.per_step(result.steps)
+        files["run.json"] = folder.write_run_json(
+            seed=c.seed, device=str(self.device), timings=timings, scores=result.scores,
+            initial_scores=result.initial_scores, steps=result.steps, size=[int(height), int(width)],
+            interrupted=result.interrupted, status=result.status, config=to_dict(c),
+        )  # fmt: skip
+        if folder.has_metrics:
+            files["metrics.jsonl"] = folder.file("metrics.jsonl")
+
+
+def _thumbnail(image: Tensor, side: int = _GIF_SIDE) -> Tensor:
+    """(3, H, W) scaled down so its longer side is at most ``side`` (animation frames stay small)."""
+    scale = side / max(image.shape[-2:])
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.shape[-2] * scale)), max(1, round(image.shape[-1] * scale)))
+    return F.interpolate(image[None], size=size, mode="bilinear", align_corners=False, antialias=True)[0]

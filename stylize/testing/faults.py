@@ -1,0 +1,318 @@
+"""A fault sweep: bad inputs and hostile conditions against the command line, with what must hold.
+
+Each :class:`FaultCase` builds its inputs in a fresh folder, runs ``stylize ARGS`` and checks:
+the exit code, that stderr is one line (``stylize: error: ...``) naming the problem and holding
+no traceback, that the protected files (the inputs) are byte for byte unchanged, and any
+case-specific check (e.g. "no run folder that looks complete"). :func:`run_case` runs a case in
+a subprocess (any interpreter and checkout: ``tools/fault_sweep.py`` prints the table for the
+current code and for an older one) or in this process (the test suite's fast path).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import zlib
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+__all__ = ["CASES", "FaultCase", "FaultOutcome", "run_case"]
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAINER = f"local-dir:{ROOT / 'tests' / 'assets' / 'clip' / 'trainer'}"
+MESH_SMALL = ["--preset", "smoke", "--clip", TRAINER, "--iters", "2", "--set", "render_size=32", "--set",
+              "output.turntable_frames=2", "--set", "output.preview_views=2", "--no-progress"]  # fmt: skip
+DRAW_SMALL = ["--preset", "smoke", "--clip", TRAINER, "--iters", "2", "--no-progress"]
+
+
+@dataclass
+class FaultCase:
+    """One hostile input.
+
+    Attributes:
+        name: short label (the table's row).
+        group: ``data loss``, ``traceback``, ``silent`` or ``security``.
+        setup: ``setup(folder) -> argv`` (after ``stylize``): writes the inputs, returns the command.
+        code: the exit code the toolkit must give.
+        text: a substring the one-line error must contain (any line of stderr when ``code`` is 0).
+        protected: files (relative to the folder) whose bytes must not change.
+        check: ``check(folder) -> problem or None`` after the run.
+        slow: needs a real run (seconds); the suite runs the fast ones.
+    """
+
+    name: str
+    group: str
+    setup: Callable[[Path], list[str]]
+    code: int = 2
+    text: str = ""
+    protected: tuple[str, ...] = ()
+    check: Callable[[Path], str | None] | None = None
+    slow: bool = False
+
+
+@dataclass
+class FaultOutcome:
+    code: int
+    stderr: list[str]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def first_line(self) -> str:
+        return self.stderr[0] if self.stderr else ""
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+
+
+def run_case(case: FaultCase, folder: Path, python: str | None = None, env: dict | None = None,
+             in_process: bool = False, timeout: float = 300) -> FaultOutcome:  # fmt: skip
+    """Run ``case`` in ``folder`` (created) and check what must hold; see the module docstring."""
+    folder.mkdir(parents=True, exist_ok=True)
+    argv = case.setup(folder)
+    before = {name: _digest(folder / name) for name in case.protected}
+    if in_process:
+        from stylize.cli import main
+
+        err = io.StringIO()
+        cwd = os.getcwd()
+        os.chdir(folder)
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                code = main(argv)
+        finally:
+            os.chdir(cwd)
+        stderr = err.getvalue()
+    else:
+        try:
+            done = subprocess.run([python or sys.executable, "-m", "stylize", *argv], cwd=folder, env=env,
+                                  capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
+            code, stderr = done.returncode, done.stderr
+        except subprocess.TimeoutExpired as exc:
+            code = -1
+            stderr = f"(still running after {timeout:.0f} s: killed)\n" + (exc.stderr or b"").decode(errors="replace")
+    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith(("WARNING", "INFO"))]
+    outcome = FaultOutcome(code, lines)
+    if code != case.code:
+        outcome.problems.append(f"exit code {code}, expected {case.code}")
+    if "Traceback" in stderr:
+        outcome.problems.append("a traceback")
+    if case.code == 2 and len(lines) != 1:
+        outcome.problems.append(f"{len(lines)} lines on stderr, expected one")
+    if case.text and case.text not in (stderr if case.code == 0 else outcome.first_line):
+        outcome.problems.append(f"message lacks {case.text!r}")
+    for name, digest in before.items():
+        if _digest(folder / name) != digest:
+            outcome.problems.append(f"{name} changed")
+    if case.check is not None:
+        problem = case.check(folder)
+        if problem:
+            outcome.problems.append(problem)
+    return outcome
+
+
+# --- builders --------------------------------------------------------------------------------
+
+
+def _cube_obj(path: Path, scale: float = 1.0, stray: bool = False) -> Path:
+    vertices = [(x, y, z) for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]
+    faces = [(1, 3, 4), (1, 4, 2), (5, 6, 8), (5, 8, 7), (1, 2, 6), (1, 6, 5), (3, 7, 8), (3, 8, 4), (1, 5, 7),
+             (1, 7, 3), (2, 4, 8), (2, 8, 6)]  # fmt: skip
+    lines = [f"v {x * scale!r} {y * scale!r} {z * scale!r}" for x, y, z in vertices]
+    if stray:  # one tiny triangle very far away: the cube shrinks below a pixel when normalised
+        lines += ["v 1e5 0 0", "v 1e5 1 0", "v 1e5 0 1"]
+        faces.append((9, 10, 11))
+    lines += [f"f {a} {b} {c}" for a, b, c in faces]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG whose header claims ``width x height`` but whose data is one tiny compressed row:
+    a 'decompression bomb' that must be refused from the header alone."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return path
+
+
+def _small_png(path: Path) -> Path:
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(path)
+    return path
+
+
+def _svg(path: Path) -> Path:
+    path.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
+                    '<path d="M 5 5 L 60 60" stroke="#000" stroke-width="3" fill="none"/></svg>')  # fmt: skip
+    return path
+
+
+def _fake_run(folder: Path, complete: bool) -> Path:
+    """A mesh run folder with a field (a real one, tiny) and a run.json marked complete or not."""
+    import torch
+
+    from stylize.mesh.config import FieldConfig
+    from stylize.mesh.field import NeuralStyleField
+
+    run = folder / "run"
+    run.mkdir()
+    NeuralStyleField(FieldConfig(width=8, depth=0, head_depth=0, n_frequencies=4), generator=torch.Generator()).save(run / "field.pt")
+    _cube_obj(run / "mesh.obj")
+    (run / "run.json").write_text(json.dumps({"kind": "mesh", "complete": complete, "input": {"path": str(folder / "in.obj")}}))
+    _cube_obj(folder / "in.obj")
+    return run
+
+
+def _no_complete_looking_run(name: str) -> Callable[[Path], str | None]:
+    def check(folder: Path) -> str | None:
+        run_json = folder / name / "run.json"
+        if run_json.is_file() and json.loads(run_json.read_text()).get("complete") is not False:
+            return f"{name}/run.json looks complete"
+        return None
+
+    return check
+
+
+def _pickle_weights(path: Path) -> Path:
+    """A .pt file whose unpickling would run code (weights_only must refuse it)."""
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > pwned.txt",))
+
+    path.write_bytes(pickle.dumps({"state_dict": Payload()}))
+    return path
+
+
+def _tampered_checkpoint(folder: Path) -> list[str]:
+    import torch
+
+    run = folder / "run"
+    run.mkdir()
+    torch.save({"format": "stylize.text2mesh-checkpoint/1", "config": {}, "iteration": 1}, run / "checkpoint.pt")
+    return ["mesh", "--resume", str(run), "--no-progress"]
+
+
+def _local_dir_without_weights(folder: Path) -> list[str]:
+    clip = folder / "clip"
+    clip.mkdir()
+    (clip / "open_clip_config.json").write_text((ROOT / "tests" / "assets" / "clip" / "trainer" / "open_clip_config.json").read_text())
+    _cube_obj(folder / "in.obj")
+    return ["mesh", "in.obj", "a red square", "--out", "run", *MESH_SMALL[:2], "--clip", f"local-dir:{clip}", "--no-progress"]
+
+
+def _deep_toml(folder: Path) -> list[str]:
+    (folder / "deep.toml").write_text("x = " + "[" * 10000 + "]" * 10000 + "\n")
+    _cube_obj(folder / "in.obj")
+    return ["mesh", "in.obj", "a cube", "--config", "deep.toml", "--no-progress"]
+
+
+def _symlinked_metrics(folder: Path) -> list[str]:
+    (folder / "elsewhere.txt").write_text("precious\n")
+    (folder / "run").mkdir()
+    (folder / "run" / "metrics.jsonl").symlink_to(folder / "elsewhere.txt")
+    _cube_obj(folder / "in.obj")
+    return ["mesh", "in.obj", "a cube", "--out", "run", *MESH_SMALL]
+
+
+def _locked_folder(folder: Path) -> list[str]:
+    (folder / "run").mkdir()
+    import socket
+
+    # A live holder: this very process (the sweep's parent or the test) keeps running meanwhile.
+    (folder / "run" / ".stylize.lock").write_text(json.dumps({"pid": os.getppid() if os.getppid() > 1 else os.getpid(),
+                                                                "host": socket.gethostname()}))  # fmt: skip
+    _cube_obj(folder / "in.obj")
+    return ["mesh", "in.obj", "a cube", "--out", "run", *MESH_SMALL]
+
+
+def _earlier_run(folder: Path) -> list[str]:
+    (folder / "run").mkdir()
+    (folder / "run" / "mesh_textured.json").write_text('{"from": "an earlier --bake run"}')
+    (folder / "run" / "run.json").write_text('{"complete": true}')
+    _cube_obj(folder / "in.obj")
+    return ["mesh", "in.obj", "a cube", "--out", "run", *MESH_SMALL]
+
+
+CASES: list[FaultCase] = [
+    # --- data loss ---
+    FaultCase("mesh --out holding the input named mesh.obj", "data loss",
+              lambda f: [*(_cube_obj(f / "mesh.obj") and []), "mesh", "mesh.obj", "a cube", "--out", ".", *MESH_SMALL],
+              text="--out", protected=("mesh.obj",)),
+    FaultCase("mesh --overwrite with the input named mesh.obj", "data loss",
+              lambda f: [*(_cube_obj(f / "mesh.obj") and []), "mesh", "mesh.obj", "a cube", "--out", ".", "--overwrite",
+                         *MESH_SMALL], text="input would be overwritten", protected=("mesh.obj",)),
+    FaultCase("paint --init RUN/image.png --out RUN", "data loss",
+              lambda f: [*(((f / "run").mkdir() or _small_png(f / "run" / "image.png")) and []), "paint", "a red circle",
+                         "--init", "run/image.png", "--out", "run", "--preset", "smoke", "--clip", TRAINER, "--no-progress"],
+              text="--out", protected=("run/image.png",)),
+    FaultCase("draw --init RUN/drawing.svg --out RUN", "data loss",
+              lambda f: [*(((f / "run").mkdir() or _svg(f / "run" / "drawing.svg")) and []), "draw", "a red circle",
+                         "--init", "run/drawing.svg", "--out", "run", *DRAW_SMALL],
+              text="--out", protected=("run/drawing.svg",)),
+    FaultCase("apply RUN --out RUN", "data loss",
+              lambda f: [*(_fake_run(f, True) and []), "apply", "run", "in.obj", "--out", "run"],
+              text="--out", protected=("run/field.pt", "run/mesh.obj", "run/run.json")),
+    FaultCase("metrics.jsonl planted as a symbolic link", "data loss", _symlinked_metrics, text="--out",
+              protected=("elsewhere.txt",)),
+    FaultCase("local-dir CLIP folder without its weights", "data loss", _local_dir_without_weights, text="no weights file",
+              check=_no_complete_looking_run("run")),
+    FaultCase("two runs into one --out (a live lock)", "data loss", _locked_folder, text="in use by another run"),
+    FaultCase("a killed run's folder (run.json incomplete) reused by apply", "data loss",
+              lambda f: [*(_fake_run(f, False) and []), "apply", "run", "in.obj", "--out", "applied"],
+              text="did not finish", check=_no_complete_looking_run("applied")),
+    FaultCase("a killed run's folder baked", "data loss",
+              lambda f: [*(_fake_run(f, False) and []), "bake", "run"], text="did not finish"),
+    FaultCase("re-running into a folder holding an earlier run", "data loss", _earlier_run, text="already holds a run",
+              protected=("run/mesh_textured.json", "run/run.json")),
+    # --- tracebacks ---
+    FaultCase("--out is an existing file", "traceback",
+              lambda f: [*((f / "out.txt").write_text("x") and []), *(_cube_obj(f / "in.obj") and []), "mesh", "in.obj",
+                         "a cube", "--out", "out.txt", *MESH_SMALL], text="is a file", protected=("out.txt",)),
+    FaultCase("--set render_size=100000", "traceback",
+              lambda f: [*(_cube_obj(f / "in.obj") and []), "mesh", "in.obj", "a cube", *MESH_SMALL, "--set",
+                         "render_size=100000"], text="render_size"),
+    FaultCase("--views 100000", "traceback",
+              lambda f: [*(_cube_obj(f / "in.obj") and []), "mesh", "in.obj", "a cube", *MESH_SMALL, "--views", "100000"],
+              text="views.n_views"),
+    FaultCase("eval --size 100000", "traceback",
+              lambda f: [*(_cube_obj(f / "in.obj") and []), "eval", "in.obj", "a cube", "--judge", TRAINER, "--size", "100000"],
+              text="size"),
+    FaultCase("draw --final-scale 2000 (refused before training)", "traceback",
+              lambda f: ["draw", "a red circle", "--out", "run", *DRAW_SMALL, "--final-scale", "2000"], text="final_scale"),
+    FaultCase("a PNG header claiming 12000 x 12000 (score)", "traceback",
+              lambda f: [*(_png_header(f / "bomb.png", 12000, 12000) and []), "score", "bomb.png", "a cat", "--clip", TRAINER],
+              text="12000 x 12000"),
+    FaultCase("a decompression bomb as --init", "traceback",
+              lambda f: [*(_png_header(f / "bomb.png", 30000, 30000) and []), "paint", "a cat", "--init", "bomb.png",
+                         "--out", "run", "--preset", "smoke", "--clip", TRAINER, "--no-progress"], text="bomb.png"),
+    FaultCase("a tampered checkpoint on --resume", "traceback", _tampered_checkpoint, text="damaged"),
+    FaultCase("--seed 2**70", "traceback",
+              lambda f: [*(_cube_obj(f / "in.obj") and []), "mesh", "in.obj", "a cube", *MESH_SMALL, "--seed", str(2**70)],
+              text="seed"),
+    FaultCase("a mesh with 1e308 coordinates", "traceback",
+              lambda f: [*(_cube_obj(f / "huge.obj", 1e308) and []), "mesh", "huge.obj", "a cube", *MESH_SMALL],
+              text="too large", protected=("huge.obj",)),
+    FaultCase("a TOML nested 10000 deep", "traceback", _deep_toml, text="too deeply"),
+    # --- security ---
+    FaultCase("a pickle payload as ARCH:/file.pt", "security",
+              lambda f: [*(_pickle_weights(f / "evil.pt") and []), "score", *(_small_png(f / "a.png") and []), "a.png",
+                         "a cat", "--clip", f"RN50:{f / 'evil.pt'}"],
+              text="not a plain tensor checkpoint", check=lambda f: "payload ran" if (f / "pwned.txt").exists() else None),
+    # --- silently wrong ---
+    FaultCase("a stray far-away triangle shrinks the mesh", "silent",
+              lambda f: [*(_cube_obj(f / "in.obj", stray=True) and []), "mesh", "in.obj", "a cube", "--out", "run", *MESH_SMALL],
+              code=0, text="covers only", slow=True),
+]

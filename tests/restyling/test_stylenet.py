@@ -1,0 +1,72 @@
+"""Tests for stylize.restyling.stylenet: the U-Net, padding to any size, net.pt saving and loading."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stylize.errors import InputError
+from stylize.restyling.stylenet import NET_FORMAT, StyleNet, load_stylenet, save_stylenet, stylize_image
+
+
+def test_shapes_range_and_gradients():
+    torch.manual_seed(0)
+    net = StyleNet(4)
+    image = torch.rand(2, 3, 16, 24, requires_grad=True)
+    out = net(image)
+    assert out.shape == (2, 3, 16, 24) and float(out.detach().min()) > 0.0 and float(out.detach().max()) < 1.0
+    out.mean().backward()
+    assert image.grad is not None and float(image.grad.abs().sum()) > 0
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_paper_width_has_about_0_6_million_parameters():
+    assert 550_000 < sum(p.numel() for p in StyleNet(16).parameters()) < 700_000
+
+
+def test_bad_input():
+    net = StyleNet(4)
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        net(torch.rand(3, 16, 16))
+    with pytest.raises(ValueError, match="multiples of 8"):
+        net(torch.rand(1, 3, 12, 16))
+    with pytest.raises(ValueError, match="positive integer width"):
+        StyleNet(0)
+
+
+def test_stylize_image_pads_any_size_and_matches_the_net_where_no_padding_is_needed():
+    torch.manual_seed(0)
+    net = StyleNet(4)
+    odd = stylize_image(net, torch.rand(3, 13, 21))
+    assert odd.shape == (3, 13, 21) and not odd.requires_grad
+    image = torch.rand(3, 16, 24)
+    with torch.no_grad():
+        assert torch.allclose(stylize_image(net, image), net(image[None])[0], atol=1e-6)
+    with pytest.raises(ValueError, match=r"\(3, H, W\)"):
+        stylize_image(net, torch.rand(2, 3, 8, 8))
+
+
+def test_net_file_round_trip_is_weights_only(tmp_path):
+    torch.manual_seed(0)
+    net = StyleNet(4)
+    path = save_stylenet(tmp_path / "net.pt", net, prompt="a blue circle", size=[16, 24], config={"lr": 5e-4})
+    data = torch.load(path, weights_only=True)
+    assert data["format"] == NET_FORMAT and data["width"] == 4 and data["prompt"] == "a blue circle"
+    loaded, metadata = load_stylenet(tmp_path)  # the run folder works as well as the file
+    assert metadata == {"prompt": "a blue circle", "size": [16, 24], "config": {"lr": 5e-4}}
+    image = torch.rand(3, 16, 24)
+    assert torch.equal(stylize_image(loaded, image), stylize_image(net, image))
+
+
+def test_bad_net_files_are_one_line_input_errors(tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
+    state = StyleNet(4).state_dict()
+    state.pop("to_rgb.bias")
+    torch.save({"format": NET_FORMAT, "width": 4, "state_dict": state}, tmp_path / "damaged.pt")
+    cases = [("missing.pt", "does not exist"), ("junk.pt", "cannot read StyleNet file"), ("other.pt", "not a StyleNet file"),
+             ("damaged.pt", "damaged")]  # fmt: skip
+    for name, words in cases:
+        with pytest.raises(InputError, match=words) as info:
+            load_stylenet(tmp_path / name)
+        assert "\n" not in str(info.value)
