@@ -1,8 +1,8 @@
 """Stylize for Blender: stylize the selected mesh from a text prompt, draw SVGs as curves.
 
 Blender's Python never imports torch here: the work runs in a separate Python that has the
-``stylize`` toolkit installed (set in the add-on preferences), started with an argv list and read
-one JSON progress line at a time. Loads as a Blender 4.2+ extension (``blender_manifest.toml``)
+``stylize`` toolkit installed (set in the add-on preferences): one warm worker process per
+session, started with an argv list, that takes jobs and answers with JSON progress lines. Loads as a Blender 4.2+ extension (``blender_manifest.toml``)
 and as a legacy add-on (``bl_info``).
 """
 
@@ -33,6 +33,7 @@ def register() -> None:
 
 
 def unregister() -> None:
+    operators.shutdown_worker()
     del bpy.types.WindowManager.stylize_job
     del bpy.types.Scene.stylize
     for cls in reversed(CLASSES):

@@ -1,12 +1,15 @@
 """Worker jobs: the stylize toolkit running in its own Python, read one JSON line at a time.
 
-Nothing here imports bpy or torch, so the add-on's logic can be tested in any Python. A job is
-an argv list (never a shell) started with :class:`subprocess.Popen`; two reader threads move the
-worker's stdout lines into a queue and keep the tail of its stderr. :func:`poll_job` is the one
-plain function a UI timer (or a blocking loop, or a test) calls to drain the queue and learn the
-job's state. The worker contract (``stylize mesh|draw ... --progress json``):
+Nothing here imports bpy or torch, so the add-on's logic can be tested in any Python. A
+:class:`Job` is one process started from an argv list (never a shell) with
+:class:`subprocess.Popen`; two reader threads move its stdout lines into a queue and keep the tail
+of its stderr. (Jobs on the warm worker, one process for many jobs, are
+:class:`worker.WorkerJob`; both have the same ``poll``/``cancel``/``cleanup``.) :func:`poll_job`
+is the one plain function a UI timer (or a blocking loop, or a test) calls to drain the queue and
+learn the job's state. The contract of ``stylize mesh|draw ... --progress json``:
 
-- stdout: ``{"event": "step", "step": i, "total": n, "loss": x, "score": s}`` per step, then
+- stdout: ``{"event": "step", "step": i, "total": n, "loss": x, "score": s}`` per step,
+  ``{"event": "preview", "step": i, "path": NPZ}`` per snapshot (``--set preview_every=N``), then
   ``{"event": "done", "out": DIR, ...}``; any other line is ignored;
 - on bad input: one line ``stylize: error: ...`` on stderr and exit code 2.
 """
@@ -70,6 +73,8 @@ class JobUpdate:
         score: last CLIP similarity reported, or None.
         message: the error (failed) or a short status line.
         result: the worker's ``done`` record (``out``, ``status``, ``scores``, ...).
+        preview: path of the newest preview snapshot announced, or None.
+        preview_step: the step of that snapshot (0: none yet).
     """
 
     state: str = RUNNING
@@ -79,6 +84,8 @@ class JobUpdate:
     score: float | None = None
     message: str = ""
     result: dict | None = None
+    preview: str | None = None
+    preview_step: int = 0
 
     @property
     def finished(self) -> bool:
@@ -108,12 +115,18 @@ class Job:
         workdir: the job's folder (inputs and run folder); removed by :meth:`cleanup`.
         env: environment of the worker (default: this process's).
         payload: what the caller needs again when the job ends (object name, vertex map, ...).
+        keep_workdir: :meth:`cleanup` leaves ``workdir`` (a folder the user chose).
+        done_exit_codes: exit codes that end the job ``done`` without a ``done`` event (commands
+            that print a JSON summary line instead, such as ``stylize batch``, whose exit code 1
+            means "some jobs failed"); the last JSON object line is the result.
     """
 
     argv: list[str]
     workdir: Path
     env: dict[str, str] | None = None
     payload: dict = field(default_factory=dict)
+    done_exit_codes: tuple[int, ...] = ()
+    keep_workdir: bool = False
     process: subprocess.Popen | None = None
     update: JobUpdate = field(default_factory=JobUpdate)
     lines: queue.Queue = field(default_factory=queue.Queue)
@@ -158,7 +171,47 @@ class Job:
 
     def cleanup(self) -> None:
         """Remove the job folder (its inputs and the worker's run folder)."""
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not self.keep_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def poll(self) -> JobUpdate:
+        """Read everything the process printed so far and return the job's state (never blocks).
+
+        The job is ``done`` only when the process exited with code 0 after a ``done`` line (or
+        with one of ``done_exit_codes``); any other exit is ``failed`` with its one-line error.
+        """
+        update = self.update
+        if update.finished:
+            return update
+        while True:
+            try:
+                item = self.lines.get_nowait()
+            except queue.Empty:
+                break
+            if item is _EOF:
+                self._stdout_closed = True
+                continue
+            record = parse_event(item)
+            if record is not None:
+                apply_event(update, record)
+            elif self.done_exit_codes and item.strip().startswith("{"):
+                try:
+                    summary = json.loads(item)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(summary, dict):
+                    update.result = summary
+        returncode = self.process.poll() if self.process is not None else None
+        if returncode is None or not self._stdout_closed:
+            return update
+        self._join_readers()
+        if (returncode == 0 and update.result is not None) or (returncode in self.done_exit_codes):
+            update.state, update.message = DONE, "finished"
+            update.result = update.result or {}
+            update.step = update.total or update.step
+        else:
+            update.state, update.message = FAILED, _error_message(list(self.stderr_tail), returncode)
+        return update
 
     def _join_readers(self, timeout: float = 5.0) -> None:
         for reader in self._readers:
@@ -198,46 +251,31 @@ def _error_message(stderr_lines: Sequence[str], returncode: int) -> str:
     return f"worker failed with exit code {returncode}"
 
 
-def poll_job(job: Job) -> JobUpdate:
-    """Read everything the worker printed so far and return the job's state.
+def apply_event(update: JobUpdate, record: dict) -> None:
+    """Fold one progress event (``step``, ``preview``, ``done``) into ``update``."""
+    event = record["event"]
+    if event == "step":
+        update.step = int(record.get("step", update.step))
+        update.total = int(record.get("total", update.total))
+        update.loss, update.score = record.get("loss"), record.get("score")
+    elif event == "preview" and isinstance(record.get("path"), str):
+        step = int(record.get("step", 0))
+        if step >= update.preview_step:
+            update.preview, update.preview_step = record["path"], step
+    elif event == "done":
+        update.result = record
 
-    Never blocks. Call it from a timer (the modal operator), a loop (:func:`wait_job`) or a test.
-    The job is ``done`` only when the worker exited with code 0 after a ``done`` line; any other
-    exit is ``failed`` with the worker's one-line error.
+
+def poll_job(job) -> JobUpdate:
+    """Read everything the job's worker printed so far and return the job's state.
+
+    Never blocks. Call it from a timer (the modal operator), a loop (:func:`wait_job`) or a test;
+    ``job`` is a :class:`Job` or a warm worker's job (see :meth:`Job.poll`).
     """
-    update = job.update
-    if update.finished:
-        return update
-    while True:
-        try:
-            item = job.lines.get_nowait()
-        except queue.Empty:
-            break
-        if item is _EOF:
-            job._stdout_closed = True
-            continue
-        record = parse_event(item)
-        if record is None:
-            continue
-        if record["event"] == "step":
-            update.step = int(record.get("step", update.step))
-            update.total = int(record.get("total", update.total))
-            update.loss, update.score = record.get("loss"), record.get("score")
-        elif record["event"] == "done":
-            update.result = record
-    returncode = job.process.poll() if job.process is not None else None
-    if returncode is None or not job._stdout_closed:
-        return update
-    job._join_readers()
-    if returncode == 0 and update.result is not None:
-        update.state, update.message = DONE, "finished"
-        update.step = update.total or update.step
-    else:
-        update.state, update.message = FAILED, _error_message(list(job.stderr_tail), returncode)
-    return update
+    return job.poll()
 
 
-def wait_job(job: Job, on_update: Callable[[JobUpdate], None] | None = None, interval: float = 0.05) -> JobUpdate:
+def wait_job(job, on_update: Callable[[JobUpdate], None] | None = None, interval: float = 0.05) -> JobUpdate:
     """Poll until the job ends (scripts: ``EXEC_DEFAULT``). Ctrl-C cancels the worker and re-raises."""
     try:
         while True:
@@ -282,17 +320,45 @@ class JobSettings:
         return argv
 
 
+# The add-on's default for preview_every. A snapshot costs the worker one field evaluation and a
+# file of 32 bytes per vertex (tools/bench_blender_worker.py measures it), and costs Blender
+# about the same to read and show, which PreviewThrottle caps at a fifth of its time whatever
+# the rate. Every 10 steps is a new picture every 0.3-1 s on a GPU (fast preset) and every few
+# seconds on a CPU, while the worker's overhead stays a few per cent even on a million vertices.
+PREVIEW_EVERY = 10
+
+
 @dataclass
 class MeshJobSettings(JobSettings):
-    """A Text2Mesh job: ``stylize mesh OBJ PROMPT``."""
+    """A Text2Mesh job: ``stylize mesh OBJ PROMPT``.
+
+    ``preview_every``: a snapshot every N steps for the live preview (0: none). ``texture``:
+    ``""`` (colours per vertex only), ``"bake"`` (also a baked texture) or ``"surface"`` (the
+    field per pixel and texel: an exact texture); ``normal_map``: the relief as a tangent-space
+    normal map instead of moved vertices; ``texture_size``: 0 for the toolkit's.
+    """
 
     preset: str = "fast"
     displace: bool = True
+    preview_every: int = 0
+    texture: str = ""
+    normal_map: bool = False
+    texture_size: int = 0
+
+    @property
+    def shape_key(self) -> bool:
+        """Whether the result is shown as a displacement shape key (a normal map carries it otherwise)."""
+        return self.displace and not (self.normal_map and self.texture)
 
 
 def mesh_argv(python: str, mesh_path: Path, out_dir: Path, settings: MeshJobSettings, mask_path: Path | None = None) -> list[str]:
     """The worker command for one Text2Mesh job (argv list; the prompt is one argument)."""
-    argv = [python, "-m", "stylize", "mesh", str(mesh_path), settings.prompt, "--out", str(out_dir),
+    return [python, "-m", "stylize", "mesh", *mesh_args(mesh_path, out_dir, settings, mask_path)]
+
+
+def mesh_args(mesh_path: Path, out_dir: Path, settings: MeshJobSettings, mask_path: Path | None = None) -> list[str]:
+    """``stylize mesh``'s arguments for one job (what the warm worker's request carries)."""
+    argv = [str(mesh_path), settings.prompt, "--out", str(out_dir),
             "--preset", settings.preset, "--seed", str(int(settings.seed)), "--device", settings.device,
             "--progress", "json",
             # Results map back onto Blender's vertices by index: no remeshing of add-on jobs.
@@ -301,6 +367,16 @@ def mesh_argv(python: str, mesh_path: Path, out_dir: Path, settings: MeshJobSett
             "--set", "output.turntable_frames=1", "--set", "output.preview_views=1"]  # fmt: skip
     if not settings.displace:
         argv += ["--set", "field.geometry=false"]
+    if settings.preview_every > 0:
+        argv += ["--set", f"preview_every={int(settings.preview_every)}"]
+    if settings.texture == "surface":
+        argv += ["--field", "surface"]
+    elif settings.texture == "bake":
+        argv += ["--bake"]
+    if settings.texture and settings.normal_map and settings.displace:
+        argv += ["--normal-map"]
+    if settings.texture and settings.texture_size > 0:
+        argv += ["--bake-size", str(int(settings.texture_size))]
     if mask_path is not None:
         argv += ["--mask", str(mask_path)]
     return argv + settings.common_argv()
@@ -316,7 +392,12 @@ class DrawJobSettings(JobSettings):
 
 def draw_argv(python: str, out_dir: Path, settings: DrawJobSettings) -> list[str]:
     """The worker command for one drawing (argv list)."""
-    argv = [python, "-m", "stylize", "draw", settings.prompt, "--out", str(out_dir), "--preset", settings.preset,
+    return [python, "-m", "stylize", "draw", *draw_args(out_dir, settings)]
+
+
+def draw_args(out_dir: Path, settings: DrawJobSettings) -> list[str]:
+    """``stylize draw``'s arguments for one drawing."""
+    argv = [settings.prompt, "--out", str(out_dir), "--preset", settings.preset,
             "--seed", str(int(settings.seed)), "--progress", "json"]  # fmt: skip
     if settings.device != "auto":
         argv += ["--device", settings.device]
@@ -434,6 +515,17 @@ def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray, orientati
     Shape:
         - vertices: ``(V, 3)``; triangles: ``(T, 3)`` integer indices into vertices.
     """
+    text, exchange = obj_text(vertices, triangles, orientation)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return exchange
+
+
+def obj_text(vertices: np.ndarray, triangles: np.ndarray, orientation: np.ndarray | None = None) -> tuple[str, MeshExchange]:
+    """What :func:`write_obj` writes, and its exchange; the same mesh always gives the same text
+    (so a batch import can tell whether an object still is what was sent)."""
     vertices = np.asarray(vertices, dtype=np.float64)
     triangles = np.asarray(triangles, dtype=np.int64)
     if vertices.ndim != 2 or vertices.shape[1] != 3:
@@ -448,11 +540,7 @@ def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray, orientati
     lines = ["# stylize Blender add-on: positions and triangles, vertex order kept"]
     lines += ["v %.9g %.9g %.9g" % tuple(row) for row in exchange.to_worker(vertices[used])]
     lines += ["f %d %d %d" % tuple(row) for row in remap[triangles] + 1]
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return exchange
+    return "\n".join(lines) + "\n", exchange
 
 
 @dataclass
@@ -494,6 +582,23 @@ def read_mesh_result(
     path = Path(run_dir) / "vertex_data.npz"
     if not path.is_file():
         raise JobError(f"the worker wrote no {path.name} in {run_dir} (is its stylize too old?)")
+    return read_vertex_file(path, exchange, original, keep, fallback_color)
+
+
+def read_vertex_file(
+    path: Path,
+    exchange: MeshExchange,
+    original: np.ndarray,
+    keep: np.ndarray | None = None,
+    fallback_color: Sequence[float] = (1.0, 1.0, 1.0),
+) -> MeshResult:
+    """:func:`read_mesh_result` of one file: ``vertex_data.npz`` or a preview snapshot
+    (``preview/step_NNNNNN.npz``: the same fields in float32).
+
+    Raises:
+        JobError: the file does not fit the mesh.
+        OSError, ValueError: it cannot be read.
+    """
     with np.load(path, allow_pickle=False) as data:
         vertices, colors, source = data["vertices"], data["colors"], data["source_index"]
     if len(vertices) != len(colors) or len(source) != len(vertices) or source.max(initial=-1) >= len(exchange.used):
@@ -522,3 +627,25 @@ def write_mask(path: Path, weights: np.ndarray, exchange: MeshExchange) -> Path:
     with open(path, "wb") as handle:
         np.save(handle, weights[exchange.used])
     return path
+
+
+class PreviewThrottle:
+    """When the add-on may show the next preview snapshot: at most one per ``interval`` seconds
+    and never more than ``busy`` of the wall time spent showing them.
+
+    Showing one costs Blender time in proportion to the mesh (read the file, map it, fill a colour
+    attribute and a shape key, redraw: about 0.1 s per million vertices here); a fast GPU can
+    announce snapshots faster than that, so the cost of the last one sets the wait before the next.
+    """
+
+    def __init__(self, interval: float = 0.25, busy: float = 0.2) -> None:
+        self.interval, self.busy = float(interval), float(busy)
+        self.next_time = 0.0
+
+    def due(self, now: float | None = None) -> bool:
+        return (time.monotonic() if now is None else now) >= self.next_time
+
+    def shown(self, cost: float, now: float | None = None) -> None:
+        """Record that a snapshot took ``cost`` seconds to show, ending at ``now``."""
+        now = time.monotonic() if now is None else now
+        self.next_time = now + max(self.interval, cost * (1.0 - self.busy) / self.busy)

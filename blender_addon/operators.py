@@ -1,24 +1,30 @@
-"""Operators: stylize the active mesh, draw an SVG as curves, cancel, check the worker's Python.
+"""Operators: stylize the selected meshes, draw an SVG as curves, batches, revert, cancel, check.
 
-Both worker operators share :class:`_WorkerOperator`: invoked from the UI they run modal with a
-timer that calls :func:`jobs.poll_job`; executed from a script (``EXEC_DEFAULT``) they block in
-:func:`jobs.wait_job`. Nothing touches the scene until the worker has finished successfully, and
-the result is applied in one go (one undo step); failure and cancel leave the scene as it was and
-report why.
+They are thin: the work is in :mod:`tasks`. A run is a :class:`~tasks.TaskRunner`; invoked from
+the UI the operator runs modal with a timer that calls its ``step`` (through :func:`modal_step`,
+a plain function tests drive); executed from a script (``EXEC_DEFAULT``) it loops over the same
+step.
+
+While a mesh job runs, its newest preview snapshot is shown as temporary layers
+(:func:`mesh_data.show_preview`); cancel and failure remove them and leave the mesh as it was;
+success replaces them with the result. Each object's result is one undo step.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from pathlib import Path
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
-from . import jobs, mesh_data
+from . import batch, jobs, mesh_data
+from . import tasks as tasks_module
 from .preferences import DRAW_PRESETS, MESH_PRESETS, preferences
+from .tasks import TIMER_SECONDS, WORKER, BatchTask, DrawTask, MeshTask, TaskRunner, import_batch, shutdown_worker  # noqa: F401
 
-TIMER_SECONDS = 0.25
-
+PROMPT_PROPERTY = "stylize_prompt"  # an object's own prompt (custom property) in a selection
 
 def _panel_value(operator: bpy.types.Operator, name: str, fallback):
     """The operator's own value if a caller set it, else the panel's."""
@@ -46,163 +52,116 @@ def _redraw(context: bpy.types.Context) -> None:
                 area.tag_redraw()
 
 
-def _check_prompt(prompt: str) -> None:
-    if not prompt.strip():
-        raise jobs.JobError("no prompt: type what it should look like in the Stylize panel")
+# --- operators -------------------------------------------------------------------------------
 
 
-def start_mesh_job(
-    context: bpy.types.Context, obj: bpy.types.Object, settings: jobs.MeshJobSettings, vertex_group: str = ""
-) -> jobs.Job:
-    """Write ``obj``'s mesh (and region mask) to a job folder and start the worker on it.
-
-    Raises:
-        jobs.JobError: no prompt, no faces, unknown vertex group, or the Python cannot be run.
-    """
-    _check_prompt(settings.prompt)
-    positions, triangles = mesh_data.mesh_arrays(obj.data)
-    if len(triangles) == 0:
-        raise jobs.JobError(f"{obj.name!r} has no faces to stylize")
-    weights = mesh_data.group_weights(obj, vertex_group) if vertex_group else None
-    workdir = jobs.new_workdir()
-    try:
-        exchange = jobs.write_obj(workdir / "input.obj", positions, triangles, mesh_data.worker_orientation(obj))
-        mask = jobs.write_mask(workdir / "mask.npy", weights, exchange) if weights is not None else None
-        argv = jobs.mesh_argv(preferences(context).python_path, workdir / "input.obj", workdir / "run", settings, mask)
-        job = jobs.Job(argv, workdir, env=jobs.worker_env(bpy.app.online_access)).start()
-    except BaseException:
-        jobs.Job([], workdir).cleanup()
-        raise
-    keep = None if weights is None else weights <= 0.0
-    job.payload = {"object": obj.name, "exchange": exchange, "positions": positions, "displace": settings.displace,
-                   "keep": keep}  # fmt: skip
-    return job
-
-
-def start_draw_job(context: bpy.types.Context, settings: jobs.DrawJobSettings) -> jobs.Job:
-    """Start the worker on one drawing.
-
-    Raises:
-        jobs.JobError: no prompt, or the Python cannot be run.
-    """
-    _check_prompt(settings.prompt)
-    workdir = jobs.new_workdir()
-    try:
-        argv = jobs.draw_argv(preferences(context).python_path, workdir / "run", settings)
-        job = jobs.Job(argv, workdir, env=jobs.worker_env(bpy.app.online_access)).start()
-    except BaseException:
-        jobs.Job([], workdir).cleanup()
-        raise
-    job.payload = {"prompt": settings.prompt}
-    return job
-
-
-class _WorkerOperator:
-    """invoke/modal/execute around a worker job; subclasses say how to start it and what to apply.
-
-    The properties every job takes live here; a subclass adds ``preset`` and its own ones.
-    """
+class _RunOperator:
+    """invoke/modal/execute around a :class:`TaskRunner`; subclasses say which tasks."""
 
     bl_options = {"REGISTER", "UNDO"}
     kind = "job"
-
-    prompt: StringProperty(name="Prompt", default="")
-    negative_prompt: StringProperty(name="Negative Prompt", default="")
-    iterations: IntProperty(name="Iterations", description="0: the preset's", default=0, min=0)
-    seed: IntProperty(name="Seed", default=0, min=0)
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
         return not context.window_manager.stylize_job.running
 
-    # -- what a subclass provides
-    def start_job(self, context: bpy.types.Context) -> jobs.Job:  # pragma: no cover - abstract
+    def tasks(self, context: bpy.types.Context) -> list:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def apply(self, context: bpy.types.Context, job: jobs.Job, update: jobs.JobUpdate) -> str:  # pragma: no cover
-        raise NotImplementedError
-
-    # -- shared flow
-    def _start(self, context: bpy.types.Context) -> jobs.Job | None:
+    def _begin(self, context: bpy.types.Context) -> TaskRunner | None:
         status = context.window_manager.stylize_job
         try:
-            job = self.start_job(context)
+            runner = TaskRunner(self.tasks(context))
         except (jobs.JobError, ValueError, OSError) as exc:
             status.end(None, f"Stylize: {exc}")
             self.report({"ERROR"}, f"Stylize: {exc}")
             return None
         status.begin(self.kind)
-        return job
+        return runner
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        job = self._start(context)
-        if job is None:
+        runner = self._begin(context)
+        if runner is None:
             return {"CANCELLED"}
         status = context.window_manager.stylize_job
         try:
-            update = jobs.wait_job(job, on_update=status.show)
+            while not runner.finished:
+                runner.step(context)
+                status.show(runner)
+                if not runner.finished and runner.job is not None and not runner.update.finished:
+                    time.sleep(0.05)
         except BaseException:
-            job.cleanup()
-            status.end(job.update, "Stylize: interrupted")
+            runner.cancel(context)
+            status.end(None, "Stylize: interrupted")
             raise
-        return self.finish(context, job, update)
+        return self.finish(context, runner)
 
     def invoke(self, context: bpy.types.Context, event) -> set[str]:
-        job = self._start(context)
-        if job is None:
+        runner = self._begin(context)
+        if runner is None:
             return {"CANCELLED"}
-        self._job = job
+        self._runner = runner
         window_manager = context.window_manager
         self._timer = window_manager.event_timer_add(TIMER_SECONDS, window=context.window)
         window_manager.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
     def modal(self, context: bpy.types.Context, event) -> set[str]:
+        return modal_step(self, context, event)
+
+    def finish(self, context: bpy.types.Context, runner: TaskRunner) -> set[str]:
+        kind, message = runner.outcome()
         status = context.window_manager.stylize_job
-        job = self._job
-        if status.cancel_requested or event.type == "ESC":
-            job.cancel()
-            update = job.update
-        elif event.type == "TIMER":
-            update = jobs.poll_job(job)
-        else:
-            return {"PASS_THROUGH"}
-        status.show(update)
+        status.end(None, message, failed=kind == "ERROR", progress=runner.fraction)
+        self.report({kind}, message)
         _redraw(context)
-        if not update.finished:
-            return {"PASS_THROUGH"}
-        if self._timer is not None:
-            context.window_manager.event_timer_remove(self._timer)
-            self._timer = None
-        return self.finish(context, job, update)
-
-    def finish(self, context: bpy.types.Context, job: jobs.Job, update: jobs.JobUpdate) -> set[str]:
-        """Apply a successful result or report why there is none; always removes the job folder."""
-        status = context.window_manager.stylize_job
-        try:
-            if update.state == jobs.DONE:
-                try:
-                    message = self.apply(context, job, update)
-                except jobs.JobError as exc:
-                    update.state, update.message = jobs.FAILED, str(exc)
-                else:
-                    status.end(update, message)
-                    self.report({"INFO"}, message)
-                    return {"FINISHED"}
-            if update.state == jobs.CANCELLED:
-                status.end(update, "Stylize: cancelled")
-                self.report({"WARNING"}, "Stylize: cancelled")
-            else:
-                status.end(update, f"Stylize: {update.message}")
-                self.report({"ERROR"}, f"Stylize: {update.message}")
-            return {"CANCELLED"}
-        finally:
-            job.cleanup()
-            _redraw(context)
+        return {"FINISHED"} if runner.last_ok and not runner.cancelled else {"CANCELLED"}
 
 
-class STYLIZE_OT_stylize_mesh(_WorkerOperator, bpy.types.Operator):
-    """Stylize the active mesh from a text prompt (Text2Mesh, in the worker's Python)"""
+def modal_step(operator, context: bpy.types.Context, event) -> set[str]:
+    """The modal handler's body (a plain function: headless tests call it with a fake event)."""
+    status = context.window_manager.stylize_job
+    runner: TaskRunner = operator._runner
+    if status.cancel_requested or event.type == "ESC":
+        runner.cancel(context)
+    elif event.type == "TIMER":
+        runner.step(context)
+    else:
+        return {"PASS_THROUGH"}
+    status.show(runner)
+    _redraw(context)
+    if not runner.finished:
+        return {"PASS_THROUGH"}
+    if operator._timer is not None:
+        context.window_manager.event_timer_remove(operator._timer)
+        operator._timer = None
+    return _RunOperator.finish(operator, context, runner)
+
+
+class _PromptProperties:
+    prompt: StringProperty(name="Prompt", default="")
+    negative_prompt: StringProperty(name="Negative Prompt", default="")
+    iterations: IntProperty(name="Iterations", description="0: the preset's", default=0, min=0)
+    seed: IntProperty(name="Seed", default=0, min=0)
+
+
+def selected_meshes(context: bpy.types.Context) -> list[bpy.types.Object]:
+    """The selected mesh objects, the active one first, then by name."""
+    active = context.active_object
+    objects = [obj for obj in context.selected_objects if obj.type == "MESH"]
+    if active is not None and active.type == "MESH" and active not in objects:
+        objects.append(active)
+    return sorted(objects, key=lambda obj: (obj is not active, obj.name))
+
+
+def object_prompt(obj: bpy.types.Object, fallback: str) -> str:
+    """The object's own prompt (custom property ``stylize_prompt``), else ``fallback``."""
+    own = obj.get(PROMPT_PROPERTY)
+    return own.strip() if isinstance(own, str) and own.strip() else fallback
+
+
+class STYLIZE_OT_stylize_mesh(_PromptProperties, _RunOperator, bpy.types.Operator):
+    """Stylize the selected meshes from a text prompt, one after another (Text2Mesh, in the worker's Python)"""
 
     bl_idname = "stylize.stylize_mesh"
     bl_label = "Stylize"
@@ -211,37 +170,38 @@ class STYLIZE_OT_stylize_mesh(_WorkerOperator, bpy.types.Operator):
     preset: EnumProperty(name="Preset", items=MESH_PRESETS, default="fast")
     displace: BoolProperty(name="Displace", description="Also learn a displacement (shape key)", default=True)
     vertex_group: StringProperty(name="Vertex Group", description="Only stylize this region", default="")
+    preview_every: IntProperty(name="Preview Every", description="Show the result every N steps (0: no preview)",
+                               default=jobs.PREVIEW_EVERY, min=0)  # fmt: skip
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        obj = context.active_object
-        return super().poll(context) and obj is not None and obj.type == "MESH" and context.mode == "OBJECT"
+        return super().poll(context) and context.mode == "OBJECT" and bool(selected_meshes(context))
 
     def settings(self, context: bpy.types.Context) -> tuple[jobs.MeshJobSettings, str]:
         panel = context.scene.stylize
         settings = jobs.MeshJobSettings(
             **_common_settings(self, context, panel.preset),
             displace=_panel_value(self, "displace", panel.mode == "COLOR_DISPLACEMENT"),
+            preview_every=_panel_value(self, "preview_every", panel.preview_every),
+            texture={"VERTEX": "", "BAKE": "bake", "SURFACE": "surface"}[panel.texture],
+            normal_map=panel.normal_map, texture_size=int(panel.texture_size),
         )
         return settings, _panel_value(self, "vertex_group", panel.vertex_group)
 
-    def start_job(self, context: bpy.types.Context) -> jobs.Job:
+    def tasks(self, context: bpy.types.Context) -> list:
+        context.view_layer.update()  # transforms a script just set reach matrix_world (the worker's frame)
         settings, group = self.settings(context)
-        return start_mesh_job(context, context.active_object, settings, group)
-
-    def apply(self, context: bpy.types.Context, job: jobs.Job, update: jobs.JobUpdate) -> str:
-        info = job.payload
-        obj = bpy.data.objects.get(info["object"])
-        if obj is None or obj.type != "MESH":
-            raise jobs.JobError(f"the object {info['object']!r} is gone")
-        result = jobs.read_mesh_result(Path(update.result["out"]), info["exchange"], info["positions"], keep=info["keep"])
-        mesh_data.apply_mesh_result(obj, result, info["displace"])
-        score = update.result.get("scores", {}).get("train_mes")
-        suffix = f" (score {score:.1f})" if isinstance(score, (int, float)) else ""
-        return f"Stylize: {obj.name} stylized{suffix}"
+        tasks = []
+        for obj in selected_meshes(context):
+            own = dataclasses.replace(settings, prompt=object_prompt(obj, settings.prompt))
+            tasks_module.check_prompt(own.prompt)
+            # A region names a vertex group of the objects that have it; the others run whole.
+            tasks.append(MeshTask(obj.name, own, group if group in obj.vertex_groups or len(context.selected_objects) <= 1
+                                  else "", context.scene.stylize.preview_shape))  # fmt: skip
+        return tasks
 
 
-class STYLIZE_OT_draw_svg(_WorkerOperator, bpy.types.Operator):
+class STYLIZE_OT_draw_svg(_PromptProperties, _RunOperator, bpy.types.Operator):
     """Draw the prompt as vector strokes (CLIPDraw) and import them as curves at the 3D cursor"""
 
     bl_idname = "stylize.draw_svg"
@@ -251,19 +211,127 @@ class STYLIZE_OT_draw_svg(_WorkerOperator, bpy.types.Operator):
     preset: EnumProperty(name="Preset", items=DRAW_PRESETS, default="clipdraw")
     paths: IntProperty(name="Strokes", description="0: the preset's", default=0, min=0)
 
-    def start_job(self, context: bpy.types.Context) -> jobs.Job:
+    def tasks(self, context: bpy.types.Context) -> list:
         panel = context.scene.stylize
         settings = jobs.DrawJobSettings(
             **_common_settings(self, context, panel.draw_preset), paths=_panel_value(self, "paths", panel.draw_paths)
         )
-        return start_draw_job(context, settings)
+        tasks_module.check_prompt(settings.prompt)
+        return [DrawTask(settings)]
 
-    def apply(self, context: bpy.types.Context, job: jobs.Job, update: jobs.JobUpdate) -> str:
-        svg = Path(update.result.get("svg") or Path(update.result["out"]) / "drawing.svg")
-        if not svg.is_file():
-            raise jobs.JobError(f"the worker wrote no drawing ({svg})")
-        empty, curves = mesh_data.import_svg_curves(context, svg, size=context.scene.stylize.draw_size)
-        return f"Stylize: drew {len(curves)} curves under {empty.name!r}"
+
+def _batch_objects(context: bpy.types.Context, prompt: str) -> list[batch.BatchObject]:
+    objects = []
+    for obj in selected_meshes(context):
+        positions, triangles = mesh_data.mesh_arrays(obj.data)
+        if len(triangles) == 0:
+            raise jobs.JobError(f"{obj.name!r} has no faces to stylize")
+        objects.append(batch.BatchObject(obj.name, object_prompt(obj, prompt), positions, triangles,
+                                         mesh_data.worker_orientation(obj)))  # fmt: skip
+    return objects
+
+
+def write_selection_batch(context: bpy.types.Context, folder: Path) -> Path:
+    """Write the batch folder of the selected meshes with the panel's settings; its jobs file."""
+    panel, prefs = context.scene.stylize, preferences(context)
+    settings = jobs.MeshJobSettings(prompt=panel.prompt, negative_prompt=panel.negative_prompt, preset=panel.preset,
+                                    iterations=panel.iterations, seed=panel.seed, device=prefs.device,
+                                    clip=jobs.parse_clip_specs(prefs.clip_spec),
+                                    displace=panel.mode == "COLOR_DISPLACEMENT")  # fmt: skip
+    return batch.write_batch(folder, _batch_objects(context, panel.prompt), settings)
+
+
+def _batch_folder(context: bpy.types.Context) -> Path | None:
+    folder = context.scene.stylize.batch_folder
+    return Path(bpy.path.abspath(folder)) if folder.strip() else None
+
+
+class STYLIZE_OT_batch_write(bpy.types.Operator):
+    """Write a `stylize batch` jobs file and the meshes of the selected objects into the batch folder"""
+
+    bl_idname = "stylize.batch_write"
+    bl_label = "Write Jobs File"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return bool(selected_meshes(context)) and bool(context.scene.stylize.batch_folder.strip())
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        context.view_layer.update()
+        try:
+            path = write_selection_batch(context, _batch_folder(context))
+        except (jobs.JobError, OSError) as exc:
+            self.report({"ERROR"}, f"Stylize: {exc}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Stylize: wrote {path} (run it with: stylize batch {path.name} --out runs)")
+        return {"FINISHED"}
+
+
+class STYLIZE_OT_batch_run(_RunOperator, bpy.types.Operator):
+    """Run `stylize batch` on the selected objects (in the batch folder, else a temporary one) and import the results"""
+
+    bl_idname = "stylize.batch_run"
+    bl_label = "Run Batch"
+    kind = "batch"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return super().poll(context) and context.mode == "OBJECT" and bool(selected_meshes(context))
+
+    def tasks(self, context: bpy.types.Context) -> list:
+        context.view_layer.update()
+        folder = _batch_folder(context)
+        temporary = folder is None
+        folder = jobs.new_workdir() if temporary else folder
+        try:
+            write_selection_batch(context, folder)
+        except BaseException:
+            if temporary:
+                jobs.Job([], folder).cleanup()
+            raise
+        return [BatchTask(folder, temporary)]
+
+
+class STYLIZE_OT_batch_import(bpy.types.Operator):
+    """Import the results of the batch folder's `stylize batch` run onto its objects"""
+
+    bl_idname = "stylize.batch_import"
+    bl_label = "Import Results"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return context.mode == "OBJECT" and bool(context.scene.stylize.batch_folder.strip())
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        context.view_layer.update()
+        try:
+            message = import_batch(_batch_folder(context))
+        except jobs.JobError as exc:
+            self.report({"ERROR"}, f"Stylize: {exc}")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Stylize: {message}")
+        return {"FINISHED"}
+
+
+class STYLIZE_OT_revert(bpy.types.Operator):
+    """Remove everything Stylize added to the selected meshes: attributes, shape keys, UV map, material nodes, images"""
+
+    bl_idname = "stylize.revert"
+    bl_label = "Revert"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return not context.window_manager.stylize_job.running and context.mode == "OBJECT" and bool(selected_meshes(context))
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        reverted = [obj.name for obj in selected_meshes(context) if mesh_data.revert(obj)]
+        if not reverted:
+            self.report({"INFO"}, "Stylize: nothing to revert")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Stylize: reverted {', '.join(reverted)}")
+        return {"FINISHED"}
 
 
 class STYLIZE_OT_cancel(bpy.types.Operator):
@@ -301,4 +369,5 @@ class STYLIZE_OT_check_python(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (STYLIZE_OT_stylize_mesh, STYLIZE_OT_draw_svg, STYLIZE_OT_cancel, STYLIZE_OT_check_python)
+CLASSES = (STYLIZE_OT_stylize_mesh, STYLIZE_OT_draw_svg, STYLIZE_OT_batch_write, STYLIZE_OT_batch_run,
+           STYLIZE_OT_batch_import, STYLIZE_OT_revert, STYLIZE_OT_cancel, STYLIZE_OT_check_python)  # fmt: skip

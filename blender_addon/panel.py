@@ -29,7 +29,19 @@ class STYLIZE_PT_main(bpy.types.Panel):
         column.row().prop(settings, "mode", expand=True)
         if obj is not None and obj.type == "MESH":
             column.prop_search(settings, "vertex_group", obj, "vertex_groups", text="Region")
-        column.operator("stylize.stylize_mesh", text="Stylize", icon="SHADING_TEXTURE")
+        row = column.row(align=True)
+        row.prop(settings, "texture", text="")
+        if settings.texture != "VERTEX":
+            row.prop(settings, "texture_size", text="")
+            row.prop(settings, "normal_map", text="", icon="NORMALS_FACE")
+        row = column.row(align=True)
+        row.prop(settings, "preview_every")
+        row.prop(settings, "preview_shape", text="", icon="SHAPEKEY_DATA")
+        meshes = [o for o in context.selected_objects if o.type == "MESH"]
+        label = f"Stylize {len(meshes)} Objects" if len(meshes) > 1 else "Stylize"
+        row = column.row(align=True)
+        row.operator("stylize.stylize_mesh", text=label, icon="SHADING_TEXTURE")
+        row.operator("stylize.revert", text="", icon="LOOP_BACK")
 
         box = column.box()
         box.label(text="Drawing", icon="CURVE_BEZCURVE")
@@ -46,4 +58,27 @@ class STYLIZE_PT_main(bpy.types.Panel):
             layout.label(text=job.message, icon="ERROR" if job.failed else "INFO")
 
 
-CLASSES = (STYLIZE_PT_main,)
+class STYLIZE_PT_batch(bpy.types.Panel):
+    """Write the selection as a `stylize batch` jobs file, run it, import its results."""
+
+    bl_label = "Batch"
+    bl_idname = "STYLIZE_PT_batch"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Stylize"
+    bl_parent_id = "STYLIZE_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        settings = context.scene.stylize
+        layout.enabled = not context.window_manager.stylize_job.running
+        layout.prop(settings, "batch_folder")
+        layout.label(text="Prompt: the panel's, or each object's stylize_prompt property", icon="INFO")
+        row = layout.row(align=True)
+        row.operator("stylize.batch_write", icon="FILE_NEW")
+        row.operator("stylize.batch_run", icon="PLAY")
+        layout.operator("stylize.batch_import", icon="IMPORT")
+
+
+CLASSES = (STYLIZE_PT_main, STYLIZE_PT_batch)

@@ -46,6 +46,12 @@ class STYLIZE_AddonPreferences(bpy.types.AddonPreferences):
         "ARCH:/path/weights.pt, local-dir:/path, hf-hub:org/name (append @W for a weight)",
         default="ViT-B-32:openai",
     )
+    warm_worker: BoolProperty(
+        name="Warm Worker",
+        description="Keep one worker process running for this Blender session, with the CLIP models loaded, so "
+        "the next Stylize starts at once (off: a fresh process, torch import and model load for every job)",
+        default=True,
+    )
     check_result: StringProperty(name="Check", default="", options={"SKIP_SAVE"})
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -57,6 +63,7 @@ class STYLIZE_AddonPreferences(bpy.types.AddonPreferences):
             row.label(text=self.check_result)
         layout.prop(self, "device")
         layout.prop(self, "clip_spec")
+        layout.prop(self, "warm_worker")
         if not bpy.app.online_access:
             layout.label(text="Online access is off: the worker will not download CLIP weights", icon="INFO")
 
@@ -73,6 +80,33 @@ class STYLIZE_PG_settings(bpy.types.PropertyGroup):
     vertex_group: StringProperty(
         name="Region", description="Only stylize this vertex group (weights blend); empty: the whole mesh", default=""
     )
+    preview_every: IntProperty(
+        name="Preview Every", default=jobs.PREVIEW_EVERY, min=0, soft_max=100,
+        description="Show the result in the viewport every N steps while it runs (0: no live preview)",
+    )  # fmt: skip
+    texture: EnumProperty(
+        name="Texture", default="VERTEX",
+        items=[("VERTEX", "Vertex Colours", "Colours per vertex only (Text2Mesh)"),
+               ("BAKE", "Baked Texture", "Also bake the colours into a UV texture (an image in the material)"),
+               ("SURFACE", "Surface", "The field per pixel and texel: detail finer than the mesh, an exact texture")],
+    )  # fmt: skip
+    normal_map: BoolProperty(
+        name="Normal Map", default=False,
+        description="With a texture: the relief as a tangent-space normal map in the material, the mesh's shape kept",
+    )  # fmt: skip
+    texture_size: EnumProperty(
+        name="Size", default="1024",
+        items=[(str(n), f"{n} px", f"{n} x {n} texture") for n in (256, 512, 1024, 2048, 4096)],
+    )  # fmt: skip
+    preview_shape: BoolProperty(
+        name="Preview Displacement", default=True,
+        description="The live preview also shows the displacement (a temporary shape key), not only the colours",
+    )  # fmt: skip
+    batch_folder: StringProperty(
+        name="Folder", subtype="DIR_PATH", default="",
+        description="Where Write Jobs File puts stylize_jobs.toml and the meshes (and Run Batch its results); "
+        "empty: Run Batch uses a temporary folder",
+    )  # fmt: skip
     draw_preset: EnumProperty(name="Preset", items=DRAW_PRESETS, default="clipdraw")
     draw_paths: IntProperty(name="Strokes", description="0: the preset's", default=0, min=0, soft_max=1024)
     draw_size: FloatProperty(name="Size", description="Width of the imported drawing", default=2.0, min=0.001,
@@ -94,15 +128,19 @@ class STYLIZE_PG_job(bpy.types.PropertyGroup):
         self.running, self.kind, self.progress, self.failed, self.cancel_requested = True, kind, 0.0, False, False
         self.text, self.message = "starting the worker...", ""
 
-    def show(self, update: jobs.JobUpdate) -> None:
-        self.progress, self.text = update.fraction, update.describe()
+    def show(self, progress) -> None:
+        """``progress``: a :class:`jobs.JobUpdate` or a run of several (anything with
+        ``fraction`` and ``describe()``)."""
+        self.progress, self.text = progress.fraction, progress.describe()
 
-    def end(self, update: jobs.JobUpdate | None, message: str) -> None:
+    def end(self, update: jobs.JobUpdate | None, message: str, failed: bool | None = None, progress: float | None = None) -> None:
         self.running, self.cancel_requested = False, False
-        self.failed = update is None or update.state == jobs.FAILED
+        self.failed = (update is None or update.state == jobs.FAILED) if failed is None else failed
         self.message = message
         if update is not None:
             self.progress = update.fraction
+        if progress is not None:
+            self.progress = progress
 
 
 CLASSES = (STYLIZE_AddonPreferences, STYLIZE_PG_settings, STYLIZE_PG_job)

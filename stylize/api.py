@@ -85,6 +85,7 @@ def stylize_mesh(
     *,
     mask: Any = None,
     resume: str | Path | None = None,
+    on_preview: Callable[[int, Path], None] | None = None,
     overwrite: bool = False,
 ):
     """Stylize a mesh with Text2Mesh and write the run folder.
@@ -109,6 +110,9 @@ def stylize_mesh(
         resume: a run folder (or its ``checkpoint.pt``) to continue; the run's own config is
             used, with ``overrides`` allowed only for ``iters``, ``device``, logging and outputs.
             ``preset`` and ``config_file`` are ignored.
+        on_preview: with ``preview_every`` set, called as ``on_preview(step, path)`` after each
+            snapshot ``out/preview/step_NNNNNN.npz`` is written (see
+            :class:`~stylize.mesh.outputs.PreviewSnapshots`).
         overwrite: replace an earlier run's outputs in ``out``.
 
     Returns:
@@ -132,7 +136,7 @@ def stylize_mesh(
         job = Text2Mesh(config, mesh, mask=mask, model_cache=model_cache)
         if out is not None and str(out) == DEFAULT_MESH_OUT:
             out = default_out("mesh")
-    return job.run(out, on_step=on_step, overwrite=overwrite)
+    return job.run(out, on_step=on_step, overwrite=overwrite, on_preview=on_preview)
 
 
 def apply_field(
@@ -241,6 +245,7 @@ def draw(
     config_file: str | Path | None = None,
     overrides: dict | None = None,
     on_step: Callable[[int, int, dict], None] | None = None,
+    model_cache: Any = None,
     overwrite: bool = False,
     **options,
 ):
@@ -254,6 +259,7 @@ def draw(
         overrides: dotted config keys and values applied last (``--set``).
         on_step: called as ``on_step(step, total, metrics)`` after every step (1-based, counted
             over all ``best_of`` candidates) with the step's metrics (``loss``, ``sim/PROMPT``, ...).
+        model_cache: a :class:`~stylize.engine.ModelCache` to share loaded CLIPs.
         overwrite: replace an earlier run's outputs in ``out`` (else such a folder is refused).
         **options: any :class:`~stylize.vector.config.DrawConfig` field, e.g. ``paths=64``,
             ``style="style.png"``, ``palette="#aa3300,#ffffff"``, ``clip=[...]``, ``seed=1``.
@@ -269,7 +275,7 @@ def draw(
     from stylize.vector.config import DRAW_PRESETS, DrawConfig
 
     config = resolve_config(DrawConfig, DRAW_PRESETS, preset, config_file, _overrides(prompt, options, overrides))
-    return ClipDraw(config).run(out, on_step=on_step, overwrite=overwrite)
+    return ClipDraw(config, model_cache).run(out, on_step=on_step, overwrite=overwrite)
 
 
 def paint(

@@ -9,10 +9,17 @@ quality). The left-hand copy is the untouched mesh, given the field's grey. Both
 Workbench (studio light, cavity, light background) showing each mesh's colour attribute and the
 ``Stylize Displacement`` shape key.
 
+With ``--live-preview`` it renders ``docs/images/blender_addon_preview.png`` instead: the same
+run started the way the panel's button starts it (the modal operator's timer step, driven by
+hand as headless Blender has no event loop) with a snapshot every 5 steps, rendered when the
+preview of step ``--preview-step`` is on the mesh (the temporary ``Stylize Preview`` colour
+attribute and shape key), then cancelled, which leaves the mesh as it was.
+
 Usage::
 
     python tools/render_blender_addon_screenshot.py [--out docs/images/blender_addon.png]
         [--prompt "a purple circle"] [--iters 60] [--seed 2]
+    python tools/render_blender_addon_screenshot.py --live-preview [--preview-step 40]
 
 About 30 s on two CPU cores. With the trainer test CLIP the colour depends on prompt and seed
 ("a purple circle" came out green-grey with seed 0, purple with seed 2); pick a pair whose
@@ -54,13 +61,40 @@ def _fill_colour(mesh, name: str, rgb: tuple[float, float, float]) -> None:
     mesh.color_attributes.active_color = attribute
 
 
+def _run_until_preview(bpy, prefs, obj, args):
+    """Start Stylize on ``obj`` as the panel does and drive its modal timer step until the
+    preview of ``args.preview_step`` (or a later one) is shown; returns the running runner."""
+    import importlib
+    import types
+
+    addon = "bl_ext.user_default.stylize"
+    operators, jobs = importlib.import_module(f"{addon}.operators"), importlib.import_module(f"{addon}.jobs")
+    settings = jobs.MeshJobSettings(prompt=args.prompt, preset="smoke", iterations=args.iters, seed=args.seed,
+                                    device="cpu", clip=[prefs.clip_spec], displace=True, preview_every=5)  # fmt: skip
+    task = operators.MeshTask(obj.name, settings, "Top", preview_shape=True)
+    task.throttle = jobs.PreviewThrottle(interval=0.0)
+    runner = operators.TaskRunner([task])
+    operator = types.SimpleNamespace(_runner=runner, _timer=None, report=lambda kind, text: print(text))
+    bpy.context.window_manager.stylize_job.begin("mesh")
+    timer = types.SimpleNamespace(type="TIMER")
+    while task.shown_step < args.preview_step:
+        if operators.modal_step(operator, bpy.context, timer) != {"PASS_THROUGH"}:
+            raise SystemExit(f"the run ended before the preview of step {args.preview_step}: {runner.outcome()}")
+        time.sleep(0.05)
+    return runner
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(ROOT / "docs" / "images" / "blender_addon.png"))
+    parser.add_argument("--out", default=None, help="default: docs/images/blender_addon.png (_preview.png with --live-preview)")
     parser.add_argument("--prompt", default="a purple circle")
     parser.add_argument("--iters", type=int, default=60)
     parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--live-preview", action="store_true", help="render a live preview mid-run instead of the result")
+    parser.add_argument("--preview-step", type=int, default=40, help="with --live-preview: render the preview of this step")
     args = parser.parse_args(argv)
+    name = "blender_addon_preview.png" if args.live_preview else "blender_addon.png"
+    args.out = args.out or str(ROOT / "docs" / "images" / name)
 
     user = tempfile.mkdtemp(prefix="stylize-blender-user-")
     try:
@@ -94,11 +128,16 @@ def main(argv: list[str] | None = None) -> int:
         styled.select_set(True)
         bpy.context.view_layer.objects.active = styled
         start = time.perf_counter()
-        result = bpy.ops.stylize.stylize_mesh("EXEC_DEFAULT", prompt=args.prompt, preset="smoke", iterations=args.iters,
-                                              seed=args.seed, displace=True, vertex_group="Top")  # fmt: skip
-        if result != {"FINISHED"}:
-            raise SystemExit(f"stylize failed: {result}")
-        print(f"stylized in {time.perf_counter() - start:.0f} s:", bpy.context.window_manager.stylize_job.message)
+        runner = None
+        if args.live_preview:
+            runner = _run_until_preview(bpy, prefs, styled, args)
+            print(f"preview of step {runner.tasks[0].shown_step} on the mesh after {time.perf_counter() - start:.0f} s")
+        else:
+            result = bpy.ops.stylize.stylize_mesh("EXEC_DEFAULT", prompt=args.prompt, preset="smoke", iterations=args.iters,
+                                                  seed=args.seed, displace=True, vertex_group="Top")  # fmt: skip
+            if result != {"FINISHED"}:
+                raise SystemExit(f"stylize failed: {result}")
+            print(f"stylized in {time.perf_counter() - start:.0f} s:", bpy.context.window_manager.stylize_job.message)
 
         scene = bpy.context.scene
         camera = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
@@ -131,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         bpy.ops.render.render(write_still=True)
         os.replace(tmp, out)
         print(out, out.stat().st_size, "bytes")
+        if runner is not None:
+            runner.cancel(bpy.context)  # the preview layers go; the mesh is as it was
+            assert "Stylize Preview" not in styled.data.color_attributes
     finally:
         shutil.rmtree(user, ignore_errors=True)  # the temporary Blender user folder
     return 0

@@ -1,9 +1,10 @@
 """The ``stylize`` command line: parses arguments and calls :mod:`stylize.api`.
 
 Each sub-command is a triple (help, add its arguments, run it) in :data:`COMMANDS`, defined in
-:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate`, :mod:`stylize.cli.restyle` and
-:mod:`stylize.cli.batch`. Errors the user can fix (:class:`~stylize.errors.StylizeError`) print one line on stderr and exit with code
-2; a traceback is shown only with ``--debug``. Ctrl-C and SIGTERM stop a run the same way: it
+:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate`, :mod:`stylize.cli.restyle`, :mod:`stylize.cli.batch`
+and :mod:`stylize.cli.worker`. Errors the user can fix (:class:`~stylize.errors.StylizeError`)
+print one line on stderr and exit with code 2; a traceback is shown only with ``--debug``.
+Ctrl-C and SIGTERM stop a run the same way: it
 saves what exists and the command exits with 130 (SIGINT) or 143 (SIGTERM).
 """
 
@@ -16,7 +17,7 @@ import sys
 from typing import Callable, Sequence
 
 from stylize import __version__
-from stylize.cli import batch, generate, mesh, restyle
+from stylize.cli import batch, generate, mesh, restyle, worker
 from stylize.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401  (re-exported)
 from stylize.errors import Interrupted, StylizeError, first_line, terminate_as_interrupt
 
@@ -34,6 +35,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "apply": ("apply a trained mesh field to another mesh of the same object", mesh.apply_args, mesh.apply_run),
     "bake": ("bake a coloured mesh's vertex colours into a UV texture GLB", mesh.bake_args, mesh.bake_run),
     "batch": ("run a jobs file of meshes, drawings, paints and restyles (local or Ray executor)", batch.batch_args, batch.batch_run),
+    "worker": ("run mesh and draw jobs sent as JSON lines on stdin, CLIP models kept loaded (the Blender add-on's)",
+               worker.worker_args, worker.worker_run),
 }
 
 

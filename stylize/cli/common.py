@@ -11,7 +11,8 @@ import argparse
 import json
 import math
 import sys
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEVICES = ["auto", "cpu", "cuda", "mps"]
@@ -31,11 +32,13 @@ def add_device_option(parser: argparse.ArgumentParser, default: str | None = "au
     parser.add_argument("--device", default=default, choices=DEVICES, help="where to run (default: auto)")
 
 
-def add_progress_option(parser: argparse.ArgumentParser, json_lines: bool = True) -> None:
+def add_progress_option(parser: argparse.ArgumentParser, json_lines: bool = True, previews: bool = False) -> None:
     if json_lines:
+        preview = ', {"event": "preview", "step": i, "path": FILE} after each preview_every snapshot' if previews else ""
         parser.add_argument("--progress", choices=["auto", "json", "none"], default="auto",
                             help="auto: a bar on a terminal; json: one JSON line per step on stdout "
-                            '({"event": "step", ...}, then {"event": "done", ...}) for programs such as the Blender add-on')
+                            f'({{"event": "step", ...}}{preview}, then {{"event": "done", ...}}) for programs such as '
+                            "the Blender add-on")
     else:
         parser.add_argument("--progress", choices=["auto", "none"], default="auto", help="auto: a bar on a terminal")
     parser.add_argument("--no-progress", dest="progress", action="store_const", const="none", help="same as --progress none")
@@ -68,16 +71,49 @@ def emit(line: str) -> None:
         os.close(devnull)
 
 
-def step_callback(progress: str, description: str):
-    """The ``on_step`` of a command: JSON step events, a terminal bar, or nothing.
+@dataclass
+class CommandContext:
+    """What a command takes from whoever runs it: the command line (the defaults) or the warm
+    worker (:mod:`stylize.cli.worker`), which tags events with a job id, shares loaded CLIPs
+    between jobs and stops a job on request.
+
+    Attributes:
+        emit: ``emit(event, **fields)`` writes one JSON event (``--progress json``).
+        model_cache: a :class:`~stylize.engine.ModelCache` kept between runs, or None.
+        check_cancel: called before every step's progress; raises to stop the run there.
+    """
+
+    emit: Callable[..., None] = json_event
+    model_cache: Any = None
+    check_cancel: Callable[[], None] | None = None
+
+
+def step_callback(progress: str, description: str, context: CommandContext | None = None):
+    """The ``on_step`` of a command: JSON step events, a terminal bar, or nothing (and, with a
+    ``context`` that can cancel, the cancel check before each).
 
     Returns:
         ``(on_step or None, close)``.
     """
+    context = context or CommandContext()
+    on_step, close = _progress_callback(progress, description, context.emit)
+    check = context.check_cancel
+    if check is None:
+        return on_step, close
+
+    def checked(step: int, total: int, metrics: dict) -> None:
+        check()
+        if on_step is not None:
+            on_step(step, total, metrics)
+
+    return checked, close
+
+
+def _progress_callback(progress: str, description: str, emit_event: Callable[..., None]):
     if progress == "json":
 
         def emit(step: int, total: int, metrics: dict) -> None:
-            json_event("step", step=step, total=total, loss=finite_or_none(metrics.get("loss")),
+            emit_event("step", step=step, total=total, loss=finite_or_none(metrics.get("loss")),
                        score=finite_or_none(metrics.get("score")))  # fmt: skip
 
         return emit, lambda: None

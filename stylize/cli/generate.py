@@ -11,12 +11,12 @@ from stylize.cli.common import (
     emit,
     DEVICES,
     EXIT_OK,
+    CommandContext,
     add_clip_option,
     add_overwrite_option,
     add_device_option,
     add_progress_option,
     clip_specs,
-    json_event,
     step_callback,
 )
 
@@ -98,23 +98,25 @@ def draw_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--final-scale", type=int, help="render the final drawing this many times larger")
 
 
-def draw_run(args: argparse.Namespace) -> int:
+def draw_run(args: argparse.Namespace, context: CommandContext | None = None) -> int:
     from stylize import api
     from stylize.config import parse_set_items
 
+    context = context or CommandContext()
     options = _generation_options(args)
     options.update(paths=args.paths, shapes=args.shapes, style=args.style, palette=args.palette,
                    background=args.background, best_of=args.best_of, final_scale=args.final_scale)  # fmt: skip
     out = args.out or default_out("draw")
-    on_step, close = step_callback(args.progress, "draw")
+    on_step, close = step_callback(args.progress, "draw", context)
     try:
         result = api.draw(_prompts(args), out, preset=args.preset, config_file=args.config,
-                          overrides=parse_set_items(args.set), on_step=on_step, overwrite=args.overwrite, **options)  # fmt: skip
+                          overrides=parse_set_items(args.set), on_step=on_step, overwrite=args.overwrite,
+                          model_cache=context.model_cache, **options)  # fmt: skip
     finally:
         close()
     summary = {"out": str(out), "scores": result.scores}
     if args.progress == "json":
-        json_event("done", svg=str(Path(out) / "drawing.svg"), **summary)
+        context.emit("done", svg=str(Path(out) / "drawing.svg"), **summary)
     else:
         emit(json.dumps(summary))
     return EXIT_OK

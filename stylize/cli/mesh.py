@@ -10,11 +10,11 @@ from stylize.cli.common import (
     emit,
     EXIT_FAILED,
     EXIT_OK,
+    CommandContext,
     add_clip_option,
     add_overwrite_option,
     add_device_option,
     add_progress_option,
-    json_event,
     step_callback,
 )
 
@@ -44,7 +44,7 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
                         "the training CLIP scores best, run it to the end")
     parser.add_argument("--config", default=None, metavar="FILE.toml", help="settings file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
-    add_progress_option(parser)
+    add_progress_option(parser, previews=True)
     parser.add_argument("--mask", metavar="FILE", help="stylize only a region: .npy or text file of per-vertex weights "
                         "in [0, 1] (or vertex indices) in the input's vertex order; weight-0 vertices stay as they are")
     parser.add_argument("--symmetry", choices=["x", "y", "z"], help="mirror-symmetric field about that axis plane of the input")
@@ -78,22 +78,30 @@ def mesh_summary(result) -> dict:
     return {"out": str(result.out_dir), "status": result.status, "iterations": result.iterations, "scores": result.scores}
 
 
-def mesh_run(args: argparse.Namespace) -> int:
+def mesh_run(args: argparse.Namespace, context: CommandContext | None = None) -> int:
     from stylize import api
     from stylize.errors import InputError
 
+    context = context or CommandContext()
     if not args.resume and (not args.input or not (args.prompt or args.config)):
         raise InputError("expected INPUT and PROMPT (or --resume RUN_DIR; the prompt may come from --config)")
-    on_step, close = step_callback(args.progress, "stylize mesh")
+    on_step, close = step_callback(args.progress, "stylize mesh", context)
+    on_preview = None
+    if args.progress == "json":
+
+        def on_preview(step: int, path: Path) -> None:
+            context.emit("preview", step=step, path=str(Path(path).resolve()))
+
     try:
         result = api.stylize_mesh(args.input, args.prompt, out=args.out or api.DEFAULT_MESH_OUT,
                                   preset=args.preset or (None if args.config else "fast"), config_file=args.config,
                                   overrides=mesh_overrides(args), on_step=on_step, mask=args.mask,
-                                  resume=args.resume, overwrite=args.overwrite)  # fmt: skip
+                                  resume=args.resume, overwrite=args.overwrite, model_cache=context.model_cache,
+                                  on_preview=on_preview)  # fmt: skip
     finally:
         close()
     if args.progress == "json":
-        json_event("done", **mesh_summary(result))
+        context.emit("done", **mesh_summary(result))
     else:
         emit(json.dumps(mesh_summary(result)))
     return EXIT_OK if result.status == "finished" else EXIT_FAILED

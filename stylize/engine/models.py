@@ -287,17 +287,23 @@ def load_clip(
 class ModelCache:
     """Keeps loaded models by (spec name, device) so a process loads each model once.
 
-    Pass one cache to several engines (a batch worker, a Ray actor) to share the weights.
+    Pass one cache to several engines (a batch worker, a Ray actor, ``stylize worker``) to share
+    the weights.
+
+    Attributes:
+        loads: models loaded so far (a cache hit does not count): what a warm process reports.
     """
 
     def __init__(self) -> None:
         self._models: dict[tuple[str, str], ClipModel] = {}
+        self.loads = 0
 
     def get(self, spec: str | ModelSpec, device: str | torch.device = "cpu", **kwargs) -> ClipModel:
         spec = parse_model_spec(spec)
         key = (spec.name, str(torch.device(device)))
         if key not in self._models:
             self._models[key] = load_clip(spec, device, **kwargs)
+            self.loads += 1
         return self._models[key]
 
     def __len__(self) -> int:

@@ -182,6 +182,10 @@ class Text2MeshConfig:
     log_every: int = 10
     nan_patience: int = 10
     checkpoint_every: int = 50
+    # Write a small snapshot of the per-vertex result (preview/step_NNNNNN.npz) every this many
+    # steps for programs that show the run as it forms (the Blender add-on); 0: none. It reads
+    # the field without changing it: the run's result is the same with or without previews.
+    preview_every: int = 0
     # Best of N: train N fields (seeds seed, seed + 1, ...) side by side for best_of_warmup
     # iterations, keep the one the training CLIP scores best, and run it to the end.
     best_of: int = 1
@@ -229,6 +233,8 @@ class Text2MeshConfig:
             raise InputError(f"config key 'clip_batch': expected 0 (auto) or a positive number of images, got {self.clip_batch}")
         if self.checkpoint_every < 0:
             raise InputError(f"config key 'checkpoint_every': expected 0 (never) or more, got {self.checkpoint_every}")
+        if self.preview_every < 0:
+            raise InputError(f"config key 'preview_every': expected 0 (never) or more, got {self.preview_every}")
         check_texture_size(self.output.bake_size, "config key 'output.bake_size'")
         if self.optim.lr <= 0:
             raise InputError(f"config key 'optim.lr': expected a positive number, got {self.optim.lr}")

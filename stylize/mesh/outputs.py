@@ -5,13 +5,17 @@ Written by :func:`save_text2mesh_outputs` (each file atomically):
 ``vertex_data.npz`` (the same vertices and colours at full precision, with each vertex's index in
 the input file, for programs that map results back onto their own mesh: the Blender add-on),
 ``field.pt``, ``preview.png``, ``turntable.gif``, ``config.toml`` and ``run.json``;
-``metrics.jsonl`` is appended during the run.
+``metrics.jsonl`` is appended during the run, and with ``preview_every`` set,
+:class:`PreviewSnapshots` writes ``preview/step_NNNNNN.npz`` (the newest few) while it goes.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -30,7 +34,8 @@ from stylize.runs import RunFolder
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MESH_FORMATS", "Text2MeshResult", "bake_sources", "save_text2mesh_outputs", "save_vertex_data"]
+__all__ = ["MESH_FORMATS", "PreviewSnapshots", "Text2MeshResult", "bake_sources", "save_text2mesh_outputs",
+           "save_vertex_data"]
 
 MESH_FORMATS = ("glb", "ply", "obj")
 
@@ -229,6 +234,68 @@ def save_vertex_data(path: Path, result: Text2MeshResult, mesh: LoadedMesh, bake
     with atomic_write(path, "wb") as handle:
         np.savez(handle, **arrays)
     return path
+
+
+class PreviewSnapshots:
+    """Snapshots of a run's per-vertex result while it goes: ``FOLDER/step_NNNNNN.npz``.
+
+    Each holds what ``vertex_data.npz`` holds, smaller: ``vertices`` ``(V, 3)`` float32 in the
+    input file's frame, ``colors`` ``(V, 3)`` float32 sRGB and ``source_index`` ``(V,)`` int64.
+    A file appears complete or not at all (written beside, then renamed), and only the newest
+    ``keep`` stay, so a reader that takes the newest one announced finds it for ``keep - 1``
+    more snapshots. Snapshots read the field without changing it (no gradient, no random
+    numbers), so the run's result is the same with or without them.
+
+    Args:
+        folder: where the snapshots go (created; stale ones of an earlier run are removed).
+        every: write a snapshot after every ``every``-th step (never after the last: the run's
+            own outputs follow).
+        keep: how many to keep.
+    """
+
+    def __init__(self, folder: str | Path, every: int, keep: int = 3) -> None:
+        if every < 1 or keep < 1:
+            raise ValueError(f"expected every >= 1 and keep >= 1, got every={every}, keep={keep}")
+        self.folder = Path(folder)
+        self.every, self.keep = int(every), int(keep)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for stale in self.folder.glob("step_*.npz"):
+            stale.unlink(missing_ok=True)
+        self.written: deque[Path] = deque()
+
+    def due(self, step: int, total: int) -> bool:
+        """Whether ``step`` (counting from 1) of ``total`` gets a snapshot."""
+        return step % self.every == 0 and step < total
+
+    def write(self, run: Text2MeshRun, step: int) -> Path | None:
+        """Write the snapshot of ``run``'s current field; None when it gives non-finite values
+        (the run deals with those; a preview just skips them)."""
+        import torch
+
+        with torch.no_grad():
+            colors, displacement = run.field_colors_and_displacement()
+            if not (torch.isfinite(colors).all() and torch.isfinite(displacement).all()):
+                return None
+            vertices, colors = to_file_frame(run.mesh, run.vertices + run.normals * displacement, colors, run.weights)
+        source = run.mesh.source_vertex_index
+        path = self.folder / f"step_{step:06d}.npz"
+        # No fsync (unlike the run's outputs): a snapshot is worthless after a crash, and the
+        # rename alone is what keeps readers from seeing half a file.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(
+                    handle, vertices=vertices.astype(np.float32), colors=colors.astype(np.float32),
+                    source_index=np.arange(len(vertices), dtype=np.int64) if source is None else np.asarray(source, np.int64),
+                )  # fmt: skip
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.written.append(path)
+        while len(self.written) > self.keep:
+            self.written.popleft().unlink(missing_ok=True)
+        return path
 
 
 def save_text2mesh_outputs(

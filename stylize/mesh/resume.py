@@ -34,7 +34,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 # Settings that may change when resuming: they do not alter the iterations already run.
 # (clip_batch changes only how images are chunked: a smaller GPU can pick up a run.)
 RESUMABLE_CHANGES = ("iters", "device", "log_every", "checkpoint_every", "nan_patience", "output.", "clip_batch",
-                     "compile", "profile")
+                     "compile", "profile", "preview_every")
 
 
 def save_checkpoint(run: "Text2MeshRun", path: str | Path, state: Mapping[str, Any] | None = None, **extra: Any) -> Path:

@@ -19,7 +19,7 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -28,7 +28,7 @@ from stylize.errors import InputError, Interrupted, first_line
 from stylize.generation import StepCallback
 from stylize.mesh.config import Text2MeshConfig
 from stylize.mesh.controls import prepare_mesh
-from stylize.mesh.outputs import Text2MeshResult, collect_result, save_text2mesh_outputs
+from stylize.mesh.outputs import PreviewSnapshots, Text2MeshResult, collect_result, save_text2mesh_outputs
 from stylize.mesh.resume import CHECKPOINT_NAME, load_checkpoint, mask_tensor, resumed_config, same_mask, save_checkpoint
 from stylize.mesh.text2mesh import StepRecord, Text2MeshRun, joint_step
 from stylize.runs import RunFolder
@@ -37,6 +37,9 @@ from stylize.utils import file_sha256, seed_everything
 __all__ = ["Text2Mesh"]
 
 logger = logging.getLogger(__name__)
+
+PREVIEW_FOLDER = "preview"
+PREVIEW_KEEP = 3  # snapshots kept: a reader of the newest announced one has two more steps' grace
 
 
 # Below this share of a training view's pixels the object is a speck: CLIP sees an empty picture.
@@ -137,7 +140,13 @@ class Text2Mesh:
         return cls(config, mesh if mesh is not None else state["input"]["path"], mask=mask, model_cache=model_cache,
                    state=state)  # fmt: skip
 
-    def run(self, out: str | Path | None = None, on_step: StepCallback | None = None, overwrite: bool = False) -> Text2MeshResult:
+    def run(
+        self,
+        out: str | Path | None = None,
+        on_step: StepCallback | None = None,
+        overwrite: bool = False,
+        on_preview: Callable[[int, Path], None] | None = None,
+    ) -> Text2MeshResult:
         """Optimise and, with ``out``, write the run folder (see :mod:`stylize.mesh.outputs`).
 
         Args:
@@ -145,6 +154,9 @@ class Text2Mesh:
                 hold another run (see :class:`~stylize.runs.RunFolder`), except the one resumed.
             on_step: ``on_step(step, total, metrics)`` after every iteration.
             overwrite: replace an earlier run's outputs in ``out``.
+            on_preview: ``on_preview(step, path)`` after each snapshot that ``preview_every``
+                asks for (``out/preview/step_NNNNNN.npz``, see
+                :class:`~stylize.mesh.outputs.PreviewSnapshots`); only with ``out``.
 
         Returns:
             :class:`~stylize.mesh.outputs.Text2MeshResult` (status ``finished`` or ``diverged``).
@@ -185,7 +197,7 @@ class Text2Mesh:
             run.run(on_step=on_step)
             result = collect_result(run)
         else:
-            result = self._run_into(run, folder, started, on_step)
+            result = self._run_into(run, folder, started, on_step, on_preview)
         if run.status == "interrupted":
             raise Interrupted.after(run.interrupt or KeyboardInterrupt(), result)
         return result
@@ -227,7 +239,28 @@ class Text2Mesh:
 
         return chosen, remaining
 
-    def _run_into(self, run: Text2MeshRun, folder: RunFolder, started: float, on_step: StepCallback | None) -> Text2MeshResult:
+    def _run_into(
+        self,
+        run: Text2MeshRun,
+        folder: RunFolder,
+        started: float,
+        on_step: StepCallback | None,
+        on_preview: Callable[[int, Path], None] | None = None,
+    ) -> Text2MeshResult:
+        if self.config.preview_every > 0:
+            previews = PreviewSnapshots(folder.file(PREVIEW_FOLDER), self.config.preview_every, keep=PREVIEW_KEEP)
+            progress = on_step
+
+            def on_step(step: int, total: int, metrics: dict) -> None:
+                # Progress first: a caller that stops the run there (the worker's cancel) gets
+                # no snapshot of a step it no longer wants.
+                if progress is not None:
+                    progress(step, total, metrics)
+                if previews.due(step, total):
+                    path = previews.write(run, step)
+                    if path is not None and on_preview is not None:
+                        on_preview(step, path)
+
         if self.state is not None:
             folder.truncate_metrics(run.iteration)
         with folder:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,9 +24,22 @@ def load_module(name: str, path: Path):
     return module
 
 
+ADDON_PACKAGE = "stylize_addon"
+
+
+def addon_module(name: str):
+    """``blender_addon/<name>.py`` (a bpy-free one: jobs, worker, batch, textures), imported as
+    ``stylize_addon.<name>`` without running the package's ``__init__`` (which imports bpy)."""
+    if ADDON_PACKAGE not in sys.modules:
+        package = types.ModuleType(ADDON_PACKAGE)
+        package.__path__ = [str(ADDON)]
+        sys.modules[ADDON_PACKAGE] = package
+    return importlib.import_module(f"{ADDON_PACKAGE}.{name}")
+
+
 def addon_jobs():
     """``blender_addon/jobs.py``: imports neither bpy nor torch."""
-    return load_module("stylize_addon_jobs", ADDON / "jobs.py")
+    return addon_module("jobs")
 
 
 def build_tool():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -24,50 +25,6 @@ jobs = addon_jobs()
 PROMPT = "a red circle"
 SEED = 3
 ITERATIONS = 1
-
-
-@pytest.fixture(scope="module")
-def blender(tmp_path_factory):
-    """bpy with the add-on installed from its zip into a temporary user folder; yields its module name."""
-    user = tmp_path_factory.mktemp("blender_user")
-    with pytest.MonkeyPatch.context() as patch:
-        # Blender reads this whenever it needs a user path: nothing may touch ~/.config/blender.
-        patch.setenv("BLENDER_USER_RESOURCES", str(user))
-        bpy = pytest.importorskip("bpy")
-        if Path(bpy.utils.user_resource("EXTENSIONS")).resolve().parent != user.resolve():
-            pytest.fail(f"bpy ignored BLENDER_USER_RESOURCES: {bpy.utils.user_resource('EXTENSIONS')}")
-        bpy.ops.wm.read_factory_settings(use_empty=True)
-        archive = build_tool().build(tmp_path_factory.mktemp("dist"))
-        result = bpy.ops.extensions.package_install_files(filepath=str(archive), repo="user_default", enable_on_install=True)
-        assert result == {"FINISHED"}
-        module = "bl_ext.user_default.stylize"
-        assert module in bpy.context.preferences.addons
-        prefs = bpy.context.preferences.addons[module].preferences
-        prefs.python_path, prefs.device, prefs.clip_spec = sys.executable, "cpu", TRAINER_CLIP
-        yield types.SimpleNamespace(bpy=bpy, module=module, archive=archive, prefs=prefs, user=user)
-        import addon_utils
-
-        addon_utils.disable(module)
-
-
-@pytest.fixture
-def scene(blender, tmp_path, monkeypatch):
-    """An empty scene with one icosphere selected; job folders go to ``tmp_path``."""
-    import tempfile
-
-    bpy = blender.bpy
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    for obj in list(bpy.data.objects):
-        bpy.data.objects.remove(obj)
-    for collection in list(bpy.data.collections):
-        bpy.data.collections.remove(collection)
-    bpy.ops.mesh.primitive_ico_sphere_add(subdivisions=2, radius=1.0)
-    obj = bpy.context.active_object
-    settings = bpy.context.scene.stylize
-    settings.prompt, settings.preset, settings.iterations, settings.seed = "", "smoke", 0, 0
-    blender.prefs.python_path, blender.prefs.clip_spec = sys.executable, TRAINER_CLIP
-    yield obj
-    assert not list(tmp_path.glob("stylize-blender-*")), "a job folder was left behind"
 
 
 def _positions(mesh) -> np.ndarray:
@@ -222,8 +179,8 @@ def test_stylize_mesh_exec_matches_the_toolkit(blender, scene, tmp_path):
     assert 0 < offsets.max() <= 0.1 * scale * (1 + 1e-4)  # field.max_displacement = 0.1 (normalised units)
 
     material = scene.material_slots[0].material
-    nodes = [n for n in material.node_tree.nodes if n.type == "ATTRIBUTE"]
-    assert nodes and nodes[0].attribute_name == "Stylize Color" and nodes[0].outputs["Color"].is_linked
+    nodes = [n for n in material.node_tree.nodes if n.type == "ATTRIBUTE" and n.attribute_name == "Stylize Color"]
+    assert nodes and nodes[0].outputs["Color"].is_linked
     assert np.array_equal(_positions(mesh), before)  # the mesh itself is untouched: the key holds the shape
     status = bpy.context.window_manager.stylize_job
     assert not status.running and not status.failed and "stylized" in status.message
@@ -321,33 +278,65 @@ def test_failing_worker_leaves_the_mesh_unchanged_and_reports(blender, scene, tm
     assert status.failed and "no_such_model" in status.message
 
 
+class _Operator(types.SimpleNamespace):
+    """What the modal handler needs of an operator: a runner, a timer slot and report()."""
+
+    def __init__(self, runner):
+        super().__init__(_runner=runner, _timer=None, reports=[])
+
+    def report(self, kind, text):
+        self.reports.append((kind, text))
+
+
+TIMER = types.SimpleNamespace(type="TIMER")
+
+
+def _mesh_task(blender, obj, iterations=50, preview_every=0, shape=True):
+    operators = _installed(blender, "operators")
+    settings = jobs.MeshJobSettings(prompt=PROMPT, preset="smoke", iterations=iterations, seed=SEED, device="cpu",
+                                    clip=[TRAINER_CLIP], preview_every=preview_every)  # fmt: skip
+    return operators.MeshTask(obj.name, settings, "", shape)
+
+
+def _drive(blender, operator, until, seconds=120.0):
+    """Call the modal handler on timer ticks until ``until()`` (or the run ends); its last result."""
+    operators = _installed(blender, "operators")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = operators.modal_step(operator, blender.bpy.context, TIMER)
+        if result != {"PASS_THROUGH"} or until():
+            return result
+        time.sleep(0.05)
+    operator._runner.cancel(blender.bpy.context)
+    raise AssertionError("the run did not get there in time")
+
+
 def test_cancel_ends_the_worker_and_changes_nothing(blender, scene):
-    """The modal operator's timer step, driven by hand: Cancel ends the worker, the scene stays."""
+    """The modal operator's timer step, driven by hand: Cancel ends the job, the scene stays."""
     bpy = blender.bpy
     operators = _installed(blender, "operators")
     context = bpy.context
     before = _positions(scene.data)
-    settings = jobs.MeshJobSettings(prompt=PROMPT, preset="smoke", iterations=50, seed=SEED, device="cpu", clip=[TRAINER_CLIP])
-    job = operators.start_mesh_job(context, scene, settings)
-    workdir = job.workdir
+    runner = operators.TaskRunner([_mesh_task(blender, scene)])
     status = context.window_manager.stylize_job
     status.begin("mesh")
-    reports = []
-    operator = types.SimpleNamespace(_job=job, _timer=None, report=lambda kind, text: reports.append((kind, text)))
-    operator.finish = lambda *args: operators._WorkerOperator.finish(operator, *args)
-    operator.apply = lambda *args: pytest.fail("a cancelled job must not be applied")
-    timer_event = types.SimpleNamespace(type="TIMER")
-    assert operators._WorkerOperator.modal(operator, context, timer_event) == {"PASS_THROUGH"}
-    assert job.process.poll() is None  # still running
+    operator = _Operator(runner)
+    assert operators.modal_step(operator, context, TIMER) == {"PASS_THROUGH"}
+    job = runner.job
+    workdir = job.workdir
+    _drive(blender, operator, lambda: runner.update.step > 0)  # running
 
     bpy.ops.stylize.cancel()
     assert status.cancel_requested
-    result = operators._WorkerOperator.modal(operator, context, timer_event)
+    result = operators.modal_step(operator, context, TIMER)
     assert result == {"CANCELLED"}
-    assert job.process.poll() is not None and job.update.state == jobs.CANCELLED
-    assert reports == [({"WARNING"}, "Stylize: cancelled")]
-    assert not status.running and "cancelled" in status.message and not workdir.exists()
+    assert job.update.state == jobs.CANCELLED
+    assert operator.reports == [({"WARNING"}, "Stylize: cancelled")]
+    assert not status.running and "cancelled" in status.message
     _assert_untouched(scene, before)
+    # The worker stops the job at its next step and survives; then the job folder goes.
+    assert operators.WORKER.wait_idle(120) and not workdir.exists()
+    assert operators.WORKER.alive
 
 
 # --- drawing -------------------------------------------------------------------------------------
@@ -402,8 +391,8 @@ def test_panel_draw_runs_against_a_stub_layout(blender, scene):
     panel_class.draw(types.SimpleNamespace(layout=layout), bpy.context)
     operators = [args[0] for name, args, _ in layout.calls if name == "operator"]
     props = [args[1] for name, args, _ in layout.calls if name in ("prop", "prop_search")]
-    assert operators == ["stylize.stylize_mesh", "stylize.draw_svg"]
-    for name in ("prompt", "negative_prompt", "preset", "iterations", "seed", "mode", "vertex_group"):
+    assert operators == ["stylize.stylize_mesh", "stylize.revert", "stylize.draw_svg"]
+    for name in ("prompt", "negative_prompt", "preset", "iterations", "seed", "mode", "vertex_group", "preview_every"):
         assert name in props, name
     assert not [c for c in layout.calls if c[0] == "progress"]
 
