@@ -40,7 +40,8 @@ def score(
     """Score an image against prompts with one or more CLIP models.
 
     Args:
-        image: a path, or a tensor (3, H, W) / (B, 3, H, W) in [0, 1].
+        image: a path (a PNG/JPEG/... picture, or an SVG such as ``stylize draw`` writes, drawn
+            on white with its longest side at 512 px), or a tensor (3, H, W) / (B, 3, H, W) in [0, 1].
         prompt: one or more positive prompts.
         clip: model specs (``ViT-B-32:openai``, ``local-dir:/path``, ...).
         negatives: negative prompts.
@@ -49,7 +50,9 @@ def score(
     Returns:
         :class:`~stylize.engine.EngineOutput` with the loss and per-model, per-prompt similarities.
     """
-    if isinstance(image, (str, Path)):
+    if isinstance(image, (str, Path)) and str(image).lower().endswith((".svg", ".svgz")):
+        pixels = svg_pixels(image).unsqueeze(0)
+    elif isinstance(image, (str, Path)):
         pixels = load_image(image).unsqueeze(0)
     elif isinstance(image, torch.Tensor):
         pixels = image.unsqueeze(0) if image.ndim == 3 else image
@@ -58,6 +61,18 @@ def score(
     engine = ClipEngine(clip, PromptSet.build(prompt, list(negatives)), device=device)
     with torch.no_grad():
         return engine(pixels.to(engine.device))
+
+
+def svg_pixels(path: str | Path, longest: int = 512) -> torch.Tensor:
+    """Rasterize an SVG file on white, its longest side ``longest`` pixels: (3, H, W) in [0, 1]."""
+    from stylize.vector.raster import render
+    from stylize.vector.svg import read_svg
+
+    document = read_svg(path)
+    factor = longest / max(document.width, document.height, 1e-6)
+    width, height = max(1, round(document.width * factor)), max(1, round(document.height * factor))
+    with torch.no_grad():
+        return render(document.scene.scaled(factor), width, height).permute(2, 0, 1).clamp(0, 1)
 
 
 def mesh_config(
@@ -87,6 +102,7 @@ def stylize_mesh(
     resume: str | Path | None = None,
     on_preview: Callable[[int, Path], None] | None = None,
     overwrite: bool = False,
+    **options: Any,
 ):
     """Stylize a mesh with Text2Mesh and write the run folder.
 
@@ -114,6 +130,11 @@ def stylize_mesh(
             snapshot ``out/preview/step_NNNNNN.npz`` is written (see
             :class:`~stylize.mesh.outputs.PreviewSnapshots`).
         overwrite: replace an earlier run's outputs in ``out``.
+        **options: the command line's options by name: ``clip=[...]``, ``negatives``,
+            ``image_prompts``, ``judge``, ``iters``, ``views``, ``device``, ``seed``, ``symmetry``,
+            ``input_colours``, ``field`` (``"vertex"`` or ``"surface"``), ``bake``, ``bake_size``,
+            ``normal_map``, ``best_of`` (see :data:`stylize.mesh.config.MESH_OPTIONS`); they apply
+            before ``overrides``.
 
     Returns:
         :class:`~stylize.mesh.outputs.Text2MeshResult` with the mesh in the input's frame, the
@@ -123,8 +144,10 @@ def stylize_mesh(
         Interrupted: Ctrl-C stopped the run after writing the checkpoint and the outputs reached;
             the exception's ``result`` has status ``interrupted``.
     """
+    from stylize.mesh.config import mesh_options
     from stylize.mesh.run import Text2Mesh
 
+    overrides = {**mesh_options(options), **dict(overrides or {})}
     if resume is not None:
         job = Text2Mesh.resume(resume, mesh=mesh, prompt=prompt, overrides=overrides, mask=mask, model_cache=model_cache)
         if out is not None and str(out) == DEFAULT_MESH_OUT:
@@ -178,20 +201,27 @@ def bake(
     it), or a run folder's field (``RUN/mesh_textured.glb``; exact per texel for a surface-mode
     field; ``normal_map`` keeps the input geometry and bakes the relief into a normal map).
 
-    Keeps the mesh's own UVs unless ``unwrap``; writes a ``.json`` sidecar beside the GLB.
+    Keeps the mesh's own UVs unless ``unwrap``; writes a ``.json`` sidecar beside the GLB and a
+    picture of the baked GLB as a viewer shows it (``NAME_preview.png`` beside it: four views with
+    the texture sampled through the UVs).
 
     Returns:
-        :class:`~stylize.mesh.bake.BakeReport` (paths, size, charts, per-step seconds).
+        :class:`~stylize.mesh.bake.BakeReport` (paths, size, charts, per-step seconds, ``preview``).
     """
     if Path(mesh).is_dir():
         from stylize.mesh.apply import bake_run
 
-        return bake_run(mesh, out, size=size, unwrap=unwrap, normal_map=normal_map, device=device)
-    if normal_map:
+        report = bake_run(mesh, out, size=size, unwrap=unwrap, normal_map=normal_map, device=device)
+    elif normal_map:
         raise InputError("--normal-map bakes a run's field: give a run folder, not a mesh file")
-    from stylize.mesh.bake import bake_file
+    else:
+        from stylize.mesh.bake import bake_file
 
-    return bake_file(mesh, out, size=size, reunwrap=unwrap)
+        report = bake_file(mesh, out, size=size, reunwrap=unwrap)
+    from stylize.mesh.evaluate import save_mesh_preview
+
+    report.preview = save_mesh_preview(report.path, report.path.with_name(f"{report.path.stem}_preview.png"))
+    return report
 
 
 def evaluate_mesh(

@@ -89,6 +89,11 @@ class RunOutcome:
     def interrupted(self) -> bool:
         return self.status == "interrupted"
 
+    @property
+    def out(self) -> Path | None:
+        """The run folder (as the CLI's final line calls it)."""
+        return self.out_dir
+
 
 def milestone_factor(step: int, iters: int, milestones: Sequence[float], factors: Sequence[float]) -> float:
     """Learning-rate factor at ``step``: the factor of the last milestone (a fraction of

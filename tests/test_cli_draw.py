@@ -53,3 +53,21 @@ def test_paint_unreadable_init_is_exit_2(tmp_path, capsys, tiny_clip_spec):
     argv = ["paint", "a cat", "--init", str(tmp_path / "bad.png"), "--clip", tiny_clip_spec, "--device", "cpu", "--out", str(tmp_path / "x")]
     assert main(argv) == 2
     assert "cannot read image" in capsys.readouterr().err
+
+
+def test_score_reads_the_svg_that_draw_writes(tmp_path, capsys):
+    """`stylize score` of an SVG draws it on white first; the judge CLIP names its colour."""
+    from tests.generation_helpers import JUDGE
+
+    svg = tmp_path / "circle.svg"
+    svg.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
+                   '<circle cx="32" cy="32" r="20" fill="#e01010"/></svg>')  # fmt: skip
+    spec = f"local-dir:{JUDGE}"
+    assert main(["score", str(svg), "a red circle", "--clip", spec]) == 0
+    red = json.loads(capsys.readouterr().out)["scores"][spec]["a red circle"]
+    assert main(["score", str(svg), "a blue circle", "--clip", spec]) == 0
+    blue = json.loads(capsys.readouterr().out)["scores"][spec]["a blue circle"]
+    assert red > blue + 5.0, (red, blue)  # 100 x cosine
+    (tmp_path / "broken.svg").write_text("<svg")
+    assert main(["score", str(tmp_path / "broken.svg"), "a red circle", "--clip", spec]) == 2
+    assert "broken.svg" in capsys.readouterr().err

@@ -1,8 +1,8 @@
 """The ``stylize`` command line: parses arguments and calls :mod:`stylize.api`.
 
 Each sub-command is a triple (help, add its arguments, run it) in :data:`COMMANDS`, defined in
-:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate`, :mod:`stylize.cli.restyle`, :mod:`stylize.cli.batch`
-and :mod:`stylize.cli.worker`. Errors the user can fix (:class:`~stylize.errors.StylizeError`)
+:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate`, :mod:`stylize.cli.restyle`, :mod:`stylize.cli.batch`,
+:mod:`stylize.cli.worker` and :mod:`stylize.cli.doctor`. Errors the user can fix (:class:`~stylize.errors.StylizeError`)
 print one line on stderr and exit with code 2; a traceback is shown only with ``--debug``.
 Ctrl-C and SIGTERM stop a run the same way: it
 saves what exists and the command exits with 130 (SIGINT) or 143 (SIGTERM).
@@ -17,7 +17,7 @@ import sys
 from typing import Callable, Sequence
 
 from stylize import __version__
-from stylize.cli import batch, generate, mesh, restyle, worker
+from stylize.cli import batch, doctor, generate, mesh, restyle, worker
 from stylize.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401  (re-exported)
 from stylize.errors import Interrupted, StylizeError, first_line, terminate_as_interrupt
 
@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "batch": ("run a jobs file of meshes, drawings, paints and restyles (local or Ray executor)", batch.batch_args, batch.batch_run),
     "worker": ("run mesh and draw jobs sent as JSON lines on stdin, CLIP models kept loaded (the Blender add-on's)",
                worker.worker_args, worker.worker_run),
+    "doctor": ("report torch, CUDA/MPS, CPU threads and which CLIP/VGG weights are downloaded (and where)",
+               doctor.doctor_args, doctor.doctor_run),
 }
 
 
@@ -52,8 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (help_text, add_args, _) in COMMANDS.items():
-        add_args(sub.add_parser(name, help=help_text, description=help_text))
+        # --debug and -v work after the command too (SUPPRESS keeps the top-level value otherwise).
+        shared = argparse.ArgumentParser(add_help=False)
+        shared.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+        shared.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output")
+        if name not in THREADS_OWN:
+            shared.add_argument("--threads", type=int, default=None, metavar="N",
+                                help="torch CPU threads (default: the cores not busy right now, see stylize doctor)")
+        add_args(sub.add_parser(name, help=help_text, description=help_text, parents=[shared]))
     return parser
+
+
+THREADS_OWN = ("batch", "doctor")  # commands that set threads their own way
 
 
 def _report_interrupt(exc: Interrupted) -> int:
@@ -74,7 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # keep the CLI's output to our own warnings.
         for handler in logging.getLogger().handlers:
             handler.addFilter(_quiet_third_party)
+    previous_threads = None
     try:
+        if getattr(args, "threads", None) is not None or args.command not in THREADS_OWN:
+            import torch
+
+            from stylize.utils import set_threads
+
+            previous_threads = torch.get_num_threads()
+            set_threads(getattr(args, "threads", None))
         with terminate_as_interrupt():
             return COMMANDS[args.command][2](args)
     except StylizeError as exc:
@@ -94,6 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report_interrupt(exc)
     except KeyboardInterrupt as exc:
         return _report_interrupt(Interrupted.after(exc))
+    finally:
+        if previous_threads is not None:  # main() called from Python leaves the caller's setting
+            import torch
+
+            torch.set_num_threads(previous_threads)
 
 
 if __name__ == "__main__":  # pragma: no cover

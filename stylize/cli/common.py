@@ -125,6 +125,26 @@ def _progress_callback(progress: str, description: str, emit_event: Callable[...
     return None, lambda: None
 
 
+def run_summary(result: Any, started: float, **extra: Any) -> dict[str, Any]:
+    """A command's final line: the run folder, status, the files it wrote, scores (100 x cosine,
+    by model) and the wall time."""
+    import time
+
+    files = getattr(result, "files", {}) or {}
+    out = getattr(result, "out_dir", None)
+    return {"out": None if out is None else str(out), "status": getattr(result, "status", "finished"), **extra,
+            "scores": getattr(result, "scores", {}), "files": sorted(str(name) for name in files),
+            "seconds": round(time.time() - started, 2)}  # fmt: skip
+
+
+def finish(progress: str, summary: dict[str, Any], context: "CommandContext | None" = None) -> None:
+    """Print the final line: a ``done`` event in JSON progress mode, else the summary as JSON."""
+    if progress == "json":
+        (context.emit if context is not None else json_event)("done", **summary)
+    else:
+        emit(json.dumps(summary))
+
+
 def clip_specs(args: argparse.Namespace) -> list[str]:
     from stylize.engine.specs import DEFAULT_CLIP
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 from typing import Sequence
 
 from stylize.cli.common import (
+    finish,
+    run_summary,
     emit,
     DEVICES,
     EXIT_OK,
@@ -50,18 +53,21 @@ def default_out(kind: str) -> str:
     return str(new_folder(kind))
 
 
-def _add_generation_options(parser: argparse.ArgumentParser, presets: Sequence[str]) -> None:
+def _add_generation_options(parser: argparse.ArgumentParser, presets: Sequence[str], kind: str, defaults) -> None:
+    """The options draw and paint share; ``defaults`` is the config's default instance (its
+    values are what a run without a preset uses, shown in the help)."""
     parser.add_argument("prompt", nargs="?", default=None, help="text prompt (or the prompts of a --config file)")
     parser.add_argument("--prompt", dest="extra_prompts", action="append", default=[], metavar="TEXT", help="another prompt (repeatable)")
-    parser.add_argument("--out", help="run folder (default: runs/KIND-TIMESTAMP)")
-    parser.add_argument("--preset", choices=list(presets), help="named settings")
-    parser.add_argument("--size", type=int, help="canvas size in pixels")
-    parser.add_argument("--iters", type=int, help="optimisation steps")
+    parser.add_argument("--out", help=f"run folder (default: a new runs/{kind}-YYYYmmdd-HHMMSS)")
+    parser.add_argument("--preset", choices=list(presets), help=f"named settings: {', '.join(presets)} (default: none, "
+                        "the defaults below)")
+    parser.add_argument("--size", type=int, help=f"canvas size in pixels (default: {defaults.size})")
+    parser.add_argument("--iters", type=int, help=f"optimisation steps (default: {defaults.iters})")
     parser.add_argument("--negative", action="append", metavar="TEXT", help="negative prompt (repeatable)")
-    parser.add_argument("--judge", action="append", metavar="SPEC", help="CLIP model(s) that score the result")
+    parser.add_argument("--judge", action="append", metavar="SPEC", help="CLIP model(s) that score the result (default: none)")
     parser.add_argument("--init", help="start from this file")
-    parser.add_argument("--seed", type=int, help="random seed")
-    parser.add_argument("--config", help="TOML file of config keys")
+    parser.add_argument("--seed", type=int, help=f"random seed (default: {defaults.seed})")
+    parser.add_argument("--config", help="TOML file of config keys (a run's config.toml works)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
     add_overwrite_option(parser)
     add_clip_option(parser)
@@ -85,23 +91,27 @@ def _prompts(args: argparse.Namespace) -> list[str]:
 
 
 def draw_args(parser: argparse.ArgumentParser) -> None:
-    from stylize.vector.config import DRAW_PRESETS
+    from stylize.vector.config import DRAW_PRESETS, DrawConfig
 
-    _add_generation_options(parser, DRAW_PRESETS)
+    defaults = DrawConfig()
+    _add_generation_options(parser, DRAW_PRESETS, "draw", defaults)
     add_progress_option(parser)
-    parser.add_argument("--paths", type=int, help="number of paths")
-    parser.add_argument("--shapes", choices=["strokes", "fills", "both"], help="open strokes, filled shapes or both")
+    parser.add_argument("--paths", type=int, help=f"number of paths (default: {defaults.paths})")
+    parser.add_argument("--shapes", choices=["strokes", "fills", "both"],
+                        help=f"open strokes, filled shapes or both (default: {defaults.shapes})")
     parser.add_argument("--style", metavar="IMAGE", help="style image (StyleCLIPDraw)")
     parser.add_argument("--palette", help='fixed colours "#aa3300,#ffffff,..." or an image to take them from')
-    parser.add_argument("--background", help="background colour (default #ffffff)")
-    parser.add_argument("--best-of", type=int, help="optimise N candidates, keep the best judged")
-    parser.add_argument("--final-scale", type=int, help="render the final drawing this many times larger")
+    parser.add_argument("--background", help=f"background colour (default: {defaults.background})")
+    parser.add_argument("--best-of", type=int, help=f"optimise N candidates, keep the best judged (default: {defaults.best_of})")
+    parser.add_argument("--final-scale", type=int,
+                        help=f"render the final drawing this many times larger (default: {defaults.final_scale})")
 
 
 def draw_run(args: argparse.Namespace, context: CommandContext | None = None) -> int:
     from stylize import api
     from stylize.config import parse_set_items
 
+    started = time.time()
     context = context or CommandContext()
     options = _generation_options(args)
     options.update(paths=args.paths, shapes=args.shapes, style=args.style, palette=args.palette,
@@ -114,20 +124,17 @@ def draw_run(args: argparse.Namespace, context: CommandContext | None = None) ->
                           model_cache=context.model_cache, **options)  # fmt: skip
     finally:
         close()
-    summary = {"out": str(out), "scores": result.scores}
-    if args.progress == "json":
-        context.emit("done", svg=str(Path(out) / "drawing.svg"), **summary)
-    else:
-        emit(json.dumps(summary))
+    finish(args.progress, run_summary(result, started, svg=str(Path(out) / "drawing.svg")), context)
     return EXIT_OK
 
 
 def paint_args(parser: argparse.ArgumentParser) -> None:
-    from stylize.painting.config import PAINT_PRESETS
+    from stylize.painting.config import PAINT_PRESETS, PaintConfig
 
-    _add_generation_options(parser, PAINT_PRESETS)
+    defaults = PaintConfig()
+    _add_generation_options(parser, PAINT_PRESETS, "paint", defaults)
     add_progress_option(parser, json_lines=False)
-    parser.add_argument("--param", choices=["pixel", "fft"], help="image parameterisation (default fft)")
+    parser.add_argument("--param", choices=["pixel", "fft"], help=f"image parameterisation (default: {defaults.param})")
 
 
 def paint_run(args: argparse.Namespace) -> int:
@@ -137,11 +144,12 @@ def paint_run(args: argparse.Namespace) -> int:
     options = _generation_options(args)
     options["param"] = args.param
     out = args.out or default_out("paint")
+    started = time.time()
     on_step, close = step_callback(args.progress, "paint")
     try:
         result = api.paint(_prompts(args), out, preset=args.preset, config_file=args.config,
                            overrides=parse_set_items(args.set), on_step=on_step, overwrite=args.overwrite, **options)  # fmt: skip
     finally:
         close()
-    emit(json.dumps({"out": str(out), "scores": result.scores}))
+    finish(args.progress, run_summary(result, started))
     return EXIT_OK

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 from stylize.cli.common import (
+    finish,
+    run_summary,
     emit,
     EXIT_FAILED,
     EXIT_OK,
@@ -62,26 +65,25 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
 
 def mesh_overrides(args: argparse.Namespace) -> dict:
     from stylize.config import parse_set_items
+    from stylize.mesh.config import mesh_options
 
-    overrides = {
-        "iters": args.iters, "views.n_views": args.views, "device": args.device, "seed": args.seed,
-        "clip": args.clip, "negatives": args.negative, "image_prompts": args.image_prompt,
-        "field.symmetry": args.symmetry, "field.input_colours": args.input_colours, "output.bake": args.bake,
-        "output.bake_size": args.bake_size, "field.mode": args.field_mode, "best_of": args.best_of, "output.normal_map": args.normal_map,
-    }
-    overrides = {k: v for k, v in overrides.items() if v is not None}
+    overrides = mesh_options({
+        "iters": args.iters, "views": args.views, "device": args.device, "seed": args.seed, "clip": args.clip,
+        "negatives": args.negative, "image_prompts": args.image_prompt, "symmetry": args.symmetry,
+        "input_colours": args.input_colours, "bake": args.bake, "bake_size": args.bake_size, "field": args.field_mode,
+        "normal_map": args.normal_map, "best_of": args.best_of,
+    })  # fmt: skip
     overrides.update(parse_set_items(args.set))
     return overrides
 
 
-def mesh_summary(result) -> dict:
-    return {"out": str(result.out_dir), "status": result.status, "iterations": result.iterations, "scores": result.scores}
 
 
 def mesh_run(args: argparse.Namespace, context: CommandContext | None = None) -> int:
     from stylize import api
     from stylize.errors import InputError
 
+    started = time.time()
     context = context or CommandContext()
     if not args.resume and (not args.input or not (args.prompt or args.config)):
         raise InputError("expected INPUT and PROMPT (or --resume RUN_DIR; the prompt may come from --config)")
@@ -100,10 +102,7 @@ def mesh_run(args: argparse.Namespace, context: CommandContext | None = None) ->
                                   on_preview=on_preview)  # fmt: skip
     finally:
         close()
-    if args.progress == "json":
-        context.emit("done", **mesh_summary(result))
-    else:
-        emit(json.dumps(mesh_summary(result)))
+    finish(args.progress, run_summary(result, started, iterations=result.iterations), context)
     return EXIT_OK if result.status == "finished" else EXIT_FAILED
 
 
@@ -172,5 +171,6 @@ def bake_run(args: argparse.Namespace) -> int:
     from stylize import api
 
     report = api.bake(args.mesh, args.out, size=args.size, unwrap=args.unwrap, normal_map=args.normal_map)
-    emit(json.dumps({**report.to_dict(), "sidecar": str(report.sidecar)}))
+    files = [str(p) for p in (report.path, report.sidecar, report.preview) if p is not None]
+    emit(json.dumps({**report.to_dict(), "sidecar": str(report.sidecar), "files": files}))
     return EXIT_OK

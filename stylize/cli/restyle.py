@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 from stylize.cli.common import (
+    finish,
+    run_summary,
     DEVICES,
     EXIT_OK,
     add_clip_option,
@@ -75,6 +78,7 @@ def restyle_run(args: argparse.Namespace) -> int:
     options = {"size": args.size, "iters": args.iters, "judge": args.judge, "seed": args.seed, "clip": args.clip,
                "device": args.device}  # fmt: skip
     out = args.out or _default_out("restyle")
+    started = time.time()
     on_step, close = step_callback(args.progress, "restyle")
     try:
         result = api.restyle(args.image, args.prompt, out, source=args.source, preset=args.preset, config_file=args.config,
@@ -82,9 +86,5 @@ def restyle_run(args: argparse.Namespace) -> int:
                              **options)  # fmt: skip
     finally:
         close()
-    summary = {"out": str(out), "scores": result.scores}
-    if args.progress == "json":
-        json_event("done", image=str(Path(out) / "image.png"), net=str(Path(out) / "net.pt"), **summary)
-    else:
-        emit(json.dumps(summary))
+    finish(args.progress, run_summary(result, started, image=str(Path(out) / "image.png"), net=str(Path(out) / "net.pt")))
     return EXIT_OK

@@ -156,12 +156,23 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
 def _offline_error(spec: ModelSpec, why: str) -> ModelLoadError:
     return ModelLoadError(
         f"cannot load CLIP model {spec.name}: {why}; supply the weights yourself as "
-        f"{spec.arch}:/path/to/weights.pt or local-dir:/path/to/open_clip_folder"
+        f"{spec.arch}:/path/to/weights.pt or local-dir:/path/to/open_clip_folder. "
+        f"To see the toolkit work offline, the repository ships a toy test CLIP that knows only coloured "
+        f"shapes: {offline_demo_hint()}"
     )
 
 
-def _cached_tag_weights(spec: ModelSpec, cache_dir: str | None) -> str | None:
-    """Return the local path of already-downloaded weights for a pretrained tag, if any."""
+def offline_demo_hint() -> str:
+    """The offline demo command (the shipped test CLIP on the shipped vase), for error messages."""
+    root = Path(__file__).resolve().parents[2]
+    trainer = root / "tests" / "assets" / "clip" / "trainer"
+    clip = f"local-dir:{trainer}" if trainer.is_dir() else "local-dir:tests/assets/clip/trainer (in a source checkout)"
+    return f'stylize mesh examples/meshes/vase.obj "a red circle" --preset smoke --clip {clip}' 
+
+
+def _cached_tag_weights(spec: ModelSpec, cache_dir: str | None, hub_cache: str | None = None) -> str | None:
+    """Return the local path of already-downloaded weights for a pretrained tag, if any
+    (``hub_cache``: the Hugging Face cache to look in, default ``cache_dir`` or the hub's own)."""
     import open_clip
 
     cfg = open_clip.get_pretrained_cfg(spec.arch, spec.pretrained)
@@ -170,7 +181,7 @@ def _cached_tag_weights(spec: ModelSpec, cache_dir: str | None) -> str | None:
         from huggingface_hub import try_to_load_from_cache
 
         for filename in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
-            found = try_to_load_from_cache(hub_id, filename, cache_dir=cache_dir)
+            found = try_to_load_from_cache(hub_id, filename, cache_dir=hub_cache or cache_dir)
             if isinstance(found, str) and os.path.isfile(found):
                 return found
     url = cfg.get("url") or ""

@@ -74,6 +74,25 @@ def evaluate_field(
     return styled.displaced(torch.cat(displacement)), torch.cat(colors), styled
 
 
+#: The training mesh lies in the unit ball of its normalised frame, touching it. Another mesh of
+#: the same object in the same file frame reaches about radius 1 there too; outside this range it
+#: is bigger, smaller or elsewhere, and the field paints it as if it were the training object.
+SAME_OBJECT_RADIUS = (0.8, 1.15)
+
+
+def warn_if_other_object(normalized: np.ndarray, mesh: str | Path) -> bool:
+    """Log a warning when ``normalized`` (the target's vertices in the training frame) is not where
+    the training mesh was; returns whether it warned."""
+    radius = float(np.linalg.norm(normalized, axis=1).max()) if len(normalized) else 0.0
+    low, high = SAME_OBJECT_RADIUS
+    if low <= radius <= high:
+        return False
+    logger.warning("%s does not look like the mesh the field was trained on: in the training mesh's frame it reaches "
+                   "radius %.2f, the training mesh 1.00 (bigger, smaller or moved); the field is applied as if it were "
+                   "the same object in the same file frame", Path(mesh).name, radius)  # fmt: skip
+    return True
+
+
 def apply_field(
     source: str | Path,
     mesh: str | Path,
@@ -129,6 +148,7 @@ def _apply(field_path, config_path, mesh, folder, mask, overrides, device, start
     # The training run's frame, not this mesh's own: shared surface points map to the same inputs.
     normalized = field.normalization.apply(loaded.file_vertices).astype(np.float32)
     loaded = dataclasses.replace(loaded, vertices=normalized, normalization=field.normalization)
+    warn_if_other_object(normalized, mesh)
     weights = None
     if mask is not None:
         weights = mask_for_loaded(load_mask(mask, loaded.source_vertex_count or len(loaded.vertices)), loaded)

@@ -57,6 +57,7 @@ class BakeReport:
     texture: np.ndarray | None = field(default=None, repr=False)  # (size, size, 3) uint8 sRGB
     face_uv: np.ndarray | None = field(default=None, repr=False)  # (F, 3, 2) glTF UVs of each face corner
     normal_texture: np.ndarray | None = field(default=None, repr=False)  # (size, size, 3) uint8, tangent space
+    preview: Path | None = None  # a picture of the baked GLB (api.bake writes it)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +65,7 @@ class BakeReport:
             "exact": self.exact, "normal_map": self.normal_texture is not None,
             "reused_uvs": self.reused_uvs, "charts": self.charts, "utilization": self.utilization,
             "coverage": round(self.coverage, 4), "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "preview": None if self.preview is None else str(self.preview),
         }  # fmt: skip
 
 

@@ -298,6 +298,25 @@ MESH_LIMITS: Mapping[str, tuple[float, float]] = {
 }  # fmt: skip
 
 
+# The ``stylize mesh`` options (CLI flags and keyword arguments of :func:`stylize.stylize_mesh`)
+# and the config keys they set: one table for both, so the API takes what the CLI takes.
+MESH_OPTIONS: Mapping[str, str] = {
+    "clip": "clip", "negatives": "negatives", "image_prompts": "image_prompts", "judge": "judge", "iters": "iters",
+    "views": "views.n_views", "device": "device", "seed": "seed", "symmetry": "field.symmetry",
+    "input_colours": "field.input_colours", "field": "field.mode", "bake": "output.bake", "bake_size": "output.bake_size",
+    "normal_map": "output.normal_map", "best_of": "best_of",
+}  # fmt: skip
+
+
+def mesh_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Named options (None: not given) -> config overrides; an unknown name is one line."""
+    unknown = set(options) - set(MESH_OPTIONS)
+    if unknown:
+        raise InputError(f"unknown option {sorted(unknown)[0]!r}: expected one of {', '.join(MESH_OPTIONS)} "
+                         "(or any config key through overrides)")  # fmt: skip
+    return {MESH_OPTIONS[name]: value for name, value in options.items() if value is not None}
+
+
 def resolve_mesh_config(
     prompt: str = "",
     preset: str | None = "fast",

@@ -36,8 +36,10 @@ GREY = 0.5
 
 
 def _read_mask_file(path: Path) -> np.ndarray:
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"mask file {path} not found")
+    if not path.is_file():
+        raise InputError(f"mask file {path} is not a regular file (expected a .npy or text file of weights)")
     if path.suffix.lower() == ".npy":
         try:
             values = np.load(path, allow_pickle=False)

@@ -22,7 +22,7 @@ from stylize.mesh.renderer import get_renderer
 from stylize.mesh.shading import render_deferred, render_shaded
 from stylize.mesh.surface import TextureSet
 
-__all__ = ["judge_views", "mesh_path_of", "render_mesh", "score_mesh"]
+__all__ = ["judge_views", "mesh_path_of", "render_mesh", "save_mesh_preview", "score_mesh"]
 
 GREY = 0.5
 
@@ -54,6 +54,21 @@ def render_mesh(mesh: LoadedMesh, views: CameraViews, size: int, device: str | t
     if colors is None:
         colors = torch.full_like(vertices, GREY)
     return render_shaded(renderer, vertices, faces, colors, views)
+
+
+def save_mesh_preview(mesh_path: str | Path, out: str | Path, size: int = 256, views: int = 4) -> Path:
+    """Write a picture of a mesh file as a viewer shows it (textures through their UVs): ``views``
+    renders around it at 20 degrees elevation, side by side, PNG written atomically."""
+    import math
+
+    from stylize.images import image_grid, save_image
+    from stylize.mesh.camera import orbit_views
+    from stylize.mesh.io import load_mesh
+
+    mesh = load_mesh(mesh_path, normalize=True)
+    azimuth = torch.arange(views, dtype=torch.float32) * (2 * math.pi / views) + math.radians(30)
+    images = render_mesh(mesh, orbit_views(azimuth, [math.radians(20)], radius=2.5, fov=math.radians(45)), size)
+    return save_image(Path(out), image_grid(list(images), columns=views))
 
 
 def judge_views() -> CameraViews:

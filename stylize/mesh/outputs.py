@@ -73,6 +73,11 @@ class Text2MeshResult:
     styled: Any = field(default=None, repr=False)
     source: Any = field(default=None, repr=False)
 
+    @property
+    def out(self) -> Path | None:
+        """The run folder (as the CLI's final line calls it)."""
+        return self.out_dir
+
 
 def collect_result(run: Text2MeshRun, scores: dict[str, float] | None = None, stylized=None) -> Text2MeshResult:
     """The stylized mesh of ``run`` in the input's frame, without writing anything.

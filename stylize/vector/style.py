@@ -76,7 +76,7 @@ class VggFeatures(nn.Module):
             if offline_mode() and not os.path.isfile(cached):
                 raise ModelLoadError(
                     f"{label} weights are not cached and offline mode is on; "
-                    f"use {setting} = 'clip' (no download) or go online once"
+                    f"use --set {setting}=clip (no download) or go online once"
                 )
         from torchvision.models.vgg import cfgs, make_layers
 
@@ -97,7 +97,7 @@ class VggFeatures(nn.Module):
         except Exception as exc:  # URLError, hash mismatch, ...
             raise ModelLoadError(
                 f"cannot load {label} weights ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                f"use {setting} = 'clip' (no download)"
+                f"use --set {setting}=clip (no download)"
             ) from None
         network = network[: max(layers) + 1]
         self.network = network.eval().requires_grad_(False)

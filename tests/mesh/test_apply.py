@@ -90,3 +90,17 @@ def test_cli_apply_bad_inputs_exit_2(source, mesh, needle, trained, tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0]
     assert not (tmp_path / "o" / "mesh.glb").exists()
+
+
+def test_apply_warns_when_the_target_is_not_the_training_object(trained, tmp_path, caplog):
+    folder, _, _ = trained
+    v, f = make_icosphere(2)
+    save_mesh(tmp_path / "elsewhere.ply", v * 2.0 + np.array([6.0, 0.5, -0.25]), f)  # same shape, moved
+    save_mesh(tmp_path / "tiny.ply", v * 0.5 + np.array([1.0, 0.5, -0.25]), f)  # same place, a quarter of the size
+    with caplog.at_level("WARNING", logger="stylize.mesh.apply"):
+        api.apply_field(folder / "run", folder / "dense.ply", out=None)
+        assert "does not look like" not in caplog.text  # the same object, denser
+        for name in ("elsewhere.ply", "tiny.ply"):
+            caplog.clear()
+            api.apply_field(folder / "run", tmp_path / name, out=None)
+            assert f"{name} does not look like the mesh the field was trained on" in caplog.text

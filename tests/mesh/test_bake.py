@@ -91,6 +91,17 @@ def test_stylize_bake_keeps_existing_uvs_unless_asked(baked, tmp_path, capsys):
     np.testing.assert_allclose(kept.visual.uv, source.visual.uv, atol=1e-7)
     assert kept.visual.material.baseColorTexture.size == (256, 256)
     assert glb_extras(tmp_path / "kept.glb")["prompt"] == "a red circle"  # metadata carried over
+    # a picture of the baked GLB as a viewer shows it, listed with the files written
+    preview = tmp_path / "kept_preview.png"
+    assert report["preview"] == str(preview) and str(preview) in report["files"]
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(preview).convert("RGB"), dtype=np.float32) / 255
+    assert pixels.shape == (256, 1024, 3)
+    covered = pixels[(pixels < 0.98).any(-1)]
+    texture = np.asarray(kept.visual.material.baseColorTexture.convert("RGB"), dtype=np.float32).reshape(-1, 3) / 255
+    assert len(covered) > 0.1 * 256 * 1024  # the mesh is in the picture
+    assert int(covered.mean(0).argmax()) == int(texture.mean(0).argmax())  # in the texture's colour
     assert main(["bake", str(folder / "ball.glb"), "--size", "256", "--unwrap", "--out", str(tmp_path / "new.glb")]) == 0
     assert not json.loads(capsys.readouterr().out)["reused_uvs"]
 

@@ -97,6 +97,6 @@ def test_pretrained_vgg19_offline_is_one_line_error_naming_the_setting():
     name = torchvision.models.VGG19_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
     if os.path.isfile(os.path.join(torch.hub.get_dir(), "checkpoints", name)):
         pytest.skip("VGG-19 weights are cached here")
-    with pytest.raises(ModelLoadError, match="content_features = 'clip'") as info:
+    with pytest.raises(ModelLoadError, match="--set content_features=clip") as info:
         get_content_features("vgg")
     assert "VGG-19" in str(info.value) and "\n" not in str(info.value)

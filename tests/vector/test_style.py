@@ -86,6 +86,6 @@ def test_pretrained_vgg_offline_is_one_line_error():
     name = torchvision.models.VGG16_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
     if os.path.isfile(os.path.join(torch.hub.get_dir(), "checkpoints", name)):
         pytest.skip("VGG-16 weights are cached here")
-    with pytest.raises(ModelLoadError, match="style_features = 'clip'") as info:
+    with pytest.raises(ModelLoadError, match="--set style_features=clip") as info:
         VggFeatures(pretrained=True)
     assert "\n" not in str(info.value)
