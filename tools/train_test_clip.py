@@ -98,6 +98,9 @@ class Augment:
     ``text2mesh_local``: 10 % area crops + perspective; ``clipdraw``: perspective + 70-90 % crops),
     so the optimised CLIP has seen what optimisers feed it. ``photometric`` (the judge): blur,
     brightness / contrast / saturation jitter and pixel noise, never a warp.
+
+    Returns ``(images, cropped)``: ``cropped`` (B,) marks the 10 % crops, which show colour and
+    pattern but not which shape they came from.
     """
 
     GEOMETRIC = (("none", 0.3), ("affine", 0.2), ("text2mesh", 0.15), ("text2mesh_local", 0.2), ("clipdraw", 0.15))
@@ -107,7 +110,7 @@ class Augment:
         self.generator = generator
         self.augmenters = {name: Augmenter(name, copies=1, seed=seed + i) for i, (name, _) in enumerate(self.GEOMETRIC[2:])}
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+    def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         n, g = images.shape[0], self.generator
         if self.kind == "geometric":
             pick = torch.multinomial(torch.tensor([p for _, p in self.GEOMETRIC]), n, replacement=True, generator=g)
@@ -117,7 +120,8 @@ class Augment:
                 if len(chosen):
                     warp = _affine if name == "affine" else (lambda x, _g, a=self.augmenters[name]: a(x))
                     out[chosen] = warp(images[chosen], g)
-            return out.clamp(0, 1)
+            local = [name for name, _ in self.GEOMETRIC].index("text2mesh_local")
+            return out.clamp(0, 1), pick == local
         blurred = F.avg_pool2d(F.pad(images, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
         pick = (torch.rand(n, 1, 1, 1, generator=g) < 0.3).float()
         images = images * (1 - pick) + blurred * pick
@@ -127,16 +131,18 @@ class Augment:
         saturation = 0.8 + 0.4 * torch.rand(n, 1, 1, 1, generator=g)
         images = grey + (images - grey) * saturation
         noise = 0.05 * torch.rand(n, 1, 1, 1, generator=g) * torch.randn(images.shape, generator=g)
-        return (images * gain + bias + noise).clamp(0, 1)
+        return (images * gain + bias + noise).clamp(0, 1), torch.zeros(n, dtype=torch.bool)
 
 
-def soft_targets(batch: ShapeBatch) -> torch.Tensor:
+def soft_targets(batch: ShapeBatch, shape_hidden: torch.Tensor | None = None) -> torch.Tensor:
     """Caption weights ``(B, 128)``: colour (graded by :func:`colour_weights`) x shape (one-hot, or
-    spread evenly where no shape name fits) x pattern (a patterned picture matches its full
-    caption 0.7 and the plain one 0.3)."""
+    spread evenly where no shape name fits or ``shape_hidden`` (B,) says a crop hides it) x
+    pattern (a patterned picture matches its full caption 0.7 and the plain one 0.3)."""
     n = len(batch)
     colour = colour_weights(batch.rgb)
     known = batch.shape >= 0
+    if shape_hidden is not None:
+        known = known & ~shape_hidden
     shape = torch.full((n, len(SHAPES)), 1.0 / len(SHAPES))
     shape[known] = F.one_hot(batch.shape[known], len(SHAPES)).float()
     pattern = torch.zeros(n, len(PATTERNS))
@@ -245,11 +251,12 @@ def train(
         batch = pool.select(torch.randint(pool_size, (batch_size,), generator=data))
         flip = torch.rand(batch_size, 1, 1, 1, generator=data) < 0.5
         images = torch.where(flip, batch.images.flip(-1), batch.images)
-        pixels = (augment(images) - mean) / std
+        augmented, cropped = augment(images)
+        pixels = (augmented - mean) / std
         image = F.normalize(model.encode_image(pixels), dim=-1)
         text = F.normalize(model.encode_text(tokens), dim=-1)
         logits = model.logit_scale.exp().clamp(max=100) * image @ text.T
-        loss = torch.sum(-soft_targets(batch) * F.log_softmax(logits, -1), -1).mean()
+        loss = torch.sum(-soft_targets(batch, cropped) * F.log_softmax(logits, -1), -1).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -290,7 +297,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="train a tiny test CLIP on synthetic shapes and renders")
     parser.add_argument("variant", choices=sorted(VARIANTS))
     parser.add_argument("--out", type=Path, help="output folder (default tests/assets/clip/VARIANT)")
-    parser.add_argument("--steps", type=int, default=1600)
+    parser.add_argument("--steps", type=int, default=3200)
     parser.add_argument("--batch-size", type=int, default=96)
     parser.add_argument("--pool-size", type=int, default=16384)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (part of what makes a run reproducible)")

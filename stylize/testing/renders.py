@@ -55,6 +55,12 @@ class Primitive:
     faces: torch.Tensor
     shape: int = -1
 
+    @property
+    def edge_length(self) -> float:
+        """Mean edge length in normalised units (how fine a per-vertex pattern can be)."""
+        corners = self.vertices[self.faces]
+        return float((corners - corners.roll(1, dims=1)).norm(dim=-1).mean())
+
 
 def _subdivide(vertices: np.ndarray, faces: np.ndarray, times: int) -> tuple[np.ndarray, np.ndarray]:
     import trimesh.remesh
@@ -232,6 +238,9 @@ def draw_renders(
     rotation = _random_rotations(n, g, tilt=0.35)
     frame = _random_rotations(n, g, tilt=math.pi)
     period = 0.28 + 0.22 * torch.rand(n, generator=g)
+    # A per-vertex pattern needs a few vertices per cell to be a pattern at all (not label noise).
+    finest = torch.tensor([3.5 * primitives[k].edge_length for k in keys])[chosen]
+    period = torch.where(per_pixel, period, torch.maximum(period, finest))
     waves = torch.randn(n, 4, 3, generator=g) * 2.5
     phases = torch.rand(n, 4, 3, generator=g) * 2 * math.pi
     amplitude = 0.3 * torch.rand(n, generator=g) * (torch.rand(n, generator=g) < noisy)

@@ -101,8 +101,8 @@ def test_a_striped_cube_has_both_colours_on_it(primitives, surface):
     inside = batch.images[:, :, 24:40, 24:40]
     blue = (inside[:, 2] > inside[:, 0] + 0.3).float().mean((1, 2))
     white = ((inside.min(1).values > 0.45) & ((inside[:, 2] - inside[:, 0]).abs() < 0.15)).float().mean((1, 2))  # lit grey to white
-    # every view shows both colours (some faces are in shadow); on average both cover a good share
-    assert bool((blue > 0.02).all() and (white > 0.02).all()), (blue, white)
+    # most views show both colours in the middle (a face may be in shadow, or one wide stripe)
+    assert int(((blue > 0.05) & (white > 0.05)).sum()) >= 4, (blue, white)
     assert float(blue.mean()) > 0.2 and float(white.mean()) > 0.2, (blue, white)
 
 
