@@ -1,11 +1,22 @@
-"""Train one of the project's two tiny test CLIPs on the synthetic shapes world.
+"""Train one of the project's two tiny test CLIPs on the synthetic world of shapes and renders.
 
     python tools/train_test_clip.py trainer   # -> tests/assets/clip/trainer/
     python tools/train_test_clip.py judge     # -> tests/assets/clip/judge/
 
+The data is half 2D pictures (:mod:`stylize.testing.shapes`: filled, outlined, lit, patterned
+shapes) and half renders of 3D primitives made with the project's rasterizer
+(:mod:`stylize.testing.renders`: sphere, cube, torus, cylinder, vase; plain / striped / dotted /
+checkered, per vertex or per pixel; varied lights and views). A share of every draw is painted in
+a uniformly random colour whose caption weights follow its distance to each named colour
+(:func:`~stylize.testing.shapes.colour_weights`), so the score of "a blue circle" rises smoothly
+as any colour moves toward blue: no basins of the wrong colour for an optimiser to fall into.
+
 The result is an open_clip ``local-dir`` folder (``open_clip_config.json`` with ``model_cfg`` and
 ``preprocess_cfg``, ``open_clip_model.safetensors``) plus ``training.json`` with the settings,
-time and held-out accuracy. Deterministic for a seed (the script fixes torch's thread count).
+time (drawing included) and held-out accuracy per attribute, on fresh 2D pictures, on fresh
+renders of the training primitives (surface and vertex colouring apart) and on renders of
+primitives no training draw uses. Deterministic for a seed (the script fixes torch's thread
+count): rerunning gives the same bytes.
 
 These models know a narrow synthetic world ("a red circle", "a blue striped square", ...). They
 are a test instrument, never a substitute for real CLIP weights.
@@ -22,9 +33,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from stylize.testing.shapes import PATTERNS, SHAPES, ShapeBatch, all_captions, draw_shapes
+from stylize.engine import Augmenter
+from stylize.testing.renders import draw_renders, standard_primitives, unseen_primitives
+from stylize.testing.shapes import COLOURS, PATTERNS, SHAPES, ShapeBatch, all_captions, colour_weights, draw_shapes
 
 ROOT = Path(__file__).resolve().parents[1]
+VASE = ROOT / "examples" / "meshes" / "vase.obj"
+OFF_PALETTE = 0.25  # share of training pictures in a random colour (graded caption weights)
 
 TEXT_CFG = {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2}
 
@@ -60,66 +75,137 @@ VARIANTS = {
 }
 
 
-def augment(images: torch.Tensor, kind: str, generator: torch.Generator) -> torch.Tensor:
-    """Training-time robustness: geometric warps (trainer) or blur / colour noise (judge)."""
+def _affine(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Small rotation / shear / scale / shift, white fill."""
     n = images.shape[0]
-    if kind == "geometric":
-        # random affine: small shear/scale/translation, white fill as the optimisation-time augments
-        angle = (torch.rand(n, generator=generator) - 0.5) * 0.6
-        scale = 0.85 + 0.3 * torch.rand(n, generator=generator)
-        shear = (torch.rand(n, 2, generator=generator) - 0.5) * 0.3
-        shift = (torch.rand(n, 2, generator=generator) - 0.5) * 0.2
-        cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-        theta = torch.stack(
-            [torch.stack([cos + shear[:, 0], -sin, shift[:, 0]], -1), torch.stack([sin, cos + shear[:, 1], shift[:, 1]], -1)], 1
-        )
-        apply = (torch.rand(n, generator=generator) < 0.5).view(-1, 1, 1)
-        identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(n, 2, 3)
-        grid = F.affine_grid(torch.where(apply, theta, identity), list(images.shape), align_corners=False)
-        return F.grid_sample(images - 1, grid, align_corners=False) + 1
-    # photometric: blur some, jitter brightness/contrast a little
-    blurred = F.avg_pool2d(F.pad(images, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    pick = (torch.rand(n, 1, 1, 1, generator=generator) < 0.3).float()
-    images = images * (1 - pick) + blurred * pick
-    gain = 0.9 + 0.2 * torch.rand(n, 1, 1, 1, generator=generator)
-    bias = (torch.rand(n, 1, 1, 1, generator=generator) - 0.5) * 0.1
-    return (images * gain + bias).clamp(0, 1)
+    angle = (torch.rand(n, generator=generator) - 0.5) * 0.6
+    scale = 0.85 + 0.3 * torch.rand(n, generator=generator)
+    shear = (torch.rand(n, 2, generator=generator) - 0.5) * 0.3
+    shift = (torch.rand(n, 2, generator=generator) - 0.5) * 0.2
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [torch.stack([cos + shear[:, 0], -sin, shift[:, 0]], -1), torch.stack([sin, cos + shear[:, 1], shift[:, 1]], -1)], 1
+    )
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images - 1, grid, align_corners=False) + 1
 
 
-def soft_targets(batch, num_captions: int) -> torch.Tensor:
-    """Patterned pictures match their full caption (0.7) and the plain one (0.3)."""
-    targets = torch.zeros(len(batch.colour), num_captions)
-    full = batch.full_index()
-    plain = (batch.colour * len(SHAPES) + batch.shape) * len(PATTERNS)
+class Augment:
+    """Training-time robustness, one kind per variant.
+
+    ``geometric`` (the trainer): per picture one of nothing, a small affine warp, or the
+    pipelines' own augmentations (:class:`~stylize.engine.Augmenter` ``text2mesh``: perspective;
+    ``text2mesh_local``: 10 % area crops + perspective; ``clipdraw``: perspective + 70-90 % crops),
+    so the optimised CLIP has seen what optimisers feed it. ``photometric`` (the judge): blur,
+    brightness / contrast / saturation jitter and pixel noise, never a warp.
+
+    Returns ``(images, cropped)``: ``cropped`` (B,) marks the 10 % crops, which show colour and
+    pattern but not which shape they came from.
+    """
+
+    GEOMETRIC = (("none", 0.3), ("affine", 0.2), ("text2mesh", 0.15), ("text2mesh_local", 0.2), ("clipdraw", 0.15))
+
+    def __init__(self, kind: str, generator: torch.Generator, seed: int) -> None:
+        self.kind = kind
+        self.generator = generator
+        self.augmenters = {name: Augmenter(name, copies=1, seed=seed + i) for i, (name, _) in enumerate(self.GEOMETRIC[2:])}
+
+    def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        n, g = images.shape[0], self.generator
+        if self.kind == "geometric":
+            pick = torch.multinomial(torch.tensor([p for _, p in self.GEOMETRIC]), n, replacement=True, generator=g)
+            out = images.clone()
+            for index, (name, _) in enumerate(self.GEOMETRIC[1:], start=1):
+                chosen = torch.nonzero(pick == index).flatten()
+                if len(chosen):
+                    warp = _affine if name == "affine" else (lambda x, _g, a=self.augmenters[name]: a(x))
+                    out[chosen] = warp(images[chosen], g)
+            local = [name for name, _ in self.GEOMETRIC].index("text2mesh_local")
+            return out.clamp(0, 1), pick == local
+        blurred = F.avg_pool2d(F.pad(images, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+        pick = (torch.rand(n, 1, 1, 1, generator=g) < 0.3).float()
+        images = images * (1 - pick) + blurred * pick
+        gain = 0.85 + 0.3 * torch.rand(n, 1, 1, 1, generator=g)
+        bias = (torch.rand(n, 1, 1, 1, generator=g) - 0.5) * 0.12
+        grey = images.mean(1, keepdim=True)
+        saturation = 0.8 + 0.4 * torch.rand(n, 1, 1, 1, generator=g)
+        images = grey + (images - grey) * saturation
+        noise = 0.05 * torch.rand(n, 1, 1, 1, generator=g) * torch.randn(images.shape, generator=g)
+        return (images * gain + bias + noise).clamp(0, 1), torch.zeros(n, dtype=torch.bool)
+
+
+def soft_targets(batch: ShapeBatch, shape_hidden: torch.Tensor | None = None) -> torch.Tensor:
+    """Caption weights ``(B, 128)``: colour (graded by :func:`colour_weights`) x shape (one-hot, or
+    spread evenly where no shape name fits or ``shape_hidden`` (B,) says a crop hides it) x
+    pattern (a patterned picture matches its full caption 0.7 and the plain one 0.3)."""
+    n = len(batch)
+    colour = colour_weights(batch.rgb)
+    known = batch.shape >= 0
+    if shape_hidden is not None:
+        known = known & ~shape_hidden
+    shape = torch.full((n, len(SHAPES)), 1.0 / len(SHAPES))
+    shape[known] = F.one_hot(batch.shape[known], len(SHAPES)).float()
+    pattern = torch.zeros(n, len(PATTERNS))
     patterned = batch.pattern > 0
-    targets[torch.arange(len(full)), plain] = torch.where(patterned, 0.3, 1.0)
-    targets[torch.arange(len(full))[patterned], full[patterned]] = 0.7
-    return targets
+    pattern[:, 0] = torch.where(patterned, 0.3, 1.0)
+    pattern[torch.arange(n)[patterned], batch.pattern[patterned]] = 0.7
+    return (colour[:, :, None, None] * shape[:, None, :, None] * pattern[:, None, None, :]).reshape(n, -1)
+
+
+def held_out_sets(image_size: int, seed: int, n: int) -> dict[str, ShapeBatch]:
+    """Fresh draws no training step sees: named colours only (their labels are exact)."""
+    seen, unseen = standard_primitives(VASE), unseen_primitives()
+    return {
+        "2d": draw_shapes(n, image_size, torch.Generator().manual_seed(seed)),
+        "3d_surface": draw_renders(n, image_size, torch.Generator().manual_seed(seed + 1), seen, surface=1.0),
+        "3d_vertex": draw_renders(n, image_size, torch.Generator().manual_seed(seed + 2), seen, surface=0.0),
+        "3d_unseen_meshes": draw_renders(n, image_size, torch.Generator().manual_seed(seed + 3), unseen, surface=0.5),
+    }
 
 
 @torch.no_grad()
-def evaluate(model, tokenizer, image_size: int, preprocess_cfg: dict, seed: int, n: int = 2000) -> dict[str, float]:
-    """Held-out accuracy on freshly drawn pictures (colour, shape, pattern, full caption)."""
-    captions = all_captions()
-    text = F.normalize(model.encode_text(tokenizer(captions)), dim=-1)
-    batch = draw_shapes(n, image_size, torch.Generator().manual_seed(seed))
+def accuracy(model, tokenizer, preprocess_cfg: dict, batch: ShapeBatch) -> dict[str, float]:
+    """Zero-shot accuracy per attribute over all 128 captions: colour, pattern, and where the
+    picture has a shape name, shape, full caption and the 32 ``a {colour} {shape}`` captions."""
+    text = F.normalize(model.encode_text(tokenizer(all_captions())), dim=-1)
     mean = torch.tensor(preprocess_cfg["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(preprocess_cfg["std"]).view(1, 3, 1, 1)
-    image = F.normalize(model.encode_image((batch.images - mean) / std), dim=-1)
+    image = torch.cat([F.normalize(model.encode_image((part - mean) / std), dim=-1) for part in batch.images.split(500)])
     logits = image @ text.T
     predicted = logits.argmax(-1)
     colour = predicted // (len(SHAPES) * len(PATTERNS))
     shape = (predicted // len(PATTERNS)) % len(SHAPES)
     pattern = predicted % len(PATTERNS)
-    # zero-shot over the 32 "a {colour} {shape}" captions only
     short = logits[:, :: len(PATTERNS)].argmax(-1)
-    return {
+    # the colour among "a {c} {shape}" captions of the picture's own shape (how pipelines are judged)
+    own_shape = batch.shape.clamp(min=0)
+    by_colour = logits[:, :: len(PATTERNS)].reshape(-1, len(COLOURS), len(SHAPES)).gather(
+        2, own_shape.view(-1, 1, 1).expand(-1, len(COLOURS), 1)).squeeze(-1)  # fmt: skip
+    known = batch.shape >= 0
+    result = {
         "colour": float((colour == batch.colour).float().mean()),
-        "shape": float((shape == batch.shape).float().mean()),
         "pattern": float((pattern == batch.pattern).float().mean()),
-        "full_caption": float((predicted == batch.full_index()).float().mean()),
-        "colour_shape_caption": float((short == batch.short_index()).float().mean()),
     }
+    if bool(known.any()):
+        result.update({
+            "shape": float((shape == batch.shape)[known].float().mean()),
+            "full_caption": float((predicted == batch.full_index())[known].float().mean()),
+            "colour_shape_caption": float((short == batch.short_index())[known].float().mean()),
+            "colour_among_own_shape": float((by_colour.argmax(-1) == batch.colour)[known].float().mean()),
+        })  # fmt: skip
+    return {k: round(v, 4) for k, v in result.items()}
+
+
+def evaluate(model, tokenizer, image_size: int, preprocess_cfg: dict, seed: int, n: int = 2000) -> dict[str, dict[str, float]]:
+    """Held-out accuracy per set (:func:`held_out_sets`) and attribute (:func:`accuracy`)."""
+    return {name: accuracy(model, tokenizer, preprocess_cfg, batch) for name, batch in held_out_sets(image_size, seed, n).items()}
+
+
+def draw_pool(size: int, image_size: int, generator: torch.Generator) -> ShapeBatch:
+    """The training pool: half 2D pictures, half 3D renders, both with off-palette colours."""
+    flat = draw_shapes(size - size // 2, image_size, generator, off_palette=OFF_PALETTE)
+    rendered = draw_renders(size // 2, image_size, generator, standard_primitives(VASE), off_palette=OFF_PALETTE)
+    return ShapeBatch.cat([flat, rendered])
 
 
 def train(
@@ -127,7 +213,7 @@ def train(
     out: Path,
     steps: int,
     batch_size: int,
-    pool_size: int = 12288,
+    pool_size: int = 16384,
     threads: int = 1,
     log_every: int = 100,
     eval_samples: int = 2000,
@@ -154,30 +240,32 @@ def train(
         optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
     )
     data = torch.Generator().manual_seed(settings["data_seed"])
-    start = time.perf_counter()
+    augment = Augment(settings["augment"], data, seed=settings["data_seed"] + 1)
+    start, cpu_start = time.perf_counter(), time.process_time()
     # Drawing is as costly as a training step on 2 cores: draw a pool once, then sample it with
     # fresh augmentations (and mirror images) every step.
-    pool = draw_shapes(pool_size, image_size, data)
+    pool = draw_pool(pool_size, image_size, data)
+    draw_seconds = time.perf_counter() - start
     model.train()
     for step in range(steps):
-        pick = torch.randint(pool_size, (batch_size,), generator=data)
-        batch = ShapeBatch(pool.images[pick], pool.colour[pick], pool.shape[pick], pool.pattern[pick])
+        batch = pool.select(torch.randint(pool_size, (batch_size,), generator=data))
         flip = torch.rand(batch_size, 1, 1, 1, generator=data) < 0.5
         images = torch.where(flip, batch.images.flip(-1), batch.images)
-        pixels = (augment(images, settings["augment"], data) - mean) / std
+        augmented, cropped = augment(images)
+        pixels = (augmented - mean) / std
         image = F.normalize(model.encode_image(pixels), dim=-1)
         text = F.normalize(model.encode_text(tokens), dim=-1)
         logits = model.logit_scale.exp().clamp(max=100) * image @ text.T
-        loss = torch.sum(-soft_targets(batch, len(captions)) * F.log_softmax(logits, -1), -1).mean()
+        loss = torch.sum(-soft_targets(batch, cropped) * F.log_softmax(logits, -1), -1).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.step()
         if log_every and (step % log_every == 0 or step == steps - 1):
             print(f"{variant} step {step:5d} loss {loss.item():.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     model.eval()
-    accuracy = evaluate(model, tokenizer, image_size, settings["preprocess_cfg"], seed=settings["data_seed"] + 777, n=eval_samples)
+    held_out = evaluate(model, tokenizer, image_size, settings["preprocess_cfg"], seed=settings["data_seed"] + 777, n=eval_samples)
 
     out.mkdir(parents=True, exist_ok=True)
     weights = out / "open_clip_model.safetensors"
@@ -190,10 +278,14 @@ def train(
         "batch_size": batch_size,
         "pool_size": pool_size,
         "threads": threads,
+        "off_palette": OFF_PALETTE,
+        "augment": settings["augment"],
         "train_seconds": round(seconds, 1),
+        "train_cpu_seconds": round(cpu_seconds, 1),
+        "draw_seconds": round(draw_seconds, 1),
         "size_bytes": weights.stat().st_size,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "held_out_accuracy": accuracy,
+        "held_out_accuracy": held_out,
         "torch": torch.__version__,
         "open_clip": open_clip.__version__,
     }
@@ -202,12 +294,12 @@ def train(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="train a tiny test CLIP on synthetic shapes")
+    parser = argparse.ArgumentParser(description="train a tiny test CLIP on synthetic shapes and renders")
     parser.add_argument("variant", choices=sorted(VARIANTS))
     parser.add_argument("--out", type=Path, help="output folder (default tests/assets/clip/VARIANT)")
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=3200)
     parser.add_argument("--batch-size", type=int, default=96)
-    parser.add_argument("--pool-size", type=int, default=12288)
+    parser.add_argument("--pool-size", type=int, default=16384)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (part of what makes a run reproducible)")
     args = parser.parse_args()
     out = args.out or ROOT / "tests" / "assets" / "clip" / args.variant

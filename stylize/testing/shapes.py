@@ -1,10 +1,13 @@
 """A small synthetic world of captioned pictures: coloured, patterned, shaded 2D shapes.
 
 It is the training data of the project's *test CLIPs* (``tools/train_test_clip.py``) and the
-held-out data of their accuracy tests. Everything is drawn in torch, batched, from a seed, with
-no files and no downloads.
+held-out data of their accuracy tests, with the 3D renders of :mod:`stylize.testing.renders`.
+Everything is drawn in torch, batched, from a seed, with no files and no downloads.
 
-Captions are ``"a {colour} {shape}"`` and ``"a {colour} {pattern} {shape}"``.
+Captions are ``"a {colour} {shape}"`` and ``"a {colour} {pattern} {shape}"``. Colours are named
+by :func:`colour_weights`: a picture of any RGB colour belongs to the eight named colours by its
+distance to each in an opponent colour space, so "off-palette" colours (greys, cyan, magenta,
+the mixtures an optimiser passes through) have a defined, graded caption too.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import torch
 
 SHAPES = ("circle", "square", "triangle", "star")
 COLOURS = ("red", "green", "blue", "yellow", "orange", "purple", "black", "white")
-PATTERNS = ("plain", "striped", "dotted")
+PATTERNS = ("plain", "striped", "dotted", "checkered")
+PATTERN_SHARES = (0.4, 0.2, 0.2, 0.2)
 
 COLOUR_RGB = {
     "red": (0.86, 0.10, 0.10),
@@ -30,6 +34,52 @@ COLOUR_RGB = {
 }
 
 
+# Opponent axes (lightness, red-green, yellow-blue) and their weights in colour distances.
+_OPPONENT = torch.tensor([[1 / 3, 1 / 3, 1 / 3], [1.0, -1.0, 0.0], [0.5, 0.5, -1.0]])
+_OPPONENT_WEIGHT = torch.tensor([1.0, 1.0, 1.0])
+COLOUR_TEMPERATURE = 0.03
+
+
+def colour_weights(rgb: torch.Tensor, temperature: float = COLOUR_TEMPERATURE) -> torch.Tensor:
+    """How much each RGB colour is each of the named :data:`COLOURS`.
+
+    ``softmax(-d^2 / temperature)`` over the named colours, where ``d`` is the weighted distance
+    in opponent space (lightness, red-green, yellow-blue). A named colour (jittered by a few hundredths) is
+    itself with weight > 0.99; mid grey is shared between black and white; magenta is purple.
+
+    Args:
+        rgb: colours in ``[0, 1]``.
+        temperature: softness; smaller is closer to nearest-colour.
+
+    Returns:
+        Weights summing to 1 over :data:`COLOURS`.
+
+    Shape:
+        - rgb: ``(B, 3)``.
+        - Output: ``(B, 8)``.
+    """
+    if rgb.dim() != 2 or rgb.shape[-1] != 3:
+        raise ValueError(f"expected rgb of shape (B, 3), got {tuple(rgb.shape)}")
+    named = torch.tensor([COLOUR_RGB[c] for c in COLOURS], dtype=rgb.dtype)
+    difference = (rgb[:, None, :] - named[None]) @ _OPPONENT.T.to(rgb.dtype)
+    distance = (difference**2 * _OPPONENT_WEIGHT.to(rgb.dtype)).sum(-1)
+    return torch.softmax(-distance / temperature, dim=-1)
+
+
+def sample_colours(n: int, generator: torch.Generator, off_palette: float = 0.0, jitter: float = 0.07) -> tuple[torch.Tensor, torch.Tensor]:
+    """Colours of ``n`` pictures: named ones (jittered by up to ``jitter / 2``) or, for a share
+    ``off_palette``, uniform over the RGB cube. Returns ``(label (n,), rgb (n, 3))``; the label of
+    an off-palette colour is its heaviest :func:`colour_weights` entry."""
+    label = torch.randint(len(COLOURS), (n,), generator=generator)
+    rgb = torch.tensor([COLOUR_RGB[c] for c in COLOURS])[label]
+    rgb = (rgb + jitter * (torch.rand(n, 3, generator=generator) - 0.5)).clamp(0, 1)
+    free = torch.rand(n, generator=generator) < off_palette
+    uniform = torch.rand(n, 3, generator=generator)
+    rgb = torch.where(free.unsqueeze(1), uniform, rgb)
+    label = torch.where(free, colour_weights(rgb).argmax(-1), label)
+    return label, rgb
+
+
 def caption(colour: str, shape: str, pattern: str = "plain") -> str:
     """The caption of one picture: ``a red circle`` or ``a red striped circle``."""
     return f"a {colour} {shape}" if pattern == "plain" else f"a {colour} {pattern} {shape}"
@@ -41,7 +91,7 @@ def short_captions() -> list[str]:
 
 
 def all_captions() -> list[str]:
-    """All 96 captions: index ``(colour * 4 + shape) * 3 + pattern``."""
+    """All 128 captions: index ``(colour * 4 + shape) * 4 + pattern``."""
     return [caption(c, s, p) for c in COLOURS for s in SHAPES for p in PATTERNS]
 
 
@@ -51,13 +101,30 @@ class ShapeBatch:
 
     Attributes:
         images: (B, 3, S, S) in [0, 1].
-        colour, shape, pattern: (B,) integer labels into COLOURS, SHAPES, PATTERNS.
+        colour, shape, pattern: (B,) integer labels into COLOURS, SHAPES, PATTERNS; ``shape`` is
+            -1 where no 2D shape name fits (a torus, a cylinder, a vase).
+        rgb: (B, 3) the colour each picture was painted with (before shading), or None.
     """
 
     images: torch.Tensor
     colour: torch.Tensor
     shape: torch.Tensor
     pattern: torch.Tensor
+    rgb: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.colour.shape[0])
+
+    def select(self, index: torch.Tensor) -> "ShapeBatch":
+        """The pictures at ``index`` (B',) as a new batch."""
+        return ShapeBatch(self.images[index], self.colour[index], self.shape[index], self.pattern[index],
+                          None if self.rgb is None else self.rgb[index])  # fmt: skip
+
+    @staticmethod
+    def cat(batches: "list[ShapeBatch]") -> "ShapeBatch":
+        """Concatenate batches (all with ``rgb`` or all without)."""
+        rgb = None if any(b.rgb is None for b in batches) else torch.cat([b.rgb for b in batches])
+        return ShapeBatch(*(torch.cat([getattr(b, k) for b in batches]) for k in ("images", "colour", "shape", "pattern")), rgb)
 
     def captions(self, with_pattern: bool = True) -> list[str]:
         return [
@@ -66,7 +133,7 @@ class ShapeBatch:
         ]
 
     def full_index(self) -> torch.Tensor:
-        """(B,) index into :func:`all_captions`."""
+        """(B,) index into :func:`all_captions` (meaningless where ``shape`` is -1)."""
         return (self.colour * len(SHAPES) + self.shape) * len(PATTERNS) + self.pattern
 
     def short_index(self) -> torch.Tensor:
@@ -131,6 +198,7 @@ def draw_shapes(
     colour: torch.Tensor | None = None,
     shape: torch.Tensor | None = None,
     pattern: torch.Tensor | None = None,
+    off_palette: float = 0.0,
 ) -> ShapeBatch:
     """Draw ``n`` random captioned pictures of ``size`` x ``size`` pixels.
 
@@ -142,15 +210,21 @@ def draw_shapes(
         lit: share of pictures shaded as if lit from a random direction (3D-looking).
         outline: share of shapes drawn as a thick outline instead of filled (stroke-like).
         colour, shape, pattern: optional fixed (n,) labels.
+        off_palette: share of pictures painted in a uniformly random colour (see
+            :func:`sample_colours`); ignored when ``colour`` is given.
 
     Returns:
         :class:`ShapeBatch`.
     """
     g = generator if generator is not None else torch.Generator().manual_seed(0)
-    colour = colour if colour is not None else torch.randint(len(COLOURS), (n,), generator=g)
+    if colour is None:
+        colour, base = sample_colours(n, g, off_palette)
+    else:
+        base = torch.tensor([COLOUR_RGB[c] for c in COLOURS])[colour]
+        base = (base + 0.07 * (torch.rand(n, 3, generator=g) - 0.5)).clamp(0, 1)
     shape = shape if shape is not None else torch.randint(len(SHAPES), (n,), generator=g)
     if pattern is None:
-        pattern = torch.multinomial(torch.tensor([0.5, 0.25, 0.25]), n, replacement=True, generator=g)
+        pattern = torch.multinomial(torch.tensor(PATTERN_SHARES), n, replacement=True, generator=g)
 
     coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size * 2 - 1
     gy, gx = torch.meshgrid(coords, coords, indexing="ij")
@@ -168,8 +242,6 @@ def draw_shapes(
     ring = (distance.abs() - 0.16).where(is_outline.view(-1, 1, 1), distance)
     mask = _coverage(ring, pixel)
 
-    base = torch.tensor([COLOUR_RGB[c] for c in COLOURS])[colour]
-    base = (base + 0.07 * (torch.rand(n, 3, generator=g) - 0.5)).clamp(0, 1)
     body = base.view(-1, 3, 1, 1).expand(n, 3, size, size).clone()
 
     # Pattern in a contrasting neutral: black on light colours, white on dark ones.
@@ -183,7 +255,12 @@ def draw_shapes(
     qx = torch.remainder(px, spacing) - spacing / 2
     qy = torch.remainder(py, spacing) - spacing / 2
     dots = _coverage(torch.sqrt(qx**2 + qy**2) - 0.3 * spacing, pixel)
-    detail = torch.where(pattern.view(-1, 1, 1) == 1, stripes, torch.where(pattern.view(-1, 1, 1) == 2, dots, 0.0))
+    across = -px * torch.sin(phi) + py * torch.cos(phi)
+    cell = spacing * 0.9
+    checks = torch.sin(math.pi * along / cell) * torch.sin(math.pi * across / cell)
+    checks = (checks / (math.pi * pixel.view(-1, 1, 1) / cell)).clamp(-0.5, 0.5) + 0.5
+    which = pattern.view(-1, 1, 1)
+    detail = torch.where(which == 1, stripes, torch.where(which == 2, dots, torch.where(which == 3, checks, 0.0)))
     body = body * (1 - detail.unsqueeze(1)) + contrast * detail.unsqueeze(1)
 
     # Lighting: a dome normal for a 3D look, lit from a random upper direction.
@@ -219,4 +296,4 @@ def draw_shapes(
 
     images = background * (1 - mask.unsqueeze(1)) + body * mask.unsqueeze(1)
     images = (images + 0.02 * torch.randn(images.shape, generator=g)).clamp(0, 1)
-    return ShapeBatch(images=images, colour=colour, shape=shape, pattern=pattern)
+    return ShapeBatch(images=images, colour=colour, shape=shape, pattern=pattern, rgb=base)

@@ -1,0 +1,74 @@
+"""Seed robustness of Text2Mesh, judged by the judge test CLIP (stylize/testing/robustness.py;
+the full figure is tools/seed_robustness.py, 8 colours x 5 seeds x sphere and cube)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from stylize.engine import ClipEngine, ModelCache
+from stylize.mesh.io import LoadedMesh
+from stylize.testing.robustness import RobustnessCase, RobustnessResult, judge_views, judged_colour, primitive_mesh, run_case, success_rate
+from stylize.testing.shapes import COLOUR_RGB, COLOURS
+
+CLIPS = Path(__file__).resolve().parents[2] / "tests" / "assets" / "clip"
+TRAINER, JUDGE = f"local-dir:{CLIPS / 'trainer'}", f"local-dir:{CLIPS / 'judge'}"
+ITERS = 50  # the start of a 300-iteration fast run; the verdict has settled by then (see README)
+
+
+@pytest.fixture(scope="module")
+def cache():
+    return ModelCache()
+
+
+@pytest.fixture(scope="module")
+def judge(cache):
+    return ClipEngine([JUDGE], "a red circle", device="cpu", model_cache=cache)
+
+
+def _painted(name: str, rgb) -> LoadedMesh:
+    mesh = primitive_mesh(name)
+    colours = np.tile(np.asarray(rgb, dtype=np.float32), (len(mesh.vertices), 1))
+    return LoadedMesh(mesh.vertices, mesh.faces, colours, mesh.normalization)
+
+
+def test_judge_views_go_all_around():
+    views = judge_views(8)
+    assert len(views) == 16
+    assert torch.allclose(views.azimuth[:8], torch.arange(8) * (2 * torch.pi / 8))
+
+
+@pytest.mark.parametrize("primitive", ["sphere", "cube"])
+def test_judge_names_the_colour_of_a_painted_primitive(judge, primitive):
+    noun = {"sphere": "circle", "cube": "square"}[primitive]
+    named = [judged_colour(judge, _painted(primitive, COLOUR_RGB[colour]), noun)[0] for colour in COLOURS]
+    assert named == list(COLOURS)
+    # an untouched grey start is not a success for a hue
+    assert judged_colour(judge, _painted(primitive, (0.5, 0.5, 0.5)), noun)[0] in ("black", "white")
+
+
+def test_success_rate_counts_winners():
+    case = RobustnessCase("fast", "sphere", "blue", 0)
+    assert case.prompt == "a blue circle" and RobustnessCase("fast", "cube", "red", 1).prompt == "a red square"
+    results = [RobustnessResult(case, 10, winner, winner == "blue", (0.0, 0.0, 1.0), {}) for winner in ("blue", "purple", "blue")]
+    assert success_rate(results) == pytest.approx(2 / 3)
+    assert results[1].to_dict()["case"] == {"preset": "fast", "primitive": "sphere", "colour": "blue", "seed": 0}
+    with pytest.raises(ValueError, match="at least one"):
+        success_rate([])
+    with pytest.raises(ValueError, match="expected a primitive"):
+        primitive_mesh("teapot")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("colour", ["red", "green", "blue", "yellow"])
+def test_fast_preset_gives_the_prompted_colour_whatever_the_seed(judge, cache, colour):
+    torch.set_num_threads(1)
+    results = [
+        run_case(RobustnessCase("fast", "sphere", colour, seed), TRAINER, judge, iters=ITERS, model_cache=cache)
+        for seed in (0, 1)
+    ]
+    assert [r.winner for r in results] == [colour, colour], [(r.winner, r.mean_colour) for r in results]
+    assert success_rate(results) == 1.0
