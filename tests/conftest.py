@@ -61,5 +61,8 @@ def _offline(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _few_threads():
+def _few_threads(monkeypatch):
     torch.set_num_threads(2)
+    # Workers and CLI calls use the same count, not one chosen from the machine's load, so a
+    # worker's result can be compared with an in-process reference to the last bit.
+    monkeypatch.setenv("STYLIZE_THREADS", "2")

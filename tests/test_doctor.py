@@ -50,3 +50,26 @@ def test_doctor_finds_downloaded_clip_weights_and_local_folders(tmp_path, monkey
     assert "nonsense-arch" in found[1]["spec"] and "error" in found[1]
     assert main(["doctor"]) == 0
     assert f"CLIP ViT-B-32:openai: cached at {weights}" in capsys.readouterr().out
+
+
+def test_default_threads_leave_busy_cores_alone_and_follow_stylize_threads(monkeypatch):
+    import os
+
+    import pytest
+
+    from stylize.errors import InputError
+
+    monkeypatch.delenv("STYLIZE_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    assert default_threads() == 2  # quiet: both cores
+    monkeypatch.setattr(os, "getloadavg", lambda: (4.0, 0.0, 0.0))
+    assert default_threads() == 1  # loaded: one thread (2 ran 5-15x slower there)
+    monkeypatch.setattr(os, "cpu_count", lambda: 128)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert default_threads() == 16  # a many-core machine: capped
+    monkeypatch.setenv("STYLIZE_THREADS", "3")
+    assert default_threads() == 3
+    monkeypatch.setenv("STYLIZE_THREADS", "lots")
+    with pytest.raises(InputError, match="STYLIZE_THREADS"):
+        default_threads()

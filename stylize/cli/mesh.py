@@ -51,6 +51,10 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mask", metavar="FILE", help="stylize only a region: .npy or text file of per-vertex weights "
                         "in [0, 1] (or vertex indices) in the input's vertex order; weight-0 vertices stay as they are")
     parser.add_argument("--symmetry", choices=["x", "y", "z"], help="mirror-symmetric field about that axis plane of the input")
+    parser.add_argument("--source", default=None, metavar="TEXT",
+                        help="restyle: a text for the input as it is (e.g. 'a red vase'); starts from its colours or "
+                        "texture and moves the renders from TEXT towards PROMPT (directional CLIP loss), keeping the "
+                        "rest close to the input (loss.content_weight)")
     parser.add_argument("--input-colours", action="store_true", default=None,
                         help="start from the input's vertex colours or texture instead of grey")
     parser.add_argument("--field", dest="field_mode", choices=["vertex", "surface"], default=None,
@@ -71,7 +75,7 @@ def mesh_overrides(args: argparse.Namespace) -> dict:
         "iters": args.iters, "views": args.views, "device": args.device, "seed": args.seed, "clip": args.clip,
         "negatives": args.negative, "image_prompts": args.image_prompt, "symmetry": args.symmetry,
         "input_colours": args.input_colours, "bake": args.bake, "bake_size": args.bake_size, "field": args.field_mode,
-        "normal_map": args.normal_map, "best_of": args.best_of,
+        "normal_map": args.normal_map, "best_of": args.best_of, "source": args.source,
     })  # fmt: skip
     overrides.update(parse_set_items(args.set))
     return overrides

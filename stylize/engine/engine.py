@@ -177,11 +177,16 @@ class ClipEngine(nn.Module):
     def model_names(self) -> list[str]:
         return [m.spec.name for m in self.clip_models]
 
-    def set_source(self, images: torch.Tensor) -> None:
-        """Record the source images for the directional loss (encoded once, no gradient)."""
+    def set_source(self, images: torch.Tensor, pool: bool = False) -> None:
+        """Record the source images for the directional loss (encoded once, no gradient).
+
+        With ``pool`` their mean embedding is the one source of every image scored later
+        (whatever the batch size), else image ``i`` pairs with source ``i``."""
         check_images(images)
         with torch.no_grad():
             for model, embedding in zip(self.clip_models, self.encode(images)):
+                if pool:
+                    embedding = torch.nn.functional.normalize(embedding.mean(0, keepdim=True), dim=-1)
                 self._source_embeddings[model.spec.name] = embedding
 
     def _model_loss(

@@ -129,6 +129,10 @@ class LossConfig:
     n_local_augs: int = 4
     local_area: float = 0.1
     geometry_grey: float = 0.5
+    # With ``source`` (directional restyling) only: weight of the mean squared difference between
+    # each render and the untouched input's render from the same view, so what the prompt does not
+    # ask to change stays as it was.
+    content_weight: float = 10.0
     # Encode every augmented image of an iteration (global, local, geometry) in one CLIP batch
     # per model; false scores each augmentation group with its own engine call (the reference's
     # order of work: same loss and gradients, slower; kept for comparison and benchmarks).
@@ -170,6 +174,12 @@ class Text2MeshConfig:
     clip: list[str] = dataclass_field(default_factory=lambda: [DEFAULT_CLIP])
     negatives: list[str] = dataclass_field(default_factory=list)
     image_prompts: list[str] = dataclass_field(default_factory=list)
+    # Restyle instead of stylizing from grey: a text describing the input as it is ("a red
+    # vase"). The run starts from the input's colours or texture (field.input_colours is implied)
+    # and the CLIP loss is StyleGAN-NADA's directional one: the change of the renders' embedding
+    # from the untouched input's must point from ``source`` to ``prompt``; loss.content_weight
+    # keeps the rest of the renders close to the input's.
+    source: str = ""
     # CLIP models that also score the result (never optimised with): run.json's judge_* scores.
     judge: list[str] = dataclass_field(default_factory=list)
     iters: int = 1500
@@ -304,7 +314,7 @@ MESH_OPTIONS: Mapping[str, str] = {
     "clip": "clip", "negatives": "negatives", "image_prompts": "image_prompts", "judge": "judge", "iters": "iters",
     "views": "views.n_views", "device": "device", "seed": "seed", "symmetry": "field.symmetry",
     "input_colours": "field.input_colours", "field": "field.mode", "bake": "output.bake", "bake_size": "output.bake_size",
-    "normal_map": "output.normal_map", "best_of": "best_of",
+    "normal_map": "output.normal_map", "best_of": "best_of", "source": "source",
 }  # fmt: skip
 
 
@@ -332,5 +342,7 @@ def resolve_mesh_config(
     if prompt:
         merged.setdefault("prompt", prompt)
     config = resolve_config(Text2MeshConfig, TEXT2MESH_PRESETS, preset=preset, config_file=config_file, overrides=merged)
+    if config.source and not config.field.input_colours:  # a restyle starts from what is there
+        config.field.input_colours = True
     config.check()
     return config

@@ -41,7 +41,7 @@ from stylize.mesh.field import NeuralStyleField
 from stylize.mesh.geometry import vertex_normals
 from stylize.mesh.io import LoadedMesh
 from stylize.mesh.renderer import get_renderer
-from stylize.mesh.shading import render_shaded  # noqa: F401  (re-exported: it lived here before 0.2)
+from stylize.mesh.shading import render_deferred, render_shaded  # noqa: F401  (render_shaded re-exported: it lived here before 0.2)
 from stylize.mesh.surface import StyledMesh, TextureSet
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,11 @@ class Text2MeshRun:
         self.mesh = mesh
         if engine is None:
             images = [ImagePrompt.from_file(p) for p in config.image_prompts]
-            prompts = PromptSet.build(config.prompt or None, list(config.negatives), images=images)
+            if config.source:  # restyle: the prompt's own term plus the direction source -> prompt
+                prompts = PromptSet.build(config.prompt, list(config.negatives), images=images,
+                                          direction=(config.source, config.prompt))  # fmt: skip
+            else:
+                prompts = PromptSet.build(config.prompt or None, list(config.negatives), images=images)
             engine = ClipEngine(list(config.clip), prompts, device=config.device, model_cache=model_cache,
                                 clip_batch=config.clip_batch, compile=config.compile)
         self.engine = engine
@@ -151,6 +155,10 @@ class Text2MeshRun:
             "text2mesh_local", copies=losses.n_local_augs, local_area=losses.local_area, seed=seed + 4, fill=config.background
         )
         self.renderer = self.make_renderer(config.render_size)
+        self.content: torch.Tensor | None = None  # this iteration's content term (restyles)
+        if config.source:
+            with torch.no_grad():  # the untouched input seen all around: the direction's start
+                self.engine.set_source(self.render_input(source_views(config)), pool=True)
         self.optimizer = torch.optim.Adam(self.field.parameters(), lr=config.optim.lr)
         self.scheduler = torch.optim.lr_scheduler.StepLR(
             self.optimizer, step_size=config.optim.lr_step, gamma=config.optim.lr_decay
@@ -173,6 +181,18 @@ class Text2MeshRun:
     def make_renderer(self, size: int):
         """The configured mesh renderer (``config.renderer``) at ``size`` px."""
         return get_renderer(self.config.renderer, height=size, fov=self.config.views.fov)
+
+    @torch.no_grad()
+    def render_input(self, views: CameraViews) -> torch.Tensor:
+        """The untouched input from ``views`` (its colours or texture, grey without; no
+        displacement), as this run renders: ``(B, 3, H, W)``."""
+        cfg = self.config
+        textures = self.styled.textures
+        if textures is not None:
+            return render_deferred(self.renderer, self.vertices, self.faces, textures.attributes(), textures.sample,
+                                   views, cfg.background)  # fmt: skip
+        base = self.base_colors if self.base_colors is not None else torch.full_like(self.vertices, 0.5)
+        return render_shaded(self.renderer, self.vertices, self.faces, base, views, cfg.background)
 
     # --- one iteration -------------------------------------------------------------------------
 
@@ -221,6 +241,8 @@ class Text2MeshRun:
                 colors, displacement = styled.vertex_colors_and_displacement()
                 displaced = self.vertices + self.normals * displacement
                 images = render_shaded(self.renderer, displaced, self.faces, colors, views, cfg.background)
+            if cfg.source and weights.content_weight:
+                self.content = (images - self.render_input(views)).square().mean()
             use_geometry = bool(weights.geometry_weight) and cfg.field.geometry
             if use_geometry:
                 geo_images = styled.render_grey(self.renderer, views, weights.geometry_grey, cfg.background, displaced)
@@ -240,6 +262,9 @@ class Text2MeshRun:
         cfg, weights = self.config, self.config.loss
         per_part = group_losses.split([p[2] for p in parts])
         losses = {name: weight * part.sum() for (name, weight, _, _), part in zip(parts, per_part)}
+        if self.content is not None:
+            losses["content"] = weights.content_weight * self.content
+            self.content = None
         if weights.global_weight:
             # The last global augmentation's score (global comes first), as the reference logs it.
             last_global = outputs[weights.n_augs - 1]
@@ -427,7 +452,9 @@ class Text2MeshRun:
         engines = {"train": self.engine}
         judge = list(self.config.judge)
         if judge and judge != list(self.config.clip):
-            engines["judge"] = ClipEngine(judge, self.engine.prompts, device=self.device,
+            # A restyle's judge scores the prompt as a text (a direction needs source renders).
+            prompts = PromptSet.build(self.config.prompt) if self.config.source else self.engine.prompts
+            engines["judge"] = ClipEngine(judge, prompts, device=self.device,
                                           model_cache=self.engine.model_cache, clip_batch=self.engine.clip_batch)  # fmt: skip
         scores: dict[str, float] = {}
         for role, engine in engines.items():
@@ -477,6 +504,14 @@ def preview_views(config: Text2MeshConfig) -> CameraViews:
     """``output.preview_views`` views evenly spaced around the front view, at its elevation."""
     v, n = config.views, config.output.preview_views
     azimuth = v.center_azimuth + torch.arange(n, dtype=torch.float32) * (2 * math.pi / n)
+    return orbit_views(azimuth, [v.center_elevation], radius=v.radius, fov=v.fov)
+
+
+def source_views(config: Text2MeshConfig, count: int = 8) -> CameraViews:
+    """Where a restyle sees the untouched input from: ``count`` views all around at the
+    training views' elevation and distance (their mean embedding starts the direction)."""
+    v = config.views
+    azimuth = v.center_azimuth + torch.arange(count, dtype=torch.float32) * (2 * math.pi / count)
     return orbit_views(azimuth, [v.center_elevation], radius=v.radius, fov=v.fov)
 
 

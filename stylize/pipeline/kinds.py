@@ -165,7 +165,7 @@ JOB_KINDS: Registry[JobKind] = Registry("job kind", {
         "mesh",
         {"views": "views.n_views", "image_prompt": "image_prompts", "judge": "judge", "bake": "output.bake",
          "bake_size": "output.bake_size", "symmetry": "field.symmetry", "input_colours": "field.input_colours",
-         "field": "field.mode", "normal_map": "output.normal_map", "best_of": "best_of"},
+         "field": "field.mode", "normal_map": "output.normal_map", "best_of": "best_of", "source": "source"},
         None, ("image_prompts",), "fast",
         ("mesh.glb", "mesh.ply", "mesh.obj", "field.pt", "preview.png"), _resolve_mesh, _run_mesh, prompt_key="prompt",
     ),

@@ -107,6 +107,7 @@ class RobustnessResult:
     scores: dict[str, float]
     checkpoints: dict[int, str] = field(default_factory=dict)
     seconds: float = 0.0
+    best_of: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -134,6 +135,7 @@ def run_case(
     checkpoints: Sequence[int] = (),
     model_cache: ModelCache | None = None,
     overrides: Mapping[str, Any] | None = None,
+    best_of: int = 1,
 ) -> RobustnessResult:
     """Run ``case`` with the ``trainer`` CLIP spec on the CPU and judge it.
 
@@ -148,12 +150,17 @@ def run_case(
         checkpoints: iterations at which the judge's winner is also recorded.
         model_cache: shared loaded models.
         overrides: further config overrides (to try preset candidates).
+        best_of: train this many candidates (seeds ``seed``, ``seed + 1``, ...) for the warm-up
+            and finish the one the *training* CLIP scores best (``stylize mesh --best-of``); the
+            judge sees only the finished one. No checkpoints then.
     """
     mesh = primitive_mesh(case.primitive)
     settings: dict[str, Any] = {"clip": [trainer], "render_size": size, "views.n_views": n_views, "device": "cpu",
                                 "seed": case.seed, **(overrides or {})}  # fmt: skip
     if iters is not None:
         settings["iters"] = iters
+    if best_of > 1:
+        return _run_best_of(case, mesh, settings, judge, size, model_cache, best_of)
     config = resolve_mesh_config(case.prompt, case.preset, None, settings)
     run = Text2MeshRun(mesh, config, model_cache=model_cache)
     seen: dict[int, str] = {}
@@ -176,6 +183,30 @@ def run_case(
     logger.info("%s seed %d %s: judge says %s (mean colour %s, %.0f s)", case.primitive, case.seed, case.prompt, winner,
                 mean, seconds)  # fmt: skip
     return RobustnessResult(case, config.iters, winner, winner == case.colour, mean, scores, seen, round(seconds, 1))
+
+
+def _run_best_of(case, mesh, settings, judge, size, model_cache, best_of) -> RobustnessResult:
+    """The ``best_of`` path goes through the run owner (:class:`stylize.mesh.run.Text2Mesh`), as
+    ``stylize mesh --best-of`` does; it reads a file, so the primitive is written to one."""
+    import tempfile
+    from pathlib import Path
+
+    from stylize.mesh.io import save_mesh
+    from stylize.mesh.run import Text2Mesh
+
+    config = resolve_mesh_config(case.prompt, case.preset, None, {**settings, "best_of": best_of})
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"{case.primitive}.ply"
+        save_mesh(path, mesh.vertices, mesh.faces)
+        result = Text2Mesh(config, path, model_cache=model_cache).run(out=None)
+    # the primitive is already normalised, so the file frame is the normalised frame
+    final = LoadedMesh(result.vertices.astype(np.float32), mesh.faces, result.colors.astype(np.float32), mesh.normalization)
+    winner, scores = judged_colour(judge, final, case.noun, size)
+    seconds = time.perf_counter() - started
+    mean = tuple(round(float(c), 4) for c in final.colors.mean(0))
+    return RobustnessResult(case, config.iters, winner, winner == case.colour, mean, scores, {config.iters: winner},
+                            round(seconds, 1), best_of)  # fmt: skip
 
 
 def success_rate(results: Sequence[RobustnessResult]) -> float:
