@@ -10,7 +10,7 @@ Usage::
     python tools/bench_text2mesh.py                      # fast preset, CPU, 2 threads, 3 timed steps
     python tools/bench_text2mesh.py --presets fast paper --steps 5 --threads 1
     python tools/bench_text2mesh.py --device cuda --steps 20
-    python tools/bench_text2mesh.py --surface            # also time surface mode (when available)
+    python tools/bench_text2mesh.py --modes vertex surface --prop   # field mode cost split, vase and a 500-face prop
 
 Compare timings only as ratios measured in one run on a quiet machine (``uptime`` is printed).
 """
@@ -100,7 +100,13 @@ def main() -> None:
     parser.add_argument("--clip", default="ViT-B-32:random")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config keys for both paths")
     parser.add_argument("--json", action="store_true", help="also print each row as JSON")
+    parser.add_argument("--modes", nargs="+", choices=["vertex", "surface"], default=None,
+                        help="instead of the two scoring paths: time the one-pass step per field mode (render, "
+                        "field per pixel, CLIP)")
+    parser.add_argument("--prop", action="store_true", help="with --modes: also a 500-face low-poly prop (a torus)")
     args = parser.parse_args()
+    if args.modes:
+        return compare_modes(args)
     from stylize.config import parse_set_items
 
     extra = parse_set_items(args.set)
@@ -126,6 +132,49 @@ def main() -> None:
             print(f"\n{preset}: one pass / per group = {rows[True]['step_s'] / rows[False]['step_s']:.2f}x per iteration; "
                   f"projected {rows[True]['iters']} iterations: {rows[True]['step_s'] * rows[True]['iters'] / 60:.1f} min "
                   f"(per group {rows[False]['step_s'] * rows[False]['iters'] / 60:.1f} min)\n")
+    print(f"# load after: {os.getloadavg()[0]:.2f}")
+
+
+def compare_modes(args) -> None:
+    """Per field mode, the one-pass step's split: render (surface mode: the field per covered
+    pixel is timed inside it as ``field``), CLIP forward, backward + Adam."""
+    import tempfile
+
+    from stylize.config import parse_set_items
+
+    extra = parse_set_items(args.set)
+    meshes = [args.mesh]
+    folder = tempfile.mkdtemp()
+    if args.prop:
+        import trimesh
+
+        prop = trimesh.creation.torus(major_radius=1.0, minor_radius=0.35, major_sections=25, minor_sections=10)
+        meshes.append(str(Path(folder) / f"prop_{len(prop.faces)}_faces.obj"))
+        prop.export(meshes[-1])
+    print(f"# {platform.processor() or platform.machine()}, device {args.device}, threads {args.threads}, {args.clip}, "
+          f"{args.steps} timed steps; load before: {os.getloadavg()[0]:.2f}")
+    print("| preset | mesh | faces | mode | px | step (s) | render (s) | of it field (s) | CLIP fwd | backward+Adam | vs vertex |")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for preset in args.presets:
+        for mesh in meshes:
+            import trimesh
+
+            faces = len(trimesh.load(mesh, force="mesh", process=False).faces)
+            base = None
+            for mode in args.modes:
+                row = run_isolated(preset, True, args.device, args.threads, args.steps, mesh, args.clip,
+                                   {**extra, "field.mode": mode})  # fmt: skip
+                if "error" in row:
+                    print(f"| {preset} | {Path(mesh).name} | {faces} | {mode} | error: {row['error']} |")
+                    continue
+                p = row["phases"]
+                base = row["step_s"] if mode == "vertex" else base
+                ratio = f"{row['step_s'] / base:.2f}x" if base else ""
+                print(f"| {preset} | {Path(mesh).name} | {faces} | {mode} | {row['size']} | {row['step_s']:.3f} | "
+                      f"{p.get('render', 0):.3f} | {p.get('field', 0):.3f} | {p.get('clip', 0):.3f} | "
+                      f"{p.get('backward_step', 0):.3f} | {ratio} |", flush=True)
+                if args.json:
+                    print(json.dumps(row))
     print(f"# load after: {os.getloadavg()[0]:.2f}")
 
 

@@ -18,12 +18,12 @@ attribute and shape key), then cancelled, which leaves the mesh as it was.
 Usage::
 
     python tools/render_blender_addon_screenshot.py [--out docs/images/blender_addon.png]
-        [--prompt "a purple circle"] [--iters 60] [--seed 2]
+        [--prompt "a red circle"] [--iters 60] [--seed 2]
     python tools/render_blender_addon_screenshot.py --live-preview [--preview-step 40]
 
 About 30 s on two CPU cores. With the trainer test CLIP the colour depends on prompt and seed
-("a purple circle" came out green-grey with seed 0, purple with seed 2); pick a pair whose
-colour matches its prompt.
+(with test-CLIP v2, "a purple circle" seed 2 came out blue; "a red circle" is red for every
+seed of the seed-robustness figure); pick a pair whose colour matches its prompt.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def _run_until_preview(bpy, prefs, obj, args):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=None, help="default: docs/images/blender_addon.png (_preview.png with --live-preview)")
-    parser.add_argument("--prompt", default="a purple circle")
+    parser.add_argument("--prompt", default="a red circle")
     parser.add_argument("--iters", type=int, default=60)
     parser.add_argument("--seed", type=int, default=2)
     parser.add_argument("--live-preview", action="store_true", help="render a live preview mid-run instead of the result")

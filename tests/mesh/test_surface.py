@@ -228,3 +228,22 @@ def test_input_colours_in_surface_mode_start_from_the_texture_itself(tmp_path, t
     centre, side = texture[size // 2, size // 2], texture[size // 2, size * 5 // 6]
     # The untrained field returns its base colour: per texel, the checker (not the vertices' red).
     assert centre[0] > 200 > 50 > centre[2] and side[2] > 200 > 50 > side[0], (centre, side)
+
+
+@pytest.mark.slow
+def test_the_judge_sees_a_pattern_in_surface_mode_that_vertex_mode_cannot_hold():
+    """A 4-vertex square towards "a red dotted square" (tools/surface_pattern_check.py): vertex
+    mode can only interpolate 4 colours; surface mode paints dots inside the triangles. Judge
+    margins (dotted minus plain caption, 100 x cosine), measured: surface +8.7 / +10.8, vertex
+    -21.9 (seeds 0 / 1)."""
+    from stylize.engine import ClipEngine, ModelCache
+    from stylize.testing.patterns import pattern_run
+    from tests.generation_helpers import JUDGE, TRAINER
+
+    torch.set_num_threads(2)
+    cache = ModelCache()
+    judge = ClipEngine([f"local-dir:{JUDGE}"], "x", device="cpu", model_cache=cache)
+    margins = {mode: pattern_run(mode, "a red dotted square", f"local-dir:{TRAINER}", judge, model_cache=cache).margin
+               for mode in ("vertex", "surface")}  # fmt: skip
+    assert margins["surface"] > 0 > margins["vertex"], margins
+    assert margins["surface"] > margins["vertex"] + 15.0, margins
