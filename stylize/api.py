@@ -404,6 +404,7 @@ def batch(
     resume: bool = False,
     threads: int = 1,
     on_job: Callable[[dict], None] | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ):
     """Run a jobs file (mesh stylizations, drawings, paints and restyles) and write one folder per job.
 
@@ -417,6 +418,7 @@ def batch(
         resume: skip jobs already done whose outputs exist.
         threads: torch threads per job (fixed, so results do not depend on the executor).
         on_job: called with each job's manifest entry as it ends.
+        on_progress: ``on_progress(job_id, step, total)`` while a job runs (local executor).
 
     Returns:
         :class:`~stylize.pipeline.batch.BatchResult` (entries, manifest and contact sheet paths;
@@ -427,4 +429,5 @@ def batch(
     """
     from stylize.pipeline.batch import run_batch
 
-    return run_batch(jobs, out, executor=executor, workers=workers, resume=resume, threads=threads, on_job=on_job)
+    return run_batch(jobs, out, executor=executor, workers=workers, resume=resume, threads=threads, on_job=on_job,
+                     on_progress=on_progress)

@@ -31,11 +31,13 @@ def batch_run(args: argparse.Namespace) -> int:
     from stylize.pipeline.summary import format_table
 
     jobs = load_jobs(args.jobs)
-    bar = None
+    bar = job_bar = None
     if args.progress == "auto" and sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs), desc="stylize batch", unit="job", file=sys.stderr)
+        bar = tqdm(total=len(jobs), desc="stylize batch", unit="job", file=sys.stderr, position=0)
+        # the job in progress: its steps (the local executor reports them; Ray jobs only end)
+        job_bar = tqdm(total=1, desc="", unit="step", file=sys.stderr, position=1, leave=False)
     counts = {"done": 0, "skipped": 0, "failed": 0}
 
     def on_job(entry: dict) -> None:
@@ -44,6 +46,14 @@ def batch_run(args: argparse.Namespace) -> int:
             bar.update(1)
             bar.set_postfix(counts)
 
+    def on_progress(job_id: str, step: int, total: int) -> None:
+        if job_bar is not None:
+            if job_bar.desc != job_id or job_bar.total != total:
+                job_bar.reset(total=total)
+                job_bar.set_description_str(job_id)
+            job_bar.n = step
+            job_bar.refresh()
+
     out = args.out
     if out is None:
         from stylize.pipeline.batch import default_out
@@ -51,10 +61,11 @@ def batch_run(args: argparse.Namespace) -> int:
         out = default_out(args.jobs)
     try:
         result = api.batch(jobs, out, executor=args.executor, workers=args.workers, resume=args.resume,
-                           threads=args.threads, on_job=on_job)  # fmt: skip
+                           threads=args.threads, on_job=on_job, on_progress=on_progress)  # fmt: skip
     finally:
-        if bar is not None:
-            bar.close()
+        for each in (job_bar, bar):
+            if each is not None:
+                each.close()
     emit(format_table(result.entries))
     emit(json.dumps({
         "out": str(result.out_dir), "manifest": str(result.manifest),

@@ -341,8 +341,14 @@ def resolve_mesh_config(
     merged = dict(overrides or {})
     if prompt:
         merged.setdefault("prompt", prompt)
-    config = resolve_config(Text2MeshConfig, TEXT2MESH_PRESETS, preset=preset, config_file=config_file, overrides=merged)
-    if config.source and not config.field.input_colours:  # a restyle starts from what is there
-        config.field.input_colours = True
+    config = imply_source(resolve_config(Text2MeshConfig, TEXT2MESH_PRESETS, preset=preset, config_file=config_file,
+                                         overrides=merged))  # fmt: skip
     config.check()
+    return config
+
+
+def imply_source(config: Text2MeshConfig) -> Text2MeshConfig:
+    """A restyle (``source`` set) starts from what is there: ``field.input_colours`` on."""
+    if config.source and not config.field.input_colours:
+        config.field.input_colours = True
     return config

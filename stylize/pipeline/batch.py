@@ -63,6 +63,7 @@ def run_batch(
     resume: bool = False,
     threads: int = 1,
     on_job: Callable[[dict[str, Any]], None] | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> BatchResult:
     """Run every job of a jobs file and record them in ``OUT/manifest.jsonl``.
 
@@ -75,6 +76,8 @@ def run_batch(
         resume: skip jobs the manifest records as done whose outputs still exist.
         threads: torch threads per job.
         on_job: called with each manifest entry as its job ends (or is skipped): progress bars.
+        on_progress: ``on_progress(job_id, step, total)`` while a job runs (the local executor;
+            from worker processes at most twice a second): the nested bar of the job in progress.
 
     Returns:
         :class:`BatchResult`; a failed job is recorded with its error and the others go on.
@@ -115,7 +118,7 @@ def run_batch(
 
     if to_run:
         try:
-            runner.run(to_run, out_dir, record)
+            runner.run(to_run, out_dir, record, on_progress)
         finally:
             shutil.rmtree(out_dir / PARTIAL_DIR, ignore_errors=True)
     result.entries = [manifest.get(job_id) for job_id in order if manifest.get(job_id) is not None]

@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import queue
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -34,6 +35,22 @@ logger = logging.getLogger(__name__)
 __all__ = ["EXECUTORS", "ExecutorSettings", "LocalExecutor", "RayExecutor", "get_executor", "make_executor"]
 
 OnResult = Callable[[Job, dict], None]
+#: ``on_progress(job_id, step, total)`` while a job runs (local executor; Ray jobs report only
+#: their end).
+OnProgress = Callable[[str, int, int], None]
+
+
+def _throttled(send: Callable[[int, int], None], every_s: float = 0.5) -> Callable[[int, int, dict], None]:
+    """An ``on_step`` that forwards ``(step, total)`` at most every ``every_s`` seconds (and the last step)."""
+    last = [0.0]
+
+    def on_step(step: int, total: int, _metrics: dict) -> None:
+        now = time.monotonic()
+        if step >= total or now - last[0] >= every_s:
+            last[0] = now
+            send(step, total)
+
+    return on_step
 
 
 @dataclass(frozen=True)
@@ -76,8 +93,9 @@ def _local_worker(name: str, device: str | None, threads: int, specs: list[str],
             if job is None:
                 return
             results.put(("start", name, job.id))
+            progress = _throttled(lambda step, total, job_id=job.id: results.put(("step", name, (job_id, step, total))))
             try:
-                outcome = run_job(job, out_root, cache, threads, device, name)
+                outcome = run_job(job, out_root, cache, threads, device, name, on_step=progress)
             except KeyboardInterrupt:
                 return
             results.put(("end", name, outcome))
@@ -99,18 +117,22 @@ class LocalExecutor:
             return [f"cuda:{index % gpus}" for index in range(workers)]
         return [None] * workers
 
-    def run(self, jobs: Sequence[Job], out_root: Path, on_result: OnResult) -> None:
+    def run(self, jobs: Sequence[Job], out_root: Path, on_result: OnResult, on_progress: OnProgress | None = None) -> None:
         from stylize.engine import ModelCache
 
         devices = self.devices()[: max(len(jobs), 1)]
         if len(devices) == 1:
             cache = ModelCache()
             for job in jobs:
-                on_result(job, run_job(job, out_root, cache, self.settings.threads, devices[0], "local"))
+                progress = None
+                if on_progress is not None:
+                    progress = _throttled(lambda step, total, job_id=job.id: on_progress(job_id, step, total), 0.0)
+                on_result(job, run_job(job, out_root, cache, self.settings.threads, devices[0], "local", on_step=progress))
             return
-        self._run_processes(jobs, out_root, on_result, devices)
+        self._run_processes(jobs, out_root, on_result, devices, on_progress)
 
-    def _run_processes(self, jobs: Sequence[Job], out_root: Path, on_result: OnResult, devices: list[str | None]) -> None:
+    def _run_processes(self, jobs: Sequence[Job], out_root: Path, on_result: OnResult, devices: list[str | None],
+                       on_progress: OnProgress | None = None) -> None:
         context = multiprocessing.get_context("spawn")
         tasks, results = context.Queue(), context.Queue()
         for job in jobs:
@@ -130,6 +152,9 @@ class LocalExecutor:
         def handle(message: str, worker: str, payload: Any) -> None:
             if message == "start":
                 running[worker] = payload
+            elif message == "step":
+                if on_progress is not None:
+                    on_progress(*payload)
             else:
                 running.pop(worker, None)
                 job = by_id.pop(payload["id"], None)
@@ -203,7 +228,7 @@ class RayExecutor:
     def __init__(self, settings: ExecutorSettings) -> None:
         self.settings = settings
 
-    def run(self, jobs: Sequence[Job], out_root: Path, on_result: OnResult) -> None:
+    def run(self, jobs: Sequence[Job], out_root: Path, on_result: OnResult, on_progress: OnProgress | None = None) -> None:
         ray = _import_ray()
         started_here = not ray.is_initialized()
         if started_here:

@@ -76,14 +76,14 @@ def _check_input(job: Any) -> None:
         raise InputError(f"input file {job.input} not found")
 
 
-def _run_mesh(job: Any, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
+def _run_mesh(job: Any, folder: Path, model_cache: Any, device: str | None, on_step: Any = None) -> dict[str, Any]:
     from stylize.config import apply_overrides
-    from stylize.mesh.config import Text2MeshConfig
+    from stylize.mesh.config import Text2MeshConfig, imply_source
     from stylize.mesh.run import Text2Mesh
 
-    config = apply_overrides(Text2MeshConfig(), _with_device(job.config, device))
+    config = imply_source(apply_overrides(Text2MeshConfig(), _with_device(job.config, device)))
     config.check()
-    result = Text2Mesh(config, job.input, model_cache=model_cache).run(folder)
+    result = Text2Mesh(config, job.input, model_cache=model_cache).run(folder, on_step=on_step)
     if result.status != "finished":
         raise InputError(f"the run {result.status} after {result.iterations} iterations (non-finite losses)")
     by = "judge" if "judge_mes" in result.scores else "trainer"
@@ -96,33 +96,33 @@ def _generation_score(scores: dict) -> dict[str, Any]:
     return {"scores": scores, "score": scores[by]["mean"], "score_by": by}
 
 
-def _run_draw(job: Any, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
+def _run_draw(job: Any, folder: Path, model_cache: Any, device: str | None, on_step: Any = None) -> dict[str, Any]:
     from stylize.config import apply_overrides
     from stylize.vector.clipdraw import ClipDraw
     from stylize.vector.config import DrawConfig
 
     _check_input(job)
-    result = ClipDraw(apply_overrides(DrawConfig(), _with_device(job.config, device)), model_cache).run(folder)
+    result = ClipDraw(apply_overrides(DrawConfig(), _with_device(job.config, device)), model_cache).run(folder, on_step=on_step)
     return _generation_score(result.scores)
 
 
-def _run_paint(job: Any, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
+def _run_paint(job: Any, folder: Path, model_cache: Any, device: str | None, on_step: Any = None) -> dict[str, Any]:
     from stylize.config import apply_overrides
     from stylize.painting.config import PaintConfig
     from stylize.painting.painter import Painter
 
     _check_input(job)
-    result = Painter(apply_overrides(PaintConfig(), _with_device(job.config, device)), model_cache).run(folder)
+    result = Painter(apply_overrides(PaintConfig(), _with_device(job.config, device)), model_cache).run(folder, on_step=on_step)
     return _generation_score(result.scores)
 
 
-def _run_restyle(job: Any, folder: Path, model_cache: Any, device: str | None) -> dict[str, Any]:
+def _run_restyle(job: Any, folder: Path, model_cache: Any, device: str | None, on_step: Any = None) -> dict[str, Any]:
     from stylize.config import apply_overrides
     from stylize.restyling.config import RestyleConfig
     from stylize.restyling.restyler import Restyler
 
     _check_input(job)
-    result = Restyler(apply_overrides(RestyleConfig(), _with_device(job.config, device)), model_cache).run(folder)
+    result = Restyler(apply_overrides(RestyleConfig(), _with_device(job.config, device)), model_cache).run(folder, on_step=on_step)
     return _generation_score(result.scores)
 
 
@@ -140,8 +140,9 @@ class JobKind:
         artefacts: files a finished run folder must hold (checked by ``--resume``, compared
             between executors).
         resolve: ``(preset, config_file, overrides) -> config`` dataclass; raises InputError.
-        run: ``(job, staging folder, model cache, worker device) -> {"scores", "score"}``: runs the
-            job into the folder through the kind's run owner; raises on failure.
+        run: ``(job, staging folder, model cache, worker device, on_step=None) -> {"scores",
+            "score"}``: runs the job into the folder through the kind's run owner (``on_step(step,
+            total, metrics)`` after each step); raises on failure.
         prompt_key: config key of the prompt(s); ``prompt`` (one string) or ``prompts`` (list).
     """
 
@@ -152,7 +153,7 @@ class JobKind:
     default_preset: str | None
     artefacts: tuple[str, ...]
     resolve: Callable[[str | None, str | None, dict], Any]
-    run: Callable[[Any, Path, Any, str | None], dict[str, Any]]
+    run: Callable[..., dict[str, Any]]
     prompt_key: str = "prompts"
 
     @property

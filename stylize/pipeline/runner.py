@@ -16,7 +16,7 @@ import random
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -64,7 +64,8 @@ def failed_outcome(job: Job, error: str | None, worker: str) -> dict[str, Any]:
             "worker": worker, "files": []}  # fmt: skip
 
 
-def run_job(job: Job, out_root: str | Path, model_cache: Any, threads: int = 1, device: str | None = None, worker: str = "main") -> dict[str, Any]:
+def run_job(job: Job, out_root: str | Path, model_cache: Any, threads: int = 1, device: str | None = None, worker: str = "main",
+            on_step: Callable[[int, int, dict], None] | None = None) -> dict[str, Any]:
     """Run ``job`` into ``out_root / job.id``.
 
     Args:
@@ -74,6 +75,7 @@ def run_job(job: Job, out_root: str | Path, model_cache: Any, threads: int = 1, 
         threads: torch threads for the job (the same everywhere for identical results).
         device: the worker's device for jobs whose device is ``auto`` (None: leave ``auto``).
         worker: a name for the manifest.
+        on_step: ``on_step(step, total, metrics)`` after each step of the job (progress).
 
     Returns:
         The outcome: ``id``, ``status`` (``done`` or ``failed``), ``error`` (one line or None),
@@ -90,7 +92,7 @@ def run_job(job: Job, out_root: str | Path, model_cache: Any, threads: int = 1, 
     try:
         with isolated(job.seed, threads):
             kind = JOB_KINDS.lookup(job.kind)
-            outcome.update(kind.run(job, staging, model_cache, device))
+            outcome.update(kind.run(job, staging, model_cache, device, on_step=on_step))
         missing = [name for name in kind.artefacts if not (staging / name).is_file()]
         if missing:
             raise RuntimeError(f"the run wrote no {missing[0]}")

@@ -4,10 +4,10 @@ from its own renders, judged by the judge test CLIP."""
 from __future__ import annotations
 
 import json
-import tomllib
 
 import numpy as np
 import pytest
+import tomllib
 import torch
 
 from stylize import api

@@ -92,7 +92,18 @@ def jobs_file(tmp_path_factory) -> Path:
 def local_run(jobs_file):
     """One in-process batch, shared by the tests that only read its results."""
     out = jobs_file.parent / "local"
-    return run_batch(jobs_file, out), out
+    LOCAL_PROGRESS.clear()
+    return run_batch(jobs_file, out, on_progress=lambda *event: LOCAL_PROGRESS.append(event)), out
+
+
+LOCAL_PROGRESS: list[tuple[str, int, int]] = []  # (job id, step, total) of the in-process batch
+
+
+def _progress_by_job(events) -> dict[str, list[tuple[int, int]]]:
+    by_job: dict[str, list[tuple[int, int]]] = {}
+    for job_id, step, total in events:
+        by_job.setdefault(job_id, []).append((step, total))
+    return by_job
 
 
 def _artefacts(out: Path) -> dict[str, bytes]:
@@ -126,6 +137,16 @@ def test_batch_writes_run_folders_and_a_manifest(local_run, jobs_file):
     assert len({mesh["seed"], drawing["seed"], paint["seed"]}) == 3
     assert not (out / ".partial").exists()
     assert result.failed and result.count("done") == 3
+
+
+def test_the_job_in_progress_reports_its_steps(local_run):
+    result, _ = local_run
+    by_job = _progress_by_job(LOCAL_PROGRESS)
+    done = [e["id"] for e in result.entries if e["status"] == "done"]
+    assert list(by_job) == done  # in job order, nothing from the job that failed before a step
+    for steps in by_job.values():
+        total = steps[0][1]
+        assert [step for step, _ in steps] == list(range(1, total + 1)) and {t for _, t in steps} == {total}
 
 
 def test_a_job_with_a_missing_input_fails_alone(local_run):
@@ -167,7 +188,7 @@ def test_resume_does_no_work(local_run, tmp_path, monkeypatch, capsys):
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.parent != out}
     calls = []
     for kind in ("mesh", "draw", "paint"):
-        _patch_runner(monkeypatch, kind, lambda job, *rest: calls.append(job.id) or {})
+        _patch_runner(monkeypatch, kind, lambda job, *rest, **kw: calls.append(job.id) or {})
     jobs = first.parent / "jobs.toml"
     jobs.with_name("ok.toml").write_text(jobs.read_text().split("[[jobs]]\nkind = \"mesh\"\nname = \"lost\"")[0])
     code = main(["batch", str(jobs.with_name("ok.toml")), "--out", str(out), "--resume", "--no-progress"])
@@ -185,8 +206,8 @@ def test_resume_does_no_work(local_run, tmp_path, monkeypatch, capsys):
 
 
 def test_cli_exit_code_is_1_when_a_job_failed(jobs_file, tmp_path, capsys, monkeypatch):
-    _patch_runner(monkeypatch, "mesh", lambda *a: (_ for _ in ()).throw(RuntimeError("boom\nmore")))
-    _patch_runner(monkeypatch, "draw", lambda job, folder, *a: {"scores": {}, "score": 50.0})
+    _patch_runner(monkeypatch, "mesh", lambda *a, **kw: (_ for _ in ()).throw(RuntimeError("boom\nmore")))
+    _patch_runner(monkeypatch, "draw", lambda job, folder, *a, **kw: {"scores": {}, "score": 50.0})
     code = main(["batch", str(jobs_file), "--out", str(tmp_path / "o"), "--no-progress"])
     assert code == 1
     entries = _manifest(tmp_path / "o")
@@ -223,8 +244,13 @@ def test_executor_settings_are_checked(monkeypatch):
 def test_two_local_processes_give_the_same_bytes(local_run, jobs_file):
     _, first = local_run
     out = jobs_file.parent / "local2"
-    result = run_batch(jobs_file, out, workers=2)
+    events: list = []
+    result = run_batch(jobs_file, out, workers=2, on_progress=lambda *event: events.append(event))
     assert [e["status"] for e in result.entries] == ["done", "done", "done", "failed"]
+    # worker processes report each job's steps too (throttled), always its last one
+    done = {e["id"] for e in result.entries if e["status"] == "done"}
+    by_job = _progress_by_job(events)
+    assert set(by_job) == done and all(steps[-1][0] == steps[-1][1] for steps in by_job.values())
     assert {e["worker"] for e in result.entries} == {"local-0", "local-1"}
     assert _artefacts(out) == _artefacts(first) and len(_artefacts(first)) == 13
 
