@@ -9,6 +9,7 @@ import os
 import platform
 import random
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Any, Iterator
 
@@ -50,15 +51,42 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 MAX_DEFAULT_THREADS = 16
 
 
+def _busy_cores(sample_s: float = 0.1) -> float:
+    """Cores busy right now: from ``/proc/stat`` over ``sample_s`` seconds where it exists (the
+    load average lags by a minute: right after a heavy job ends it still says "busy"), else the
+    1-minute load average."""
+    def read() -> tuple[int, int] | None:
+        try:
+            with open("/proc/stat") as handle:
+                fields = [int(v) for v in handle.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields), idle
+
+    first = read()
+    if first is not None:
+        time.sleep(sample_s)
+        second = read()
+        if second is not None and second[0] > first[0]:
+            busy_share = 1.0 - (second[1] - first[1]) / (second[0] - first[0])
+            return max(0.0, busy_share) * (os.cpu_count() or 1)
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return 0.0
+
+
 def default_threads() -> int:
-    """Torch CPU threads when none are asked for: the cores not busy right now (the CPU count
-    minus the 1-minute load average, at least 1, at most 16).
+    """Torch CPU threads when none are asked for: the cores not busy right now (measured over
+    0.1 s, see :func:`_busy_cores`), at least 1, at most 16.
 
     ``STYLIZE_THREADS=N`` in the environment fixes the number instead (for farms, and so that
     worker processes match their parent).
 
-    On a shared 2-core machine under load, torch's own default (every core) ran 5-15x slower than
-    one thread; on a quiet one, 2 threads beat 1; beyond ~16 threads a CLIP step stops scaling."""
+    Measured on a 2-core machine (``tools/bench_threads.py``): quiet, 2 threads took 0.62x the
+    time of 1 per ``fast`` iteration; under load from other processes, 2 threads ran 5-15x
+    slower than 1. Beyond ~16 threads a CLIP step stops scaling (not measured here)."""
     fixed = os.environ.get("STYLIZE_THREADS", "").strip()
     if fixed:
         try:
@@ -69,11 +97,7 @@ def default_threads() -> int:
             raise InputError(f"STYLIZE_THREADS: expected a positive integer, got {fixed!r}")
         return value
     cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except (OSError, AttributeError):
-        busy = 0.0
-    return int(max(1, min(MAX_DEFAULT_THREADS, cores, round(cores - busy))))
+    return int(max(1, min(MAX_DEFAULT_THREADS, cores, round(cores - _busy_cores()))))
 
 
 def set_threads(threads: int | None = None) -> int:

@@ -57,19 +57,37 @@ def test_default_threads_leave_busy_cores_alone_and_follow_stylize_threads(monke
 
     import pytest
 
+    from stylize import utils
     from stylize.errors import InputError
 
     monkeypatch.delenv("STYLIZE_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.0, 0.0))
-    assert default_threads() == 2  # quiet: both cores
-    monkeypatch.setattr(os, "getloadavg", lambda: (4.0, 0.0, 0.0))
-    assert default_threads() == 1  # loaded: one thread (2 ran 5-15x slower there)
+    monkeypatch.setattr(utils, "_busy_cores", lambda: 0.1)
+    assert default_threads() == 2  # quiet: both cores (0.62x the time of 1 thread, measured)
+    monkeypatch.setattr(utils, "_busy_cores", lambda: 1.9)
+    assert default_threads() == 1  # busy: one thread (2 ran 5-15x slower there)
     monkeypatch.setattr(os, "cpu_count", lambda: 128)
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(utils, "_busy_cores", lambda: 0.0)
     assert default_threads() == 16  # a many-core machine: capped
     monkeypatch.setenv("STYLIZE_THREADS", "3")
     assert default_threads() == 3
     monkeypatch.setenv("STYLIZE_THREADS", "lots")
     with pytest.raises(InputError, match="STYLIZE_THREADS"):
         default_threads()
+
+
+def test_busy_cores_reads_what_runs_now():
+    import os
+    import threading
+    import time
+
+    from stylize.utils import _busy_cores
+
+    stop = time.monotonic() + 1.0
+    spinner = threading.Thread(target=lambda: [None for _ in iter(lambda: time.monotonic() > stop, True)])
+    spinner.start()
+    try:
+        busy = _busy_cores(0.3)
+    finally:
+        spinner.join()
+    assert 0.5 <= busy <= (os.cpu_count() or 1) + 0.01  # at least the spinning thread
