@@ -73,7 +73,6 @@ def test_fast_preset_mostly_gives_the_prompted_colour_whatever_the_seed(judge, c
     instrument v2, 34 of 74 with v1). The judge must name the *prompted* colour; the one known
     miss at 50 steps is a blue sphere that stalls olive-grey for seed 0 (so do seeds 2 and 3 of the
     full runs), which the trainer takes for blue."""
-    torch.set_num_threads(1)
     results = [
         run_case(RobustnessCase("fast", "sphere", colour, seed), TRAINER, judge, iters=ITERS, model_cache=cache)
         for colour in ("red", "green", "blue", "yellow") for seed in (0, 1)
