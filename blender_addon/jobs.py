@@ -335,7 +335,8 @@ class MeshJobSettings(JobSettings):
     ``preview_every``: a snapshot every N steps for the live preview (0: none). ``texture``:
     ``""`` (colours per vertex only), ``"bake"`` (also a baked texture) or ``"surface"`` (the
     field per pixel and texel: an exact texture); ``normal_map``: the relief as a tangent-space
-    normal map instead of moved vertices; ``texture_size``: 0 for the toolkit's.
+    normal map instead of moved vertices; ``texture_size``: 0 for the toolkit's; ``best_of``:
+    train N candidates for a short warm-up and finish the one the training CLIP likes best.
     """
 
     preset: str = "fast"
@@ -344,6 +345,7 @@ class MeshJobSettings(JobSettings):
     texture: str = ""
     normal_map: bool = False
     texture_size: int = 0
+    best_of: int = 1
 
     @property
     def shape_key(self) -> bool:
@@ -377,6 +379,8 @@ def mesh_args(mesh_path: Path, out_dir: Path, settings: MeshJobSettings, mask_pa
         argv += ["--normal-map"]
     if settings.texture and settings.texture_size > 0:
         argv += ["--bake-size", str(int(settings.texture_size))]
+    if settings.best_of > 1:
+        argv += ["--best-of", str(int(settings.best_of))]
     if mask_path is not None:
         argv += ["--mask", str(mask_path)]
     return argv + settings.common_argv()

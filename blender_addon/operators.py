@@ -184,7 +184,7 @@ class STYLIZE_OT_stylize_mesh(_PromptProperties, _RunOperator, bpy.types.Operato
             displace=_panel_value(self, "displace", panel.mode == "COLOR_DISPLACEMENT"),
             preview_every=_panel_value(self, "preview_every", panel.preview_every),
             texture={"VERTEX": "", "BAKE": "bake", "SURFACE": "surface"}[panel.texture],
-            normal_map=panel.normal_map, texture_size=int(panel.texture_size),
+            normal_map=panel.normal_map, texture_size=int(panel.texture_size), best_of=int(panel.best_of),
         )
         return settings, _panel_value(self, "vertex_group", panel.vertex_group)
 

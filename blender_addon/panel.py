@@ -34,6 +34,7 @@ class STYLIZE_PT_main(bpy.types.Panel):
         if settings.texture != "VERTEX":
             row.prop(settings, "texture_size", text="")
             row.prop(settings, "normal_map", text="", icon="NORMALS_FACE")
+        column.prop(settings, "best_of")
         row = column.row(align=True)
         row.prop(settings, "preview_every")
         row.prop(settings, "preview_shape", text="", icon="SHAPEKEY_DATA")

@@ -80,6 +80,10 @@ class STYLIZE_PG_settings(bpy.types.PropertyGroup):
     vertex_group: StringProperty(
         name="Region", description="Only stylize this vertex group (weights blend); empty: the whole mesh", default=""
     )
+    best_of: IntProperty(
+        name="Best of", default=1, min=1, soft_max=8,
+        description="Train N candidates side by side for a short warm-up, finish the one the training CLIP likes best",
+    )  # fmt: skip
     preview_every: IntProperty(
         name="Preview Every", default=jobs.PREVIEW_EVERY, min=0, soft_max=100,
         description="Show the result in the viewport every N steps while it runs (0: no live preview)",

@@ -509,6 +509,14 @@ def test_mesh_argv_asks_for_previews():
     assert not any("preview_every" in a for a in jobs.mesh_args("in.obj", "run", jobs.MeshJobSettings(prompt="x")))
 
 
+def test_best_of_becomes_the_toolkits_option(tmp_path):
+    args = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run",
+                                                  jobs.MeshJobSettings(prompt="x", best_of=3)))  # fmt: skip
+    assert args.best_of == 3
+    plain = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", jobs.MeshJobSettings(prompt="x")))
+    assert plain.best_of is None
+
+
 def test_texture_settings_become_the_toolkits_options(tmp_path):
     surface = jobs.MeshJobSettings(prompt="x", texture="surface", normal_map=True, texture_size=256)
     args = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", surface))
