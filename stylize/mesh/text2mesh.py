@@ -89,6 +89,11 @@ class StepRecord:
                 **{f"loss_{k}": v for k, v in self.losses.items()}}  # fmt: skip
 
 
+#: Views all around from which a restyle sees the untouched input (their mean embedding starts
+#: the direction from ``source`` to the prompt).
+SOURCE_VIEWS = 8
+
+
 class Text2MeshRun:
     """Owns the state of one Text2Mesh optimisation.
 
@@ -158,7 +163,7 @@ class Text2MeshRun:
         self.content: torch.Tensor | None = None  # this iteration's content term (restyles)
         if config.source:
             with torch.no_grad():  # the untouched input seen all around: the direction's start
-                self.engine.set_source(self.render_input(source_views(config)), pool=True)
+                self.engine.set_source(self.render_input(preview_views(config, SOURCE_VIEWS)), pool=True)
         self.optimizer = torch.optim.Adam(self.field.parameters(), lr=config.optim.lr)
         self.scheduler = torch.optim.lr_scheduler.StepLR(
             self.optimizer, step_size=config.optim.lr_step, gamma=config.optim.lr_decay
@@ -500,18 +505,11 @@ def joint_step(runs: list[Text2MeshRun]) -> list[StepRecord]:
                 for run, (losses, similarity), finite in zip(runs, results, flags)]  # fmt: skip
 
 
-def preview_views(config: Text2MeshConfig) -> CameraViews:
-    """``output.preview_views`` views evenly spaced around the front view, at its elevation."""
-    v, n = config.views, config.output.preview_views
+def preview_views(config: Text2MeshConfig, count: int | None = None) -> CameraViews:
+    """``count`` (default ``output.preview_views``) views evenly spaced around the front view, at
+    its elevation and distance."""
+    v, n = config.views, count or config.output.preview_views
     azimuth = v.center_azimuth + torch.arange(n, dtype=torch.float32) * (2 * math.pi / n)
-    return orbit_views(azimuth, [v.center_elevation], radius=v.radius, fov=v.fov)
-
-
-def source_views(config: Text2MeshConfig, count: int = 8) -> CameraViews:
-    """Where a restyle sees the untouched input from: ``count`` views all around at the
-    training views' elevation and distance (their mean embedding starts the direction)."""
-    v = config.views
-    azimuth = v.center_azimuth + torch.arange(count, dtype=torch.float32) * (2 * math.pi / count)
     return orbit_views(azimuth, [v.center_elevation], radius=v.radius, fov=v.fov)
 
 
