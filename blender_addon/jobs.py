@@ -336,7 +336,10 @@ class MeshJobSettings(JobSettings):
     ``""`` (colours per vertex only), ``"bake"`` (also a baked texture) or ``"surface"`` (the
     field per pixel and texel: an exact texture); ``normal_map``: the relief as a tangent-space
     normal map instead of moved vertices; ``texture_size``: 0 for the toolkit's; ``best_of``:
-    train N candidates for a short warm-up and finish the one the training CLIP likes best.
+    train N candidates for a short warm-up and finish the one the training CLIP likes best;
+    ``source``: a restyle (``stylize mesh --source``): the text that describes the object as it
+    looks now; the job then sends the object's own texture or colours (:class:`SourceLook`) and
+    the run starts from them.
     """
 
     preset: str = "fast"
@@ -346,6 +349,7 @@ class MeshJobSettings(JobSettings):
     normal_map: bool = False
     texture_size: int = 0
     best_of: int = 1
+    source: str = ""
 
     @property
     def shape_key(self) -> bool:
@@ -381,6 +385,8 @@ def mesh_args(mesh_path: Path, out_dir: Path, settings: MeshJobSettings, mask_pa
         argv += ["--bake-size", str(int(settings.texture_size))]
     if settings.best_of > 1:
         argv += ["--best-of", str(int(settings.best_of))]
+    if settings.source.strip():
+        argv += ["--source", settings.source.strip()]
     if mask_path is not None:
         argv += ["--mask", str(mask_path)]
     return argv + settings.common_argv()
@@ -465,7 +471,10 @@ class MeshExchange:
     """The mesh as sent to the worker: only vertices that faces use, in Blender's order.
 
     Attributes:
-        used: Blender vertex index of each vertex written, ``(U,)`` increasing.
+        used: Blender vertex index of each vertex written, ``(U,)``: increasing, except where a
+            restyle sends a texture (:class:`SourceLook`): a vertex on a UV seam is then written
+            once per UV it has (the copies follow each other), since OBJ readers give each vertex
+            one UV.
         vertex_count: vertices of the Blender mesh.
         orientation: ``(3, 3)`` linear map from the mesh's coordinates to the file's (identity:
             written as they are).
@@ -506,11 +515,66 @@ def worker_orientation(world_linear: np.ndarray) -> np.ndarray:
     return Z_UP_TO_Y_UP @ world_linear
 
 
-def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray, orientation: np.ndarray | None = None) -> MeshExchange:
+# A texture sent for a restyle is at most this many pixels a side (it is the start of the run,
+# whose own texture size is set apart; a bigger source only costs memory and time to send).
+MAX_SOURCE_TEXTURE = 4096
+
+
+@dataclass
+class SourceLook:
+    """What an object looks like now, sent with a restyle (``MeshJobSettings.source``).
+
+    Either a base-colour texture on the object's UVs, or colours per vertex, or neither (the run
+    then starts from grey).
+
+    Attributes:
+        origin: where it came from, for messages (``"texture 'crate.png'"``, ``"colour attribute 'Col'"``).
+        colors: ``(V, 3)`` sRGB in ``[0, 1]`` per Blender vertex, or None.
+        corner_uv: ``(T, 3, 2)`` Blender UVs (v up) of each loop triangle's corners, with ``texture``.
+        texture: ``(H, W, 4)`` uint8 sRGB RGBA, top row first, or None.
+    """
+
+    origin: str = "nothing (grey)"
+    colors: np.ndarray | None = None
+    corner_uv: np.ndarray | None = None
+    texture: np.ndarray | None = None
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """An 8-bit RGB or RGBA PNG of ``pixels`` ``(H, W, 3 | 4)`` uint8, top row first (no PIL in Blender)."""
+    import struct
+    import zlib
+
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4) or 0 in pixels.shape[:2]:
+        raise ValueError(f"expected pixels of shape (H, W, 3 or 4), got {pixels.shape}")
+    height, width, channels = pixels.shape
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = np.concatenate([np.zeros((height, 1), np.uint8), pixels.reshape(height, -1)], axis=1)  # filter 0 per row
+    header = struct.pack(">IIBBBBB", width, height, 8, 6 if channels == 4 else 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + chunk(b"IEND", b"")
+
+
+def _write_atomic(path: Path, data: bytes | str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    if isinstance(data, str):
+        tmp.write_text(data, encoding="utf-8")
+    else:
+        tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def write_obj(
+    path: Path, vertices: np.ndarray, triangles: np.ndarray, orientation: np.ndarray | None = None, look: SourceLook | None = None
+) -> MeshExchange:
     """Write a triangle mesh as OBJ (positions and faces only), keeping the vertex order.
 
     ``orientation`` (see :func:`worker_orientation`) maps the positions into the file's frame;
-    None writes them as they are.
+    None writes them as they are. ``look`` (a restyle) adds the object's colours per vertex, or
+    its texture: UVs in the OBJ, ``NAME.mtl`` and ``NAME.png`` beside it.
 
     Loose vertices (no face) are left out, because trimesh's OBJ reader drops them and would shift
     every later index; :class:`MeshExchange` maps the file's vertices back to the mesh's. Floats
@@ -519,17 +583,26 @@ def write_obj(path: Path, vertices: np.ndarray, triangles: np.ndarray, orientati
     Shape:
         - vertices: ``(V, 3)``; triangles: ``(T, 3)`` integer indices into vertices.
     """
-    text, exchange = obj_text(vertices, triangles, orientation)
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    textured = look is not None and look.texture is not None
+    text, exchange = obj_text(vertices, triangles, orientation, look, material=path.stem if textured else None)
+    if textured:
+        _write_atomic(path.with_suffix(".png"), png_bytes(look.texture))
+        _write_atomic(path.with_suffix(".mtl"), f"newmtl {path.stem}\nKd 1 1 1\nmap_Kd {path.stem}.png\n")
+    _write_atomic(path, text)
     return exchange
 
 
-def obj_text(vertices: np.ndarray, triangles: np.ndarray, orientation: np.ndarray | None = None) -> tuple[str, MeshExchange]:
+def obj_text(
+    vertices: np.ndarray,
+    triangles: np.ndarray,
+    orientation: np.ndarray | None = None,
+    look: SourceLook | None = None,
+    material: str | None = None,
+) -> tuple[str, MeshExchange]:
     """What :func:`write_obj` writes, and its exchange; the same mesh always gives the same text
-    (so a batch import can tell whether an object still is what was sent)."""
+    (so a batch import can tell whether an object still is what was sent). With a textured
+    ``look``, ``material`` names the MTL file and material (``material.mtl``)."""
     vertices = np.asarray(vertices, dtype=np.float64)
     triangles = np.asarray(triangles, dtype=np.int64)
     if vertices.ndim != 2 or vertices.shape[1] != 3:
@@ -537,12 +610,34 @@ def obj_text(vertices: np.ndarray, triangles: np.ndarray, orientation: np.ndarra
     if triangles.ndim != 2 or triangles.shape[1] != 3 or len(triangles) == 0:
         raise ValueError(f"expected at least one triangle of shape (T, 3), got {triangles.shape}")
     orientation = np.eye(3) if orientation is None else np.asarray(orientation, dtype=np.float64).reshape(3, 3)
+    lines = ["# stylize Blender add-on: positions and triangles, vertex order kept"]
+    if look is not None and look.texture is not None:
+        corner_uv = np.asarray(look.corner_uv, dtype=np.float64)
+        if corner_uv.shape != (len(triangles), 3, 2):
+            raise ValueError(f"expected corner UVs of shape ({len(triangles)}, 3, 2), got {corner_uv.shape}")
+        # One written vertex per (Blender vertex, UV) pair, in Blender's vertex order.
+        keys = np.concatenate([triangles.reshape(-1, 1).astype(np.float64), np.nan_to_num(corner_uv.reshape(-1, 2))], axis=1)
+        unique, corner_index = np.unique(keys, axis=0, return_inverse=True)
+        used = unique[:, 0].astype(np.int64)
+        exchange = MeshExchange(used=used, vertex_count=len(vertices), orientation=orientation)
+        lines += [f"mtllib {material}.mtl"]
+        lines += ["v %.9g %.9g %.9g" % tuple(row) for row in exchange.to_worker(vertices[used])]
+        lines += ["vt %.9g %.9g" % tuple(row) for row in unique[:, 1:]]
+        lines += [f"usemtl {material}"]
+        lines += ["f %d/%d %d/%d %d/%d" % (a, a, b, b, c, c) for a, b, c in corner_index.reshape(-1, 3) + 1]
+        return "\n".join(lines) + "\n", exchange
     exchange = MeshExchange(used=np.unique(triangles), vertex_count=len(vertices), orientation=orientation)
     used = exchange.used
     remap = np.full(len(vertices), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
-    lines = ["# stylize Blender add-on: positions and triangles, vertex order kept"]
-    lines += ["v %.9g %.9g %.9g" % tuple(row) for row in exchange.to_worker(vertices[used])]
+    positions = exchange.to_worker(vertices[used])
+    if look is not None and look.colors is not None:
+        colors = np.clip(np.asarray(look.colors, dtype=np.float64), 0.0, 1.0)
+        if colors.shape != (len(vertices), 3):
+            raise ValueError(f"expected colours of shape ({len(vertices)}, 3), got {colors.shape}")
+        lines += ["v %.9g %.9g %.9g %.6g %.6g %.6g" % tuple(row) for row in np.concatenate([positions, colors[used]], axis=1)]
+    else:
+        lines += ["v %.9g %.9g %.9g" % tuple(row) for row in positions]
     lines += ["f %d %d %d" % tuple(row) for row in remap[triangles] + 1]
     return "\n".join(lines) + "\n", exchange
 

@@ -170,6 +170,8 @@ class STYLIZE_OT_stylize_mesh(_PromptProperties, _RunOperator, bpy.types.Operato
     preset: EnumProperty(name="Preset", items=MESH_PRESETS, default="fast")
     displace: BoolProperty(name="Displace", description="Also learn a displacement (shape key)", default=True)
     vertex_group: StringProperty(name="Vertex Group", description="Only stylize this region", default="")
+    restyle_source: StringProperty(name="Restyle From", description="Restyle the object's own look, described by "
+                                   "this text (empty: the panel's)", default="")  # fmt: skip
     preview_every: IntProperty(name="Preview Every", description="Show the result every N steps (0: no preview)",
                                default=jobs.PREVIEW_EVERY, min=0)  # fmt: skip
 
@@ -185,6 +187,7 @@ class STYLIZE_OT_stylize_mesh(_PromptProperties, _RunOperator, bpy.types.Operato
             preview_every=_panel_value(self, "preview_every", panel.preview_every),
             texture={"VERTEX": "", "BAKE": "bake", "SURFACE": "surface"}[panel.texture],
             normal_map=panel.normal_map, texture_size=int(panel.texture_size), best_of=int(panel.best_of),
+            source=_panel_value(self, "restyle_source", panel.restyle_source),
         )
         return settings, _panel_value(self, "vertex_group", panel.vertex_group)
 

@@ -22,6 +22,7 @@ class STYLIZE_PT_main(bpy.types.Panel):
         column.enabled = not job.running
         column.prop(settings, "prompt")
         column.prop(settings, "negative_prompt")
+        column.prop(settings, "restyle_source", icon="BRUSH_DATA")
         column.prop(settings, "preset")
         row = column.row(align=True)
         row.prop(settings, "iterations")

@@ -80,6 +80,11 @@ class STYLIZE_PG_settings(bpy.types.PropertyGroup):
     vertex_group: StringProperty(
         name="Region", description="Only stylize this vertex group (weights blend); empty: the whole mesh", default=""
     )
+    restyle_source: StringProperty(
+        name="Restyle From", default="",
+        description="Describe the object as it looks now (e.g. 'a red wooden crate') to restyle its own texture or "
+        "colours toward the prompt, keeping what the prompt does not change; empty: stylize from grey",
+    )  # fmt: skip
     best_of: IntProperty(
         name="Best of", default=1, min=1, soft_max=8,
         description="Train N candidates side by side for a short warm-up, finish the one the training CLIP likes best",

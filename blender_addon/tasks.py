@@ -15,7 +15,7 @@ from pathlib import Path
 
 import bpy
 
-from . import batch, jobs, mesh_data, textures, worker
+from . import batch, jobs, mesh_data, source_look, textures, worker
 from .preferences import preferences
 
 TIMER_SECONDS = 0.25
@@ -56,12 +56,15 @@ def start_mesh_job(context: bpy.types.Context, obj: bpy.types.Object, settings: 
     if len(triangles) == 0:
         raise jobs.JobError(f"{obj.name!r} has no faces to stylize")
     weights = mesh_data.group_weights(obj, vertex_group) if vertex_group else None
+    # A restyle sends what the object looks like now (its texture or colours) with the mesh.
+    look = source_look.object_look(obj) if settings.source.strip() else None
     workdir = jobs.new_workdir()
     try:
-        exchange = jobs.write_obj(workdir / "input.obj", positions, triangles, mesh_data.worker_orientation(obj))
+        exchange = jobs.write_obj(workdir / "input.obj", positions, triangles, mesh_data.worker_orientation(obj), look)
         mask = jobs.write_mask(workdir / "mask.npy", weights, exchange) if weights is not None else None
         payload = {"object": obj.name, "exchange": exchange, "positions": positions, "triangles": triangles,
-                   "displace": settings.shape_key, "keep": None if weights is None else weights <= 0.0}  # fmt: skip
+                   "displace": settings.shape_key, "keep": None if weights is None else weights <= 0.0,
+                   "look": None if look is None else look.origin}  # fmt: skip
         args = jobs.mesh_args(workdir / "input.obj", workdir / "run", settings, mask)
         return start_worker_job(context, "mesh", args, workdir, payload)
     except BaseException:
@@ -162,6 +165,8 @@ class MeshTask:
         mesh_data.apply_mesh_result(obj, result, info["displace"], surface=surface)
         score = update.result.get("scores", {}).get("train_mes")
         suffix = f" (score {score:.1f})" if isinstance(score, (int, float)) else ""
+        if info.get("look"):
+            return f"{obj.name} restyled from {info['look']}{suffix}"
         return f"{obj.name} stylized{suffix}"
 
 

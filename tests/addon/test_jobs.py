@@ -525,3 +525,76 @@ def test_texture_settings_become_the_toolkits_options(tmp_path):
     args = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", baked))
     assert args.bake is True and args.normal_map is None and args.bake_size is None  # no relief to map
     assert jobs.MeshJobSettings(prompt="x", normal_map=True).shape_key  # no texture: the shape key carries it
+
+
+# --- restyle: the object's look travels with the mesh ---------------------------------------------
+
+
+def _seam_uvs(faces: np.ndarray) -> np.ndarray:
+    """Corner UVs with seams: a vertex gets a different UV in every other face."""
+    rng = np.random.default_rng(3)
+    per_vertex = rng.random((faces.max() + 1, 2))
+    corner = per_vertex[faces].copy()
+    corner[::2] = (corner[::2] + 0.5) % 1.0  # the even faces sit elsewhere in the texture
+    return corner
+
+
+def test_textured_look_travels_as_an_obj_the_toolkit_reads_in_order(tmp_path):
+    vertices, faces = _mesh_with_loose_vertex()
+    corner_uv = _seam_uvs(faces)
+    texture = np.zeros((8, 16, 4), np.uint8)
+    texture[..., 3] = 255
+    texture[:4, :, 0] = 255  # top half red
+    texture[4:, :, 2] = 255  # bottom half blue
+    look = jobs.SourceLook("texture 'crate'", corner_uv=corner_uv, texture=texture)
+    exchange = jobs.write_obj(tmp_path / "input.obj", vertices, faces, None, look)
+    assert (tmp_path / "input.png").is_file() and (tmp_path / "input.mtl").is_file()
+    assert 5 not in exchange.used and np.all(np.diff(exchange.used) >= 0)
+    assert len(exchange.used) > len(np.unique(faces))  # seam vertices are written once per UV
+
+    loaded = load_mesh(tmp_path / "input.obj", normalize=False)
+    assert loaded.source_vertex_index.tolist() == list(range(len(exchange.used)))
+    assert np.array_equal(exchange.used[loaded.faces], faces)  # every face names its Blender vertices
+    assert np.array_equal(loaded.vertices, vertices[exchange.used])
+    np.testing.assert_allclose(loaded.uv[loaded.faces], corner_uv, atol=1e-7)  # each corner keeps its UV
+    assert np.array_equal(loaded.materials[0].base_color_texture[..., :3], texture[..., :3])
+    # the toolkit's colour per vertex samples the texture through those UVs (v up: top is red)
+    red = loaded.uv[:, 1] > 0.55
+    blue = loaded.uv[:, 1] < 0.45
+    assert (loaded.colors[red, 0] > 0.9).all() and (loaded.colors[blue, 2] > 0.9).all()
+
+
+def test_colour_look_travels_as_obj_vertex_colours(tmp_path):
+    vertices, faces = _mesh_with_loose_vertex()
+    colors = np.random.default_rng(1).random((len(vertices), 3))
+    exchange = jobs.write_obj(tmp_path / "input.obj", vertices, faces, None, jobs.SourceLook("attribute", colors=colors))
+    loaded = load_mesh(tmp_path / "input.obj", normalize=False)
+    assert np.array_equal(loaded.vertices, vertices[exchange.used])
+    np.testing.assert_allclose(loaded.colors, colors[exchange.used], atol=2e-3)  # 8-bit on the way
+    with pytest.raises(ValueError, match="colours of shape"):
+        jobs.write_obj(tmp_path / "bad.obj", vertices, faces, None, jobs.SourceLook("x", colors=colors[:-1]))
+    with pytest.raises(ValueError, match="corner UVs of shape"):
+        jobs.write_obj(tmp_path / "bad.obj", vertices, faces, None,
+                       jobs.SourceLook("x", corner_uv=np.zeros((1, 3, 2)), texture=np.zeros((2, 2, 4), np.uint8)))  # fmt: skip
+    assert not (tmp_path / "bad.obj").exists()
+
+
+def test_png_bytes_decode_to_the_same_pixels(tmp_path):
+    from PIL import Image
+
+    pixels = np.random.default_rng(2).integers(0, 256, (5, 7, 4), dtype=np.uint8)
+    (tmp_path / "a.png").write_bytes(jobs.png_bytes(pixels))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), pixels)
+    (tmp_path / "b.png").write_bytes(jobs.png_bytes(pixels[..., :3]))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "b.png")), pixels[..., :3])
+    with pytest.raises(ValueError, match="pixels of shape"):
+        jobs.png_bytes(np.zeros((0, 3, 4), np.uint8))
+
+
+def test_restyle_source_becomes_the_toolkits_option(tmp_path):
+    settings = jobs.MeshJobSettings(prompt="a toon crate", source="  a wooden crate ")
+    args = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", settings))
+    assert args.source == "a wooden crate" and args.prompt == "a toon crate"
+    blank = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run",
+                                                   jobs.MeshJobSettings(prompt="x", source="  ")))  # fmt: skip
+    assert blank.source is None
