@@ -10,6 +10,10 @@ checkered, per vertex or per pixel; varied lights and views). A share of every d
 a uniformly random colour whose caption weights follow its distance to each named colour
 (:func:`~stylize.testing.shapes.colour_weights`), so the score of "a blue circle" rises smoothly
 as any colour moves toward blue: no basins of the wrong colour for an optimiser to fall into.
+Training captions also name "grey" (:data:`~stylize.testing.shapes.TRAINING_COLOURS`) and a share
+of draws is an achromatic grey of any lightness, so "a white ..." keeps rising up to white instead
+of taking every light grey for white (v2's white runs stalled at light grey). Light objects are
+rendered on the white background the pipelines judge them on.
 
 The result is an open_clip ``local-dir`` folder (``open_clip_config.json`` with ``model_cfg`` and
 ``preprocess_cfg``, ``open_clip_model.safetensors``) plus ``training.json`` with the settings,
@@ -35,11 +39,14 @@ import torch.nn.functional as F
 
 from stylize.engine import Augmenter
 from stylize.testing.renders import draw_renders, standard_primitives, unseen_primitives
-from stylize.testing.shapes import COLOURS, PATTERNS, SHAPES, ShapeBatch, all_captions, colour_weights, draw_shapes
+from stylize.testing.shapes import (
+    COLOURS, PATTERNS, SHAPES, TRAINING_COLOURS, ShapeBatch, all_captions, colour_weights, draw_shapes,
+)  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[1]
 VASE = ROOT / "examples" / "meshes" / "vase.obj"
 OFF_PALETTE = 0.25  # share of training pictures in a random colour (graded caption weights)
+GREYS = 0.06  # share of training pictures in an achromatic grey of random lightness
 
 TEXT_CFG = {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2}
 
@@ -135,11 +142,12 @@ class Augment:
 
 
 def soft_targets(batch: ShapeBatch, shape_hidden: torch.Tensor | None = None) -> torch.Tensor:
-    """Caption weights ``(B, 128)``: colour (graded by :func:`colour_weights`) x shape (one-hot, or
+    """Caption weights ``(B, 144)`` over ``all_captions(TRAINING_COLOURS)``: colour (graded by
+    :func:`colour_weights` over the nine training colours) x shape (one-hot, or
     spread evenly where no shape name fits or ``shape_hidden`` (B,) says a crop hides it) x
     pattern (a patterned picture matches its full caption 0.7 and the plain one 0.3)."""
     n = len(batch)
-    colour = colour_weights(batch.rgb)
+    colour = colour_weights(batch.rgb, names=TRAINING_COLOURS)
     known = batch.shape >= 0
     if shape_hidden is not None:
         known = known & ~shape_hidden
@@ -203,8 +211,8 @@ def evaluate(model, tokenizer, image_size: int, preprocess_cfg: dict, seed: int,
 
 def draw_pool(size: int, image_size: int, generator: torch.Generator) -> ShapeBatch:
     """The training pool: half 2D pictures, half 3D renders, both with off-palette colours."""
-    flat = draw_shapes(size - size // 2, image_size, generator, off_palette=OFF_PALETTE)
-    rendered = draw_renders(size // 2, image_size, generator, standard_primitives(VASE), off_palette=OFF_PALETTE)
+    flat = draw_shapes(size - size // 2, image_size, generator, off_palette=OFF_PALETTE, greys=GREYS)
+    rendered = draw_renders(size // 2, image_size, generator, standard_primitives(VASE), off_palette=OFF_PALETTE, greys=GREYS)
     return ShapeBatch.cat([flat, rendered])
 
 
@@ -231,7 +239,7 @@ def train(
     image_size = model_cfg["vision_cfg"]["image_size"]
     mean = torch.tensor(settings["preprocess_cfg"]["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(settings["preprocess_cfg"]["std"]).view(1, 3, 1, 1)
-    captions = all_captions()
+    captions = all_captions(TRAINING_COLOURS)
     tokens = tokenizer(captions)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
@@ -279,6 +287,8 @@ def train(
         "pool_size": pool_size,
         "threads": threads,
         "off_palette": OFF_PALETTE,
+        "greys": GREYS,
+        "training_colours": list(TRAINING_COLOURS),
         "augment": settings["augment"],
         "train_seconds": round(seconds, 1),
         "train_cpu_seconds": round(cpu_seconds, 1),

@@ -181,11 +181,13 @@ def _random_lights(n: int, generator: torch.Generator, share_default: float) -> 
 
 
 def _backgrounds(n: int, generator: torch.Generator, luminance: torch.Tensor, white: float) -> torch.Tensor:
-    """``(n,)`` grey levels: white for a share, else light grey or dark (never the object's tone)."""
+    """``(n,)`` grey levels: white for a share, else light grey or dark. A light object keeps a
+    white background (the pipelines' default: shading shows its outline, and it is what a white
+    result is judged on) but never a light grey one; a dark object never a dark one."""
     kind = torch.multinomial(torch.tensor([white, 0.7 * (1 - white), 0.3 * (1 - white)]), n, replacement=True, generator=generator)
     level = torch.where(kind == 0, 1.0, torch.where(kind == 1, 0.7 + 0.25 * torch.rand(n, generator=generator),
                                                      0.1 + 0.25 * torch.rand(n, generator=generator)))  # fmt: skip
-    level = torch.where((luminance > 0.8) & (level > 0.6), 0.1 + 0.25 * torch.rand(n, generator=generator), level)
+    level = torch.where((luminance > 0.8) & (level > 0.6) & (level < 1.0), 0.1 + 0.25 * torch.rand(n, generator=generator), level)
     return torch.where((luminance < 0.1) & (level < 0.5), torch.ones(n), level)
 
 
@@ -197,6 +199,7 @@ def draw_renders(
     primitives: Mapping[str, Primitive],
     surface: float = 0.5,
     off_palette: float = 0.0,
+    greys: float = 0.0,
     white_background: float = 0.65,
     default_lights: float = 0.4,
     noisy: float = 0.4,
@@ -214,6 +217,7 @@ def draw_renders(
         primitives: what to draw, picked uniformly by name (or by ``names``).
         surface: share of per-pixel (surface) colouring; the rest is per vertex.
         off_palette: share of pictures painted in a uniformly random colour.
+        greys: share painted an achromatic grey.
         white_background: share on a white background (the pipelines' default).
         default_lights: share lit with Text2Mesh's lights.
         noisy: share with a smooth random colour variation over the surface (what an optimised
@@ -229,7 +233,7 @@ def draw_renders(
     keys = list(primitives)
     chosen = torch.randint(len(keys), (n,), generator=g) if names is None else torch.tensor([keys.index(k) for k in names])
     if colour is None:
-        colour, base = sample_colours(n, g, off_palette)
+        colour, base = sample_colours(n, g, off_palette, greys=greys)
     else:
         base = (torch.tensor([COLOUR_RGB[c] for c in COLOURS])[colour] + 0.07 * (torch.rand(n, 3, generator=g) - 0.5)).clamp(0, 1)
     if pattern is None:

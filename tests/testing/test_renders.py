@@ -35,6 +35,38 @@ def test_named_colours_name_themselves_and_grey_is_no_colour():
         colour_weights(torch.zeros(3))
 
 
+def test_training_colours_name_grey_so_light_grey_is_not_white():
+    from stylize.testing.shapes import TRAINING_COLOURS
+
+    assert TRAINING_COLOURS[:8] == COLOURS and TRAINING_COLOURS[8] == "grey"
+    assert len(all_captions(TRAINING_COLOURS)) == 144 and "a grey dotted star" in all_captions(TRAINING_COLOURS)
+    levels = torch.tensor([[0.5] * 3, [0.75] * 3, [0.95] * 3])
+    weights = colour_weights(levels, names=TRAINING_COLOURS)
+    white, grey = TRAINING_COLOURS.index("white"), TRAINING_COLOURS.index("grey")
+    assert float(weights[0, grey]) > 0.95  # mid grey is grey ...
+    assert float(weights[1, white]) < 0.8 and float(weights[1, grey]) > 0.2  # ... light grey only partly white ...
+    assert float(weights[2, white]) > 0.95  # ... and white is white: "a white ..." rises all the way
+    assert float(colour_weights(levels[1:2])[0, COLOURS.index("white")]) > 0.99  # (without grey: all white)
+
+
+def test_sample_colours_draws_greys_of_any_lightness():
+    label, rgb = sample_colours(400, torch.Generator().manual_seed(1), greys=1.0)
+    assert torch.equal(rgb[:, 0], rgb[:, 1]) and torch.equal(rgb[:, 1], rgb[:, 2])
+    assert float(rgb.min()) >= 0.1 and float(rgb.max()) <= 1.0 and float(rgb[:, 0].std()) > 0.2
+    assert set(label.tolist()) == {COLOURS.index("black"), COLOURS.index("white")}
+    assert torch.equal(label, colour_weights(rgb).argmax(-1))
+
+
+def test_light_objects_are_rendered_on_white_backgrounds_but_never_light_grey_ones():
+    from stylize.testing.renders import _backgrounds
+
+    light = _backgrounds(2000, torch.Generator().manual_seed(2), torch.full((2000,), 0.9), white=0.65)
+    assert float((light == 1.0).float().mean()) > 0.5  # the pipelines' background: what a white result is judged on
+    assert bool(((light == 1.0) | (light < 0.4)).all())  # no light grey behind a light object
+    dark = _backgrounds(2000, torch.Generator().manual_seed(2), torch.full((2000,), 0.05), white=0.65)
+    assert bool((dark > 0.6).all())
+
+
 def test_sample_colours_labels_off_palette_colours_by_weight():
     label, rgb = sample_colours(500, torch.Generator().manual_seed(0), off_palette=1.0)
     assert torch.equal(label, colour_weights(rgb).argmax(-1))

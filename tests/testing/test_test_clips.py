@@ -12,7 +12,7 @@ import torch
 
 from stylize.engine import ClipEngine, ModelCache
 from stylize.testing.renders import draw_renders, standard_primitives, unseen_primitives
-from stylize.testing.shapes import COLOURS, PATTERNS, SHAPES, all_captions, draw_shapes, short_captions
+from stylize.testing.shapes import COLOURS, PATTERNS, SHAPES, TRAINING_COLOURS, all_captions, draw_shapes, short_captions
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP_ASSETS = ROOT / "tests" / "assets" / "clip"
@@ -146,11 +146,11 @@ def test_soft_targets_spread_what_a_picture_does_not_show():
     batch = draw_renders(4, 16, torch.Generator().manual_seed(0), standard_primitives(), pattern=torch.tensor([0, 1, 0, 0]),
                          names=["sphere", "sphere", "torus", "sphere"])  # fmt: skip
     targets = script.soft_targets(batch, shape_hidden=torch.tensor([False, False, False, True]))
-    assert targets.shape == (4, 128) and torch.allclose(targets.sum(-1), torch.ones(4))
-    per_shape = targets.reshape(4, len(COLOURS), len(SHAPES), len(PATTERNS)).sum((1, 3))
+    assert targets.shape == (4, 144) and torch.allclose(targets.sum(-1), torch.ones(4))
+    per_shape = targets.reshape(4, len(TRAINING_COLOURS), len(SHAPES), len(PATTERNS)).sum((1, 3))
     assert float(per_shape[0, SHAPES.index("circle")]) == pytest.approx(1.0)
     assert torch.allclose(per_shape[2], torch.full((4,), 0.25)) and torch.allclose(per_shape[3], torch.full((4,), 0.25))
-    per_pattern = targets.reshape(4, len(COLOURS), len(SHAPES), len(PATTERNS)).sum((1, 2))
+    per_pattern = targets.reshape(4, len(TRAINING_COLOURS), len(SHAPES), len(PATTERNS)).sum((1, 2))
     assert per_pattern[1].tolist() == pytest.approx([0.3, 0.7, 0.0, 0.0])
 
 
