@@ -74,7 +74,7 @@ def test_the_content_term_keeps_the_result_closer_to_the_input(red_sphere, cache
     free = _restyle(red_sphere, "a yellow circle", cache, source="a red circle", overrides={"loss.content_weight": 0.0})
     held = _restyle(red_sphere, "a yellow circle", cache, source="a red circle", overrides={"loss.content_weight": 20.0})
     distance = [float(np.abs(r.colors - np.asarray(RED)).mean()) for r in (free, held)]
-    assert distance[1] < 0.8 * distance[0], distance  # measured 0.38 -> 0.25
+    assert distance[1] < 0.8 * distance[0], distance  # measured 0.38 -> 0.25 with instrument v2
     assert _judged(judge, red_sphere, held) == "yellow"  # and still the new colour
 
 
