@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .jobs import JobError, MeshExchange, MeshJobSettings, obj_text
+from .jobs import JobError, MeshExchange, MeshJobSettings, obj_text, write_atomic
 
 JOBS_FILE = "stylize_jobs.toml"
 SIDECAR = "stylize_blender.json"
@@ -98,20 +97,14 @@ def write_batch(folder: Path, objects: list[BatchObject], settings: MeshJobSetti
     for index, obj in enumerate(objects, start=1):
         name = _file_name(index, obj.name)
         text, exchange = obj_text(obj.positions, obj.triangles, obj.orientation)
-        _write_text(folder / "meshes" / name, text)
+        write_atomic(folder / "meshes" / name, text)
         sidecar[obj.name] = {"file": f"meshes/{name}", "sha256": hashlib.sha256(text.encode()).hexdigest(),
                              "vertices": int(exchange.vertex_count), "prompt": obj.prompt}  # fmt: skip
         lines += ["", "[[jobs]]", f"name = {_toml_value(obj.name)}", f"input = {_toml_value('meshes/' + name)}",
                   f"prompt = {_toml_value(obj.prompt.strip())}"]  # fmt: skip
-    _write_text(folder / SIDECAR, json.dumps({"objects": sidecar, "displace": bool(settings.displace)}, indent=2) + "\n")
-    _write_text(folder / JOBS_FILE, "\n".join(lines) + "\n")
+    write_atomic(folder / SIDECAR, json.dumps({"objects": sidecar, "displace": bool(settings.displace)}, indent=2) + "\n")
+    write_atomic(folder / JOBS_FILE, "\n".join(lines) + "\n")
     return folder / JOBS_FILE
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def batch_argv(python: str, folder: Path) -> list[str]:

@@ -558,7 +558,9 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + chunk(b"IEND", b"")
 
 
-def _write_atomic(path: Path, data: bytes | str) -> None:
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write ``data`` (text as UTF-8) to ``path`` through a temporary file beside it, so a reader
+    never sees half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
     if isinstance(data, str):
         tmp.write_text(data, encoding="utf-8")
@@ -587,9 +589,9 @@ def write_obj(
     textured = look is not None and look.texture is not None
     text, exchange = obj_text(vertices, triangles, orientation, look, material=path.stem if textured else None)
     if textured:
-        _write_atomic(path.with_suffix(".png"), png_bytes(look.texture))
-        _write_atomic(path.with_suffix(".mtl"), f"newmtl {path.stem}\nKd 1 1 1\nmap_Kd {path.stem}.png\n")
-    _write_atomic(path, text)
+        write_atomic(path.with_suffix(".png"), png_bytes(look.texture))
+        write_atomic(path.with_suffix(".mtl"), f"newmtl {path.stem}\nKd 1 1 1\nmap_Kd {path.stem}.png\n")
+    write_atomic(path, text)
     return exchange
 
 

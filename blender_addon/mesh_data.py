@@ -74,6 +74,12 @@ def srgb_to_linear(colors: np.ndarray) -> np.ndarray:
     return np.where(colors <= 0.04045, colors / 12.92, ((colors + 0.055) / 1.055) ** 2.4)
 
 
+def linear_to_srgb(values: np.ndarray) -> np.ndarray:
+    """Linear values in ``[0, 1]`` to sRGB encoding, the inverse of :func:`srgb_to_linear`."""
+    values = np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0)
+    return np.where(values <= 0.0031308, values * 12.92, 1.055 * values ** (1 / 2.4) - 0.055)
+
+
 def _read_colors(attribute) -> np.ndarray:
     values = np.empty(len(attribute.data) * 4, dtype=np.float32)
     attribute.data.foreach_get("color", values)

@@ -22,16 +22,11 @@ import numpy as np
 
 from . import materials
 from .jobs import MAX_SOURCE_TEXTURE, JobError, SourceLook
+from .mesh_data import COLOR_ATTRIBUTE as _RESULT_COLOR
+from .mesh_data import UV_MAP as _RESULT_UV
+from .mesh_data import linear_to_srgb
 
-_RESULT_COLOR = "Stylize Color"
-_RESULT_UV = "Stylize UV"
-_RESULT_IMAGE_NODE = materials.NODE_PREFIX + "Base Color"
-
-
-def linear_to_srgb(values: np.ndarray) -> np.ndarray:
-    """Linear values in ``[0, 1]`` to sRGB encoding (IEC 61966-2-1)."""
-    values = np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0)
-    return np.where(values <= 0.0031308, values * 12.92, 1.055 * values ** (1 / 2.4) - 0.055)
+_RESULT_IMAGE_NODE = materials.NODE_PREFIX + "Base Color"  # the node hook_material adds for a texture
 
 
 def object_look(obj: bpy.types.Object) -> SourceLook:

@@ -86,7 +86,7 @@ def test_look_falls_back_to_the_colour_attribute_then_the_material_colour(blende
     mesh.materials.append(material)
     found = look.object_look(scene)
     assert "Base Color of Paint" in found.origin
-    np.testing.assert_allclose(found.colors, np.tile(look.linear_to_srgb(np.array([0.2, 0.05, 0.6])), (len(mesh.vertices), 1)), atol=1e-6)
+    np.testing.assert_allclose(found.colors, np.tile(_installed(blender, "mesh_data").linear_to_srgb(np.array([0.2, 0.05, 0.6])), (len(mesh.vertices), 1)), atol=1e-6)
 
 
 def test_two_textures_are_refused_with_a_clear_error(blender, scene):
