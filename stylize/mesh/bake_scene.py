@@ -5,7 +5,7 @@ a material whose base-colour texture is laid out in the primitive's own UVs. :fu
 keeps all of that: for every material whose primitives have usable UVs (inside ``[0, 1]``), the
 texels its primitives cover are coloured (by the field at each texel's surface point in surface
 mode, else by interpolating the vertex colours), dilated into the gutter, and the scene is
-written again (:func:`~stylize.mesh.gltf_write.write_scene_glb`) with the same nodes, names,
+written again (:func:`~stylize.mesh.gltf.write.write_scene_glb`) with the same nodes, names,
 transforms, primitive split and materials, each material's base-colour texture (and, with a
 normal-map source, its normal texture) replaced; materials' other properties are kept.
 """
@@ -23,7 +23,7 @@ import torch
 from stylize.mesh.bake import BakeReport, TexelSource, default_padding
 from stylize.mesh.config import check_texture_size
 from stylize.mesh.geometry import vertex_normals, vertex_tangents
-from stylize.mesh.gltf_write import write_scene_glb
+from stylize.mesh.gltf.write import write_scene_glb
 from stylize.mesh.io import LoadedMesh
 from stylize.mesh.texture import dilate, rasterize_uv_triangles
 from stylize.utils import write_json

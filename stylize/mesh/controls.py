@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from stylize.errors import InputError
-from stylize.mesh.gltf_scene import subdivided_parts
+from stylize.mesh.gltf.scene import subdivided_parts
 from stylize.mesh.io import LoadedMesh, Normalization, subdivide_to_vertex_count
 
 __all__ = ["SYMMETRY_AXES", "compose", "load_mask", "prepare_mesh", "subdivide_with_weights", "symmetric_normalization"]

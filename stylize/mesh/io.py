@@ -2,9 +2,9 @@
 
 - :func:`load_mesh` reads OBJ, PLY, GLB/GLTF, OFF and STL, keeping the file's vertex order, then
   repairs and normalises it with :mod:`stylize.mesh.geometry`. GLB/GLTF go through the toolkit's
-  own scene reader (:mod:`stylize.mesh.gltf_scene`): every primitive of every mesh instance in the
+  own scene reader (:mod:`stylize.mesh.gltf.scene`): every primitive of every mesh instance in the
   world frame, concatenated, remembering its parts, materials and source scene so that
-  :func:`stylize.mesh.gltf_write.write_scene_glb` can write the scene back. Other formats go through
+  :func:`stylize.mesh.gltf.write.write_scene_glb` can write the scene back. Other formats go through
   trimesh (``process=False``; only STL, which has no shared vertices, is welded) as one part.
   Every problem a user can cause is an :class:`~stylize.errors.InputError` with one line naming
   the file.
@@ -34,8 +34,8 @@ from stylize.mesh.geometry import (  # noqa: F401  (re-exported: these lived her
     repair_mesh,
     subdivide_to_vertex_count,
 )
-from stylize.mesh.gltf import ARRAY_BUFFER, GlbBuilder
-from stylize.mesh.gltf_scene import MeshMaterial, MeshPart, read_scene, repaired_parts, subdivided_parts
+from stylize.mesh.gltf.glb import ARRAY_BUFFER, GlbBuilder
+from stylize.mesh.gltf.scene import MeshMaterial, MeshPart, read_scene, repaired_parts, subdivided_parts
 from stylize.mesh.texture import linear_to_srgb, srgb_to_linear
 from stylize.registry import Registry
 from stylize.utils import atomic_path
@@ -86,7 +86,7 @@ class LoadedMesh:
         parts: one :class:`MeshPart` per primitive instance (glTF) or one for the whole mesh,
             with its vertex and face ranges in these arrays and its material index.
         materials: the file's materials (:class:`MeshMaterial`: factor, decoded textures, JSON).
-        source_scene: for glTF inputs, what :func:`~stylize.mesh.gltf_write.write_scene_glb`
+        source_scene: for glTF inputs, what :func:`~stylize.mesh.gltf.write.write_scene_glb`
             needs to write the scene back (opaque); None for other formats.
         source_face_index: for each face, its index in the file as read (-1 for faces that
             subdivision made); None when not known.

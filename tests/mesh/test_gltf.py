@@ -1,4 +1,4 @@
-"""glTF scenes in and out with their structure (stylize/mesh/gltf_scene.py, gltf_read.py, gltf_write.py)."""
+"""glTF scenes in and out with their structure (stylize/mesh/gltf/: scene.py, asset.py, write.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 from gltf_validation import assert_valid
 
 from stylize.errors import InputError
-from stylize.mesh.gltf import read_glb
-from stylize.mesh.gltf_read import GltfAsset, GltfLimits
-from stylize.mesh.gltf_scene import read_scene
-from stylize.mesh.gltf_write import write_scene_glb
+from stylize.mesh.gltf.asset import GltfAsset, GltfLimits
+from stylize.mesh.gltf.glb import read_glb
+from stylize.mesh.gltf.scene import read_scene
+from stylize.mesh.gltf.write import write_scene_glb
 from stylize.mesh.io import linear_to_srgb, load_mesh, make_icosphere, save_mesh
 
 from .gltf_assets import (

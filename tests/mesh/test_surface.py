@@ -17,7 +17,7 @@ from stylize.mesh.camera import orbit_views
 from stylize.mesh.config import FieldConfig
 from stylize.mesh.field import NeuralStyleField, load_field
 from stylize.mesh.geometry import make_icosphere, vertex_normals, vertex_tangents
-from stylize.mesh.gltf import read_glb
+from stylize.mesh.gltf.glb import read_glb
 from stylize.mesh.io import save_mesh
 from stylize.mesh.renderer import get_renderer
 from stylize.mesh.shading import render_deferred, render_shaded

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 
 from stylize.errors import InputError
-from stylize.mesh.gltf import GlbBuilder, encode_png
-from stylize.mesh.gltf_scene import MeshPart, PrimitiveInstance, SceneSource, world_transforms
+from stylize.mesh.gltf.glb import GlbBuilder, encode_png
+from stylize.mesh.gltf.scene import MeshPart, PrimitiveInstance, SceneSource, world_transforms
 from stylize.mesh.texture import srgb_to_linear
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 :func:`read_scene` walks the default scene's node hierarchy (``matrix`` or TRS per node) and
 returns each triangle primitive of each mesh instance moved into the world frame, concatenated in
 (node index, primitive index) order, with the materials (base-colour and normal textures decoded
-to uint8 pixels) and a :class:`SceneSource` that :func:`~stylize.mesh.gltf_write.write_scene_glb`
+to uint8 pixels) and a :class:`SceneSource` that :func:`~stylize.mesh.gltf.write.write_scene_glb`
 uses to write the same scene back. :func:`stylize.mesh.io.load_mesh` builds its
 :class:`~stylize.mesh.io.LoadedMesh` from it for ``.glb`` and ``.gltf`` files.
 
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from stylize.errors import InputError
-from stylize.mesh.gltf_read import GltfAsset, GltfLimits
+from stylize.mesh.gltf.asset import GltfAsset, GltfLimits
 from stylize.mesh.texture import linear_to_srgb, sample_texture, wrap_uv
 
 __all__ = [

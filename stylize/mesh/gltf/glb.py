@@ -12,7 +12,7 @@ made with it, so both follow the same rules:
 - ``extensionsUsed`` is worked out from the document, so it always lists what is used;
 - the metadata (prompt, seed, model, version) goes into ``asset.extras``.
 
-The structure-preserving scene writer (:func:`stylize.mesh.gltf_scene.write_scene_glb`) uses it
+The structure-preserving scene writer (:func:`stylize.mesh.gltf.write.write_scene_glb`) uses it
 too: several meshes, nodes with a hierarchy, normal textures and ``TANGENT``.
 
 :func:`read_glb` splits a GLB into its JSON document and binary chunk, checking the container.

@@ -32,7 +32,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from stylize.errors import InputError
-from stylize.mesh.gltf import COMPONENT_DTYPES, TYPE_WIDTHS, read_glb
+from stylize.mesh.gltf.glb import COMPONENT_DTYPES, TYPE_WIDTHS, read_glb
 
 __all__ = ["COMPRESSION_EXTENSIONS", "GltfAsset", "GltfLimits", "image_mime_type"]
 
