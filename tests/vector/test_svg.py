@@ -195,7 +195,7 @@ def test_infinite_or_overflowing_coordinates_are_refused(tmp_path, body, words):
 
 
 def test_size_limits_are_checked_before_allocating(tmp_path, monkeypatch):
-    import stylize.vector.svg_import as svg_import
+    import stylize.vector.svg.importer as svg_import
 
     with pytest.raises(InputError, match="canvas of 100000 x 100000 px, more than the import limit of 67108864 pixels"):
         read_svg(_write(tmp_path, "huge.svg", "<rect width='1' height='1'/>", 'width="100000" height="100000"'))
@@ -247,7 +247,7 @@ def test_a_file_of_100k_paths_is_refused_with_little_memory(tmp_path):
 def test_svgz_is_read_and_its_size_bounded(tmp_path, monkeypatch):
     import gzip
 
-    import stylize.vector.svg as svg
+    import stylize.vector.svg.read as svg
 
     file = tmp_path / "small.svgz"
     file.write_bytes(gzip.compress(b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="5" height="5"/></svg>'))

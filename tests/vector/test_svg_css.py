@@ -1,4 +1,4 @@
-"""Tests for stylize.vector.svg_css and svg_style: selectors, specificity, !important, inheritance."""
+"""Tests for stylize.vector.svg.css and stylize.vector.svg.style: selectors, specificity, !important, inheritance."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from stylize.vector.svg_css import StyleSheet, Tree, UnsupportedSelector, parse_declarations, parse_selector, parse_stylesheet
-from stylize.vector.svg_style import Cascade, root_style
+from stylize.vector.svg.css import StyleSheet, Tree, UnsupportedSelector, parse_declarations, parse_selector, parse_stylesheet
+from stylize.vector.svg.style import Cascade, root_style
 
 DOCUMENT = """<svg id="root">
   <g id="outer" class="a">
@@ -39,7 +39,7 @@ def _tree():
 def test_selectors_match(selector, ids):
     root, tree, by_id = _tree()
     parsed = parse_selector(selector)
-    from stylize.vector.svg_css import selector_matches
+    from stylize.vector.svg.css import selector_matches
 
     found = {element.get("id") or "" for element in root.iter() if selector_matches(parsed, element, tree)}
     assert found == ids

@@ -1,4 +1,4 @@
-"""Tests for stylize.vector.svg_import: structure, opacity folding, paint order and warnings.
+"""Tests for stylize.vector.svg.importer: structure, opacity folding, paint order and warnings.
 
 What each feature looks like is checked against resvg in tests/vector/test_svg_corpus.py; these
 tests check the scene the importer builds and what it says.

@@ -1,4 +1,4 @@
-"""Tests for stylize.vector.svg_paint: gradient and pattern averages computed by hand."""
+"""Tests for stylize.vector.svg.paint: gradient and pattern averages computed by hand."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from stylize.vector.scene import Scene, VectorPath, rect_contour
-from stylize.vector.svg_paint import bounding_box, gradient_average, paint_samples, pattern_average
-from stylize.vector.svg_path import ellipse, polyline, rect
-from stylize.vector.svg_values import LengthContext
+from stylize.vector.svg.paint import bounding_box, gradient_average, paint_samples, pattern_average
+from stylize.vector.svg.path import ellipse, polyline, rect
+from stylize.vector.svg.values import LengthContext
 
 RED, BLUE = (1.0, 0.0, 0.0, 1.0), (0.0, 0.0, 1.0, 1.0)
 CONTEXT = LengthContext(100.0, 100.0)

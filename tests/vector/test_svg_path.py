@@ -1,4 +1,4 @@
-"""Tests for stylize.vector.svg_path: path data with SVG's error recovery, arcs and shapes."""
+"""Tests for stylize.vector.svg.path: path data with SVG's error recovery, arcs and shapes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from stylize.vector.svg_path import ellipse, parse_path_data, polyline, rect
+from stylize.vector.svg.path import ellipse, parse_path_data, polyline, rect
 
 
 def _ends(contour) -> list[tuple[float, float]]:

@@ -1,4 +1,4 @@
-"""Tests for stylize.vector.svg_values: lengths and units, colours, paints, opacities, transforms."""
+"""Tests for stylize.vector.svg.values: lengths and units, colours, paints, opacities, transforms."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from stylize.vector.svg_values import (
+from stylize.vector.svg.values import (
     CURRENT_COLOR,
     LengthContext,
     apply,
@@ -113,7 +113,7 @@ def test_named_colours_survive_pil_caching_its_colormap():
     # PIL's getrgb replaces colormap entries with tuples once it has converted them.
     from PIL import ImageColor
 
-    from stylize.vector import svg_values
+    from stylize.vector.svg import values as svg_values
 
     ImageColor.getrgb("steelblue")
     svg_values._named_colors.cache_clear()

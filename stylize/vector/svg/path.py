@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-from stylize.vector.svg_values import NUMBER
+from stylize.vector.svg.values import NUMBER
 
 Point = tuple[float, float]
 Contour = tuple[list[Point], bool]

@@ -6,14 +6,14 @@ as ``#rrggbb`` with separate opacities (and the path's ``opacity`` where it is b
 run's prompt and seed go into ``<metadata>`` as JSON.
 
 Import (:func:`read_svg`) reads real-world files the way an SVG renderer draws them: see
-:mod:`stylize.vector.svg_import` for structure and paint, :mod:`stylize.vector.svg_style` and
-:mod:`stylize.vector.svg_css` for the cascade, :mod:`stylize.vector.svg_path` for geometry. What a
+:mod:`stylize.vector.svg.importer` for structure and paint, :mod:`stylize.vector.svg.style` and
+:mod:`stylize.vector.svg.css` for the cascade, :mod:`stylize.vector.svg.path` for geometry. What a
 scene cannot hold is said once per file in a warning (logging), never silently.
 
 Safety: documents whose DOCTYPE declares an external entity are refused before parsing, the stdlib
 expat parser never fetches external resources and refuses entity expansion bombs, and sizes are
 bounded before anything large is allocated: :data:`MAX_SVG_BYTES` of (decompressed) file, then
-the element, path, segment, canvas and coordinate limits of :mod:`stylize.vector.svg_import`.
+the element, path, segment, canvas and coordinate limits of :mod:`stylize.vector.svg.importer`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from torch import Tensor
 from stylize.errors import InputError
 from stylize.utils import atomic_write
 from stylize.vector.scene import DEFAULT_MITER_LIMIT, Scene, VectorPath
-from stylize.vector.svg_import import (  # noqa: F401  (the limits are part of this module's interface)
+from stylize.vector.svg.importer import (  # noqa: F401  (the limits are part of this module's interface)
     MAX_CANVAS_PIXELS,
     MAX_COORDINATE,
     MAX_IMPORT_PATHS,

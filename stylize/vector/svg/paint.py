@@ -15,7 +15,7 @@ import math
 import numpy as np
 import torch
 
-from stylize.vector.svg_values import (
+from stylize.vector.svg.values import (
     CURRENT_COLOR,
     IDENTITY,
     RGBA,
@@ -245,7 +245,7 @@ class PaintServers:
     Args:
         ids: the document's elements by id.
         tag: local SVG name of an element (None for other namespaces).
-        cascade: the document's :class:`~stylize.vector.svg_style.Cascade`.
+        cascade: the document's :class:`~stylize.vector.svg.style.Cascade`.
         tree_style: computed style of an element through its ancestors in the document.
         report: ``report(feature, detail)`` for what is approximated.
         draw_tile: ``draw_tile(content, transform, viewport) -> [VectorPath]``: a pattern's content.

@@ -3,8 +3,8 @@
 :func:`import_svg` walks the document as an SVG renderer would: ``g``, ``a``, ``switch``
 (first child whose conditions hold), nested ``svg`` viewports, ``use`` of elements, ``symbol``
 and ``svg`` (with their viewBox), the basic shapes and ``path``; ``display``, ``visibility``,
-transforms, units and percentages, the CSS cascade (:mod:`stylize.vector.svg_style`), paint
-servers (:mod:`stylize.vector.svg_paint`), caps, joins and miter limits.
+transforms, units and percentages, the CSS cascade (:mod:`stylize.vector.svg.style`), paint
+servers (:mod:`stylize.vector.svg.paint`), caps, joins and miter limits.
 
 Opacity: an element's ``opacity`` becomes its path's opacity, which the renderer applies to
 fill and stroke together (exact). A group's opacity is folded into each child, which is exact
@@ -33,11 +33,11 @@ import torch
 
 from stylize.errors import InputError
 from stylize.vector.scene import VectorPath
-from stylize.vector.svg_css import StyleSheet, Tree, parse_stylesheet
-from stylize.vector.svg_paint import LazyBox, PaintServers, any_overlap, path_extent
-from stylize.vector.svg_path import ellipse, parse_path_data, polyline, rect
-from stylize.vector.svg_style import Cascade, Style, root_style
-from stylize.vector.svg_values import (
+from stylize.vector.svg.css import StyleSheet, Tree, parse_stylesheet
+from stylize.vector.svg.paint import LazyBox, PaintServers, any_overlap, path_extent
+from stylize.vector.svg.path import ellipse, parse_path_data, polyline, rect
+from stylize.vector.svg.style import Cascade, Style, root_style
+from stylize.vector.svg.values import (
     IDENTITY,
     Affine,
     LengthContext,

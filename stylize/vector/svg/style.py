@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from stylize.vector.svg_css import StyleSheet, Tree, parse_declarations
-from stylize.vector.svg_values import (
+from stylize.vector.svg.css import StyleSheet, Tree, parse_declarations
+from stylize.vector.svg.values import (
     CURRENT_COLOR,
     DEFAULT_FONT_SIZE,
     NO_PAINT,
