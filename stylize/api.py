@@ -327,7 +327,8 @@ def paint(
         :class:`~stylize.painting.painter.PaintResult` (image (3, H, W), scores before and after).
     """
     from stylize.config import resolve_config
-    from stylize.painting.painter import PAINT_PRESETS, PaintConfig, Painter
+    from stylize.painting.config import PAINT_PRESETS, PaintConfig
+    from stylize.painting.painter import Painter
 
     config = resolve_config(PaintConfig, PAINT_PRESETS, preset, config_file, _overrides(prompt, options, overrides))
     return Painter(config).run(out, on_step=on_step, overwrite=overwrite)

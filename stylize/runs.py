@@ -20,7 +20,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from stylize.config import dumps_toml, to_dict
-from stylize.images import image_grid, save_gif, save_image, to_uint8_image  # noqa: F401  (older imports)
 from stylize.errors import InputError
 from stylize.utils import atomic_write, environment_info, pid_alive, sweep_stale_temporaries, write_json
 

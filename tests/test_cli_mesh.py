@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from stylize.cli import main
-from stylize.mesh.io import make_cube, make_icosphere, save_mesh
+from stylize.mesh.geometry import make_cube, make_icosphere
+from stylize.mesh.io import save_mesh
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from stylize.cli import main
-from stylize.mesh.io import make_icosphere, save_mesh
+from stylize.mesh.geometry import make_icosphere
+from stylize.mesh.io import save_mesh
 
 
 def _events(text: str) -> list[dict]:

@@ -17,7 +17,8 @@ import pytest
 
 from stylize.cli.worker import Worker, request_parser
 from stylize.engine import ModelCache
-from stylize.mesh.io import make_icosphere, save_mesh
+from stylize.mesh.geometry import make_icosphere
+from stylize.mesh.io import save_mesh
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from stylize.runs import RunFolder, image_grid, save_gif, save_image, to_uint8_image
+from stylize.images import image_grid, save_gif, save_image, to_uint8_image
+from stylize.runs import RunFolder
 from stylize.utils import atomic_write
 
 

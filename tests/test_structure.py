@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import subprocess
 import sys
@@ -41,3 +42,58 @@ def test_help_does_not_import_torch():
     code = "import sys; from stylize.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def _top_level_names(path: Path) -> tuple[set[str], set[str]]:
+    """Names a module defines at top level (functions, classes, assignments, also under if/try),
+    and the names it binds with a plain ``import``."""
+    defined: set[str] = set()
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                defined.update(name.id for name in ast.walk(target) if isinstance(name, ast.Name))
+        elif isinstance(node, ast.Import):
+            modules.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return defined, modules
+
+
+def _stylize_imports(folders=("stylize", "tests", "tools")):
+    """(file, line, module, name) for every ``from stylize... import name`` in the repository's Python files."""
+    for folder in folders:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("stylize"):
+                    for alias in node.names:
+                        yield path.relative_to(ROOT), node.lineno, node.module, alias.name
+                elif isinstance(node, ast.Import):
+                    for alias in node.names:
+                        if alias.name.startswith("stylize"):
+                            yield path.relative_to(ROOT), node.lineno, alias.name, None
+
+
+def test_names_are_imported_from_the_module_that_defines_them():
+    # No compatibility re-exports: `from stylize.a.b import name` names the module that defines it.
+    # A package's __init__ may re-export its public names (stylize.mesh.gltf, stylize.vector.svg).
+    cache: dict[Path, tuple[set[str], set[str]]] = {}
+    through = []
+    for file, line, module, name in _stylize_imports():
+        source = ROOT.joinpath(*module.split(".")).with_suffix(".py")
+        if name is None or not source.is_file():
+            continue
+        if source not in cache:
+            cache[source] = _top_level_names(source)
+        defined, modules = cache[source]
+        if name not in defined and name not in modules:
+            through.append(f"{file}:{line}: {name} from {module}")
+    assert through == []
+
+
+def test_the_old_raster_alias_is_gone():
+    # stylize.raster was the name of stylize.painting before 0.2; nothing imports through it any more.
+    assert not (ROOT / "stylize" / "raster").exists()
+    users = [f"{file}:{line}" for file, line, module, name in _stylize_imports()
+             if module == "stylize.raster" or module.startswith("stylize.raster.") or (module == "stylize" and name == "raster")]
+    assert users == []

@@ -65,7 +65,8 @@ def _tiny_clip(folder: Path) -> Path:
 
 
 def _mesh(folder: Path, subdivisions: int) -> Path:
-    from stylize.mesh.io import make_icosphere, save_mesh
+    from stylize.mesh.geometry import make_icosphere
+    from stylize.mesh.io import save_mesh
 
     vertices, faces = make_icosphere(subdivisions)
     path = folder / f"ico{subdivisions}.obj"

@@ -68,7 +68,7 @@ def bench_raster(label: str, device: str, repeats: int) -> dict:
     import trimesh
 
     from stylize.mesh.camera import sample_text2mesh_views
-    from stylize.mesh.io import normalize_vertices
+    from stylize.mesh.geometry import normalize_vertices
     from stylize.mesh.renderer import get_renderer as make_renderer
     from stylize.mesh.shading import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
 

@@ -33,7 +33,8 @@ from stylize import api  # noqa: E402
 from stylize.config import parse_set_items  # noqa: E402
 from stylize.engine import ClipEngine, ModelCache  # noqa: E402
 from stylize.mesh.camera import orbit_views  # noqa: E402
-from stylize.mesh.io import LoadedMesh, make_cube, make_icosphere, normalize_vertices  # noqa: E402
+from stylize.mesh.geometry import make_cube, make_icosphere, normalize_vertices  # noqa: E402
+from stylize.mesh.io import LoadedMesh  # noqa: E402
 from stylize.mesh.text2mesh import Text2MeshRun  # noqa: E402
 from stylize.mesh.evaluate import render_mesh  # noqa: E402
 

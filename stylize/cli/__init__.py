@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 from stylize import __version__
 from stylize.cli import batch, doctor, generate, mesh, restyle, worker
-from stylize.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401  (re-exported)
+from stylize.cli.common import EXIT_USAGE
 from stylize.errors import Interrupted, StylizeError, first_line, terminate_as_interrupt
 
 _ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOTDIR,

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stylize.engine.specs import RANDOM_TAGS, ModelSpec, parse_model_spec  # noqa: F401  (re-exported)
+from stylize.engine.specs import ModelSpec, parse_model_spec
 from stylize.errors import ModelLoadError
 
 logger = logging.getLogger(__name__)

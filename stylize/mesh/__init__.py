@@ -4,6 +4,7 @@
 - :mod:`stylize.mesh.gltf`: glTF in and out: ``GlbBuilder``, the one GLB writer; ``read_scene``,
   glTF scenes read with their structure; ``write_scene_glb`` writes them back.
 - :mod:`stylize.mesh.camera`: kaolin's camera functions, Text2Mesh's view sampler, orbits.
-- :mod:`stylize.mesh.raster`: ``dibr_rasterization`` and ``make_renderer("torch" | "kaolin")``.
+- :mod:`stylize.mesh.renderer`: ``get_renderer("torch" | "kaolin")``; :mod:`stylize.mesh.raster`:
+  ``dibr_rasterization``, the torch backend.
 - :mod:`stylize.mesh.shading`: ``spherical_harmonic_lighting`` with Text2Mesh's lights.
 """

@@ -30,7 +30,7 @@ import torch
 from stylize.errors import InputError
 from stylize.mesh.config import check_texture_size
 from stylize.mesh.geometry import vertex_normals, vertex_tangents
-from stylize.mesh.gltf.glb import GlbBuilder, glb_extras  # noqa: F401  (glb_extras: older imports)
+from stylize.mesh.gltf.glb import GlbBuilder, glb_extras
 from stylize.mesh.texture import dilate, rasterize_uv_triangles
 from stylize.utils import write_json
 

@@ -24,8 +24,9 @@ import numpy as np
 import torch
 
 from stylize.errors import InputError
+from stylize.mesh.geometry import Normalization, subdivide_to_vertex_count
 from stylize.mesh.gltf.scene import subdivided_parts
-from stylize.mesh.io import LoadedMesh, Normalization, subdivide_to_vertex_count
+from stylize.mesh.io import LoadedMesh
 
 __all__ = ["SYMMETRY_AXES", "compose", "load_mask", "prepare_mesh", "subdivide_with_weights", "symmetric_normalization"]
 

@@ -24,41 +24,21 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from stylize.errors import InputError
-from stylize.mesh.geometry import (  # noqa: F401  (re-exported: these lived here before 0.2)
+from stylize.mesh.geometry import (
     DEFAULT_MAX_FACES,
     Normalization,
     RepairReport,
-    make_cube,
-    make_icosphere,
     normalize_vertices,
     repair_mesh,
     subdivide_to_vertex_count,
 )
 from stylize.mesh.gltf.glb import ARRAY_BUFFER, GlbBuilder
 from stylize.mesh.gltf.scene import MeshMaterial, MeshPart, read_scene, repaired_parts, subdivided_parts
-from stylize.mesh.texture import linear_to_srgb, srgb_to_linear
+from stylize.mesh.texture import srgb_to_linear
 from stylize.registry import Registry
 from stylize.utils import atomic_path
 
-__all__ = [
-    "DEFAULT_MAX_FACES",
-    "MESH_READ_FORMATS",
-    "MESH_WRITE_FORMATS",
-    "LoadedMesh",
-    "MeshMaterial",
-    "MeshPart",
-    "Normalization",
-    "RepairReport",
-    "linear_to_srgb",
-    "load_mesh",
-    "make_cube",
-    "make_icosphere",
-    "normalize_vertices",
-    "repair_mesh",
-    "save_mesh",
-    "srgb_to_linear",
-    "subdivide_to_vertex_count",
-]
+__all__ = ["MESH_READ_FORMATS", "MESH_WRITE_FORMATS", "LoadedMesh", "load_mesh", "save_mesh"]
 
 logger = logging.getLogger(__name__)
 

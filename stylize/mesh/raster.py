@@ -34,28 +34,10 @@ from typing import Sequence
 
 import torch
 
-from stylize.mesh.camera import CameraViews, index_vertices_by_faces, prepare_vertices  # noqa: F401
-from stylize.mesh.renderer import (  # noqa: F401  (the contract's names, re-exported for older imports)
-    MESH_RENDERERS,
-    MeshRenderer,
-    MeshRendererBase,
-    RenderResult,
-    as_batched,
-    get_renderer,
-    make_renderer,
-    split_cameras,
-)
+from stylize.mesh.camera import CameraViews, prepare_vertices
+from stylize.mesh.renderer import MeshRendererBase, RenderResult, as_batched
 
-__all__ = [
-    "MESH_RENDERERS",
-    "MeshRenderer",
-    "RenderResult",
-    "TorchMeshRenderer",
-    "dibr_rasterization",
-    "make_renderer",
-    "rasterize_face_index",
-    "screen_barycentrics",
-]
+__all__ = ["TorchMeshRenderer", "dibr_rasterization", "rasterize_face_index", "screen_barycentrics"]
 
 # Four million candidate pairs is ~250 MB of temporaries at peak; enough for a 200k-face mesh at
 # 224 x 224 x 5 views in one or two chunks.
@@ -445,7 +427,7 @@ class TorchMeshRenderer(MeshRendererBase):
     Example (a Text2Mesh step)::
 
         views = sample_text2mesh_views(5, generator=generator)
-        renderer = make_renderer("torch", height=224)
+        renderer = get_renderer("torch", height=224)  # stylize.mesh.renderer
         out = renderer(vertices, faces, torch.cat([colours, torch.ones_like(colours[:, :1])], 1), views)
         rgb, alpha = out.features[..., :3], out.features[..., 3:]
         shade = spherical_harmonic_lighting(out.pixel_normals(), TEXT2MESH_LIGHTS)

@@ -31,7 +31,7 @@ from stylize.registry import Registry
 
 __all__ = [
     "MESH_RENDERERS", "MeshRenderer", "MeshRendererBase", "RenderResult", "as_batched", "composite_background",
-    "get_renderer", "make_renderer", "split_cameras",
+    "get_renderer", "split_cameras",
 ]  # fmt: skip
 
 
@@ -159,5 +159,3 @@ def get_renderer(name: str = "torch", **options) -> MeshRenderer:
     (``height``, ``width``, ``fov``, and the backend's own)."""
     return MESH_RENDERERS.lookup(name)(**options)
 
-
-make_renderer = get_renderer  # the name before 0.2

@@ -36,17 +36,17 @@ from stylize.engine.engine import memory_hint
 from stylize.errors import InputError
 from stylize.generation import StepCallback, Timer, as_score
 from stylize.mesh.camera import CameraViews, grid_views, orbit_views, sample_text2mesh_views, turntable_views
-from stylize.mesh.config import TEXT2MESH_PRESETS, Text2MeshConfig  # noqa: F401  (re-exported)
+from stylize.mesh.config import Text2MeshConfig
 from stylize.mesh.field import NeuralStyleField
 from stylize.mesh.geometry import vertex_normals
 from stylize.mesh.io import LoadedMesh
 from stylize.mesh.renderer import get_renderer
-from stylize.mesh.shading import render_deferred, render_shaded  # noqa: F401  (render_shaded re-exported: it lived here before 0.2)
+from stylize.mesh.shading import render_deferred, render_shaded
 from stylize.mesh.surface import StyledMesh, TextureSet
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TEXT2MESH_PRESETS", "StepRecord", "Text2MeshConfig", "Text2MeshRun", "joint_step", "render_shaded"]
+__all__ = ["StepRecord", "Text2MeshRun", "joint_step"]
 
 
 class StepRecord:

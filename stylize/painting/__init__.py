@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-_EXPORTS = ("IMAGE_PARAMETERISATIONS", "FFTImage", "PixelImage", "get_image", "make_image")
+_EXPORTS = ("IMAGE_PARAMETERISATIONS", "FFTImage", "PixelImage", "get_image")
 
 
 def __getattr__(name: str):

@@ -24,7 +24,7 @@ from stylize.engine.engine import memory_hint
 from stylize.errors import Interrupted
 from stylize.generation import SCORE_SCALE, RunOutcome, StepCallback, Timer, frame_due, metric_floats, prompt_scores, run_steps
 from stylize.images import save_gif, save_image
-from stylize.painting.config import PAINT_PRESETS, PaintConfig, check_paint_config  # noqa: F401  (re-exported)
+from stylize.painting.config import PaintConfig, check_paint_config
 from stylize.painting.params import get_image
 from stylize.runs import RunFolder
 from stylize.utils import resolve_device
@@ -32,7 +32,7 @@ from stylize.vector.palette import parse_color
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PAINT_PRESETS", "PaintConfig", "PaintResult", "Painter", "check_paint_config"]
+__all__ = ["PaintResult", "Painter"]
 
 
 @dataclass

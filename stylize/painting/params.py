@@ -141,5 +141,3 @@ def get_image(name: str, height: int, width: int, **options) -> nn.Module:
         raise ValueError(f"expected a positive image size, got {height} x {width}")
     return build(height, width, **options)
 
-
-make_image = get_image  # the name before 0.2

@@ -32,7 +32,7 @@ from stylize.registry import Registry
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EXECUTORS", "ExecutorSettings", "LocalExecutor", "RayExecutor", "get_executor", "make_executor"]
+__all__ = ["EXECUTORS", "ExecutorSettings", "LocalExecutor", "RayExecutor", "get_executor"]
 
 OnResult = Callable[[Job, dict], None]
 #: ``on_progress(job_id, step, total)`` while a job runs (local executor; Ray jobs report only
@@ -319,5 +319,3 @@ def get_executor(name: str, settings: ExecutorSettings) -> Any:
     """The executor called ``name`` (``local`` or ``ray``)."""
     return EXECUTORS.lookup(name)(settings)
 
-
-make_executor = get_executor  # the name before 0.2

@@ -43,7 +43,7 @@ from stylize.utils import file_sha256
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["JOB_KINDS", "Job", "JobKind", "load_jobs", "parse_jobs"]
+__all__ = ["Job", "load_jobs", "parse_jobs"]
 
 HASH_VERSION = "stylize-batch/1"
 _GLOB_CHARS = re.compile(r"[*?\[]")

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from stylize.pipeline.jobs import JOB_KINDS, Job
+from stylize.pipeline.jobs import Job
+from stylize.pipeline.kinds import JOB_KINDS
 from stylize.utils import atomic_write
 
 logger = logging.getLogger(__name__)

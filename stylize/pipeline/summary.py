@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from stylize.runs import image_grid, save_image
+from stylize.images import image_grid, save_image
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from stylize.engine.losses import directional_loss
 from stylize.errors import InputError, Interrupted
 from stylize.generation import RunOutcome, StepCallback, Timer, frame_due, prompt_scores, run_steps
 from stylize.images import image_grid, save_gif, save_image
-from stylize.restyling.config import MAX_INPUT_PIXELS, RESTYLE_PRESETS, RestyleConfig, check_restyle_config  # noqa: F401
+from stylize.restyling.config import MAX_INPUT_PIXELS, RestyleConfig, check_restyle_config
 from stylize.restyling.io import load_picture, resize_picture, training_size
 from stylize.restyling.losses import ContentLoss, get_content_features, patch_directional_loss, random_patches, total_variation
 from stylize.restyling.stylenet import StyleNet, save_stylenet, stylize_image
@@ -39,7 +39,7 @@ from stylize.utils import resolve_device
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["OUTPUT_NAMES", "RESTYLE_PRESETS", "RestyleConfig", "RestyleResult", "Restyler", "check_restyle_config"]
+__all__ = ["OUTPUT_NAMES", "RestyleResult", "Restyler"]
 
 #: What a finished run folder holds.
 OUTPUT_NAMES = ("image.png", "preview.png", "progress.gif", "net.pt", "config.toml", "run.json", "metrics.jsonl")

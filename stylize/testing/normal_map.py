@@ -22,13 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from stylize.mesh.bake import TexelSource, default_padding, dilate, unwrap
+from stylize.mesh.bake import TexelSource, default_padding, unwrap
 from stylize.mesh.camera import orbit_views
 from stylize.mesh.field import NeuralStyleField
 from stylize.mesh.geometry import subdivide_to_vertex_count, vertex_normals, vertex_tangents
 from stylize.mesh.renderer import get_renderer
 from stylize.mesh.shading import shade_normals
 from stylize.mesh.surface import StyledMesh
+from stylize.mesh.texture import dilate
 
 __all__ = ["NormalMapError", "normal_map_error"]
 

@@ -44,7 +44,7 @@ from stylize.generation import (
 from stylize.images import image_grid, save_gif, save_image
 from stylize.runs import RunFolder
 from stylize.utils import resolve_device
-from stylize.vector.config import DRAW_PRESETS, DrawConfig, check_draw_config  # noqa: F401  (re-exported)
+from stylize.vector.config import DrawConfig, check_draw_config
 from stylize.vector.initial import initial_scene
 from stylize.vector.palette import PaletteColors, parse_color, resolve_palette, snap_to_palette
 from stylize.vector.renderer import get_renderer

@@ -35,14 +35,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from stylize.vector.renderer import (  # noqa: F401  (the registry names are re-exported for older imports)
-    VECTOR_RENDERERS,
-    WHITE,
-    available_renderers,
-    background_tensor,
-    check_request,
-    get_renderer,
-)
+from stylize.vector.renderer import WHITE, background_tensor, check_request
 from stylize.vector.scene import ROUND_CAP, ROUND_JOIN, Scene
 from stylize.vector.stroke import stroke_distance, stroke_ends
 

@@ -147,7 +147,7 @@ def _write_input(blender, obj, folder: Path) -> tuple[Path, object]:
 
 @pytest.mark.slow
 def test_stylize_mesh_exec_matches_the_toolkit(blender, scene, tmp_path):
-    from stylize.mesh.io import srgb_to_linear
+    from stylize.mesh.texture import srgb_to_linear
 
     bpy = blender.bpy
     mesh = scene.data

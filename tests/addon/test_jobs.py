@@ -13,7 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from stylize.mesh.io import load_mesh, make_icosphere
+from stylize.mesh.geometry import make_icosphere
+from stylize.mesh.io import load_mesh
 
 from .helpers import addon_jobs, addon_module
 

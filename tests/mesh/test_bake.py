@@ -14,8 +14,10 @@ from trimesh.visual.color import uv_to_interpolated_color
 from stylize import __version__, api
 from stylize.cli import main
 from stylize.errors import InputError
-from stylize.mesh.bake import bake_mesh, glb_extras
-from stylize.mesh.io import load_mesh, make_icosphere, save_mesh
+from stylize.mesh.bake import bake_mesh
+from stylize.mesh.geometry import make_icosphere
+from stylize.mesh.gltf.glb import glb_extras
+from stylize.mesh.io import load_mesh, save_mesh
 
 pytest.importorskip("xatlas")
 

@@ -11,9 +11,11 @@ import torch
 from stylize import api
 from stylize.cli import main
 from stylize.errors import InputError
+from stylize.mesh.config import FieldConfig
 from stylize.mesh.controls import compose, load_mask, symmetric_normalization
-from stylize.mesh.field import FieldConfig, NeuralStyleField
-from stylize.mesh.io import load_mesh, make_icosphere, save_mesh
+from stylize.mesh.field import NeuralStyleField
+from stylize.mesh.geometry import make_icosphere
+from stylize.mesh.io import load_mesh, save_mesh
 
 SMOKE = {"iters": 3, "render_size": 32, "output.turntable_frames": 2, "output.preview_views": 2, "output.preview_size": 32,
          "output.score_size": 32, "output.turntable_size": 32}

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from stylize.errors import InputError
-from stylize.mesh.field import FieldConfig, NeuralStyleField, load_field, progressive_mask, vertex_normals
-from stylize.mesh.io import Normalization, make_cube, make_icosphere
+from stylize.mesh.config import FieldConfig
+from stylize.mesh.field import NeuralStyleField, load_field, progressive_mask
+from stylize.mesh.geometry import Normalization, make_cube, make_icosphere, vertex_normals
 
 SMALL = FieldConfig(width=32, depth=2, head_depth=1, n_frequencies=16)
 

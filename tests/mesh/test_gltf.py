@@ -11,11 +11,13 @@ import pytest
 from gltf_validation import assert_valid
 
 from stylize.errors import InputError
+from stylize.mesh.geometry import make_icosphere
 from stylize.mesh.gltf.asset import GltfAsset, GltfLimits
 from stylize.mesh.gltf.glb import read_glb
 from stylize.mesh.gltf.scene import read_scene
 from stylize.mesh.gltf.write import write_scene_glb
-from stylize.mesh.io import linear_to_srgb, load_mesh, make_icosphere, save_mesh
+from stylize.mesh.io import load_mesh, save_mesh
+from stylize.mesh.texture import linear_to_srgb
 
 from .gltf_assets import (
     CHILD_MATRIX, METAL, PAINTED, QUAD, QUAD_FACES, QUAD_UV, ROOT_TRS, TETRA, TETRA_UV, TWIN_TRS, _Buffer, apply,

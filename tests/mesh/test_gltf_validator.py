@@ -17,8 +17,9 @@ from gltf_validation import INSTALL, assert_valid, describe, require_validator, 
 
 import gltf_validation
 from stylize.mesh.bake import bake_mesh
+from stylize.mesh.geometry import make_icosphere
 from stylize.mesh.gltf.write import write_scene_glb
-from stylize.mesh.io import load_mesh, make_icosphere, save_mesh
+from stylize.mesh.io import load_mesh, save_mesh
 
 from .gltf_assets import write_scene
 

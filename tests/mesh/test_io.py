@@ -9,18 +9,9 @@ import pytest
 import torch
 
 from stylize.errors import InputError
-from stylize.mesh.io import (
-    LoadedMesh,
-    linear_to_srgb,
-    load_mesh,
-    make_cube,
-    make_icosphere,
-    normalize_vertices,
-    repair_mesh,
-    save_mesh,
-    srgb_to_linear,
-    subdivide_to_vertex_count,
-)
+from stylize.mesh.geometry import make_cube, make_icosphere, normalize_vertices, repair_mesh, subdivide_to_vertex_count
+from stylize.mesh.io import LoadedMesh, load_mesh, save_mesh
+from stylize.mesh.texture import linear_to_srgb, srgb_to_linear
 
 
 @pytest.fixture

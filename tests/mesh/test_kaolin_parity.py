@@ -7,9 +7,9 @@ import torch
 
 from stylize.errors import StylizeError
 from stylize.mesh.camera import sample_text2mesh_views
-from stylize.mesh.io import make_icosphere
+from stylize.mesh.geometry import make_icosphere
 from stylize.mesh.kaolin_backend import kaolin_available
-from stylize.mesh.raster import make_renderer
+from stylize.mesh.renderer import get_renderer
 
 needs_kaolin = pytest.mark.skipif(not kaolin_available(), reason="kaolin is not importable here")
 
@@ -17,7 +17,7 @@ needs_kaolin = pytest.mark.skipif(not kaolin_available(), reason="kaolin is not 
 @pytest.mark.skipif(kaolin_available(), reason="kaolin is installed")
 def test_missing_kaolin_gives_install_hint():
     with pytest.raises(StylizeError, match="NVIDIA's wheel index"):
-        make_renderer("kaolin")
+        get_renderer("kaolin")
 
 
 @needs_kaolin
@@ -29,8 +29,8 @@ def test_parity_with_kaolin():
     faces = torch.as_tensor(faces, device="cuda")
     colours = torch.rand(1, vertices.shape[1], 3, device="cuda", generator=torch.Generator("cuda").manual_seed(0))
     views = sample_text2mesh_views(5, generator=torch.Generator().manual_seed(0)).to("cuda")
-    ours = make_renderer("torch", height=128)(vertices, faces, colours, views)
-    theirs = make_renderer("kaolin", height=128)(vertices, faces, colours, views)
+    ours = get_renderer("torch", height=128)(vertices, faces, colours, views)
+    theirs = get_renderer("kaolin", height=128)(vertices, faces, colours, views)
     agree = (ours.face_index == theirs.face_index).float().mean()
     assert agree > 0.995
     same = ours.face_index == theirs.face_index

@@ -13,7 +13,8 @@ from stylize.cli import main
 from stylize.engine import ModelCache
 from stylize.errors import InputError
 from stylize.mesh.config import resolve_mesh_config
-from stylize.mesh.io import make_icosphere, save_mesh
+from stylize.mesh.geometry import make_icosphere
+from stylize.mesh.io import save_mesh
 from stylize.mesh.outputs import PreviewSnapshots, collect_result
 from stylize.mesh.run import Text2Mesh
 from stylize.mesh.text2mesh import Text2MeshRun

@@ -9,14 +9,8 @@ import pytest
 import torch
 
 from stylize.mesh.camera import index_vertices_by_faces, orbit_views, prepare_vertices
-from stylize.mesh.raster import (
-    MeshRenderer,
-    RenderResult,
-    TorchMeshRenderer,
-    dibr_rasterization,
-    make_renderer,
-    rasterize_face_index,
-)
+from stylize.mesh.raster import TorchMeshRenderer, dibr_rasterization, rasterize_face_index
+from stylize.mesh.renderer import MeshRenderer, RenderResult, get_renderer
 
 
 def pixel_centres(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -211,7 +205,7 @@ def test_renderer_vertex_path_matches_face_path_and_gradients_reach_vertices():
     vertices = torch.randn(1, 40, 3, generator=generator) * 0.6
     faces = torch.randint(0, 40, (60, 3), generator=generator)
     colours = torch.rand(1, 40, 3, generator=generator)
-    renderer = make_renderer("torch", height=32, width=40)
+    renderer = get_renderer("torch", height=32, width=40)
     assert isinstance(renderer, MeshRenderer)
     by_vertex = renderer(vertices, faces, colours, views)
     by_face = renderer(vertices, faces, index_vertices_by_faces(colours, faces), views)
@@ -251,7 +245,7 @@ def test_pixel_normals_follow_face_index():
 
 def test_unknown_renderer_name():
     with pytest.raises(ValueError, match="renderer name"):
-        make_renderer("opengl")
+        get_renderer("opengl")
 
 
 @pytest.mark.gpu

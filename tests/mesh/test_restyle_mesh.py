@@ -14,7 +14,8 @@ from stylize import api
 from stylize.cli import main
 from stylize.engine import ClipEngine, ModelCache
 from stylize.mesh.config import resolve_mesh_config
-from stylize.mesh.io import LoadedMesh, load_mesh, make_icosphere, save_mesh
+from stylize.mesh.geometry import make_icosphere
+from stylize.mesh.io import LoadedMesh, load_mesh, save_mesh
 from stylize.testing.robustness import judged_colour
 from tests.generation_helpers import JUDGE, TRAINER
 

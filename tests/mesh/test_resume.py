@@ -12,7 +12,8 @@ from stylize import api
 from stylize.cli import main
 from stylize.errors import InputError, Interrupted
 from stylize.mesh.field import load_field
-from stylize.mesh.io import make_icosphere, save_mesh
+from stylize.mesh.geometry import make_icosphere
+from stylize.mesh.io import save_mesh
 
 SETTINGS = {"iters": 6, "checkpoint_every": 2, "log_every": 1, "render_size": 32, "output.turntable_frames": 2,
             "output.preview_views": 2, "output.preview_size": 32, "output.score_size": 32, "output.turntable_size": 32}

@@ -18,7 +18,8 @@ from stylize.eval.ranking import caption_scores
 from stylize.mesh.camera import orbit_views
 from stylize.mesh.evaluate import render_mesh
 from stylize.mesh.field import load_field
-from stylize.mesh.io import LoadedMesh, load_mesh, make_cube, make_icosphere, save_mesh
+from stylize.mesh.geometry import make_cube, make_icosphere
+from stylize.mesh.io import LoadedMesh, load_mesh, save_mesh
 from stylize.mesh.text2mesh import Text2MeshRun
 
 ROOT = Path(__file__).resolve().parents[2]

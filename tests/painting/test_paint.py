@@ -1,4 +1,4 @@
-"""Tests for stylize.raster: image parameterisations and the paint loop."""
+"""Tests for stylize.painting: image parameterisations and the paint loop."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ import torch
 from generation_helpers import test_clip_specs
 from stylize.config import resolve_config
 from stylize.errors import InputError
-from stylize.painting import make_image
-from stylize.painting.painter import PAINT_PRESETS, PaintConfig, Painter
+from stylize.painting import get_image
+from stylize.painting.config import PAINT_PRESETS, PaintConfig
+from stylize.painting.painter import Painter
 
 
 @pytest.mark.parametrize("name", ["pixel", "fft"])
 def test_parameterisation_starts_at_init_and_has_gradients(name):
     init = torch.rand(3, 12, 20)
-    image = make_image(name, 12, 20, init=init)
+    image = get_image(name, 12, 20, init=init)
     output = image()
     assert output.shape == (1, 3, 12, 20)
     assert torch.allclose(output[0], init.clamp(0.001, 0.999), atol=1e-5)
@@ -27,17 +28,17 @@ def test_parameterisation_starts_at_init_and_has_gradients(name):
 
 def test_fft_random_start_is_smooth_grey():
     with torch.no_grad():
-        image = make_image("fft", 32, 32, generator=torch.Generator().manual_seed(0))()
+        image = get_image("fft", 32, 32, generator=torch.Generator().manual_seed(0))()
     assert abs(float(image.mean()) - 0.9) < 0.05  # the light default canvas
-    fft = make_image("fft", 32, 32)
+    fft = get_image("fft", 32, 32)
     assert float(fft.scale[0, 0, 0, 0]) > float(fft.scale[0, 0, 16, 16])  # low frequencies scaled up
 
 
 def test_parameterisation_bad_input():
     with pytest.raises(ValueError, match="unknown image parameterisation"):
-        make_image("vqgan", 8, 8)
+        get_image("vqgan", 8, 8)
     with pytest.raises(ValueError, match=r"\(3, 8, 8\)"):
-        make_image("pixel", 8, 8, init=torch.rand(3, 4, 4))
+        get_image("pixel", 8, 8, init=torch.rand(3, 4, 4))
 
 
 def _config(clip: str, **overrides) -> PaintConfig:

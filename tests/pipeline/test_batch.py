@@ -17,11 +17,12 @@ import torch
 
 from stylize.cli import main
 from stylize.errors import InputError
-from stylize.mesh.io import make_cube, save_mesh
+from stylize.mesh.geometry import make_cube
+from stylize.mesh.io import save_mesh
 from stylize.pipeline import format_table, load_jobs, run_batch
 from stylize.pipeline import runner as runner_module
 from stylize.pipeline.executors import ExecutorSettings, get_executor
-from stylize.pipeline.jobs import JOB_KINDS
+from stylize.pipeline.kinds import JOB_KINDS
 from stylize.pipeline.manifest import Manifest
 
 ROOT = Path(__file__).resolve().parents[2]

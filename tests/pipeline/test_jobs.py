@@ -9,8 +9,10 @@ import pytest
 
 from stylize.cli import main
 from stylize.errors import InputError
-from stylize.mesh.io import make_cube, make_icosphere, save_mesh
-from stylize.pipeline.jobs import JOB_KINDS, load_jobs, parse_jobs
+from stylize.mesh.geometry import make_cube, make_icosphere
+from stylize.mesh.io import save_mesh
+from stylize.pipeline.jobs import load_jobs, parse_jobs
+from stylize.pipeline.kinds import JOB_KINDS
 
 CLIP = "ViT-B-32:random"  # never loaded here: parsing only resolves configs
 

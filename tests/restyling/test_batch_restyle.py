@@ -9,7 +9,7 @@ import pytest
 
 from stylize.images import save_image
 from stylize.pipeline import load_jobs, run_batch
-from stylize.pipeline.jobs import JOB_KINDS
+from stylize.pipeline.kinds import JOB_KINDS
 from stylize.testing.restyle_check import disc_picture
 
 JOBS = """

@@ -17,7 +17,8 @@ from stylize.errors import InputError
 from stylize.eval import caption_rank, caption_scores
 from stylize.generation import milestone_factor
 from stylize.vector import read_svg, save_svg
-from stylize.vector.clipdraw import DRAW_PRESETS, ClipDraw, DrawConfig
+from stylize.vector.clipdraw import ClipDraw
+from stylize.vector.config import DRAW_PRESETS, DrawConfig
 from stylize.vector.initial import initial_scene
 from stylize.vector.palette import PaletteColors, palette_from_image, parse_color, parse_palette
 

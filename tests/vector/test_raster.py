@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from stylize.vector.raster import VECTOR_RENDERERS, available_renderers, get_renderer, render
+from stylize.vector.raster import render
+from stylize.vector.renderer import VECTOR_RENDERERS, available_renderers, get_renderer
 from stylize.vector.scene import Scene, VectorPath, ellipse_contour, polyline_contour, random_strokes, rect_contour
 
 
