@@ -321,7 +321,7 @@ class JobSettings:
 
 
 # The add-on's default for preview_every. A snapshot costs the worker one field evaluation and a
-# file of 32 bytes per vertex (tools/bench_blender_worker.py measures it), and costs Blender
+# file of 32 bytes per vertex (tools/bench/bench_blender_worker.py measures it), and costs Blender
 # about the same to read and show, which PreviewThrottle caps at a fifth of its time whatever
 # the rate. Every 10 steps is a new picture every 0.3-1 s on a GPU (fast preset) and every few
 # seconds on a CPU, while the worker's overhead stays a few per cent even on a million vertices.

@@ -84,7 +84,7 @@ def default_threads() -> int:
     ``STYLIZE_THREADS=N`` in the environment fixes the number instead (for farms, and so that
     worker processes match their parent).
 
-    Measured on a 2-core machine (``tools/bench_threads.py``): quiet, 2 threads took 0.62x the
+    Measured on a 2-core machine (``tools/bench/bench_threads.py``): quiet, 2 threads took 0.62x the
     time of 1 per ``fast`` iteration; under load from other processes, 2 threads ran 5-15x
     slower than 1. Beyond ~16 threads a CLIP step stops scaling (not measured here)."""
     fixed = os.environ.get("STYLIZE_THREADS", "").strip()

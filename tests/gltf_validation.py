@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "tools" / "validate_gltf.mjs"
+SCRIPT = ROOT / "tools" / "dev" / "validate_gltf.mjs"
 VALIDATOR_VERSION = "2.0.0-dev.3.10"
 INSTALL = f"npm install --prefix .ci/node --no-save gltf-validator@{VALIDATOR_VERSION}"
 SEVERITIES = {0: "error", 1: "warning", 2: "info", 3: "hint"}

@@ -1,4 +1,4 @@
-"""The package's structure holds: no import cycles, no oversized modules (tools/code_metrics.py)."""
+"""The package's structure holds: no import cycles, no oversized modules (tools/dev/code_metrics.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _metrics():
-    spec = importlib.util.spec_from_file_location("code_metrics", ROOT / "tools" / "code_metrics.py")
+    spec = importlib.util.spec_from_file_location("code_metrics", ROOT / "tools" / "dev" / "code_metrics.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

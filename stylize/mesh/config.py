@@ -261,7 +261,7 @@ class Text2MeshConfig:
 # Overrides of the defaults (which are the paper's demo settings) by preset name.
 # ``fast``: 2x the paper's learning rate decayed every 30 steps instead of 100, all Fourier
 # frequencies from the start, 300 iterations. Measured with the test CLIPs
-# (tools/t2m_iters_to_threshold.py, sphere, "a blue circle", BENCHMARKS.md): it reached 90 % of
+# (tools/bench/t2m_iters_to_threshold.py, sphere, "a blue circle", BENCHMARKS.md): it reached 90 % of
 # the paper run's judged gain in 190 / 110 / 260 iterations (seeds 0-2) against the paper's
 # 340 / 320 / not within 500. lr 2e-3, lr 5e-4 without progressive encoding and lr 1e-3 with a
 # 100-step decay did not reach it within 300.

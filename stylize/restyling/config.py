@@ -47,7 +47,7 @@ test CLIPs are not real CLIP:
 - ``lr = 2e-3`` (paper 5e-4): 200 steps from a random StyleNet at 5e-4 left the disc purple or
   orange.
 
-Figures: ``tools/restyle_check.py`` and ``tests/restyling/test_semantic.py``.
+Figures: ``tools/bench/restyle_check.py`` and ``tests/restyling/test_semantic.py``.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ __all__ = ["MAX_APPLY_PIXELS", "MAX_INPUT_PIXELS", "RESTYLE_PRESETS", "RestyleCo
 
 #: The largest picture (width x height) ``--apply`` stylizes in one forward pass (4096 x 2048):
 #: the U-Net's full-resolution activations (instance norm needs the whole picture at once) took
-#: the process to 4.0 GB peak at 2048 x 2048 on the CPU (tools/bench_restyle.py), so this bound
+#: the process to 4.0 GB peak at 2048 x 2048 on the CPU (tools/bench/bench_restyle.py), so this bound
 #: needs about 8 GB.
 MAX_APPLY_PIXELS = 4096 * 2048
 #: The largest content image a training run reads (it is resized to ``size`` afterwards); both

@@ -4,7 +4,7 @@ Each :class:`FaultCase` builds its inputs in a fresh folder, runs ``stylize ARGS
 the exit code, that stderr is one line (``stylize: error: ...``) naming the problem and holding
 no traceback, that the protected files (the inputs) are byte for byte unchanged, and any
 case-specific check (e.g. "no run folder that looks complete"). :func:`run_case` runs a case in
-a subprocess (any interpreter and checkout: ``tools/fault_sweep.py`` prints the table for the
+a subprocess (any interpreter and checkout: ``tools/dev/fault_sweep.py`` prints the table for the
 current code and for an older one) or in this process (the test suite's fast path).
 """
 

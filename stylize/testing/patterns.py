@@ -5,7 +5,7 @@ with the trainer test CLIP, once with the field evaluated at the vertices (``fie
 "vertex"``: 4 colours, interpolated) and once per pixel (``"surface"``). The judge then scores the
 front view against the patterned caption and the plain one ("a blue square"); the *margin*
 (patterned minus plain, 100 x cosine) says how much of the pattern it sees. Used by
-``tools/surface_pattern_check.py`` (figures and the README picture) and the suite.
+``tools/bench/surface_pattern_check.py`` (figures and the README picture) and the suite.
 """
 
 from __future__ import annotations

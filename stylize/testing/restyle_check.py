@@ -1,6 +1,6 @@
 """The restyle measurement: pictures of a disc, its foreground mask, and the judge's colour ranking.
 
-Used by ``tests/restyling`` and ``tools/restyle_check.py``: a red disc on white is restyled from
+Used by ``tests/restyling`` and ``tools/bench/restyle_check.py``: a red disc on white is restyled from
 "a red circle" to "a blue circle"; the judge CLIP ranks the eight "a {colour} circle" captions
 for the result, and the intersection over union of the foreground masks before and after tells
 whether the shape survived.

@@ -6,7 +6,7 @@ then scores the result over :func:`judge_views` against the eight colour caption
 ``"a {c} {noun}"`` (mean embedding of the views, as :func:`~stylize.eval.caption_scores`); the case
 succeeds when the prompted colour ranks first. The judge never takes part in training.
 
-Used by ``tools/seed_robustness.py`` (all 8 colours x 5 seeds, per preset) and, reduced, by the test
+Used by ``tools/bench/seed_robustness.py`` (all 8 colours x 5 seeds, per preset) and, reduced, by the test
 suite (``tests/testing/test_robustness.py``).
 
 Example:

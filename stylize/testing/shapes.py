@@ -1,6 +1,6 @@
 """A small synthetic world of captioned pictures: coloured, patterned, shaded 2D shapes.
 
-It is the training data of the project's *test CLIPs* (``tools/train_test_clip.py``) and the
+It is the training data of the project's *test CLIPs* (``tools/dev/train_test_clip.py``) and the
 held-out data of their accuracy tests, with the 3D renders of :mod:`stylize.testing.renders`.
 Everything is drawn in torch, batched, from a seed, with no files and no downloads.
 

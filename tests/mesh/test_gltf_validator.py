@@ -1,4 +1,4 @@
-"""Every kind of GLB the toolkit writes passes the Khronos glTF validator (tools/validate_gltf.mjs).
+"""Every kind of GLB the toolkit writes passes the Khronos glTF validator (tools/dev/validate_gltf.mjs).
 
 Kinds: the plain vertex-colour ``mesh.glb`` (save_mesh), the baked ``mesh_textured.glb``
 (bake_mesh), and the structure-preserving scene output (write_scene_glb) with new base-colour

@@ -160,7 +160,7 @@ def test_normal_map_shades_like_the_displaced_geometry():
         field.displacement_head[-1].weight.normal_(0.0, 0.5, generator=generator)
     vertices, faces = make_icosphere(2)
     error = normal_map_error(field, vertices * 0.8, faces, size=256, render_size=96, levels=4)
-    # measured 0.008 vs 0.020 at 512 px / 128 px renders (tools/check_normal_map.py)
+    # measured 0.008 vs 0.020 at 512 px / 128 px renders (tools/bench/check_normal_map.py)
     assert error.normal_mapped < 0.6 * error.baseline, error
 
 
@@ -232,7 +232,7 @@ def test_input_colours_in_surface_mode_start_from_the_texture_itself(tmp_path, t
 
 @pytest.mark.slow
 def test_the_judge_sees_a_pattern_in_surface_mode_that_vertex_mode_cannot_hold():
-    """A 4-vertex square towards "a red dotted square" (tools/surface_pattern_check.py): vertex
+    """A 4-vertex square towards "a red dotted square" (tools/bench/surface_pattern_check.py): vertex
     mode can only interpolate 4 colours; surface mode paints dots inside the triangles. Judge
     margins (dotted minus plain caption, 100 x cosine), measured: surface +8.7 / +10.8, vertex
     -21.9 (seeds 0 / 1)."""

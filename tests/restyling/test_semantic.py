@@ -7,7 +7,7 @@ masks before / after); without the content loss the shape must do clearly worse;
 another red-disc picture must shift its colours the same way.
 
 The thresholds are here, at the top, so that a retrained test CLIP can move them in one place.
-Figures when they were set (test CLIPs of commit 86a52a8, ``python tools/restyle_check.py``):
+Figures when they were set (test CLIPs of commit 86a52a8, ``python tools/bench/restyle_check.py``):
 
 ====  =====================  ====================  ===========================
 seed  with content loss      without               --apply (second picture)

@@ -1,5 +1,5 @@
 """Seed robustness of Text2Mesh, judged by the judge test CLIP (stylize/testing/robustness.py;
-the full figure is tools/seed_robustness.py, 8 colours x 5 seeds x sphere and cube)."""
+the full figure is tools/bench/seed_robustness.py, 8 colours x 5 seeds x sphere and cube)."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_success_rate_counts_winners():
 
 @pytest.mark.slow
 def test_fast_preset_mostly_gives_the_prompted_colour_whatever_the_seed(judge, cache):
-    """4 colours x 2 seeds of the full figure (tools/seed_robustness.py: 76 of 80 runs with
+    """4 colours x 2 seeds of the full figure (tools/bench/seed_robustness.py: 76 of 80 runs with
     instrument v3, 70 of 80 with v2, 34 of 74 with v1). The judge must name the *prompted* colour;
     the known miss of the full runs among these is a blue sphere that turns cyan for seed 1."""
     results = [

@@ -21,7 +21,7 @@ VASE = ROOT / "examples" / "meshes" / "vase.obj"
 
 
 def _load_trainer_script():
-    spec = importlib.util.spec_from_file_location("train_test_clip", ROOT / "tools" / "train_test_clip.py")
+    spec = importlib.util.spec_from_file_location("train_test_clip", ROOT / "tools" / "dev" / "train_test_clip.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -12,7 +12,7 @@ platform differences while staying far below what any import mistake costs (a wr
 40 x 40 px square of a 160 x 60 canvas is already 0.02; a missing stroke 0.005 or more).
 
 Files that state an unsupported feature must say so in a warning (and meet their own bound
-where one is given); all other files must import without any warning. tools/svg_corpus_sweep.py
+where one is given); all other files must import without any warning. tools/dev/svg_corpus_sweep.py
 prints the same comparison as a table.
 """
 

@@ -7,10 +7,10 @@ host reads per step (reads that would make a CUDA step wait on the GPU).
 
 Usage::
 
-    python tools/bench_text2mesh.py                      # fast preset, CPU, 2 threads, 3 timed steps
-    python tools/bench_text2mesh.py --presets fast paper --steps 5 --threads 1
-    python tools/bench_text2mesh.py --device cuda --steps 20
-    python tools/bench_text2mesh.py --modes vertex surface --prop   # field mode cost split, vase and a 500-face prop
+    python tools/bench/bench_text2mesh.py                      # fast preset, CPU, 2 threads, 3 timed steps
+    python tools/bench/bench_text2mesh.py --presets fast paper --steps 5 --threads 1
+    python tools/bench/bench_text2mesh.py --device cuda --steps 20
+    python tools/bench/bench_text2mesh.py --modes vertex surface --prop   # field mode cost split, vase and a 500-face prop
 
 Compare timings only as ratios measured in one run on a quiet machine (``uptime`` is printed).
 """
@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 

@@ -11,7 +11,7 @@
 
 Prints one JSON line per measurement and the load average (``uptime``) before and after.
 
-    python tools/bench_restyle.py [--device cpu|cuda] [--threads 2] [--iters 3] [--rounds 3] [--skip-paper]
+    python tools/bench/bench_restyle.py [--device cpu|cuda] [--threads 2] [--iters 3] [--rounds 3] [--skip-paper]
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TRAINER = f"local-dir:{ROOT / 'tests' / 'assets' / 'clip' / 'trainer'}"
 
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Validate a .glb / .gltf file with the Khronos glTF validator and print its report as JSON.
 //
-//   node tools/validate_gltf.mjs FILE        -> the report on stdout; exit 0 when it has no errors,
+//   node tools/dev/validate_gltf.mjs FILE        -> the report on stdout; exit 0 when it has no errors,
 //                                               1 when it has errors, 2 when FILE cannot be read,
 //                                               3 when the validator package is not installed.
-//   node tools/validate_gltf.mjs --version   -> the validator's version
+//   node tools/dev/validate_gltf.mjs --version   -> the validator's version
 //
 // The `gltf-validator` npm package is looked up in $STYLIZE_GLTF_VALIDATOR (a package folder),
 // then in .ci/node (where .ci/run installs it:
@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const candidates = [
   process.env.STYLIZE_GLTF_VALIDATOR,
-  path.join(here, '..', '.ci', 'node', 'node_modules', 'gltf-validator'),
+  path.join(here, '..', '..', '.ci', 'node', 'node_modules', 'gltf-validator'),
   'gltf-validator',
 ].filter(Boolean);
 
@@ -45,7 +45,7 @@ if (file === '--version') {
   process.exit(0);
 }
 if (!file) {
-  console.error('usage: node tools/validate_gltf.mjs FILE.glb|FILE.gltf');
+  console.error('usage: node tools/dev/validate_gltf.mjs FILE.glb|FILE.gltf');
   process.exit(2);
 }
 let bytes;

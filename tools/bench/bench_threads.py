@@ -1,8 +1,8 @@
 """Seconds per Text2Mesh iteration for several torch thread counts, each in its own process, and
 what ``stylize``'s default (:func:`stylize.utils.default_threads`: the cores not busy now) picks.
 
-    python tools/bench_threads.py                       # smoke and fast presets, 1 and 2 threads
-    python tools/bench_threads.py --threads 1 2 4 8 --presets fast --steps 5
+    python tools/bench/bench_threads.py                       # smoke and fast presets, 1 and 2 threads
+    python tools/bench/bench_threads.py --threads 1 2 4 8 --presets fast --steps 5
 
 Prints the 1-minute load before and after: a busy machine changes the ratios (on a loaded 2-core
 machine, 2 threads ran 5-15x slower than 1; on a quiet one they are faster).
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 

@@ -17,9 +17,9 @@ attribute and shape key), then cancelled, which leaves the mesh as it was.
 
 Usage::
 
-    python tools/render_blender_addon_screenshot.py [--out docs/images/blender_addon.png]
+    python tools/docs/render_blender_addon_screenshot.py [--out docs/images/blender_addon.png]
         [--prompt "a red circle"] [--iters 60] [--seed 2]
-    python tools/render_blender_addon_screenshot.py --live-preview [--preview-step 40]
+    python tools/docs/render_blender_addon_screenshot.py --live-preview [--preview-step 40]
 
 About 30 s on two CPU cores. With the trainer test CLIP the colour depends on prompt and seed
 (with test-CLIP v2, "a purple circle" seed 2 came out blue; "a red circle" is red for every
@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MESH = ROOT / "examples" / "meshes" / "vase.obj"
 GREY_LINEAR = ((0.5 + 0.055) / 1.055) ** 2.4  # the field's grey (sRGB 0.5) as Blender stores it
 

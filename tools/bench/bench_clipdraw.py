@@ -1,6 +1,6 @@
 """Seconds per CLIPDraw iteration, split into render, augment, CLIP and the optimiser step.
 
-Usage: PYTHONPATH=. python tools/bench_clipdraw.py [--clip ViT-B-32:random] [--iters 5] [--device cpu]
+Usage: PYTHONPATH=. python tools/bench/bench_clipdraw.py [--clip ViT-B-32:random] [--iters 5] [--device cpu]
 
 Runs the ``clipdraw`` preset (224 px, 256 strokes, 4 augmented copies) through
 :class:`stylize.vector.clipdraw.ClipDraw`, twice in one process: scoring the augmented copies

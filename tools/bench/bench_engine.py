@@ -1,6 +1,6 @@
 """Time one CLIP-engine loss + backward on CPU (or CUDA) with a random-init model.
 
-Usage: python tools/bench_engine.py [--clip ViT-B-32:random] [--batch 4] [--size 224] [--repeats 5]
+Usage: python tools/bench/bench_engine.py [--clip ViT-B-32:random] [--batch 4] [--size 224] [--repeats 5]
 
 Weights do not change the cost, so a random-init model measures what a pretrained one costs.
 """

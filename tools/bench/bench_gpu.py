@@ -15,8 +15,8 @@ end; CLIPDraw 1000 steps < 60 s.
 
 Usage::
 
-    bash tools/bench_gpu.sh                   # on the GPU machine (installs carried wheels first)
-    python tools/bench_gpu.py --smoke         # a seconds-long dry run of every part (CPU is fine)
+    bash tools/bench/bench_gpu.sh                   # on the GPU machine (installs carried wheels first)
+    python tools/bench/bench_gpu.py --smoke         # a seconds-long dry run of every part (CPU is fine)
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
@@ -119,7 +119,7 @@ def raster_benchmarks(device: str, smoke: bool) -> str:
     outputs = []
     for script, extra in (("bench_mesh_raster.py", ["--repeats", "1" if smoke else "5"]),
                           ("bench_vector_raster.py", ["--rounds", "1" if smoke else "7"])):  # fmt: skip
-        done = subprocess.run([sys.executable, str(ROOT / "tools" / script), "--device", device, *extra],
+        done = subprocess.run([sys.executable, str(ROOT / "tools" / "bench" / script), "--device", device, *extra],
                               capture_output=True, text=True, timeout=300, cwd=ROOT)  # fmt: skip
         outputs.append(f"## {script}\n{done.stdout}{done.stderr[-2000:] if done.returncode else ''}")
     return "\n".join(outputs)

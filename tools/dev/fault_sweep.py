@@ -2,8 +2,8 @@
 
 Usage::
 
-    python tools/fault_sweep.py                          # this checkout
-    python tools/fault_sweep.py --code-root /path/to/old/checkout   # how an older version fares
+    python tools/dev/fault_sweep.py                          # this checkout
+    python tools/dev/fault_sweep.py --code-root /path/to/old/checkout   # how an older version fares
 
 Each case runs ``python -m stylize ...`` in a fresh temporary folder with ``PYTHONPATH`` set to
 the code root; the table gives the exit code, the first stderr line and what went wrong.
@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from stylize.testing.faults import CASES, run_case  # noqa: E402

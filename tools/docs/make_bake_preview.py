@@ -10,7 +10,7 @@ shading), beside the vertex-colour render of ``mesh.ply`` and the atlas itself.
 
 Usage::
 
-    python tools/make_bake_preview.py [--out docs/images/bake_preview.png] [--iters 40]
+    python tools/docs/make_bake_preview.py [--out docs/images/bake_preview.png] [--iters 40]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def render_textured(glb: Path, normalization, size: int, azimuth: float) -> np.ndarray:

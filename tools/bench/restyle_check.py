@@ -11,7 +11,7 @@ applied to a second red-disc picture (another size, place and radius) and the me
 Prints one JSON line per run and a summary line; ``--out`` keeps the run folders and writes a
 side-by-side picture (content | with content loss | without | second picture | applied).
 
-    python tools/restyle_check.py [--seeds 0 1 2] [--iters 200] [--threads 2] [--out runs/restyle_check]
+    python tools/bench/restyle_check.py [--seeds 0 1 2] [--iters 200] [--threads 2] [--out runs/restyle_check]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TRAINER = f"local-dir:{ROOT / 'tests' / 'assets' / 'clip' / 'trainer'}"
 JUDGE = f"local-dir:{ROOT / 'tests' / 'assets' / 'clip' / 'judge'}"
 

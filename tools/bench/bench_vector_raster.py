@@ -5,7 +5,7 @@ peak memory each needs, and the ratio to a random-init open_clip ViT-B-32 forwar
 batch of 4 images at 224 px, measured in the same run (CLIPDraw's per-step CLIP cost). Timings
 are medians over interleaved rounds so that load from other processes hits both sides alike.
 
-    python tools/bench_vector_raster.py [--device cpu|cuda] [--rounds 7] [--threads N]
+    python tools/bench/bench_vector_raster.py [--device cpu|cuda] [--rounds 7] [--threads N]
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Prints the judge's margin (patterned caption minus plain caption, 100 x cosine) 
 seed, and writes the README picture ``docs/images/surface_vs_vertex.png`` (front views: vertex
 mode left, surface mode right, one row per prompt). See :mod:`stylize.testing.patterns`.
 
-    python tools/surface_pattern_check.py                      # both prompts, seeds 0 and 1, 150 steps
-    python tools/surface_pattern_check.py --iters 60 --seeds 0 --no-picture
+    python tools/bench/surface_pattern_check.py                      # both prompts, seeds 0 and 1, 150 steps
+    python tools/bench/surface_pattern_check.py --iters 60 --seeds 0 --no-picture
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tools/make_example_mesh.py [--out examples/meshes/vase.obj]
+    python tools/docs/make_example_mesh.py [--out examples/meshes/vase.obj]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ icosphere; its normal map is baked as ``--normal-map`` bakes it, then the undisp
 shaded with the map is compared with a densely subdivided, displaced copy under the same
 world-space SH lights (see :mod:`stylize.testing.normal_map`).
 
-Usage: PYTHONPATH=. python tools/check_normal_map.py [--size 512] [--levels 4] [--seed 0]
+Usage: PYTHONPATH=. python tools/bench/check_normal_map.py [--size 512] [--levels 4] [--seed 0]
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ process's resident size just before the timed loop) is its own.
 
 Usage::
 
-    python tools/bench_mesh_raster.py [--threads N] [--device cpu|cuda] [--repeats 5]
+    python tools/bench/bench_mesh_raster.py [--threads N] [--device cpu|cuda] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -135,7 +135,8 @@ def run_case(case: str, args: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "--case", case, "--device", args.device, "--repeats", str(args.repeats)]
     if args.threads:
         command += ["--threads", str(args.threads)]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]))
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]))
     completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if completed.returncode != 0:
         raise SystemExit(f"case {case} failed:\n{completed.stderr}")

@@ -1,7 +1,7 @@
 """Train one of the project's two tiny test CLIPs on the synthetic world of shapes and renders.
 
-    python tools/train_test_clip.py trainer   # -> tests/assets/clip/trainer/
-    python tools/train_test_clip.py judge     # -> tests/assets/clip/judge/
+    python tools/dev/train_test_clip.py trainer   # -> tests/assets/clip/trainer/
+    python tools/dev/train_test_clip.py judge     # -> tests/assets/clip/judge/
 
 The data is half 2D pictures (:mod:`stylize.testing.shapes`: filled, outlined, lit, patterned
 shapes) and half renders of 3D primitives made with the project's rasterizer
@@ -43,7 +43,7 @@ from stylize.testing.shapes import (
     COLOURS, PATTERNS, SHAPES, TRAINING_COLOURS, ShapeBatch, all_captions, colour_weights, draw_shapes,
 )  # fmt: skip
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VASE = ROOT / "examples" / "meshes" / "vase.obj"
 OFF_PALETTE = 0.25  # share of training pictures in a random colour (graded caption weights)
 GREYS = 0.06  # share of training pictures in an achromatic grey of random lightness

@@ -1,7 +1,7 @@
 """Semantic check of the engine: optimise a picture towards a prompt with the trainer test CLIP,
 then print where the independent judge ranks that prompt among all 32 colour x shape captions.
 
-    python tools/semantic_engine_check.py [--steps 60] [--population 12] [--out grid.png]
+    python tools/bench/semantic_engine_check.py [--steps 60] [--population 12] [--out grid.png]
 
 The parameterisation and the selection rule are in :mod:`stylize.testing.semantic`; the test
 suite runs three of these prompts (tests/testing/test_semantic.py).
@@ -21,7 +21,7 @@ from stylize.images import image_grid, save_image
 from stylize.testing.semantic import optimise_towards
 from stylize.testing.shapes import short_captions
 
-CLIP_ASSETS = Path(__file__).resolve().parents[1] / "tests" / "assets" / "clip"
+CLIP_ASSETS = Path(__file__).resolve().parents[2] / "tests" / "assets" / "clip"
 TRAINER = f"local-dir:{CLIP_ASSETS / 'trainer'}"
 JUDGE = f"local-dir:{CLIP_ASSETS / 'judge'}"
 PROMPTS = [

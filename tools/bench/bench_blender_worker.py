@@ -14,7 +14,7 @@ against one step's, on a small and a large icosphere.
 
 Usage::
 
-    python tools/bench_blender_worker.py [--clip tiny] [--subdivisions 3] [--iters 20] [--repeats 3]
+    python tools/bench/bench_blender_worker.py [--clip tiny] [--subdivisions 3] [--iters 20] [--repeats 3]
         [--preset smoke] [--device cpu]
 
 The default ``--clip tiny`` is a random-init CLIP of one 32-px layer written to a temporary
@@ -35,7 +35,7 @@ import time
 import types
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _addon(name: str):

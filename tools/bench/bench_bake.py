@@ -9,7 +9,7 @@ vertex colour, mean absolute in sRGB).
 
 Usage::
 
-    python tools/bench_bake.py [--size 1024] [--repeats 3] [--threads 1] [--mesh FILE]
+    python tools/bench/bench_bake.py [--size 1024] [--repeats 3] [--threads 1] [--mesh FILE]
 """
 
 from __future__ import annotations

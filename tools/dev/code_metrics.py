@@ -6,8 +6,8 @@ together; ``if TYPE_CHECKING:`` imports are left out (they never run).
 
 Usage::
 
-    python tools/code_metrics.py                 # cycles + top 10 modules and functions
-    python tools/code_metrics.py --top 20 --json # machine-readable
+    python tools/dev/code_metrics.py                 # cycles + top 10 modules and functions
+    python tools/dev/code_metrics.py --top 20 --json # machine-readable
 
 Exit code 1 when there is an import cycle, so CI or a test can hold the line.
 """
@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def module_name(path: Path, root: Path) -> str:

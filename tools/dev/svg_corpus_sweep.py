@@ -12,7 +12,7 @@ the manifest gives a block size, e.g. for a pattern drawn as its average colour)
   and the error is within the file's own ``max_error`` where one is given;
 - *wrong*: anything else (an exception, a wrong size, an error above the bound, a missing warning).
 
-    python tools/svg_corpus_sweep.py [--json OUT.json] [--before BEFORE.json] [--files GLOB]
+    python tools/dev/svg_corpus_sweep.py [--json OUT.json] [--before BEFORE.json] [--files GLOB]
 
 ``--before`` adds the columns of an earlier sweep (e.g. one run with ``PYTHONPATH`` pointing at
 an older checkout of the package) and a per-category summary of both.
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-CORPUS = Path(__file__).resolve().parent.parent / "tests" / "assets" / "svg"
+CORPUS = Path(__file__).resolve().parents[2] / "tests" / "assets" / "svg"
 
 
 class _Collect(logging.Handler):

@@ -7,11 +7,11 @@ threshold is ``--fraction`` of the judged gain (over the grey mesh) that ``paper
 end of its run; the script prints, per preset, the first checked iteration at or above it.
 
 Renders are ``--size`` px for every preset (the test CLIPs see 64 px images; the cost of the
-paper's 224 px is measured separately by ``tools/bench_text2mesh.py``).
+paper's 224 px is measured separately by ``tools/bench/bench_text2mesh.py``).
 
 Usage::
 
-    python tools/t2m_iters_to_threshold.py [--shape sphere|cube] [--paper-iters 1500] [--fast-iters 300]
+    python tools/bench/t2m_iters_to_threshold.py [--shape sphere|cube] [--paper-iters 1500] [--fast-iters 300]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from stylize import api  # noqa: E402

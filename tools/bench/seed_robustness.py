@@ -6,9 +6,9 @@ which of the eight "a {c} circle|square" captions fits the result best over 16 v
 20 and -10 degrees elevation). Prints the fraction of runs whose prompted colour ranks first, per
 preset and primitive, and the failures. See :mod:`stylize.testing.robustness`.
 
-    python tools/seed_robustness.py                       # fast, 8 colours x 5 seeds x sphere, cube
-    python tools/seed_robustness.py --presets fast paper --iters 100 --jobs 2 --out runs.jsonl
-    python tools/seed_robustness.py --clips /elsewhere/clip   # another trainer/judge pair
+    python tools/bench/seed_robustness.py                       # fast, 8 colours x 5 seeds x sphere, cube
+    python tools/bench/seed_robustness.py --presets fast paper --iters 100 --jobs 2 --out runs.jsonl
+    python tools/bench/seed_robustness.py --clips /elsewhere/clip   # another trainer/judge pair
 
 ``--iters`` shortens every run (``fast`` and ``paper`` decay the learning rate per step, so a short
 run is the start of the full one); ``--checkpoints`` also records the judge's verdict on the way.
@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from stylize.config import parse_set_items  # noqa: E402
