@@ -68,7 +68,8 @@ class FieldConfig:
         input_colours: start from the mesh's own colours (passed to :meth:`NeuralStyleField.forward`
             as ``base_colors``) rather than grey.
         symmetry: ``""`` (none) or ``"x"``, ``"y"``, ``"z"``: mirror-symmetric about that axis plane.
-        mode: where the colour is evaluated. ``vertex`` (Text2Mesh): at the vertices, interpolated
+        mode: the field kind (a name in :data:`stylize.mesh.surface.FIELD_KINDS`): where the
+            colour is evaluated. ``vertex`` (Text2Mesh): at the vertices, interpolated
             across each triangle, so detail is bounded by the tessellation. ``surface``: at every
             covered pixel of a render (deferred, from the interpolated surface point) and at every
             texel of the baked texture, so detail is bounded by the texture size; displacement
@@ -100,8 +101,10 @@ class FieldConfig:
             raise InputError(f"field.sigma: expected a positive number, got {self.sigma}")
         if self.max_displacement < 0:
             raise InputError(f"field.max_displacement: expected a number >= 0, got {self.max_displacement}")
-        if self.mode not in ("vertex", "surface"):
-            raise InputError(f"field.mode: expected \"vertex\" or \"surface\", got {self.mode!r}")
+        # The kinds are a registry (stylize.mesh.surface.FIELD_KINDS), imported only when checked.
+        import importlib
+
+        importlib.import_module("stylize.mesh.surface").FIELD_KINDS.check(self.mode, "field.mode")
         if self.symmetry not in ("", "x", "y", "z"):
             raise InputError(f"field.symmetry: expected \"\", \"x\", \"y\" or \"z\", got {self.symmetry!r}")
 
@@ -180,6 +183,9 @@ class Text2MeshConfig:
     # from the untouched input's must point from ``source`` to ``prompt``; loss.content_weight
     # keeps the rest of the renders close to the input's.
     source: str = ""
+    # The material the field predicts and renders are shaded with (a name in
+    # stylize.mesh.material.MATERIALS): "diffuse" is Text2Mesh's lit base colour.
+    material: str = "diffuse"
     # CLIP models that also score the result (never optimised with): run.json's judge_* scores.
     judge: list[str] = dataclass_field(default_factory=list)
     iters: int = 1500
@@ -255,7 +261,7 @@ class Text2MeshConfig:
         if not self.clip:
             raise InputError("config key 'clip': expected at least one CLIP model spec")
         self.field.check()
-        check_names(self, {"renderer": "stylize.mesh.renderer:MESH_RENDERERS"})
+        check_names(self, {"renderer": "stylize.mesh.renderer:MESH_RENDERERS", "material": "stylize.mesh.material:MATERIALS"})
 
 
 # Overrides of the defaults (which are the paper's demo settings) by preset name.
@@ -314,7 +320,7 @@ MESH_OPTIONS: Mapping[str, str] = {
     "clip": "clip", "negatives": "negatives", "image_prompts": "image_prompts", "judge": "judge", "iters": "iters",
     "views": "views.n_views", "device": "device", "seed": "seed", "symmetry": "field.symmetry",
     "input_colours": "field.input_colours", "field": "field.mode", "bake": "output.bake", "bake_size": "output.bake_size",
-    "normal_map": "output.normal_map", "best_of": "best_of", "source": "source",
+    "normal_map": "output.normal_map", "best_of": "best_of", "source": "source", "material": "material",
 }  # fmt: skip
 
 
