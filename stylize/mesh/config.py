@@ -68,12 +68,20 @@ class FieldConfig:
         input_colours: start from the mesh's own colours (passed to :meth:`NeuralStyleField.forward`
             as ``base_colors``) rather than grey.
         symmetry: ``""`` (none) or ``"x"``, ``"y"``, ``"z"``: mirror-symmetric about that axis plane.
-        mode: the field kind (a name in :data:`stylize.mesh.surface.FIELD_KINDS`): where the
+        mode: the field kind (a name in :data:`stylize.mesh.kinds.FIELD_KINDS`): where the
             colour is evaluated. ``vertex`` (Text2Mesh): at the vertices, interpolated
             across each triangle, so detail is bounded by the tessellation. ``surface``: at every
             covered pixel of a render (deferred, from the interpolated surface point) and at every
             texel of the baked texture, so detail is bounded by the texture size; displacement
-            stays per vertex in both modes (it moves geometry).
+            stays per vertex in both modes (it moves geometry). ``texture``: where ``surface`` is,
+            with a tri-plane encoding and a small MLP instead of the Fourier MLP (the ``plane_*``
+            settings): the same per-point detail at about a vertex field's cost.
+        plane_resolutions: ``texture`` kind: texels across ``[-1, 1]`` of each tri-plane level.
+        plane_features: ``texture`` kind: channels per plane and level.
+        plane_width: ``texture`` kind: hidden width of its MLP (trunk and heads); ``width`` and
+            ``depth`` size the Fourier MLP only.
+        plane_lr_scale: ``texture`` kind: the planes' learning rate is ``optim.lr`` times this
+            (grid encodings learn with a larger step than the MLP behind them, as Instant-NGP's).
     """
 
     width: int = 256
@@ -89,6 +97,10 @@ class FieldConfig:
     input_colours: bool = False
     symmetry: str = ""
     mode: str = "vertex"
+    plane_resolutions: list[int] = dataclass_field(default_factory=lambda: [64, 256])
+    plane_features: int = 8
+    plane_width: int = 64
+    plane_lr_scale: float = 10.0
 
     def check(self) -> None:
         for name in ("width", "n_frequencies"):
@@ -97,14 +109,21 @@ class FieldConfig:
         for name in ("depth", "head_depth"):
             if getattr(self, name) < 0:
                 raise InputError(f"field.{name}: expected an integer >= 0, got {getattr(self, name)}")
+        if not self.plane_resolutions or any(not 2 <= int(r) <= 4096 for r in self.plane_resolutions):
+            raise InputError(f"field.plane_resolutions: expected a list of sizes from 2 to 4096, got {self.plane_resolutions}")
+        for name in ("plane_features", "plane_width"):
+            if not 1 <= getattr(self, name) <= 4096:
+                raise InputError(f"field.{name}: expected an integer from 1 to 4096, got {getattr(self, name)}")
+        if not self.plane_lr_scale > 0:
+            raise InputError(f"field.plane_lr_scale: expected a positive number, got {self.plane_lr_scale}")
         if self.sigma <= 0:
             raise InputError(f"field.sigma: expected a positive number, got {self.sigma}")
         if self.max_displacement < 0:
             raise InputError(f"field.max_displacement: expected a number >= 0, got {self.max_displacement}")
-        # The kinds are a registry (stylize.mesh.surface.FIELD_KINDS), imported only when checked.
+        # The kinds are a registry (stylize.mesh.kinds.FIELD_KINDS), imported only when checked.
         import importlib
 
-        importlib.import_module("stylize.mesh.surface").FIELD_KINDS.check(self.mode, "field.mode")
+        importlib.import_module("stylize.mesh.kinds").FIELD_KINDS.check(self.mode, "field.mode")
         if self.symmetry not in ("", "x", "y", "z"):
             raise InputError(f"field.symmetry: expected \"\", \"x\", \"y\" or \"z\", got {self.symmetry!r}")
 

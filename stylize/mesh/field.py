@@ -40,7 +40,9 @@ from torch import nn
 
 from stylize.errors import InputError, first_line
 from stylize.mesh.config import FieldConfig
+from stylize.mesh.encoding import TriplaneEncoding
 from stylize.mesh.geometry import Normalization, vertex_normals
+from stylize.mesh.kinds import get_field_kind
 from stylize.mesh.material import Material, get_material
 from stylize.utils import atomic_write
 
@@ -131,6 +133,7 @@ class NeuralStyleField(nn.Module):
         self.normalization = normalization or Normalization()
         self.extra: dict[str, Any] = {}  # what field.pt recorded beside the weights (prompt, iterations, model)
         cfg = self.config
+        self.encoding = get_field_kind(cfg.mode).encoding
         basis = torch.randn(3, cfg.n_frequencies, generator=generator) * cfg.sigma
         # The reference sorts the three rows by norm; optionally also order the bands.
         basis = basis[basis.norm(dim=1).argsort()]
@@ -141,14 +144,20 @@ class NeuralStyleField(nn.Module):
         self.register_buffer("progress", torch.tensor([1.0, 1.0], dtype=torch.float64))
         # The same two numbers on the host, so encoding never reads the buffer back from a GPU.
         self._progress: tuple[float, float] | None = (1.0, 1.0)
-        self.trunk = nn.Sequential(nn.Linear(3 + 2 * cfg.n_frequencies, cfg.width), nn.ReLU(), *_mlp(cfg.width, cfg.depth))
-        self.colour_head = nn.Sequential(*_mlp(cfg.width, cfg.head_depth), nn.Linear(cfg.width, 3))
-        self.displacement_head = nn.Sequential(*_mlp(cfg.width, cfg.head_depth), nn.Linear(cfg.width, 1))
+        if self.encoding == "triplane":
+            # Drawn after the Fourier matrix: the planes come from the same generator stream.
+            self.planes = TriplaneEncoding(cfg.plane_resolutions, cfg.plane_features, generator=generator)
+            inputs, width, depth = 3 + self.planes.output_width, cfg.plane_width, 1
+        else:
+            inputs, width, depth = 3 + 2 * cfg.n_frequencies, cfg.width, cfg.depth
+        self.trunk = nn.Sequential(nn.Linear(inputs, width), nn.ReLU(), *_mlp(width, depth))
+        self.colour_head = nn.Sequential(*_mlp(width, cfg.head_depth), nn.Linear(width, 3))
+        self.displacement_head = nn.Sequential(*_mlp(width, cfg.head_depth), nn.Linear(width, 1))
         heads = [self.colour_head, self.displacement_head]
         extra = self.material.extra_channels
         if extra:  # registered only when needed: a diffuse field's state dict is Text2Mesh's
             self.channel_heads = nn.ModuleDict(
-                {c.name: nn.Sequential(*_mlp(cfg.width, cfg.head_depth), nn.Linear(cfg.width, c.width)) for c in extra})
+                {c.name: nn.Sequential(*_mlp(width, cfg.head_depth), nn.Linear(width, c.width)) for c in extra})
             heads += list(self.channel_heads.values())
             # logit of each extra channel's start value, per output column
             starts = [torch.full((c.width,), float(c.initial if c.initial is not None else 0.5)) for c in extra]
@@ -180,17 +189,33 @@ class NeuralStyleField(nn.Module):
         self._progress = None  # read from the loaded buffer on next use
 
     def encode(self, positions: torch.Tensor) -> torch.Tensor:
-        """Masked Fourier features ``(V, 3 + 2 n)`` of ``positions`` ``(V, 3)``."""
+        """The network's input ``(V, 3 + E)`` for ``positions`` ``(V, 3)``: the positions and their
+        masked Fourier features (``E = 2 n``), or their tri-plane features for a ``triplane``
+        field (levels masked in the same progressive way, coarse to fine)."""
         if positions.dim() != 2 or positions.shape[-1] != 3:
             raise ValueError(f"expected positions of shape (V, 3), got {tuple(positions.shape)}")
-        projected = 2 * math.pi * positions @ self.fourier_basis
         if self._progress is None:
             self._progress = tuple(float(v) for v in self.progress.tolist())
         step, total = self._progress
         # After the run (step >= total) the field is evaluated with every band on.
-        mask = progressive_mask(self.config.n_frequencies, step, total, self.config.progressive and step < total)
+        on = self.config.progressive and step < total
+        if self.encoding == "triplane":
+            levels = len(self.planes.planes)
+            weights = progressive_mask(levels, step, total, on).to(positions.device, positions.dtype) if on else None
+            return torch.cat([positions, self.planes(positions, weights)], dim=-1)
+        projected = 2 * math.pi * positions @ self.fourier_basis
+        mask = progressive_mask(self.config.n_frequencies, step, total, on)
         mask = mask.to(positions.device, positions.dtype)
         return torch.cat([positions, torch.sin(projected) * mask, torch.cos(projected) * mask], dim=-1)
+
+    def parameter_groups(self, lr: float) -> list[dict[str, Any]]:
+        """Adam parameter groups: everything at ``lr``, a tri-plane encoding's planes at
+        ``lr * plane_lr_scale``."""
+        if self.encoding != "triplane":
+            return [{"params": list(self.parameters()), "lr": lr}]
+        planes = {id(p) for p in self.planes.parameters()}
+        rest = [p for p in self.parameters() if id(p) not in planes]
+        return [{"params": rest, "lr": lr}, {"params": list(self.planes.parameters()), "lr": lr * self.config.plane_lr_scale}]
 
     def _hidden(self, positions: torch.Tensor) -> torch.Tensor:
         axis = "xyz".find(self.config.symmetry) if self.config.symmetry else -1

@@ -14,8 +14,8 @@ interpolated per pixel / texel in surface mode, so weight-0 regions keep their b
 
 The field predicts its material's features (:mod:`stylize.mesh.material`: the base colour first,
 then any extra channels), and renders are shaded by that material. Field modes are *field kinds*
-in :data:`FIELD_KINDS` (name -> :class:`FieldKind`): where the field is evaluated for a render and
-whether a bake evaluates it per texel; a new kind registers there.
+(:data:`stylize.mesh.kinds.FIELD_KINDS`): where the field is evaluated for a render and whether a
+bake evaluates it per texel; a new kind registers there.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ from stylize.mesh.controls import GREY, compose
 from stylize.mesh.field import NeuralStyleField
 from stylize.mesh.material import Material
 from stylize.mesh.renderer import MeshRenderer
-from stylize.mesh.shading import render_deferred, render_shaded
-from stylize.registry import Registry
+from stylize.mesh.kinds import FieldKind, get_field_kind
+from stylize.mesh.shading import render_shaded
 
-__all__ = ["FIELD_KINDS", "FieldKind", "StyledMesh", "SurfaceField", "TextureSet", "VertexField", "get_field_kind"]
+__all__ = ["StyledMesh", "TextureSet"]
 
 
 @dataclass
@@ -256,67 +256,3 @@ class StyledMesh:
         displaced = self.displaced() if displaced is None else displaced
         return render_shaded(renderer, displaced, self.faces, torch.full_like(displaced, grey), views, background)
 
-
-class FieldKind:
-    """Where a field is evaluated: a registered strategy for renders and bakes.
-
-    Attributes:
-        name: the ``field.mode`` value.
-        per_point: evaluated at every covered pixel of a render and every texel of a bake (an
-            exact bake); else per vertex and interpolated (bakes interpolate the vertices' values).
-    """
-
-    name: ClassVar[str] = ""
-    per_point: ClassVar[bool] = False
-
-    def render(self, styled: StyledMesh, renderer: MeshRenderer, views: CameraViews, background: float,
-               displaced: Tensor, features: Tensor | None = None, timer: Timer | None = None) -> Tensor:  # fmt: skip
-        """Shaded renders ``(B, 3, H, W)`` of ``styled`` with its vertices at ``displaced``."""
-        raise NotImplementedError
-
-    def texel_function(self, styled: StyledMesh):
-        """What an exact bake evaluates per texel (``(P, D)`` interpolated attributes -> ``(P, C)``
-        features), or None: the bake interpolates per-vertex features."""
-        return None
-
-
-class VertexField(FieldKind):
-    """Text2Mesh: the field at the vertices, interpolated across each triangle."""
-
-    name = "vertex"
-
-    def render(self, styled, renderer, views, background, displaced, features=None, timer=None):
-        if features is None:
-            features, _ = styled.vertex_features_and_displacement()
-        return render_shaded(renderer, displaced, styled.faces, features, views, background, material=styled.material)
-
-
-class SurfaceField(FieldKind):
-    """The field at every covered pixel (deferred, from the interpolated surface point) and every
-    texel of a bake: detail bounded by the image and texture size, not the tessellation."""
-
-    name = "surface"
-    per_point = True
-
-    def render(self, styled, renderer, views, background, displaced, features=None, timer=None):
-        feature_fn = styled.features_at
-        if timer is not None:
-
-            def feature_fn(attributes: Tensor) -> Tensor:
-                with timer("field"):
-                    return styled.features_at(attributes)
-
-        return render_deferred(renderer, displaced, styled.faces, styled.attributes(), feature_fn, views, background,
-                               material=styled.material)  # fmt: skip
-
-    def texel_function(self, styled):
-        return styled.features_at
-
-
-#: Field kinds by ``field.mode``. Register new ones here.
-FIELD_KINDS: Registry[type[FieldKind]] = Registry("field kind", {"vertex": VertexField, "surface": SurfaceField})
-
-
-def get_field_kind(name: str) -> FieldKind:
-    """The registered field kind ``name`` (an :class:`InputError` lists the others)."""
-    return FIELD_KINDS.lookup(name, "field.mode")()

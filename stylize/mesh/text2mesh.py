@@ -165,7 +165,7 @@ class Text2MeshRun:
         if config.source:
             with torch.no_grad():  # the untouched input seen all around: the direction's start
                 self.engine.set_source(self.render_input(preview_views(config, SOURCE_VIEWS)), pool=True)
-        self.optimizer = torch.optim.Adam(self.field.parameters(), lr=config.optim.lr)
+        self.optimizer = torch.optim.Adam(self.field.parameter_groups(config.optim.lr), lr=config.optim.lr)
         self.scheduler = torch.optim.lr_scheduler.StepLR(
             self.optimizer, step_size=config.optim.lr_step, gamma=config.optim.lr_decay
         )

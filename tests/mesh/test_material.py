@@ -1,4 +1,4 @@
-"""The material seam (stylize.mesh.material) and the field-kind registry (stylize.mesh.surface).
+"""The material seam (stylize.mesh.material) and the field-kind registry (stylize.mesh.kinds).
 
 A material registered from outside the package (``_Glaze``, below: a base colour and a roughness
 channel, exported as a metallic-roughness map) must get a field head, shade renders in both field
@@ -23,7 +23,8 @@ from stylize.mesh.material import (
 )  # fmt: skip
 from stylize.mesh.renderer import get_renderer
 from stylize.mesh.shading import render_shaded, spherical_harmonic_lighting, TEXT2MESH_LIGHTS
-from stylize.mesh.surface import FIELD_KINDS, FieldKind, StyledMesh, VertexField, get_field_kind
+from stylize.mesh.kinds import FIELD_KINDS, FieldKind, VertexField, get_field_kind
+from stylize.mesh.surface import StyledMesh
 
 ROUGHNESS_START = 0.7
 
