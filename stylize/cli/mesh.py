@@ -60,6 +60,9 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--field", dest="field_mode", choices=["vertex", "surface"], default=None,
                         help="vertex: colours at the vertices (Text2Mesh, the default); surface: at every pixel and "
                         "texel, so detail does not depend on the tessellation (writes an exact texture bake)")
+    parser.add_argument("--material", default=None, metavar="NAME",
+                        help="what the field predicts and renders are shaded with: diffuse (Text2Mesh's lit base "
+                        "colour, the default)")
     parser.add_argument("--normal-map", action="store_true", default=None,
                         help="mesh_textured.glb keeps the input's geometry and carries the relief as a normal map")
     parser.add_argument("--bake", action="store_true", default=None, help="also write mesh_textured.glb (UV texture)")
@@ -75,7 +78,7 @@ def mesh_overrides(args: argparse.Namespace) -> dict:
         "iters": args.iters, "views": args.views, "device": args.device, "seed": args.seed, "clip": args.clip,
         "negatives": args.negative, "image_prompts": args.image_prompt, "symmetry": args.symmetry,
         "input_colours": args.input_colours, "bake": args.bake, "bake_size": args.bake_size, "field": args.field_mode,
-        "normal_map": args.normal_map, "best_of": args.best_of, "source": args.source,
+        "normal_map": args.normal_map, "best_of": args.best_of, "source": args.source, "material": args.material,
     })  # fmt: skip
     overrides.update(parse_set_items(args.set))
     return overrides

@@ -56,22 +56,22 @@ def evaluate_field(
     field: NeuralStyleField, mesh: LoadedMesh, weights: np.ndarray | None = None, device: Any = "cpu"
 ) -> tuple[torch.Tensor, torch.Tensor, StyledMesh]:
     """The stylized mesh in the field's normalised frame, as a run computes it, in chunks:
-    displaced vertices ``(V, 3)``, colours ``(V, 3)`` and the :class:`StyledMesh` (to render or
-    bake it in the field's mode)."""
+    displaced vertices ``(V, 3)``, the material's features ``(V, C)`` (colours first) and the
+    :class:`StyledMesh` (to render or bake it in the field's mode)."""
     vertices, faces, base = mesh.to_torch(device)
     mask = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device).reshape(-1, 1)
     surface_base = field.config.mode == "surface" and (field.config.input_colours or mask is not None)
     textures = TextureSet.from_mesh(mesh, device) if surface_base else None
     styled = StyledMesh(field.to(device).eval(), vertices, faces, vertex_normals(vertices, faces), base, mask, textures)
-    colors, displacement = [], []
+    features, displacement = [], []
     for start in range(0, len(vertices), _CHUNK):
         part = slice(start, start + _CHUNK)
         chunk = StyledMesh(styled.field, vertices[part], faces, styled.normals[part],
                            None if base is None else base[part], None if mask is None else mask[part])  # fmt: skip
-        color, disp = chunk.vertex_colors_and_displacement()
-        colors.append(color)
+        feature, disp = chunk.vertex_features_and_displacement()
+        features.append(feature)
         displacement.append(disp)
-    return styled.displaced(torch.cat(displacement)), torch.cat(colors), styled
+    return styled.displaced(torch.cat(displacement)), torch.cat(features), styled
 
 
 #: The training mesh lies in the unit ball of its normalised frame, touching it. Another mesh of
@@ -142,7 +142,8 @@ def _apply(field_path, config_path, mesh, folder, mask, overrides, device, start
     field = load_field(field_path)
     extra = field.extra
     config = resolve_config(Text2MeshConfig, TEXT2MESH_PRESETS, config_file=config_path) if config_path else Text2MeshConfig()
-    config = apply_overrides(dataclasses.replace(config, field=field.config), dict(overrides or {}))
+    config = apply_overrides(dataclasses.replace(config, field=field.config, material=field.material.name),
+                             dict(overrides or {}))  # fmt: skip
     config.check()
     loaded = load_mesh(mesh, normalize=False, max_faces=config.max_faces)
     # The training run's frame, not this mesh's own: shared surface points map to the same inputs.
@@ -155,13 +156,16 @@ def _apply(field_path, config_path, mesh, folder, mask, overrides, device, start
     if field.config.input_colours and loaded.colors is None:
         logger.warning("the field starts from the mesh's colours but %s has none: starting from grey", mesh)
     target = resolve_device(device)
-    vertices, colors, styled = evaluate_field(field, loaded, weights, target)
-    file_vertices, file_colors = to_file_frame(loaded, vertices, colors, styled.weights)
+    vertices, features, styled = evaluate_field(field, loaded, weights, target)
+    file_vertices, file_colors = to_file_frame(loaded, vertices, features[:, :3], styled.weights)
+    extras = None
+    if features.shape[1] > 3:
+        extras = np.concatenate([file_colors, features[:, 3:].float().cpu().numpy()], axis=1)
     result = Text2MeshResult(
         vertices=file_vertices, faces=loaded.faces.astype(np.int64), colors=file_colors, scores={},
         field=field if target.type == "cpu" else NeuralStyleField.from_checkpoint(field.checkpoint()),
         status="applied", iterations=int(extra.get("iterations", 0)), out_dir=None, config=config,
-        styled=styled, source=loaded,
+        styled=styled, source=loaded, features=extras,
     )  # fmt: skip
     if folder is None:
         return result
@@ -173,7 +177,7 @@ def _apply(field_path, config_path, mesh, folder, mask, overrides, device, start
         result.files["field.pt"] = field.save(folder.file("field.pt"), **extra)
         def render(views, size):
             renderer = get_renderer(config.renderer, height=size)
-            return styled.render(renderer, views, config.background, displaced=vertices, colors=colors)
+            return styled.render(renderer, views, config.background, displaced=vertices, colors=features)
 
         write_pictures(folder, result, render)
         result.files["config.toml"] = folder.write_config(to_dict(config))
@@ -231,4 +235,5 @@ def bake_run(
     metadata = output_metadata(result.config, result.iterations, list(result.field.extra.get("model", [])),
                                baked_from=str(run_dir))  # fmt: skip
     return bake_mesh(vertices, result.faces, result.colors, out, size=size, uv=None if unwrap else result.source.uv,
-                     metadata=metadata, source=source, normal_source=normal_source)  # fmt: skip
+                     metadata=metadata, source=source, normal_source=normal_source, material=result.field.material,
+                     features=result.features)  # fmt: skip

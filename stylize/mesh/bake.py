@@ -31,10 +31,12 @@ from stylize.errors import InputError
 from stylize.mesh.config import check_texture_size
 from stylize.mesh.geometry import vertex_normals, vertex_tangents
 from stylize.mesh.gltf.glb import GlbBuilder, glb_extras
+from stylize.mesh.material import TEXTURE_SLOTS, Material, encode_map, get_material
 from stylize.mesh.texture import dilate, rasterize_uv_triangles
 from stylize.utils import write_json
 
-__all__ = ["BakeReport", "TexelSource", "bake_file", "bake_mesh", "check_texture_size", "unwrap", "write_textured_glb"]
+__all__ = ["BakeReport", "TexelSource", "bake_file", "bake_mesh", "check_texture_size", "export_maps", "unwrap",
+           "write_textured_glb"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +60,13 @@ class BakeReport:
     face_uv: np.ndarray | None = field(default=None, repr=False)  # (F, 3, 2) glTF UVs of each face corner
     normal_texture: np.ndarray | None = field(default=None, repr=False)  # (size, size, 3) uint8, tangent space
     preview: Path | None = None  # a picture of the baked GLB (api.bake writes it)
+    # Every map written, by name (TEXTURE_SLOTS): base_color, the material's others, normal.
+    maps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": str(self.path), "size": self.size, "vertices": self.vertices, "faces": self.faces,
-            "exact": self.exact, "normal_map": self.normal_texture is not None,
+            "exact": self.exact, "normal_map": self.normal_texture is not None, "maps": sorted(self.maps),
             "reused_uvs": self.reused_uvs, "charts": self.charts, "utilization": self.utilization,
             "coverage": round(self.coverage, 4), "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "preview": None if self.preview is None else str(self.preview),
@@ -107,9 +111,9 @@ class TexelSource:
     Attributes:
         attributes: ``(V, D)`` per-vertex values interpolated to each texel's surface point
             (for a style field: the point in its frame, base colour, mask weight, ...).
-        evaluate: ``(P, D)`` interpolated attributes -> ``(P, C)`` texel values (sRGB colours in
-            ``[0, 1]`` for a base-colour texture, e.g. :meth:`StyledMesh.colors_at`; unit
-            tangent-space normals for a normal map, :meth:`StyledMesh.normals_at`).
+        evaluate: ``(P, D)`` interpolated attributes -> ``(P, C)`` texel values (a material's
+            features, base colour first, e.g. :meth:`StyledMesh.features_at`; unit tangent-space
+            normals for a normal map, :meth:`StyledMesh.normals_at`).
         device: where ``evaluate`` computes.
         needs_grad: ``evaluate`` differentiates (normal maps take the displacement's gradient).
     """
@@ -155,8 +159,14 @@ def bake_mesh(
     dilation: int | None = None,
     source: TexelSource | None = None,
     normal_source: TexelSource | None = None,
+    material: str | Material = "diffuse",
+    features: np.ndarray | None = None,
 ) -> BakeReport:
-    """Bake a mesh's colours into a texture and write ``path`` (GLB) and its ``.json`` sidecar.
+    """Bake a mesh's material into textures and write ``path`` (GLB) and its ``.json`` sidecar.
+
+    The material's features (colours for ``diffuse``) are interpolated or evaluated per texel,
+    and every map :meth:`~stylize.mesh.material.Material.export` makes is written into its glTF
+    slot (:data:`~stylize.mesh.material.TEXTURE_SLOTS`).
 
     Args:
         vertices: ``(V, 3)`` positions (written as they are: metres, +Y up for game engines).
@@ -167,23 +177,32 @@ def bake_mesh(
         uv: the mesh's own per-vertex UVs (trimesh's convention, v up) to keep, or None to unwrap.
         metadata: prompt, seed, model, ... stored in the GLB's extras and the sidecar.
         dilation: texels to grow charts into the gutter (default: the packing gutter).
-        source: an exact bake: every covered texel is coloured by ``source.evaluate`` at its own
-            surface point (a style field in surface mode), with no vertex interpolation between.
+        source: an exact bake: every covered texel gets ``source.evaluate`` at its own surface
+            point (a style field in surface mode: the material's features), with no vertex
+            interpolation between.
         normal_source: also bake a tangent-space normal map into the GLB's ``normalTexture``, with
             ``TANGENT`` written (:func:`~stylize.mesh.geometry.vertex_tangents` gives the
             convention): its ``evaluate`` gets the interpolated attributes followed by each
             texel's normal (3) and tangent (4) and returns unit tangent-space normals.
+        material: the material (or its name) whose features are baked and exported.
+        features: ``(V, C)`` per-vertex features of ``material`` to interpolate (default: ``colors``,
+            a diffuse material's features).
 
     Returns:
-        A :class:`BakeReport` (``texture`` and ``face_uv`` hold the image and each face corner's UV).
+        A :class:`BakeReport` (``maps`` holds every image; ``texture`` the base colour and
+        ``face_uv`` each face corner's UV).
     """
     size = check_texture_size(size)
     path = Path(path)
+    material = get_material(material)
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
     colors = np.clip(np.asarray(colors, dtype=np.float64)[:, :3], 0.0, 1.0)
     if len(colors) != len(vertices):
         raise ValueError(f"expected colors of shape ({len(vertices)}, 3), got {colors.shape}")
+    values = colors if features is None else np.asarray(features, dtype=np.float64)
+    if values.shape != (len(vertices), material.width):
+        raise ValueError(f"expected {material.name} features of shape ({len(vertices)}, {material.width}), got {values.shape}")
     timings: dict[str, float] = {}
     start = time.perf_counter()
     normals = vertex_normals(torch.from_numpy(vertices), torch.from_numpy(faces)).numpy().astype(np.float32)
@@ -200,12 +219,13 @@ def bake_mesh(
         vertex_map, out_faces = np.arange(len(vertices)), faces
     timings["unwrap"] = time.perf_counter() - start
     start = time.perf_counter()
-    fill = colors.mean(axis=0)
+    fill = values.mean(axis=0)
     if source is None:
-        image, covered = rasterize_uv_triangles(gltf_uv, out_faces, colors[vertex_map], size, fill=fill)
+        image, covered = rasterize_uv_triangles(gltf_uv, out_faces, values[vertex_map], size, fill=fill)
     else:
         image, covered = source.bake(gltf_uv, out_faces, vertex_map, size, fill)
     timings["raster" if source is None else "field"] = time.perf_counter() - start
+    padding = default_padding(size) if dilation is None else dilation
     normal_pixels = tangents = None
     if normal_source is not None:
         start = time.perf_counter()
@@ -213,22 +233,23 @@ def bake_mesh(
                                    normals[vertex_map])  # fmt: skip
         frames = np.concatenate([normals[vertex_map], tangents], axis=1)
         normal_image, normal_covered = normal_source.bake(gltf_uv, out_faces, vertex_map, size, (0.0, 0.0, 1.0), frames)
-        normal_image, _ = dilate(normal_image, normal_covered, default_padding(size) if dilation is None else dilation)
-        normal_pixels = (np.clip(normal_image * 0.5 + 0.5, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        normal_image, _ = dilate(normal_image, normal_covered, padding)
+        normal_pixels = encode_map("normal", normal_image)
         timings["normal_map"] = time.perf_counter() - start
     start = time.perf_counter()
-    image, _ = dilate(image, covered, default_padding(size) if dilation is None else dilation)
+    image, _ = dilate(image, covered, padding)
     timings["dilate"] = time.perf_counter() - start
     start = time.perf_counter()
-    pixels = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    maps = export_maps(material, image)
+    if normal_pixels is not None:
+        maps["normal"] = normal_pixels
     metadata = dict(metadata or {})
-    write_textured_glb(path, vertices[vertex_map], out_faces, gltf_uv, normals[vertex_map], pixels, metadata,
-                       tangents=tangents, normal_pixels=normal_pixels)  # fmt: skip
+    write_textured_glb(path, vertices[vertex_map], out_faces, gltf_uv, normals[vertex_map], maps, metadata, tangents=tangents)
     report = BakeReport(
         path=path, sidecar=path.with_suffix(".json"), size=size, vertices=len(vertex_map), faces=len(out_faces),
         reused_uvs=charts is None, charts=charts, utilization=utilization, coverage=float(covered.mean()),
-        exact=source is not None, texture=pixels, face_uv=gltf_uv[out_faces].astype(np.float32),
-        normal_texture=normal_pixels,
+        exact=source is not None, texture=maps["base_color"], face_uv=gltf_uv[out_faces].astype(np.float32),
+        normal_texture=normal_pixels, maps=maps,
     )  # fmt: skip
     timings["export"] = time.perf_counter() - start
     report.timings = timings
@@ -237,12 +258,25 @@ def bake_mesh(
     return report
 
 
+def export_maps(material: Material, image: np.ndarray) -> dict[str, np.ndarray]:
+    """A baked feature image ``(H, W, C)`` as the material's 8-bit maps, by name."""
+    exported = material.export(image)
+    if "base_color" not in exported or set(exported) - set(TEXTURE_SLOTS):
+        raise ValueError(f"material {material.name!r} exported {sorted(exported)}: expected base_color and "
+                         f"names among {', '.join(TEXTURE_SLOTS)}")  # fmt: skip
+    return {name: encode_map(name, values) for name, values in exported.items()}
+
+
 def write_textured_glb(
-    path: Path, vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, normals: np.ndarray, pixels: np.ndarray,
-    metadata: Mapping[str, Any] | None = None, tangents: np.ndarray | None = None, normal_pixels: np.ndarray | None = None,
+    path: Path, vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, normals: np.ndarray,
+    maps: Mapping[str, np.ndarray], metadata: Mapping[str, Any] | None = None, tangents: np.ndarray | None = None,
 ) -> Path:
-    """One mesh, one PBR material with an sRGB PNG ``baseColorTexture`` (and, with ``normal_pixels``
-    and ``tangents``, a tangent-space ``normalTexture``); glTF UVs (v down)."""
+    """One mesh, one glTF metal-rough material whose texture slots hold ``maps`` (name -> uint8
+    image, each in the slot :data:`~stylize.mesh.material.TEXTURE_SLOTS` names; a ``normal`` map
+    needs ``tangents``); glTF UVs (v down). Without a metallic-roughness map the material is a
+    rough dielectric (metallic 0, roughness 1)."""
+    if "normal" in maps and tangents is None:
+        raise ValueError("a normal map needs tangents (V, 4) to be written with it")
     glb = GlbBuilder("stylize bake", metadata)
     attributes = {
         "POSITION": glb.add_accessor(vertices.astype(np.float32), bounds=True),
@@ -252,12 +286,21 @@ def write_textured_glb(
     if tangents is not None:
         attributes["TANGENT"] = glb.add_accessor(np.asarray(tangents, dtype=np.float32))
     indices = glb.add_indices(faces)
-    texture = glb.add_png_texture(pixels, "baseColor")
-    material_spec: dict[str, Any] = {"name": "stylized", "pbrMetallicRoughness": {
-        "baseColorTexture": {"index": texture}, "baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0,
-        "roughnessFactor": 1.0}}  # fmt: skip
-    if normal_pixels is not None:
-        material_spec["normalTexture"] = {"index": glb.add_png_texture(normal_pixels, "normal")}
+    pbr: dict[str, Any] = {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0, "roughnessFactor": 1.0}
+    material_spec: dict[str, Any] = {"name": "stylized", "pbrMetallicRoughness": pbr}
+    for name, pixels in maps.items():
+        *parents, slot = TEXTURE_SLOTS[name].gltf
+        target = material_spec
+        for key in parents:
+            target = target.setdefault(key, {})
+        first, *rest = name.split("_")
+        target[slot] = {"index": glb.add_png_texture(pixels, first + "".join(part.title() for part in rest))}
+    if "metallic_roughness" in maps:  # the map is the whole roughness and metallic
+        pbr["metallicFactor"] = pbr["roughnessFactor"] = 1.0
+    if "emissive" in maps:
+        material_spec["emissiveFactor"] = [1.0, 1.0, 1.0]
+    # glTF's key order as before: base colour texture first in the pbr block
+    material_spec["pbrMetallicRoughness"] = {key: pbr[key] for key in sorted(pbr, key=lambda k: k != "baseColorTexture")}
     material = glb.add_material(material_spec)
     mesh = glb.add_mesh("stylized", [glb.primitive(attributes, indices, material)], extras=metadata)
     glb.add_node({"mesh": mesh, "name": "stylized"})

@@ -6,8 +6,9 @@ keeps all of that: for every material whose primitives have usable UVs (inside `
 texels its primitives cover are coloured (by the field at each texel's surface point in surface
 mode, else by interpolating the vertex colours), dilated into the gutter, and the scene is
 written again (:func:`~stylize.mesh.gltf.write.write_scene_glb`) with the same nodes, names,
-transforms, primitive split and materials, each material's base-colour texture (and, with a
-normal-map source, its normal texture) replaced; materials' other properties are kept.
+transforms, primitive split and materials, each material's maps replaced by the ones its
+:class:`~stylize.mesh.material.Material` exports (the base colour for ``diffuse``; with a
+normal-map source, the normal texture too); materials' other properties are kept.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
-from stylize.mesh.bake import BakeReport, TexelSource, default_padding
+from stylize.mesh.bake import BakeReport, TexelSource, default_padding, export_maps
 from stylize.mesh.config import check_texture_size
 from stylize.mesh.geometry import vertex_normals, vertex_tangents
 from stylize.mesh.gltf.write import write_scene_glb
 from stylize.mesh.io import LoadedMesh
+from stylize.mesh.material import Material, encode_map, get_material
 from stylize.mesh.texture import dilate, rasterize_uv_triangles
 from stylize.utils import write_json
 
@@ -61,6 +63,8 @@ def bake_scene(
     metadata: Mapping[str, Any] | None = None,
     source: TexelSource | None = None,
     normal_source: TexelSource | None = None,
+    material: str | Material = "diffuse",
+    features: np.ndarray | None = None,
 ) -> BakeReport:
     """Write ``mesh``'s scene to ``path`` with a new base-colour texture per material (see the
     module docstring) and a ``.json`` sidecar.
@@ -75,14 +79,21 @@ def bake_scene(
         metadata: prompt, seed, model, ... for the extras and the sidecar.
         source: colour every texel by the field at its surface point (surface mode).
         normal_source: also bake a tangent-space normal map per material.
+        material: the (stylize) material whose features are baked and whose maps replace each
+            glTF material's.
+        features: ``(V, C)`` per-vertex features of ``material`` (default: ``colors``).
 
     Returns:
         A :class:`~stylize.mesh.bake.BakeReport` (``texture``: the first material's image).
     """
     size = check_texture_size(size)
     path = Path(path)
+    material = get_material(material)
     vertices = np.asarray(vertices, dtype=np.float64)
     colors = np.clip(np.asarray(colors, dtype=np.float64)[:, :3], 0.0, 1.0)
+    values = colors if features is None else np.asarray(features, dtype=np.float64)
+    if values.shape != (len(vertices), material.width):
+        raise ValueError(f"expected {material.name} features of shape ({len(vertices)}, {material.width}), got {values.shape}")
     start = time.perf_counter()
     normals = vertex_normals(torch.from_numpy(vertices), torch.from_numpy(mesh.faces)).numpy()
     uv_up = np.asarray(mesh.uv, dtype=np.float64)
@@ -91,41 +102,42 @@ def bake_scene(
     if normal_source is not None:
         tangents = vertex_tangents(vertices, mesh.faces, np.nan_to_num(uv_up), normals)
     everyone = np.arange(len(vertices))
-    base_textures: dict[int, np.ndarray] = {}
-    normal_textures: dict[int, np.ndarray] = {}
+    maps: dict[str, dict[int, np.ndarray]] = {}
     covered_share = []
-    for material, faces in _material_faces(mesh).items():
+    for index, faces in _material_faces(mesh).items():
         corners = gltf_uv[faces]
         if not np.isfinite(corners).all() or corners.min() < 0.0 or corners.max() > 1.0:
-            name = mesh.materials[material].name if material < len(mesh.materials) else material
+            name = mesh.materials[index].name if index < len(mesh.materials) else index
             logger.warning("material %s: its UVs leave [0, 1] (tiling) or are missing; its texture is kept as it was", name)
             continue
-        fill = colors[np.unique(faces)].mean(axis=0)
+        fill = values[np.unique(faces)].mean(axis=0)
         if source is None:
-            image, covered = rasterize_uv_triangles(gltf_uv, faces, colors, size, fill=fill)
+            image, covered = rasterize_uv_triangles(gltf_uv, faces, values, size, fill=fill)
         else:
             image, covered = source.bake(gltf_uv, faces, everyone, size, fill)
         image, _ = dilate(image, covered, default_padding(size))
-        base_textures[material] = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        for name, pixels in export_maps(material, image).items():
+            maps.setdefault(name, {})[index] = pixels
         covered_share.append(float(covered.mean()))
         if normal_source is not None:
             frames = np.concatenate([normals, tangents], axis=1)
             normal_image, normal_covered = normal_source.bake(gltf_uv, faces, everyone, size, (0.0, 0.0, 1.0), frames)
             normal_image, _ = dilate(normal_image, normal_covered, default_padding(size))
-            normal_textures[material] = (np.clip(normal_image * 0.5 + 0.5, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+            maps.setdefault("normal", {})[index] = encode_map("normal", normal_image)
     timings = {"bake": time.perf_counter() - start}
     start = time.perf_counter()
     metadata = dict(metadata or {})
-    write_scene_glb(mesh, path, vertices, normals=normals.astype(np.float32), tangents=tangents,
-                    base_color_textures=base_textures, normal_textures=normal_textures or None, metadata=metadata)  # fmt: skip
+    write_scene_glb(mesh, path, vertices, normals=normals.astype(np.float32), tangents=tangents, maps=maps, metadata=metadata)
     timings["export"] = time.perf_counter() - start
+    base_textures = maps.get("base_color", {})
     first = next(iter(base_textures.values()), None)
     report = BakeReport(
         path=path, sidecar=path.with_suffix(".json"), size=size, vertices=len(vertices), faces=len(mesh.faces),
         reused_uvs=True, charts=None, utilization=None, coverage=float(np.mean(covered_share)) if covered_share else 0.0,
         timings=timings, exact=source is not None, texture=first,
         face_uv=gltf_uv[mesh.faces].astype(np.float32) if first is not None else None,
-        normal_texture=next(iter(normal_textures.values()), None),
+        normal_texture=next(iter(maps.get("normal", {}).values()), None),
+        maps={name: next(iter(images.values())) for name, images in maps.items()},
     )  # fmt: skip
     write_json(report.sidecar, {**metadata, "bake": {**report.to_dict(), "materials": sorted(base_textures)}})
     logger.info("baked the scene %s: %d material texture(s) at %d px", path, len(base_textures), size)

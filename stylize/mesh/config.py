@@ -68,11 +68,20 @@ class FieldConfig:
         input_colours: start from the mesh's own colours (passed to :meth:`NeuralStyleField.forward`
             as ``base_colors``) rather than grey.
         symmetry: ``""`` (none) or ``"x"``, ``"y"``, ``"z"``: mirror-symmetric about that axis plane.
-        mode: where the colour is evaluated. ``vertex`` (Text2Mesh): at the vertices, interpolated
+        mode: the field kind (a name in :data:`stylize.mesh.kinds.FIELD_KINDS`): where the
+            colour is evaluated. ``vertex`` (Text2Mesh): at the vertices, interpolated
             across each triangle, so detail is bounded by the tessellation. ``surface``: at every
             covered pixel of a render (deferred, from the interpolated surface point) and at every
             texel of the baked texture, so detail is bounded by the texture size; displacement
-            stays per vertex in both modes (it moves geometry).
+            stays per vertex in both modes (it moves geometry). ``texture``: where ``surface`` is,
+            with a tri-plane encoding and a small MLP instead of the Fourier MLP (the ``plane_*``
+            settings): the same per-point detail at about a vertex field's cost.
+        plane_resolutions: ``texture`` kind: texels across ``[-1, 1]`` of each tri-plane level.
+        plane_features: ``texture`` kind: channels per plane and level.
+        plane_width: ``texture`` kind: hidden width of its MLP (trunk and heads); ``width`` and
+            ``depth`` size the Fourier MLP only.
+        plane_lr_scale: ``texture`` kind: the planes' learning rate is ``optim.lr`` times this
+            (grid encodings learn with a larger step than the MLP behind them, as Instant-NGP's).
     """
 
     width: int = 256
@@ -88,6 +97,10 @@ class FieldConfig:
     input_colours: bool = False
     symmetry: str = ""
     mode: str = "vertex"
+    plane_resolutions: list[int] = dataclass_field(default_factory=lambda: [64, 256])
+    plane_features: int = 8
+    plane_width: int = 64
+    plane_lr_scale: float = 10.0
 
     def check(self) -> None:
         for name in ("width", "n_frequencies"):
@@ -96,12 +109,21 @@ class FieldConfig:
         for name in ("depth", "head_depth"):
             if getattr(self, name) < 0:
                 raise InputError(f"field.{name}: expected an integer >= 0, got {getattr(self, name)}")
+        if not self.plane_resolutions or any(not 2 <= int(r) <= 4096 for r in self.plane_resolutions):
+            raise InputError(f"field.plane_resolutions: expected a list of sizes from 2 to 4096, got {self.plane_resolutions}")
+        for name in ("plane_features", "plane_width"):
+            if not 1 <= getattr(self, name) <= 4096:
+                raise InputError(f"field.{name}: expected an integer from 1 to 4096, got {getattr(self, name)}")
+        if not self.plane_lr_scale > 0:
+            raise InputError(f"field.plane_lr_scale: expected a positive number, got {self.plane_lr_scale}")
         if self.sigma <= 0:
             raise InputError(f"field.sigma: expected a positive number, got {self.sigma}")
         if self.max_displacement < 0:
             raise InputError(f"field.max_displacement: expected a number >= 0, got {self.max_displacement}")
-        if self.mode not in ("vertex", "surface"):
-            raise InputError(f"field.mode: expected \"vertex\" or \"surface\", got {self.mode!r}")
+        # The kinds are a registry (stylize.mesh.kinds.FIELD_KINDS), imported only when checked.
+        import importlib
+
+        importlib.import_module("stylize.mesh.kinds").FIELD_KINDS.check(self.mode, "field.mode")
         if self.symmetry not in ("", "x", "y", "z"):
             raise InputError(f"field.symmetry: expected \"\", \"x\", \"y\" or \"z\", got {self.symmetry!r}")
 
@@ -180,6 +202,9 @@ class Text2MeshConfig:
     # from the untouched input's must point from ``source`` to ``prompt``; loss.content_weight
     # keeps the rest of the renders close to the input's.
     source: str = ""
+    # The material the field predicts and renders are shaded with (a name in
+    # stylize.mesh.material.MATERIALS): "diffuse" is Text2Mesh's lit base colour.
+    material: str = "diffuse"
     # CLIP models that also score the result (never optimised with): run.json's judge_* scores.
     judge: list[str] = dataclass_field(default_factory=list)
     iters: int = 1500
@@ -255,7 +280,7 @@ class Text2MeshConfig:
         if not self.clip:
             raise InputError("config key 'clip': expected at least one CLIP model spec")
         self.field.check()
-        check_names(self, {"renderer": "stylize.mesh.renderer:MESH_RENDERERS"})
+        check_names(self, {"renderer": "stylize.mesh.renderer:MESH_RENDERERS", "material": "stylize.mesh.material:MATERIALS"})
 
 
 # Overrides of the defaults (which are the paper's demo settings) by preset name.
@@ -314,7 +339,7 @@ MESH_OPTIONS: Mapping[str, str] = {
     "clip": "clip", "negatives": "negatives", "image_prompts": "image_prompts", "judge": "judge", "iters": "iters",
     "views": "views.n_views", "device": "device", "seed": "seed", "symmetry": "field.symmetry",
     "input_colours": "field.input_colours", "field": "field.mode", "bake": "output.bake", "bake_size": "output.bake_size",
-    "normal_map": "output.normal_map", "best_of": "best_of", "source": "source",
+    "normal_map": "output.normal_map", "best_of": "best_of", "source": "source", "material": "material",
 }  # fmt: skip
 
 

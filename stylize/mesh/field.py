@@ -12,6 +12,10 @@ Network (as the reference implementation, threedle/text2mesh):
   and ``Linear(width, 1)`` for displacement; both last layers start at zero, so the untrained
   field paints every vertex grey (0.5) and moves nothing.
 - ``colour = 0.5 + tanh(out) / 2``; ``displacement = max_displacement * tanh(out)``.
+- A material (:mod:`stylize.mesh.material`) that needs more than a base colour (roughness,
+  metallic, ...) adds one head per extra channel, ``Linear(width, channel width)`` last, started
+  at zero and read as ``sigmoid(logit(initial) + out)``, so every extra channel starts at its
+  material's initial value.
 - Optional (off by default): ``input_colours`` starts from the mesh's own colours ``c`` instead
   of grey, as a residual in logit space, ``colour = sigmoid(logit(c) + 2 out)`` (equal to the
   formula above when ``c = 0.5``); ``symmetry`` folds one coordinate (``|x|``) before encoding, so
@@ -36,7 +40,10 @@ from torch import nn
 
 from stylize.errors import InputError, first_line
 from stylize.mesh.config import FieldConfig
+from stylize.mesh.encoding import TriplaneEncoding
 from stylize.mesh.geometry import Normalization, vertex_normals
+from stylize.mesh.kinds import get_field_kind
+from stylize.mesh.material import Material, get_material
 from stylize.utils import atomic_write
 
 __all__ = ["FieldConfig", "FieldOutput", "NeuralStyleField", "load_field", "progressive_mask", "vertex_normals"]
@@ -54,10 +61,17 @@ class FieldOutput:
     Attributes:
         colors: sRGB in ``[0, 1]``, ``(V, 3)``.
         displacement: signed offset along the vertex normal, ``(V, 1)``, ``|d| <= max_displacement``.
+        extras: the material's channels after the base colour ``(V, C - 3)``, or None (diffuse).
     """
 
     colors: torch.Tensor
     displacement: torch.Tensor
+    extras: torch.Tensor | None = None
+
+    @property
+    def features(self) -> torch.Tensor:
+        """The material's features ``(V, C)``: colours, then the extra channels (if any)."""
+        return self.colors if self.extras is None else torch.cat([self.colors, self.extras], dim=-1)
 
 
 def progressive_mask(n_frequencies: int, step: float, total: float, enabled: bool = True) -> torch.Tensor:
@@ -92,6 +106,7 @@ class NeuralStyleField(nn.Module):
         normalization: the mesh normalisation the field was trained in (kept in ``field.pt`` so
             the field can be applied to meshes in their original frame later).
         generator: CPU generator for the Fourier matrix and the weights (reproducible init).
+        material: the material (or its registered name) whose channels the field predicts.
 
     Shape:
         - positions: ``(V, 3)`` in the normalised frame.
@@ -109,13 +124,16 @@ class NeuralStyleField(nn.Module):
         config: FieldConfig | None = None,
         normalization: Normalization | None = None,
         generator: torch.Generator | None = None,
+        material: str | Material = "diffuse",
     ) -> None:
         super().__init__()
+        self.material = get_material(material)
         self.config = config or FieldConfig()
         self.config.check()
         self.normalization = normalization or Normalization()
         self.extra: dict[str, Any] = {}  # what field.pt recorded beside the weights (prompt, iterations, model)
         cfg = self.config
+        self.encoding = get_field_kind(cfg.mode).encoding
         basis = torch.randn(3, cfg.n_frequencies, generator=generator) * cfg.sigma
         # The reference sorts the three rows by norm; optionally also order the bands.
         basis = basis[basis.norm(dim=1).argsort()]
@@ -126,12 +144,27 @@ class NeuralStyleField(nn.Module):
         self.register_buffer("progress", torch.tensor([1.0, 1.0], dtype=torch.float64))
         # The same two numbers on the host, so encoding never reads the buffer back from a GPU.
         self._progress: tuple[float, float] | None = (1.0, 1.0)
-        self.trunk = nn.Sequential(nn.Linear(3 + 2 * cfg.n_frequencies, cfg.width), nn.ReLU(), *_mlp(cfg.width, cfg.depth))
-        self.colour_head = nn.Sequential(*_mlp(cfg.width, cfg.head_depth), nn.Linear(cfg.width, 3))
-        self.displacement_head = nn.Sequential(*_mlp(cfg.width, cfg.head_depth), nn.Linear(cfg.width, 1))
+        if self.encoding == "triplane":
+            # Drawn after the Fourier matrix: the planes come from the same generator stream.
+            self.planes = TriplaneEncoding(cfg.plane_resolutions, cfg.plane_features, generator=generator)
+            inputs, width, depth = 3 + self.planes.output_width, cfg.plane_width, 1
+        else:
+            inputs, width, depth = 3 + 2 * cfg.n_frequencies, cfg.width, cfg.depth
+        self.trunk = nn.Sequential(nn.Linear(inputs, width), nn.ReLU(), *_mlp(width, depth))
+        self.colour_head = nn.Sequential(*_mlp(width, cfg.head_depth), nn.Linear(width, 3))
+        self.displacement_head = nn.Sequential(*_mlp(width, cfg.head_depth), nn.Linear(width, 1))
+        heads = [self.colour_head, self.displacement_head]
+        extra = self.material.extra_channels
+        if extra:  # registered only when needed: a diffuse field's state dict is Text2Mesh's
+            self.channel_heads = nn.ModuleDict(
+                {c.name: nn.Sequential(*_mlp(width, cfg.head_depth), nn.Linear(width, c.width)) for c in extra})
+            heads += list(self.channel_heads.values())
+            # logit of each extra channel's start value, per output column
+            starts = [torch.full((c.width,), float(c.initial if c.initial is not None else 0.5)) for c in extra]
+            self.register_buffer("channel_start", torch.logit(torch.cat(starts).clamp(1e-4, 1 - 1e-4)), persistent=False)
         if generator is not None:
             self._init_from(generator)
-        for head in (self.colour_head, self.displacement_head):
+        for head in heads:
             nn.init.zeros_(head[-1].weight)
             nn.init.zeros_(head[-1].bias)
 
@@ -156,17 +189,33 @@ class NeuralStyleField(nn.Module):
         self._progress = None  # read from the loaded buffer on next use
 
     def encode(self, positions: torch.Tensor) -> torch.Tensor:
-        """Masked Fourier features ``(V, 3 + 2 n)`` of ``positions`` ``(V, 3)``."""
+        """The network's input ``(V, 3 + E)`` for ``positions`` ``(V, 3)``: the positions and their
+        masked Fourier features (``E = 2 n``), or their tri-plane features for a ``triplane``
+        field (levels masked in the same progressive way, coarse to fine)."""
         if positions.dim() != 2 or positions.shape[-1] != 3:
             raise ValueError(f"expected positions of shape (V, 3), got {tuple(positions.shape)}")
-        projected = 2 * math.pi * positions @ self.fourier_basis
         if self._progress is None:
             self._progress = tuple(float(v) for v in self.progress.tolist())
         step, total = self._progress
         # After the run (step >= total) the field is evaluated with every band on.
-        mask = progressive_mask(self.config.n_frequencies, step, total, self.config.progressive and step < total)
+        on = self.config.progressive and step < total
+        if self.encoding == "triplane":
+            levels = len(self.planes.planes)
+            weights = progressive_mask(levels, step, total, on).to(positions.device, positions.dtype) if on else None
+            return torch.cat([positions, self.planes(positions, weights)], dim=-1)
+        projected = 2 * math.pi * positions @ self.fourier_basis
+        mask = progressive_mask(self.config.n_frequencies, step, total, on)
         mask = mask.to(positions.device, positions.dtype)
         return torch.cat([positions, torch.sin(projected) * mask, torch.cos(projected) * mask], dim=-1)
+
+    def parameter_groups(self, lr: float) -> list[dict[str, Any]]:
+        """Adam parameter groups: everything at ``lr``, a tri-plane encoding's planes at
+        ``lr * plane_lr_scale``."""
+        if self.encoding != "triplane":
+            return [{"params": list(self.parameters()), "lr": lr}]
+        planes = {id(p) for p in self.planes.parameters()}
+        rest = [p for p in self.parameters() if id(p) not in planes]
+        return [{"params": rest, "lr": lr}, {"params": list(self.planes.parameters()), "lr": lr * self.config.plane_lr_scale}]
 
     def _hidden(self, positions: torch.Tensor) -> torch.Tensor:
         axis = "xyz".find(self.config.symmetry) if self.config.symmetry else -1
@@ -191,19 +240,32 @@ class NeuralStyleField(nn.Module):
             return self.config.max_displacement * torch.tanh(self.displacement_head(hidden))
         return positions.new_zeros((positions.shape[0], 1))
 
+    def _extras(self, hidden: torch.Tensor) -> torch.Tensor | None:
+        if not self.material.extra_channels:
+            return None
+        raw = torch.cat([head(hidden) for head in self.channel_heads.values()], dim=-1)
+        return torch.sigmoid(self.channel_start.to(raw) + raw)
+
     def forward(self, positions: torch.Tensor, base_colors: torch.Tensor | None = None) -> FieldOutput:
-        """Colours and displacements at ``positions`` ``(V, 3)``.
+        """Colours, displacements (and the material's extra channels) at ``positions`` ``(V, 3)``.
 
         ``base_colors`` ``(V, 3)`` (sRGB in ``[0, 1]``) is the colour the field starts from when
         ``config.input_colours`` is set; it is ignored otherwise, and grey is used when None.
         """
         hidden = self._hidden(positions)
-        return FieldOutput(self._colors(hidden, positions, base_colors), self._displacement(hidden, positions))
+        return FieldOutput(self._colors(hidden, positions, base_colors), self._displacement(hidden, positions),
+                           self._extras(hidden))  # fmt: skip
 
     def colors_at(self, positions: torch.Tensor, base_colors: torch.Tensor | None = None) -> torch.Tensor:
-        """Colours ``(P, 3)`` only (the displacement head is not run): what surface mode
-        evaluates at every covered pixel or texel. Equal to ``forward(...).colors``."""
+        """Colours ``(P, 3)`` only (the displacement head is not run). Equal to ``forward(...).colors``."""
         return self._colors(self._hidden(positions), positions, base_colors)
+
+    def features_at(self, positions: torch.Tensor, base_colors: torch.Tensor | None = None) -> torch.Tensor:
+        """The material's features ``(P, C)`` only (the displacement head is not run): what
+        surface mode evaluates at every covered pixel or texel. Equal to ``forward(...).features``."""
+        hidden = self._hidden(positions)
+        colors, extras = self._colors(hidden, positions, base_colors), self._extras(hidden)
+        return colors if extras is None else torch.cat([colors, extras], dim=-1)
 
     def displacement_at(self, positions: torch.Tensor) -> torch.Tensor:
         """Displacements ``(P, 1)`` only (normal maps sample them per texel)."""
@@ -223,6 +285,7 @@ class NeuralStyleField(nn.Module):
             "config": dataclasses.asdict(self.config),
             "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
             "normalization": self.normalization.to_dict(),
+            "material": self.material.name,
         }
 
     def save(self, path: str | Path, **extra: Any) -> Path:
@@ -247,7 +310,8 @@ class NeuralStyleField(nn.Module):
         config = FieldConfig(**{k: v for k, v in data["config"].items() if k in known})
         norm = data["normalization"]
         normalization = Normalization(center=np.asarray(norm["center"], dtype=np.float64), scale=float(norm["scale"]))
-        field = cls(config, normalization)
+        # Fields saved before materials existed are diffuse.
+        field = cls(config, normalization, material=str(data.get("material", "diffuse")))
         field.load_state_dict(data["state_dict"])
         field.extra = dict(data.get("extra", {}))
         return field

@@ -72,6 +72,8 @@ class Text2MeshResult:
     files: dict[str, Path] = field(default_factory=dict)
     styled: Any = field(default=None, repr=False)
     source: Any = field(default=None, repr=False)
+    # The material's per-vertex features (V, C), colours first; None when they are just ``colors``.
+    features: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def out(self) -> Path | None:
@@ -82,10 +84,16 @@ class Text2MeshResult:
 def collect_result(run: Text2MeshRun, scores: dict[str, float] | None = None, stylized=None) -> Text2MeshResult:
     """The stylized mesh of ``run`` in the input's frame, without writing anything.
 
-    ``stylized``: ``run.stylized()`` if the caller already has it (it evaluates the field).
+    ``stylized``: ``run.stylized_features()`` if the caller already has it (it evaluates the field).
     """
-    vertices, colors = stylized if stylized is not None else run.stylized()
-    original, colors = to_file_frame(run.mesh, vertices, colors, run.weights)
+    if stylized is None:
+        vertices, features = run.stylized_features()
+    else:
+        vertices, features = stylized
+    original, colors = to_file_frame(run.mesh, vertices, features[:, :3], run.weights)
+    extras = None
+    if features.shape[1] > 3:  # the material's other channels, beside the colours
+        extras = np.concatenate([colors, features[:, 3:].float().cpu().numpy()], axis=1)
     return Text2MeshResult(
         vertices=original,
         faces=run.faces.cpu().numpy().astype(np.int64),
@@ -98,6 +106,7 @@ def collect_result(run: Text2MeshRun, scores: dict[str, float] | None = None, st
         config=run.config,
         styled=run.styled,
         source=run.mesh,
+        features=extras,
     )
 
 
@@ -161,32 +170,40 @@ def write_meshes(
     if normal_source is not None and undisplaced is not None:
         vertices = undisplaced  # the relief goes into the normal map
     scene = result.source
+    material = result.field.material
     if scene is not None and not out.bake_unwrap and can_bake_scene(scene):
-        # A glTF scene keeps its nodes, primitives and materials: one new texture per material.
+        # A glTF scene keeps its nodes, primitives and materials: new maps per material.
         report = bake_scene(scene, vertices, result.colors, folder.file("mesh_textured.glb"), size=out.bake_size,
-                            metadata=metadata, source=source, normal_source=normal_source)  # fmt: skip
+                            metadata=metadata, source=source, normal_source=normal_source, material=material,
+                            features=result.features)  # fmt: skip
     else:
         report = bake_mesh(vertices, result.faces, result.colors, folder.file("mesh_textured.glb"), size=out.bake_size,
                            uv=None if out.bake_unwrap else uv, metadata=metadata, source=source,
-                           normal_source=normal_source)  # fmt: skip
+                           normal_source=normal_source, material=material, features=result.features)  # fmt: skip
     result.files["mesh_textured.glb"], result.files["mesh_textured.json"] = report.path, report.sidecar
-    result.files["textures/base_color.png"] = save_image(folder.file("textures") / "base_color.png", report.texture)
-    if report.normal_texture is not None:
-        result.files["textures/normal.png"] = save_image(folder.file("textures") / "normal.png", report.normal_texture)
+    write_map_images(folder, result.files, report.maps)
     return report
+
+
+def write_map_images(folder: RunFolder, files: dict[str, Path], maps: dict[str, np.ndarray]) -> None:
+    """``textures/NAME.png`` for every baked map (``base_color``, ``normal``, the material's others)."""
+    for name, pixels in maps.items():
+        files[f"textures/{name}.png"] = save_image(folder.file("textures") / f"{name}.png", pixels)
 
 
 def bake_sources(styled: StyledMesh | None, normal_map: bool):
     """The exact-bake sources of a styled mesh: ``(colours or None, normal map or None)``.
 
-    Colours come from the field per texel in surface mode (None in vertex mode: the vertex
-    colours are interpolated); the normal map from the field's displacement when asked."""
+    The material's features come from the field per texel when the field kind evaluates per
+    point (surface mode; None in vertex mode: the vertices' features are interpolated); the normal
+    map from the field's displacement when asked."""
     from stylize.mesh.bake import TexelSource
 
     if styled is None:
         return None, None
     attributes, device = styled.attributes().detach().cpu().numpy(), styled.vertices.device
-    source = TexelSource(attributes, styled.colors_at, device) if styled.surface else None
+    per_texel = styled.kind.texel_function(styled)  # None: the vertices' features are interpolated
+    source = TexelSource(attributes, per_texel, device) if per_texel is not None else None
     normal_source = TexelSource(attributes, styled.normals_at, device, needs_grad=True) if normal_map else None
     return source, normal_source
 
@@ -223,7 +240,9 @@ def save_vertex_data(path: Path, result: Text2MeshResult, mesh: LoadedMesh, bake
     - when a texture was baked: ``faces`` ``(F, 3)`` int64 into ``vertices``,
       ``source_face_index`` ``(F,)`` int64 (the face's index in the input file, -1 for faces the
       toolkit made) and ``face_uv`` ``(F, 3, 2)`` float32: each face corner's glTF UV (v down) in
-      ``textures/base_color.png``.
+      ``textures/base_color.png``;
+    - for a material with channels beyond the base colour: ``channel_NAME`` ``(V, width)`` float32
+      per extra channel (e.g. ``channel_roughness``), and ``material`` (its name).
 
     trimesh's OBJ reader already skips vertices that no face references, and ``source_index``
     counts the vertices it kept: write OBJ files without loose vertices to get file indices."""
@@ -232,6 +251,13 @@ def save_vertex_data(path: Path, result: Text2MeshResult, mesh: LoadedMesh, bake
     source_index = mesh.source_vertex_index if mesh.source_vertex_index is not None else np.arange(len(result.vertices))
     arrays = {"vertices": result.vertices.astype(np.float64), "colors": result.colors.astype(np.float32),
               "source_index": np.asarray(source_index, dtype=np.int64)}  # fmt: skip
+    material = result.field.material
+    if result.features is not None:
+        arrays["material"] = np.asarray(material.name)
+        offset = 3
+        for channel in material.extra_channels:
+            arrays[f"channel_{channel.name}"] = result.features[:, offset : offset + channel.width].astype(np.float32)
+            offset += channel.width
     if bake is not None and bake.face_uv is not None and len(bake.face_uv) == len(result.faces):
         face_index = mesh.source_face_index if mesh.source_face_index is not None else np.arange(len(result.faces))
         arrays.update(faces=result.faces.astype(np.int64), source_face_index=np.asarray(face_index, dtype=np.int64),
@@ -314,8 +340,7 @@ def save_text2mesh_outputs(
     cfg = run.config
     train_seconds = time.time() - started
     scores = run.final_scores() if run.iteration > 0 or run.status != "diverged" else {}
-    vertices, colors = run.stylized()
-    result = collect_result(run, scores, (vertices, colors))
+    result = collect_result(run, scores, run.stylized_features())
     result.out_dir = folder.path
     metadata = output_metadata(cfg, run.iteration, list(run.engine.model_names))
     uv = run.mesh.uv if run.mesh.uv is not None and len(run.mesh.uv) == len(result.vertices) else None

@@ -62,6 +62,21 @@ class RenderResult:
         gathered = gathered.reshape(*self.face_index.shape, 3)
         return gathered * (self.face_index >= 0).unsqueeze(-1).to(gathered.dtype)
 
+    def view_directions(self, projection: torch.Tensor) -> torch.Tensor:
+        """Unit camera-space directions from each pixel's surface point towards the camera,
+        ``(B, H, W, 3)``, for a perspective ``projection`` ``(3, 1)`` (kaolin's): the camera sits
+        at the origin looking down ``-z``, and pixel centres follow the rasterizer's NDC convention
+        (x right, y up), so the direction depends only on the pixel, not on the depth."""
+        batch, height, width = self.face_index.shape
+        proj = projection.reshape(-1).to(self.face_normals)
+        cols = torch.arange(width, device=proj.device, dtype=proj.dtype)
+        rows = torch.arange(height, device=proj.device, dtype=proj.dtype)
+        x = ((2 * cols + 1 - width) / width / proj[0]).expand(height, width)
+        y = ((height - 2 * rows - 1) / height / proj[1])[:, None].expand(height, width)
+        directions = torch.stack([-x, -y, torch.ones_like(x)], dim=-1)
+        directions = directions / directions.norm(dim=-1, keepdim=True)
+        return directions.expand(batch, height, width, 3)
+
 
 @runtime_checkable
 class MeshRenderer(Protocol):

@@ -14,13 +14,16 @@ clamps to ``[0, 1]``; :func:`render_shaded` is that render over a flat backgroun
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 from torch import nn
 
 from stylize.mesh.camera import CameraViews
 from stylize.mesh.renderer import MeshRenderer, composite_background
+
+if TYPE_CHECKING:
+    from stylize.mesh.material import Material
 
 __all__ = [
     "TEXT2MESH_LIGHTS",
@@ -168,28 +171,47 @@ def render_shaded(
     views: CameraViews,
     background: float = 1.0,
     lights: tuple[float, ...] = TEXT2MESH_LIGHTS,
+    material: "Material | None" = None,
 ) -> torch.Tensor:
-    """Text2Mesh's render: per-vertex colours times SH lighting, clamped, over a flat background.
+    """Text2Mesh's render: per-vertex features interpolated to each pixel and shaded by the
+    material (diffuse: colour times SH lighting, clamped), over a flat background.
 
     Args:
         renderer: a mesh renderer (its size sets the image size).
         vertices: ``(V, 3)`` world space.
         faces: ``(F, 3)`` int64.
-        colors: ``(V, 3)`` in ``[0, 1]``.
+        colors: ``(V, C)`` the material's features (``(V, 3)`` colours in ``[0, 1]`` for diffuse).
         views: cameras.
         background: grey level of empty pixels (1 = white).
         lights: 9 SH coefficients.
+        material: a :class:`~stylize.mesh.material.Material` (default: diffuse).
 
     Returns:
-        Images ``(B, 3, H, W)`` in ``[0, 1]``, differentiable w.r.t. vertices and colours.
+        Images ``(B, 3, H, W)`` in ``[0, 1]``, differentiable w.r.t. vertices and features.
     """
-    if colors.dim() != 2 or colors.shape != vertices.shape:
-        raise ValueError(f"expected colors of shape {tuple(vertices.shape)}, got {tuple(colors.shape)}")
+    material = _material(material)
+    if colors.dim() != 2 or colors.shape[0] != vertices.shape[0] or colors.shape[1] != material.width:
+        raise ValueError(f"expected colors of shape ({vertices.shape[0]}, {material.width}), got {tuple(colors.shape)}")
+    width = colors.shape[1]
     features = torch.cat([colors, torch.ones_like(colors[:, :1])], dim=1)
-    out = renderer(vertices, faces, features, views.to(vertices.device))
-    rgb, alpha = out.features[..., :3], out.features[..., 3:]
-    shade = spherical_harmonic_lighting(out.pixel_normals(), lights)
-    return composite_background((rgb * shade.unsqueeze(-1)).clamp(0.0, 1.0), alpha, background)
+    views = views.to(vertices.device)
+    out = renderer(vertices, faces, features, views)
+    pixel_features, alpha = out.features[..., :width], out.features[..., width:]
+    rgb = material.shade(pixel_features, out.pixel_normals(), _view_dirs(out, views, material), lights)
+    return composite_background(rgb, alpha, background)
+
+
+def _material(material):
+    from stylize.mesh.material import get_material
+
+    return get_material("diffuse" if material is None else material)
+
+
+def _view_dirs(out, views: CameraViews, material) -> torch.Tensor | None:
+    """Per-pixel unit directions towards the camera ``(B, H, W, 3)``, for materials that use them."""
+    if not getattr(material, "needs_view_dirs", False):
+        return None
+    return out.view_directions(views.projection)
 
 
 def render_deferred(
@@ -201,6 +223,7 @@ def render_deferred(
     views: CameraViews,
     background: float = 1.0,
     lights: tuple[float, ...] = TEXT2MESH_LIGHTS,
+    material: "Material | None" = None,
 ) -> torch.Tensor:
     """Deferred shading: interpolate per-vertex ``attributes`` to every covered pixel, colour those
     pixels with ``color_fn``, then light and composite as :func:`render_shaded` does.
@@ -215,10 +238,12 @@ def render_deferred(
         vertices: ``(V, 3)`` positions the cameras see (e.g. displaced).
         faces: ``(F, 3)`` int64.
         attributes: ``(V, D)`` interpolated with the rasterizer's barycentrics.
-        color_fn: ``(P, D)`` interpolated attributes of the P covered pixels -> ``(P, 3)`` colours.
+        color_fn: ``(P, D)`` interpolated attributes of the P covered pixels -> ``(P, C)`` the
+            material's features (``(P, 3)`` colours for diffuse).
         views: cameras.
         background: grey level of empty pixels.
         lights: 9 SH coefficients.
+        material: a :class:`~stylize.mesh.material.Material` that shades the features (default: diffuse).
 
     Returns:
         Images ``(B, 3, H, W)`` in ``[0, 1]``, differentiable w.r.t. what ``color_fn`` depends on
@@ -232,12 +257,14 @@ def render_deferred(
     batch, height, image_width = out.face_index.shape
     covered = (out.face_index.reshape(-1) >= 0).nonzero().squeeze(1)
     interpolated = out.features.reshape(-1, width + 1).index_select(0, covered)[:, :width]
+    material = _material(material)
     colors = color_fn(interpolated)
-    rgb = colors.new_zeros(batch * height * image_width, 3).index_copy(0, covered, colors)
-    rgb = rgb.reshape(batch, height, image_width, 3)
+    channels = colors.shape[1]
+    pixels = colors.new_zeros(batch * height * image_width, channels).index_copy(0, covered, colors)
+    pixels = pixels.reshape(batch, height, image_width, channels)
     alpha = out.features[..., width:]
-    shade = spherical_harmonic_lighting(out.pixel_normals(), lights)
-    return composite_background((rgb * shade.unsqueeze(-1)).clamp(0.0, 1.0), alpha, background)
+    rgb = material.shade(pixels, out.pixel_normals(), _view_dirs(out, views.to(vertices.device), material), lights)
+    return composite_background(rgb, alpha, background)
 
 
 def sample_texture_torch(texture: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:

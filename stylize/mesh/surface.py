@@ -11,11 +11,17 @@ region mask. It renders itself the way its field's ``mode`` says:
 
 Displacement is per vertex in both modes: it moves geometry. Mask weights and base colours are
 interpolated per pixel / texel in surface mode, so weight-0 regions keep their base colour.
+
+The field predicts its material's features (:mod:`stylize.mesh.material`: the base colour first,
+then any extra channels), and renders are shaded by that material. Field modes are *field kinds*
+(:data:`stylize.mesh.kinds.FIELD_KINDS`): where the field is evaluated for a render and whether a
+bake evaluates it per texel; a new kind registers there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -24,8 +30,10 @@ from stylize.generation import Timer
 from stylize.mesh.camera import CameraViews
 from stylize.mesh.controls import GREY, compose
 from stylize.mesh.field import NeuralStyleField
+from stylize.mesh.material import Material
 from stylize.mesh.renderer import MeshRenderer
-from stylize.mesh.shading import render_deferred, render_shaded
+from stylize.mesh.kinds import FieldKind, get_field_kind
+from stylize.mesh.shading import render_shaded
 
 __all__ = ["StyledMesh", "TextureSet"]
 
@@ -115,15 +123,40 @@ class StyledMesh:
     textures: TextureSet | None = None
 
     @property
+    def kind(self) -> "FieldKind":
+        """The field's kind (its ``mode``), from :data:`FIELD_KINDS`."""
+        return get_field_kind(self.field.config.mode)
+
+    @property
     def surface(self) -> bool:
-        return self.field.config.mode == "surface"
+        """Whether the field is evaluated per surface point (pixels, texels), not per vertex."""
+        return self.kind.per_point
+
+    @property
+    def material(self) -> Material:
+        return self.field.material
+
+    def _base_features(self, base_colors: Tensor | None, like: Tensor) -> Tensor | None:
+        """What unstyled points keep: the base colour (grey without) and the extra channels'
+        initial values; None for a diffuse material without base colours (grey, see compose)."""
+        if not self.material.extra_channels:
+            return base_colors
+        base = like.new_full((like.shape[0], 3), GREY) if base_colors is None else base_colors.to(like)
+        return self.material.neutral(base)
 
     # --- per vertex ------------------------------------------------------------------------------
 
+    def vertex_features_and_displacement(self) -> tuple[Tensor, Tensor]:
+        """The field at the vertices, blended by the mask: the material's features ``(V, C)``
+        (colours first) and displacement ``(V, 1)``."""
+        out = self.field(self.vertices, self.base_colors)
+        features = out.features
+        return compose(features, out.displacement, self._base_features(self.base_colors, features), self.weights)
+
     def vertex_colors_and_displacement(self) -> tuple[Tensor, Tensor]:
         """The field at the vertices, blended by the mask: colours ``(V, 3)``, displacement ``(V, 1)``."""
-        out = self.field(self.vertices, self.base_colors)
-        return compose(out.colors, out.displacement, self.base_colors, self.weights)
+        features, displacement = self.vertex_features_and_displacement()
+        return features[:, :3], displacement
 
     def displacement(self) -> Tensor:
         """Per-vertex displacement ``(V, 1)`` along the normals, blended by the mask (the colour
@@ -150,20 +183,25 @@ class StyledMesh:
             parts.append(self.weights.to(self.vertices))
         return torch.cat(parts, dim=1)
 
-    def colors_at(self, attributes: Tensor) -> Tensor:
-        """Colours ``(P, 3)`` at surface points given by interpolated :meth:`attributes` ``(P, D)``."""
+    def features_at(self, attributes: Tensor) -> Tensor:
+        """The material's features ``(P, C)`` at surface points given by interpolated
+        :meth:`attributes` ``(P, D)``, blended by the mask."""
         points = attributes[:, :3]
         if self.textures is not None:
             base = self.textures.sample(attributes[:, 3:6])
         else:
             base = attributes[:, 3:6] if self.base_colors is not None else None
-        colors = self.field.colors_at(points, base)
+        features = self.field.features_at(points, base)
         if self.weights is None:
-            return colors
+            return features
         weights = attributes[:, -1:]
-        base = colors.new_full(colors.shape, GREY) if base is None else base
-        return torch.where(weights == 0, base, base + weights * (colors - base))
+        base = features.new_full((features.shape[0], 3), GREY) if base is None else base
+        base = self.material.neutral(base)
+        return torch.where(weights == 0, base, base + weights * (features - base))
 
+    def colors_at(self, attributes: Tensor) -> Tensor:
+        """Colours ``(P, 3)`` at surface points given by interpolated :meth:`attributes` ``(P, D)``."""
+        return self.features_at(attributes)[:, :3]
     def normals_at(self, attributes: Tensor) -> Tensor:
         """Tangent-space normals ``(P, 3)`` of the displaced surface at surface points given by
         interpolated :meth:`attributes` followed by the point's normal (3) and glTF tangent (4),
@@ -206,25 +244,15 @@ class StyledMesh:
 
         Args:
             displaced: the displaced vertices if the caller has them (else computed).
-            colors: per-vertex colours to use in vertex mode if the caller has them.
+            colors: per-vertex features ``(V, C)`` to use in vertex mode if the caller has them.
             timer: charge the per-pixel field evaluation (surface mode) to its ``field`` phase.
         """
         displaced = self.displaced() if displaced is None else displaced
-        if self.surface:
-            color_fn = self.colors_at
-            if timer is not None:
-
-                def color_fn(attributes: Tensor) -> Tensor:
-                    with timer("field"):
-                        return self.colors_at(attributes)
-
-            return render_deferred(renderer, displaced, self.faces, self.attributes(), color_fn, views, background)
-        if colors is None:
-            colors, _ = self.vertex_colors_and_displacement()
-        return render_shaded(renderer, displaced, self.faces, colors, views, background)
+        return self.kind.render(self, renderer, views, background, displaced, colors, timer)
 
     def render_grey(self, renderer: MeshRenderer, views: CameraViews, grey: float, background: float = 1.0,
                     displaced: Tensor | None = None) -> Tensor:
         """The displaced shape in flat ``grey`` (Text2Mesh's geometry loss)."""
         displaced = self.displaced() if displaced is None else displaced
         return render_shaded(renderer, displaced, self.faces, torch.full_like(displaced, grey), views, background)
+

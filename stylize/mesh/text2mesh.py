@@ -145,7 +145,8 @@ class Text2MeshRun:
             self.weights = weights.to(self.device).unsqueeze(1)
         if config.field.input_colours and self.base_colors is None:
             logger.warning("input_colours is set but the mesh has no colours or texture: starting from grey")
-        self.field = NeuralStyleField(config.field, mesh.normalization, torch.Generator().manual_seed(seed)).to(self.device)
+        self.field = NeuralStyleField(config.field, mesh.normalization, torch.Generator().manual_seed(seed),
+                                      material=config.material).to(self.device)  # fmt: skip
         # In surface mode a textured input's base colour comes from its texture per pixel and texel.
         uses_base = config.field.input_colours or self.weights is not None
         textures = TextureSet.from_mesh(mesh, self.device) if config.field.mode == "surface" and uses_base else None
@@ -164,7 +165,7 @@ class Text2MeshRun:
         if config.source:
             with torch.no_grad():  # the untouched input seen all around: the direction's start
                 self.engine.set_source(self.render_input(preview_views(config, SOURCE_VIEWS)), pool=True)
-        self.optimizer = torch.optim.Adam(self.field.parameters(), lr=config.optim.lr)
+        self.optimizer = torch.optim.Adam(self.field.parameter_groups(config.optim.lr), lr=config.optim.lr)
         self.scheduler = torch.optim.lr_scheduler.StepLR(
             self.optimizer, step_size=config.optim.lr_step, gamma=config.optim.lr_decay
         )
@@ -192,12 +193,14 @@ class Text2MeshRun:
         """The untouched input from ``views`` (its colours or texture, grey without; no
         displacement), as this run renders: ``(B, 3, H, W)``."""
         cfg = self.config
-        textures = self.styled.textures
+        textures, material = self.styled.textures, self.field.material
         if textures is not None:
-            return render_deferred(self.renderer, self.vertices, self.faces, textures.attributes(), textures.sample,
-                                   views, cfg.background)  # fmt: skip
+            return render_deferred(self.renderer, self.vertices, self.faces, textures.attributes(),
+                                   lambda attributes: material.neutral(textures.sample(attributes)), views, cfg.background,
+                                   material=material)  # fmt: skip
         base = self.base_colors if self.base_colors is not None else torch.full_like(self.vertices, 0.5)
-        return render_shaded(self.renderer, self.vertices, self.faces, base, views, cfg.background)
+        return render_shaded(self.renderer, self.vertices, self.faces, material.neutral(base), views, cfg.background,
+                             material=material)  # fmt: skip
 
     # --- one iteration -------------------------------------------------------------------------
 
@@ -243,9 +246,9 @@ class Text2MeshRun:
                 displaced = styled.displaced()
                 images = styled.render(self.renderer, views, cfg.background, displaced=displaced, timer=timer)
             else:
-                colors, displacement = styled.vertex_colors_and_displacement()
+                features, displacement = styled.vertex_features_and_displacement()
                 displaced = self.vertices + self.normals * displacement
-                images = render_shaded(self.renderer, displaced, self.faces, colors, views, cfg.background)
+                images = styled.render(self.renderer, views, cfg.background, displaced=displaced, colors=features)
             if cfg.source and weights.content_weight:
                 self.content = (images - self.render_input(views)).square().mean()
             use_geometry = bool(weights.geometry_weight) and cfg.field.geometry
@@ -418,21 +421,28 @@ class Text2MeshRun:
 
         Falls back to the last good state if the current one gives non-finite values.
         """
-        colors, displacement = self.field_colors_and_displacement()
-        if not (torch.isfinite(colors).all() and torch.isfinite(displacement).all()):
+        vertices, features = self.stylized_features()
+        return vertices, features[:, :3]
+
+    @torch.no_grad()
+    def stylized_features(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Displaced vertices ``(V, 3)`` (normalised frame) and the material's features ``(V, C)``
+        (colours first) of the current field, falling back to the last good state as :meth:`stylized`."""
+        features, displacement = self.styled.vertex_features_and_displacement()
+        if not (torch.isfinite(features).all() and torch.isfinite(displacement).all()):
             logger.warning("current field gives non-finite values: using the last good state")
             self.restore_last_good()
-            colors, displacement = self.field_colors_and_displacement()
-        return self.vertices + self.normals * displacement, colors
+            features, displacement = self.styled.vertex_features_and_displacement()
+        return self.vertices + self.normals * displacement, features
 
     @torch.no_grad()
     def render_views(self, views: CameraViews, size: int, grey: bool = False) -> torch.Tensor:
         """Render the stylized mesh from ``views`` at ``size`` px: ``(B, 3, size, size)``."""
-        vertices, colors = self.stylized()
+        vertices, features = self.stylized_features()
         renderer, background = self.make_renderer(size), self.config.background
         if grey:
             return self.styled.render_grey(renderer, views, self.config.loss.geometry_grey, background, vertices)
-        return self.styled.render(renderer, views, background, displaced=vertices, colors=colors)
+        return self.styled.render(renderer, views, background, displaced=vertices, colors=features)
 
     def preview_views(self) -> CameraViews:
         """Evenly spaced views around the front view, at its elevation."""

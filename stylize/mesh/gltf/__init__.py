@@ -1,4 +1,4 @@
-"""glTF 2.0 in and out, with the scene's structure (numpy only: no torch).
+"""glTF 2.0 in and out, with the scene's structure.
 
 - :mod:`stylize.mesh.gltf.glb`: the GLB container: :class:`GlbBuilder`, the one writer of every
   GLB the toolkit makes, and :func:`read_glb`, its reader;

@@ -9,10 +9,12 @@ writes, through the toolkit's one GLB builder (:class:`~stylize.mesh.gltf.GlbBui
   node's frame (inverse world transform), normals and tangents likewise;
 - the same meshes and primitive split (a primitive that repair emptied is left out), each with
   ``POSITION``, ``NORMAL``, ``TANGENT``, ``TEXCOORD_0`` (and the file's other ``TEXCOORD_n``);
-- every material, in the same order, verbatim except where a new base-colour or normal texture is
-  given: that texture info then points at the new PNG (``texCoord`` 0, the UVs written, no texture
-  transform) and ``baseColorFactor``'s RGB becomes 1 (the new image is the whole base colour; its
-  alpha factor is kept); textures not replaced are embedded as they were (PNG or JPEG bytes);
+- every material, in the same order, verbatim except where a new map is given (base colour,
+  metallic-roughness, normal, ...: the slots of :data:`stylize.mesh.material.TEXTURE_SLOTS`):
+  that texture info then points at the new PNG (``texCoord`` 0, the UVs written, no texture
+  transform), ``baseColorFactor``'s RGB becomes 1 (the new image is the whole base colour; its
+  alpha factor is kept) and a new metallic-roughness map gets factors 1; textures not replaced
+  are embedded as they were (PNG or JPEG bytes);
 - the metadata in ``asset.extras``.
 
 Instancing: a mesh that several nodes instance is written once per distinct result. Instances
@@ -37,6 +39,7 @@ import numpy as np
 from stylize.errors import InputError
 from stylize.mesh.gltf.glb import GlbBuilder, encode_png
 from stylize.mesh.gltf.scene import MeshPart, PrimitiveInstance, SceneSource, world_transforms
+from stylize.mesh.material import TEXTURE_SLOTS
 from stylize.mesh.texture import srgb_to_linear
 
 if TYPE_CHECKING:
@@ -107,10 +110,9 @@ def _single_part_source(mesh: LoadedMesh) -> tuple[SceneSource, list[MeshPart]]:
 class _SceneWriter:
     """Builds the output document from a :class:`SceneSource` and the new per-vertex data."""
 
-    def __init__(self, source: SceneSource, glb: GlbBuilder, base_colors: dict[int, np.ndarray],
-                 normal_maps: dict[int, np.ndarray]) -> None:  # fmt: skip
+    def __init__(self, source: SceneSource, glb: GlbBuilder, maps: dict[str, dict[int, np.ndarray]]) -> None:
         self.source, self.glb, self.document = source, glb, source.document
-        self.base_colors, self.normal_maps = base_colors, normal_maps
+        self.maps = maps  # map name -> material index -> new image
         self._images: dict[int, int] = {}
         self._textures: dict[int, int] = {}
 
@@ -153,27 +155,25 @@ class _SceneWriter:
 
     def material(self, index: int, material: dict[str, Any]) -> dict[str, Any]:
         out = copy.deepcopy(material)
-        pbr = out.get("pbrMetallicRoughness")
-        new_base = self.base_colors.get(index)
-        old_base = (pbr or {}).pop("baseColorTexture", None) if new_base is not None else None
-        old_normal = out.pop("normalTexture", None) if index in self.normal_maps else None
+        replaced = {name: images[index] for name, images in self.maps.items() if index in images}
+        old = {name: _pop_slot(out, TEXTURE_SLOTS[name].gltf) for name in replaced}
         self._remap(out)
         name = out.get("name") or f"material{index}"
-        if new_base is not None:
-            pbr = out.setdefault("pbrMetallicRoughness", {})
-            sampler = self._sampler_of((old_base or {}).get("index"))
-            texture = self.glb.add_texture(self.glb.add_image(encode_png(new_base), "image/png", f"{name}_baseColor"),
-                                           sampler if sampler is not None else self.glb.add_sampler())  # fmt: skip
-            pbr["baseColorTexture"] = {"index": texture, **({"extras": old_base["extras"]} if "extras" in (old_base or {}) else {})}
-            if "baseColorFactor" in pbr:  # absent means 1 already
-                pbr["baseColorFactor"] = [1.0, 1.0, 1.0, float(pbr["baseColorFactor"][3])]
-        if index in self.normal_maps:
-            sampler = self._sampler_of((old_normal or {}).get("index"))
-            image = self.glb.add_image(encode_png(self.normal_maps[index]), "image/png", f"{name}_normal")
+        for map_name, pixels in replaced.items():
+            previous = old[map_name] or {}
+            sampler = self._sampler_of(previous.get("index"))
+            image = self.glb.add_image(encode_png(pixels), "image/png", f"{name}_{_camel(map_name)}")
             info: dict[str, Any] = {"index": self.glb.add_texture(image, sampler if sampler is not None else self.glb.add_sampler())}
-            if old_normal and "scale" in old_normal:
-                info["scale"] = old_normal["scale"]
-            out["normalTexture"] = info
+            info.update({key: previous[key] for key in ("extras", "scale", "strength") if key in previous})
+            _set_slot(out, TEXTURE_SLOTS[map_name].gltf, info)
+        pbr = out.get("pbrMetallicRoughness")
+        if "base_color" in replaced and "baseColorFactor" in pbr:  # absent means 1 already
+            pbr["baseColorFactor"] = [1.0, 1.0, 1.0, float(pbr["baseColorFactor"][3])]
+        if "metallic_roughness" in replaced:  # the new map is the whole roughness and metallic
+            pbr.pop("metallicFactor", None)
+            pbr.pop("roughnessFactor", None)
+        if "emissive" in replaced:
+            out["emissiveFactor"] = [1.0, 1.0, 1.0]
         return out
 
     # -- nodes ------------------------------------------------------------------------------------
@@ -190,6 +190,29 @@ class _SceneWriter:
         if extensions:
             out["extensions"] = copy.deepcopy(extensions)
         return out
+
+
+def _camel(name: str) -> str:
+    """``base_color`` -> ``baseColor`` (image names as glTF's own slots spell them)."""
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def _pop_slot(material: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:
+    """Remove and return the texture info at ``path`` of a material (None when absent)."""
+    parent = material
+    for key in path[:-1]:
+        parent = parent.get(key)
+        if not isinstance(parent, dict):
+            return None
+    return parent.pop(path[-1], None)
+
+
+def _set_slot(material: dict[str, Any], path: tuple[str, ...], info: dict[str, Any]) -> None:
+    parent = material
+    for key in path[:-1]:
+        parent = parent.setdefault(key, {})
+    parent[path[-1]] = info
 
 
 def _part_arrays(mesh: LoadedMesh, part: MeshPart, instance: PrimitiveInstance, data: dict[str, np.ndarray | None],
@@ -277,6 +300,7 @@ def write_scene_glb(
     uv: Any = None,
     base_color_textures: Mapping[int, np.ndarray] | None = None,
     normal_textures: Mapping[int, np.ndarray] | None = None,
+    maps: Mapping[str, Mapping[int, np.ndarray]] | None = None,
     vertex_colors: Any = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Path:
@@ -297,6 +321,9 @@ def write_scene_glb(
         base_color_textures: material index -> ``(H, W, 3|4)`` uint8 sRGB image replacing that
             material's base-colour texture.
         normal_textures: material index -> ``(H, W, 3|4)`` uint8 tangent-space normal map.
+        maps: map name (a key of :data:`~stylize.mesh.material.TEXTURE_SLOTS`) -> material index
+            -> ``(H, W, 3|4)`` uint8 image, for any slot (``base_color_textures`` and
+            ``normal_textures`` are the ``base_color`` and ``normal`` entries).
         vertex_colors: ``(V, 3|4)`` sRGB colours written as linear ``COLOR_0``, or None (the
             file's ``COLOR_0`` is then kept, except on primitives whose base colour was replaced).
         metadata: JSON-able values for ``asset.extras`` (prompt, seed, model, version).
@@ -333,14 +360,23 @@ def write_scene_glb(
     if len(parts) != len(source.instances):
         raise ValueError(f"mesh has {len(parts)} parts but its source scene {len(source.instances)} primitives")
     materials = source.document.get("materials") or []
-    base_colors = _check_images(base_color_textures, len(materials), "base_color_textures")
-    normal_maps = _check_images(normal_textures, len(materials), "normal_textures")
+    given = {name: dict(images) for name, images in (maps or {}).items()}
+    given.setdefault("base_color", {}).update(base_color_textures or {})
+    given.setdefault("normal", {}).update(normal_textures or {})
+    unknown = sorted(set(given) - set(TEXTURE_SLOTS))
+    if unknown:
+        raise ValueError(f"unknown map {unknown[0]!r}: expected one of {', '.join(TEXTURE_SLOTS)}")
+    labels = {"base_color": "base_color_textures", "normal": "normal_textures"}
+    checked = {name: _check_images(images, len(materials), labels.get(name, f"maps[{name!r}]"))
+               for name, images in given.items() if images}  # fmt: skip
+    base_colors = checked.get("base_color", {})
+    normal_maps = checked.get("normal", {})
     if normal_maps and data["tangents"] is None:
         raise ValueError("normal_textures need tangents (V, 4) to be written with them")
     glb = GlbBuilder("stylize", metadata)
     if "copyright" in source.document.get("asset", {}):
         glb.asset["copyright"] = source.document["asset"]["copyright"]
-    writer = _SceneWriter(source, glb, base_colors, normal_maps)
+    writer = _SceneWriter(source, glb, checked)
     for index, material in enumerate(materials):
         glb.add_material(writer.material(index, material))
     node_meshes = _write_meshes(mesh, source, parts, data, glb, base_colors)
