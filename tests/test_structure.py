@@ -97,3 +97,18 @@ def test_the_old_raster_alias_is_gone():
     users = [f"{file}:{line}" for file, line, module, name in _stylize_imports()
              if module == "stylize.raster" or module.startswith("stylize.raster.") or (module == "stylize" and name == "raster")]
     assert users == []
+
+
+def test_every_tool_is_listed_under_its_folder_in_tools_readme():
+    # tools/ is sorted by audience (tools/README.md): a new script goes into a folder and the list.
+    sections = {}
+    for section in (ROOT / "tools" / "README.md").read_text(encoding="utf-8").split("\n## ")[1:]:
+        folder = section.split("`", 2)[1].rstrip("/")
+        sections[folder] = section
+    unlisted = []
+    for path in sorted((ROOT / "tools").rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".sh", ".mjs"):
+            folder = path.parent.relative_to(ROOT).as_posix()
+            if f"`{path.name}`" not in sections.get(folder, ""):
+                unlisted.append(path.relative_to(ROOT).as_posix())
+    assert unlisted == []

@@ -9,9 +9,9 @@ step's ratio to the vertex kind's in the same run.
 
 Usage::
 
-    python tools/bench_field_modes.py                                  # ViT-B-32:random, 1 and 2 threads
-    python tools/bench_field_modes.py --clip local-dir:tests/assets/clip/trainer --threads 1
-    python tools/bench_field_modes.py --device cuda --steps 10
+    python tools/bench/bench_field_modes.py                                  # ViT-B-32:random, 1 and 2 threads
+    python tools/bench/bench_field_modes.py --clip local-dir:tests/assets/clip/trainer --threads 1
+    python tools/bench/bench_field_modes.py --device cuda --steps 10
 
 Compare timings only as ratios measured in one run on a quiet machine (``uptime`` is printed
 before and after).
@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 
