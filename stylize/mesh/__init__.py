@@ -6,5 +6,6 @@
 - :mod:`stylize.mesh.camera`: kaolin's camera functions, Text2Mesh's view sampler, orbits.
 - :mod:`stylize.mesh.renderer`: ``get_renderer("torch" | "kaolin")``; :mod:`stylize.mesh.raster`:
   ``dibr_rasterization``, the torch backend.
-- :mod:`stylize.mesh.shading`: ``spherical_harmonic_lighting`` with Text2Mesh's lights.
+- :mod:`stylize.mesh.lighting`: ``spherical_harmonic_lighting`` with Text2Mesh's lights;
+  :mod:`stylize.mesh.material`: materials (what a field predicts, shading, exported maps).
 """

@@ -9,7 +9,7 @@ sampled bilinearly (``grid_sample``: one fused kernel forward and backward); the
 values feed a small MLP. Detail is bounded by the finest plane's resolution, not by a mesh's
 tessellation, and a step costs a small fraction of the Fourier MLP's.
 
-Measured (``tools/bench_field.py``, 100k points, forward + backward, one thread): the default
+Measured (100k points, forward + backward, one thread, a loaded 2-core machine; ratios only): the default
 field's Fourier MLP 9.6 s, a multiresolution hash grid (Instant-NGP style, written in PyTorch
 ops) 4.7 s, dense 3D volumes through ``grid_sample`` 1.0 s, this encoding with its MLP 0.5 s.
 

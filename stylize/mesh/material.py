@@ -8,7 +8,7 @@ setting) with three parts:
   them concatenated as a feature vector ``(..., C)``; the first channel is always ``base_color``
   (sRGB in ``[0, 1]``, the colour masks, ``--input-colours`` and restyles start from);
 - **shading** (:meth:`Material.shade`): per-pixel features, normals and view directions of a
-  render -> linear-light-free display colour ``(..., 3)`` in ``[0, 1]``, under the lighting the
+  render -> the displayed colour ``(..., 3)`` in ``[0, 1]``, under the lighting the
   run gives it (Text2Mesh's fixed spherical-harmonic light for :class:`DiffuseMaterial`);
 - **export** (:meth:`Material.export`): baked features ``(H, W, C)`` -> named maps, each written
   into the glTF slot and Blender input that :data:`TEXTURE_SLOTS` names for it.
@@ -31,6 +31,7 @@ from typing import ClassVar, Mapping, Sequence
 import numpy as np
 import torch
 
+from stylize.mesh.lighting import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
 from stylize.registry import Registry
 
 __all__ = [
@@ -170,8 +171,6 @@ class DiffuseMaterial(Material):
     channels = (BASE_COLOR,)
 
     def shade(self, features, normals, view_dirs=None, lights=None):
-        from stylize.mesh.shading import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
-
         shade = spherical_harmonic_lighting(normals, TEXT2MESH_LIGHTS if lights is None else lights)
         return (features[..., :3] * shade.unsqueeze(-1)).clamp(0.0, 1.0)
 

@@ -33,7 +33,7 @@ from stylize.mesh.camera import (
 )
 from stylize.mesh.geometry import make_cube, make_icosphere, normalize_vertices
 from stylize.mesh.renderer import composite_background, get_renderer
-from stylize.mesh.shading import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
+from stylize.mesh.lighting import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
 from stylize.testing.shapes import COLOUR_RGB, COLOURS, PATTERN_SHARES, PATTERNS, SHAPES, ShapeBatch, sample_colours
 
 __all__ = ["Primitive", "draw_renders", "make_primitive", "pattern_detail", "standard_primitives", "unseen_primitives"]

@@ -22,7 +22,8 @@ from stylize.mesh.material import (
     MATERIALS, TEXTURE_SLOTS, Channel, DiffuseMaterial, Material, encode_map, get_material,
 )  # fmt: skip
 from stylize.mesh.renderer import get_renderer
-from stylize.mesh.shading import render_shaded, spherical_harmonic_lighting, TEXT2MESH_LIGHTS
+from stylize.mesh.lighting import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
+from stylize.mesh.shading import render_shaded
 from stylize.mesh.kinds import FIELD_KINDS, FieldKind, VertexField, get_field_kind
 from stylize.mesh.surface import StyledMesh
 

@@ -70,7 +70,7 @@ def bench_raster(label: str, device: str, repeats: int) -> dict:
     from stylize.mesh.camera import sample_text2mesh_views
     from stylize.mesh.geometry import normalize_vertices
     from stylize.mesh.renderer import get_renderer as make_renderer
-    from stylize.mesh.shading import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
+    from stylize.mesh.lighting import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
 
     major, minor = TORUS_SIZES[label]
     torus = trimesh.creation.torus(major_radius=1.0, minor_radius=0.35, major_sections=major, minor_sections=minor)

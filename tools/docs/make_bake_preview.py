@@ -33,7 +33,7 @@ def render_textured(glb: Path, normalization, size: int, azimuth: float) -> np.n
 
     from stylize.mesh.camera import orbit_views
     from stylize.mesh.renderer import get_renderer as make_renderer
-    from stylize.mesh.shading import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
+    from stylize.mesh.lighting import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
     from stylize.mesh.texture import sample_texture
 
     mesh = trimesh.load(glb, process=False, force="mesh")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stylize.mesh.shading import (
+from stylize.mesh.lighting import (
     TEXT2MESH_LIGHTS,
     SphericalHarmonicLighting,
     spherical_harmonic_basis,
