@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from stylize.colors import parse_color
 from stylize.config import to_dict
 from stylize.engine import Augmenter, ClipEngine, ModelCache, PromptSet, load_image
 from stylize.engine.engine import memory_hint
@@ -28,7 +29,6 @@ from stylize.painting.config import PAINT_PRESETS, PaintConfig, check_paint_conf
 from stylize.painting.params import get_image
 from stylize.runs import RunFolder
 from stylize.utils import resolve_device
-from stylize.vector.palette import parse_color
 
 logger = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from stylize.colors import parse_color
 from stylize.config import to_dict
 from stylize.engine import Augmenter, ClipEngine, ModelCache, PromptSet, load_image
 from stylize.engine.engine import memory_hint
@@ -46,7 +47,7 @@ from stylize.runs import RunFolder
 from stylize.utils import resolve_device
 from stylize.vector.config import DRAW_PRESETS, DrawConfig, check_draw_config  # noqa: F401  (re-exported)
 from stylize.vector.initial import initial_scene
-from stylize.vector.palette import PaletteColors, parse_color, resolve_palette, snap_to_palette
+from stylize.vector.palette import PaletteColors, resolve_palette, snap_to_palette
 from stylize.vector.renderer import get_renderer
 from stylize.vector.scene import Scene
 from stylize.vector.svg import read_svg, save_svg

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from generation_helpers import CAPTIONS, test_clip_specs
+from stylize.colors import parse_color, parse_palette
 from stylize.config import resolve_config
 from stylize.engine import ClipEngine, ModelCache
 from stylize.errors import InputError
@@ -19,7 +20,7 @@ from stylize.generation import milestone_factor
 from stylize.vector import read_svg, save_svg
 from stylize.vector.clipdraw import DRAW_PRESETS, ClipDraw, DrawConfig
 from stylize.vector.initial import initial_scene
-from stylize.vector.palette import PaletteColors, palette_from_image, parse_color, parse_palette
+from stylize.vector.palette import PaletteColors, palette_from_image
 
 
 def _config(clip: str, **overrides) -> DrawConfig:
