@@ -150,7 +150,7 @@ def apply_args(parser: argparse.ArgumentParser) -> None:
 def apply_run(args: argparse.Namespace) -> int:
     from stylize import api
 
-    from stylize.api import default_out
+    from stylize.runs import default_out
 
     out = args.out or default_out(f"apply-{Path(args.mesh).stem}")
     result = api.apply_field(args.source, args.mesh, out, mask=args.mask, bake=args.bake, bake_size=args.bake_size,
