@@ -5,6 +5,7 @@ command of the same name calls; the work is done by :class:`stylize.mesh.run.Tex
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -24,13 +25,31 @@ DEFAULT_PAINT_OUT = default_out_marker("paint")
 DEFAULT_RESTYLE_OUT = default_out_marker("restyle")
 
 
+@dataclass
+class ScoreResult:
+    """What :func:`score` returns: 100 x cosine, in the shape every generator's result uses.
+
+    Attributes:
+        loss: the engine's loss (positive prompts, minus weighted negatives; lower is better).
+        scores: ``{"judge": {prompt: score, ..., "mean": score}}``: each positive prompt's score
+            averaged over the models, and the mean over the prompts.
+        models: ``{model name: {prompt: score}}`` per model, negatives included.
+        output: the raw :class:`~stylize.engine.EngineOutput` (cosines, tensors).
+    """
+
+    loss: float
+    scores: dict[str, dict[str, float]]
+    models: dict[str, dict[str, float]]
+    output: EngineOutput
+
+
 def score(
     image: str | Path | torch.Tensor,
     prompt: str | Sequence[str],
     clip: Sequence[str] | str = (DEFAULT_CLIP,),
     negatives: Sequence[str] = (),
     device: str = "auto",
-) -> EngineOutput:
+) -> ScoreResult:
     """Score an image against prompts with one or more CLIP models.
 
     Args:
@@ -42,8 +61,11 @@ def score(
         device: ``auto``, ``cpu`` or ``cuda``.
 
     Returns:
-        :class:`~stylize.engine.EngineOutput` with the loss and per-model, per-prompt similarities.
+        :class:`ScoreResult`: the loss, ``scores`` (100 x cosine, ``{"judge": {prompt: score,
+        "mean": score}}`` as the generators report them), per-model scores and the raw output.
     """
+    from stylize.generation import as_score
+
     if isinstance(image, (str, Path)) and str(image).lower().endswith((".svg", ".svgz")):
         pixels = svg_pixels(image).unsqueeze(0)
     elif isinstance(image, (str, Path)):
@@ -52,9 +74,14 @@ def score(
         pixels = image.unsqueeze(0) if image.ndim == 3 else image
     else:
         raise InputError(f"expected an image path or tensor, got {type(image).__name__}")
-    engine = ClipEngine(clip, PromptSet.build(prompt, list(negatives)), device=device)
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+    engine = ClipEngine(clip, PromptSet.build(prompts, list(negatives)), device=device)
     with torch.no_grad():
-        return engine(pixels.to(engine.device))
+        output = engine(pixels.to(engine.device))
+    judged = {text: as_score(output.mean_similarity(text)) for text in prompts}
+    judged["mean"] = sum(judged.values()) / len(prompts)
+    models = {model: {text: as_score(value) for text, value in sims.items()} for model, sims in output.similarities.items()}
+    return ScoreResult(loss=float(output.loss), scores={"judge": judged}, models=models, output=output)
 
 
 def svg_pixels(path: str | Path, longest: int = 512) -> torch.Tensor:
@@ -236,8 +263,9 @@ def evaluate_mesh(
         device: ``auto``, ``cpu`` or ``cuda``.
 
     Returns:
-        ``{"mes", "prompt", "views", "judge"}`` and, with captions, ``captions`` (score x 100 each),
-        ``ranking`` (best first) and ``rank`` (of the prompt, 1 = best).
+        ``{"mes", "prompt", "views", "judge", "scores"}`` (``scores``: ``{"judge": {prompt: mes,
+        "mean": mes}}``, the generators' shape) and, with captions, ``captions`` (score x 100
+        each), ``ranking`` (best first) and ``rank`` (of the prompt, 1 = best).
     """
     from stylize.mesh.evaluate import mesh_path_of, score_mesh
     from stylize.mesh.io import load_mesh
@@ -248,6 +276,7 @@ def evaluate_mesh(
     engine = ClipEngine(judge, PromptSet.build(prompt), device=device)
     result = score_mesh(mesh, prompt, engine, captions, size)
     result["judge"] = engine.model_names
+    result["scores"] = {"judge": {prompt: result["mes"], "mean": result["mes"]}}
     return result
 
 

@@ -1,7 +1,8 @@
 """One conformance test of the generator contract (stylize.generation), parametrized over every
 generator (mesh, draw, paint, restyle) at tiny settings with the trainer test CLIP: the progress
-callback, the score scale, the interrupt convention, a crash's run.json, the run folder layout and
-the result's scores shape. A new generator joins by adding a launcher to GENERATORS."""
+callback, the score scale, the interrupt convention, a crash's run.json, the run folder layout,
+the result's scores shape and the score column of metrics.jsonl. A new generator joins by adding
+a launcher to GENERATORS."""
 
 from __future__ import annotations
 
@@ -115,7 +116,9 @@ def test_generator_contract(kind, inputs, clips, tmp_path, monkeypatch):
     _check_scores(result.scores)
     run = _check_run_json(folder, kind, "finished", STEPS)
     assert {role: pytest.approx(values) for role, values in result.scores.items()} == run["scores"]
-    assert (folder / "metrics.jsonl").read_text().strip()
+    logged = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    assert logged and all(isinstance(line["score"], float) and abs(line["score"]) <= 100.0 for line in logged)
+    assert max(abs(line["score"]) for line in logged) > 1.0  # the score column is 100 x cosine too
 
     # Ctrl-C during a step: what exists is written, then Interrupted carries the result.
     def interrupt(step: int, total: int, metrics: dict) -> None:

@@ -36,11 +36,9 @@ def score_args(parser: argparse.ArgumentParser) -> None:
 
 def score_run(args: argparse.Namespace) -> int:
     from stylize import api
-    from stylize.generation import as_score
 
     result = api.score(args.image, args.prompt, clip=clip_specs(args), negatives=args.negative, device=args.device)
-    scores = {model: {prompt: as_score(value) for prompt, value in sims.items()} for model, sims in result.similarities.items()}
-    emit(json.dumps({"loss": float(result.loss), "scores": scores}))
+    emit(json.dumps({"loss": result.loss, "scores": result.scores, "models": result.models}))
     return EXIT_OK
 
 

@@ -114,6 +114,12 @@ def mesh_run(args: argparse.Namespace, context: CommandContext | None = None) ->
 
 
 def eval_args(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        'Prints one JSON line. "mes" (mean embedding score, as X-Mesh reports it) is 100 x the cosine similarity '
+        "between PROMPT and the judge CLIP's image embedding of the mesh, averaged over 24 renders around it "
+        '(higher is better); "scores" holds the same number in the shape every generator reports: '
+        '{"judge": {PROMPT: mes, "mean": mes}}.'
+    )
     parser.add_argument("mesh", metavar="MESH_OR_RUN", help="a mesh file or a run folder")
     parser.add_argument("prompt", help="text prompt to score")
     parser.add_argument("--judge", action="append", default=None, metavar="SPEC",
