@@ -387,6 +387,42 @@ class Generator2D:
     over the whole run for ``on_step``, write what exists and raise
     :class:`~stylize.errors.Interrupted` after Ctrl-C, and leave ``run.json`` saying ``failed``
     when an error escapes.
+
+    Example (a generator that optimises raw pixels; :class:`~stylize.painting.painter.Painter`
+    is the full version):
+        >>> @dataclass(kw_only=True)
+        ... class PixelsResult(RunOutcome):
+        ...     image: torch.Tensor
+        ...
+        >>> class Pixels(Generator2D):
+        ...     kind = "pixels"
+        ...
+        ...     def __init__(self, config):
+        ...         self.config, self.device = config, torch.device("cpu")
+        ...         self.build_engines(PromptSet.build(config.prompts), config.clip, config.judge)
+        ...
+        ...     def generate(self, context):
+        ...         c = self.config
+        ...         image = torch.rand(1, 3, c.size, c.size, requires_grad=True)
+        ...         optimiser = torch.optim.Adam([image], lr=0.05)
+        ...
+        ...         def step(index):
+        ...             optimiser.zero_grad()
+        ...             out = self.engine(image.clamp(0, 1))
+        ...             out.loss.backward()
+        ...             optimiser.step()
+        ...             metrics = {"loss": out.loss.detach(), "score": SCORE_SCALE * out.similarity_tensor(c.prompts[0])}
+        ...             context.log(index, c.iters, metrics)
+        ...             return metrics
+        ...
+        ...         context.loop(c.iters, step)
+        ...         final = image.detach().clamp(0, 1)
+        ...         return PixelsResult(image=final[0], scores=self.final_scores(final, c.prompts))
+        ...
+        ...     def write_outputs(self, folder, result, context):
+        ...         self.write_pictures(folder, result.files, result.image, [])
+        ...         return {}
+        >>> Pixels(GenerationConfig(prompts=["a red circle"], iters=50)).run("runs/pixels")  # doctest: +SKIP
     """
 
     kind: ClassVar[str] = ""
