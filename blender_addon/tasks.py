@@ -163,7 +163,7 @@ class MeshTask:
         surface = textures.read_surface_result(run_dir, info["exchange"], info["triangles"])
         self.discard(context, job)
         mesh_data.apply_mesh_result(obj, result, info["displace"], surface=surface)
-        score = update.result.get("scores", {}).get("train_mes")
+        score = update.result.get("scores", {}).get("trainer", {}).get("mean")
         suffix = f" (score {score:.1f})" if isinstance(score, (int, float)) else ""
         if info.get("look"):
             return f"{obj.name} restyled from {info['look']}{suffix}"

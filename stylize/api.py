@@ -5,6 +5,7 @@ command of the same name calls; the work is done by :class:`stylize.mesh.run.Tex
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -12,22 +13,34 @@ import torch
 
 from stylize.engine import DEFAULT_CLIP, ClipEngine, EngineOutput, PromptSet, load_image
 from stylize.errors import InputError
+from stylize.runs import default_out_marker, resolve_out
 
-# The default run folder: a new ``runs/mesh-YYYYmmdd-HHMMSS`` for every run (or, when resuming,
-# the folder resumed from), so runs never land in each other's folders.
-DEFAULT_MESH_OUT = "runs/mesh"
+# The default run folders: ``out="runs/KIND"`` (each function's default) means a new
+# ``runs/KIND-YYYYmmdd-HHMMSS`` for every run (or, when resuming a mesh, the folder resumed from),
+# so runs never land in each other's folders; ``out=None`` writes nothing. The CLI commands share
+# this choice (:func:`stylize.runs.default_out`).
+DEFAULT_MESH_OUT = default_out_marker("mesh")
+DEFAULT_DRAW_OUT = default_out_marker("draw")
+DEFAULT_PAINT_OUT = default_out_marker("paint")
+DEFAULT_RESTYLE_OUT = default_out_marker("restyle")
 
 
-def default_out(kind: str) -> Path:
-    """``runs/KIND-YYYYmmdd-HHMMSS``, with ``-2``, ``-3``, ... when that folder exists already."""
-    import time
+@dataclass
+class ScoreResult:
+    """What :func:`score` returns: 100 x cosine, in the shape every generator's result uses.
 
-    base = Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
-    candidate, number = base, 1
-    while candidate.exists():
-        number += 1
-        candidate = base.with_name(f"{base.name}-{number}")
-    return candidate
+    Attributes:
+        loss: the engine's loss (positive prompts, minus weighted negatives; lower is better).
+        scores: ``{"judge": {prompt: score, ..., "mean": score}}``: each positive prompt's score
+            averaged over the models, and the mean over the prompts.
+        models: ``{model name: {prompt: score}}`` per model, negatives included.
+        output: the raw :class:`~stylize.engine.EngineOutput` (cosines, tensors).
+    """
+
+    loss: float
+    scores: dict[str, dict[str, float]]
+    models: dict[str, dict[str, float]]
+    output: EngineOutput
 
 
 def score(
@@ -36,7 +49,7 @@ def score(
     clip: Sequence[str] | str = (DEFAULT_CLIP,),
     negatives: Sequence[str] = (),
     device: str = "auto",
-) -> EngineOutput:
+) -> ScoreResult:
     """Score an image against prompts with one or more CLIP models.
 
     Args:
@@ -48,8 +61,11 @@ def score(
         device: ``auto``, ``cpu`` or ``cuda``.
 
     Returns:
-        :class:`~stylize.engine.EngineOutput` with the loss and per-model, per-prompt similarities.
+        :class:`ScoreResult`: the loss, ``scores`` (100 x cosine, ``{"judge": {prompt: score,
+        "mean": score}}`` as the generators report them), per-model scores and the raw output.
     """
+    from stylize.generation import as_score
+
     if isinstance(image, (str, Path)) and str(image).lower().endswith((".svg", ".svgz")):
         pixels = svg_pixels(image).unsqueeze(0)
     elif isinstance(image, (str, Path)):
@@ -58,9 +74,14 @@ def score(
         pixels = image.unsqueeze(0) if image.ndim == 3 else image
     else:
         raise InputError(f"expected an image path or tensor, got {type(image).__name__}")
-    engine = ClipEngine(clip, PromptSet.build(prompt, list(negatives)), device=device)
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+    engine = ClipEngine(clip, PromptSet.build(prompts, list(negatives)), device=device)
     with torch.no_grad():
-        return engine(pixels.to(engine.device))
+        output = engine(pixels.to(engine.device))
+    judged = {text: as_score(output.mean_similarity(text)) for text in prompts}
+    judged["mean"] = sum(judged.values()) / len(prompts)
+    models = {model: {text: as_score(value) for text, value in sims.items()} for model, sims in output.similarities.items()}
+    return ScoreResult(loss=float(output.loss), scores={"judge": judged}, models=models, output=output)
 
 
 def svg_pixels(path: str | Path, longest: int = 512) -> torch.Tensor:
@@ -157,8 +178,7 @@ def stylize_mesh(
         if mesh is None:
             raise InputError("no input mesh given")
         job = Text2Mesh(config, mesh, mask=mask, model_cache=model_cache)
-        if out is not None and str(out) == DEFAULT_MESH_OUT:
-            out = default_out("mesh")
+        out = resolve_out(out, "mesh")
     return job.run(out, on_step=on_step, overwrite=overwrite, on_preview=on_preview)
 
 
@@ -243,8 +263,9 @@ def evaluate_mesh(
         device: ``auto``, ``cpu`` or ``cuda``.
 
     Returns:
-        ``{"mes", "prompt", "views", "judge"}`` and, with captions, ``captions`` (score x 100 each),
-        ``ranking`` (best first) and ``rank`` (of the prompt, 1 = best).
+        ``{"mes", "prompt", "views", "judge", "scores"}`` (``scores``: ``{"judge": {prompt: mes,
+        "mean": mes}}``, the generators' shape) and, with captions, ``captions`` (score x 100
+        each), ``ranking`` (best first) and ``rank`` (of the prompt, 1 = best).
     """
     from stylize.mesh.evaluate import mesh_path_of, score_mesh
     from stylize.mesh.io import load_mesh
@@ -255,6 +276,7 @@ def evaluate_mesh(
     engine = ClipEngine(judge, PromptSet.build(prompt), device=device)
     result = score_mesh(mesh, prompt, engine, captions, size)
     result["judge"] = engine.model_names
+    result["scores"] = {"judge": {prompt: result["mes"], "mean": result["mes"]}}
     return result
 
 
@@ -269,7 +291,7 @@ def _overrides(prompt: str | Sequence[str], options: dict, overrides: dict | Non
 
 def draw(
     prompt: str | Sequence[str],
-    out: str | Path | None = None,
+    out: str | Path | None = DEFAULT_DRAW_OUT,
     *,
     preset: str | None = None,
     config_file: str | Path | None = None,
@@ -283,7 +305,8 @@ def draw(
 
     Args:
         prompt: one or more text prompts.
-        out: run folder to write (``drawing.svg``, ``drawing.png``, ...); None writes nothing.
+        out: run folder to write (``drawing.svg``, ``drawing.png``, ...); by default a new
+            ``runs/draw-TIMESTAMP`` (as ``stylize draw``); None writes nothing.
         preset: ``clipdraw`` (reference), ``styleclipdraw``, ``smoke``, ``test``.
         config_file: a TOML file of config keys.
         overrides: dotted config keys and values applied last (``--set``).
@@ -305,23 +328,25 @@ def draw(
     from stylize.vector.config import DRAW_PRESETS, DrawConfig
 
     config = resolve_config(DrawConfig, DRAW_PRESETS, preset, config_file, _overrides(prompt, options, overrides))
-    return ClipDraw(config, model_cache).run(out, on_step=on_step, overwrite=overwrite)
+    return ClipDraw(config, model_cache).run(resolve_out(out, "draw"), on_step=on_step, overwrite=overwrite)
 
 
 def paint(
     prompt: str | Sequence[str],
-    out: str | Path | None = None,
+    out: str | Path | None = DEFAULT_PAINT_OUT,
     *,
     preset: str | None = None,
     config_file: str | Path | None = None,
     overrides: dict | None = None,
     on_step: Callable[[int, int, dict], None] | None = None,
+    model_cache: Any = None,
     overwrite: bool = False,
     **options,
 ):
     """Paint a raster image of ``prompt`` (``param="pixel"`` or ``"fft"``, optional ``init`` image).
 
-    Args, Raises: as :func:`draw`; options are :class:`~stylize.painting.config.PaintConfig` fields.
+    Args, Raises: as :func:`draw` (the default ``out`` is a new ``runs/paint-TIMESTAMP``, None
+    writes nothing); options are :class:`~stylize.painting.config.PaintConfig` fields.
 
     Returns:
         :class:`~stylize.painting.painter.PaintResult` (image (3, H, W), scores before and after).
@@ -331,19 +356,20 @@ def paint(
     from stylize.painting.painter import Painter
 
     config = resolve_config(PaintConfig, PAINT_PRESETS, preset, config_file, _overrides(prompt, options, overrides))
-    return Painter(config).run(out, on_step=on_step, overwrite=overwrite)
+    return Painter(config, model_cache).run(resolve_out(out, "paint"), on_step=on_step, overwrite=overwrite)
 
 
 def restyle(
     image: str | Path,
     prompt: str,
-    out: str | Path | None = None,
+    out: str | Path | None = DEFAULT_RESTYLE_OUT,
     *,
     source: str | None = None,
     preset: str | None = None,
     config_file: str | Path | None = None,
     overrides: dict | None = None,
     on_step: Callable[[int, int, dict], None] | None = None,
+    model_cache: Any = None,
     overwrite: bool = False,
     **options,
 ):
@@ -353,10 +379,11 @@ def restyle(
         image: the content image file; never modified.
         prompt: the target style text ("a watercolour painting").
         out: run folder (``image.png``, ``preview.png``, ``progress.gif``, ``net.pt``,
-            ``config.toml``, ``run.json``, ``metrics.jsonl``); None writes nothing.
+            ``config.toml``, ``run.json``, ``metrics.jsonl``); by default a new
+            ``runs/restyle-TIMESTAMP`` (as ``stylize restyle``); None writes nothing.
         source: the text describing the picture as it is (default ``"a Photo"``, the paper's).
         preset: ``clipstyler`` (the paper's settings, also the defaults) or ``smoke``.
-        config_file, overrides, on_step, overwrite: as :func:`draw`.
+        config_file, overrides, on_step, model_cache, overwrite: as :func:`draw`.
         **options: any :class:`~stylize.restyling.config.RestyleConfig` field, e.g. ``size=768``,
             ``content_features="clip"`` (no VGG download), ``clip=[...]``.
 
@@ -375,7 +402,7 @@ def restyle(
     merged = {key: value for key, value in given.items() if value is not None}
     merged.update(overrides or {})
     config = resolve_config(RestyleConfig, RESTYLE_PRESETS, preset, config_file, merged)
-    return Restyler(config).run(out, on_step=on_step, overwrite=overwrite)
+    return Restyler(config, model_cache).run(resolve_out(out, "restyle"), on_step=on_step, overwrite=overwrite)
 
 
 def apply_restyle(net: str | Path, image: str | Path, out: str | Path | None = None, *, device: str = "auto",

@@ -27,6 +27,11 @@ def first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
+class Cancelled(Exception):
+    """A cancel request stopped a run (neither an error nor an interrupt: nothing more is saved);
+    its run folder's ``run.json`` says ``"status": "cancelled"``."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM received (schedulers, ``timeout``, ``docker stop``, Ray): handled like Ctrl-C."""
 

@@ -14,26 +14,39 @@
   the GPU at phase edges when asked.
 - **The 2D loop**: :func:`run_steps` is the step loop that draw and paint share (lr schedule,
   metrics logging, animation frames and callbacks stay with the caller's ``step`` function).
+- **The 2D run skeleton**: :class:`Generator2D` owns a run from resolved config to run folder
+  (folder and ``config.toml``, judge construction, timer, step counting, final scores,
+  ``preview.png`` / ``progress.gif`` / ``run.json`` / ``metrics.jsonl``, the interrupt
+  convention, closing the folder); a generator (draw, paint, restyle) supplies its state and
+  steps (:meth:`Generator2D.generate`) and its own outputs (:meth:`Generator2D.write_outputs`).
+- **Run folder layout**: ``config.toml``, ``run.json`` (:data:`stylize.runs.RUN_KEYS`, schema
+  :data:`stylize.runs.RUN_SCHEMA`, status one of :data:`stylize.runs.RUN_STATUSES`; a crash
+  leaves ``"failed"``), ``metrics.jsonl``, ``preview.png`` and an animation.
+- **Scores**: ``{"trainer": {prompt: score, ..., "mean": score}, "judge": {...}}`` (100 x cosine;
+  ``judge`` only when a held-out CLIP was named) in results, ``run.json`` and final lines.
 
 This module does not import torch at load time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
 from stylize.engine.specs import DEFAULT_CLIP
+from stylize.errors import Interrupted
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "SCORE_SCALE", "GenerationConfig", "LoopOutcome", "RunOutcome", "as_score", "ProgressBar", "StepCallback", "Timer", "chain_callbacks", "frame_due",
-    "metric_floats", "milestone_factor", "prompt_scores", "run_steps",
+    "SCORE_SCALE", "GenerationConfig", "Generator2D", "InitContext", "LoopOutcome", "RunContext", "RunOutcome", "as_score",
+    "ProgressBar", "StepCallback", "Timer", "chain_callbacks", "frame_due", "metric_floats", "milestone_factor",
+    "prompt_scores", "run_steps",
 ]  # fmt: skip
 
 # on_step(step, total, metrics): step counts from 1; metrics holds floats such as "loss" and "score".
@@ -77,13 +90,17 @@ class RunOutcome:
 
     Attributes:
         out_dir: the run folder, or None when nothing was written.
-        status: ``finished``, ``interrupted`` (or, for meshes, ``diverged``).
+        status: ``finished``, ``interrupted`` (or, for meshes, ``diverged``; see
+            :data:`stylize.runs.RUN_STATUSES`).
         files: output name -> path of each file written.
+        scores: ``{"trainer": {prompt: score, ..., "mean": score}, "judge": {...}}``, 100 x the
+            cosine similarity of the result by each role's CLIP (``judge`` only when one was named).
     """
 
     out_dir: Path | None = None
     status: str = "finished"
     files: dict[str, Path] = field(default_factory=dict)
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def interrupted(self) -> bool:
@@ -179,10 +196,12 @@ def metric_floats(metrics: dict) -> dict[str, float]:
 
 @dataclass
 class LoopOutcome:
-    """How a :func:`run_steps` loop ended: steps completed, and whether Ctrl-C stopped it."""
+    """How a :func:`run_steps` loop ended: steps completed, and whether Ctrl-C (or SIGTERM) stopped
+    it (``interrupt``: the KeyboardInterrupt caught, for :meth:`Interrupted.after`)."""
 
     steps: int = 0
     interrupted: bool = False
+    interrupt: BaseException | None = None
 
 
 def run_steps(
@@ -215,8 +234,8 @@ def run_steps(
             outcome.steps = index + 1
             if on_step is not None:
                 on_step(done_before + index + 1, total, metric_floats(metrics))
-    except KeyboardInterrupt:
-        outcome.interrupted = True
+    except KeyboardInterrupt as exc:
+        outcome.interrupted, outcome.interrupt = True, exc
         logger.warning("interrupted after %d of %d steps; saving what exists", outcome.steps, iters)
     return outcome
 
@@ -275,3 +294,230 @@ class ProgressBar:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+# --------------------------------------------------------------------------- the 2D run skeleton
+
+
+@dataclass
+class InitContext:
+    """What an initialiser (a starting scene, a starting image) may look at.
+
+    Attributes:
+        size: the canvas ``(width, height)`` in pixels.
+        generator: the random stream of this run (or best-of candidate).
+        device: where the run computes (initialisers may build on the CPU; the caller moves).
+        target_image: a picture the result should resemble, (3, H, W) in [0, 1] at the canvas
+            size (photo-to-sketch starts its strokes where the picture has detail), or None.
+    """
+
+    size: tuple[int, int]
+    generator: Any
+    device: Any = "cpu"
+    target_image: Any = None
+
+    @property
+    def width(self) -> int:
+        return int(self.size[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.size[1])
+
+
+@dataclass
+class RunContext:
+    """What :meth:`Generator2D.generate` runs with: the folder, timer, callback and step count.
+
+    Attributes:
+        folder: the :class:`~stylize.runs.RunFolder`, or None when nothing is written.
+        timer: the run's :class:`Timer`.
+        on_step: the caller's progress callback (or None).
+        total: steps the callback counts to (all loops of the run together).
+        log_every: a ``metrics.jsonl`` line every this many steps (and the last).
+        steps: steps done so far, over every :meth:`loop`.
+        interrupt: the KeyboardInterrupt that stopped a loop, if one did.
+    """
+
+    folder: Any
+    timer: Timer
+    on_step: StepCallback | None
+    total: int
+    log_every: int = 10
+    steps: int = 0
+    interrupt: BaseException | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.interrupt is not None
+
+    def loop(self, iters: int, step: Callable[[int], dict]) -> LoopOutcome:
+        """Run ``step(i)`` for ``i`` in ``range(iters)`` with the callback counted on from the steps
+        already done (:func:`run_steps`); Ctrl-C ends it early and is remembered."""
+        outcome = run_steps(iters, step, on_step=self.on_step, done_before=self.steps, total=self.total)
+        self.steps += outcome.steps
+        if outcome.interrupt is not None:
+            self.interrupt = outcome.interrupt
+        return outcome
+
+    def log(self, index: int, iters: int, metrics: dict, **extra: Any) -> None:
+        """A ``metrics.jsonl`` line for step ``index`` (0-based) of ``iters`` when it is due:
+        the metrics as floats (``score`` on the score scale, as the callback sees it) and ``extra``."""
+        if self.folder is not None and (index % self.log_every == 0 or index == iters - 1):
+            self.folder.log_metrics(index, **extra, **metric_floats(metrics))
+
+
+class Generator2D:
+    """The skeleton of a 2D generation run (draw, paint, restyle, ...): a subclass supplies the
+    state and steps, the skeleton owns everything around them.
+
+    A subclass sets :attr:`kind` and, in ``__init__``, ``config`` (with ``seed``, ``iters``,
+    ``log_every``), ``device`` and the CLIP engines (:meth:`build_engines`), then implements:
+
+    - :meth:`generate`: build the state (initialisers get an :class:`InitContext`), optimise
+      through ``context.loop(iters, step)`` (each ``step(i)`` returns its metrics, ``loss`` and
+      ``score`` on the score scale at least, and may call ``context.log`` and keep animation
+      frames), score the result (:meth:`final_scores`) and return its result (a
+      :class:`RunOutcome`);
+    - :meth:`write_outputs`: write the kind's own files into the folder (:meth:`write_pictures`
+      writes ``preview.png`` and ``progress.gif``) and return extra ``run.json`` fields.
+
+    :meth:`run` then does what every generator does alike: refuse a folder that holds another run,
+    write ``config.toml`` first and ``run.json`` (:data:`stylize.runs.RUN_KEYS`) last, count steps
+    over the whole run for ``on_step``, write what exists and raise
+    :class:`~stylize.errors.Interrupted` after Ctrl-C, and leave ``run.json`` saying ``failed``
+    when an error escapes.
+
+    Example (a generator that optimises raw pixels; :class:`~stylize.painting.painter.Painter`
+    is the full version):
+        >>> @dataclass(kw_only=True)
+        ... class PixelsResult(RunOutcome):
+        ...     image: torch.Tensor
+        ...
+        >>> class Pixels(Generator2D):
+        ...     kind = "pixels"
+        ...
+        ...     def __init__(self, config):
+        ...         self.config, self.device = config, torch.device("cpu")
+        ...         self.build_engines(PromptSet.build(config.prompts), config.clip, config.judge)
+        ...
+        ...     def generate(self, context):
+        ...         c = self.config
+        ...         image = torch.rand(1, 3, c.size, c.size, requires_grad=True)
+        ...         optimiser = torch.optim.Adam([image], lr=0.05)
+        ...
+        ...         def step(index):
+        ...             optimiser.zero_grad()
+        ...             out = self.engine(image.clamp(0, 1))
+        ...             out.loss.backward()
+        ...             optimiser.step()
+        ...             metrics = {"loss": out.loss.detach(), "score": SCORE_SCALE * out.similarity_tensor(c.prompts[0])}
+        ...             context.log(index, c.iters, metrics)
+        ...             return metrics
+        ...
+        ...         context.loop(c.iters, step)
+        ...         final = image.detach().clamp(0, 1)
+        ...         return PixelsResult(image=final[0], scores=self.final_scores(final, c.prompts))
+        ...
+        ...     def write_outputs(self, folder, result, context):
+        ...         self.write_pictures(folder, result.files, result.image, [])
+        ...         return {}
+        >>> Pixels(GenerationConfig(prompts=["a red circle"], iters=50)).run("runs/pixels")  # doctest: +SKIP
+    """
+
+    kind: ClassVar[str] = ""
+    config: Any
+    device: Any
+    engine: Any
+    judge: Any
+
+    def build_engines(self, prompts, clip: Sequence[str], judge: Sequence[str], model_cache=None,
+                      judge_prompts=None, **options: Any) -> None:  # fmt: skip
+        """Set ``engine`` (the CLIP(s) trained with, on ``prompts``) and ``judge`` (held-out
+        CLIP(s) on ``judge_prompts``, default ``prompts``; the engine itself when ``judge`` names
+        none or the same models). ``options`` go to :class:`~stylize.engine.ClipEngine`."""
+        from stylize.engine import ClipEngine, ModelCache
+
+        self.model_cache = model_cache if model_cache is not None else ModelCache()
+        self.engine = ClipEngine(clip, prompts, device=self.device, model_cache=self.model_cache, **options)
+        self.judge = self.engine
+        if judge and list(judge) != list(clip):
+            self.judge = ClipEngine(judge, judge_prompts if judge_prompts is not None else prompts, device=self.device,
+                                    model_cache=self.model_cache, **options)  # fmt: skip
+
+    # -- hooks -------------------------------------------------------------------------------
+    def inputs(self) -> list:
+        """Input files of the run (a run folder refuses to overwrite them)."""
+        return []
+
+    def total_steps(self) -> int:
+        """Steps the progress callback counts to (``iters``; best-of runs multiply)."""
+        return int(self.config.iters)
+
+    def make_timer(self) -> Timer:
+        return Timer()
+
+    def generate(self, context: RunContext) -> RunOutcome:
+        """Build the state, optimise through ``context.loop`` and return the result."""
+        raise NotImplementedError
+
+    def write_outputs(self, folder, result: RunOutcome, context: RunContext) -> dict[str, Any]:
+        """Write the kind's own files (into ``result.files``); return extra ``run.json`` fields."""
+        raise NotImplementedError
+
+    # -- shared parts ------------------------------------------------------------------------
+    def final_scores(self, image, prompts: Sequence[str]) -> dict[str, dict[str, float]]:
+        """Scores of ``image`` (1, 3, H, W): ``{"trainer": {...}, "judge": {...}}`` (judge only
+        when it differs from the engine), see :func:`prompt_scores`."""
+        scores = {"trainer": prompt_scores(self.engine, image, prompts)}
+        if self.judge is not self.engine:
+            scores["judge"] = prompt_scores(self.judge, image, prompts)
+        return scores
+
+    @staticmethod
+    def write_pictures(folder, files: dict[str, Path], preview, frames: Sequence) -> None:
+        """``preview.png`` (``preview`` (3, H, W)) and ``progress.gif`` (``frames``, else the preview)."""
+        from stylize.images import save_gif, save_image
+
+        files["preview.png"] = save_image(folder.file("preview.png"), preview)
+        files["progress.gif"] = save_gif(folder.file("progress.gif"), list(frames) or [preview])
+
+    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None, overwrite: bool = False):
+        """Run and, with ``out_dir``, write the run folder (a folder holding another run is
+        refused unless ``overwrite``); ``on_step(step, total, metrics)`` after every step.
+
+        Raises:
+            Interrupted: Ctrl-C (or SIGTERM in the CLI) stopped the run; what existed was written
+                (``run.json`` says ``"status": "interrupted"``) and is in the exception's ``result``.
+        """
+        from stylize.runs import RunFolder
+
+        c = self.config
+        folder = RunFolder(out_dir, self.kind, inputs=self.inputs(), overwrite=overwrite) if out_dir is not None else None
+        context = RunContext(folder, self.make_timer(), on_step, self.total_steps(), log_every=int(c.log_every))
+        with folder if folder is not None else contextlib.nullcontext():
+            if folder is not None:
+                folder.write_config(c)
+            result = self.generate(context)
+            result.out_dir = folder.path if folder is not None else None
+            if context.interrupted:
+                result.status = "interrupted"
+            if folder is not None:
+                self._write(folder, result, context)
+        if result.interrupted:
+            raise Interrupted.after(context.interrupt or KeyboardInterrupt(), result)
+        return result
+
+    def _write(self, folder, result: RunOutcome, context: RunContext) -> None:
+        from stylize.config import to_dict
+
+        extra = self.write_outputs(folder, result, context)
+        result.files["config.toml"] = folder.file("config.toml")
+        timings = context.timer.rounded()
+        timings["per_iteration"] = context.timer.per_step(context.steps)
+        result.files["run.json"] = folder.write_run_json(
+            status=result.status, seed=self.config.seed, device=str(self.device), timings=timings, scores=result.scores,
+            steps=context.steps, config=to_dict(self.config), **extra,
+        )  # fmt: skip
+        if folder.has_metrics:
+            result.files["metrics.jsonl"] = folder.file("metrics.jsonl")

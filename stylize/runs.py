@@ -35,6 +35,52 @@ OUTPUT_NAMES = (
 )  # fmt: skip
 LOCK_NAME = ".stylize.lock"
 
+#: The version of ``run.json``'s layout (its ``"schema"`` key).
+RUN_SCHEMA = "stylize.run/2"
+
+#: What ``run.json``'s ``"status"`` says:
+#:
+#: - ``running``: the run is going on (or its process was killed outright, e.g. SIGKILL);
+#: - ``finished``: every step ran and every output is written;
+#: - ``interrupted``: Ctrl-C or SIGTERM stopped it between steps; what existed was written;
+#: - ``diverged``: (meshes) losses stopped being finite; the last good state was written;
+#: - ``failed``: an error escaped the run (``"error"`` says which); outputs may be missing;
+#: - ``cancelled``: a cancel request (the Blender add-on's worker) stopped it; nothing was written;
+#: - ``applied``: (``stylize apply``, ``restyle --apply``) a trained field or net was reused.
+RUN_STATUSES = ("running", "finished", "interrupted", "diverged", "failed", "cancelled", "applied")
+
+#: The top-level keys every generator's ``run.json`` holds (mesh, draw, paint, restyle), beside
+#: what a kind adds (``candidates``, ``input``, ``size``, ...). Scores are 100 x cosine by role:
+#: ``{"trainer": {prompt: score, ..., "mean": score}, "judge": {...}}``.
+RUN_KEYS = ("kind", "schema", "status", "complete", "interrupted", "environment", "wall_seconds", "seed", "device",
+            "timings", "scores", "steps", "config")  # fmt: skip
+
+
+def default_out(kind: str) -> Path:
+    """A new run folder ``runs/KIND-YYYYmmdd-HHMMSS`` (``-2``, ``-3``, ... when that one exists):
+    where a run goes when its command or API call names no folder."""
+    base = Path("runs") / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    candidate, number = base, 1
+    while candidate.exists():
+        number += 1
+        candidate = base.with_name(f"{base.name}-{number}")
+    return candidate
+
+
+def resolve_out(out: str | os.PathLike | None, kind: str) -> Path | None:
+    """The run folder an API call writes: ``out`` itself; a new :func:`default_out` folder when
+    ``out`` is the default ``"runs/KIND"`` (:func:`default_out_marker`); None (write nothing) for None."""
+    if out is None:
+        return None
+    if str(out) == default_out_marker(kind):
+        return default_out(kind)
+    return Path(out)
+
+
+def default_out_marker(kind: str) -> str:
+    """The API's default ``out`` for ``kind`` (``"runs/draw"``): "a new ``runs/draw-TIMESTAMP``"."""
+    return f"runs/{kind}"
+
 
 def read_run(folder: str | os.PathLike, purpose: str = "use it") -> dict[str, Any]:
     """``run.json`` of a finished run folder; an :class:`InputError` when it is missing or the run
@@ -101,8 +147,9 @@ class RunFolder:
                     raise InputError(f"--out {self.path} already holds a run ({existing[0]}, ...): choose another folder, "
                                      "or --overwrite to replace it (or --resume to continue it)")  # fmt: skip
                 self._clear(existing)
-            if not resume or not self.file("run.json").is_file():
-                write_json(self.file("run.json"), {"kind": kind, "status": "running", "complete": False})
+            self._marked = not resume or not self.file("run.json").is_file()
+            if self._marked:
+                write_json(self.file("run.json"), self._marker("running"))
         except BaseException:
             self._unlock()
             raise
@@ -213,22 +260,39 @@ class RunFolder:
         with atomic_write(path) as handle:
             handle.write("".join(line + "\n" for line in kept))
 
+    def _marker(self, status: str, **fields: Any) -> dict[str, Any]:
+        return {"kind": self.kind, "schema": RUN_SCHEMA, "status": status, "complete": False,
+                "interrupted": status == "interrupted", **fields}  # fmt: skip
+
     def write_run_json(self, **fields: Any) -> Path:
-        """Write ``run.json`` last: versions, hardware, timings, whatever the pipeline adds, and
+        """Write ``run.json`` last: the :data:`RUN_KEYS` (versions and hardware under
+        ``environment``; keys the caller does not give are null), whatever the pipeline adds, and
         ``"complete": true`` (every other output is in place)."""
-        data = {"kind": self.kind, "environment": environment_info(), "wall_seconds": round(time.time() - self.started, 3)}
+        data: dict[str, Any] = {key: None for key in RUN_KEYS}
+        data.update(kind=self.kind, schema=RUN_SCHEMA, status="finished", environment=environment_info(),
+                    wall_seconds=round(time.time() - self.started, 3), timings={}, scores={})  # fmt: skip
         data.update(fields)
+        if data["status"] not in RUN_STATUSES:
+            raise ValueError(f"expected a run status among {', '.join(RUN_STATUSES)}, got {data['status']!r}")
+        data["interrupted"] = data["status"] == "interrupted"
         data["complete"] = True
         self._completed = True
         write_json(self.file("run.json"), data)
         return self.file("run.json")
 
-    def close(self) -> None:
+    def close(self, error: BaseException | None = None) -> None:
         """Release the folder. A folder this run created and left with nothing but its start
-        marker (it failed before writing anything, e.g. on a bad input) is removed again."""
+        marker (it failed before writing anything, e.g. on a bad input) is removed again.
+
+        A run that never wrote its final ``run.json`` is marked there as ``failed`` (with the
+        error's first line), ``interrupted`` (``error`` a KeyboardInterrupt) or ``cancelled``
+        (a :class:`~stylize.errors.Cancelled`), never left ``running``."""
         if self._metrics is not None:
             self._metrics.close()
             self._metrics = None
+        if not self._completed and self._marked:
+            with contextlib.suppress(OSError):
+                write_json(self.file("run.json"), self._marker(failure_status(error), **failure_details(error)))
         if self._created and not self._completed:
             with contextlib.suppress(OSError):
                 if {entry.name for entry in self.path.iterdir()} <= {"run.json", LOCK_NAME}:
@@ -238,5 +302,24 @@ class RunFolder:
     def __enter__(self) -> "RunFolder":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, exc_type: Any, error: BaseException | None, traceback: Any) -> None:
+        self.close(error)
+
+
+def failure_status(error: BaseException | None) -> str:
+    """The ``run.json`` status of a run that ``error`` stopped before it finished writing."""
+    from stylize.errors import Cancelled
+
+    if isinstance(error, Cancelled):
+        return "cancelled"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    return "failed"
+
+
+def failure_details(error: BaseException | None) -> dict[str, str]:
+    if error is None or isinstance(error, KeyboardInterrupt):
+        return {}
+    from stylize.errors import first_line
+
+    return {"error": f"{type(error).__name__}: {first_line(error)}"}

@@ -19,8 +19,10 @@ def test_score_prints_one_json_line(capsys, tiny_clip_spec):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
     data = json.loads(lines[0])
-    scores = data["scores"][tiny_clip_spec]  # 100 x cosine, as every score the toolkit prints
+    scores = data["models"][tiny_clip_spec]  # 100 x cosine, as every score the toolkit prints
     assert set(scores) == {"a red circle", "a mess"}
+    assert data["scores"] == {"judge": {"a red circle": pytest.approx(scores["a red circle"]),
+                                        "mean": pytest.approx(scores["a red circle"])}}  # fmt: skip
     assert all(-100.0 <= v <= 100.0 for v in scores.values())
     assert data["loss"] == pytest.approx(1 - scores["a red circle"] / 100 + 0.3 * scores["a mess"] / 100, abs=1e-5)
 

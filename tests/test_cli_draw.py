@@ -64,9 +64,9 @@ def test_score_reads_the_svg_that_draw_writes(tmp_path, capsys):
                    '<circle cx="32" cy="32" r="20" fill="#e01010"/></svg>')  # fmt: skip
     spec = f"local-dir:{JUDGE}"
     assert main(["score", str(svg), "a red circle", "--clip", spec]) == 0
-    red = json.loads(capsys.readouterr().out)["scores"][spec]["a red circle"]
+    red = json.loads(capsys.readouterr().out)["scores"]["judge"]["a red circle"]
     assert main(["score", str(svg), "a blue circle", "--clip", spec]) == 0
-    blue = json.loads(capsys.readouterr().out)["scores"][spec]["a blue circle"]
+    blue = json.loads(capsys.readouterr().out)["scores"]["judge"]["a blue circle"]
     assert red > blue + 5.0, (red, blue)  # 100 x cosine
     (tmp_path / "broken.svg").write_text("<svg")
     assert main(["score", str(tmp_path / "broken.svg"), "a red circle", "--clip", spec]) == 2

@@ -43,6 +43,7 @@ def test_mesh_smoke_run_then_eval_the_run_folder(cube, tiny_clip_spec, tmp_path,
     result = json.loads(line)
     assert "\n" not in line and result["views"] == 24 and -100 <= result["mes"] <= 100
     assert set(result["ranking"]) == {"a red square", "a blue square"} and result["rank"] in (1, 2)
+    assert result["scores"] == {"judge": {"a red square": result["mes"], "mean": result["mes"]}}
 
 
 def test_eval_renders_a_mesh_without_colours_grey(tiny_clip_spec, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""``--progress json`` of ``stylize mesh`` / ``stylize draw`` and the order-keeping ``vertex_data.npz``:
+"""``--progress json`` of ``stylize mesh`` / ``stylize draw`` / ``stylize paint`` and the order-keeping ``vertex_data.npz``:
 the contract the Blender add-on's worker relies on."""
 
 from __future__ import annotations
@@ -75,7 +75,14 @@ def test_draw_progress_json_counts_steps_over_candidates(tiny_clip_spec, tmp_pat
     assert (out / "drawing.svg").is_file()
 
 
-def test_paint_has_no_json_progress(capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["paint", "a red circle", "--progress", "json"])
-    assert exit_info.value.code == 2
+def test_paint_progress_json_one_line_per_step_then_done(tiny_clip_spec, tmp_path, capsys):
+    out = tmp_path / "paint"
+    code = main(["paint", "a red circle", "--out", str(out), "--preset", "smoke", "--clip", tiny_clip_spec, "--device", "cpu",
+                 "--iters", "2", "--size", "32", "--progress", "json"])  # fmt: skip
+    assert code == 0
+    events = _events(capsys.readouterr().out)
+    steps = [e for e in events if e["event"] == "step"]
+    assert [(e["step"], e["total"]) for e in steps] == [(1, 2), (2, 2)]
+    assert all(isinstance(e["loss"], float) and isinstance(e["score"], float) for e in steps)
+    assert events[-1]["event"] == "done" and events[-1]["out"] == str(out) and events[-1]["status"] == "finished"
+    assert (out / "image.png").is_file()

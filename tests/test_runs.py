@@ -3,11 +3,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
+from stylize.errors import Cancelled
 from stylize.images import image_grid, save_gif, save_image, to_uint8_image
-from stylize.runs import RunFolder
+from stylize.runs import RUN_KEYS, RUN_SCHEMA, RunFolder
 from stylize.utils import atomic_write
 
 
@@ -22,6 +24,30 @@ def test_run_folder_files(tmp_path):
     data = json.loads((tmp_path / "run" / "run.json").read_text())
     assert data["kind"] == "draw" and data["seed"] == 3 and "torch" in data["environment"]
     assert "[render]" in (tmp_path / "run" / "config.toml").read_text()
+
+
+def test_run_json_keys_schema_and_statuses(tmp_path):
+    with RunFolder(tmp_path / "run", "paint") as run:
+        assert json.loads(run.file("run.json").read_text())["status"] == "running"
+        run.write_config({"iters": 1})
+        run.write_run_json(status="interrupted", seed=1)
+    data = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert set(RUN_KEYS) <= set(data) and data["schema"] == RUN_SCHEMA and data["complete"] is True
+    assert data["status"] == "interrupted" and data["interrupted"] is True and data["steps"] is None
+    with pytest.raises(ValueError, match="expected a run status"), RunFolder(tmp_path / "bad", "paint") as run:
+        run.write_run_json(status="done")
+
+
+@pytest.mark.parametrize(("error", "status"), [(RuntimeError("out of memory"), "failed"), (KeyboardInterrupt(), "interrupted"),
+                                               (Cancelled(), "cancelled")])  # fmt: skip
+def test_a_run_an_error_stops_is_never_left_running(tmp_path, error, status):
+    with pytest.raises(type(error)), RunFolder(tmp_path / "run", "draw") as run:
+        run.write_config({"iters": 1})  # something written: the folder stays
+        raise error
+    data = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert data["status"] == status and data["complete"] is False and data["kind"] == "draw"
+    assert ("out of memory" in data.get("error", "")) is (status == "failed")
+    assert not (tmp_path / "run" / ".stylize.lock").exists()
 
 
 def test_images_and_gif(tmp_path):

@@ -36,11 +36,9 @@ def score_args(parser: argparse.ArgumentParser) -> None:
 
 def score_run(args: argparse.Namespace) -> int:
     from stylize import api
-    from stylize.generation import as_score
 
     result = api.score(args.image, args.prompt, clip=clip_specs(args), negatives=args.negative, device=args.device)
-    scores = {model: {prompt: as_score(value) for prompt, value in sims.items()} for model, sims in result.similarities.items()}
-    emit(json.dumps({"loss": float(result.loss), "scores": scores}))
+    emit(json.dumps({"loss": result.loss, "scores": result.scores, "models": result.models}))
     return EXIT_OK
 
 
@@ -48,7 +46,7 @@ def score_run(args: argparse.Namespace) -> int:
 
 
 def default_out(kind: str) -> str:
-    from stylize.api import default_out as new_folder
+    from stylize.runs import default_out as new_folder
 
     return str(new_folder(kind))
 
@@ -133,23 +131,25 @@ def paint_args(parser: argparse.ArgumentParser) -> None:
 
     defaults = PaintConfig()
     _add_generation_options(parser, PAINT_PRESETS, "paint", defaults)
-    add_progress_option(parser, json_lines=False)
+    add_progress_option(parser)
     parser.add_argument("--param", choices=["pixel", "fft"], help=f"image parameterisation (default: {defaults.param})")
 
 
-def paint_run(args: argparse.Namespace) -> int:
+def paint_run(args: argparse.Namespace, context: CommandContext | None = None) -> int:
     from stylize import api
     from stylize.config import parse_set_items
 
+    started = time.time()
+    context = context or CommandContext()
     options = _generation_options(args)
     options["param"] = args.param
     out = args.out or default_out("paint")
-    started = time.time()
-    on_step, close = step_callback(args.progress, "paint")
+    on_step, close = step_callback(args.progress, "paint", context)
     try:
         result = api.paint(_prompts(args), out, preset=args.preset, config_file=args.config,
-                           overrides=parse_set_items(args.set), on_step=on_step, overwrite=args.overwrite, **options)  # fmt: skip
+                           overrides=parse_set_items(args.set), on_step=on_step, overwrite=args.overwrite,
+                           model_cache=context.model_cache, **options)  # fmt: skip
     finally:
         close()
-    finish(args.progress, run_summary(result, started))
+    finish(args.progress, run_summary(result, started, image=str(Path(out) / "image.png")), context)
     return EXIT_OK

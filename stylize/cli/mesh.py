@@ -117,6 +117,12 @@ def mesh_run(args: argparse.Namespace, context: CommandContext | None = None) ->
 
 
 def eval_args(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        'Prints one JSON line. "mes" (mean embedding score, as X-Mesh reports it) is 100 x the cosine similarity '
+        "between PROMPT and the judge CLIP's image embedding of the mesh, averaged over 24 renders around it "
+        '(higher is better); "scores" holds the same number in the shape every generator reports: '
+        '{"judge": {PROMPT: mes, "mean": mes}}.'
+    )
     parser.add_argument("mesh", metavar="MESH_OR_RUN", help="a mesh file or a run folder")
     parser.add_argument("prompt", help="text prompt to score")
     parser.add_argument("--judge", action="append", default=None, metavar="SPEC",
@@ -153,7 +159,7 @@ def apply_args(parser: argparse.ArgumentParser) -> None:
 def apply_run(args: argparse.Namespace) -> int:
     from stylize import api
 
-    from stylize.api import default_out
+    from stylize.runs import default_out
 
     out = args.out or default_out(f"apply-{Path(args.mesh).stem}")
     result = api.apply_field(args.source, args.mesh, out, mask=args.mask, bake=args.bake, bake_size=args.bake_size,

@@ -44,7 +44,7 @@ def restyle_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _default_out(kind: str) -> str:
-    from stylize.api import default_out
+    from stylize.runs import default_out
 
     return str(default_out(kind))
 

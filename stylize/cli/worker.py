@@ -42,7 +42,7 @@ from typing import Any, Callable, TextIO
 
 from stylize.cli import generate, mesh
 from stylize.cli.common import EXIT_OK, CommandContext
-from stylize.errors import InputError, StylizeError, first_line
+from stylize.errors import Cancelled, InputError, StylizeError, first_line
 
 __all__ = ["JobCancelled", "WORKER_COMMANDS", "Worker", "worker_args", "worker_run"]
 
@@ -55,7 +55,7 @@ WORKER_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Call
 }
 
 
-class JobCancelled(Exception):
+class JobCancelled(Cancelled):
     """A cancel request stopped the job. Neither an error nor an interrupt: the run saves nothing."""
 
 

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from stylize.config import to_dict
+from stylize.generation import RunOutcome
 from stylize.images import image_grid, save_gif, save_image
 from stylize.mesh.config import Text2MeshConfig
 from stylize.mesh.field import NeuralStyleField
@@ -40,8 +41,8 @@ __all__ = ["MESH_FORMATS", "PreviewSnapshots", "Text2MeshResult", "bake_sources"
 MESH_FORMATS = ("glb", "ply", "obj")
 
 
-@dataclass
-class Text2MeshResult:
+@dataclass(kw_only=True)
+class Text2MeshResult(RunOutcome):
     """What :func:`stylize.stylize_mesh` returns.
 
     Attributes:
@@ -49,7 +50,8 @@ class Text2MeshResult:
         faces: ``(F, 3)`` int64.
         colors: per-vertex sRGB in ``[0, 1]``, ``(V, 3)`` float32.
         field: the trained :class:`NeuralStyleField` (on the CPU).
-        scores: final scores (training CLIP over the 24-view grid, x 100).
+        scores: final scores over the 24-view grid, 100 x cosine, by role:
+            ``{"trainer": {prompt: score, ..., "mean": score}, "judge": {...}}``.
         status: ``finished``, ``diverged`` or ``interrupted``.
         iterations: iterations run.
         out_dir: the run folder, if one was written.
@@ -64,24 +66,15 @@ class Text2MeshResult:
     faces: np.ndarray
     colors: np.ndarray
     field: NeuralStyleField
-    scores: dict[str, float]
-    status: str
     iterations: int
-    out_dir: Path | None
     config: Text2MeshConfig
-    files: dict[str, Path] = field(default_factory=dict)
     styled: Any = field(default=None, repr=False)
     source: Any = field(default=None, repr=False)
     # The material's per-vertex features (V, C), colours first; None when they are just ``colors``.
     features: np.ndarray | None = field(default=None, repr=False)
 
-    @property
-    def out(self) -> Path | None:
-        """The run folder (as the CLI's final line calls it)."""
-        return self.out_dir
 
-
-def collect_result(run: Text2MeshRun, scores: dict[str, float] | None = None, stylized=None) -> Text2MeshResult:
+def collect_result(run: Text2MeshRun, scores: dict[str, dict[str, float]] | None = None, stylized=None) -> Text2MeshResult:
     """The stylized mesh of ``run`` in the input's frame, without writing anything.
 
     ``stylized``: ``run.stylized_features()`` if the caller already has it (it evaluates the field).
@@ -364,6 +357,7 @@ def save_text2mesh_outputs(
             "normalization": run.mesh.normalization.to_dict(),
         },
         iterations=run.iteration,
+        steps=run.iteration,
         skipped_steps=run.skipped_steps,
         timings={
             "train_seconds": round(train_seconds, 3),
@@ -371,6 +365,7 @@ def save_text2mesh_outputs(
             **{f"{k}_seconds": round(v, 3) for k, v in run.timings.items()},
         },
         scores=scores,
+        config=to_dict(config or cfg),
         **run_info,
         **({"bake": bake.to_dict()} if bake else {}),
     )

@@ -25,7 +25,7 @@ import torch
 
 from stylize.engine import ModelCache
 from stylize.errors import InputError, Interrupted, first_line
-from stylize.generation import StepCallback
+from stylize.generation import StepCallback, as_score
 from stylize.mesh.config import Text2MeshConfig
 from stylize.mesh.controls import prepare_mesh
 from stylize.mesh.outputs import PreviewSnapshots, Text2MeshResult, collect_result, save_text2mesh_outputs
@@ -268,7 +268,8 @@ class Text2Mesh:
 
             def log(record: StepRecord) -> None:
                 folder.log_metrics(
-                    record.step, loss=record.loss, similarity=record.similarity, lr=record.lr, skipped=record.skipped,
+                    record.step, loss=record.loss, score=as_score(record.similarity), similarity=record.similarity,
+                    lr=record.lr, skipped=record.skipped,
                     **{f"loss_{k}": v for k, v in record.losses.items()},
                 )  # fmt: skip
 

@@ -460,23 +460,28 @@ class Text2MeshRun:
         return out.mean_similarity(self.config.prompt) if self.config.prompt else -float(out.loss)
 
     @torch.no_grad()
-    def final_scores(self) -> dict[str, float]:
-        """Similarities of the result over the 24-view grid (x 100) under the training CLIP(s)
-        (``train_*``) and, when ``judge`` names other models, under those (``judge_*``)."""
+    def final_scores(self) -> dict[str, dict[str, float]]:
+        """Scores of the result over the 24-view grid, 100 x cosine, by role as every generator
+        reports them: ``{"trainer": {prompt: score, ..., "mean": score}, "judge": {...}}``
+        (``judge`` when ``judge`` names other models). ``mean`` is the text prompt's score (the
+        MES over the grid), else the mean over the prompts."""
         images = self.render_views(grid_views(), self.config.output.score_size)
-        engines = {"train": self.engine}
+        engines = {"trainer": self.engine}
         judge = list(self.config.judge)
         if judge and judge != list(self.config.clip):
             # A restyle's judge scores the prompt as a text (a direction needs source renders).
             prompts = PromptSet.build(self.config.prompt) if self.config.source else self.engine.prompts
             engines["judge"] = ClipEngine(judge, prompts, device=self.device,
                                           model_cache=self.engine.model_cache, clip_batch=self.engine.clip_batch)  # fmt: skip
-        scores: dict[str, float] = {}
+        scores: dict[str, dict[str, float]] = {}
         for role, engine in engines.items():
             out = engine(images)
-            scores.update({f"{role}_sim/{name}": 100.0 * value for name, value in _flatten_sims(out.similarities).items()})
+            sims = {name: 100.0 * value for name, value in _flatten_sims(out.similarities).items()}
             if self.config.prompt:
-                scores[f"{role}_mes"] = 100.0 * out.mean_similarity(self.config.prompt)
+                sims["mean"] = 100.0 * out.mean_similarity(self.config.prompt)
+            elif sims:
+                sims["mean"] = sum(sims.values()) / len(sims)
+            scores[role] = sims
         return scores
 
 

@@ -86,14 +86,13 @@ def _run_mesh(job: Any, folder: Path, model_cache: Any, device: str | None, on_s
     result = Text2Mesh(config, job.input, model_cache=model_cache).run(folder, on_step=on_step)
     if result.status != "finished":
         raise InputError(f"the run {result.status} after {result.iterations} iterations (non-finite losses)")
-    by = "judge" if "judge_mes" in result.scores else "trainer"
-    return {"scores": result.scores, "score": result.scores.get("judge_mes", result.scores.get("train_mes")), "score_by": by}
+    return _generation_score(result.scores)
 
 
 def _generation_score(scores: dict) -> dict[str, Any]:
-    """The manifest's score of a draw / paint run: the judge's mean if it had one, else the trainer's."""
+    """The manifest's score of a run: the judge's mean if it had one, else the trainer's."""
     by = "judge" if "judge" in scores else "trainer"
-    return {"scores": scores, "score": scores[by]["mean"], "score_by": by}
+    return {"scores": scores, "score": scores.get(by, {}).get("mean"), "score_by": by}
 
 
 def _run_draw(job: Any, folder: Path, model_cache: Any, device: str | None, on_step: Any = None) -> dict[str, Any]:

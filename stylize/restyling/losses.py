@@ -35,7 +35,7 @@ VGG19_CONTENT_LAYERS = (21, 31)
 
 
 def _vgg(pretrained: bool) -> nn.Module:
-    from stylize.vector.style import VggFeatures
+    from stylize.engine.features import VggFeatures
 
     # Random weights come from a fixed seed, so a "vgg-random" run is as reproducible as any.
     with torch.random.fork_rng(devices=[]):
@@ -50,7 +50,7 @@ class ClipContentFeatures(nn.Module):
     and four stages are convolutional, so the loss sees the picture at full resolution, as VGG's
     conv4_2 / conv5_2 do in the paper (resizing to the model's 64 or 224 px first would let
     shapes drift by a few pixels unseen). A ViT's patch grid is fixed, so for a ViT the picture
-    is resized to the model's size (:class:`stylize.vector.style.ClipFeatures`).
+    is resized to the model's size (:class:`stylize.engine.features.ClipFeatures`).
 
     Args:
         clip_model: a loaded :class:`~stylize.engine.ClipModel`.
@@ -61,7 +61,7 @@ class ClipContentFeatures(nn.Module):
 
     def __init__(self, clip_model) -> None:
         super().__init__()
-        from stylize.vector.style import ClipFeatures
+        from stylize.engine.features import ClipFeatures
 
         self.clip_model = clip_model
         visual = clip_model.model.visual

@@ -16,25 +16,23 @@ Example:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from stylize.config import to_dict
-from stylize.engine import Augmenter, ClipEngine, Direction, ModelCache, PromptSet
+from stylize.engine import Augmenter, Direction, ModelCache, PromptSet
 from stylize.engine.losses import directional_loss
-from stylize.errors import InputError, Interrupted
-from stylize.generation import RunOutcome, StepCallback, Timer, frame_due, prompt_scores, run_steps
-from stylize.images import image_grid, save_gif, save_image
+from stylize.errors import InputError
+from stylize.generation import SCORE_SCALE, Generator2D, RunContext, RunOutcome, Timer, frame_due, prompt_scores
+from stylize.images import image_grid, save_image
 from stylize.restyling.config import MAX_INPUT_PIXELS, RestyleConfig, check_restyle_config
 from stylize.restyling.io import load_picture, resize_picture, training_size
 from stylize.restyling.losses import ContentLoss, get_content_features, patch_directional_loss, random_patches, total_variation
 from stylize.restyling.stylenet import StyleNet, save_stylenet, stylize_image
 from stylize.restyling.templates import expand_templates
-from stylize.runs import RunFolder
 from stylize.utils import resolve_device
 
 logger = logging.getLogger(__name__)
@@ -46,7 +44,7 @@ OUTPUT_NAMES = ("image.png", "preview.png", "progress.gif", "net.pt", "config.to
 _GIF_SIDE = 256
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RestyleResult(RunOutcome):
     """What :meth:`Restyler.run` returns.
 
@@ -54,7 +52,7 @@ class RestyleResult(RunOutcome):
         image: the stylized picture (3, H, W) at the training size.
         content: the content image (3, H, W) as trained on (resized).
         net: the trained :class:`~stylize.restyling.stylenet.StyleNet` (eval mode).
-        scores: ``{"trainer": {prompt: cos, "mean": ...}, "judge": {...}}`` of the result.
+        scores: ``{"trainer": {prompt: score, "mean": ...}, "judge": {...}}`` of the result (100 x cosine).
         initial_scores: the same scores of the content image (judge, else trainer).
         steps: optimisation steps done.
     """
@@ -62,23 +60,30 @@ class RestyleResult(RunOutcome):
     image: Tensor
     content: Tensor
     net: StyleNet
-    scores: dict[str, dict[str, float]]
     initial_scores: dict[str, float]
     steps: int = 0
+    frames: list[Tensor] = field(default_factory=list, repr=False)
 
 
-class Restyler:
+class Restyler(Generator2D):
     """A restyle run: owns the content image, the engine, the content features and the StyleNet.
+
+    ``run(out_dir, on_step, overwrite)`` (:meth:`Generator2D.run`) trains the StyleNet and writes
+    ``image.png``, ``preview.png`` (content | result), ``progress.gif``, ``net.pt``,
+    ``config.toml``, ``run.json`` and ``metrics.jsonl`` when ``out_dir`` is given.
 
     Args:
         config: a :class:`RestyleConfig` (``image``, ``prompt`` and ``source`` set).
         model_cache: share loaded CLIPs between runs.
 
     Raises:
-        InputError: bad settings, a missing, unreadable or oversize content image.
+        InputError: bad settings, a missing, unreadable or oversize content image; at run time,
+            an output that would overwrite the content image, or ``out_dir`` holding a run.
         ModelLoadError: CLIP or VGG weights that cannot be loaded (e.g. VGG offline: use
             ``content_features = "clip"``).
     """
+
+    kind = "restyle"
 
     def __init__(self, config: RestyleConfig, model_cache: ModelCache | None = None) -> None:
         check_restyle_config(config)
@@ -96,16 +101,12 @@ class Restyler:
         features = None
         if config.lambda_content > 0 and config.content_features != "clip":
             features = get_content_features(config.content_features)
-        self.model_cache = model_cache if model_cache is not None else ModelCache()
         prompts = PromptSet.build(direction=Direction(config.source, config.prompt))
-        self.engine = ClipEngine(config.clip, prompts, device=self.device, model_cache=self.model_cache)
+        # A judge scores the prompt as a text (a direction needs the source picture's embedding).
+        self.build_engines(prompts, config.clip, config.judge, model_cache, judge_prompts=PromptSet.build(config.prompt))
         if config.lambda_content > 0 and features is None:
             features = get_content_features("clip", clip_model=self.engine.clip_models[0])
         self.content_loss = ContentLoss(features.to(self.device), self.content) if features is not None else None
-        self.judge = self.engine
-        if config.judge and list(config.judge) != list(config.clip):
-            judge_prompts = PromptSet.build(config.prompt)
-            self.judge = ClipEngine(config.judge, judge_prompts, device=self.device, model_cache=self.model_cache)
         self.texts = [self._text_pair(model) for model in self.engine.clip_models]
         with torch.no_grad():
             self.source_embeddings = [model.encode_image(self.content) for model in self.engine.clip_models]
@@ -119,7 +120,8 @@ class Restyler:
         return pair[0], pair[1]
 
     def _clip_losses(self, output: Tensor, patches: Tensor) -> dict[str, Tensor | float]:
-        """Patch and global directional losses (weight-averaged over the models) and the score."""
+        """Patch and global directional losses (weight-averaged over the models) and the score
+        (the cosine of the output with the prompt, 100 x, as every generator reports it)."""
         c = self.config
         patch_loss = dir_loss = output.new_zeros(())
         kept = score = 0.0
@@ -134,21 +136,16 @@ class Restyler:
             dir_loss = dir_loss + share * directional_loss(global_embedding, image_source, target, source).to(self.device)
             kept += share * patch_kept
             score += share * float(global_embedding.detach()[0] @ target)
-        return {"patch": patch_loss, "dir": dir_loss, "kept": kept, "score": score}
+        return {"patch": patch_loss, "dir": dir_loss, "kept": kept, "score": SCORE_SCALE * score}
 
-    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None, overwrite: bool = False) -> RestyleResult:
-        """Train the StyleNet; write ``image.png``, ``preview.png`` (content | result),
-        ``progress.gif``, ``net.pt``, ``config.toml``, ``run.json`` and ``metrics.jsonl`` when
-        ``out_dir`` is given (a folder holding another run is refused unless ``overwrite``).
+    def inputs(self) -> list:
+        return [self.config.image]
 
-        Raises:
-            InputError: an output would overwrite the content image, or ``out_dir`` holds a run.
-            Interrupted: Ctrl-C stopped the run after what existed was written.
-        """
-        c = self.config
-        folder = RunFolder(out_dir, "restyle", inputs=[c.image], overwrite=overwrite) if out_dir is not None else None
-        if folder is not None:
-            folder.write_config(c)
+    def make_timer(self) -> Timer:
+        return Timer(synchronize=torch.cuda.synchronize if self.device.type == "cuda" else None)
+
+    def generate(self, context: RunContext) -> RestyleResult:
+        c, timer = self.config, context.timer
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(c.seed)
             net = StyleNet(c.width)
@@ -157,7 +154,6 @@ class Restyler:
         schedule = torch.optim.lr_scheduler.StepLR(optimiser, step_size=c.lr_step, gamma=c.lr_gamma)
         crops = torch.Generator().manual_seed(c.seed)
         augmenter = Augmenter(c.patch_augment, copies=1, fill=c.patch_fill, seed=c.seed)
-        timer = Timer(synchronize=torch.cuda.synchronize if self.device.type == "cuda" else None)
         initial_scores = prompt_scores(self.judge, self.content, [c.prompt])
         frames: list[Tensor] = []
 
@@ -183,52 +179,29 @@ class Restyler:
                 "dir_loss": float(clip["dir"].detach()), "content_loss": float(content.detach()),
                 "tv_loss": float(tv.detach()), "patches_kept": clip["kept"], "lr": lr,
             }  # fmt: skip
-            if folder is not None and (index % c.log_every == 0 or index == c.iters - 1):
-                folder.log_metrics(index, **metrics)
+            context.log(index, c.iters, metrics)
             if frame_due(index, c.iters, c.frame_every):
                 frames.append(_thumbnail(output.detach()[0].cpu()))
             return metrics
 
-        loop = run_steps(c.iters, step, on_step=on_step)
-        try:
-            final = stylize_image(net, self.content)
-            scores = {"trainer": prompt_scores(self.engine, final[None].to(self.device), [c.prompt])}
-            if self.judge is not self.engine:
-                scores["judge"] = prompt_scores(self.judge, final[None].to(self.device), [c.prompt])
-            status = "interrupted" if loop.interrupted else "finished"
-            result = RestyleResult(
-                final, self.content[0].cpu(), net, scores, initial_scores, steps=loop.steps,
-                out_dir=Path(out_dir) if out_dir is not None else None, status=status,
-            )  # fmt: skip
-            if folder is not None:
-                self._write(folder, result, frames, timer)
-        finally:
-            if folder is not None:
-                folder.close()
-        if result.interrupted:
-            raise Interrupted(result)
-        return result
+        context.loop(c.iters, step)
+        final = stylize_image(net, self.content)
+        return RestyleResult(
+            image=final, content=self.content[0].cpu(), net=net, initial_scores=initial_scores, steps=context.steps,
+            scores=self.final_scores(final[None].to(self.device), [c.prompt]), frames=frames,
+        )  # fmt: skip
 
-    def _write(self, folder: RunFolder, result: RestyleResult, frames: list[Tensor], timer: Timer) -> None:
+    def write_outputs(self, folder, result: RestyleResult, context: RunContext) -> dict:
         c, files = self.config, result.files
         height, width = result.image.shape[-2:]
         files["image.png"] = save_image(folder.file("image.png"), result.image)
-        files["preview.png"] = save_image(folder.file("preview.png"), image_grid([result.content, result.image], columns=2))
-        files["progress.gif"] = save_gif(folder.file("progress.gif"), frames or [_thumbnail(result.image)])
+        preview = image_grid([result.content, result.image], columns=2)
+        self.write_pictures(folder, files, preview, result.frames or [_thumbnail(result.image)])
         files["net.pt"] = save_stylenet(
             folder.file("net.pt"), result.net, prompt=c.prompt, source=c.source, size=[int(height), int(width)],
             steps=result.steps, config=to_dict(c),
         )  # fmt: skip
-        files["config.toml"] = folder.file("config.toml")
-        timings = timer.rounded()
-        timings["per_iteration"] = timer.per_step(result.steps)
-        files["run.json"] = folder.write_run_json(
-            seed=c.seed, device=str(self.device), timings=timings, scores=result.scores,
-            initial_scores=result.initial_scores, steps=result.steps, size=[int(height), int(width)],
-            interrupted=result.interrupted, status=result.status, config=to_dict(c),
-        )  # fmt: skip
-        if folder.has_metrics:
-            files["metrics.jsonl"] = folder.file("metrics.jsonl")
+        return {"initial_scores": result.initial_scores, "size": [int(height), int(width)]}
 
 
 def _thumbnail(image: Tensor, side: int = _GIF_SIDE) -> Tensor:

@@ -22,31 +22,31 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from stylize.config import to_dict
-from stylize.engine import Augmenter, ClipEngine, ModelCache, PromptSet, load_image
+from stylize.colors import parse_color
+from stylize.engine import Augmenter, ModelCache, PromptSet, load_image
 from stylize.engine.engine import memory_hint
-from stylize.errors import InputError, Interrupted
+from stylize.errors import InputError
 from stylize.generation import (
     SCORE_SCALE,
+    Generator2D,
+    InitContext,
+    RunContext,
     RunOutcome,
-    StepCallback,
     Timer,
     frame_due,
-    metric_floats,
     milestone_factor,
     prompt_scores,
-    run_steps,
 )
-from stylize.images import image_grid, save_gif, save_image
-from stylize.runs import RunFolder
+from stylize.images import image_grid, save_image
 from stylize.utils import resolve_device
 from stylize.vector.config import DrawConfig, check_draw_config
 from stylize.vector.initial import initial_scene
-from stylize.vector.palette import PaletteColors, parse_color, resolve_palette, snap_to_palette
+from stylize.vector.palette import PaletteColors, resolve_palette, snap_to_palette
 from stylize.vector.renderer import get_renderer
 from stylize.vector.scene import Scene
 from stylize.vector.svg import read_svg, save_svg
@@ -101,14 +101,14 @@ class Candidate:
     interrupted: bool = False
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DrawResult(RunOutcome):
     """What :meth:`ClipDraw.run` returns.
 
     Attributes:
         scene: the best drawing (base canvas size; ``scene.scaled(k)`` for larger renders).
         image: its final render (3, H, W) at ``size * final_scale``.
-        scores: the trainer's and judge's similarities of the final drawing.
+        scores: the trainer's and judge's scores of the final drawing (100 x cosine).
         candidates: per-candidate seeds and judged scores (best-of-N).
         out_dir: the run folder, or None.
         status: ``finished`` or ``interrupted``.
@@ -117,12 +117,19 @@ class DrawResult(RunOutcome):
 
     scene: Scene
     image: Tensor
-    scores: dict[str, dict[str, float]]
     candidates: list[dict]
+    best: Any = field(default=None, repr=False)  # the chosen Candidate
+    all_candidates: list = field(default_factory=list, repr=False)
 
 
-class ClipDraw:
+class ClipDraw(Generator2D):
     """A CLIPDraw / StyleCLIPDraw run: owns the engine, style loss and inputs of one config.
+
+    ``run(out_dir, on_step, overwrite)`` (:meth:`Generator2D.run`) optimises ``best_of``
+    candidates, keeps the one the judge likes best and writes ``drawing.svg``, ``drawing.png``,
+    ``preview.png``, ``progress.gif``, ``config.toml``, ``run.json`` and ``metrics.jsonl`` when
+    ``out_dir`` is given; ``on_step(step, total, metrics)`` counts over all candidates
+    (``total = iters * best_of``).
 
     Args:
         config: a resolved :class:`DrawConfig`.
@@ -133,6 +140,8 @@ class ClipDraw:
         bad palette or colour, unknown renderer).
     """
 
+    kind = "draw"
+
     def __init__(self, config: DrawConfig, model_cache: ModelCache | None = None) -> None:
         check_draw_config(config)
         self.config = config
@@ -142,18 +151,13 @@ class ClipDraw:
         self.palette = resolve_palette(config.palette, config.palette_colors)
         self.init_scene = self._load_init(config.init) if config.init else None
         style_image = load_image(config.style, size=config.size) if config.style else None
-        self.model_cache = model_cache if model_cache is not None else ModelCache()
         prompts = PromptSet.build(config.prompts, config.negatives or None, negative_weight=config.negative_weight)
-        self.engine = ClipEngine(config.clip, prompts, device=self.device, model_cache=self.model_cache,
-                                 clip_batch=config.clip_batch, compile=config.compile)
+        self.build_engines(prompts, config.clip, config.judge, model_cache, clip_batch=config.clip_batch,
+                           compile=config.compile)  # fmt: skip
         self.style_loss = None
         if style_image is not None:
             features = get_style_features(config.style_features, clip_model=self.engine.clip_models[0]).to(self.device)
             self.style_loss = StyleLoss(style_image, features, samples=config.style_samples, seed=config.seed, device=self.device)
-        self.judge = self.engine
-        if config.judge and list(config.judge) != list(config.clip):
-            self.judge = ClipEngine(config.judge, prompts, device=self.device, model_cache=self.model_cache,
-                                 clip_batch=config.clip_batch, compile=config.compile)
 
     def _load_init(self, path: str) -> Scene:
         if not Path(path).is_file():
@@ -176,21 +180,18 @@ class ClipDraw:
         """The starting scene for ``seed`` (a copy of the init SVG, or random)."""
         if self.init_scene is not None:
             return self.init_scene.detach().clone().to(self.device)
-        generator = torch.Generator().manual_seed(seed)
         c = self.config
-        scene = initial_scene(c.shapes, c.paths, c.size, c.size, generator, c.segments, c.fill_fraction)
-        return scene.to(self.device)
+        context = InitContext((c.size, c.size), torch.Generator().manual_seed(seed), self.device)
+        return initial_scene(c.shapes, c.paths, context, c.segments, c.fill_fraction).to(self.device)
 
-    def optimise(
-        self, seed: int, timer: Timer | None = None, run: RunFolder | None = None, on_step: StepCallback | None = None,
-        done_before: int = 0, total: int | None = None,
-    ) -> Candidate:
+    def optimise(self, seed: int, context: RunContext | None = None) -> Candidate:
         """Run the loop once from the initial scene of ``seed``; Ctrl-C stops it early.
 
-        ``on_step(done_before + step, total, metrics)`` is called after each step (``step`` from 1).
+        ``context.on_step`` is called after each step, counted on from ``context.steps``.
         """
         c = self.config
-        timer = timer if timer is not None else Timer()
+        context = context if context is not None else RunContext(None, Timer(), None, c.iters)
+        timer = context.timer
         drawing = _Drawing(self.initial(seed), self.palette)
         optimisers = drawing.optimisers(c)
         base_lr = {name: opt.param_groups[0]["lr"] for name, opt in optimisers.items()}
@@ -208,15 +209,13 @@ class ClipDraw:
                 for opt in optimisers.values():
                     opt.step()
                 drawing.scene.clamp_(c.min_width, c.max_width)
-            if run is not None and (index % c.log_every == 0 or index == c.iters - 1):
-                logged = {k: v for k, v in metric_floats(metrics).items() if k != "score"}
-                run.log_metrics(index, seed=seed, lr_points=base_lr["points"] * factor, **logged)
+            context.log(index, c.iters, metrics, seed=seed, lr_points=base_lr["points"] * factor)
             if frame_due(index, c.iters, c.frame_every):
                 with torch.no_grad():
                     frames.append(self.render(drawing.current())[0].cpu())
             return metrics
 
-        loop = run_steps(c.iters, step, on_step=on_step, done_before=done_before, total=total)
+        loop = context.loop(c.iters, step)
         scene = drawing.final()
         with torch.no_grad():
             image = self.render(scene)[0].cpu()
@@ -262,54 +261,37 @@ class ClipDraw:
         return metrics
 
     # ------------------------------------------------------------------ the whole run
-    def run(self, out_dir: str | Path | None = None, on_step: StepCallback | None = None, overwrite: bool = False) -> DrawResult:
-        """Optimise ``best_of`` candidates, keep the one the judge likes best, write the run folder.
-
-        Outputs (when ``out_dir`` is given): ``drawing.svg``, ``drawing.png``, ``preview.png``,
-        ``progress.gif``, ``config.toml``, ``run.json``, ``metrics.jsonl``. ``on_step(step, total,
-        metrics)`` is called after every step, counted over all candidates (``total = iters * best_of``).
-        ``overwrite`` replaces an earlier run's outputs in ``out_dir`` (else such a folder is refused).
-
-        Raises:
-            Interrupted: Ctrl-C (or SIGTERM in the CLI) stopped the run; what existed was written
-                (``run.json`` says ``"interrupted": true``) and is in the exception's ``result``.
-        """
+    def inputs(self) -> list:
         c = self.config
-        inputs = [c.init, c.style, c.palette if not c.palette.startswith("#") else ""]
-        folder = RunFolder(out_dir, "draw", inputs=inputs, overwrite=overwrite) if out_dir is not None else None
-        if folder is not None:
-            folder.write_config(c)
-        timer = Timer()
+        return [c.init, c.style, c.palette if not c.palette.startswith("#") else ""]
+
+    def total_steps(self) -> int:
+        return self.config.iters * self.config.best_of
+
+    def generate(self, context: RunContext) -> DrawResult:
+        """Optimise ``best_of`` candidates (seeds ``seed``, ``seed + 1``, ...), keep the one the
+        judge scores best."""
+        c = self.config
         candidates: list[Candidate] = []
-        try:
-            for index in range(c.best_of):
-                candidate = self.optimise(c.seed + index, timer, folder, on_step, done_before=index * c.iters,
-                                          total=c.iters * c.best_of)  # fmt: skip
-                candidate.scores = prompt_scores(self.judge, candidate.image[None], c.prompts)
-                candidates.append(candidate)
-                logger.info("candidate seed %d: judged %.4f", candidate.seed, candidate.scores["mean"])
-                if candidate.interrupted:
-                    break
-            best = max(candidates, key=lambda cand: cand.scores["mean"])
-            with torch.no_grad():
-                final_image = self.render(best.scene, c.final_scale)[0].cpu()
-            scores = {"trainer": prompt_scores(self.engine, best.image[None], c.prompts)}
-            if self.judge is not self.engine:
-                scores["judge"] = best.scores
-            summary = [{"seed": cand.seed, "judged": cand.scores["mean"], "steps": cand.steps} for cand in candidates]
-            status = "interrupted" if any(cand.interrupted for cand in candidates) else "finished"
-            result = DrawResult(best.scene, final_image, scores, summary, out_dir=Path(out_dir) if out_dir else None, status=status)
-            if folder is not None:
-                self._write(folder, result, best, candidates, timer)
-        finally:
-            if folder is not None:
-                folder.close()
-        if result.interrupted:
-            raise Interrupted(result)
-        return result
+        for index in range(c.best_of):
+            candidate = self.optimise(c.seed + index, context)
+            candidate.scores = prompt_scores(self.judge, candidate.image[None], c.prompts)
+            candidates.append(candidate)
+            logger.info("candidate seed %d: judged %.4f", candidate.seed, candidate.scores["mean"])
+            if candidate.interrupted:
+                break
+        best = max(candidates, key=lambda cand: cand.scores["mean"])
+        with torch.no_grad():
+            final_image = self.render(best.scene, c.final_scale)[0].cpu()
+        scores = {"trainer": prompt_scores(self.engine, best.image[None], c.prompts)}
+        if self.judge is not self.engine:
+            scores["judge"] = best.scores
+        summary = [{"seed": cand.seed, "judged": cand.scores["mean"], "steps": cand.steps} for cand in candidates]
+        return DrawResult(scene=best.scene, image=final_image, scores=scores, candidates=summary, best=best,
+                          all_candidates=candidates)  # fmt: skip
 
-    def _write(self, folder: RunFolder, result: DrawResult, best: Candidate, candidates: list[Candidate], timer: Timer) -> None:
-        c = self.config
+    def write_outputs(self, folder, result: DrawResult, context: RunContext) -> dict:
+        c, best, candidates = self.config, result.best, result.all_candidates
         size = c.size * c.final_scale
         metadata = {"prompts": c.prompts, "seed": best.seed, "clip": c.clip}
         files = result.files
@@ -317,15 +299,5 @@ class ClipDraw:
                                         folder.file("drawing.svg"), size, size, metadata)  # fmt: skip
         files["drawing.png"] = save_image(folder.file("drawing.png"), result.image)
         preview = image_grid([cand.image for cand in candidates]) if len(candidates) > 1 else best.image
-        files["preview.png"] = save_image(folder.file("preview.png"), preview)
-        files["progress.gif"] = save_gif(folder.file("progress.gif"), best.frames or [best.image])
-        files["config.toml"] = folder.file("config.toml")
-        steps = sum(cand.steps for cand in candidates)
-        timings = timer.rounded()
-        timings["per_iteration"] = timer.per_step(steps)
-        files["run.json"] = folder.write_run_json(
-            seed=c.seed, device=str(self.device), timings=timings, scores=result.scores, candidates=result.candidates,
-            best_seed=best.seed, steps=steps, interrupted=result.interrupted, status=result.status, config=to_dict(c),
-        )  # fmt: skip
-        if folder.has_metrics:
-            files["metrics.jsonl"] = folder.file("metrics.jsonl")
+        self.write_pictures(folder, files, preview, best.frames or [best.image])
+        return {"candidates": result.candidates, "best_seed": best.seed}

@@ -3,6 +3,9 @@
 - ``strokes``: CLIPDraw's random open strokes (:func:`~stylize.vector.scene.random_strokes`);
 - ``fills``: random closed blobs filled with random RGBA, no stroke;
 - ``both``: blobs underneath (a ``fill_fraction`` of the paths) and strokes on top.
+
+Each initialiser gets an :class:`~stylize.generation.InitContext` (canvas size, random stream,
+device, and the target picture of a photo-to-sketch run where there is one).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Callable
 
 import torch
 
+from stylize.generation import InitContext
 from stylize.registry import Registry
 from stylize.vector.scene import Scene, VectorPath, random_strokes
 
@@ -49,21 +53,24 @@ def random_blobs(
     return Scene.from_paths(paths)
 
 
-def _strokes(num_paths: int, width: int, height: int, generator, max_segments: int, fill_fraction: float) -> Scene:
-    return random_strokes(num_paths, width, height, generator=generator, max_segments=max_segments, requires_grad=False)
+def _strokes(context: InitContext, num_paths: int, max_segments: int, fill_fraction: float) -> Scene:
+    return random_strokes(num_paths, context.width, context.height, generator=context.generator, max_segments=max_segments,
+                          requires_grad=False)  # fmt: skip
 
 
-def _fills(num_paths: int, width: int, height: int, generator, max_segments: int, fill_fraction: float) -> Scene:
-    return random_blobs(num_paths, width, height, generator=generator, max_segments=max_segments)
+def _fills(context: InitContext, num_paths: int, max_segments: int, fill_fraction: float) -> Scene:
+    return random_blobs(num_paths, context.width, context.height, generator=context.generator, max_segments=max_segments)
 
 
-def _both(num_paths: int, width: int, height: int, generator, max_segments: int, fill_fraction: float) -> Scene:
+def _both(context: InitContext, num_paths: int, max_segments: int, fill_fraction: float) -> Scene:
     num_fills = int(round(num_paths * fill_fraction))
-    blobs = random_blobs(num_fills, width, height, generator=generator, max_segments=max_segments)
-    strokes = _strokes(num_paths - num_fills, width, height, generator, max_segments, fill_fraction)
+    blobs = _fills(context, num_fills, max_segments, fill_fraction)
+    strokes = _strokes(context, num_paths - num_fills, max_segments, fill_fraction)
     return Scene.from_paths(blobs.paths() + strokes.paths())
 
 
+#: name -> ``build(context, num_paths, max_segments, fill_fraction) -> Scene``; an initialiser
+#: may read ``context.target_image`` (a picture to follow) where it has one.
 SCENE_INITIALISERS: Registry[Callable[..., Scene]] = Registry(
     "scene initialiser", {"strokes": _strokes, "fills": _fills, "both": _both}
 )
@@ -72,14 +79,19 @@ SCENE_INITIALISERS: Registry[Callable[..., Scene]] = Registry(
 def initial_scene(
     kind: str,
     num_paths: int,
-    width: int,
-    height: int,
-    generator: torch.Generator,
+    context: InitContext,
     max_segments: int = 3,
     fill_fraction: float = 0.5,
 ) -> Scene:
-    """Build the initial scene registered as ``kind`` (tensors do not require grad)."""
+    """Build the initial scene registered as ``kind`` on ``context``'s canvas with its random
+    stream (tensors on the CPU, not requiring grad).
+
+    Example:
+        >>> scene = initial_scene("strokes", 16, InitContext((224, 224), torch.Generator().manual_seed(0)))
+    """
     build = SCENE_INITIALISERS.lookup(kind)
     if not 0.0 <= fill_fraction <= 1.0:
         raise ValueError(f"expected fill_fraction in [0, 1], got {fill_fraction}")
-    return build(num_paths, width, height, generator, max_segments, fill_fraction)
+    if not isinstance(context, InitContext):
+        raise TypeError(f"expected an InitContext, got {type(context).__name__}")
+    return build(context, num_paths, max_segments, fill_fraction)

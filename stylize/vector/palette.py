@@ -1,4 +1,4 @@
-"""Colour parsing and fixed palettes for drawings.
+"""Fixed palettes for drawings (colour parsing is :mod:`stylize.colors`).
 
 A palette is a (K, 3) tensor of RGB colours in [0, 1]. It comes from a string of hex colours
 (``"#aa3300,#ffffff"``) or from an image (k-means over its pixels). A :class:`PaletteColors`
@@ -9,47 +9,13 @@ what gets saved), the backward pass the softmax's gradient.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
+from stylize.colors import parse_palette
 from stylize.errors import InputError
-
-_HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
-
-
-def parse_color(text: str) -> tuple[float, float, float]:
-    """``"#aa3300"``, ``"a30"`` or ``"white"``/``"black"`` -> RGB in [0, 1].
-
-    Raises:
-        InputError: the text is not a hex colour.
-    """
-    named = {"white": "#ffffff", "black": "#000000"}
-    value = named.get(str(text).strip().lower(), str(text).strip())
-    match = _HEX.match(value)
-    if not match:
-        raise InputError(f"bad colour {text!r}: expected a hex colour such as #aa3300")
-    digits = match.group(1)
-    if len(digits) == 3:
-        digits = "".join(c * 2 for c in digits)
-    return tuple(int(digits[i : i + 2], 16) / 255.0 for i in (0, 2, 4))  # type: ignore[return-value]
-
-
-def parse_palette(text: str) -> Tensor:
-    """A comma-separated list of hex colours -> (K, 3).
-
-    Raises:
-        InputError: an empty list or a malformed colour (the message names it).
-    """
-    items = [item.strip() for item in str(text).split(",") if item.strip()]
-    if not items:
-        raise InputError(f"bad palette {text!r}: expected comma-separated hex colours such as #aa3300,#ffffff")
-    try:
-        return torch.tensor([parse_color(item) for item in items])
-    except InputError as exc:
-        raise InputError(f"bad palette {text!r}: {exc}") from None
 
 
 def palette_from_image(path: str | Path, colors: int = 8, iterations: int = 20, seed: int = 0) -> Tensor:

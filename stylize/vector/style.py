@@ -11,7 +11,7 @@ concatenated) plus the RGB colour there. The loss between a drawing and a style 
 - moment: ``mean |mu_x - mu_y| + mean |cov_x - cov_y|`` of the hypercolumns;
 - palette: the relaxed EMD of the RGB samples with Euclidean distances.
 
-Feature extractors are picked by name from :data:`STYLE_FEATURES`:
+Feature extractors (:mod:`stylize.engine.features`) are picked by name from :data:`STYLE_FEATURES`:
 
 - ``vgg16``: torchvision VGG-16 with ImageNet weights (downloaded once by torchvision), relu1_1
   ... relu5_3 (the reference's layers 1, 3, 6, 8, 11, 13, 15, 22, 29);
@@ -22,147 +22,16 @@ Feature extractors are picked by name from :data:`STYLE_FEATURES`:
 from __future__ import annotations
 
 import logging
-import os
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from stylize.errors import ModelLoadError
+from stylize.engine.features import ClipFeatures, VggFeatures
 from stylize.registry import Registry
 
 logger = logging.getLogger(__name__)
-
-VGG_LAYERS = (1, 3, 6, 8, 11, 13, 15, 22, 29)
-_IMAGENET_MEAN = (0.485, 0.456, 0.406)
-_IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-# name -> (torchvision layer config, weights enum, label): the two VGGs the toolkit uses.
-_VGG_ARCHS = {"vgg16": ("D", "VGG16_Weights", "VGG-16"), "vgg19": ("E", "VGG19_Weights", "VGG-19")}
-
-
-class VggFeatures(nn.Module):
-    """VGG feature maps at ``layers`` of ``torchvision.models.vgg16().features`` (or ``vgg19``).
-
-    Args:
-        pretrained: load torchvision's ImageNet weights (a one-time download); False gives
-            random weights.
-        layers: indices into ``vgg16().features`` (``vgg19().features``) whose outputs are returned.
-        arch: ``vgg16`` (the style loss) or ``vgg19`` (the restyle content loss).
-        setting: the config key whose ``'clip'`` value avoids the download, for the offline error.
-
-    Shape:
-        (B, 3, H, W) in [0, 1] -> list of (B, C_l, H_l, W_l).
-    """
-
-    def __init__(
-        self, pretrained: bool = True, layers: tuple[int, ...] = VGG_LAYERS, arch: str = "vgg16",
-        setting: str = "style_features",
-    ) -> None:
-        super().__init__()
-        import torchvision
-
-        if arch not in _VGG_ARCHS:
-            raise ValueError(f"expected a VGG architecture among {', '.join(_VGG_ARCHS)}, got {arch!r}")
-        layer_config, weights_name, label = _VGG_ARCHS[arch]
-        weights = None
-        if pretrained:
-            from stylize.engine.models import offline_mode
-
-            weights = getattr(torchvision.models, weights_name).IMAGENET1K_V1
-            cached = torch.hub.get_dir() + "/checkpoints/" + weights.url.rsplit("/", 1)[-1]
-            if offline_mode() and not os.path.isfile(cached):
-                raise ModelLoadError(
-                    f"{label} weights are not cached and offline mode is on; "
-                    f"use --set {setting}=clip (no download) or go online once"
-                )
-        from torchvision.models.vgg import cfgs, make_layers
-
-        # Only the convolutional part up to the last layer asked for: building the whole VGG
-        # would initialise 120 M classifier weights that are never used.
-        needed, modules = [], 0
-        for entry in cfgs[layer_config]:
-            if modules > max(layers):
-                break
-            needed.append(entry)
-            modules += 1 if entry == "M" else 2
-        network = make_layers(needed, batch_norm=False)
-        try:
-            if weights is not None:
-                state = weights.get_state_dict(progress=False)
-                keep = {name for name, _ in network.named_parameters()}
-                network.load_state_dict({k[len("features.") :]: v for k, v in state.items() if k[len("features.") :] in keep})
-        except Exception as exc:  # URLError, hash mismatch, ...
-            raise ModelLoadError(
-                f"cannot load {label} weights ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                f"use --set {setting}=clip (no download)"
-            ) from None
-        network = network[: max(layers) + 1]
-        self.network = network.eval().requires_grad_(False)
-        self.layers = tuple(layers)
-        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
-
-    def forward(self, images: Tensor) -> list[Tensor]:
-        x = (images - self.mean) / self.std
-        outputs = []
-        for index, layer in enumerate(self.network):
-            x = layer(x)
-            if index in self.layers:
-                outputs.append(x)
-        return outputs
-
-
-class ClipFeatures(nn.Module):
-    """Intermediate feature maps of a CLIP image encoder (ViT blocks or ResNet stages).
-
-    For a ViT the patch tokens of ``blocks`` (default: every other block) are laid out on the
-    patch grid; for open_clip's ModifiedResNet the outputs of ``layer1`` ... ``layer4``.
-
-    Args:
-        clip_model: a :class:`~stylize.engine.ClipModel` (its preprocessing is used).
-
-    Shape:
-        (B, 3, H, W) in [0, 1] -> list of (B, C, h, w).
-    """
-
-    def __init__(self, clip_model, blocks: tuple[int, ...] | None = None) -> None:
-        super().__init__()
-        self.clip_model = clip_model
-        visual = clip_model.model.visual
-        if hasattr(visual, "transformer") and hasattr(visual, "grid_size"):
-            count = len(visual.transformer.resblocks)
-            self.blocks = tuple(blocks) if blocks is not None else tuple(range(0, count, 2)) or (0,)
-            self.modules_to_hook = [visual.transformer.resblocks[i] for i in self.blocks]
-            self.grid = tuple(visual.grid_size)
-        elif all(hasattr(visual, name) for name in ("layer1", "layer2", "layer3", "layer4")):
-            self.modules_to_hook = [visual.layer1, visual.layer2, visual.layer3, visual.layer4]
-            self.grid = None
-        else:
-            raise ValueError(f"clip style features support ViT and ModifiedResNet encoders, got {type(visual).__name__}")
-
-    def _as_map(self, output: Tensor, batch: int) -> Tensor:
-        if self.grid is None:
-            return output
-        if output.shape[0] != batch:  # sequence-first transformer
-            output = output.transpose(0, 1)
-        h, w = self.grid
-        tokens = output[:, -h * w :, :]
-        return tokens.transpose(1, 2).reshape(batch, -1, h, w)
-
-    def forward(self, images: Tensor) -> list[Tensor]:
-        captured: list[Tensor] = []
-        handles = [m.register_forward_hook(lambda _m, _i, out: captured.append(out)) for m in self.modules_to_hook]
-        try:
-            pixels = self.clip_model.preprocess(images.to(self.clip_model.device, torch.float32))
-            self.clip_model.model.visual(pixels)
-        finally:
-            for handle in handles:
-                handle.remove()
-        return [self._as_map(out.float(), images.shape[0]) for out in captured]
-
 
 STYLE_FEATURES: Registry[Callable[..., nn.Module]] = Registry("style features", {
     "vgg16": lambda clip_model=None: VggFeatures(pretrained=True),

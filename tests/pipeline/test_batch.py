@@ -133,7 +133,7 @@ def test_batch_writes_run_folders_and_a_manifest(local_run, jobs_file):
         run = json.loads((folder / "run.json").read_text())
         assert run["seed"] == entry["seed"]  # the derived seed is the one the run used
     mesh, drawing, paint = entries[:3]
-    assert mesh["name"] == "cube" and drawing["name"] == "circle" and "train_mes" in mesh["scores"]
+    assert mesh["name"] == "cube" and drawing["name"] == "circle" and "mean" in mesh["scores"]["trainer"]
     assert 'negatives = ["a blue star"]' in (out / drawing["id"] / "config.toml").read_text()
     assert len({mesh["seed"], drawing["seed"], paint["seed"]}) == 3
     assert not (out / ".partial").exists()

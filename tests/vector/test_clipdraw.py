@@ -11,16 +11,17 @@ import pytest
 import torch
 
 from generation_helpers import CAPTIONS, test_clip_specs
+from stylize.colors import parse_color, parse_palette
 from stylize.config import resolve_config
 from stylize.engine import ClipEngine, ModelCache
 from stylize.errors import InputError
 from stylize.eval import caption_rank, caption_scores
-from stylize.generation import milestone_factor
+from stylize.generation import InitContext, milestone_factor
 from stylize.vector import read_svg, save_svg
 from stylize.vector.clipdraw import ClipDraw
 from stylize.vector.config import DRAW_PRESETS, DrawConfig
 from stylize.vector.initial import initial_scene
-from stylize.vector.palette import PaletteColors, palette_from_image, parse_color, parse_palette
+from stylize.vector.palette import PaletteColors, palette_from_image
 
 
 def _config(clip: str, **overrides) -> DrawConfig:
@@ -69,15 +70,15 @@ def test_palette_colors_are_hard_but_differentiable():
 
 
 def test_initialisers_make_strokes_fills_or_both():
-    generator = torch.Generator().manual_seed(0)
-    strokes = initial_scene("strokes", 6, 64, 64, generator)
-    fills = initial_scene("fills", 6, 64, 64, generator)
-    both = initial_scene("both", 6, 64, 64, generator, fill_fraction=0.5)
+    context = InitContext((64, 64), torch.Generator().manual_seed(0))
+    strokes = initial_scene("strokes", 6, context)
+    fills = initial_scene("fills", 6, context)
+    both = initial_scene("both", 6, context, fill_fraction=0.5)
     assert strokes.has_stroke.all() and not strokes.has_fill.any()
     assert fills.has_fill.all() and not fills.has_stroke.any() and fills.contour_closed.all()
     assert both.has_fill.tolist() == [True] * 3 + [False] * 3
     with pytest.raises(ValueError, match="unknown scene initialiser"):
-        initial_scene("dots", 6, 64, 64, generator)
+        initial_scene("dots", 6, context)
 
 
 def test_run_folder_and_svg_matches_png(tmp_path, tiny_clip_spec):

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from stylize.engine import ModelCache
+from stylize.engine.features import VggFeatures
 from stylize.errors import ModelLoadError
 from stylize.vector.style import (
     StyleLoss,
-    VggFeatures,
     cosine_distance_matrix,
     get_style_features,
     moment_loss,
