@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from stylize.config import to_dict
+from stylize.config import absolute_paths, to_dict
 from stylize.engine import Augmenter, ClipEngine, ModelCache, PromptSet, load_image
 from stylize.engine.engine import memory_hint
 from stylize.errors import Interrupted
@@ -54,7 +54,7 @@ class Painter:
 
     def __init__(self, config: PaintConfig, model_cache: ModelCache | None = None) -> None:
         check_paint_config(config)
-        self.config = config
+        self.config = config = absolute_paths(config)  # recorded so that the run folder works from anywhere
         self.device = resolve_device(config.device)
         self.canvas = tuple(min(max(v, 0.01), 0.99) for v in parse_color(config.canvas))
         self.init_image = load_image(config.init, size=config.size).to(self.device) if config.init else None

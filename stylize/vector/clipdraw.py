@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from stylize.config import to_dict
+from stylize.config import absolute_paths, to_dict
 from stylize.engine import Augmenter, ClipEngine, ModelCache, PromptSet, load_image
 from stylize.engine.engine import memory_hint
 from stylize.errors import InputError, Interrupted
@@ -135,7 +135,7 @@ class ClipDraw:
 
     def __init__(self, config: DrawConfig, model_cache: ModelCache | None = None) -> None:
         check_draw_config(config)
-        self.config = config
+        self.config = config = absolute_paths(config)  # recorded so that the run folder works from anywhere
         self.device = resolve_device(config.device)
         self.renderer = get_renderer(config.renderer)
         self.background = parse_color(config.background)
