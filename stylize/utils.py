@@ -191,6 +191,7 @@ def environment_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,
         "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),  # how idle workers waited (see stylize.threads)
     }
     try:
         import open_clip
