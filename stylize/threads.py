@@ -5,8 +5,9 @@ be tested without a loaded machine:
 
 1. ``--threads N`` (the CLI), else ``STYLIZE_THREADS=N``, else ``OMP_NUM_THREADS=N`` (the standard
    OpenMP setting; its first number where it lists one per nesting level) fix the count;
-2. otherwise the cores this process may use (its CPU affinity) that are not busy now, at least
-   1 and at most :data:`MAX_DEFAULT_THREADS` (:func:`choose_threads`).
+2. otherwise the machine's cores that are not busy now (measured over 0.1 s), no more than this
+   process may use (its CPU affinity), at least 1 and at most :data:`MAX_DEFAULT_THREADS`
+   (:func:`choose_threads`).
 
 The count alone cannot be made safe: "busy now" is a guess about the future, and on a shared
 machine another job may start a second after the guess. What made a wrong guess expensive is how
@@ -51,7 +52,7 @@ class ThreadChoice:
         threads: torch CPU threads (>= 1).
         source: ``--threads``, ``STYLIZE_THREADS``, ``OMP_NUM_THREADS`` or ``automatic``.
         cores: cores this process may use.
-        busy: cores busy with other work when it was measured (None: not measured).
+        busy: the machine's cores busy when it was measured (None: not measured).
     """
 
     threads: int
@@ -114,18 +115,22 @@ def busy_cores(sample_s: float = 0.1) -> float:
         return 0.0
 
 
-def choose_threads(cores: int, busy: float, limit: int = MAX_DEFAULT_THREADS) -> int:
-    """The automatic count: the ``cores`` not ``busy`` (rounded), at least 1, at most ``limit``.
+def choose_threads(cores: int, busy: float, machine_cores: int | None = None, limit: int = MAX_DEFAULT_THREADS) -> int:
+    """The automatic count: the machine's idle cores (``machine_cores - busy``, rounded), no more
+    than the ``cores`` this process may use, at least 1, at most ``limit``.
 
     Example:
         >>> choose_threads(2, 0.1), choose_threads(2, 1.9), choose_threads(128, 0.0)
         (2, 1, 16)
+        >>> choose_threads(4, 60.0, machine_cores=64)  # four cores of a 64-core machine, 60 busy
+        4
     """
-    return int(max(1, min(limit, cores, round(cores - max(0.0, busy)))))
+    idle = (machine_cores if machine_cores is not None else cores) - max(0.0, busy)
+    return int(max(1, min(limit, cores, round(idle))))
 
 
-def thread_choice(requested: int | None = None, environ: Mapping[str, str] | None = None,
-                  busy: float | None = None, cores: int | None = None) -> ThreadChoice:  # fmt: skip
+def thread_choice(requested: int | None = None, environ: Mapping[str, str] | None = None, busy: float | None = None,
+                  cores: int | None = None, machine_cores: int | None = None) -> ThreadChoice:  # fmt: skip
     """Decide the torch thread count (see the module docstring for the order).
 
     Args:
@@ -133,12 +138,16 @@ def thread_choice(requested: int | None = None, environ: Mapping[str, str] | Non
         environ: the environment (default ``os.environ``).
         busy: busy cores, for tests (default: measured by :func:`busy_cores`, only when needed).
         cores: usable cores, for tests (default :func:`available_cores`).
+        machine_cores: the machine's cores, whose busy share ``busy`` counts (default: ``cores``
+            when ``cores`` is given, else ``os.cpu_count()``).
 
     Raises:
         InputError: a count below 1, or a setting that is not a positive integer.
     """
     environ = os.environ if environ is None else environ
-    cores = available_cores() if cores is None else cores
+    if cores is None:
+        cores = available_cores()
+        machine_cores = max(cores, os.cpu_count() or 1) if machine_cores is None else machine_cores
     if requested is not None:
         if requested < 1:
             raise InputError(f"--threads: expected at least 1, got {requested}")
@@ -148,7 +157,7 @@ def thread_choice(requested: int | None = None, environ: Mapping[str, str] | Non
         if value:
             return ThreadChoice(_positive(value, name), name, cores)
     busy = busy_cores() if busy is None else busy
-    return ThreadChoice(choose_threads(cores, busy), "automatic", cores, busy)
+    return ThreadChoice(choose_threads(cores, busy, machine_cores), "automatic", cores, busy)
 
 
 def quiet_openmp_environment(environ: MutableMapping[str, str] | None = None) -> bool:

@@ -65,6 +65,8 @@ def test_default_threads_leave_busy_cores_alone_and_follow_stylize_threads():
     assert threads(1.9) == 1  # busy: one thread
     assert threads(0.0, cores=128) == 16  # a many-core machine: capped
     assert threads(5.0, cores=4) == 1  # more busy than cores: still one
+    assert thread_choice(None, {}, busy=60.0, cores=4, machine_cores=64).threads == 4  # 4 usable of 64, 60 busy
+    assert thread_choice(None, {}, busy=62.5, cores=4, machine_cores=64).threads == 2
     assert threads(1.9, STYLIZE_THREADS="3") == 3
     with pytest.raises(InputError, match="STYLIZE_THREADS"):
         threads(0.0, STYLIZE_THREADS="lots")
