@@ -27,8 +27,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Mapping, MutableMapping
 
 from stylize.errors import InputError
 

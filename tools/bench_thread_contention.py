@@ -39,7 +39,7 @@ def _run(setting: str, out: Path, timeout: float) -> dict:
             env["OMP_WAIT_POLICY"] = policy.upper()
     command = [sys.executable, "-m", "stylize", "mesh", "examples/meshes/vase.obj", "a red circle", "--preset", "smoke",
                "--clip", "local-dir:tests/assets/clip/trainer", "--out", str(out), "--overwrite", "--no-progress", *extra]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{setting}: exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}")
     environment = json.loads((out / "run.json").read_text())["environment"]
@@ -68,7 +68,7 @@ def _micro(rounds: int = 2) -> None:
         for name, extra in [*MICRO_SETTINGS.items(), ("1 thread", {})]:
             env = {**{k: v for k, v in os.environ.items() if k not in CONTROLS}, **extra}
             code = MICRO.replace("THREADS", "1" if name == "1 thread" else "2")
-            done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+            done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, check=True)
             rows.setdefault(name, []).append(f"{float(done.stdout.strip()):.2f}")
     for name, values in rows.items():
         print(f"| {name} | {', '.join(values)} |")
