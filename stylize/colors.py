@@ -3,7 +3,7 @@
 backgrounds and palettes, painting canvases).
 
 The SVG reader has its own, wider colour grammar (CSS names, ``rgb()``, ``currentColor``):
-:func:`stylize.vector.svg_values.parse_color`.
+:func:`stylize.vector.svg.values.parse_color`.
 """
 
 from __future__ import annotations

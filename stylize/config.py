@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 import typing
 from pathlib import Path
@@ -229,6 +230,36 @@ def resolve_config(
         config = apply_overrides(config, presets[name])
     config = apply_overrides(config, file_data)
     return apply_overrides(config, overrides or {})
+
+
+def absolute_path(value: str) -> str:
+    """``value`` as an absolute path where it names an existing relative file or folder, else
+    unchanged (an empty setting, a colour list, a missing file keep what the user wrote).
+
+    Symbolic links are kept, not followed: the recorded name is the one the user gave."""
+    if not isinstance(value, str) or not value or os.path.isabs(value) or not os.path.exists(value):
+        return value
+    return os.path.abspath(value)
+
+
+def absolute_paths(config: T) -> T:
+    """A copy of a run config whose path-valued settings are absolute (see :func:`absolute_path`):
+    the keys its class lists in ``PATH_KEYS`` (a string or a list of strings each) and the local
+    folders and weight files of its ``clip`` and ``judge`` specs.
+
+    A run records its config in ``config.toml`` and its checkpoint; with absolute paths there,
+    ``--resume``, ``stylize bake RUN`` and ``stylize apply RUN`` work from any directory.
+    """
+    from stylize.engine.specs import absolute_spec
+
+    changes: dict[str, Any] = {}
+    for key in getattr(config, "PATH_KEYS", ()):
+        value = getattr(config, key)
+        changes[key] = [absolute_path(v) for v in value] if isinstance(value, list) else absolute_path(value)
+    for key in ("clip", "judge"):
+        if isinstance(getattr(config, key, None), list):
+            changes[key] = [absolute_spec(spec) for spec in getattr(config, key)]
+    return dataclasses.replace(config, **changes) if changes else config
 
 
 def check_seed(seed: Any, key: str = "seed") -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import platform
 import random
 import tempfile
-import time
 from pathlib import Path
 from typing import IO, Any, Iterator
 
@@ -17,6 +17,8 @@ import numpy as np
 import torch
 
 from stylize.errors import InputError
+
+logger = logging.getLogger(__name__)
 
 
 def mps_available() -> bool:
@@ -48,65 +50,23 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     return dev
 
 
-MAX_DEFAULT_THREADS = 16
-
-
-def _busy_cores(sample_s: float = 0.1) -> float:
-    """Cores busy right now: from ``/proc/stat`` over ``sample_s`` seconds where it exists (the
-    load average lags by a minute: right after a heavy job ends it still says "busy"), else the
-    1-minute load average."""
-    def read() -> tuple[int, int] | None:
-        try:
-            with open("/proc/stat") as handle:
-                fields = [int(v) for v in handle.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-        return sum(fields), idle
-
-    first = read()
-    if first is not None:
-        time.sleep(sample_s)
-        second = read()
-        if second is not None and second[0] > first[0]:
-            busy_share = 1.0 - (second[1] - first[1]) / (second[0] - first[0])
-            return max(0.0, busy_share) * (os.cpu_count() or 1)
-    try:
-        return os.getloadavg()[0]
-    except (OSError, AttributeError):
-        return 0.0
-
-
 def default_threads() -> int:
-    """Torch CPU threads when none are asked for: the cores not busy right now (measured over
-    0.1 s, see :func:`_busy_cores`), at least 1, at most 16.
+    """Torch CPU threads when ``--threads`` is not given: ``STYLIZE_THREADS``, else
+    ``OMP_NUM_THREADS``, else the cores not busy now (at least 1, at most 16); see
+    :mod:`stylize.threads`."""
+    from stylize.threads import thread_choice
 
-    ``STYLIZE_THREADS=N`` in the environment fixes the number instead (for farms, and so that
-    worker processes match their parent).
-
-    Measured on a 2-core machine (``tools/bench/bench_threads.py``): quiet, 2 threads took 0.62x the
-    time of 1 per ``fast`` iteration; under load from other processes, 2 threads ran 5-15x
-    slower than 1. Beyond ~16 threads a CLIP step stops scaling (not measured here)."""
-    fixed = os.environ.get("STYLIZE_THREADS", "").strip()
-    if fixed:
-        try:
-            value = int(fixed)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise InputError(f"STYLIZE_THREADS: expected a positive integer, got {fixed!r}")
-        return value
-    cores = os.cpu_count() or 1
-    return int(max(1, min(MAX_DEFAULT_THREADS, cores, round(cores - _busy_cores()))))
+    return thread_choice().threads
 
 
 def set_threads(threads: int | None = None) -> int:
     """Set torch's CPU threads (``None``: :func:`default_threads`); returns the number set."""
-    if threads is not None and threads < 1:
-        raise InputError(f"--threads: expected at least 1, got {threads}")
-    chosen = threads if threads is not None else default_threads()
-    torch.set_num_threads(chosen)
-    return chosen
+    from stylize.threads import thread_choice
+
+    choice = thread_choice(threads)
+    logger.info("torch CPU threads: %s", choice.describe())
+    torch.set_num_threads(choice.threads)
+    return choice.threads
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -231,6 +191,7 @@ def environment_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,
         "threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),  # how idle workers waited (see stylize.threads)
     }
     try:
         import open_clip

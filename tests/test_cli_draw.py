@@ -71,3 +71,30 @@ def test_score_reads_the_svg_that_draw_writes(tmp_path, capsys):
     (tmp_path / "broken.svg").write_text("<svg")
     assert main(["score", str(tmp_path / "broken.svg"), "a red circle", "--clip", spec]) == 2
     assert "broken.svg" in capsys.readouterr().err
+
+
+def test_draw_paint_and_restyle_record_their_files_absolute(tmp_path, capsys, tiny_clip_dir, monkeypatch):
+    import shutil
+
+    from PIL import Image
+
+    shutil.copytree(tiny_clip_dir, tmp_path / "clip")
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(tmp_path / "red.png")
+    (tmp_path / "start.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32">'
+                                        '<path d="M 2 2 L 30 30" stroke="#000" stroke-width="2" fill="none"/></svg>')  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    small = ["--preset", "smoke", "--clip", "local-dir:clip", "--device", "cpu", "--iters", "1", "--size", "32"]
+    assert main(["draw", "a red circle", "--out", "draw", *small, "--init", "start.svg", "--style", "red.png",
+                 "--set", "copies=1", "--set", "style_features=vgg16-random"]) == 0  # fmt: skip
+    assert main(["paint", "a red circle", "--out", "paint", *small, "--init", "red.png"]) == 0
+    capsys.readouterr()
+    clip = f'"local-dir:{tmp_path / "clip"}"'
+    draw = (tmp_path / "draw" / "config.toml").read_text()
+    assert clip in draw and f'init = "{tmp_path / "start.svg"}"' in draw and f'style = "{tmp_path / "red.png"}"' in draw
+    paint = (tmp_path / "paint" / "config.toml").read_text()
+    assert clip in paint and f'init = "{tmp_path / "red.png"}"' in paint
+    from stylize.config import absolute_paths
+    from stylize.restyling.config import RestyleConfig
+
+    restyle = absolute_paths(RestyleConfig(image="red.png", prompt="a blue circle", clip=["local-dir:clip"]))
+    assert restyle.image == str(tmp_path / "red.png") and restyle.clip == [f"local-dir:{tmp_path / 'clip'}"]

@@ -52,28 +52,69 @@ def test_doctor_finds_downloaded_clip_weights_and_local_folders(tmp_path, monkey
     assert f"CLIP ViT-B-32:openai: cached at {weights}" in capsys.readouterr().out
 
 
-def test_default_threads_leave_busy_cores_alone_and_follow_stylize_threads(monkeypatch):
-    import os
-
+def test_default_threads_leave_busy_cores_alone_and_follow_stylize_threads():
     import pytest
 
-    from stylize import utils
     from stylize.errors import InputError
+    from stylize.threads import thread_choice
 
-    monkeypatch.delenv("STYLIZE_THREADS", raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(utils, "_busy_cores", lambda: 0.1)
-    assert default_threads() == 2  # quiet: both cores (0.62x the time of 1 thread, measured)
-    monkeypatch.setattr(utils, "_busy_cores", lambda: 1.9)
-    assert default_threads() == 1  # busy: one thread (2 ran 5-15x slower there)
-    monkeypatch.setattr(os, "cpu_count", lambda: 128)
-    monkeypatch.setattr(utils, "_busy_cores", lambda: 0.0)
-    assert default_threads() == 16  # a many-core machine: capped
-    monkeypatch.setenv("STYLIZE_THREADS", "3")
-    assert default_threads() == 3
-    monkeypatch.setenv("STYLIZE_THREADS", "lots")
+    def threads(busy: float, cores: int = 2, **environ: str) -> int:
+        return thread_choice(None, environ, busy=busy, cores=cores).threads
+
+    assert threads(0.1) == 2  # quiet: both cores (0.62x the time of 1 thread, measured)
+    assert threads(1.9) == 1  # busy: one thread
+    assert threads(0.0, cores=128) == 16  # a many-core machine: capped
+    assert threads(5.0, cores=4) == 1  # more busy than cores: still one
+    assert thread_choice(None, {}, busy=60.0, cores=4, machine_cores=64).threads == 4  # 4 usable of 64, 60 busy
+    assert thread_choice(None, {}, busy=62.5, cores=4, machine_cores=64).threads == 2
+    assert threads(1.9, STYLIZE_THREADS="3") == 3
     with pytest.raises(InputError, match="STYLIZE_THREADS"):
-        default_threads()
+        threads(0.0, STYLIZE_THREADS="lots")
+
+
+def test_omp_num_threads_is_honoured_after_threads_and_stylize_threads():
+    import pytest
+
+    from stylize.errors import InputError
+    from stylize.threads import thread_choice
+
+    environ = {"OMP_NUM_THREADS": "3"}
+    choice = thread_choice(None, environ, busy=2.0, cores=2)  # the user's number, whatever the load
+    assert (choice.threads, choice.source) == (3, "OMP_NUM_THREADS") and "set by OMP_NUM_THREADS" in choice.describe()
+    assert thread_choice(None, {"OMP_NUM_THREADS": "4,2"}, busy=0.0, cores=2).threads == 4  # one count per nesting level
+    assert thread_choice(None, {**environ, "STYLIZE_THREADS": "5"}, busy=0.0, cores=2).threads == 5
+    assert thread_choice(1, {**environ, "STYLIZE_THREADS": "5"}, busy=0.0, cores=2).source == "--threads"
+    assert thread_choice(None, {"OMP_NUM_THREADS": " "}, busy=0.0, cores=2).source == "automatic"
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(InputError, match="OMP_NUM_THREADS"):
+            thread_choice(None, {"OMP_NUM_THREADS": bad}, busy=0.0, cores=2)
+    with pytest.raises(InputError, match="--threads"):
+        thread_choice(0, {}, busy=0.0, cores=2)
+
+
+def test_openmp_workers_wait_passively_unless_the_user_chose():
+    from stylize.threads import quiet_openmp_environment
+
+    environ: dict[str, str] = {}
+    assert quiet_openmp_environment(environ) and environ == {"OMP_WAIT_POLICY": "PASSIVE"}
+    for setting in ({"OMP_WAIT_POLICY": "ACTIVE"}, {"GOMP_SPINCOUNT": "100000"}, {"KMP_BLOCKTIME": "200"}):
+        environ = dict(setting)
+        assert not quiet_openmp_environment(environ) and environ == setting
+
+
+def test_the_command_line_sets_the_wait_policy_before_torch_loads(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    environ = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")}
+    environ["PYTHONPATH"] = str(root)
+    done = subprocess.run([sys.executable, "-m", "stylize", "doctor", "--json"], env=environ, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["threads"]["wait_policy"] == "PASSIVE"
 
 
 def test_busy_cores_reads_what_runs_now():
@@ -81,13 +122,13 @@ def test_busy_cores_reads_what_runs_now():
     import threading
     import time
 
-    from stylize.utils import _busy_cores
+    from stylize.threads import busy_cores
 
     stop = time.monotonic() + 1.0
     spinner = threading.Thread(target=lambda: [None for _ in iter(lambda: time.monotonic() > stop, True)])
     spinner.start()
     try:
-        busy = _busy_cores(0.3)
+        busy = busy_cores(0.3)
     finally:
         spinner.join()
     assert 0.5 <= busy <= (os.cpu_count() or 1) + 0.01  # at least the spinning thread

@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         shared.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output")
         if name not in THREADS_OWN:
             shared.add_argument("--threads", type=int, default=None, metavar="N",
-                                help="torch CPU threads (default: the cores not busy right now, see stylize doctor)")
+                                help="torch CPU threads (default: STYLIZE_THREADS, else OMP_NUM_THREADS, else the cores "
+                                     "not busy right now; see stylize doctor)")
         add_args(sub.add_parser(name, help=help_text, description=help_text, parents=[shared]))
     return parser
 
@@ -86,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # keep the CLI's output to our own warnings.
         for handler in logging.getLogger().handlers:
             handler.addFilter(_quiet_third_party)
+    if "torch" not in sys.modules:  # the OpenMP runtime reads its settings once, as torch loads
+        from stylize.threads import quiet_openmp_environment
+
+        quiet_openmp_environment()
     previous_threads = None
     try:
         if getattr(args, "threads", None) is not None or args.command not in THREADS_OWN:

@@ -76,12 +76,13 @@ def report(clips: list[str] | None = None) -> dict[str, Any]:
     import torch
 
     from stylize.engine.specs import DEFAULT_CLIP
-    from stylize.utils import default_threads
+    from stylize.threads import thread_choice
 
     try:
         load = os.getloadavg()[0]
     except (OSError, AttributeError):
         load = None
+    choice = thread_choice()
     cuda = torch.cuda.is_available()
     mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
     hf_cache = _hub_cache()
@@ -93,8 +94,9 @@ def report(clips: list[str] | None = None) -> dict[str, Any]:
                  "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else []},
         "mps": mps,
         "device": "cuda" if cuda else "mps" if mps else "cpu",
-        "threads": {"cores": os.cpu_count(), "load_1min": None if load is None else round(load, 2),
-                    "default": default_threads(), "torch_default": torch.get_num_threads()},
+        "threads": {"cores": os.cpu_count(), "usable_cores": choice.cores, "load_1min": None if load is None else round(load, 2),
+                    "default": choice.threads, "source": choice.source, "torch_default": torch.get_num_threads(),
+                    "wait_policy": os.environ.get("OMP_WAIT_POLICY") or "the OpenMP runtime's (spins, then sleeps)"},
         "clip_weights": [_weights_status(spec) for spec in (clips or [DEFAULT_CLIP])],
         "vgg_weights": _vgg_status(),
         "caches": {"huggingface": hf_cache, "torch_hub": torch.hub.get_dir()},
@@ -112,7 +114,8 @@ def _lines(found: dict[str, Any]) -> list[str]:
         f"stylize {found['stylize']}  python {found['python']}  torch {found['torch']}",
         f"CUDA: {gpu}   MPS: {'yes' if found['mps'] else 'no'}   runs use: {found['device']}",
         f"CPU threads: {threads['cores']} cores, load {threads['load_1min']}; stylize uses {threads['default']} "
-        f"(the cores not busy now; --threads N overrides)",
+        + ("(the cores not busy now; " if threads["source"] == "automatic" else f"(from {threads['source']}; ")
+        + f"--threads N overrides), OpenMP wait policy {threads['wait_policy']}",
     ]
     for entry in found["clip_weights"]:
         if "error" in entry:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from stylize.errors import InputError
 
-__all__ = ["DEFAULT_CLIP", "RANDOM_TAGS", "ModelSpec", "parse_model_spec"]
+__all__ = ["DEFAULT_CLIP", "RANDOM_TAGS", "ModelSpec", "absolute_spec", "parse_model_spec"]
 
 DEFAULT_CLIP = "ViT-B-32:openai"
 RANDOM_TAGS = ("random", "none")
@@ -122,3 +122,34 @@ def parse_model_spec(spec: str | ModelSpec) -> ModelSpec:
     if tag not in tags:
         raise InputError(f"CLIP spec {spec!r}: unknown pretrained tag {tag!r} for {arch} (known: {', '.join(tags) or 'none'})")
     return ModelSpec("pretrained", arch, tag, weight)
+
+
+def absolute_spec(spec: str) -> str:
+    """``spec`` with its local folder (``local-dir:DIR``) or weights file (``ARCH:FILE``) made
+    absolute, so that a run folder recording it works from any directory.
+
+    Only a relative path that exists from the current directory changes (a missing one keeps the
+    user's spelling for the error that follows); the ensemble weight (``@W``) is kept and other
+    specs (``ViT-B-32:openai``, ``hf-hub:org/name``) are returned as they are.
+
+    Example:
+        >>> absolute_spec("ViT-B-32:openai")
+        'ViT-B-32:openai'
+    """
+    if not isinstance(spec, str):
+        return spec
+    text = spec.strip()
+    match = _WEIGHT_SUFFIX.match(text)
+    body, weight = (match["body"], f"@{match['weight']}") if match else (text, "")
+    if body.startswith("local-dir:"):
+        prefix, path = "local-dir:", body[len("local-dir:") :]
+    elif body.startswith("hf-hub:"):
+        return spec
+    else:
+        arch, sep, path = body.partition(":")
+        if not sep or not (os.sep in path or "/" in path or path.endswith(_WEIGHT_FILE_SUFFIXES)):
+            return spec
+        prefix = f"{arch}:"
+    if not path or os.path.isabs(path) or not os.path.exists(path):
+        return spec
+    return f"{prefix}{os.path.abspath(path)}{weight}"

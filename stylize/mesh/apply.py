@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from stylize.config import absolute_path
 from stylize.errors import InputError
 from stylize.mesh.controls import load_mask, mask_for_loaded
 from stylize.mesh.field import NeuralStyleField, load_field
@@ -182,8 +183,8 @@ def _apply(field_path, config_path, mesh, folder, mask, overrides, device, start
         write_pictures(folder, result, render)
         result.files["config.toml"] = folder.write_config(to_dict(config))
         result.files["run.json"] = folder.write_run_json(
-            status="applied", prompt=config.prompt, seed=config.seed, device=str(target), field=str(field_path),
-            input={"path": str(mesh), "vertices": int(len(loaded.vertices)), "faces": int(len(loaded.faces))},
+            status="applied", prompt=config.prompt, seed=config.seed, device=str(target), field=absolute_path(str(field_path)),
+            input={"path": absolute_path(str(mesh)), "vertices": int(len(loaded.vertices)), "faces": int(len(loaded.faces))},
             timings={"apply_seconds": round(time.time() - started, 3)}, **({"bake": bake.to_dict()} if bake else {}),
         )  # fmt: skip
     logger.info("applied %s to %s", field_path, mesh)

@@ -20,7 +20,7 @@ import operator
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 from stylize.engine.specs import DEFAULT_CLIP
 from stylize.errors import InputError
@@ -192,6 +192,8 @@ class OutputConfig:
 class Text2MeshConfig:
     """A complete Text2Mesh run; the defaults are the published demo settings (``paper``)."""
 
+    #: settings naming files, recorded absolute (see :func:`stylize.config.absolute_paths`)
+    PATH_KEYS: ClassVar[tuple[str, ...]] = ("image_prompts",)
     prompt: str = ""
     clip: list[str] = dataclass_field(default_factory=lambda: [DEFAULT_CLIP])
     negatives: list[str] = dataclass_field(default_factory=list)

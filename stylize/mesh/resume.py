@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 import torch
 
-from stylize.config import apply_overrides, flatten_keys, to_dict
+from stylize.config import absolute_paths, apply_overrides, flatten_keys, to_dict
 from stylize.errors import InputError, first_line
 from stylize.mesh.config import Text2MeshConfig
 from stylize.utils import atomic_path
@@ -101,10 +101,12 @@ def checkpoint_problem(state: Mapping[str, Any]) -> str | None:
 def resumed_config(state: Mapping[str, Any], prompt: str, overrides: Mapping[str, Any] | None) -> Text2MeshConfig:
     """The checkpoint's config with ``overrides`` on top; only settings that do not change the
     iterations already run (``iters``, ``device``, logging, outputs) may differ."""
-    stored = apply_overrides(Text2MeshConfig(), state["config"])
+    # Absolute on both sides: a folder given relative to this directory is the same setting (and a
+    # run written before paths were recorded absolute resumes from the directory it ran in).
+    stored = absolute_paths(apply_overrides(Text2MeshConfig(), state["config"]))
     if prompt and prompt != stored.prompt:
         raise InputError(f"cannot resume: the prompt {prompt!r} differs from the run's {stored.prompt!r}")
-    config = apply_overrides(stored, dict(overrides or {}))
+    config = absolute_paths(apply_overrides(stored, dict(overrides or {})))
     before, after = flatten_keys(to_dict(stored)), flatten_keys(to_dict(config))
     for key, value in after.items():
         if value != before.get(key) and not any(key == k or (k.endswith(".") and key.startswith(k)) for k in RESUMABLE_CHANGES):

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from stylize.config import absolute_paths
 from stylize.engine import ModelCache
 from stylize.errors import InputError, Interrupted, first_line
 from stylize.generation import StepCallback, as_score
@@ -98,9 +100,11 @@ class Text2Mesh:
     ) -> None:
         if not config.prompt and not config.image_prompts:
             raise InputError("no prompt given: expected a text prompt or image_prompts")
-        self.config = config
-        self.input = Path(mesh)
-        self.mask_source = mask
+        # Absolute paths: config.toml, run.json and the checkpoint then work from any directory.
+        self.config = config = absolute_paths(config)
+        mesh = Path(os.path.abspath(mesh))
+        self.input = mesh
+        self.mask_source = Path(os.path.abspath(mask)) if isinstance(mask, (str, Path)) else mask
         self.mesh, self.weights, self.file_weights = prepare_mesh(mesh, config, mask)
         warn_if_tiny_in_view(self.mesh, config)
         self.digest = file_sha256(mesh)

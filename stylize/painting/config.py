@@ -24,6 +24,8 @@ class PaintConfig(GenerationConfig):
 
     # Keys older versions wrote into config.toml; accepted and ignored.
     LEGACY_KEYS: ClassVar[tuple[str, ...]] = ("progress",)
+    #: settings naming files, recorded absolute (see :func:`stylize.config.absolute_paths`)
+    PATH_KEYS: ClassVar[tuple[str, ...]] = ("init",)
 
     param: Literal["pixel", "fft"] = "fft"
     init: str = ""

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from stylize.colors import parse_color
+from stylize.config import absolute_paths
 from stylize.engine import Augmenter, ModelCache, PromptSet, load_image
 from stylize.engine.engine import memory_hint
 from stylize.generation import SCORE_SCALE, Generator2D, RunContext, RunOutcome, frame_due, prompt_scores
@@ -57,7 +58,7 @@ class Painter(Generator2D):
 
     def __init__(self, config: PaintConfig, model_cache: ModelCache | None = None) -> None:
         check_paint_config(config)
-        self.config = config
+        self.config = config = absolute_paths(config)  # recorded so that the run folder works from anywhere
         self.device = resolve_device(config.device)
         self.canvas = tuple(min(max(v, 0.01), 0.99) for v in parse_color(config.canvas))
         self.init_image = load_image(config.init, size=config.size).to(self.device) if config.init else None

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from torch import Tensor
 
+from stylize.config import absolute_path
 from stylize.generation import RunOutcome
 from stylize.images import image_grid, save_image
 from stylize.restyling.config import MAX_APPLY_PIXELS
@@ -88,7 +89,7 @@ def _apply(network, metadata, net_path, image, folder, target):
         result.files["preview.png"] = save_image(folder.file("preview.png"), _side_by_side(picture, stylized))
         height, width = stylized.shape[-2:]
         result.files["run.json"] = folder.write_run_json(
-            status="applied", net=str(net_path), input=str(image), size=[int(height), int(width)], device=str(target),
+            status="applied", net=absolute_path(str(net_path)), input=absolute_path(str(image)), size=[int(height), int(width)], device=str(target),
             timings={"forward": round(seconds, 4)}, prompt=metadata.get("prompt"), source=metadata.get("source"),
         )  # fmt: skip
     return result

@@ -88,6 +88,8 @@ class RestyleConfig:
 
     # Keys older versions wrote into config.toml; accepted and ignored.
     LEGACY_KEYS: ClassVar[tuple[str, ...]] = ("progress",)
+    #: settings naming files, recorded absolute (see :func:`stylize.config.absolute_paths`)
+    PATH_KEYS: ClassVar[tuple[str, ...]] = ("image",)
 
     image: str = ""
     prompt: str = ""

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from stylize.config import to_dict
+from stylize.config import absolute_paths, to_dict
 from stylize.engine import Augmenter, Direction, ModelCache, PromptSet
 from stylize.engine.losses import directional_loss
 from stylize.errors import InputError
@@ -87,7 +87,7 @@ class Restyler(Generator2D):
 
     def __init__(self, config: RestyleConfig, model_cache: ModelCache | None = None) -> None:
         check_restyle_config(config)
-        self.config = config
+        self.config = config = absolute_paths(config)  # recorded so that the run folder works from anywhere
         self.device = resolve_device(config.device)
         picture = load_picture(config.image, MAX_INPUT_PIXELS, "content image")
         height, width = training_size(picture.shape[-2], picture.shape[-1], config.size)

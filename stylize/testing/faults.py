@@ -246,6 +246,48 @@ def _earlier_run(folder: Path) -> list[str]:
     return ["mesh", "in.obj", "a cube", "--out", "run", *MESH_SMALL]
 
 
+def _gltf_cube(folder: Path, buffer_uri: str, image_uri: str | None = None) -> Path:
+    """``folder/asset/in.gltf``: a cube whose buffer is the file ``buffer_uri`` names (written by
+    the caller), and with ``image_uri`` an emissive texture (an image only carried to outputs)."""
+    positions = struct.pack("<24f", *[c for x in (-1, 1) for y in (-1, 1) for z in (-1, 1) for c in (x, y, z)])
+    triangles = [0, 2, 3, 0, 3, 1, 4, 5, 7, 4, 7, 6, 0, 1, 5, 0, 5, 4, 2, 6, 7, 2, 7, 3, 0, 4, 6, 0, 6, 2, 1, 3, 7, 1, 7, 5]
+    (folder / "asset").mkdir(exist_ok=True)
+    (folder / "cube.bin").write_bytes(positions + struct.pack(f"<{len(triangles)}H", *triangles))
+    document: dict = {
+        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 1, "material": 0}]}],
+        "materials": [{"pbrMetallicRoughness": {"baseColorFactor": [0.8, 0.8, 0.8, 1.0]}}],
+        "buffers": [{"uri": buffer_uri, "byteLength": 96 + 2 * len(triangles)}],
+        "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 96},
+                        {"buffer": 0, "byteOffset": 96, "byteLength": 2 * len(triangles)}],
+        "accessors": [{"bufferView": 0, "componentType": 5126, "count": 8, "type": "VEC3", "min": [-1, -1, -1], "max": [1, 1, 1]},
+                      {"bufferView": 1, "componentType": 5123, "count": len(triangles), "type": "SCALAR"}],
+    }  # fmt: skip
+    if image_uri is not None:
+        document.update(images=[{"uri": image_uri, "mimeType": "image/png"}], textures=[{"source": 0}])
+        document["materials"][0]["emissiveTexture"] = {"index": 0}
+    (folder / "asset" / "in.gltf").write_text(json.dumps(document))
+    return folder / "asset" / "in.gltf"
+
+
+def _gltf_buffer_outside(uri: str, link: bool = False) -> Callable[[Path], list[str]]:
+    """A .gltf whose buffer is read from outside its folder (by ``uri``, or a link planted inside)."""
+    def setup(folder: Path) -> list[str]:
+        _gltf_cube(folder, uri)
+        if link:
+            (folder / "asset" / uri).symlink_to(folder / "cube.bin")
+        return ["mesh", "asset/in.gltf", "a cube", "--out", "run", *MESH_SMALL]
+
+    return setup
+
+
+def _gltf_image_not_an_image(folder: Path) -> list[str]:
+    _gltf_cube(folder, "cube.bin", image_uri="notes.txt")
+    (folder / "asset" / "cube.bin").write_bytes((folder / "cube.bin").read_bytes())
+    (folder / "asset" / "notes.txt").write_text("root:x:0:0:root:/root:/bin/bash\n")  # declared image/png
+    return ["bake", "asset/in.gltf", "--size", "64", "--out", "baked.glb"]
+
+
 CASES: list[FaultCase] = [
     # --- data loss ---
     FaultCase("mesh --out holding the input named mesh.obj", "data loss",
@@ -311,6 +353,19 @@ CASES: list[FaultCase] = [
               lambda f: [*(_pickle_weights(f / "evil.pt") and []), "score", *(_small_png(f / "a.png") and []), "a.png",
                          "a cat", "--clip", f"RN50:{f / 'evil.pt'}"],
               text="not a plain tensor checkpoint", check=lambda f: "payload ran" if (f / "pwned.txt").exists() else None),
+    FaultCase("a .gltf buffer URI climbing out of its folder (../)", "security", _gltf_buffer_outside("../cube.bin"),
+              text="climbs out of the asset's folder", check=_no_complete_looking_run("run")),
+    FaultCase("a .gltf buffer URI climbing out percent-encoded (%2e%2e/)", "security",
+              _gltf_buffer_outside("%2e%2e%2fcube.bin"), text="climbs out of the asset's folder",
+              check=_no_complete_looking_run("run")),
+    FaultCase("a .gltf buffer through a symbolic link out of its folder", "security",
+              _gltf_buffer_outside("linked.bin", link=True), text="climbs out of the asset's folder",
+              check=_no_complete_looking_run("run")),
+    FaultCase("a .gltf buffer URI naming an absolute file: path", "security",
+              lambda f: [*(_gltf_cube(f, f"file://{f / 'cube.bin'}") and []), "mesh", "asset/in.gltf", "a cube", "--out",
+                         "run", *MESH_SMALL], text="only relative file names", check=_no_complete_looking_run("run")),
+    FaultCase("a .gltf image (emissive) that is not a PNG or JPEG, baked", "security", _gltf_image_not_an_image,
+              text="is not a PNG or JPEG image", check=lambda f: "baked.glb written" if (f / "baked.glb").exists() else None),
     # --- silently wrong ---
     FaultCase("a stray far-away triangle shrinks the mesh", "silent",
               lambda f: [*(_cube_obj(f / "in.obj", stray=True) and []), "mesh", "in.obj", "a cube", "--out", "run", *MESH_SMALL],

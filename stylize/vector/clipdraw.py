@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from stylize.colors import parse_color
+from stylize.config import absolute_paths
 from stylize.engine import Augmenter, ModelCache, PromptSet, load_image
 from stylize.engine.engine import memory_hint
 from stylize.errors import InputError
@@ -144,7 +145,7 @@ class ClipDraw(Generator2D):
 
     def __init__(self, config: DrawConfig, model_cache: ModelCache | None = None) -> None:
         check_draw_config(config)
-        self.config = config
+        self.config = config = absolute_paths(config)  # recorded so that the run folder works from anywhere
         self.device = resolve_device(config.device)
         self.renderer = get_renderer(config.renderer)
         self.background = parse_color(config.background)

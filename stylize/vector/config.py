@@ -36,6 +36,8 @@ class DrawConfig(GenerationConfig):
 
     # Keys older versions wrote into config.toml; accepted and ignored.
     LEGACY_KEYS: ClassVar[tuple[str, ...]] = ("progress",)
+    #: settings naming files, recorded absolute (see :func:`stylize.config.absolute_paths`)
+    PATH_KEYS: ClassVar[tuple[str, ...]] = ("init", "style", "palette")
 
     iters: int = 1000
     paths: int = 256

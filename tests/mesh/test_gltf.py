@@ -412,3 +412,74 @@ def test_textured_parts_without_uvs_are_refused_not_written_invalid(tmp_path):
     with pytest.raises(ValueError, match="has no TEXCOORD_0 for its material's textures; pass uv"):
         write_scene_glb(mesh, tmp_path / "out.glb", mesh.file_vertices)
     assert not (tmp_path / "out.glb").exists()
+
+
+# --- URIs: one resolver, nothing outside the asset's folder ---------------------------------------
+
+
+def _external_scene(folder, buffer_uri: str):
+    """The .gltf test scene whose buffer URI is ``buffer_uri`` (its bytes are wherever the test puts them)."""
+    path = write_scene(folder, "gltf")
+    document = json.loads(path.read_text())
+    document["buffers"][0]["uri"] = buffer_uri
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_buffer_uris_that_climb_out_of_the_folder_are_refused(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    asset = _external_scene(tmp_path / "asset", "scene.bin")
+    (outside / "secret.bin").write_bytes((tmp_path / "asset" / "scene.bin").read_bytes())  # a readable target
+    for uri in ("../outside/secret.bin", "%2e%2e/outside/secret.bin", "%2E%2E%2Foutside%2Fsecret.bin", "sub/../../outside/secret.bin"):
+        _external_scene(tmp_path / "asset", uri)
+        with pytest.raises(InputError, match="climbs out of the asset's folder") as info:
+            load_mesh(asset)
+        assert str(asset) in str(info.value) and "\n" not in str(info.value)
+    (tmp_path / "asset" / "link.bin").symlink_to(outside / "secret.bin")  # a link inside, its target outside
+    _external_scene(tmp_path / "asset", "link.bin")
+    with pytest.raises(InputError, match="climbs out of the asset's folder"):
+        load_mesh(asset)
+    for uri in (str(outside / "secret.bin"), f"file://{outside / 'secret.bin'}", "file:secret.bin", "http://example.com/a.bin",
+                "//server/share/a.bin", "C:/secret.bin"):
+        _external_scene(tmp_path / "asset", uri)
+        with pytest.raises(InputError, match="only relative file names|not a relative file name"):
+            load_mesh(asset)
+    (tmp_path / "asset" / "sub").mkdir()
+    (tmp_path / "asset" / "inner.bin").symlink_to(tmp_path / "asset" / "scene.bin")  # links that stay inside are fine
+    for uri in ("inner.bin", "sub/../scene.bin", "./scene%2Ebin"):
+        _external_scene(tmp_path / "asset", uri)
+        assert len(load_mesh(asset).faces) == 8
+
+
+def test_data_uris_decode_bytes_not_text(tmp_path):
+    from urllib.parse import quote_from_bytes
+
+    from stylize.mesh.gltf.asset import resolve_uri
+
+    assert resolve_uri("data:,a%FFb%00", tmp_path) == b"a\xffb\x00"
+    assert resolve_uri("data:application/octet-stream;BASE64,AP8%3D", tmp_path) == b"\x00\xff"
+    reference = load_mesh(write_scene(tmp_path / "glb", "glb"))
+    asset = write_scene(tmp_path / "asset", "gltf")
+    binary = (tmp_path / "asset" / "scene.bin").read_bytes()
+    assert any(b >= 0x80 for b in binary)  # float32 data: bytes that UTF-8 would have mangled
+    _external_scene(tmp_path / "asset", "data:application/octet-stream," + quote_from_bytes(binary))
+    np.testing.assert_array_equal(load_mesh(asset).vertices, reference.vertices)
+    _external_scene(tmp_path / "asset", "data:application/octet-stream;base64,AP8*")
+    with pytest.raises(InputError, match=r"buffers\[0\] has a malformed data: URI"):
+        load_mesh(asset)
+
+
+def test_images_must_be_png_or_jpeg_by_their_bytes_even_when_only_re_embedded(tmp_path):
+    asset = write_scene(tmp_path, "gltf")
+    (tmp_path / "notes.txt").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    document = json.loads(asset.read_text())
+    document["images"].append({"uri": "notes.txt", "mimeType": "image/png"})
+    document["textures"].append({"source": 2})
+    document["materials"][1]["emissiveTexture"] = {"index": 2}  # never decoded, only carried to the output
+    asset.write_text(json.dumps(document))
+    with pytest.raises(InputError, match=r"images\[2\] is not a PNG or JPEG image by its bytes \(it declares image/png\)"):
+        read_scene(asset)
+    document["images"][2] = {"uri": "painted.png", "mimeType": "image/jpeg"}  # mislabelled: read as what it is
+    asset.write_text(json.dumps(document))
+    assert read_scene(asset).source.images[2][1] == "image/png"

@@ -33,6 +33,7 @@ def _crash_at(step: int):
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, tiny_clip_spec):
+    torch.set_num_threads(2)  # as the autouse fixture sets for each test: this module fixture runs before it
     folder = tmp_path_factory.mktemp("resume")
     v, f = make_icosphere(2)
     save_mesh(folder / "sphere.ply", v * 1.5 + 0.2, f, np.random.default_rng(3).random((len(v), 3)))
@@ -136,3 +137,55 @@ def test_resume_refuses_changed_settings_inputs_and_missing_checkpoints(setup, t
     assert "nowhere not found" in capsys.readouterr().err
     assert main(["mesh", "--no-progress"]) == 2
     assert "expected INPUT and PROMPT" in capsys.readouterr().err
+
+
+def test_a_run_folder_resumes_and_bakes_from_another_directory(tmp_path, tiny_clip_dir, monkeypatch, capsys):
+    import shutil
+
+    from PIL import Image
+
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copytree(tiny_clip_dir, here / "clip")
+    v, f = make_icosphere(2)
+    save_mesh(here / "sphere.ply", v, f)
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(here / "red.png")
+    np.save(here / "mask.npy", (v[:, 1] > -0.2).astype(np.float32))
+    monkeypatch.chdir(here)  # every path the run is given is relative to this directory
+    settings = [arg for key, value in SETTINGS.items() if key != "iters" for arg in ("--set", f"{key}={value}")]
+    assert main(["mesh", "sphere.ply", "a red circle", "--out", "run", "--preset", "smoke", "--clip", "local-dir:clip",
+                 "--image-prompt", "red.png", "--mask", "mask.npy", "--iters", "2", "--no-progress", *settings]) == 0  # fmt: skip
+    capsys.readouterr()
+    config = (here / "run" / "config.toml").read_text()
+    assert f'"local-dir:{here / "clip"}"' in config and f'"{here / "red.png"}"' in config
+    assert json.loads((here / "run" / "run.json").read_text())["input"]["path"] == str(here / "sphere.ply")
+
+    monkeypatch.chdir(elsewhere)  # nothing of the above is reachable by its relative name now
+    assert main(["mesh", "--resume", str(here / "run"), "--iters", "3", "--no-progress"]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["iterations"] == 3
+    assert main(["bake", str(here / "run"), "--size", "64", "--out", "baked.glb"]) == 0, capsys.readouterr().err
+    assert (elsewhere / "baked.glb").stat().st_size > 0
+    assert main(["apply", str(here / "run"), str(here / "sphere.ply"), "--out", "applied"]) == 0, capsys.readouterr().err
+    applied = json.loads((elsewhere / "applied" / "run.json").read_text())
+    assert applied["input"]["path"] == str(here / "sphere.ply") and applied["field"] == str(here / "run" / "field.pt")
+
+
+def test_absolute_paths_change_only_existing_relative_paths(tmp_path, monkeypatch):
+    from stylize.config import absolute_paths
+    from stylize.engine.specs import absolute_spec
+    from stylize.mesh.config import Text2MeshConfig
+    from stylize.vector.config import DrawConfig
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clip").mkdir()
+    (tmp_path / "w.pt").write_bytes(b"")
+    (tmp_path / "style.png").write_bytes(b"")
+    assert absolute_spec("local-dir:clip@0.5") == f"local-dir:{tmp_path / 'clip'}@0.5"
+    assert absolute_spec("ViT-B-32:w.pt") == f"ViT-B-32:{tmp_path / 'w.pt'}"
+    for unchanged in ("ViT-B-32:openai", "hf-hub:org/name", "local-dir:missing", "local-dir:/abs/clip", "RN50:random"):
+        assert absolute_spec(unchanged) == unchanged
+    draw = absolute_paths(DrawConfig(style="style.png", palette="#ff0000,#00ff00", init="", clip=["local-dir:clip"], judge=["x:y"]))
+    assert (draw.style, draw.palette, draw.init) == (str(tmp_path / "style.png"), "#ff0000,#00ff00", "")
+    assert draw.clip == [f"local-dir:{tmp_path / 'clip'}"] and draw.judge == ["x:y"]
+    mesh = absolute_paths(Text2MeshConfig(image_prompts=["style.png", "gone.png"]))
+    assert mesh.image_prompts == [str(tmp_path / "style.png"), "gone.png"]

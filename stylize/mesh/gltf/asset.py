@@ -12,8 +12,11 @@ images beside it, or inline as ``data:`` URIs) and decodes what the scene reader
 Sizes are checked against :class:`GltfLimits` *before* anything is allocated (an accessor's
 element count, an image's pixel count from its header, a buffer's byte length), so a hostile or
 broken file costs an :class:`~stylize.errors.InputError` of one line naming the file, not memory.
-External files are resolved relative to the asset's folder; ``http(s)`` and absolute URIs are
-refused (a mesh loader does not fetch things).
+Every buffer and image URI goes through :func:`resolve_uri`: ``data:`` URIs are decoded (base64 or
+percent-encoded bytes), other URIs must be relative file names that stay inside the asset's folder
+once percent-decoded and resolved (symbolic links included); ``file:``, ``http(s):`` and absolute
+paths are refused (a mesh loader does not fetch things, nor read files the asset does not own).
+Images must be PNG or JPEG by their bytes, whatever ``mimeType`` they declare.
 """
 
 from __future__ import annotations
@@ -23,18 +26,19 @@ import binascii
 import io
 import json
 import logging
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 import numpy as np
 
 from stylize.errors import InputError
 from stylize.mesh.gltf.glb import COMPONENT_DTYPES, TYPE_WIDTHS, read_glb
 
-__all__ = ["COMPRESSION_EXTENSIONS", "GltfAsset", "GltfLimits", "image_mime_type"]
+__all__ = ["COMPRESSION_EXTENSIONS", "GltfAsset", "GltfLimits", "image_mime_type", "resolve_uri"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +79,68 @@ def image_mime_type(raw: bytes) -> str | None:
     if raw.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     return None
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def _decode_data_uri(uri: str) -> bytes:
+    """The bytes of ``data:[<type>][;base64],<payload>`` (RFC 2397): base64 or percent-encoded
+    bytes, never passed through a text encoding (``%FF`` is the byte 0xFF)."""
+    header, comma, payload = uri[len("data:") :].partition(",")
+    if not comma:
+        raise ValueError("has a malformed data: URI (no comma)")
+    raw = unquote_to_bytes(payload)
+    if header.lower().split(";")[-1].strip() != "base64":
+        return raw
+    try:
+        return base64.b64decode(b"".join(raw.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("has a malformed data: URI (invalid base64)") from None
+
+
+def resolve_uri(uri: str, folder: str | Path) -> bytes | Path:
+    """What a glTF buffer or image URI names: the bytes of a ``data:`` URI, or the path of a file
+    inside ``folder`` (the asset's folder).
+
+    A file URI is percent-decoded *before* it is checked, then resolved (``..`` and symbolic links
+    followed) and must stay inside ``folder``: ``../secret``, ``%2e%2e/secret`` and a link pointing
+    out of the folder are refused, as are absolute paths and any scheme but ``data:`` (``file:``,
+    ``http:``, a drive letter).
+
+    Args:
+        uri: the URI as the glTF JSON holds it.
+        folder: the folder holding the ``.gltf`` file.
+
+    Returns:
+        ``bytes`` for a ``data:`` URI, else the resolved :class:`~pathlib.Path` (which may not exist).
+
+    Raises:
+        ValueError: a refused or malformed URI; the message (to follow the thing's name, as in
+            "buffers[0] refers to ...") says why in one line.
+
+    Example:
+        >>> resolve_uri("data:,a%FFb", ".")
+        b'a\\xffb'
+    """
+    if uri[:5].lower() == "data:":
+        return _decode_data_uri(uri)
+    if _SCHEME.match(uri) or uri.startswith("//"):
+        raise ValueError(f"refers to {uri!r}; only relative file names and data: URIs are read (no schemes such as file: or http:)")
+    try:
+        name = unquote_to_bytes(uri).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"refers to {uri!r}, which is not a valid UTF-8 file name once percent-decoded") from None
+    if not name or "\0" in name or name.startswith(("/", "\\")):
+        raise ValueError(f"refers to {uri!r}, which is not a relative file name; only files beside the asset are read")
+    try:
+        root = Path(folder).resolve()
+        target = (root / name).resolve()
+    except (OSError, RuntimeError):  # a symbolic-link loop
+        raise ValueError(f"refers to {uri!r}, which cannot be resolved (a symbolic-link loop?)") from None
+    if target != root and root not in target.parents:
+        raise ValueError(f"refers to {uri!r}, which climbs out of the asset's folder; only files beside the asset are read")
+    return target
 
 
 class GltfAsset:
@@ -149,19 +215,16 @@ class GltfAsset:
             logger.warning("%s: uses %s; texture transforms are ignored when sampling colours", self.path, ignored[0])
 
     def _resolve_uri(self, uri: str, what: str) -> bytes:
-        """The bytes a buffer or image URI names: a ``data:`` URI or a file beside the asset."""
-        if uri.startswith("data:"):
-            header, _, payload = uri.partition(",")
-            try:
-                return base64.b64decode(payload, validate=True) if header.endswith(";base64") else unquote(payload).encode()
-            except (binascii.Error, ValueError):
-                raise self.error(f"{what} has a malformed data: URI") from None
-        if "://" in uri or uri.startswith(("/", "\\")) or (len(uri) > 1 and uri[1] == ":"):
-            raise self.error(f"{what} refers to {uri!r}; only relative file names and data: URIs are read")
-        target = self.folder / unquote(uri)
-        if not target.is_file():
+        """The bytes a buffer or image URI names (see :func:`resolve_uri`)."""
+        try:
+            resolved = resolve_uri(uri, self.folder)
+        except ValueError as exc:
+            raise self.error(f"{what} {exc}") from None
+        if isinstance(resolved, bytes):
+            return resolved
+        if not resolved.is_file():
             raise self.error(f"{what} refers to {uri!r}, which is not found beside the file")
-        return self._read_file(target, what)
+        return self._read_file(resolved, what)
 
     # -- buffers and accessors --------------------------------------------------------------------
 
@@ -282,7 +345,13 @@ class GltfAsset:
             raw = self._resolve_uri(str(image["uri"]), f"images[{index}] (external image)")
         else:
             raise self.error(f"images[{index}] has neither a uri nor a bufferView")
-        return raw, image_mime_type(raw) or image.get("mimeType")
+        declared, found = image.get("mimeType"), image_mime_type(raw)
+        if found is None:
+            said = f" (it declares {declared})" if isinstance(declared, str) else ""
+            raise self.error(f"images[{index}] is not a PNG or JPEG image by its bytes{said}")
+        if declared is not None and declared != found:
+            logger.warning("%s: images[%d] declares %s but holds %s; read as %s", self.path, index, declared, found, found)
+        return raw, found
 
     def image_pixels(self, index: int) -> np.ndarray:
         """``images[index]`` decoded to ``(H, W, 3)`` or ``(H, W, 4)`` uint8 (alpha kept when present).
