@@ -45,6 +45,20 @@ def can_bake_scene(mesh: LoadedMesh) -> bool:
     return any(part.material is not None for part in mesh.parts)
 
 
+def _single_tile(corners: np.ndarray) -> np.ndarray | None:
+    """The whole-number tile ``(du, dv)`` that every UV of ``corners`` ``(F, 3, 2)`` lies in (its
+    edges included), or None when they are missing or span several tiles."""
+    if corners.size == 0 or not np.isfinite(corners).all():
+        return None
+    flat = corners.reshape(-1, 2)
+    low = np.floor(flat.min(axis=0))
+    # A UV exactly on the tile's far edge (1.0 of tile 0) belongs to the tile below it.
+    high = np.maximum(np.ceil(flat.max(axis=0)) - 1.0, low)
+    if (low != high).any():
+        return None
+    return low
+
+
 def _material_faces(mesh: LoadedMesh) -> dict[int, np.ndarray]:
     """Material index -> the faces of every part that uses it."""
     faces: dict[int, list[np.ndarray]] = {}
@@ -104,12 +118,19 @@ def bake_scene(
     everyone = np.arange(len(vertices))
     maps: dict[str, dict[int, np.ndarray]] = {}
     covered_share = []
+    shifted = False
     for index, faces in _material_faces(mesh).items():
         corners = gltf_uv[faces]
-        if not np.isfinite(corners).all() or corners.min() < 0.0 or corners.max() > 1.0:
-            name = mesh.materials[index].name if index < len(mesh.materials) else index
-            logger.warning("material %s: its UVs leave [0, 1] (tiling) or are missing; its texture is kept as it was", name)
+        name = mesh.materials[index].name if index < len(mesh.materials) else index
+        tile = _single_tile(corners)
+        if tile is None:
+            logger.warning("material %s: its UVs span several tiles or are missing; its texture is kept as it was", name)
             continue
+        if tile.any():  # all in one other tile (legal with REPEAT): baked into [0, 1], UVs moved there
+            used = np.unique(faces)
+            gltf_uv[used] -= tile
+            shifted = True
+            logger.info("material %s: its UVs sit in tile (%d, %d); baked and written in tile (0, 0)", name, *tile)
         fill = values[np.unique(faces)].mean(axis=0)
         if source is None:
             image, covered = rasterize_uv_triangles(gltf_uv, faces, values, size, fill=fill)
@@ -127,7 +148,9 @@ def bake_scene(
     timings = {"bake": time.perf_counter() - start}
     start = time.perf_counter()
     metadata = dict(metadata or {})
-    write_scene_glb(mesh, path, vertices, normals=normals.astype(np.float32), tangents=tangents, maps=maps, metadata=metadata)
+    uv = np.column_stack([gltf_uv[:, 0], 1.0 - gltf_uv[:, 1]]) if shifted else None  # back to LoadedMesh.uv's v-up
+    write_scene_glb(mesh, path, vertices, normals=normals.astype(np.float32), tangents=tangents, uv=uv, maps=maps,
+                    metadata=metadata)  # fmt: skip
     timings["export"] = time.perf_counter() - start
     base_textures = maps.get("base_color", {})
     first = next(iter(base_textures.values()), None)

@@ -105,18 +105,21 @@ class _Buffer:
         return len(self.accessors) - 1
 
 
-def scene_document(twin: bool = False, images_external: bool = False) -> tuple[dict, bytes, dict[str, bytes]]:
-    """``(glTF JSON, binary buffer, {external image name: PNG bytes})``."""
+def scene_document(twin: bool = False, images_external: bool = False,
+                   uv_tile: tuple[int, int] = (0, 0)) -> tuple[dict, bytes, dict[str, bytes]]:  # fmt: skip
+    """``(glTF JSON, binary buffer, {external image name: PNG bytes})``; ``uv_tile`` moves every UV
+    by whole tiles (legal with REPEAT samplers; some well-known sample assets sit one tile up)."""
     buf = _Buffer()
     normal = np.tile(np.array([[0, 0, 1]], np.float32), (4, 1))
-    uv = buf.accessor(QUAD_UV, "VEC2", 5126)  # shared by both quads
+    offset = np.asarray(uv_tile, dtype=np.float32)
+    uv = buf.accessor(QUAD_UV + offset, "VEC2", 5126)  # shared by both quads
     quad_a = {"POSITION": buf.accessor(QUAD, "VEC3", 5126, True), "NORMAL": buf.accessor(normal, "VEC3", 5126),
               "TEXCOORD_0": uv}  # fmt: skip
     quad_b = {"POSITION": buf.accessor(QUAD + np.float32([0, 0, 1]), "VEC3", 5126, True), "NORMAL": quad_a["NORMAL"],
               "TEXCOORD_0": uv}  # fmt: skip
     indices_a = buf.accessor(QUAD_FACES.reshape(-1).astype(np.uint16), "SCALAR", 5123, target=34963)
     indices_b = buf.accessor(QUAD_FACES.reshape(-1).astype(np.uint32), "SCALAR", 5125, target=34963)
-    tetra = {"POSITION": buf.accessor(TETRA, "VEC3", 5126, True), "TEXCOORD_0": buf.accessor(TETRA_UV, "VEC2", 5126)}
+    tetra = {"POSITION": buf.accessor(TETRA, "VEC3", 5126, True), "TEXCOORD_0": buf.accessor(TETRA_UV + offset, "VEC2", 5126)}
     external = {"painted.png": png_bytes(PAINTED), "metal texture.png": png_bytes(METAL)}
     if images_external:
         images = [{"uri": "painted.png"}, {"uri": "metal%20texture.png"}]
@@ -160,15 +163,15 @@ def glb_bytes(document: dict, binary: bytes) -> bytes:
             + struct.pack("<I4s", len(binary), b"BIN\0") + binary)  # fmt: skip
 
 
-def write_scene(folder: Path, kind: str = "glb", twin: bool = False) -> Path:
+def write_scene(folder: Path, kind: str = "glb", twin: bool = False, uv_tile: tuple[int, int] = (0, 0)) -> Path:
     """Write the test scene as ``scene.glb`` or ``scene.gltf`` (+ ``scene.bin`` and PNGs) in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     if kind == "glb":
-        document, binary, _ = scene_document(twin)
+        document, binary, _ = scene_document(twin, uv_tile=uv_tile)
         path = folder / "scene.glb"
         path.write_bytes(glb_bytes(document, binary))
         return path
-    document, binary, external = scene_document(twin, images_external=True)
+    document, binary, external = scene_document(twin, images_external=True, uv_tile=uv_tile)
     if kind == "gltf-embedded":  # everything inline as base64 data: URIs
         document["buffers"][0]["uri"] = "data:application/octet-stream;base64," + base64.b64encode(binary).decode()
         for image, raw in zip(document["images"], external.values()):
