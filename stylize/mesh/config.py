@@ -100,7 +100,7 @@ class FieldConfig:
     plane_resolutions: list[int] = dataclass_field(default_factory=lambda: [64, 256])
     plane_features: int = 8
     plane_width: int = 64
-    plane_lr_scale: float = 10.0
+    plane_lr_scale: float = 3.0
 
     def check(self) -> None:
         for name in ("width", "n_frequencies"):

@@ -70,7 +70,7 @@ def test_texture_field_starts_grey_and_puts_its_planes_in_their_own_lr_group():
     torch.testing.assert_close(out.colors, torch.full((20, 3), 0.5))
     assert out.displacement.abs().max() == 0
     groups = field.parameter_groups(1e-3)
-    assert [g["lr"] for g in groups] == [1e-3, pytest.approx(1e-2)]
+    assert [g["lr"] for g in groups] == [1e-3, pytest.approx(3e-3)]
     assert {id(p) for p in groups[1]["params"]} == {id(p) for p in field.planes.parameters()}
     assert sum(len(g["params"]) for g in groups) == len(list(field.parameters()))
     assert "planes.planes.0" in field.state_dict() and not any(k.startswith("trunk.6") for k in field.state_dict())
