@@ -160,12 +160,12 @@ def test_failure_after_previews_leaves_the_mesh_data_identical(blender, scene, m
     def broken(*args, **kwargs):
         raise jobs_module.JobError("the result does not fit")
 
-    jobs_module = _installed(blender, "jobs")
+    jobs_module, exchange_module = _installed(blender, "jobs"), _installed(blender, "exchange")
     runner = operators.TaskRunner([task])
     blender.bpy.context.window_manager.stylize_job.begin("mesh")
     operator = _Operator(runner)
     _drive(blender, operator, lambda: task.shown_step >= 1)
-    monkeypatch.setattr(jobs_module, "read_mesh_result", broken)
+    monkeypatch.setattr(exchange_module, "read_mesh_result", broken)
     assert _drive(blender, operator, lambda: False) == {"CANCELLED"}
     assert operator.reports == [({"ERROR"}, "Stylize: the result does not fit")]
     assert mesh_fingerprint(scene) == before
@@ -353,17 +353,17 @@ def _synthetic_run(tmp_path, exchange, triangles, normal=True) -> Path:
 def test_material_hookup_keeps_the_users_nodes_and_revert_restores_it_exactly(blender, scene, tmp_path):
     bpy = blender.bpy
     mesh_data, textures = _installed(blender, "mesh_data"), _installed(blender, "textures")
-    installed_jobs = _installed(blender, "jobs")
+    installed_exchange = _installed(blender, "exchange")
     material = _user_material(bpy)
     scene.data.materials.append(material)
     _user_layers(scene)
     before_mesh, before_material = mesh_fingerprint(scene), material_fingerprint(material)
 
     positions, triangles = mesh_data.mesh_arrays(scene.data)
-    _, exchange = installed_jobs.obj_text(positions, triangles, mesh_data.worker_orientation(scene))
+    _, exchange = installed_exchange.obj_text(positions, triangles, mesh_data.worker_orientation(scene))
     run = _synthetic_run(tmp_path, exchange, triangles)
     surface = textures.read_surface_result(run, exchange, triangles)
-    result = installed_jobs.read_mesh_result(run, exchange, positions)
+    result = installed_exchange.read_mesh_result(run, exchange, positions)
     mesh_data.apply_mesh_result(scene, result, displace=False, surface=surface)
 
     tree = material.node_tree
@@ -403,11 +403,11 @@ def test_material_hookup_keeps_the_users_nodes_and_revert_restores_it_exactly(bl
 
 def test_an_object_without_material_gets_one_and_revert_removes_it(blender, scene):
     bpy = blender.bpy
-    mesh_data, installed_jobs = _installed(blender, "mesh_data"), _installed(blender, "jobs")
+    mesh_data, installed_exchange = _installed(blender, "mesh_data"), _installed(blender, "exchange")
     before = mesh_fingerprint(scene)
     count = len(scene.data.vertices)
     colors = np.linspace(0, 1, count * 3, dtype=np.float32).reshape(count, 3)
-    result = installed_jobs.MeshResult(colors=colors, positions=_positions(scene.data) * 1.05, changed=np.ones(count, bool))
+    result = installed_exchange.MeshResult(colors=colors, positions=_positions(scene.data) * 1.05, changed=np.ones(count, bool))
     mesh_data.apply_mesh_result(scene, result, displace=True)
     material = scene.material_slots[0].material
     assert material.name == f"Stylize {scene.name}" and "Stylize Mask" in scene.data.attributes
@@ -424,9 +424,9 @@ def test_an_object_without_material_gets_one_and_revert_removes_it(blender, scen
 
 def test_surface_result_refuses_faces_that_do_not_fit(blender, scene, tmp_path):
     mesh_data, textures = _installed(blender, "mesh_data"), _installed(blender, "textures")
-    installed_jobs = _installed(blender, "jobs")
+    installed_jobs, installed_exchange = _installed(blender, "jobs"), _installed(blender, "exchange")
     positions, triangles = mesh_data.mesh_arrays(scene.data)
-    _, exchange = installed_jobs.obj_text(positions, triangles)
+    _, exchange = installed_exchange.obj_text(positions, triangles)
     run = _synthetic_run(tmp_path, exchange, triangles, normal=False)
     assert textures.read_surface_result(run, exchange, triangles).normal is None
     with np.load(run / "vertex_data.npz") as data:
