@@ -311,6 +311,7 @@ def _drive(blender, operator, until, seconds=120.0):
     raise AssertionError("the run did not get there in time")
 
 
+@pytest.mark.slow
 def test_cancel_ends_the_worker_and_changes_nothing(blender, scene):
     """The modal operator's timer step, driven by hand: Cancel ends the job, the scene stays."""
     bpy = blender.bpy

@@ -92,6 +92,7 @@ def _user_layers(obj) -> None:
 # --- live preview --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_preview_snapshots_arrive_and_are_shown_during_a_modal_run(blender, scene, monkeypatch):
     bpy = blender.bpy
     operators, mesh_data = _installed(blender, "operators"), _installed(blender, "mesh_data")
@@ -131,6 +132,7 @@ def test_preview_snapshots_arrive_and_are_shown_during_a_modal_run(blender, scen
     assert operator.reports[0][0] == {"INFO"} and "stylized" in operator.reports[0][1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("user_layers", [False, True], ids=["plain", "user-layers"])
 def test_cancel_mid_preview_leaves_the_mesh_data_identical(blender, scene, user_layers):
     bpy = blender.bpy
@@ -151,6 +153,7 @@ def test_cancel_mid_preview_leaves_the_mesh_data_identical(blender, scene, user_
     assert operator.reports == [({"WARNING"}, "Stylize: cancelled")]
 
 
+@pytest.mark.slow
 def test_failure_after_previews_leaves_the_mesh_data_identical(blender, scene, monkeypatch):
     operators = _installed(blender, "operators")
     _user_layers(scene)
@@ -187,6 +190,7 @@ def _record_results(blender, monkeypatch) -> list[dict]:
     return results
 
 
+@pytest.mark.slow
 def test_warm_worker_serves_two_stylizes_with_one_model_load_and_survives_its_death(blender, scene, monkeypatch):
     bpy = blender.bpy
     operators = _installed(blender, "operators")
@@ -205,6 +209,7 @@ def test_warm_worker_serves_two_stylizes_with_one_model_load_and_survives_its_de
     assert worker.starts == starts + 2 and worker.process.pid != pid and results[-1]["models_loaded"] == 1
 
 
+@pytest.mark.slow
 def test_one_process_per_job_when_the_warm_worker_is_off(blender, scene):
     bpy = blender.bpy
     operators = _installed(blender, "operators")
@@ -232,6 +237,7 @@ def _three_objects(bpy, scene):
     return [scene, cube, sphere]
 
 
+@pytest.mark.slow
 def test_a_three_object_selection_yields_three_results_each_its_own_undo_step(blender, scene, monkeypatch):
     bpy = blender.bpy
     mesh_data = _installed(blender, "mesh_data")
@@ -257,6 +263,7 @@ def test_a_three_object_selection_yields_three_results_each_its_own_undo_step(bl
     assert "3 done" in status.message and status.progress == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_selection_progress_counts_objects_and_cancel_keeps_finished_ones(blender, scene):
     bpy = blender.bpy
     operators = _installed(blender, "operators")

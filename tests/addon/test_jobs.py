@@ -105,6 +105,7 @@ def test_missing_python_is_a_one_line_error(tmp_path):
         jobs.Job(["", "-m", "stylize"], tmp_path).start()
 
 
+@pytest.mark.slow
 def test_check_python_reports_version_and_cuda():
     import torch
 

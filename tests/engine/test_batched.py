@@ -30,6 +30,7 @@ def _per_group(engine, images, groups):
     return torch.stack([engine(group, pool=True).loss for group in images.chunk(groups)])
 
 
+@pytest.mark.slow
 def test_score_groups_equals_one_call_per_group_in_value_and_gradient(specs, cache):
     engine = _engine(specs, cache)
     images = torch.rand(9 * 5, 3, 40, 40, generator=torch.Generator().manual_seed(0))

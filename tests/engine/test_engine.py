@@ -54,6 +54,7 @@ def test_prompt_weights(models):
     assert float(engine(images).loss) == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_negative_prompt_is_pushed_away(models):
     torch.manual_seed(0)
     start = torch.rand(1, 3, 32, 32)

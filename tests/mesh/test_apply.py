@@ -34,6 +34,7 @@ def _digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_apply_on_a_subdivided_copy_keeps_the_runs_colours_at_the_original_vertices(trained, tmp_path):
     folder, n, result = trained
     before = _digest(folder / "dense.ply")

@@ -32,6 +32,7 @@ def _overrides(clip: str, **extra) -> dict:
             "output.preview_views": 1, **extra}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_snapshots_every_n_steps_newest_kept_and_the_result_unchanged(sphere, tiny_clip_spec, tmp_path):
     cache = ModelCache()
     seen: list[tuple[int, str, tuple]] = []
@@ -99,6 +100,7 @@ def test_preview_every_is_checked_and_may_change_on_resume(tiny_clip_spec):
     assert "preview_every" in RESUMABLE_CHANGES
 
 
+@pytest.mark.slow
 def test_cli_announces_each_snapshot_on_the_json_stream(sphere, tiny_clip_spec, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["mesh", str(sphere), "a red circle", "--out", str(out), "--preset", "smoke", "--clip", tiny_clip_spec,

@@ -98,6 +98,7 @@ def test_exact_bake_colours_each_texel_by_the_field_at_its_point(tmp_path, tiny_
         np.testing.assert_allclose(data["face_uv"][0], [[0, 1], [1, 1], [1, 0]], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_surface_mode_resumes_bit_for_bit_and_keeps_masked_texels(tmp_path, tiny_clip_spec):
     vertices, faces = make_icosphere(2)
     save_mesh(tmp_path / "ball.ply", vertices, faces, np.full((len(vertices), 3), 0.2))
@@ -121,6 +122,7 @@ def test_surface_mode_resumes_bit_for_bit_and_keeps_masked_texels(tmp_path, tiny
     assert np.array_equal(reference.colors[mask == 0], np.full(((mask == 0).sum(), 3), 0.2, dtype=np.float32))
 
 
+@pytest.mark.slow
 def test_apply_and_bake_a_surface_run_with_a_normal_map(tmp_path, tiny_clip_spec):
     vertices, faces = make_icosphere(2)
     save_mesh(tmp_path / "ball.obj", vertices, faces)
