@@ -97,6 +97,7 @@ def test_directional_needs_source_and_is_finite(models):
     assert 0.0 <= float(out.loss.detach()) <= 2.0 and torch.isfinite(images.grad).all()
 
 
+@pytest.mark.slow
 def test_embedding_cache_reused(models):
     cache = EmbeddingCache()
     engine = ClipEngine(models, ["a cat", "a dog"], negatives=["a mess"], device="cpu", embedding_cache=cache)

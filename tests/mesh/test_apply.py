@@ -58,6 +58,7 @@ def test_apply_on_a_subdivided_copy_keeps_the_runs_colours_at_the_original_verti
     assert np.array_equal(twice.colors, applied.colors)
 
 
+@pytest.mark.slow
 def test_cli_apply_with_bake_and_mask(trained, tmp_path, capsys):
     folder, n, _ = trained
     dense = load_mesh(folder / "dense.ply", normalize=False)

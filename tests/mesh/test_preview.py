@@ -62,6 +62,7 @@ def test_snapshots_every_n_steps_newest_kept_and_the_result_unchanged(sphere, ti
     assert np.abs(last["vertices"] - final["vertices"]).max() < 0.05
 
 
+@pytest.mark.slow
 def test_snapshot_matches_the_field_at_that_step(sphere, tiny_clip_spec, tmp_path):
     config = resolve_mesh_config("a red circle", "smoke", overrides=_overrides(tiny_clip_spec, iters=2))
     run = Text2MeshRun(Text2Mesh(config, sphere).mesh, config)

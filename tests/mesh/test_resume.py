@@ -121,6 +121,7 @@ def test_cli_resume_continues_an_interrupted_run_and_can_extend_it(setup, tmp_pa
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["iterations"] == 7
 
 
+@pytest.mark.slow
 def test_resume_refuses_changed_settings_inputs_and_missing_checkpoints(setup, tmp_path, capsys):
     folder, overrides, mask, _ = setup
     run_dir = folder / "uninterrupted"

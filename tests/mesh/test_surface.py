@@ -166,6 +166,7 @@ def test_normal_map_shades_like_the_displaced_geometry():
     assert error.normal_mapped < 0.6 * error.baseline, error
 
 
+@pytest.mark.slow
 def test_a_scene_is_stylized_as_one_object_and_written_back_with_its_structure(tmp_path, tiny_clip_spec):
     from stylize.mesh.io import load_mesh
     from tests.gltf_validation import assert_valid
@@ -220,6 +221,7 @@ def test_a_textured_mesh_is_judged_with_its_texture_not_a_blur_of_vertex_colours
     assert centre[0] > 0.5 > centre[2] and side[2] > 0.5 > side[0], (centre, side)  # red check, then a blue one
 
 
+@pytest.mark.slow
 def test_input_colours_in_surface_mode_start_from_the_texture_itself(tmp_path, tiny_clip_spec):
     plane = _textured_plane(tmp_path)
     api.stylize_mesh(plane, "a red square", out=tmp_path / "run", preset="smoke",

@@ -186,6 +186,7 @@ def test_persistent_nan_stops_with_last_good_state(meshes, tiny_clip_spec, cache
     assert not torch.equal(colors, torch.full_like(colors, 0.5))  # four good steps were kept
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_what_exists(meshes, tiny_clip_spec, cache, tmp_path):
     def interrupt(step, total, metrics):
         if step == 3:  # after the third iteration

@@ -99,6 +99,7 @@ def test_colour_of_fresh_3d_renders(engines, renders, name, meshes):
     assert accuracy >= 0.93, f"{name} on {meshes} meshes: colour accuracy {accuracy:.3f}"
 
 
+@pytest.mark.slow
 def test_judge_tells_a_sphere_from_a_cube(engines, renders):
     batch = renders["seen"]
     known = batch.shape >= 0
@@ -132,6 +133,7 @@ def test_judge_ranks_full_captions_with_pattern(engines):
     assert pattern_accuracy >= 0.6
 
 
+@pytest.mark.slow
 def test_training_script_runs_and_is_deterministic(tmp_path):
     trainer = _load_trainer_script()
     first = trainer.train("trainer", tmp_path / "a", steps=2, batch_size=8, pool_size=16, log_every=0, eval_samples=16)
