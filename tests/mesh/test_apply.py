@@ -76,6 +76,7 @@ def test_cli_apply_with_bake_and_mask(trained, tmp_path, capsys):
     assert run["kind"] == "apply" and run["status"] == "applied"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "source, mesh, needle",
     [
@@ -94,6 +95,7 @@ def test_cli_apply_bad_inputs_exit_2(source, mesh, needle, trained, tmp_path, ca
     assert not (tmp_path / "o" / "mesh.glb").exists()
 
 
+@pytest.mark.slow
 def test_apply_warns_when_the_target_is_not_the_training_object(trained, tmp_path, caplog):
     folder, _, _ = trained
     v, f = make_icosphere(2)

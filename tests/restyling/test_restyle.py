@@ -95,6 +95,7 @@ def test_clip_content_features_and_an_ensemble_run(pictures, tiny_clip_pair):
     assert set(result.scores) == {"trainer", "judge"} and result.steps == 2
 
 
+@pytest.mark.slow
 def test_apply_on_another_picture(tiny_run, pictures, tmp_path):
     result, out, _ = tiny_run
     applied = apply_stylenet(out / "net.pt", pictures["other"], tmp_path / "applied")
