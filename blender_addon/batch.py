@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .jobs import JobError, MeshExchange, MeshJobSettings, obj_text, write_atomic
+from .exchange import MeshExchange, obj_text, write_atomic
+from .jobs import JobError, MeshJobSettings
 
 JOBS_FILE = "stylize_jobs.toml"
 SIDECAR = "stylize_blender.json"

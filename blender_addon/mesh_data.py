@@ -16,8 +16,9 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from . import jobs, materials
-from .jobs import JobError, MeshResult
+from . import exchange, materials
+from .exchange import MeshResult
+from .jobs import JobError
 from .textures import SurfaceResult
 
 COLOR_ATTRIBUTE = "Stylize Color"
@@ -45,8 +46,8 @@ def mesh_arrays(mesh: bpy.types.Mesh) -> tuple[np.ndarray, np.ndarray]:
 
 def worker_orientation(obj: bpy.types.Object) -> np.ndarray:
     """How ``obj``'s mesh coordinates map into the worker's Y-up frame (see
-    :func:`jobs.worker_orientation`)."""
-    return jobs.worker_orientation(np.array(obj.matrix_world.to_3x3(), dtype=np.float64))
+    :func:`exchange.worker_orientation`)."""
+    return exchange.worker_orientation(np.array(obj.matrix_world.to_3x3(), dtype=np.float64))
 
 
 def group_weights(obj: bpy.types.Object, group_name: str) -> np.ndarray:

@@ -1,7 +1,7 @@
 """What an object looks like now, read for a restyle ("Restyle From" in the panel).
 
 A restyle (``stylize mesh --source TEXT``) starts from the object's own look instead of grey, so
-the add-on sends it with the mesh (:class:`jobs.SourceLook`, written by :func:`jobs.write_obj`).
+the add-on sends it with the mesh (:class:`exchange.SourceLook`, written by :func:`exchange.write_obj`).
 The look is, first found:
 
 1. an earlier Stylize result the object shows (its texture on ``Stylize UV``, or the
@@ -21,7 +21,8 @@ import bpy
 import numpy as np
 
 from . import materials
-from .jobs import MAX_SOURCE_TEXTURE, JobError, SourceLook
+from .exchange import MAX_SOURCE_TEXTURE, SourceLook
+from .jobs import JobError
 from .mesh_data import COLOR_ATTRIBUTE as _RESULT_COLOR
 from .mesh_data import UV_MAP as _RESULT_UV
 from .mesh_data import linear_to_srgb

@@ -16,6 +16,7 @@ from pathlib import Path
 import bpy
 
 from . import batch, jobs, mesh_data, source_look, textures, worker
+from . import exchange as mesh_exchange
 from .preferences import preferences
 
 TIMER_SECONDS = 0.25
@@ -60,8 +61,8 @@ def start_mesh_job(context: bpy.types.Context, obj: bpy.types.Object, settings: 
     look = source_look.object_look(obj) if settings.source.strip() else None
     workdir = jobs.new_workdir()
     try:
-        exchange = jobs.write_obj(workdir / "input.obj", positions, triangles, mesh_data.worker_orientation(obj), look)
-        mask = jobs.write_mask(workdir / "mask.npy", weights, exchange) if weights is not None else None
+        exchange = mesh_exchange.write_obj(workdir / "input.obj", positions, triangles, mesh_data.worker_orientation(obj), look)
+        mask = mesh_exchange.write_mask(workdir / "mask.npy", weights, exchange) if weights is not None else None
         payload = {"object": obj.name, "exchange": exchange, "positions": positions, "triangles": triangles,
                    "displace": settings.shape_key, "keep": None if weights is None else weights <= 0.0,
                    "look": None if look is None else look.origin}  # fmt: skip
@@ -132,7 +133,7 @@ class MeshTask:
         started = time.monotonic()
         info = job.payload
         try:
-            result = jobs.read_vertex_file(Path(update.preview), info["exchange"], info["positions"], keep=info["keep"])
+            result = mesh_exchange.read_vertex_file(Path(update.preview), info["exchange"], info["positions"], keep=info["keep"])
             first = self.preview_state is None
             self.preview_state = mesh_data.show_preview(obj, result, self.preview_shape and info["displace"], self.preview_state)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, jobs.JobError):
@@ -159,7 +160,7 @@ class MeshTask:
         if obj is None or obj.type != "MESH":
             raise jobs.JobError(f"the object {info['object']!r} is gone")
         run_dir = Path(update.result["out"])
-        result = jobs.read_mesh_result(run_dir, info["exchange"], info["positions"], keep=info["keep"])
+        result = mesh_exchange.read_mesh_result(run_dir, info["exchange"], info["positions"], keep=info["keep"])
         surface = textures.read_surface_result(run_dir, info["exchange"], info["triangles"])
         self.discard(context, job)
         mesh_data.apply_mesh_result(obj, result, info["displace"], surface=surface)
@@ -239,7 +240,7 @@ def import_batch(folder: Path) -> str:
                 raise jobs.JobError(entry.error)
             positions, triangles = mesh_data.mesh_arrays(obj.data)
             exchange = batch.check_object(folder, entry.name, positions, triangles, mesh_data.worker_orientation(obj))
-            result = jobs.read_mesh_result(entry.run_dir, exchange, positions)
+            result = mesh_exchange.read_mesh_result(entry.run_dir, exchange, positions)
             surface = textures.read_surface_result(entry.run_dir, exchange, triangles)
             if applied:  # the previous object's result is its own undo step; the last one's is the operator's
                 mesh_data.push_undo(f"Stylize {applied[-1]}")

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .jobs import JobError, MeshExchange
+from .exchange import MeshExchange
+from .jobs import JobError
 
 BASE_COLOR_FILE = "textures/base_color.png"
 NORMAL_FILE = "textures/normal.png"

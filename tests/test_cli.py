@@ -49,6 +49,7 @@ def test_unreadable_image(tmp_path, capsys):
     assert "cannot read image" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_python_dash_m_entry_point(tiny_clip_spec):
     result = subprocess.run(
         [sys.executable, "-m", "stylize", "score", str(EXAMPLE), "a cat", "--clip", "NoSuch:x"],

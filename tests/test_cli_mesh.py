@@ -26,6 +26,7 @@ def _error_line(capsys) -> str:
     return err[0]
 
 
+@pytest.mark.slow
 def test_mesh_smoke_run_then_eval_the_run_folder(cube, tiny_clip_spec, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["mesh", str(cube), "a red square", "--out", str(out), "--preset", "smoke", "--clip", tiny_clip_spec,

@@ -142,6 +142,7 @@ def test_cancel_bad_requests_and_errors_leave_the_worker_serving(sphere, tiny_cl
     assert served.code == 0
 
 
+@pytest.mark.slow
 def test_worker_exits_when_stdin_closes_and_writes_only_events(sphere, tiny_clip_spec, tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     process = subprocess.Popen([sys.executable, "-m", "stylize", "worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,

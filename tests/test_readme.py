@@ -36,6 +36,7 @@ def repository_root(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_the_python_examples_run(repository_root, capsys):
     blocks = [block for block in _blocks("python") if "import stylize" in block or "from stylize" in block]
     assert len(blocks) >= 2, "the README's Python API examples went missing"
@@ -57,6 +58,7 @@ def test_the_python_examples_run(repository_root, capsys):
     assert (repository_root / "runs" / "vase-api" / "mesh.glb").is_file()
 
 
+@pytest.mark.slow
 def test_the_offline_demo_command_runs_verbatim(repository_root, capsys):
     commands = [line for block in _blocks("bash") for line in block.splitlines() if "--clip local-dir:tests/assets" in line]
     assert commands, "the README's offline demo went missing"

@@ -28,7 +28,7 @@ ADDON_PACKAGE = "stylize_addon"
 
 
 def addon_module(name: str):
-    """``blender_addon/<name>.py`` (a bpy-free one: jobs, worker, batch, textures), imported as
+    """``blender_addon/<name>.py`` (a bpy-free one: jobs, exchange, worker, batch, textures), imported as
     ``stylize_addon.<name>`` without running the package's ``__init__`` (which imports bpy)."""
     if ADDON_PACKAGE not in sys.modules:
         package = types.ModuleType(ADDON_PACKAGE)

@@ -138,11 +138,11 @@ def _installed(blender, name: str):
 
 def _write_input(blender, obj, folder: Path) -> tuple[Path, object]:
     """The OBJ the add-on sends for ``obj``, written by the add-on's own code."""
-    installed_jobs = _installed(blender, "jobs")
+    installed_exchange = _installed(blender, "exchange")
     positions, triangles = _installed(blender, "mesh_data").mesh_arrays(obj.data)
     path = folder / "same_input.obj"
     orientation = _installed(blender, "mesh_data").worker_orientation(obj)
-    return path, installed_jobs.write_obj(path, positions, triangles, orientation)
+    return path, installed_exchange.write_obj(path, positions, triangles, orientation)
 
 
 @pytest.mark.slow
@@ -188,11 +188,11 @@ def test_stylize_mesh_exec_matches_the_toolkit(blender, scene, tmp_path):
 
 def test_colour_only_result_adds_no_shape_key_and_removes_an_earlier_one(blender, scene):
     mesh_data = _installed(blender, "mesh_data")
-    installed_jobs = _installed(blender, "jobs")
+    installed_exchange = _installed(blender, "exchange")
     before = _positions(scene.data)
     count = len(before)
     colors = np.linspace(0, 1, count * 3, dtype=np.float32).reshape(count, 3)
-    moved = installed_jobs.MeshResult(colors=colors, positions=before * 1.05, changed=np.ones(count, dtype=bool))
+    moved = installed_exchange.MeshResult(colors=colors, positions=before * 1.05, changed=np.ones(count, dtype=bool))
     mesh_data.apply_mesh_result(scene, moved, displace=True)
     assert "Stylize Displacement" in scene.data.shape_keys.key_blocks
     mesh_data.apply_mesh_result(scene, moved, displace=False)
@@ -204,8 +204,8 @@ def test_colour_only_result_adds_no_shape_key_and_removes_an_earlier_one(blender
 
 def test_result_for_another_vertex_count_is_refused(blender, scene):
     mesh_data = _installed(blender, "mesh_data")
-    installed_jobs = _installed(blender, "jobs")
-    wrong = installed_jobs.MeshResult(colors=np.zeros((3, 3), np.float32), positions=np.zeros((3, 3)), changed=np.ones(3, bool))
+    installed_jobs, installed_exchange = _installed(blender, "jobs"), _installed(blender, "exchange")
+    wrong = installed_exchange.MeshResult(colors=np.zeros((3, 3), np.float32), positions=np.zeros((3, 3)), changed=np.ones(3, bool))
     with pytest.raises(installed_jobs.JobError, match="was it edited"):
         mesh_data.apply_mesh_result(scene, wrong, displace=True)
     _assert_untouched(scene, _positions(scene.data))
@@ -311,6 +311,7 @@ def _drive(blender, operator, until, seconds=120.0):
     raise AssertionError("the run did not get there in time")
 
 
+@pytest.mark.slow
 def test_cancel_ends_the_worker_and_changes_nothing(blender, scene):
     """The modal operator's timer step, driven by hand: Cancel ends the job, the scene stays."""
     bpy = blender.bpy

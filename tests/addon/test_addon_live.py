@@ -92,6 +92,7 @@ def _user_layers(obj) -> None:
 # --- live preview --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_preview_snapshots_arrive_and_are_shown_during_a_modal_run(blender, scene, monkeypatch):
     bpy = blender.bpy
     operators, mesh_data = _installed(blender, "operators"), _installed(blender, "mesh_data")
@@ -131,6 +132,7 @@ def test_preview_snapshots_arrive_and_are_shown_during_a_modal_run(blender, scen
     assert operator.reports[0][0] == {"INFO"} and "stylized" in operator.reports[0][1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("user_layers", [False, True], ids=["plain", "user-layers"])
 def test_cancel_mid_preview_leaves_the_mesh_data_identical(blender, scene, user_layers):
     bpy = blender.bpy
@@ -151,6 +153,7 @@ def test_cancel_mid_preview_leaves_the_mesh_data_identical(blender, scene, user_
     assert operator.reports == [({"WARNING"}, "Stylize: cancelled")]
 
 
+@pytest.mark.slow
 def test_failure_after_previews_leaves_the_mesh_data_identical(blender, scene, monkeypatch):
     operators = _installed(blender, "operators")
     _user_layers(scene)
@@ -160,12 +163,12 @@ def test_failure_after_previews_leaves_the_mesh_data_identical(blender, scene, m
     def broken(*args, **kwargs):
         raise jobs_module.JobError("the result does not fit")
 
-    jobs_module = _installed(blender, "jobs")
+    jobs_module, exchange_module = _installed(blender, "jobs"), _installed(blender, "exchange")
     runner = operators.TaskRunner([task])
     blender.bpy.context.window_manager.stylize_job.begin("mesh")
     operator = _Operator(runner)
     _drive(blender, operator, lambda: task.shown_step >= 1)
-    monkeypatch.setattr(jobs_module, "read_mesh_result", broken)
+    monkeypatch.setattr(exchange_module, "read_mesh_result", broken)
     assert _drive(blender, operator, lambda: False) == {"CANCELLED"}
     assert operator.reports == [({"ERROR"}, "Stylize: the result does not fit")]
     assert mesh_fingerprint(scene) == before
@@ -187,6 +190,7 @@ def _record_results(blender, monkeypatch) -> list[dict]:
     return results
 
 
+@pytest.mark.slow
 def test_warm_worker_serves_two_stylizes_with_one_model_load_and_survives_its_death(blender, scene, monkeypatch):
     bpy = blender.bpy
     operators = _installed(blender, "operators")
@@ -205,6 +209,7 @@ def test_warm_worker_serves_two_stylizes_with_one_model_load_and_survives_its_de
     assert worker.starts == starts + 2 and worker.process.pid != pid and results[-1]["models_loaded"] == 1
 
 
+@pytest.mark.slow
 def test_one_process_per_job_when_the_warm_worker_is_off(blender, scene):
     bpy = blender.bpy
     operators = _installed(blender, "operators")
@@ -232,6 +237,7 @@ def _three_objects(bpy, scene):
     return [scene, cube, sphere]
 
 
+@pytest.mark.slow
 def test_a_three_object_selection_yields_three_results_each_its_own_undo_step(blender, scene, monkeypatch):
     bpy = blender.bpy
     mesh_data = _installed(blender, "mesh_data")
@@ -257,6 +263,7 @@ def test_a_three_object_selection_yields_three_results_each_its_own_undo_step(bl
     assert "3 done" in status.message and status.progress == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_selection_progress_counts_objects_and_cancel_keeps_finished_ones(blender, scene):
     bpy = blender.bpy
     operators = _installed(blender, "operators")
@@ -353,17 +360,17 @@ def _synthetic_run(tmp_path, exchange, triangles, normal=True) -> Path:
 def test_material_hookup_keeps_the_users_nodes_and_revert_restores_it_exactly(blender, scene, tmp_path):
     bpy = blender.bpy
     mesh_data, textures = _installed(blender, "mesh_data"), _installed(blender, "textures")
-    installed_jobs = _installed(blender, "jobs")
+    installed_exchange = _installed(blender, "exchange")
     material = _user_material(bpy)
     scene.data.materials.append(material)
     _user_layers(scene)
     before_mesh, before_material = mesh_fingerprint(scene), material_fingerprint(material)
 
     positions, triangles = mesh_data.mesh_arrays(scene.data)
-    _, exchange = installed_jobs.obj_text(positions, triangles, mesh_data.worker_orientation(scene))
+    _, exchange = installed_exchange.obj_text(positions, triangles, mesh_data.worker_orientation(scene))
     run = _synthetic_run(tmp_path, exchange, triangles)
     surface = textures.read_surface_result(run, exchange, triangles)
-    result = installed_jobs.read_mesh_result(run, exchange, positions)
+    result = installed_exchange.read_mesh_result(run, exchange, positions)
     mesh_data.apply_mesh_result(scene, result, displace=False, surface=surface)
 
     tree = material.node_tree
@@ -403,11 +410,11 @@ def test_material_hookup_keeps_the_users_nodes_and_revert_restores_it_exactly(bl
 
 def test_an_object_without_material_gets_one_and_revert_removes_it(blender, scene):
     bpy = blender.bpy
-    mesh_data, installed_jobs = _installed(blender, "mesh_data"), _installed(blender, "jobs")
+    mesh_data, installed_exchange = _installed(blender, "mesh_data"), _installed(blender, "exchange")
     before = mesh_fingerprint(scene)
     count = len(scene.data.vertices)
     colors = np.linspace(0, 1, count * 3, dtype=np.float32).reshape(count, 3)
-    result = installed_jobs.MeshResult(colors=colors, positions=_positions(scene.data) * 1.05, changed=np.ones(count, bool))
+    result = installed_exchange.MeshResult(colors=colors, positions=_positions(scene.data) * 1.05, changed=np.ones(count, bool))
     mesh_data.apply_mesh_result(scene, result, displace=True)
     material = scene.material_slots[0].material
     assert material.name == f"Stylize {scene.name}" and "Stylize Mask" in scene.data.attributes
@@ -424,9 +431,9 @@ def test_an_object_without_material_gets_one_and_revert_removes_it(blender, scen
 
 def test_surface_result_refuses_faces_that_do_not_fit(blender, scene, tmp_path):
     mesh_data, textures = _installed(blender, "mesh_data"), _installed(blender, "textures")
-    installed_jobs = _installed(blender, "jobs")
+    installed_jobs, installed_exchange = _installed(blender, "jobs"), _installed(blender, "exchange")
     positions, triangles = mesh_data.mesh_arrays(scene.data)
-    _, exchange = installed_jobs.obj_text(positions, triangles)
+    _, exchange = installed_exchange.obj_text(positions, triangles)
     run = _synthetic_run(tmp_path, exchange, triangles, normal=False)
     assert textures.read_surface_result(run, exchange, triangles).normal is None
     with np.load(run / "vertex_data.npz") as data:

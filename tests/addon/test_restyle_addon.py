@@ -102,7 +102,7 @@ def test_restyling_a_result_goes_on_from_it(blender, scene):
     mesh_data, look = _installed(blender, "mesh_data"), _installed(blender, "source_look")
     count = len(scene.data.vertices)
     colors = np.random.default_rng(4).random((count, 3)).astype(np.float32)
-    result = _installed(blender, "jobs").MeshResult(colors=colors, positions=np.zeros((count, 3)), changed=np.ones(count, bool))
+    result = _installed(blender, "exchange").MeshResult(colors=colors, positions=np.zeros((count, 3)), changed=np.ones(count, bool))
     mesh_data.apply_mesh_result(scene, result, displace=False)
     found = look.object_look(scene)
     assert found.origin == "the earlier result's colours"

@@ -30,6 +30,7 @@ def _per_group(engine, images, groups):
     return torch.stack([engine(group, pool=True).loss for group in images.chunk(groups)])
 
 
+@pytest.mark.slow
 def test_score_groups_equals_one_call_per_group_in_value_and_gradient(specs, cache):
     engine = _engine(specs, cache)
     images = torch.rand(9 * 5, 3, 40, 40, generator=torch.Generator().manual_seed(0))
@@ -49,11 +50,13 @@ def test_score_groups_equals_one_call_per_group_in_value_and_gradient(specs, cac
         assert scored.outputs[-1].similarities[model] == pytest.approx(sims, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_score_groups_checks_the_split(specs, cache):
     with pytest.raises(ValueError, match="3 equal groups"):
         _engine(specs, cache).score_groups(torch.rand(8, 3, 32, 32), 3)
 
 
+@pytest.mark.slow
 def test_clip_batch_chunks_give_the_same_loss_and_gradient(specs, cache):
     images = torch.rand(10, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     results = []

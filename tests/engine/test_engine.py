@@ -54,6 +54,7 @@ def test_prompt_weights(models):
     assert float(engine(images).loss) == pytest.approx(expected, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_negative_prompt_is_pushed_away(models):
     torch.manual_seed(0)
     start = torch.rand(1, 3, 32, 32)
@@ -96,6 +97,7 @@ def test_directional_needs_source_and_is_finite(models):
     assert 0.0 <= float(out.loss.detach()) <= 2.0 and torch.isfinite(images.grad).all()
 
 
+@pytest.mark.slow
 def test_embedding_cache_reused(models):
     cache = EmbeddingCache()
     engine = ClipEngine(models, ["a cat", "a dog"], negatives=["a mess"], device="cpu", embedding_cache=cache)

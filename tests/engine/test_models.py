@@ -101,6 +101,7 @@ def test_offline_env_blocks_downloads(tmp_path, monkeypatch):
         load_clip("ViT-B-32:laion400m_e31", cache_dir=str(tmp_path))
 
 
+@pytest.mark.slow
 def test_weights_file_spec_loads_those_weights(tmp_path, tiny_clip_dir):
     # A checkpoint file for a built-in architecture: save random ViT-B-32 weights with a marker.
     import open_clip

@@ -35,6 +35,7 @@ def _digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_apply_on_a_subdivided_copy_keeps_the_runs_colours_at_the_original_vertices(trained, tmp_path):
     folder, n, result = trained
     before = _digest(folder / "dense.ply")
@@ -58,6 +59,7 @@ def test_apply_on_a_subdivided_copy_keeps_the_runs_colours_at_the_original_verti
     assert np.array_equal(twice.colors, applied.colors)
 
 
+@pytest.mark.slow
 def test_cli_apply_with_bake_and_mask(trained, tmp_path, capsys):
     folder, n, _ = trained
     dense = load_mesh(folder / "dense.ply", normalize=False)
@@ -75,6 +77,7 @@ def test_cli_apply_with_bake_and_mask(trained, tmp_path, capsys):
     assert run["kind"] == "apply" and run["status"] == "applied"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "source, mesh, needle",
     [
@@ -93,6 +96,7 @@ def test_cli_apply_bad_inputs_exit_2(source, mesh, needle, trained, tmp_path, ca
     assert not (tmp_path / "o" / "mesh.glb").exists()
 
 
+@pytest.mark.slow
 def test_apply_warns_when_the_target_is_not_the_training_object(trained, tmp_path, caplog):
     folder, _, _ = trained
     v, f = make_icosphere(2)

@@ -83,6 +83,7 @@ def test_bake_is_deterministic(baked, tmp_path):
     assert (tmp_path / "again.glb").read_bytes() == (folder / "ball.glb").read_bytes()
 
 
+@pytest.mark.slow
 def test_stylize_bake_keeps_existing_uvs_unless_asked(baked, tmp_path, capsys):
     folder, _, _, _ = baked
     source = _trimesh_load(folder / "ball.glb")
@@ -131,6 +132,7 @@ def test_bake_refuses_a_mesh_without_colours(tmp_path):
         api.bake(tmp_path / "plain.obj")
 
 
+@pytest.mark.slow
 def test_stylize_mesh_bake_option_writes_mesh_textured_glb(tiny_clip_spec, tmp_path, capsys):
     v, f = make_icosphere(2)
     save_mesh(tmp_path / "in.obj", v * 3.0, f)

@@ -112,6 +112,7 @@ def _digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["coloured.ply", "plain.obj"])
 def test_weight_zero_vertices_are_unchanged_bit_for_bit_in_every_output(name, sphere_files, tiny_clip_spec, tmp_path):
     folder, weights = sphere_files
@@ -139,6 +140,7 @@ def test_weight_zero_vertices_are_unchanged_bit_for_bit_in_every_output(name, sp
             assert np.array_equal(np.round(written.colors[keep] * 255), np.round(expected_colors[keep] * 255)), output
 
 
+@pytest.mark.slow
 def test_mask_carries_through_subdivision(sphere_files, tiny_clip_spec):
     folder, weights = sphere_files
     result = api.stylize_mesh(folder / "coloured.ply", "a red circle", out=None, preset="smoke",
@@ -203,6 +205,7 @@ def _mirrored_sphere() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return v, f, partner
 
 
+@pytest.mark.slow
 def test_symmetric_run_gives_mirrored_colours_about_the_files_origin_plane(tiny_clip_spec, tmp_path):
     v, f, partner = _mirrored_sphere()
     # Off-centre in y and z and scaled, but symmetric about the file's x = 0 plane.
@@ -246,6 +249,7 @@ def test_input_colours_start_the_field_from_the_mesh_colours(sphere_files, tiny_
     assert torch.equal(grey, torch.full_like(grey, 0.5))
 
 
+@pytest.mark.slow
 def test_cli_symmetry_and_input_colours_reach_the_config(sphere_files, tiny_clip_spec, tmp_path, capsys):
     folder, _ = sphere_files
     out = tmp_path / "run"

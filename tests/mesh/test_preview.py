@@ -33,6 +33,7 @@ def _overrides(clip: str, **extra) -> dict:
             "output.preview_views": 1, **extra}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_snapshots_every_n_steps_newest_kept_and_the_result_unchanged(sphere, tiny_clip_spec, tmp_path):
     cache = ModelCache()
     seen: list[tuple[int, str, tuple]] = []
@@ -62,6 +63,7 @@ def test_snapshots_every_n_steps_newest_kept_and_the_result_unchanged(sphere, ti
     assert np.abs(last["vertices"] - final["vertices"]).max() < 0.05
 
 
+@pytest.mark.slow
 def test_snapshot_matches_the_field_at_that_step(sphere, tiny_clip_spec, tmp_path):
     config = resolve_mesh_config("a red circle", "smoke", overrides=_overrides(tiny_clip_spec, iters=2))
     run = Text2MeshRun(Text2Mesh(config, sphere).mesh, config)
@@ -100,6 +102,7 @@ def test_preview_every_is_checked_and_may_change_on_resume(tiny_clip_spec):
     assert "preview_every" in RESUMABLE_CHANGES
 
 
+@pytest.mark.slow
 def test_cli_announces_each_snapshot_on_the_json_stream(sphere, tiny_clip_spec, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["mesh", str(sphere), "a red circle", "--out", str(out), "--preset", "smoke", "--clip", tiny_clip_spec,

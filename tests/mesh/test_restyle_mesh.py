@@ -79,6 +79,7 @@ def test_the_content_term_keeps_the_result_closer_to_the_input(red_sphere, cache
     assert _judged(judge, red_sphere, held) == "yellow"  # and still the new colour
 
 
+@pytest.mark.slow
 def test_cli_surface_mode_restyle_writes_its_source_and_a_texture(red_sphere, tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["mesh", str(red_sphere), "a yellow circle", "--source", "a red circle", "--preset", "smoke", "--iters", "3",

@@ -56,6 +56,7 @@ def _same_result(result, reference) -> None:
         assert torch.equal(result.field.state_dict()[name], value), name
 
 
+@pytest.mark.slow
 def test_resume_after_a_crash_equals_the_uninterrupted_run(setup, tmp_path):
     folder, overrides, mask, reference = setup
     out = tmp_path / "crashed"
@@ -75,6 +76,7 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run(setup, tmp_path):
     assert run_json["iterations"] == 6 and run_json["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_ctrl_c_mid_step_writes_a_checkpoint_that_resumes_to_the_same_result(setup, tmp_path, monkeypatch):
     from stylize.mesh.text2mesh import Text2MeshRun
 
@@ -102,6 +104,7 @@ def test_ctrl_c_mid_step_writes_a_checkpoint_that_resumes_to_the_same_result(set
     _same_result(result, reference)
 
 
+@pytest.mark.slow
 def test_cli_resume_continues_an_interrupted_run_and_can_extend_it(setup, tmp_path, capsys):
     folder, overrides, mask, reference = setup
     out = tmp_path / "cli"
@@ -120,6 +123,7 @@ def test_cli_resume_continues_an_interrupted_run_and_can_extend_it(setup, tmp_pa
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["iterations"] == 7
 
 
+@pytest.mark.slow
 def test_resume_refuses_changed_settings_inputs_and_missing_checkpoints(setup, tmp_path, capsys):
     folder, overrides, mask, _ = setup
     run_dir = folder / "uninterrupted"

@@ -26,6 +26,7 @@ def _run(spec, cache, **overrides) -> Text2MeshRun:
     return Text2MeshRun(load_mesh(VASE), config, model_cache=cache)
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Seems like `optimizer.step\\(\\)` has been overridden")
 def test_one_pass_equals_one_call_per_group(tiny_clip_pair, cache):
     spec = f"local-dir:{tiny_clip_pair[0]}"
@@ -56,6 +57,7 @@ def test_a_step_reads_one_value_back_from_the_device(tiny_clip_spec, cache):
     assert isinstance(record.loss, float) and record.metrics()["loss"] == record.loss
 
 
+@pytest.mark.slow
 def test_joint_step_gives_each_run_what_its_own_step_gives(tiny_clip_spec, cache):
     from stylize.mesh.text2mesh import joint_step
 
@@ -71,6 +73,7 @@ def test_joint_step_gives_each_run_what_its_own_step_gives(tiny_clip_spec, cache
             torch.testing.assert_close(run.field.state_dict()[name], value, atol=1e-6, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_best_of_keeps_the_candidate_the_training_clip_scores_best(tiny_clip_spec, tmp_path):
     import json
 

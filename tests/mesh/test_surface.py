@@ -98,6 +98,7 @@ def test_exact_bake_colours_each_texel_by_the_field_at_its_point(tmp_path, tiny_
         np.testing.assert_allclose(data["face_uv"][0], [[0, 1], [1, 1], [1, 0]], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_surface_mode_resumes_bit_for_bit_and_keeps_masked_texels(tmp_path, tiny_clip_spec):
     vertices, faces = make_icosphere(2)
     save_mesh(tmp_path / "ball.ply", vertices, faces, np.full((len(vertices), 3), 0.2))
@@ -121,6 +122,7 @@ def test_surface_mode_resumes_bit_for_bit_and_keeps_masked_texels(tmp_path, tiny
     assert np.array_equal(reference.colors[mask == 0], np.full(((mask == 0).sum(), 3), 0.2, dtype=np.float32))
 
 
+@pytest.mark.slow
 def test_apply_and_bake_a_surface_run_with_a_normal_map(tmp_path, tiny_clip_spec):
     vertices, faces = make_icosphere(2)
     save_mesh(tmp_path / "ball.obj", vertices, faces)
@@ -164,6 +166,7 @@ def test_normal_map_shades_like_the_displaced_geometry():
     assert error.normal_mapped < 0.6 * error.baseline, error
 
 
+@pytest.mark.slow
 def test_a_scene_is_stylized_as_one_object_and_written_back_with_its_structure(tmp_path, tiny_clip_spec):
     from stylize.mesh.io import load_mesh
     from tests.gltf_validation import assert_valid
@@ -218,6 +221,7 @@ def test_a_textured_mesh_is_judged_with_its_texture_not_a_blur_of_vertex_colours
     assert centre[0] > 0.5 > centre[2] and side[2] > 0.5 > side[0], (centre, side)  # red check, then a blue one
 
 
+@pytest.mark.slow
 def test_input_colours_in_surface_mode_start_from_the_texture_itself(tmp_path, tiny_clip_spec):
     plane = _textured_plane(tmp_path)
     api.stylize_mesh(plane, "a red square", out=tmp_path / "run", preset="smoke",

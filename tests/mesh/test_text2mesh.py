@@ -51,6 +51,7 @@ def _stylized_mesh(result, source: LoadedMesh) -> LoadedMesh:
     return LoadedMesh(vertices, result.faces, result.colors, source.normalization)
 
 
+@pytest.mark.slow
 @needs_test_clips
 def test_sphere_turns_blue_for_the_judge(meshes, cache, tmp_path):
     trainer, judge_spec = f"local-dir:{CLIPS / 'trainer'}", f"local-dir:{CLIPS / 'judge'}"
@@ -72,6 +73,7 @@ def test_sphere_turns_blue_for_the_judge(meshes, cache, tmp_path):
     assert mean[2] > 0.8 and mean[1] < 0.3 and mean[2] > mean[1] + 0.5, mean
 
 
+@pytest.mark.slow
 @needs_test_clips
 def test_cube_seen_from_the_front_turns_red(meshes, cache):
     trainer, judge_spec = f"local-dir:{CLIPS / 'trainer'}", f"local-dir:{CLIPS / 'judge'}"
@@ -96,6 +98,7 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_run_folder_outputs_reload_keep_size_and_field_reproduces(meshes, tiny_clip_spec, cache, tmp_path):
     before = _digest(meshes / "sphere.ply")
     result = api.stylize_mesh(
@@ -136,6 +139,7 @@ def test_run_folder_outputs_reload_keep_size_and_field_reproduces(meshes, tiny_c
     assert len(lines) >= 2 and '"loss"' in lines[0]
 
 
+@pytest.mark.slow
 def test_same_seed_same_outputs_different_seed_differs(meshes, tiny_clip_spec, cache):
     def go(seed):
         return api.stylize_mesh(
@@ -164,6 +168,7 @@ def _poison(run, bad_steps):
     run.engine.encode = encode
 
 
+@pytest.mark.slow
 def test_a_non_finite_step_is_skipped(meshes, tiny_clip_spec, cache):
     run = _smoke_run(meshes, tiny_clip_spec, cache, iters=5)
     _poison(run, {2})
@@ -171,6 +176,7 @@ def test_a_non_finite_step_is_skipped(meshes, tiny_clip_spec, cache):
     assert run.skipped_steps == 1 and [r.skipped for r in run.history] == [False, False, True, False, False]
 
 
+@pytest.mark.slow
 def test_persistent_nan_stops_with_last_good_state(meshes, tiny_clip_spec, cache):
     run = _smoke_run(meshes, tiny_clip_spec, cache, iters=30, nan_patience=3)
     _poison(run, set(range(4, 30)))
@@ -181,6 +187,7 @@ def test_persistent_nan_stops_with_last_good_state(meshes, tiny_clip_spec, cache
     assert not torch.equal(colors, torch.full_like(colors, 0.5))  # four good steps were kept
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_what_exists(meshes, tiny_clip_spec, cache, tmp_path):
     def interrupt(step, total, metrics):
         if step == 3:  # after the third iteration

@@ -74,6 +74,7 @@ def test_paint_bad_inputs(tmp_path, tiny_clip_spec):
 # 60 steps (not the preset's 24): with instrument v3 24 steps of the test preset leave the canvas
 # near its start (judged 15.9 -> 4.4 fft, 15.8 -> 6.1 pixel, the trainer's own score no higher),
 # and the per-pixel logits need a larger step than their default to move in that time.
+@pytest.mark.slow
 @pytest.mark.parametrize("param, prompt, extra", [("fft", "a red circle", {}), ("pixel", "a red circle", {"lr": 0.3})])
 def test_paint_raises_judged_score(param, prompt, extra):
     trainer, judge = test_clip_specs()

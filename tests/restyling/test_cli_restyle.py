@@ -29,6 +29,7 @@ def trained(tmp_path_factory, tiny_clip_spec):
     return folder, image, out
 
 
+@pytest.mark.slow
 def test_restyle_progress_json_then_apply(trained, tiny_clip_spec, tmp_path, capsys):
     _, image, _ = trained
     out = tmp_path / "run"

@@ -57,6 +57,7 @@ def _png_header_only(path: Path, width: int, height: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_run_folder_outputs_and_callback(tiny_run, pictures):
     result, out, steps = tiny_run
     assert {p.name for p in out.iterdir()} >= set(OUTPUT_NAMES)
@@ -78,12 +79,14 @@ def test_run_folder_outputs_and_callback(tiny_run, pictures):
     assert net["config"]["content_features"] == "vgg-random"
 
 
+@pytest.mark.slow
 def test_same_seed_same_result(tiny_run, pictures, tiny_clip_spec):
     result, _, _ = tiny_run
     again = Restyler(_config(pictures["red"], tiny_clip_spec, content_features="vgg-random")).run()
     assert torch.allclose(again.image, result.image, atol=1e-5) and again.out_dir is None and not again.files
 
 
+@pytest.mark.slow
 def test_clip_content_features_and_an_ensemble_run(pictures, tiny_clip_pair):
     first, second = (f"local-dir:{p}" for p in tiny_clip_pair)
     config = _config(pictures["red"], first, content_features="clip", iters=2, judge=[second])
@@ -92,6 +95,7 @@ def test_clip_content_features_and_an_ensemble_run(pictures, tiny_clip_pair):
     assert set(result.scores) == {"trainer", "judge"} and result.steps == 2
 
 
+@pytest.mark.slow
 def test_apply_on_another_picture(tiny_run, pictures, tmp_path):
     result, out, _ = tiny_run
     applied = apply_stylenet(out / "net.pt", pictures["other"], tmp_path / "applied")
@@ -110,6 +114,7 @@ def test_apply_on_another_picture(tiny_run, pictures, tmp_path):
     assert not (tmp_path / "refused").exists()
 
 
+@pytest.mark.slow
 def test_interrupt_writes_what_exists_then_raises(pictures, tiny_clip_spec, tmp_path):
     def stop(step, total, metrics):
         if step == 2:

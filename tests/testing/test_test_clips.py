@@ -78,6 +78,7 @@ def test_trainer_and_judge_differ():
 # v1 (2D pictures only) asked 0.90 of both; v2 spends capacity on 3D renders and hides the
 # shape of cropped pictures, and its 2D colour-and-shape accuracy is about 0.70 (trainer) and
 # 0.80 (judge): the colour, what the pipelines optimise, stays at 0.98 or more.
+@pytest.mark.slow
 @pytest.mark.parametrize("name, minimum", [("trainer", 0.65), ("judge", 0.75)])
 def test_zero_shot_accuracy_on_fresh_pictures(engines, name, minimum):
     batch = draw_shapes(1000, 64, torch.Generator().manual_seed(HELD_OUT_SEED))
@@ -88,6 +89,7 @@ def test_zero_shot_accuracy_on_fresh_pictures(engines, name, minimum):
     assert colour >= 0.98, f"{name}: colour accuracy {colour:.3f}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["trainer", "judge"])
 @pytest.mark.parametrize("meshes", ["seen", "unseen"])
 def test_colour_of_fresh_3d_renders(engines, renders, name, meshes):
@@ -97,6 +99,7 @@ def test_colour_of_fresh_3d_renders(engines, renders, name, meshes):
     assert accuracy >= 0.93, f"{name} on {meshes} meshes: colour accuracy {accuracy:.3f}"
 
 
+@pytest.mark.slow
 def test_judge_tells_a_sphere_from_a_cube(engines, renders):
     batch = renders["seen"]
     known = batch.shape >= 0
@@ -130,6 +133,7 @@ def test_judge_ranks_full_captions_with_pattern(engines):
     assert pattern_accuracy >= 0.6
 
 
+@pytest.mark.slow
 def test_training_script_runs_and_is_deterministic(tmp_path):
     trainer = _load_trainer_script()
     first = trainer.train("trainer", tmp_path / "a", steps=2, batch_size=8, pool_size=16, log_every=0, eval_samples=16)

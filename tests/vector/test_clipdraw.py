@@ -195,6 +195,7 @@ def test_style_moves_colours_toward_style_image(tmp_path, tiny_clip_spec):
 PROMPTS = ["a red circle", "a blue square", "a green triangle", "a yellow star"]
 
 
+@pytest.mark.slow
 def test_judge_ranks_prompted_caption_near_the_top():
     trainer, judge_spec = test_clip_specs()
     cache = ModelCache()
@@ -227,6 +228,7 @@ def test_ctrl_c_saves_what_exists(tmp_path, tiny_clip_spec, monkeypatch):
     assert (tmp_path / "run" / "drawing.svg").is_file() and (tmp_path / "run" / "drawing.png").is_file()
 
 
+@pytest.mark.slow
 def test_ensemble_and_several_prompts(tiny_clip_pair):
     first, second = tiny_clip_pair
     config = _config(f"local-dir:{first}", prompts=["a red circle", "a blue square"], negatives=["a mess"], iters=2)

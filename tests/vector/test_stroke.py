@@ -130,6 +130,7 @@ def _gradcheck(paths) -> bool:
     return torch.autograd.gradcheck(loss, inputs, eps=1e-6, atol=1e-5, rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_gradcheck_caps_joins_and_opacity():
     # Coordinates avoid pixel centres on clamp kinks, where finite differences are one-sided.
     stroke = VectorPath(

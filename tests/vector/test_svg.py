@@ -229,6 +229,7 @@ def _many_paths_svg(path, count: int = 100_000) -> None:
         handle.write("</svg>\n")
 
 
+@pytest.mark.slow
 def test_a_file_of_100k_paths_is_refused_with_little_memory(tmp_path):
     import tracemalloc
 
