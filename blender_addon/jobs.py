@@ -374,7 +374,7 @@ def mesh_args(mesh_path: Path, out_dir: Path, settings: MeshJobSettings, mask_pa
     if settings.preview_every > 0:
         argv += ["--set", f"preview_every={int(settings.preview_every)}"]
     if settings.texture == "surface":
-        argv += ["--field", "surface"]
+        argv += ["--field", "texture"]  # per pixel and texel, at about a vertex field's cost
     elif settings.texture == "bake":
         argv += ["--bake"]
     if settings.texture and settings.normal_map and settings.displace:

@@ -57,9 +57,10 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
                         "rest close to the input (loss.content_weight)")
     parser.add_argument("--input-colours", action="store_true", default=None,
                         help="start from the input's vertex colours or texture instead of grey")
-    parser.add_argument("--field", dest="field_mode", choices=["vertex", "surface"], default=None,
-                        help="vertex: colours at the vertices (Text2Mesh, the default); surface: at every pixel and "
-                        "texel, so detail does not depend on the tessellation (writes an exact texture bake)")
+    parser.add_argument("--field", dest="field_mode", default=None, metavar="KIND",
+                        help="where the field is evaluated: vertex (at the vertices, Text2Mesh, the default); texture "
+                        "(at every pixel and texel through a tri-plane encoding: detail finer than the mesh, an exact "
+                        "texture bake, about a vertex step's cost); surface (the same with the Fourier MLP, slower)")
     parser.add_argument("--material", default=None, metavar="NAME",
                         help="what the field predicts and renders are shaded with: diffuse (Text2Mesh's lit base "
                         "colour, the default)")

@@ -413,7 +413,7 @@ def test_best_of_becomes_the_toolkits_option(tmp_path):
 def test_texture_settings_become_the_toolkits_options(tmp_path):
     surface = jobs.MeshJobSettings(prompt="x", texture="surface", normal_map=True, texture_size=256)
     args = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", surface))
-    assert (args.field_mode, args.normal_map, args.bake_size) == ("surface", True, 256) and not surface.shape_key
+    assert (args.field_mode, args.normal_map, args.bake_size) == ("texture", True, 256) and not surface.shape_key
     baked = jobs.MeshJobSettings(prompt="x", texture="bake", displace=False, normal_map=True)
     args = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", baked))
     assert args.bake is True and args.normal_map is None and args.bake_size is None  # no relief to map
