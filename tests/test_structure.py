@@ -112,3 +112,18 @@ def test_every_tool_is_listed_under_its_folder_in_tools_readme():
             if f"`{path.name}`" not in sections.get(folder, ""):
                 unlisted.append(path.relative_to(ROOT).as_posix())
     assert unlisted == []
+
+
+def test_a_drawing_run_loads_no_svg_reader_and_no_feature_extractor():
+    # A text-to-drawing run writes SVG and never reads one, and has no style image: the importer,
+    # CSS cascade and paint servers, and the VGG/CLIP-layer extractors stay unloaded (a draw run
+    # loaded 33 stylize modules before the SVG package split and loads 29 after it).
+    import subprocess
+    import sys
+
+    code = ("import sys, stylize.api, stylize.vector.clipdraw; "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('stylize'))))")  # fmt: skip
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert "stylize.vector.svg.write" in loaded
+    for heavy in ("stylize.vector.svg.importer", "stylize.vector.svg.css", "stylize.vector.svg.read", "stylize.engine.features"):
+        assert heavy not in loaded, heavy

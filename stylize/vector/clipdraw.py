@@ -50,7 +50,7 @@ from stylize.vector.initial import initial_scene
 from stylize.vector.palette import PaletteColors, resolve_palette, snap_to_palette
 from stylize.vector.renderer import get_renderer
 from stylize.vector.scene import Scene
-from stylize.vector.svg import read_svg, save_svg
+from stylize.vector.svg.write import save_svg
 from stylize.vector.style import StyleLoss, get_style_features
 
 logger = logging.getLogger(__name__)
@@ -161,6 +161,8 @@ class ClipDraw(Generator2D):
             self.style_loss = StyleLoss(style_image, features, samples=config.style_samples, seed=config.seed, device=self.device)
 
     def _load_init(self, path: str) -> Scene:
+        from stylize.vector.svg.read import read_svg  # only a run from an SVG reads one
+
         if not Path(path).is_file():
             raise InputError(f"init SVG {path} does not exist")
         document = read_svg(path)

@@ -28,15 +28,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from stylize.engine.features import ClipFeatures, VggFeatures
 from stylize.registry import Registry
 
 logger = logging.getLogger(__name__)
 
+def _vgg16(clip_model=None, pretrained: bool = True) -> nn.Module:
+    from stylize.engine.features import VggFeatures  # imported when a style image needs it
+
+    return VggFeatures(pretrained=pretrained)
+
+
+def _clip_layers(clip_model=None) -> nn.Module:
+    from stylize.engine.features import ClipFeatures
+
+    return ClipFeatures(clip_model)
+
+
 STYLE_FEATURES: Registry[Callable[..., nn.Module]] = Registry("style features", {
-    "vgg16": lambda clip_model=None: VggFeatures(pretrained=True),
-    "vgg16-random": lambda clip_model=None: VggFeatures(pretrained=False),
-    "clip": lambda clip_model=None: ClipFeatures(clip_model),
+    "vgg16": _vgg16,
+    "vgg16-random": lambda clip_model=None: _vgg16(pretrained=False),
+    "clip": _clip_layers,
 })  # fmt: skip
 
 

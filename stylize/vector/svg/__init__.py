@@ -12,30 +12,27 @@
   plain cubic paths.
 """
 
-from stylize.vector.svg.importer import (
-    MAX_CANVAS_PIXELS,
-    MAX_COORDINATE,
-    MAX_IMPORT_PATHS,
-    MAX_IMPORT_SEGMENTS,
-    MAX_NESTING,
-    MAX_VISITS,
-    MAX_XML_ELEMENTS,
-)
-from stylize.vector.svg.read import MAX_SVG_BYTES, SvgDocument, load_svg, read_svg
-from stylize.vector.svg.write import save_svg, svg_string
+import importlib
+from typing import Any
 
-__all__ = [
-    "MAX_CANVAS_PIXELS",
-    "MAX_COORDINATE",
-    "MAX_IMPORT_PATHS",
-    "MAX_IMPORT_SEGMENTS",
-    "MAX_NESTING",
-    "MAX_SVG_BYTES",
-    "MAX_VISITS",
-    "MAX_XML_ELEMENTS",
-    "SvgDocument",
-    "load_svg",
-    "read_svg",
-    "save_svg",
-    "svg_string",
-]
+# The public names, each loaded from its module on first use, so that a caller that only writes
+# SVG (a drawing run) does not load the importer, the CSS cascade and the paint servers.
+_HOMES = {
+    "MAX_CANVAS_PIXELS": "importer", "MAX_COORDINATE": "importer", "MAX_IMPORT_PATHS": "importer",
+    "MAX_IMPORT_SEGMENTS": "importer", "MAX_NESTING": "importer", "MAX_VISITS": "importer",
+    "MAX_XML_ELEMENTS": "importer", "MAX_SVG_BYTES": "read", "SvgDocument": "read", "load_svg": "read",
+    "read_svg": "read", "save_svg": "write", "svg_string": "write",
+}  # fmt: skip
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
