@@ -223,25 +223,28 @@ def bake(
 
     Keeps the mesh's own UVs unless ``unwrap``; writes a ``.json`` sidecar beside the GLB and a
     picture of the baked GLB as a viewer shows it (``NAME_preview.png`` beside it: four views with
-    the texture sampled through the UVs).
+    the texture sampled through the UVs). A surface- or texture-mode run's ``mesh.glb/ply/obj``
+    bakes that run's field per texel (its vertex colours are only a sample of it). Never writes
+    over an input, a file another writer made or a run's own outputs (one-line
+    :class:`InputError`); a run folder's lock is held while writing into it.
 
     Returns:
         :class:`~stylize.mesh.bake.BakeReport` (paths, size, charts, per-step seconds, ``preview``).
     """
+    from stylize.mesh.bake_target import exact_run_of
+
+    run = exact_run_of(mesh)
+    if run is not None:  # its vertex colours are a sample of the field: bake the field itself
+        mesh, out = run, Path(out) if out is not None else Path(mesh).with_name(f"{Path(mesh).stem}_textured.glb")
     if Path(mesh).is_dir():
         from stylize.mesh.apply import bake_run
 
-        report = bake_run(mesh, out, size=size, unwrap=unwrap, normal_map=normal_map, device=device)
-    elif normal_map:
+        return bake_run(mesh, out, size=size, unwrap=unwrap, normal_map=normal_map, device=device)
+    if normal_map:
         raise InputError("--normal-map bakes a run's field: give a run folder, not a mesh file")
-    else:
-        from stylize.mesh.bake import bake_file
+    from stylize.mesh.bake import bake_file
 
-        report = bake_file(mesh, out, size=size, reunwrap=unwrap)
-    from stylize.mesh.evaluate import save_mesh_preview
-
-    report.preview = save_mesh_preview(report.path, report.path.with_name(f"{report.path.stem}_preview.png"))
-    return report
+    return bake_file(mesh, out, size=size, reunwrap=unwrap)
 
 
 def evaluate_mesh(

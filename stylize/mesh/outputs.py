@@ -137,7 +137,8 @@ def write_meshes(
     styled: StyledMesh | None = None, undisplaced: np.ndarray | None = None,
 ):
     """``mesh.glb``, ``mesh.ply``, ``mesh.obj`` and, with ``output.bake`` or a surface-mode field,
-    ``mesh_textured.glb``, its ``.json`` sidecar and ``textures/base_color.png`` (keeping ``uv``,
+    ``mesh_textured.glb``, its ``.json`` sidecar, its picture ``mesh_textured_preview.png`` and
+    ``textures/base_color.png`` (keeping ``uv``,
     the input's UVs, unless ``output.bake_unwrap``).
 
     In surface mode (``styled`` given and its field's mode ``surface``) the bake is exact: every
@@ -175,6 +176,9 @@ def write_meshes(
                            normal_source=normal_source, material=material, features=result.features)  # fmt: skip
     result.files["mesh_textured.glb"], result.files["mesh_textured.json"] = report.path, report.sidecar
     write_map_images(folder, result.files, report.maps)
+    from stylize.mesh.bake_target import write_bake_preview
+
+    result.files["mesh_textured_preview.png"] = write_bake_preview(report)
     return report
 
 
