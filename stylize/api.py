@@ -123,6 +123,7 @@ def stylize_mesh(
     resume: str | Path | None = None,
     on_preview: Callable[[int, Path], None] | None = None,
     overwrite: bool = False,
+    on_phase: Callable[[str], None] | None = None,
     **options: Any,
 ):
     """Stylize a mesh with Text2Mesh and write the run folder.
@@ -151,6 +152,10 @@ def stylize_mesh(
             snapshot ``out/preview/step_NNNNNN.npz`` is written (see
             :class:`~stylize.mesh.outputs.PreviewSnapshots`).
         overwrite: replace an earlier run's outputs in ``out``.
+        on_phase: called as ``on_phase(name)`` when writing the outputs after the last step
+            enters a phase (:data:`stylize.mesh.outputs.OUTPUT_PHASES`: ``scoring``, ``writing``,
+            ``baking``, ``rendering``), so a caller can say what the run is doing between the
+            last step and its result.
         **options: the command line's options by name: ``clip=[...]``, ``negatives``,
             ``image_prompts``, ``judge``, ``iters``, ``views``, ``device``, ``seed``, ``symmetry``,
             ``input_colours``, ``field`` (``"vertex"`` or ``"surface"``), ``bake``, ``bake_size``,
@@ -179,7 +184,7 @@ def stylize_mesh(
             raise InputError("no input mesh given")
         job = Text2Mesh(config, mesh, mask=mask, model_cache=model_cache)
         out = resolve_out(out, "mesh")
-    return job.run(out, on_step=on_step, overwrite=overwrite, on_preview=on_preview)
+    return job.run(out, on_step=on_step, overwrite=overwrite, on_preview=on_preview, on_phase=on_phase)
 
 
 def apply_field(

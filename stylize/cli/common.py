@@ -109,6 +109,19 @@ def step_callback(progress: str, description: str, context: CommandContext | Non
     return checked, close
 
 
+def phase_callback(progress: str, description: str):
+    """The ``on_phase`` of a command: what a run does between its last step and its result
+    (writing its outputs, baking), as ``{"event": "phase", "phase": NAME}`` in JSON progress mode,
+    one line under the bar on a terminal, or nothing."""
+    if progress == "json":
+        return lambda name: json_event("phase", phase=name)
+    if progress == "auto" and sys.stderr.isatty():
+        from tqdm.auto import tqdm
+
+        return lambda name: tqdm.write(f"{description}: {name}", file=sys.stderr)
+    return None
+
+
 def _progress_callback(progress: str, description: str, emit_event: Callable[..., None]):
     if progress == "json":
 

@@ -18,6 +18,7 @@ from stylize.cli.common import (
     add_overwrite_option,
     add_device_option,
     add_progress_option,
+    phase_callback,
     step_callback,
 )
 
@@ -91,6 +92,8 @@ def mesh_run(args: argparse.Namespace, context: CommandContext | None = None) ->
     from stylize.errors import InputError
 
     started = time.time()
+    # Phase events on the command line only: the worker's event stream (the add-on's) stays as it is.
+    on_phase = phase_callback(args.progress, "stylize mesh") if context is None else None
     context = context or CommandContext()
     if not args.resume and (not args.input or not (args.prompt or args.config)):
         raise InputError("expected INPUT and PROMPT (or --resume RUN_DIR; the prompt may come from --config)")
@@ -106,7 +109,8 @@ def mesh_run(args: argparse.Namespace, context: CommandContext | None = None) ->
                                   preset=args.preset or (None if args.config else "fast"), config_file=args.config,
                                   overrides=mesh_overrides(args), on_step=on_step, mask=args.mask,
                                   resume=args.resume, overwrite=args.overwrite, model_cache=context.model_cache,
-                                  on_preview=on_preview)  # fmt: skip
+                                  on_preview=on_preview,
+                                  on_phase=on_phase)  # fmt: skip
     finally:
         close()
     finish(args.progress, run_summary(result, started, iterations=result.iterations), context)
