@@ -28,8 +28,9 @@ def add_clip_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_device_option(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
-    parser.add_argument("--device", default=default, choices=DEVICES, help="where to run (default: auto)")
+def add_device_option(parser: argparse.ArgumentParser, default: str | None = "auto", shown: str = "auto") -> None:
+    """``--device``; ``shown`` is the default the help states (a preset's, when ``default`` is None)."""
+    parser.add_argument("--device", default=default, choices=DEVICES, help=f"where to run (default: {shown})")
 
 
 def add_progress_option(parser: argparse.ArgumentParser, json_lines: bool = True, previews: bool = False) -> None:
