@@ -322,11 +322,11 @@ def bake_file(
 
     size = check_texture_size(size)
     mesh_path = Path(mesh_path)
+    out = Path(out) if out is not None else mesh_path.with_name(f"{mesh_path.stem}_textured.glb")
+    target = BakeTarget(out, inputs=[mesh_path])  # checked before the mesh is read
     mesh = load_mesh(mesh_path, normalize=False)
     if mesh.colors is None:
         raise InputError(f"{mesh_path}: has no vertex colours or texture to bake")
-    out = Path(out) if out is not None else mesh_path.with_name(f"{mesh_path.stem}_textured.glb")
-    target = BakeTarget(out, inputs=[mesh_path])
     info: dict[str, Any] = {}
     run_json = mesh_path.parent / "run.json"
     if run_json.is_file():

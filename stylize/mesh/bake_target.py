@@ -85,16 +85,17 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def exact_run_of(mesh: str | Path) -> Path | None:
-    """The run folder whose field ``mesh`` was written by, when ``mesh`` is that run's
-    ``mesh.glb/ply/obj`` and the run's field kind bakes exactly (per texel: ``surface``,
+    """The run folder whose field ``mesh`` was written by, when ``mesh`` is that run's (or apply
+    folder's) ``mesh.glb/ply/obj`` and the run's field kind bakes exactly (per texel: ``surface``,
     ``texture``); None otherwise (the file's vertex colours are what there is to bake)."""
+    from stylize.config import load_toml
+
     mesh = Path(mesh)
     if mesh.name not in RUN_MESH_NAMES or not (mesh.parent / "field.pt").is_file():
         return None
-    try:
-        run = json.loads((mesh.parent / "run.json").read_text(encoding="utf-8"))
-        mode = run["config"]["field"]["mode"]
-    except (OSError, ValueError, KeyError, TypeError):
+    try:  # config.toml: a mesh run's and an apply folder's (whose run.json holds no config)
+        mode = load_toml(mesh.parent / "config.toml")["field"]["mode"]
+    except (InputError, OSError, KeyError, TypeError):
         return None
     if not isinstance(mode, str) or mode == "vertex":
         return None

@@ -95,6 +95,9 @@ def test_baking_a_surface_runs_mesh_bakes_its_field_exactly(runs, tmp_path):
     report = api.bake(run / "mesh.glb", size=64)
     assert report.exact and report.path == run / "mesh_textured.glb"
     assert json.loads((run / "mesh_textured.json").read_text())["bake"]["exact"] is True
+    api.apply_field(run, runs / "ball.glb", tmp_path / "applied")  # an apply folder of the surface field too
+    assert api.bake(tmp_path / "applied" / "mesh.ply", tmp_path / "a.glb", size=64).exact
+    assert not api.bake(runs / "vertex" / "mesh.glb", tmp_path / "v.glb", size=64).exact  # vertex mode: its colours
 
 
 def test_bake_refuses_a_run_folder_a_live_run_holds(runs, tmp_path, capsys):
