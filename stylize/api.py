@@ -229,16 +229,18 @@ def bake(
     Keeps the mesh's own UVs unless ``unwrap``; writes a ``.json`` sidecar beside the GLB and a
     picture of the baked GLB as a viewer shows it (``NAME_preview.png`` beside it: four views with
     the texture sampled through the UVs). A surface- or texture-mode run's ``mesh.glb/ply/obj``
-    bakes that run's field per texel (its vertex colours are only a sample of it). Never writes
+    bakes that run's field per texel (its vertex colours are only a sample of it), as does a
+    normal-map run's. Re-baking a run's own ``mesh_textured.glb`` rewrites its ``textures/``,
+    ``vertex_data.npz`` face UVs and ``run.json`` bake figures to match. Never writes
     over an input, a file another writer made or a run's own outputs (one-line
     :class:`InputError`); a run folder's lock is held while writing into it.
 
     Returns:
         :class:`~stylize.mesh.bake.BakeReport` (paths, size, charts, per-step seconds, ``preview``).
     """
-    from stylize.mesh.bake_target import exact_run_of
+    from stylize.mesh.bake_target import field_run_of
 
-    run = exact_run_of(mesh)
+    run = field_run_of(mesh)
     if run is not None:  # its vertex colours are a sample of the field: bake the field itself
         mesh, out = run, Path(out) if out is not None else Path(mesh).with_name(f"{Path(mesh).stem}_textured.glb")
     if Path(mesh).is_dir():

@@ -213,7 +213,7 @@ def bake_run(
         The :class:`~stylize.mesh.bake.BakeReport` (default output ``RUN_DIR/mesh_textured.glb``).
     """
     from stylize.mesh.bake import bake_mesh
-    from stylize.mesh.bake_target import BakeTarget, write_bake_preview
+    from stylize.mesh.bake_target import BakeTarget, is_run_bake, update_run_bake, write_bake_preview
     from stylize.mesh.config import check_texture_size
     from stylize.mesh.outputs import bake_sources, output_metadata
     from stylize.runs import read_run
@@ -229,7 +229,7 @@ def bake_run(
         raise InputError(f"{run_dir}: the run's input mesh {input_path} is gone; use: stylize apply {run_dir} MESH --bake")
     out = Path(out) if out is not None else run_dir / "mesh_textured.glb"
     target = BakeTarget(out, inputs=[input_path, run_dir / "field.pt", run_dir / "checkpoint.pt"])
-    own = out.resolve() == (run_dir / "mesh_textured.glb").resolve()
+    own = is_run_bake(out, run_dir)
     mask = None
     if (run_dir / "checkpoint.pt").is_file():
         from stylize.mesh.resume import load_checkpoint
@@ -250,36 +250,8 @@ def bake_run(
                            material=result.field.material, features=result.features)  # fmt: skip
         write_bake_preview(report)
         if own:
-            _update_run_bake(run_dir, report)
+            update_run_bake(run_dir, report)
         elif (run_dir / "textures").is_dir():
             logger.info("the maps of %s are inside it; %s/textures stays the run's own mesh_textured.glb's", out, run_dir)
     return report
 
-
-def _update_run_bake(run_dir: Path, report) -> None:
-    """Make a run folder agree with a new bake of its ``mesh_textured.glb``: ``textures/`` holds
-    its maps (and no others), ``vertex_data.npz`` its face UVs, ``run.json`` its figures."""
-    import json
-
-    from stylize.images import save_image
-    from stylize.utils import atomic_write, sweep_stale_temporaries, write_json
-
-    textures = run_dir / "textures"
-    textures.mkdir(exist_ok=True)
-    sweep_stale_temporaries(textures)
-    for name, pixels in report.maps.items():
-        save_image(textures / f"{name}.png", pixels)
-    for stale in textures.glob("*.png"):
-        if stale.stem not in report.maps:
-            stale.unlink()
-    data_path = run_dir / "vertex_data.npz"
-    if data_path.is_file() and report.face_uv is not None:
-        with np.load(data_path) as stored:
-            arrays = dict(stored)
-        if "face_uv" in arrays and len(arrays["face_uv"]) == len(report.face_uv):
-            arrays["face_uv"] = report.face_uv.astype(np.float32)
-            with atomic_write(data_path, "wb") as handle:
-                np.savez(handle, **arrays)
-    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    run["bake"] = report.to_dict()
-    write_json(run_dir / "run.json", run)

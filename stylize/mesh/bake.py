@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from stylize.errors import InputError
-from stylize.mesh.bake_target import BakeTarget, sidecar_path, write_bake_preview
+from stylize.mesh.bake_target import BakeTarget, is_run_bake, sidecar_path, update_run_bake, write_bake_preview
 from stylize.mesh.config import check_texture_size
 from stylize.mesh.geometry import vertex_normals, vertex_tangents
 from stylize.mesh.gltf.glb import GlbBuilder, glb_extras
@@ -344,4 +344,6 @@ def bake_file(
         report = bake_mesh(mesh.file_vertices, mesh.faces, mesh.colors, out, size=size,
                            uv=None if reunwrap else mesh.uv, metadata=info)  # fmt: skip
         write_bake_preview(report)
+        if is_run_bake(out, mesh_path.parent):  # the run's own bake: its textures/ follow
+            update_run_bake(mesh_path.parent, report)
     return report

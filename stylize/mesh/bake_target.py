@@ -15,7 +15,9 @@ refuses, with one line, before anything is written:
 
 While it writes into a run folder it holds the folder's lock (a live run there is refused), and
 it removes the temporaries that killed writers left there. Each file is written atomically (a
-temporary beside it, then a rename) by the writers themselves.
+temporary beside it, then a rename) by the writers themselves. A bake that replaces a run's own
+``mesh_textured.glb`` brings the rest of that bake along (:func:`update_run_bake`): the run's
+``textures/``, the face UVs of ``vertex_data.npz`` and ``run.json``'s ``bake``.
 
 Bakes inside a run (``stylize mesh --bake``, ``stylize apply --bake``, surface-mode runs) write
 through their :class:`~stylize.runs.RunFolder`, which applies the run folder's own rules.
@@ -30,7 +32,8 @@ from typing import Any, Sequence
 
 from stylize.errors import InputError
 
-__all__ = ["BakeTarget", "exact_run_of", "is_bake_sidecar", "preview_path", "sidecar_path", "write_bake_preview"]
+__all__ = ["BakeTarget", "field_run_of", "is_bake_sidecar", "is_run_bake", "preview_path", "sidecar_path",
+           "update_run_bake", "write_bake_preview"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,24 +87,32 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def exact_run_of(mesh: str | Path) -> Path | None:
-    """The run folder whose field ``mesh`` was written by, when ``mesh`` is that run's (or apply
-    folder's) ``mesh.glb/ply/obj`` and the run's field kind bakes exactly (per texel: ``surface``,
-    ``texture``); None otherwise (the file's vertex colours are what there is to bake)."""
+def field_run_of(mesh: str | Path) -> Path | None:
+    """The run folder whose field should be baked instead of ``mesh``'s vertex colours: when
+    ``mesh`` is a run's (or apply folder's) ``mesh.glb/ply/obj`` and the run's field kind bakes
+    exactly (per texel: ``surface``, ``texture``) or the run baked a normal map (which vertex
+    colours cannot give); None otherwise (the file's vertex colours are what there is to bake)."""
     from stylize.config import load_toml
 
     mesh = Path(mesh)
     if mesh.name not in RUN_MESH_NAMES or not (mesh.parent / "field.pt").is_file():
         return None
     try:  # config.toml: a mesh run's and an apply folder's (whose run.json holds no config)
-        mode = load_toml(mesh.parent / "config.toml")["field"]["mode"]
-    except (InputError, OSError, KeyError, TypeError):
+        config = load_toml(mesh.parent / "config.toml")
+        mode, normal_map = config["field"]["mode"], config.get("output", {}).get("normal_map", False)
+    except (InputError, OSError, KeyError, TypeError, AttributeError):
         return None
-    if not isinstance(mode, str) or mode == "vertex":
+    if mode == "vertex" and normal_map is not True:
         return None
-    logger.info("%s is a %s-mode run's mesh: baking the run's field per texel (as: stylize bake %s)", mesh, mode,
-                mesh.parent)  # fmt: skip
+    why = "a normal map" if mode == "vertex" else f"a {mode}-mode field, per texel"
+    logger.info("%s is a run's mesh: baking the run's field (%s), as: stylize bake %s", mesh, why, mesh.parent)
     return mesh.parent
+
+
+def is_run_bake(out: str | Path, run_dir: str | Path) -> bool:
+    """Whether ``out`` is the run folder's own ``mesh_textured.glb`` (a finished run's)."""
+    run_dir = Path(run_dir)
+    return (run_dir / "run.json").is_file() and _same_file(Path(out), run_dir / "mesh_textured.glb")
 
 
 class BakeTarget:
@@ -164,3 +175,31 @@ class BakeTarget:
             lock, self._lock = self._lock, None
             lock.__exit__(*exc)
 
+
+def update_run_bake(run_dir: Path, report: Any) -> None:
+    """Make a run folder agree with a new bake of its ``mesh_textured.glb``: ``textures/`` holds
+    its maps (and no others), ``vertex_data.npz`` its face UVs, ``run.json`` its figures."""
+    import numpy as np
+
+    from stylize.images import save_image
+    from stylize.utils import atomic_write, sweep_stale_temporaries, write_json
+
+    textures = run_dir / "textures"
+    textures.mkdir(exist_ok=True)
+    sweep_stale_temporaries(textures)
+    for name, pixels in report.maps.items():
+        save_image(textures / f"{name}.png", pixels)
+    for stale in textures.glob("*.png"):
+        if stale.stem not in report.maps:
+            stale.unlink()
+    data_path = run_dir / "vertex_data.npz"
+    if data_path.is_file() and report.face_uv is not None:
+        with np.load(data_path) as stored:
+            arrays = dict(stored)
+        if "face_uv" in arrays and len(arrays["face_uv"]) == len(report.face_uv):
+            arrays["face_uv"] = report.face_uv.astype(np.float32)
+            with atomic_write(data_path, "wb") as handle:
+                np.savez(handle, **arrays)
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    run["bake"] = report.to_dict()
+    write_json(run_dir / "run.json", run)

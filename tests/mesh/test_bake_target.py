@@ -138,6 +138,11 @@ def test_rebaking_a_normal_map_run_at_a_new_size_keeps_the_normal_map_and_its_te
     assert json.loads((run / "run.json").read_text())["bake"]["size"] == 128
     data = np.load(run / "vertex_data.npz")
     np.testing.assert_array_equal(data["face_uv"], report.face_uv)
+    # a vertex-mode run's mesh.glb baked into the run's own mesh_textured.glb: the run follows too
+    vertex = _copy_run(runs, "vertex", tmp_path)
+    assert not api.bake(vertex / "mesh.glb", size=128).exact
+    assert Image.open(vertex / "textures" / "base_color.png").size == (128, 128)
+    assert json.loads((vertex / "run.json").read_text())["bake"]["size"] == 128
 
 
 def test_every_bake_path_writes_its_preview(runs, tmp_path):
