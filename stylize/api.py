@@ -123,6 +123,7 @@ def stylize_mesh(
     resume: str | Path | None = None,
     on_preview: Callable[[int, Path], None] | None = None,
     overwrite: bool = False,
+    on_phase: Callable[[str], None] | None = None,
     **options: Any,
 ):
     """Stylize a mesh with Text2Mesh and write the run folder.
@@ -151,6 +152,10 @@ def stylize_mesh(
             snapshot ``out/preview/step_NNNNNN.npz`` is written (see
             :class:`~stylize.mesh.outputs.PreviewSnapshots`).
         overwrite: replace an earlier run's outputs in ``out``.
+        on_phase: called as ``on_phase(name)`` when writing the outputs after the last step
+            enters a phase (:data:`stylize.mesh.outputs.OUTPUT_PHASES`: ``scoring``, ``writing``,
+            ``baking``, ``rendering``), so a caller can say what the run is doing between the
+            last step and its result.
         **options: the command line's options by name: ``clip=[...]``, ``negatives``,
             ``image_prompts``, ``judge``, ``iters``, ``views``, ``device``, ``seed``, ``symmetry``,
             ``input_colours``, ``field`` (``"vertex"`` or ``"surface"``), ``bake``, ``bake_size``,
@@ -179,7 +184,7 @@ def stylize_mesh(
             raise InputError("no input mesh given")
         job = Text2Mesh(config, mesh, mask=mask, model_cache=model_cache)
         out = resolve_out(out, "mesh")
-    return job.run(out, on_step=on_step, overwrite=overwrite, on_preview=on_preview)
+    return job.run(out, on_step=on_step, overwrite=overwrite, on_preview=on_preview, on_phase=on_phase)
 
 
 def apply_field(
@@ -223,25 +228,30 @@ def bake(
 
     Keeps the mesh's own UVs unless ``unwrap``; writes a ``.json`` sidecar beside the GLB and a
     picture of the baked GLB as a viewer shows it (``NAME_preview.png`` beside it: four views with
-    the texture sampled through the UVs).
+    the texture sampled through the UVs). A surface- or texture-mode run's ``mesh.glb/ply/obj``
+    bakes that run's field per texel (its vertex colours are only a sample of it), as does a
+    normal-map run's. Re-baking a run's own ``mesh_textured.glb`` rewrites its ``textures/``,
+    ``vertex_data.npz`` face UVs and ``run.json`` bake figures to match. Never writes
+    over an input, a file another writer made or a run's own outputs (one-line
+    :class:`InputError`); a run folder's lock is held while writing into it.
 
     Returns:
         :class:`~stylize.mesh.bake.BakeReport` (paths, size, charts, per-step seconds, ``preview``).
     """
+    from stylize.mesh.bake_target import field_run_of
+
+    run = field_run_of(mesh)
+    if run is not None:  # its vertex colours are a sample of the field: bake the field itself
+        mesh, out = run, Path(out) if out is not None else Path(mesh).with_name(f"{Path(mesh).stem}_textured.glb")
     if Path(mesh).is_dir():
         from stylize.mesh.apply import bake_run
 
-        report = bake_run(mesh, out, size=size, unwrap=unwrap, normal_map=normal_map, device=device)
-    elif normal_map:
+        return bake_run(mesh, out, size=size, unwrap=unwrap, normal_map=normal_map, device=device)
+    if normal_map:
         raise InputError("--normal-map bakes a run's field: give a run folder, not a mesh file")
-    else:
-        from stylize.mesh.bake import bake_file
+    from stylize.mesh.bake import bake_file
 
-        report = bake_file(mesh, out, size=size, reunwrap=unwrap)
-    from stylize.mesh.evaluate import save_mesh_preview
-
-    report.preview = save_mesh_preview(report.path, report.path.with_name(f"{report.path.stem}_preview.png"))
-    return report
+    return bake_file(mesh, out, size=size, reunwrap=unwrap)
 
 
 def evaluate_mesh(

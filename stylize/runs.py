@@ -15,7 +15,7 @@ import shutil
 import socket
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 # Everything a run of any kind writes into its folder (files, or folders with a trailing "/").
 # ``--overwrite`` removes these and nothing else; their presence means "a run lives here".
 OUTPUT_NAMES = (
-    "mesh.glb", "mesh.ply", "mesh.obj", "mesh_textured.glb", "mesh_textured.json", "vertex_data.npz", "field.pt",
+    "mesh.glb", "mesh.ply", "mesh.obj", "mesh_textured.glb", "mesh_textured.json", "mesh_textured_preview.png",
+    "vertex_data.npz", "field.pt",
     "checkpoint.pt", "turntable.gif", "drawing.svg", "drawing.png", "image.png", "net.pt", "progress.gif",
     "preview.png", "config.toml", "run.json", "metrics.jsonl", "textures/", "preview/",
 )  # fmt: skip
@@ -323,3 +324,20 @@ def failure_details(error: BaseException | None) -> dict[str, str]:
     from stylize.errors import first_line
 
     return {"error": f"{type(error).__name__}: {first_line(error)}"}
+
+
+@contextlib.contextmanager
+def hold_folder_lock(path: str | Path) -> Iterator[None]:
+    """Hold a run folder's ``.stylize.lock`` (as :class:`RunFolder` does) while a command writes
+    into a run that is not its own (``stylize bake RUN``); a live run holding it is refused.
+
+    Raises:
+        InputError: the folder is in use by a live run, or cannot be locked.
+    """
+    holder = RunFolder.__new__(RunFolder)  # the lock alone: no marker, no checks of the outputs
+    holder.path, holder.started, holder._locked = Path(path), time.time(), False
+    holder._lock()
+    try:
+        yield
+    finally:
+        holder._unlock()

@@ -70,6 +70,9 @@ def test_eval_renders_a_mesh_without_colours_grey(tiny_clip_spec, tmp_path, caps
         (["mesh", "{cube}", "a cat", "--iters", "0"], "iters"),
         (["mesh", "{cube}", "a cat", "--preset", "smoke"], "ViT-B-32"),  # default CLIP, offline
         (["eval", "{missing}", "a cat", "--judge", "{clip}"], "not found"),
+        (["mesh", "{cube}", "a cat", "--bake-size", "1000"], "--bake-size must be a power of two"),  # the flag, not its key
+        (["apply", "{missing}", "{cube}", "--bake-size", "1000"], "--bake-size must be a power of two"),
+        (["bake", "{cube}", "--size", "1000"], "--size must be a power of two"),
     ],
 )
 def test_bad_inputs_give_one_line_and_exit_2(args, needle, cube, tiny_clip_spec, tmp_path, capsys):
@@ -80,3 +83,25 @@ def test_bad_inputs_give_one_line_and_exit_2(args, needle, cube, tiny_clip_spec,
     assert main(argv) == 2
     assert needle in _error_line(capsys)
     assert not (tmp_path / "out" / "mesh.glb").exists()
+
+
+def test_help_states_defaults_and_the_same_metavar_for_the_same_option(capsys):
+    import argparse
+
+    from stylize.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    metavars: dict[str, set] = {}
+    for parser in commands.values():
+        for action in parser._actions:
+            for option in action.option_strings:
+                if option.startswith("--") and action.nargs != 0 and not action.choices:
+                    metavars.setdefault(option, set()).add(action.metavar)
+    for option in ("--iters", "--seed", "--size", "--config", "--best-of", "--source"):
+        assert len(metavars[option]) == 1 and None not in metavars[option], (option, metavars[option])
+    assert metavars["--out"] == {"DIR", "FILE.glb"}  # a run folder everywhere, the GLB of stylize bake
+    mesh_help = " ".join(commands["mesh"].format_help().split())
+    assert "smoke 30" in mesh_help and "smoke cpu" in mesh_help and "random seed (default: 0)" in mesh_help
+    assert "--device" in " ".join(commands["bake"].format_help().split())
+    restyle_help = " ".join(commands["restyle"].format_help().split())
+    assert "(default: 512)" in restyle_help and "(default: 200)" in restyle_help

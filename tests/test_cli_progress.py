@@ -42,6 +42,10 @@ def test_mesh_progress_json_one_line_per_step_then_done(sphere_with_loose_vertex
     assert [e["step"] for e in steps] == [1, 2, 3] and all(e["total"] == 3 for e in steps)
     assert all(isinstance(e["loss"], float) and isinstance(e["score"], float) for e in steps)
     assert events[-1]["event"] == "done" and events[-1]["out"] == str(out) and events[-1]["status"] == "finished"
+    # between the last step and done: what writing the outputs is doing (no bake asked: no baking)
+    phases = [e["phase"] for e in events if e["event"] == "phase"]
+    assert phases == ["scoring", "writing", "rendering"]
+    assert [e["event"] for e in events].index("phase") > [e["event"] for e in events].index("step") + 2
 
     data = np.load(out / "vertex_data.npz")
     source = data["source_index"]

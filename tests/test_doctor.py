@@ -34,6 +34,7 @@ def test_doctor_reports_torch_devices_threads_and_missing_weights(tmp_path, monk
     assert abs(found["threads"]["default"] - default_threads()) <= 1  # the load may move in between
     assert found["clip_weights"] == [{"spec": "ViT-B-32:openai", "source": "pretrained", "path": None, "cached": False}]
     assert found["caches"]["huggingface"] == str(tmp_path / "hub")
+    assert "xatlas" not in found["optional"] and found["xatlas"] is True  # a dependency, not an optional backend
     assert all(not entry["cached"] and entry["path"].startswith(str(tmp_path / "torch")) for entry in found["vgg_weights"])
     # the text form says where the offline demo is when no CLIP weights are here
     assert main(["doctor"]) == 0

@@ -28,8 +28,9 @@ def add_clip_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_device_option(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
-    parser.add_argument("--device", default=default, choices=DEVICES, help="where to run (default: auto)")
+def add_device_option(parser: argparse.ArgumentParser, default: str | None = "auto", shown: str = "auto") -> None:
+    """``--device``; ``shown`` is the default the help states (a preset's, when ``default`` is None)."""
+    parser.add_argument("--device", default=default, choices=DEVICES, help=f"where to run (default: {shown})")
 
 
 def add_progress_option(parser: argparse.ArgumentParser, json_lines: bool = True, previews: bool = False) -> None:
@@ -107,6 +108,19 @@ def step_callback(progress: str, description: str, context: CommandContext | Non
             on_step(step, total, metrics)
 
     return checked, close
+
+
+def phase_callback(progress: str, description: str):
+    """The ``on_phase`` of a command: what a run does between its last step and its result
+    (writing its outputs, baking), as ``{"event": "phase", "phase": NAME}`` in JSON progress mode,
+    one line under the bar on a terminal, or nothing."""
+    if progress == "json":
+        return lambda name: json_event("phase", phase=name)
+    if progress == "auto" and sys.stderr.isatty():
+        from tqdm.auto import tqdm
+
+        return lambda name: tqdm.write(f"{description}: {name}", file=sys.stderr)
+    return None
 
 
 def _progress_callback(progress: str, description: str, emit_event: Callable[..., None]):

@@ -102,7 +102,9 @@ def report(clips: list[str] | None = None) -> dict[str, Any]:
         "caches": {"huggingface": hf_cache, "torch_hub": torch.hub.get_dir()},
         "offline": os.environ.get("STYLIZE_OFFLINE", "") not in ("", "0"),
         "optional": {name: importlib.util.find_spec(name) is not None
-                     for name in ("kaolin", "diffvg", "pydiffvg", "xatlas", "ray", "bpy")},
+                     for name in ("kaolin", "diffvg", "pydiffvg", "ray", "bpy")},
+        # a dependency (bakes unwrap with it), reported in case an install lost it
+        "xatlas": importlib.util.find_spec("xatlas") is not None,
     }  # fmt: skip
 
 
@@ -133,6 +135,8 @@ def _lines(found: dict[str, Any]) -> list[str]:
     lines.append(f"caches: Hugging Face {found['caches']['huggingface']}; torch hub {found['caches']['torch_hub']}")
     present = [name for name, ok in found["optional"].items() if ok]
     lines.append(f"optional backends found: {', '.join(present) or 'none'}")
+    if not found["xatlas"]:
+        lines.append("xatlas (a dependency: bakes unwrap with it) is missing: pip install xatlas")
     if not any(entry.get("cached") for entry in found["clip_weights"]):
         from stylize.engine.models import offline_demo_hint
 

@@ -56,16 +56,16 @@ def _add_generation_options(parser: argparse.ArgumentParser, presets: Sequence[s
     values are what a run without a preset uses, shown in the help)."""
     parser.add_argument("prompt", nargs="?", default=None, help="text prompt (or the prompts of a --config file)")
     parser.add_argument("--prompt", dest="extra_prompts", action="append", default=[], metavar="TEXT", help="another prompt (repeatable)")
-    parser.add_argument("--out", help=f"run folder (default: a new runs/{kind}-YYYYmmdd-HHMMSS)")
+    parser.add_argument("--out", metavar="DIR", help=f"run folder (default: a new runs/{kind}-YYYYmmdd-HHMMSS)")
     parser.add_argument("--preset", choices=list(presets), help=f"named settings: {', '.join(presets)} (default: none, "
                         "the defaults below)")
-    parser.add_argument("--size", type=int, help=f"canvas size in pixels (default: {defaults.size})")
-    parser.add_argument("--iters", type=int, help=f"optimisation steps (default: {defaults.iters})")
+    parser.add_argument("--size", type=int, metavar="PX", help=f"canvas size in pixels (default: {defaults.size})")
+    parser.add_argument("--iters", type=int, metavar="N", help=f"optimisation steps (default: {defaults.iters})")
     parser.add_argument("--negative", action="append", metavar="TEXT", help="negative prompt (repeatable)")
     parser.add_argument("--judge", action="append", metavar="SPEC", help="CLIP model(s) that score the result (default: none)")
-    parser.add_argument("--init", help="start from this file")
-    parser.add_argument("--seed", type=int, help=f"random seed (default: {defaults.seed})")
-    parser.add_argument("--config", help="TOML file of config keys (a run's config.toml works)")
+    parser.add_argument("--init", metavar="FILE", help="start from this file")
+    parser.add_argument("--seed", type=int, metavar="S", help=f"random seed (default: {defaults.seed})")
+    parser.add_argument("--config", metavar="FILE.toml", help="TOML file of config keys (a run's config.toml works)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
     add_overwrite_option(parser)
     add_clip_option(parser)
@@ -94,14 +94,14 @@ def draw_args(parser: argparse.ArgumentParser) -> None:
     defaults = DrawConfig()
     _add_generation_options(parser, DRAW_PRESETS, "draw", defaults)
     add_progress_option(parser)
-    parser.add_argument("--paths", type=int, help=f"number of paths (default: {defaults.paths})")
+    parser.add_argument("--paths", type=int, metavar="N", help=f"number of paths (default: {defaults.paths})")
     parser.add_argument("--shapes", choices=["strokes", "fills", "both"],
                         help=f"open strokes, filled shapes or both (default: {defaults.shapes})")
     parser.add_argument("--style", metavar="IMAGE", help="style image (StyleCLIPDraw)")
     parser.add_argument("--palette", help='fixed colours "#aa3300,#ffffff,..." or an image to take them from')
     parser.add_argument("--background", help=f"background colour (default: {defaults.background})")
-    parser.add_argument("--best-of", type=int, help=f"optimise N candidates, keep the best judged (default: {defaults.best_of})")
-    parser.add_argument("--final-scale", type=int,
+    parser.add_argument("--best-of", type=int, metavar="N", help=f"optimise N candidates, keep the best judged (default: {defaults.best_of})")
+    parser.add_argument("--final-scale", type=int, metavar="N",
                         help=f"render the final drawing this many times larger (default: {defaults.final_scale})")
 
 

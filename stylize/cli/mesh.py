@@ -18,6 +18,7 @@ from stylize.cli.common import (
     add_overwrite_option,
     add_device_option,
     add_progress_option,
+    phase_callback,
     step_callback,
 )
 
@@ -25,7 +26,7 @@ from stylize.cli.common import (
 
 
 def mesh_args(parser: argparse.ArgumentParser) -> None:
-    from stylize.mesh.config import TEXT2MESH_PRESETS
+    from stylize.mesh.config import TEXT2MESH_PRESETS, Text2MeshConfig
 
     parser.add_argument("input", nargs="?", help="mesh file (OBJ, PLY, GLB, OFF, STL); never modified")
     parser.add_argument("prompt", nargs="?", default="", help="text prompt, e.g. 'a wooden chair'")
@@ -38,10 +39,20 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
     add_clip_option(parser)
     parser.add_argument("--negative", action="append", default=None, metavar="TEXT", help="negative prompt (repeatable)")
     parser.add_argument("--image-prompt", action="append", default=None, metavar="IMAGE", help="image prompt (repeatable)")
-    parser.add_argument("--iters", type=int, default=None, metavar="N", help="iterations (preset's by default)")
-    parser.add_argument("--views", type=int, default=None, metavar="N", help="views per iteration")
-    add_device_option(parser, default=None)
-    parser.add_argument("--seed", type=int, default=None, metavar="S", help="random seed")
+    defaults = Text2MeshConfig()
+    by_preset = {name: {**{"iters": defaults.iters, "views.n_views": defaults.views.n_views, "device": defaults.device},
+                        **{key: value for key, value in preset.items() if value is not None}}
+                 for name, preset in TEXT2MESH_PRESETS.items()}  # fmt: skip
+
+    def preset_values(key: str) -> str:
+        return ", ".join(f"{name} {values[key]}" for name, values in by_preset.items())
+
+    parser.add_argument("--iters", type=int, default=None, metavar="N",
+                        help=f"iterations (default: the preset's: {preset_values('iters')})")
+    parser.add_argument("--views", type=int, default=None, metavar="N",
+                        help=f"views per iteration (default: the preset's: {preset_values('views.n_views')})")
+    add_device_option(parser, default=None, shown=f"the preset's: {preset_values('device')}")
+    parser.add_argument("--seed", type=int, default=None, metavar="S", help=f"random seed (default: {defaults.seed})")
     parser.add_argument("--best-of", type=int, default=None, metavar="N",
                         help="train N fields side by side for a short warm-up (best_of_warmup), keep the one "
                         "the training CLIP scores best, run it to the end")
@@ -73,8 +84,10 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
 
 def mesh_overrides(args: argparse.Namespace) -> dict:
     from stylize.config import parse_set_items
-    from stylize.mesh.config import mesh_options
+    from stylize.mesh.config import check_texture_size, mesh_options
 
+    if args.bake_size is not None:  # named as the user typed it, not as the config key it sets
+        check_texture_size(args.bake_size, "--bake-size")
     overrides = mesh_options({
         "iters": args.iters, "views": args.views, "device": args.device, "seed": args.seed, "clip": args.clip,
         "negatives": args.negative, "image_prompts": args.image_prompt, "symmetry": args.symmetry,
@@ -92,6 +105,8 @@ def mesh_run(args: argparse.Namespace, context: CommandContext | None = None) ->
     from stylize.errors import InputError
 
     started = time.time()
+    # Phase events on the command line only: the worker's event stream (the add-on's) stays as it is.
+    on_phase = phase_callback(args.progress, "stylize mesh") if context is None else None
     context = context or CommandContext()
     if not args.resume and (not args.input or not (args.prompt or args.config)):
         raise InputError("expected INPUT and PROMPT (or --resume RUN_DIR; the prompt may come from --config)")
@@ -107,7 +122,8 @@ def mesh_run(args: argparse.Namespace, context: CommandContext | None = None) ->
                                   preset=args.preset or (None if args.config else "fast"), config_file=args.config,
                                   overrides=mesh_overrides(args), on_step=on_step, mask=args.mask,
                                   resume=args.resume, overwrite=args.overwrite, model_cache=context.model_cache,
-                                  on_preview=on_preview)  # fmt: skip
+                                  on_preview=on_preview,
+                                  on_phase=on_phase)  # fmt: skip
     finally:
         close()
     finish(args.progress, run_summary(result, started, iterations=result.iterations), context)
@@ -160,8 +176,11 @@ def apply_args(parser: argparse.ArgumentParser) -> None:
 def apply_run(args: argparse.Namespace) -> int:
     from stylize import api
 
+    from stylize.mesh.config import check_texture_size
     from stylize.runs import default_out
 
+    if args.bake_size is not None:
+        check_texture_size(args.bake_size, "--bake-size")
     out = args.out or default_out(f"apply-{Path(args.mesh).stem}")
     result = api.apply_field(args.source, args.mesh, out, mask=args.mask, bake=args.bake, bake_size=args.bake_size,
                              device=args.device, overwrite=args.overwrite)  # fmt: skip
@@ -178,13 +197,18 @@ def bake_args(parser: argparse.ArgumentParser) -> None:
                         help="output GLB (default: MESH_textured.glb beside it, or RUN/mesh_textured.glb)")
     parser.add_argument("--unwrap", action="store_true", help="unwrap new UVs even if the mesh has its own")
     parser.add_argument("--normal-map", action="store_true", help="(run folders) keep the input's geometry and bake the "
-                        "relief into a tangent-space normal map")
+                        "relief into a tangent-space normal map (a run that had output.normal_map keeps its own)")
+    add_device_option(parser)
 
 
 def bake_run(args: argparse.Namespace) -> int:
     from stylize import api
 
-    report = api.bake(args.mesh, args.out, size=args.size, unwrap=args.unwrap, normal_map=args.normal_map)
+    from stylize.mesh.config import check_texture_size
+
+    check_texture_size(args.size, "--size")
+    report = api.bake(args.mesh, args.out, size=args.size, unwrap=args.unwrap, normal_map=args.normal_map,
+                      device=args.device)  # fmt: skip
     files = [str(p) for p in (report.path, report.sidecar, report.preview) if p is not None]
     emit(json.dumps({**report.to_dict(), "sidecar": str(report.sidecar), "files": files}))
     return EXIT_OK

@@ -23,19 +23,21 @@ from stylize.errors import InputError
 
 
 def restyle_args(parser: argparse.ArgumentParser) -> None:
-    from stylize.restyling.config import RESTYLE_PRESETS
+    from stylize.restyling.config import RESTYLE_PRESETS, RestyleConfig
 
+    defaults = RestyleConfig()
     parser.add_argument("image", help="the picture to restyle (never modified)")
     parser.add_argument("prompt", nargs="?", help="the target style text (not with --apply)")
-    parser.add_argument("--source", help='text describing the picture as it is (default "a Photo")')
+    parser.add_argument("--source", metavar="TEXT", help=f"text describing the picture as it is (default: {defaults.source!r})")
     parser.add_argument("--apply", metavar="NET", help="stylize IMAGE with a trained net.pt (or its run folder) instead of training")
-    parser.add_argument("--out", help="run folder (default: runs/restyle-TIMESTAMP)")
+    parser.add_argument("--out", metavar="DIR", help="run folder (default: runs/restyle-TIMESTAMP)")
     parser.add_argument("--preset", choices=list(RESTYLE_PRESETS), help="named settings (default: the paper's)")
-    parser.add_argument("--size", type=int, help="training size: the picture's longer side in pixels")
-    parser.add_argument("--iters", type=int, help="optimisation steps")
+    parser.add_argument("--size", type=int, metavar="PX",
+                        help=f"training size: the picture's longer side in pixels (default: {defaults.size})")
+    parser.add_argument("--iters", type=int, metavar="N", help=f"optimisation steps (default: {defaults.iters})")
     parser.add_argument("--judge", action="append", metavar="SPEC", help="CLIP model(s) that score the result")
-    parser.add_argument("--seed", type=int, help="random seed")
-    parser.add_argument("--config", help="TOML file of config keys")
+    parser.add_argument("--seed", type=int, metavar="S", help=f"random seed (default: {defaults.seed})")
+    parser.add_argument("--config", metavar="FILE.toml", help="TOML file of config keys")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
     add_overwrite_option(parser)
     add_clip_option(parser)

@@ -200,20 +200,26 @@ def bake_run(
     The field is evaluated on the run's input mesh (its path is in ``run.json``; the mask comes
     from ``checkpoint.pt`` when the run had one). A surface-mode field colours every texel at
     its own surface point (an exact bake); a vertex-mode field's vertex colours are interpolated.
-    With ``normal_map`` the GLB keeps the input's geometry and carries the displacement as a
-    tangent-space normal map.
+    With ``normal_map``, or when the run had ``output.normal_map``, the GLB keeps the input's
+    geometry and carries the displacement as a tangent-space normal map.
+
+    ``out`` is checked first (:class:`~stylize.mesh.bake_target.BakeTarget`); writing into the run
+    folder holds its lock. Replacing the run's own ``mesh_textured.glb`` (the default) rewrites
+    what belongs to it too: ``textures/NAME.png``, ``vertex_data.npz``'s ``face_uv`` and
+    ``run.json``'s ``bake``, so the folder stays one consistent bake. Elsewhere the maps are in
+    the GLB only (the run's ``textures/`` stay those of its own ``mesh_textured.glb``).
 
     Returns:
         The :class:`~stylize.mesh.bake.BakeReport` (default output ``RUN_DIR/mesh_textured.glb``).
     """
     from stylize.mesh.bake import bake_mesh
+    from stylize.mesh.bake_target import BakeTarget, is_run_bake, update_run_bake, write_bake_preview
     from stylize.mesh.config import check_texture_size
     from stylize.mesh.outputs import bake_sources, output_metadata
+    from stylize.runs import read_run
 
     run_dir = Path(run_dir)
     size = check_texture_size(size)
-    from stylize.runs import read_run
-
     info = read_run(run_dir, "bake")
     try:
         input_path = Path(info["input"]["path"])
@@ -222,8 +228,8 @@ def bake_run(
     if not input_path.is_file():
         raise InputError(f"{run_dir}: the run's input mesh {input_path} is gone; use: stylize apply {run_dir} MESH --bake")
     out = Path(out) if out is not None else run_dir / "mesh_textured.glb"
-    if out.suffix.lower() != ".glb":
-        raise InputError(f"{out}: the baked mesh is written as GLB; expected a .glb output path")
+    target = BakeTarget(out, inputs=[input_path, run_dir / "field.pt", run_dir / "checkpoint.pt"])
+    own = is_run_bake(out, run_dir)
     mask = None
     if (run_dir / "checkpoint.pt").is_file():
         from stylize.mesh.resume import load_checkpoint
@@ -231,10 +237,21 @@ def bake_run(
         stored = load_checkpoint(run_dir).get("mask")
         mask = None if stored is None else stored.numpy()
     result = apply_field(run_dir, input_path, None, mask=mask, device=device)
+    if not normal_map and result.config.output.normal_map:
+        logger.info("the run baked a normal map (output.normal_map): baking it again at %d px", size)
+        normal_map = True
     source, normal_source = bake_sources(result.styled, normal_map)
     vertices = result.source.file_vertices if normal_map else result.vertices
     metadata = output_metadata(result.config, result.iterations, list(result.field.extra.get("model", [])),
                                baked_from=str(run_dir))  # fmt: skip
-    return bake_mesh(vertices, result.faces, result.colors, out, size=size, uv=None if unwrap else result.source.uv,
-                     metadata=metadata, source=source, normal_source=normal_source, material=result.field.material,
-                     features=result.features)  # fmt: skip
+    with target:
+        report = bake_mesh(vertices, result.faces, result.colors, out, size=size, uv=None if unwrap else result.source.uv,
+                           metadata=metadata, source=source, normal_source=normal_source,
+                           material=result.field.material, features=result.features)  # fmt: skip
+        write_bake_preview(report)
+        if own:
+            update_run_bake(run_dir, report)
+        elif (run_dir / "textures").is_dir():
+            logger.info("the maps of %s are inside it; %s/textures stays the run's own mesh_textured.glb's", out, run_dir)
+    return report
+

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from stylize.errors import InputError
+from stylize.mesh.bake_target import BakeTarget, is_run_bake, sidecar_path, update_run_bake, write_bake_preview
 from stylize.mesh.config import check_texture_size
 from stylize.mesh.geometry import vertex_normals, vertex_tangents
 from stylize.mesh.gltf.glb import GlbBuilder, glb_extras
@@ -59,7 +60,7 @@ class BakeReport:
     texture: np.ndarray | None = field(default=None, repr=False)  # (size, size, 3) uint8 sRGB
     face_uv: np.ndarray | None = field(default=None, repr=False)  # (F, 3, 2) glTF UVs of each face corner
     normal_texture: np.ndarray | None = field(default=None, repr=False)  # (size, size, 3) uint8, tangent space
-    preview: Path | None = None  # a picture of the baked GLB (api.bake writes it)
+    preview: Path | None = None  # NAME_preview.png, a picture of the baked GLB (every bake path writes it)
     # Every map written, by name (TEXTURE_SLOTS): base_color, the material's others, normal.
     maps: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -246,7 +247,7 @@ def bake_mesh(
     metadata = dict(metadata or {})
     write_textured_glb(path, vertices[vertex_map], out_faces, gltf_uv, normals[vertex_map], maps, metadata, tangents=tangents)
     report = BakeReport(
-        path=path, sidecar=path.with_suffix(".json"), size=size, vertices=len(vertex_map), faces=len(out_faces),
+        path=path, sidecar=sidecar_path(path), size=size, vertices=len(vertex_map), faces=len(out_faces),
         reused_uvs=charts is None, charts=charts, utilization=utilization, coverage=float(covered.mean()),
         exact=source is not None, texture=maps["base_color"], face_uv=gltf_uv[out_faces].astype(np.float32),
         normal_texture=normal_pixels, maps=maps,
@@ -313,20 +314,19 @@ def bake_file(
 ) -> BakeReport:
     """``stylize bake``: bake a coloured mesh file (GLB, PLY, OBJ, ...) into ``out`` (default:
     ``NAME_textured.glb`` beside it). The input's UVs are kept unless ``reunwrap``; its metadata
-    (GLB extras, or the ``run.json`` of the run folder it sits in) is carried over."""
+    (GLB extras, or the ``run.json`` of the run folder it sits in) is carried over. ``out`` is
+    checked first (:class:`~stylize.mesh.bake_target.BakeTarget`: never an input, a file another
+    writer made, or a run's own output; a run folder's lock is held while writing)."""
     from stylize import __version__
     from stylize.mesh.io import load_mesh
 
     size = check_texture_size(size)
     mesh_path = Path(mesh_path)
+    out = Path(out) if out is not None else mesh_path.with_name(f"{mesh_path.stem}_textured.glb")
+    target = BakeTarget(out, inputs=[mesh_path])  # checked before the mesh is read
     mesh = load_mesh(mesh_path, normalize=False)
     if mesh.colors is None:
         raise InputError(f"{mesh_path}: has no vertex colours or texture to bake")
-    out = Path(out) if out is not None else mesh_path.with_name(f"{mesh_path.stem}_textured.glb")
-    if out.suffix.lower() != ".glb":
-        raise InputError(f"{out}: the baked mesh is written as GLB; expected a .glb output path")
-    if out.resolve() == mesh_path.resolve():
-        raise InputError(f"{out}: refusing to overwrite the input mesh")
     info: dict[str, Any] = {}
     run_json = mesh_path.parent / "run.json"
     if run_json.is_file():
@@ -340,5 +340,10 @@ def bake_file(
     info = {k: v for k, v in info.items() if v is not None}
     info.update({"source": mesh_path.name, "version": __version__, **dict(metadata or {})})
     info.setdefault("generator", "stylize bake")
-    return bake_mesh(mesh.file_vertices, mesh.faces, mesh.colors, out, size=size,
-                     uv=None if reunwrap else mesh.uv, metadata=info)  # fmt: skip
+    with target:
+        report = bake_mesh(mesh.file_vertices, mesh.faces, mesh.colors, out, size=size,
+                           uv=None if reunwrap else mesh.uv, metadata=info)  # fmt: skip
+        write_bake_preview(report)
+        if is_run_bake(out, mesh_path.parent):  # the run's own bake: its textures/ follow
+            update_run_bake(mesh_path.parent, report)
+    return report

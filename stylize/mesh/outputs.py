@@ -35,10 +35,14 @@ from stylize.runs import RunFolder
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MESH_FORMATS", "PreviewSnapshots", "Text2MeshResult", "bake_sources", "save_text2mesh_outputs",
+__all__ = ["MESH_FORMATS", "OUTPUT_PHASES", "PreviewSnapshots", "Text2MeshResult", "bake_sources", "save_text2mesh_outputs",
            "save_vertex_data"]
 
 MESH_FORMATS = ("glb", "ply", "obj")
+
+#: What writing a run's outputs goes through after its last step, in order (``on_phase``):
+#: the final scores, the meshes and field, the texture bake (when there is one), the pictures.
+OUTPUT_PHASES = ("scoring", "writing", "baking", "rendering")
 
 
 @dataclass(kw_only=True)
@@ -135,15 +139,19 @@ def output_metadata(config: Text2MeshConfig, iterations: int, models: list[str],
 def write_meshes(
     folder: RunFolder, result: Text2MeshResult, metadata: dict[str, Any], uv: np.ndarray | None = None,
     styled: StyledMesh | None = None, undisplaced: np.ndarray | None = None,
+    on_phase: Callable[[str], None] | None = None,
 ):
     """``mesh.glb``, ``mesh.ply``, ``mesh.obj`` and, with ``output.bake`` or a surface-mode field,
-    ``mesh_textured.glb``, its ``.json`` sidecar and ``textures/base_color.png`` (keeping ``uv``,
+    ``mesh_textured.glb``, its ``.json`` sidecar, its picture ``mesh_textured_preview.png`` and
+    ``textures/base_color.png`` (keeping ``uv``,
     the input's UVs, unless ``output.bake_unwrap``).
 
     In surface mode (``styled`` given and its field's mode ``surface``) the bake is exact: every
     texel is coloured by the field at its own surface point, not interpolated from the vertices.
     With ``output.normal_map`` the textured GLB keeps ``undisplaced`` (the input's positions in
     its frame) and carries the displacement as ``textures/normal.png`` / ``normalTexture``.
+
+    ``on_phase("baking")`` is called before the bake (see :data:`OUTPUT_PHASES`).
 
     Returns:
         The bake's :class:`~stylize.mesh.bake.BakeReport`, or None when nothing was baked.
@@ -158,6 +166,7 @@ def write_meshes(
     from stylize.mesh.bake import bake_mesh
     from stylize.mesh.bake_scene import bake_scene, can_bake_scene
 
+    enter_phase(on_phase, "baking")
     source, normal_source = bake_sources(styled, out.normal_map)
     vertices = result.vertices
     if normal_source is not None and undisplaced is not None:
@@ -175,7 +184,18 @@ def write_meshes(
                            normal_source=normal_source, material=material, features=result.features)  # fmt: skip
     result.files["mesh_textured.glb"], result.files["mesh_textured.json"] = report.path, report.sidecar
     write_map_images(folder, result.files, report.maps)
+    from stylize.mesh.bake_target import write_bake_preview
+
+    result.files["mesh_textured_preview.png"] = write_bake_preview(report)
     return report
+
+
+def enter_phase(on_phase: Callable[[str], None] | None, name: str) -> None:
+    """Log that writing the outputs entered the phase ``name`` and tell ``on_phase``."""
+    logger.info("%s", {"scoring": "scoring the result", "writing": "writing the outputs", "baking": "baking the texture",
+                       "rendering": "rendering the pictures"}[name])  # fmt: skip
+    if on_phase is not None:
+        on_phase(name)
 
 
 def write_map_images(folder: RunFolder, files: dict[str, Path], maps: dict[str, np.ndarray]) -> None:
@@ -323,24 +343,30 @@ class PreviewSnapshots:
 
 
 def save_text2mesh_outputs(
-    run: Text2MeshRun, folder: RunFolder, started: float, config: Text2MeshConfig | None = None, **run_info: Any
+    run: Text2MeshRun, folder: RunFolder, started: float, config: Text2MeshConfig | None = None,
+    on_phase: Callable[[str], None] | None = None, **run_info: Any,
 ) -> Text2MeshResult:
     """Score the result, write every output of the run folder and return the result.
 
     ``config`` is the run's config as the user gave it, for ``config.toml`` (default:
     ``run.config``; best-of-N passes its own, whose chosen candidate has its own seed);
-    ``run_info`` goes into ``run.json`` (e.g. the best-of candidates)."""
+    ``on_phase(name)`` is called as each of :data:`OUTPUT_PHASES` begins; ``run_info`` goes into
+    ``run.json`` (e.g. the best-of candidates)."""
     cfg = run.config
     train_seconds = time.time() - started
+    enter_phase(on_phase, "scoring")
     scores = run.final_scores() if run.iteration > 0 or run.status != "diverged" else {}
     result = collect_result(run, scores, run.stylized_features())
     result.out_dir = folder.path
+    enter_phase(on_phase, "writing")
     metadata = output_metadata(cfg, run.iteration, list(run.engine.model_names))
     uv = run.mesh.uv if run.mesh.uv is not None and len(run.mesh.uv) == len(result.vertices) else None
-    bake = write_meshes(folder, result, metadata, uv, styled=run.styled, undisplaced=run.mesh.file_vertices)
+    bake = write_meshes(folder, result, metadata, uv, styled=run.styled, undisplaced=run.mesh.file_vertices,
+                        on_phase=on_phase)  # fmt: skip
     result.files["vertex_data.npz"] = save_vertex_data(folder.file("vertex_data.npz"), result, run.mesh, bake)
     result.files["field.pt"] = run.field.save(folder.file("field.pt"), prompt=cfg.prompt, iterations=run.iteration,
                                               model=list(run.engine.model_names))
+    enter_phase(on_phase, "rendering")
     write_pictures(folder, result, run.render_views)
     result.files["config.toml"] = folder.write_config(to_dict(config or cfg))
     iterations = max(run.iteration, 1)

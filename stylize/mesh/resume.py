@@ -113,6 +113,9 @@ def resumed_config(state: Mapping[str, Any], prompt: str, overrides: Mapping[str
             raise InputError(f"cannot resume: setting {key!r} differs from the run's ({before.get(key)!r} -> {value!r})")
     if config.iters < int(state["iteration"]):
         raise InputError(f"cannot resume: iters = {config.iters} but the checkpoint is at iteration {state['iteration']}")
+    if config.iters == int(state["iteration"]):
+        logger.warning("nothing to train: the run already ran its %d iterations (--iters N to continue it); "
+                       "writing its outputs again", config.iters)  # fmt: skip
     config.check()
     return config
 

@@ -150,6 +150,7 @@ class Text2Mesh:
         on_step: StepCallback | None = None,
         overwrite: bool = False,
         on_preview: Callable[[int, Path], None] | None = None,
+        on_phase: Callable[[str], None] | None = None,
     ) -> Text2MeshResult:
         """Optimise and, with ``out``, write the run folder (see :mod:`stylize.mesh.outputs`).
 
@@ -161,6 +162,8 @@ class Text2Mesh:
             on_preview: ``on_preview(step, path)`` after each snapshot that ``preview_every``
                 asks for (``out/preview/step_NNNNNN.npz``, see
                 :class:`~stylize.mesh.outputs.PreviewSnapshots`); only with ``out``.
+            on_phase: ``on_phase(name)`` as writing the outputs enters each of
+                :data:`~stylize.mesh.outputs.OUTPUT_PHASES`; only with ``out``.
 
         Returns:
             :class:`~stylize.mesh.outputs.Text2MeshResult` (status ``finished`` or ``diverged``).
@@ -201,7 +204,7 @@ class Text2Mesh:
             run.run(on_step=on_step)
             result = collect_result(run)
         else:
-            result = self._run_into(run, folder, started, on_step, on_preview)
+            result = self._run_into(run, folder, started, on_step, on_preview, on_phase)
         if run.status == "interrupted":
             raise Interrupted.after(run.interrupt or KeyboardInterrupt(), result)
         return result
@@ -250,6 +253,7 @@ class Text2Mesh:
         started: float,
         on_step: StepCallback | None,
         on_preview: Callable[[int, Path], None] | None = None,
+        on_phase: Callable[[str], None] | None = None,
     ) -> Text2MeshResult:
         if self.config.preview_every > 0:
             previews = PreviewSnapshots(folder.file(PREVIEW_FOLDER), self.config.preview_every, keep=PREVIEW_KEEP)
@@ -286,4 +290,4 @@ class Text2Mesh:
 
             run.run(on_step=on_step, on_log=log, on_checkpoint=checkpoint)
             extra = {"candidates": self.candidates, "best_seed": run.config.seed} if self.candidates else {}
-            return save_text2mesh_outputs(run, folder, started, self.config, **extra)
+            return save_text2mesh_outputs(run, folder, started, self.config, on_phase=on_phase, **extra)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import trimesh
 from gltf_validation import assert_valid
+from PIL import Image
 from trimesh.visual.color import uv_to_interpolated_color
 
 from stylize import __version__, api
@@ -148,6 +149,7 @@ def test_stylize_mesh_bake_option_writes_mesh_textured_glb(tiny_clip_spec, tmp_p
     assert extras["model"] == [tiny_clip_spec]
     run = json.loads((out / "run.json").read_text())
     assert run["bake"]["size"] == 128 and (out / "mesh_textured.json").is_file()
+    assert Image.open(out / "mesh_textured_preview.png").size == (1024, 256)  # its picture, as every bake writes
     assert_valid(out / "mesh.glb")  # both GLBs of the run folder pass the Khronos validator
     assert_valid(out / "mesh_textured.glb")
     # The textured mesh shows the run's colours: sample it where the run's vertices are.

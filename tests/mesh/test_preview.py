@@ -110,7 +110,9 @@ def test_cli_announces_each_snapshot_on_the_json_stream(sphere, tiny_clip_spec, 
                  "--progress", "json"])  # fmt: skip
     assert code == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
-    kinds = [(e["event"], e.get("step")) for e in events]
+    # phase events (writing the outputs) come after the last step, before done
+    assert [e["event"] for e in events][-4:] == ["phase", "phase", "phase", "done"]
+    kinds = [(e["event"], e.get("step")) for e in events if e["event"] != "phase"]
     assert kinds == [("step", 1), ("step", 2), ("preview", 2), ("step", 3), ("step", 4), ("preview", 4), ("step", 5),
                      ("done", None)]  # fmt: skip
     previews = [e for e in events if e["event"] == "preview"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from stylize.errors import InputError, Interrupted
 from stylize.mesh.field import load_field
 from stylize.mesh.geometry import make_icosphere
 from stylize.mesh.io import save_mesh
+from stylize.mesh.resume import load_checkpoint, resumed_config
 
 SETTINGS = {"iters": 6, "checkpoint_every": 2, "log_every": 1, "render_size": 32, "output.turntable_frames": 2,
             "output.preview_views": 2, "output.preview_size": 32, "output.score_size": 32, "output.turntable_size": 32}
@@ -121,6 +123,19 @@ def test_cli_resume_continues_an_interrupted_run_and_can_extend_it(setup, tmp_pa
     # A finished run keeps its checkpoint, so it can be extended with more iterations.
     assert main(["mesh", "--resume", str(out), "--iters", "7", "--no-progress"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["iterations"] == 7
+
+
+@pytest.mark.slow
+def test_resuming_a_finished_run_says_that_nothing_is_trained(setup, caplog):
+    folder, _, _, _ = setup
+    state = load_checkpoint(folder / "uninterrupted")
+    with caplog.at_level(logging.WARNING, logger="stylize.mesh.resume"):
+        resumed_config(state, "", None)
+    assert "nothing to train: the run already ran its 6 iterations" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="stylize.mesh.resume"):
+        resumed_config(state, "", {"iters": 7})
+    assert "nothing to train" not in caplog.text
 
 
 @pytest.mark.slow
