@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -210,7 +211,7 @@ class RunFolder:
                                  "(a symbolic link there is refused)") from None  # fmt: skip
             self._metrics = os.fdopen(fd, "a", encoding="utf-8")
         record = {"step": int(step), **{k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in values.items()}}
-        self._metrics.write(json.dumps(record) + "\n")
+        self._metrics.write(json.dumps(json_finite(record), allow_nan=False) + "\n")
         self._metrics.flush()
 
     def truncate_metrics(self, before_step: int) -> None:
@@ -272,6 +273,18 @@ class RunFolder:
 
     def __exit__(self, exc_type: Any, error: BaseException | None, traceback: Any) -> None:
         self.close(error)
+
+
+def json_finite(value: Any) -> Any:
+    """``value`` with every float that is not finite replaced by None (NaN and infinities are not
+    JSON: a bare ``NaN`` breaks strict readers), through dicts, lists and tuples."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_finite(item) for item in value]
+    return value
 
 
 def failure_status(error: BaseException | None) -> str:
