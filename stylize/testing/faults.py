@@ -457,6 +457,14 @@ CASES: list[FaultCase] = [
     # --- concurrency ---
     FaultCase("a second batch into a busy --out", "concurrency", _batch_into_a_busy_out, text="in use by another batch",
               check=lambda f: None if (f / "out" / ".partial" / "theirs").is_dir() else "the other batch's staging was removed"),
+    # --- cost ---
+    FaultCase("a 75-byte jobs file globbing /", "cost",
+              lambda f: [*((f / "jobs.toml").write_text('[[jobs]]\nkind = "mesh"\ninput = "/**"\nprompt = "a cube"\n') and []),
+                         "batch", "jobs.toml", "--out", "out"], text="looks through more than"),
+    FaultCase("a jobs file hashing /proc/self/pagemap", "cost",
+              lambda f: [*((f / "jobs.toml").write_text('[[jobs]]\nkind = "mesh"\ninput = "/proc/self/pagemap"\n'
+                                                        'prompt = "a cube"\n') and []),
+                         "batch", "jobs.toml", "--out", "out"], text="not a regular file"),
     # --- silently wrong ---
     FaultCase("a stray far-away triangle shrinks the mesh", "silent",
               lambda f: [*(_cube_obj(f / "in.obj", stray=True) and []), "mesh", "in.obj", "a cube", "--out", "run", *MESH_SMALL],
