@@ -70,3 +70,28 @@ def test_bad_net_files_are_one_line_input_errors(tmp_path):
         with pytest.raises(InputError, match=words) as info:
             load_stylenet(tmp_path / name)
         assert "\n" not in str(info.value)
+
+
+def test_a_tampered_width_is_refused_before_the_net_is_built(tmp_path, monkeypatch):
+    import stylize.restyling.stylenet as stylenet
+
+    save_stylenet(tmp_path / "net.pt", StyleNet(4))
+    data = torch.load(tmp_path / "net.pt", weights_only=True)
+    torch.save({**data, "width": 1000}, tmp_path / "wide.pt")  # StyleNet(1000): about 4 GB of weights
+    torch.save({**data, "width": True}, tmp_path / "bool.pt")
+    built = []
+    real = stylenet.StyleNet
+
+    class Counting(real):
+        def __init__(self, width: int = 16) -> None:
+            if not torch.empty(0).is_meta:  # only real weights count
+                built.append(width)
+            super().__init__(width)
+
+    monkeypatch.setattr(stylenet, "StyleNet", Counting)
+    for name in ("wide.pt", "bool.pt"):
+        with pytest.raises(InputError, match="damaged.*width") as info:
+            load_stylenet(tmp_path / name)
+        assert "\n" not in str(info.value)
+    assert built == []
+    assert load_stylenet(tmp_path / "net.pt")[0].width == 4 and built == [4]
