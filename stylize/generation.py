@@ -180,6 +180,20 @@ class _Phase:
         self.timer.totals[self.name] = self.timer.totals.get(self.name, 0.0) + time.perf_counter() - self.start
 
 
+# Bounds every 2D generator's settings keep (inclusive): far beyond any real use, far below what
+# would allocate gigabytes before the first step.
+GENERATION_LIMITS = {"size": (8, 4096), "iters": (1, 10_000_000), "log_every": (1, 10**9), "frame_every": (1, 10**9)}
+
+
+def check_generation_limits(config: Any) -> None:
+    """Raise :class:`~stylize.errors.InputError` naming the first of ``config``'s common settings
+    (:data:`GENERATION_LIMITS`: canvas size, steps, log and frame intervals) out of its bounds."""
+    from stylize.config import check_limits
+
+    check_limits({key: getattr(config, key) for key in GENERATION_LIMITS if hasattr(config, key)},
+                 {key: value for key, value in GENERATION_LIMITS.items() if hasattr(config, key)})  # fmt: skip
+
+
 def metric_floats(metrics: dict) -> dict[str, float]:
     """Metrics that may hold 0-dim tensors as plain floats, with one device-to-host transfer.
 
