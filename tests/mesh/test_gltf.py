@@ -483,3 +483,28 @@ def test_images_must_be_png_or_jpeg_by_their_bytes_even_when_only_re_embedded(tm
     document["images"][2] = {"uri": "painted.png", "mimeType": "image/jpeg"}  # mislabelled: read as what it is
     asset.write_text(json.dumps(document))
     assert read_scene(asset).source.images[2][1] == "image/png"
+
+
+_CUBE_DOCUMENT = {
+    "asset": {"version": "2.0"}, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
+    "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
+    "accessors": [{"componentType": 5126, "count": 3, "type": "VEC3"}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [(json.dumps({**_CUBE_DOCUMENT, "extensionsRequired": 5}), "extensionsRequired"),
+     (json.dumps({**_CUBE_DOCUMENT, "asset": []}), "'asset' is not a JSON object"),
+     (json.dumps({**_CUBE_DOCUMENT, "meshes": {"0": {}}}), "'meshes' is not a JSON array"),
+     (json.dumps(_CUBE_DOCUMENT).replace('"count": 3', '"count": 1e400'), "out of range"),
+     (json.dumps(_CUBE_DOCUMENT).replace('"count": 3', '"count": NaN'), "not a JSON number"),
+     (json.dumps(_CUBE_DOCUMENT).replace('"count": 3', '"count": 3.5'), "no valid count"),
+     ('{"asset": {"version": "2.0"}, "x": ' + "[" * 200_000 + "]" * 200_000 + "}", "nested too deeply")],
+    ids=["extensionsRequired 5", "asset []", "meshes {}", "count 1e400", "count NaN", "count 3.5", "200000 nested arrays"],
+)  # fmt: skip
+def test_malformed_gltf_json_is_one_line(tmp_path, text, words):
+    (tmp_path / "bad.gltf").write_text(text)
+    with pytest.raises(InputError, match=words) as info:
+        read_scene(tmp_path / "bad.gltf")
+    assert "\n" not in str(info.value)

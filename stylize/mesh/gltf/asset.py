@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import logging
 import re
 import struct
@@ -36,7 +35,7 @@ from urllib.parse import unquote_to_bytes
 import numpy as np
 
 from stylize.errors import InputError
-from stylize.mesh.gltf.glb import COMPONENT_DTYPES, TYPE_WIDTHS, read_glb
+from stylize.mesh.gltf.glb import COMPONENT_DTYPES, TYPE_WIDTHS, load_gltf_json, read_glb
 
 __all__ = ["COMPRESSION_EXTENSIONS", "GltfAsset", "GltfLimits", "image_mime_type", "resolve_uri"]
 
@@ -55,6 +54,10 @@ COMPRESSION_EXTENSIONS = {
 #: material extensions are material properties, kept verbatim.
 _SUPPORTED_REQUIRED_PREFIXES = ("KHR_mesh_quantization", "KHR_materials_")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+_TOP_LEVEL_ARRAYS = ("accessors", "animations", "buffers", "bufferViews", "cameras", "images", "materials", "meshes",
+                     "nodes", "samplers", "scenes", "skins", "textures")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -171,11 +174,12 @@ class GltfAsset:
             if kind == "GLB":
                 raise self.error("cannot read GLB file (truncated or corrupt?): not a binary glTF (no 'glTF' magic)")
             try:
-                self.document = json.loads(data.decode("utf-8-sig"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                self.document = load_gltf_json(data.decode("utf-8-sig"))
+            except (UnicodeDecodeError, ValueError) as exc:
                 raise self.error(f"cannot read {kind} file (truncated or corrupt?): invalid JSON ({exc})") from None
             if not isinstance(self.document, dict):
                 raise self.error(f"cannot read {kind} file (truncated or corrupt?): not a glTF JSON object")
+        self._check_document_types()
         version = str(self.document.get("asset", {}).get("version", "2.0"))
         if not version.startswith("2"):
             raise self.error(f"glTF version {version} is not supported (expected 2.x)")
@@ -199,6 +203,21 @@ class GltfAsset:
             return path.read_bytes()
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read {what} {path}: {exc.strerror or exc}") from None
+
+    def _check_document_types(self) -> None:
+        """The top level's shape, before anything reads it: ``asset`` an object, the extension
+        lists lists of names, every array of the spec an array of objects (one line otherwise)."""
+        document = self.document
+        if not isinstance(document.get("asset", {}), dict):
+            raise self.error("its 'asset' is not a JSON object")
+        for key in ("extensionsRequired", "extensionsUsed"):
+            names = document.get(key, [])
+            if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+                raise self.error(f"its {key!r} is not a list of extension names")
+        for key in _TOP_LEVEL_ARRAYS:
+            items = document.get(key)
+            if items is not None and (not isinstance(items, list) or not all(isinstance(item, dict) for item in items)):
+                raise self.error(f"its {key!r} is not a JSON array of objects")
 
     def _check_extensions(self) -> None:
         required = self.document.get("extensionsRequired", []) or []
@@ -295,8 +314,8 @@ class GltfAsset:
         """
         accessor = self._list("accessors", index)
         what = f"accessors[{index}]"
-        count = int(accessor.get("count", -1))
-        if count < 0:
+        count = accessor.get("count", -1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise self.error(f"{what} has no valid count")
         if count > self.limits.max_accessor_count:
             raise self.error(f"{what} has {count} elements, over the limit of {self.limits.max_accessor_count}")
