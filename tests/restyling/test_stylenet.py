@@ -95,3 +95,22 @@ def test_a_tampered_width_is_refused_before_the_net_is_built(tmp_path, monkeypat
         assert "\n" not in str(info.value)
     assert built == []
     assert load_stylenet(tmp_path / "net.pt")[0].width == 4 and built == [4]
+
+
+def test_a_full_disk_while_saving_keeps_the_earlier_net_whole(tmp_path, monkeypatch):
+    import errno
+
+    path = save_stylenet(tmp_path / "net.pt", StyleNet(4))
+    before = path.read_bytes()
+    real_save = torch.save
+
+    def disk_full(data, target, *args, **kwargs):
+        real_save(data, target, *args, **kwargs)
+        with open(target, "r+b") as handle:
+            handle.truncate(100)  # half written ...
+        raise OSError(errno.ENOSPC, "No space left on device")  # ... when the disk filled up
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError):
+        save_stylenet(path, StyleNet(4))
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["net.pt"]
