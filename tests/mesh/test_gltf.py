@@ -508,3 +508,69 @@ def test_malformed_gltf_json_is_one_line(tmp_path, text, words):
     with pytest.raises(InputError, match=words) as info:
         read_scene(tmp_path / "bad.gltf")
     assert "\n" not in str(info.value)
+
+
+def _shared_accessor_document(attributes: int, count: int, distinct: bool) -> dict:
+    """A triangle list whose TEXCOORD_0..N name one accessor (or N distinct ones), all zeros."""
+    accessors = [{"componentType": 5126, "count": count, "type": "VEC3"}]
+    uv_count = attributes if distinct else 1
+    accessors += [{"componentType": 5126, "count": count, "type": "VEC2"} for _ in range(uv_count)]
+    names = {f"TEXCOORD_{n}": 1 + (n if distinct else 0) for n in range(attributes)}
+    return {"asset": {"version": "2.0"}, "scenes": [{"nodes": [0]}], "scene": 0, "nodes": [{"mesh": 0}],
+            "meshes": [{"primitives": [{"attributes": {"POSITION": 0, **names}}]}], "accessors": accessors}  # fmt: skip
+
+
+def test_an_accessor_named_by_many_attributes_is_budgeted_and_decoded_once(tmp_path):
+    count = 3 * 1024
+    limits = GltfLimits(max_total_components=count * (3 + 2) + 1)  # one position and one UV accessor
+    (tmp_path / "shared.gltf").write_text(json.dumps(_shared_accessor_document(40, count, distinct=False)))
+    scene = read_scene(tmp_path / "shared.gltf", limits=limits)
+    assert scene is not None
+    asset = GltfAsset(tmp_path / "shared.gltf", limits)
+    assert asset.float_accessor(1) is asset.float_accessor(1)
+    (tmp_path / "distinct.gltf").write_text(json.dumps(_shared_accessor_document(40, count, distinct=True)))
+    with pytest.raises(InputError, match="over the limit of") as info:
+        read_scene(tmp_path / "distinct.gltf", limits=limits)  # refused from the JSON, before decoding
+    assert "\n" not in str(info.value)
+
+
+def _png_bytes(size: int, colour=(200, 30, 30)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _images_document(images: int, distinct: bool) -> dict:
+    import base64
+
+    pngs = [_png_bytes(64, (10 * n, 0, 0)) for n in range(images if distinct else 1)]
+    blob = b"".join(p + b"\0" * (-len(p) % 4) for p in pngs)
+    views, offset = [], 0
+    for png in pngs:
+        views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(png)})
+        offset += len(png) + (-len(png) % 4)
+    document = _shared_accessor_document(1, 3, distinct=False)
+    document.update(
+        buffers=[{"byteLength": len(blob), "uri": "data:application/octet-stream;base64," + base64.b64encode(blob).decode()}],
+        bufferViews=views,
+        images=[{"bufferView": n if distinct else 0, "mimeType": "image/png"} for n in range(images)],
+        textures=[{"source": n} for n in range(images)],
+        materials=[{"pbrMetallicRoughness": {"baseColorTexture": {"index": n}}} for n in range(images)],
+    )  # fmt: skip
+    document["meshes"][0]["primitives"][0]["material"] = 0
+    return document
+
+
+def test_images_on_one_source_are_decoded_once_and_all_pixels_are_budgeted(tmp_path):
+    limits = GltfLimits(max_total_image_pixels=2 * 64 * 64)
+    (tmp_path / "shared.gltf").write_text(json.dumps(_images_document(24, distinct=False)))
+    scene = read_scene(tmp_path / "shared.gltf", limits=limits)  # 24 images, one decode
+    assert scene is not None
+    (tmp_path / "distinct.gltf").write_text(json.dumps(_images_document(3, distinct=True)))
+    with pytest.raises(InputError, match="pixels in all") as info:
+        read_scene(tmp_path / "distinct.gltf", limits=limits)
+    assert "\n" not in str(info.value)

@@ -68,11 +68,17 @@ class GltfLimits:
         max_accessor_count: elements per accessor (vertices of an attribute, indices).
         max_image_pixels: width x height of one image (8192 x 8192 by default).
         max_buffer_bytes: byte length of one buffer.
+        max_total_components: numbers all the mesh accessors a scene decodes hold together
+            (count x components, each accessor counted once), checked before decoding.
+        max_total_image_pixels: pixels of all the images decoded together (each image source
+            decoded once), checked from the image headers before decoding.
     """
 
     max_accessor_count: int = 1 << 25
     max_image_pixels: int = 8192 * 8192
     max_buffer_bytes: int = 2 << 30
+    max_total_components: int = 1 << 27
+    max_total_image_pixels: int = 2 * 8192 * 8192
 
 
 def image_mime_type(raw: bytes) -> str | None:
@@ -185,6 +191,9 @@ class GltfAsset:
             raise self.error(f"glTF version {version} is not supported (expected 2.x)")
         self._check_extensions()
         self._buffers: dict[int, bytes] = {}
+        self._float_accessors: dict[tuple[Any, bool], np.ndarray] = {}
+        self._images: dict[tuple[str, Any], np.ndarray] = {}  # decoded pixels by where they come from
+        self._image_pixels_used = 0
 
     # -- errors and files -------------------------------------------------------------------------
 
@@ -337,6 +346,14 @@ class GltfAsset:
             return np.maximum(scaled, -1.0) if dtype.kind == "i" else scaled
         return values
 
+    def float_accessor(self, index: int, *, force_normalized: bool = False) -> np.ndarray:
+        """:meth:`accessor` as float64, decoded once however many attributes name it (the array
+        is shared: copy it before changing it)."""
+        key = (index if isinstance(index, int) else repr(index), force_normalized)
+        if key not in self._float_accessors:
+            self._float_accessors[key] = self.accessor(index, force_normalized=force_normalized).astype(np.float64)
+        return self._float_accessors[key]
+
     def _apply_sparse(self, sparse: dict[str, Any], values: np.ndarray, what: str) -> None:
         count = int(sparse.get("count", 0))
         if not 0 < count <= len(values):
@@ -352,6 +369,13 @@ class GltfAsset:
         substitutes = self._elements(values_info["bufferView"], int(values_info.get("byteOffset", 0)), count,
                                      values.dtype, values.shape[1], f"{what} sparse values", allow_stride=False)  # fmt: skip
         values[indices.astype(np.int64)] = substitutes
+
+    def _count_pixels(self, index: int, pixels: int) -> None:
+        """Add an image's pixels to what this asset decoded; refuse going over the total limit."""
+        self._image_pixels_used += pixels
+        if self._image_pixels_used > self.limits.max_total_image_pixels:
+            raise self.error(f"images[{index}] takes its images over {self.limits.max_total_image_pixels} pixels in all "
+                             "(decoded once per image source)")  # fmt: skip
 
     # -- images -----------------------------------------------------------------------------------
 
@@ -379,6 +403,14 @@ class GltfAsset:
             InputError: missing external file, undecodable data, or more pixels than the limit
                 (read from the image header, before decoding).
         """
+        image = self._list("images", index)
+        # Images naming the same data (one bufferView, one URI) are decoded once and share pixels.
+        source = ("view", image["bufferView"]) if "bufferView" in image else ("uri", str(image.get("uri")))
+        if source not in self._images:
+            self._images[source] = self._decode_image(index)
+        return self._images[source]
+
+    def _decode_image(self, index: int) -> np.ndarray:
         from PIL import Image
 
         raw, _ = self.image_bytes(index)
@@ -387,11 +419,14 @@ class GltfAsset:
             width, height = struct.unpack(">II", raw[16:24])  # IHDR: the first chunk of every PNG
             if width * height > limit:
                 raise self.error(f"images[{index}] is {width}x{height} pixels, over the limit of {limit} pixels")
+            self._count_pixels(index, width * height)
         try:
             with Image.open(io.BytesIO(raw)) as image:
                 width, height = image.size
                 if width * height > limit:
                     raise self.error(f"images[{index}] is {width}x{height} pixels, over the limit of {limit} pixels")
+                if not raw.startswith(_PNG_SIGNATURE):  # (a PNG was counted from its header above)
+                    self._count_pixels(index, width * height)
                 image.load()
                 return _to_uint8(image)
         except Image.DecompressionBombError:
