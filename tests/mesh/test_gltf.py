@@ -574,3 +574,23 @@ def test_images_on_one_source_are_decoded_once_and_all_pixels_are_budgeted(tmp_p
     with pytest.raises(InputError, match="pixels in all") as info:
         read_scene(tmp_path / "distinct.gltf", limits=limits)
     assert "\n" not in str(info.value)
+
+
+def test_texture_coordinates_that_are_not_numbers_are_one_line(tmp_path):
+    from stylize.mesh.io import load_mesh
+
+    (tmp_path / "nan.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nvt nan nan\nvt 1 0\nvt 0 1\nf 1/1 2/2 3/3\n")
+    with pytest.raises(InputError, match="nan.obj.*texture coordinates are not numbers") as info:
+        load_mesh(tmp_path / "nan.obj")
+    assert "\n" not in str(info.value)
+    document = _shared_accessor_document(1, 3, distinct=False)
+    document["accessors"][1]["sparse"] = {"count": 1, "indices": {"bufferView": 0, "componentType": 5121},
+                                          "values": {"bufferView": 1}}  # fmt: skip
+    import base64
+
+    blob = b"\0\0\0\0" + struct.pack("<2f", float("nan"), 0.0)
+    document.update(buffers=[{"byteLength": len(blob), "uri": "data:application/octet-stream;base64," + base64.b64encode(blob).decode()}],
+                    bufferViews=[{"buffer": 0, "byteOffset": 0, "byteLength": 1}, {"buffer": 0, "byteOffset": 4, "byteLength": 8}])  # fmt: skip
+    (tmp_path / "nan.gltf").write_text(json.dumps(document))
+    with pytest.raises(InputError, match="TEXCOORD_0 holds values that are not numbers"):
+        read_scene(tmp_path / "nan.gltf")

@@ -315,6 +315,9 @@ def _decode_primitive(asset: GltfAsset, mesh_index: int, primitive_index: int, p
             if len(values) != count:
                 raise asset.error(f"meshes[{mesh_index}].primitives[{primitive_index}]: {name} has {len(values)} "
                                   f"elements for {count} positions")  # fmt: skip
+            if not np.isfinite(values).all():
+                raise asset.error(f"meshes[{mesh_index}].primitives[{primitive_index}]: {name} holds values that are not "
+                                  "numbers (NaN or infinite)")  # fmt: skip
             attributes[name] = values
     if "indices" in primitive:
         indices = asset.accessor(primitive["indices"])[:, 0].astype(np.int64)
