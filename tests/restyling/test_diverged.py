@@ -18,8 +18,13 @@ def test_a_non_finite_loss_ends_the_restyle_diverged(tiny_clip_spec, tmp_path, m
     save_image(tmp_path / "disc.png", disc_picture(32))
     adam_step = torch.optim.Adam.step
 
-    def poisoned(self, *args, **kwargs):  # the first update sends every weight to NaN
+    calls = []
+
+    def poisoned(self, *args, **kwargs):  # the third update sends every weight to NaN
         result = adam_step(self, *args, **kwargs)
+        calls.append(1)
+        if len(calls) < 3:
+            return result
         for group in self.param_groups:
             for parameter in group["params"]:
                 parameter.data.fill_(float("nan"))
@@ -31,6 +36,8 @@ def test_a_non_finite_loss_ends_the_restyle_diverged(tiny_clip_spec, tmp_path, m
                          out=tmp_path / "run")  # fmt: skip
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert result.status == "diverged" and run["status"] == "diverged" and run["steps"] < 30
+    # the picture written is the last state whose loss was finite, not NaN (black)
+    assert torch.isfinite(result.image).all() and float(result.image.max()) > 0.05
     text = (tmp_path / "run" / "metrics.jsonl").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert any(json.loads(line)["loss"] is None for line in text.splitlines())
