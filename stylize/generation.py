@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -90,7 +91,7 @@ class RunOutcome:
 
     Attributes:
         out_dir: the run folder, or None when nothing was written.
-        status: ``finished``, ``interrupted`` (or, for meshes, ``diverged``; see
+        status: ``finished``, ``interrupted`` or ``diverged`` (a loss stopped being finite; see
             :data:`stylize.runs.RUN_STATUSES`).
         files: output name -> path of each file written.
         scores: ``{"trainer": {prompt: score, ..., "mean": score}, "judge": {...}}``, 100 x the
@@ -179,6 +180,20 @@ class _Phase:
         self.timer.totals[self.name] = self.timer.totals.get(self.name, 0.0) + time.perf_counter() - self.start
 
 
+# Bounds every 2D generator's settings keep (inclusive): far beyond any real use, far below what
+# would allocate gigabytes before the first step.
+GENERATION_LIMITS = {"size": (8, 4096), "iters": (1, 10_000_000), "log_every": (1, 10**9), "frame_every": (1, 10**9)}
+
+
+def check_generation_limits(config: Any) -> None:
+    """Raise :class:`~stylize.errors.InputError` naming the first of ``config``'s common settings
+    (:data:`GENERATION_LIMITS`: canvas size, steps, log and frame intervals) out of its bounds."""
+    from stylize.config import check_limits
+
+    check_limits({key: getattr(config, key) for key in GENERATION_LIMITS if hasattr(config, key)},
+                 {key: value for key, value in GENERATION_LIMITS.items() if hasattr(config, key)})  # fmt: skip
+
+
 def metric_floats(metrics: dict) -> dict[str, float]:
     """Metrics that may hold 0-dim tensors as plain floats, with one device-to-host transfer.
 
@@ -202,6 +217,16 @@ class LoopOutcome:
     steps: int = 0
     interrupted: bool = False
     interrupt: BaseException | None = None
+    diverged: bool = False
+
+
+# Without a callback, a loop reads whether its losses stayed finite every this many steps (one
+# device read for all of them), not after each step.
+FINITE_CHECK_EVERY = 10
+
+
+def _finite(value: Any) -> bool:
+    return math.isfinite(float(value))
 
 
 def run_steps(
@@ -224,16 +249,33 @@ def run_steps(
 
     Returns:
         A :class:`LoopOutcome`. Ctrl-C ends the loop early with ``interrupted=True`` (the caller
-        saves what exists, then raises :class:`~stylize.errors.Interrupted`).
+        saves what exists, then raises :class:`~stylize.errors.Interrupted`); a loss that is not
+        finite ends it with ``diverged=True`` (read after each step with a callback, else every
+        :data:`FINITE_CHECK_EVERY` steps and at the last).
     """
     outcome = LoopOutcome()
     total = iters if total is None else total
+    finite = None  # without a callback: "every loss so far was finite", kept on the device
     try:
         for index in range(iters):
             metrics = step(index)
             outcome.steps = index + 1
             if on_step is not None:
-                on_step(done_before + index + 1, total, metric_floats(metrics))
+                floats = metric_floats(metrics)
+                on_step(done_before + index + 1, total, floats)
+                outcome.diverged = not _finite(floats.get("loss", 0.0))
+            elif hasattr(metrics.get("loss"), "detach"):
+                import torch
+
+                flag = torch.isfinite(metrics["loss"].detach()).all()
+                finite = flag if finite is None else finite & flag
+                if (index + 1) % FINITE_CHECK_EVERY == 0 or index == iters - 1:
+                    outcome.diverged = not bool(finite)
+            elif "loss" in metrics:
+                outcome.diverged = not _finite(metrics["loss"])
+            if outcome.diverged:
+                logger.error("the loss is not finite at step %d of %d: stopping (status diverged)", index + 1, iters)
+                break
     except KeyboardInterrupt as exc:
         outcome.interrupted, outcome.interrupt = True, exc
         logger.warning("interrupted after %d of %d steps; saving what exists", outcome.steps, iters)
@@ -346,6 +388,7 @@ class RunContext:
     log_every: int = 10
     steps: int = 0
     interrupt: BaseException | None = None
+    diverged: bool = False
 
     @property
     def interrupted(self) -> bool:
@@ -358,6 +401,7 @@ class RunContext:
         self.steps += outcome.steps
         if outcome.interrupt is not None:
             self.interrupt = outcome.interrupt
+        self.diverged = self.diverged or outcome.diverged
         return outcome
 
     def log(self, index: int, iters: int, metrics: dict, **extra: Any) -> None:
@@ -502,6 +546,8 @@ class Generator2D:
             result.out_dir = folder.path if folder is not None else None
             if context.interrupted:
                 result.status = "interrupted"
+            elif context.diverged:
+                result.status = "diverged"
             if folder is not None:
                 self._write(folder, result, context)
         if result.interrupted:

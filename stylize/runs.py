@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import shutil
-import socket
 import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -21,7 +21,8 @@ import numpy as np
 
 from stylize.config import dumps_toml, to_dict
 from stylize.errors import InputError
-from stylize.utils import atomic_write, environment_info, pid_alive, sweep_stale_temporaries, write_json
+from stylize.locks import LOCK_NAME, FolderLock
+from stylize.utils import atomic_write, environment_info, sweep_stale_temporaries, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,6 @@ OUTPUT_NAMES = (
     "checkpoint.pt", "turntable.gif", "drawing.svg", "drawing.png", "image.png", "net.pt", "progress.gif",
     "preview.png", "config.toml", "run.json", "metrics.jsonl", "textures/", "preview/",
 )  # fmt: skip
-LOCK_NAME = ".stylize.lock"
 
 #: The version of ``run.json``'s layout (its ``"schema"`` key).
 RUN_SCHEMA = "stylize.run/2"
@@ -106,7 +106,7 @@ class RunFolder:
       ``overwrite`` (which removes only :data:`OUTPUT_NAMES`) or ``resume`` (the same run goes on).
     - An input file inside the folder under an output's name is refused (never overwritten).
     - ``.stylize.lock`` (pid and host) keeps a second run out while this one runs; a lock left by
-      a dead process on this host is taken over with a warning.
+      a dead process on this host is taken over with a warning, atomically (:mod:`stylize.locks`).
     - ``run.json`` is written at the start with ``"complete": false`` and rewritten last with
       ``"complete": true`` by :meth:`write_run_json`, so a run killed while writing its outputs is
       recognisable (:func:`read_run` refuses it); temporaries of dead writers are swept.
@@ -168,43 +168,12 @@ class RunFolder:
                                  "choose another --out")  # fmt: skip
 
     def _lock(self) -> None:
-        lock = self.file(LOCK_NAME)
-        record = {"pid": os.getpid(), "host": socket.gethostname(), "started": self.started}
-        for _ in range(2):
-            try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0), 0o644)
-            except FileExistsError:
-                holder = self._lock_holder(lock)
-                if holder is None:
-                    continue  # a stale lock was removed: try again
-                raise InputError(f"--out {self.path} is in use by another run (pid {holder.get('pid')} on "
-                                 f"{holder.get('host')}); wait for it or choose another folder") from None  # fmt: skip
-            except OSError as exc:
-                raise InputError(f"cannot write into the run folder {self.path}: {exc.strerror or exc}") from None
-            with os.fdopen(fd, "w") as handle:
-                json.dump(record, handle)
-            self._locked = True
-            return
-        raise InputError(f"--out {self.path}: cannot take its lock {lock}")
-
-    def _lock_holder(self, lock: Path) -> dict | None:
-        """The live holder of ``lock``, or None after removing a stale one."""
-        try:
-            holder = json.loads(lock.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            holder = {}
-        same_host = holder.get("host") == socket.gethostname()
-        if same_host and isinstance(holder.get("pid"), int) and not pid_alive(holder["pid"]):
-            logger.warning("taking over the lock of %s left by process %s, which is gone", self.path, holder["pid"])
-            with contextlib.suppress(FileNotFoundError):
-                lock.unlink()
-            return None
-        return holder
+        self._folder_lock = FolderLock(self.path).acquire()  # atomic, stale locks included (see stylize.locks)
+        self._locked = True
 
     def _unlock(self) -> None:
         if self._locked:
-            with contextlib.suppress(FileNotFoundError):
-                self.file(LOCK_NAME).unlink()
+            self._folder_lock.release()
             self._locked = False
 
     def _clear(self, names: list[str]) -> None:
@@ -243,7 +212,7 @@ class RunFolder:
                                  "(a symbolic link there is refused)") from None  # fmt: skip
             self._metrics = os.fdopen(fd, "a", encoding="utf-8")
         record = {"step": int(step), **{k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in values.items()}}
-        self._metrics.write(json.dumps(record) + "\n")
+        self._metrics.write(json.dumps(json_finite(record), allow_nan=False) + "\n")
         self._metrics.flush()
 
     def truncate_metrics(self, before_step: int) -> None:
@@ -305,6 +274,18 @@ class RunFolder:
 
     def __exit__(self, exc_type: Any, error: BaseException | None, traceback: Any) -> None:
         self.close(error)
+
+
+def json_finite(value: Any) -> Any:
+    """``value`` with every float that is not finite replaced by None (NaN and infinities are not
+    JSON: a bare ``NaN`` breaks strict readers), through dicts, lists and tuples."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_finite(item) for item in value]
+    return value
 
 
 def failure_status(error: BaseException | None) -> str:

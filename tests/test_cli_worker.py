@@ -176,3 +176,42 @@ def test_request_parser_is_the_commands_own():
         request_parser().parse_args(["mesh", "in.obj", "x", "--nope"])
     with pytest.raises(InputError, match="invalid int"):
         request_parser().parse_args(["mesh", "in.obj", "x", "--iters", "many"])
+
+
+def test_one_bad_line_gets_one_error_and_the_worker_stays_up():
+    served = _InProcessWorker(ModelCache())
+    try:
+        assert served.next()["event"] == "ready"
+        served.requests.write("[" * 100_000 + "]" * 100_000 + "\n")  # RecursionError in json
+        assert served.next()["event"] == "error"
+        served.send(id=["a", "list"], command="mesh", args=[])
+        assert "expected 'id' to be a string or a number" in served.next()["message"]
+        served.send(id={"an": "object"}, command="cancel")
+        assert served.next()["event"] == "error"
+        served.requests.write('{"id": ' + "1" * 10_000 + ', "command": "cancel"}\n')  # an integer too long
+        assert served.next()["event"] == "error"
+        served.send(id="p", command="paint", args=[])  # still serving
+        assert served.next()["id"] == "p"
+    finally:
+        served.close()
+    assert served.code == 0
+
+
+def test_worker_whose_reader_went_away_stops_quietly(sphere, tiny_clip_spec, tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen([sys.executable, "-m", "stylize", "worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)  # fmt: skip
+    try:
+        assert json.loads(process.stdout.readline())["event"] == "ready"
+        job = {"id": "long", "command": "mesh", "args": _mesh_args(sphere, tmp_path / "long", tiny_clip_spec, 10_000)}
+        process.stdin.write(json.dumps(job) + "\n")
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline())["event"] == "started"
+        process.stdout.close()  # the reader is gone; stdin stays open
+        code = process.wait(120)
+        err = process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert code == 0 and "Traceback" not in err and "BrokenPipe" not in err, err
+    assert not (tmp_path / "long" / "vertex_data.npz").exists()

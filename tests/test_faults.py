@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,21 @@ def test_sigterm_checkpoints_like_ctrl_c_and_exits_143(tmp_path):
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["status"] == "interrupted" and run["complete"] is True
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+@pytest.mark.slow
+def test_sigterm_to_batch_exits_143_and_names_sigterm(tmp_path):
+    (tmp_path / "jobs.toml").write_text(f'[[jobs]]\nkind = "paint"\npreset = "smoke"\nprompt = "a green star"\nsize = 32\n'
+                                        f'iters = 100000\nclip = ["{TRAINER}"]\ndevice = "cpu"\n')  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "stylize", "batch", "jobs.toml", "--out", "out", "-vv"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    for line in process.stderr:  # the job trains soon after its CLIP is loaded
+        if "loaded CLIP" in line:
+            break
+    time.sleep(2)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 143 and "interrupted by SIGTERM" in err and "Traceback" not in err, err
+    # the job's staging folder is removed: the message must not send the user there
+    assert ".partial" not in err and not (tmp_path / "out" / ".partial").exists(), err

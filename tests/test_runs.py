@@ -73,3 +73,58 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
         pass
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def _stale_lock(folder, pid: int) -> None:
+    import socket
+
+    (folder / ".stylize.lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname()}))
+
+
+def test_many_racing_for_a_stale_lock_exactly_one_wins_each_round(tmp_path):
+    import subprocess
+    import sys
+    import threading
+
+    from stylize.errors import InputError
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    folder = tmp_path / "run"
+    folder.mkdir()
+    racers, rounds = 8, 25
+    start, tried = threading.Barrier(racers), threading.Barrier(racers)
+    winners: list[int] = []
+    unexpected: list[str] = []
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race, if any, shows
+
+    def race() -> None:
+        for _ in range(rounds):
+            start.wait()
+            run = None
+            try:
+                run = RunFolder(folder, "test", overwrite=True)  # (the last round's run.json is replaced)
+                winners.append(1)
+            except InputError as exc:
+                if "in use by another run" not in str(exc):
+                    unexpected.append(str(exc))
+            tried.wait()  # the winner holds the lock until everyone has tried
+            if run is not None:
+                run.close()
+                _stale_lock(folder, dead.pid)  # the next round races for a stale lock again
+            tried.wait()
+            if run is not None:
+                winners.append(0)  # a round separator
+
+    _stale_lock(folder, dead.pid)
+    try:
+        threads = [threading.Thread(target=race) for _ in range(racers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    finally:
+        sys.setswitchinterval(previous)
+    per_round = [len(chunk) for chunk in "".join(map(str, winners)).split("0")[:-1]]
+    assert not unexpected and per_round == [1] * rounds, (unexpected[:3], per_round)

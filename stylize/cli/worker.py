@@ -23,9 +23,11 @@ Events, one JSON object per line on stdout; every event of a job carries its ``i
   "models_cached": M}``, ``{"event": "error", "id", "message": ONE_LINE}`` or
   ``{"event": "cancelled", "id"}``. The worker stays up after an error or a cancel.
 
-A line that is not a request is answered ``{"event": "error", "id": ID_OR_NULL, "message": ...}``.
-The worker exits with code 0 when stdin closes (the program that started it has quit): it stops
-a running job as a cancel does and drops queued ones. While it serves, ``sys.stdout`` is the log
+A line that is not a request (not JSON, nested too deeply, an ``id`` that is not a string or
+a number, ...) is answered with one ``{"event": "error", "id": ID_OR_NULL, "message": ...}`` and
+the worker serves on. It exits with code 0 when stdin closes (the program that started it has
+quit) or when its events can no longer be written (stdout closed: nobody reads them): it stops a
+running job as a cancel does and drops queued ones. While it serves, ``sys.stdout`` is the log
 stream (stderr), so nothing but events reaches stdout.
 """
 
@@ -53,6 +55,9 @@ WORKER_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Call
     "mesh": (mesh.mesh_args, mesh.mesh_run),
     "draw": (generate.draw_args, generate.draw_run),
 }
+
+
+_ID_TYPES = (str, int, float, type(None))
 
 
 class JobCancelled(Cancelled):
@@ -102,23 +107,36 @@ class Worker:
         self._cancel_current = threading.Event()
         self._cancelled: set = set()
         self._closed = threading.Event()
+        self.events_gone = False  # stdout closed under us: nobody reads events any more
 
     # --- events and requests -------------------------------------------------------------------
 
     def emit(self, event: str, **fields: Any) -> None:
         line = json.dumps({"event": event, **fields})
         with self._lock:
-            self._events.write(line + "\n")
-            self._events.flush()
+            if self.events_gone:
+                return
+            try:
+                self._events.write(line + "\n")
+                self._events.flush()
+            except (OSError, ValueError):  # BrokenPipeError, or a stream already closed
+                self.events_gone = True
+        if self.events_gone:
+            logger.info("nobody reads the events any more: stopping")
+            self._stop()
+
+    def _stop(self) -> None:
+        """Stop serving: the running job is cancelled, queued ones are dropped."""
+        self._closed.set()
+        self._cancel_current.set()
+        self._queue.put(None)
 
     def _read_requests(self) -> None:
         try:
             for line in self._requests:
                 self._take(line)
         finally:
-            self._closed.set()
-            self._cancel_current.set()
-            self._queue.put(None)
+            self._stop()
 
     def _take(self, line: str) -> None:
         line = line.strip()
@@ -129,10 +147,16 @@ class Worker:
         except json.JSONDecodeError as exc:
             self.emit("error", id=None, message=f"not a JSON request ({exc.msg}): {line[:80]!r}")
             return
+        except (RecursionError, ValueError) as exc:  # nested too deeply; an integer too long
+            self.emit("error", id=None, message=f"not a usable JSON request ({type(exc).__name__}): {line[:80]!r}")
+            return
         if not isinstance(request, dict) or not isinstance(request.get("command"), str):
             self.emit("error", id=None, message='expected {"id": ..., "command": "mesh" | "draw" | "cancel", "args": [...]}')
             return
         job_id, command = request.get("id"), request["command"]
+        if not isinstance(job_id, _ID_TYPES):  # ids are compared and kept in a set: plain values only
+            self.emit("error", id=None, message=f"expected 'id' to be a string or a number, got {type(job_id).__name__}")
+            return
         if command == "cancel":
             self.cancel(job_id)
         elif command not in WORKER_COMMANDS:
@@ -227,7 +251,10 @@ def worker_run(args: argparse.Namespace) -> int:
 
     events = sys.stdout
     sys.stdout = sys.stderr  # a stray print must not break the protocol
+    worker = Worker(sys.stdin, events)
     try:
-        return Worker(sys.stdin, events).serve()
+        return worker.serve()
     finally:
         sys.stdout = events
+        if worker.events_gone:  # nothing may flush into the closed pipe at exit (a BrokenPipe message)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), events.fileno())

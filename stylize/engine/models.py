@@ -34,6 +34,8 @@ def _load_failure(exc: BaseException) -> str:
     text = str(exc)
     if isinstance(exc, pickle.UnpicklingError) or "Weights only load failed" in text or "weights_only" in text:
         return "the weights file is not a plain tensor checkpoint (it holds pickled objects or code); refusing to load it"
+    if isinstance(exc, (IndexError, EOFError)):
+        return f"the weights file is damaged or cut short ({type(exc).__name__}{': ' + text if text else ''})"
     lines = text.strip().splitlines()
     return lines[0] if lines else type(exc).__name__
 
@@ -269,7 +271,10 @@ def load_clip(
             **kwargs,
         )
         tokenizer = open_clip.get_tokenizer(model_name)
-    except (OSError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError, AttributeError, TypeError) as exc:
+    # A damaged weights file surfaces as any of these from torch's weights-only unpickler
+    # (IndexError: a truncated stack, EOFError: a cut file) or from open_clip.
+    except (OSError, RuntimeError, ValueError, KeyError, IndexError, EOFError, pickle.UnpicklingError, AttributeError,
+            TypeError) as exc:  # fmt: skip
         raise ModelLoadError(f"cannot load CLIP model {spec.name}: {_load_failure(exc)}") from None
     model.eval().requires_grad_(False)
     # Convolutional towers (ModifiedResNet) run faster in channels-last on CUDA tensor cores.

@@ -160,8 +160,29 @@ def open_image_checked(path: str | Path, max_pixels: int = MAX_IMAGE_PIXELS):
     return img
 
 
+def _eight_bit(img):
+    """A 16-bit, 32-bit integer or float picture as 8-bit grey (``L``), scaled by what its mode
+    means: ``I;16*`` by 65535, ``I`` (32-bit integers) by the range its values fall in (8-, 16- or
+    31-bit: a 16-bit PNG read as ``I``), ``F`` taken as [0, 1] and clipped. PIL's own conversion
+    clips them at 255 instead (all white, or all black for floats). Other modes are returned as is."""
+    from PIL import Image
+
+    mode = img.mode
+    if not (mode.startswith("I;16") or mode in ("I", "F")):
+        return img
+    values = np.asarray(img).astype(np.float64)
+    if mode.startswith("I;16"):
+        values = values / 65535.0
+    elif mode == "I":
+        top = float(values.max(initial=0.0))
+        values = values / (255.0 if top <= 255 else 65535.0 if top <= 65535 else float(2**31 - 1))
+    values = np.nan_to_num(values, nan=0.0, posinf=1.0, neginf=0.0).clip(0.0, 1.0)
+    return Image.fromarray(np.round(values * 255.0).astype(np.uint8), mode="L")
+
+
 def load_image(path: str | Path, size: int | tuple[int, int] | None = None) -> torch.Tensor:
-    """Read an image file as a float tensor (3, H, W) in [0, 1] (alpha composited over white).
+    """Read an image file as a float tensor (3, H, W) in [0, 1] (alpha composited over white;
+    16-bit, 32-bit and float pictures scaled by their mode's range, not clipped at 255).
 
     Raises:
         InputError: the file is missing, is not an image PIL can read, is cut short, or has more
@@ -173,6 +194,7 @@ def load_image(path: str | Path, size: int | tuple[int, int] | None = None) -> t
     try:
         with open_image_checked(path) as img:
             img.load()
+            img = _eight_bit(img)
             if img.mode in ("RGBA", "LA", "P"):
                 img = img.convert("RGBA")
                 background = Image.new("RGBA", img.size, (255, 255, 255, 255))

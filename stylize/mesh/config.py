@@ -109,6 +109,10 @@ class FieldConfig:
         for name in ("depth", "head_depth"):
             if getattr(self, name) < 0:
                 raise InputError(f"field.{name}: expected an integer >= 0, got {getattr(self, name)}")
+        # Upper bounds: far beyond any real field, far below gigabytes of weights before a step.
+        for name, high in (("width", 4096), ("n_frequencies", 4096), ("depth", 64), ("head_depth", 64)):
+            if getattr(self, name) > high:
+                raise InputError(f"field.{name}: expected at most {high}, got {getattr(self, name)}")
         if not self.plane_resolutions or any(not 2 <= int(r) <= 4096 for r in self.plane_resolutions):
             raise InputError(f"field.plane_resolutions: expected a list of sizes from 2 to 4096, got {self.plane_resolutions}")
         for name in ("plane_features", "plane_width"):
@@ -261,6 +265,10 @@ class Text2MeshConfig:
             if value < 1:
                 raise InputError(f"config key {key!r}: expected a positive value, got {value}")
         check_seed(self.seed)
+        if not (math.isfinite(self.views.radius) and self.views.radius > 0):
+            raise InputError(f"config key 'views.radius': expected a positive camera distance, got {self.views.radius}")
+        if not 0 < self.views.fov < math.pi:
+            raise InputError(f"config key 'views.fov': expected a field of view between 0 and pi radians, got {self.views.fov}")
         out = self.output
         check_limits({**positive, "loss.n_augs": self.loss.n_augs, "loss.n_local_augs": self.loss.n_local_augs,
                       "output.turntable_frames": out.turntable_frames, "best_of": self.best_of,

@@ -219,9 +219,8 @@ class NeuralStyleField(nn.Module):
 
     def _hidden(self, positions: torch.Tensor) -> torch.Tensor:
         axis = "xyz".find(self.config.symmetry) if self.config.symmetry else -1
-        if axis >= 0:
-            positions = positions.clone()
-            positions[:, axis] = positions[:, axis].abs()
+        if axis >= 0:  # out of place: abs() keeps its input for the backward pass
+            positions = torch.cat([positions[:, :axis], positions[:, axis : axis + 1].abs(), positions[:, axis + 1 :]], dim=1)
         return self.trunk(self.encode(positions))
 
     def _colors(self, hidden: torch.Tensor, positions: torch.Tensor, base_colors: torch.Tensor | None) -> torch.Tensor:

@@ -175,7 +175,11 @@ def _trimesh_uv(mesh) -> np.ndarray | None:
     uv = getattr(mesh.visual, "uv", None)
     if uv is None or len(uv) != len(mesh.vertices):
         return None
-    return np.asarray(uv, dtype=np.float64)
+    uv = np.asarray(uv, dtype=np.float64)
+    if not np.isfinite(uv).all():
+        bad = int((~np.isfinite(uv)).any(axis=1).sum())
+        raise InputError(f"{bad} of its texture coordinates are not numbers (NaN or infinite): fix its UVs")
+    return uv
 
 
 def _colors_from_file(mesh) -> np.ndarray | None:
@@ -217,9 +221,12 @@ def _read_file(path: Path, suffix: str, max_faces: int) -> dict[str, Any]:
         raise _fail(path, f"has {len(mesh.faces)} faces, over the limit of {max_faces} (simplify it or raise max_faces)")
     materials = _trimesh_materials(mesh)
     part = MeshPart(path.stem, None, None, 0, (0, len(mesh.vertices)), (0, len(mesh.faces)), 0 if materials else None)
+    try:
+        uv, colors = _trimesh_uv(mesh), _colors_from_file(mesh)
+    except InputError as exc:  # (texture coordinates that are not numbers)
+        raise _fail(path, str(exc)) from None
     return {"vertices": np.asarray(mesh.vertices, dtype=np.float64), "faces": np.asarray(mesh.faces),
-            "colors": _colors_from_file(mesh), "uv": _trimesh_uv(mesh), "parts": [part], "materials": materials,
-            "source": None}  # fmt: skip
+            "colors": colors, "uv": uv, "parts": [part], "materials": materials, "source": None}  # fmt: skip
 
 
 def load_mesh(

@@ -201,7 +201,8 @@ class Text2Mesh:
                 folder.close()
             raise
         if folder is None:
-            run.run(on_step=on_step)
+            if run.status != "interrupted":  # (interrupted: stopped in the best-of warm-up)
+                run.run(on_step=on_step)
             result = collect_result(run)
         else:
             result = self._run_into(run, folder, started, on_step, on_preview, on_phase)
@@ -216,7 +217,8 @@ class Text2Mesh:
 
         Returns the chosen run (its config says ``best_of = 1`` and its own seed, so its checkpoint
         resumes it alone) and the progress callback for the rest of the run, counted on from the
-        warm-up (``total = N * warm-up + the remaining iterations``)."""
+        warm-up (``total = N * warm-up + the remaining iterations``). Ctrl-C in the warm-up still
+        chooses among the candidates as they stand; the chosen run then says ``interrupted``."""
         config = self.config
         count, warmup = config.best_of, min(config.best_of_warmup, config.iters)
         engine = None
@@ -226,10 +228,24 @@ class Text2Mesh:
             runs.append(Text2MeshRun(self.mesh, candidate, engine=engine, model_cache=self.model_cache, mask=self.weights))
             engine = runs[0].engine
         total = count * warmup + (config.iters - warmup)
-        for step in range(warmup):
-            records = joint_step(runs)
-            if on_step is not None:
-                on_step(count * (step + 1), total, records[0].metrics())
+        interrupt, snapshots = None, None
+        try:
+            for step in range(warmup):
+                snapshots = [run.state_dict() for run in runs]
+                records = joint_step(runs)
+                snapshots = None
+                if on_step is not None:
+                    on_step(count * (step + 1), total, records[0].metrics())
+        except KeyboardInterrupt as exc:
+            # Stopped in the warm-up: like any interrupt, the best candidate so far is kept and
+            # written (marked interrupted); an interrupt inside a joint step goes back to its start.
+            interrupt = exc
+            if snapshots is not None:
+                for run, snapshot in zip(runs, snapshots):
+                    run.load_state_dict(snapshot)
+                    run.optimizer.zero_grad(set_to_none=True)
+            logger.warning("interrupted in the best-of warm-up at iteration %d: keeping the best candidate so far",
+                           runs[0].iteration)  # fmt: skip
         with torch.no_grad():
             scores = [run.selection_score() for run in runs]
         best = max(range(count), key=lambda index: scores[index])
@@ -238,6 +254,8 @@ class Text2Mesh:
         logger.info("best of %d after %d iterations: seed %d (training CLIP %s)", count, warmup,
                     runs[best].config.seed, [round(100 * s, 2) for s in scores])  # fmt: skip
         chosen = runs[best]
+        if interrupt is not None:
+            chosen.status, chosen.interrupt = "interrupted", interrupt
         if on_step is None:
             return chosen, None
 
@@ -288,6 +306,9 @@ class Text2Mesh:
                     mask=mask_tensor(self.file_weights),
                 )  # fmt: skip
 
-            run.run(on_step=on_step, on_log=log, on_checkpoint=checkpoint)
+            if run.status == "interrupted":  # stopped in the best-of warm-up: its best candidate
+                checkpoint(run)
+            else:
+                run.run(on_step=on_step, on_log=log, on_checkpoint=checkpoint)
             extra = {"candidates": self.candidates, "best_seed": run.config.seed} if self.candidates else {}
             return save_text2mesh_outputs(run, folder, started, self.config, on_phase=on_phase, **extra)

@@ -17,9 +17,12 @@ GLB import/export; :func:`material_colors` converts.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["dilate", "linear_to_srgb", "material_colors", "rasterize_uv_triangles", "sample_texture", "srgb_to_linear", "wrap_uv"]
 
@@ -118,7 +121,8 @@ def rasterize_uv_triangles(
         fill: value of texels no triangle covers.
 
     Returns:
-        ``(image (size, size, C) float32, covered (size, size) bool)``.
+        ``(image (size, size, C) float32, covered (size, size) bool)``; a layout that covers no
+        texel at all (all-zero or collinear UVs) is warned about in one line.
     """
     uv = np.asarray(uv, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
@@ -143,6 +147,9 @@ def rasterize_uv_triangles(
         _rasterize_chunk(corners[start:stop], faces[start:stop], low[start:stop], extent[start:stop],
                          counts[start:stop], values, size, image, covered)  # fmt: skip
         start = stop
+    if len(faces) and not covered.any():  # a flat texture would otherwise be baked without a word
+        logger.warning("the UV layout covers no texel of the %d x %d texture (all-zero or collinear UVs?): "
+                       "the baked texture is the fill colour only; unwrap the mesh again", size, size)  # fmt: skip
     return image.reshape(size, size, channels), covered.reshape(size, size)
 
 

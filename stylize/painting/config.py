@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from stylize.config import check_limits, check_seed
 from stylize.errors import InputError
-from stylize.generation import GenerationConfig
+from stylize.generation import GenerationConfig, check_generation_limits
 from stylize.registry import check_names
 
 __all__ = ["PAINT_PRESETS", "PaintConfig", "check_paint_config"]
@@ -49,6 +49,7 @@ def check_paint_config(config: PaintConfig) -> None:
     """Raise :class:`InputError` naming the first unusable setting (prompts, sizes, names)."""
     if not config.prompts or not all(isinstance(p, str) and p.strip() for p in config.prompts):
         raise InputError("no prompt given: paint needs at least one non-empty text prompt")
+    check_generation_limits(config)
     for name in ("size", "iters", "copies"):
         if getattr(config, name) < 1:
             raise InputError(f"config key {name!r}: expected a positive integer, got {getattr(config, name)}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from stylize.errors import InputError
+from stylize.locks import FolderLock
 from stylize.pipeline.executors import ExecutorSettings, get_executor
 from stylize.pipeline.jobs import Job, load_jobs, parse_jobs
 from stylize.pipeline.manifest import Manifest, make_entry
@@ -83,7 +84,8 @@ def run_batch(
         :class:`BatchResult`; a failed job is recorded with its error and the others go on.
 
     Raises:
-        InputError: the jobs file is unusable (named job and key), or a bad executor setting.
+        InputError: the jobs file is unusable (named job and key), a bad executor setting, or
+            another batch is writing into ``out``.
     """
     if isinstance(jobs, (str, Path)):
         job_list = load_jobs(jobs)
@@ -95,6 +97,15 @@ def run_batch(
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"output folder {out_dir} is a file")
     out_dir.mkdir(parents=True, exist_ok=True)
+    # One batch at a time per output folder: its staging folders, run folders and manifest are
+    # this process's alone (a second batch into the same --out is refused, not interleaved).
+    with FolderLock(out_dir, holder="another batch"):
+        return _run_locked(job_list, out_dir, runner, resume, on_job, on_progress)
+
+
+def _run_locked(job_list: list[Job], out_dir: Path, runner: Any, resume: bool,
+                on_job: Callable[[dict[str, Any]], None] | None,
+                on_progress: Callable[[str, int, int], None] | None) -> BatchResult:  # fmt: skip
     manifest = Manifest(out_dir)
     order = [job.id for job in job_list]
     result = BatchResult(out_dir, manifest=manifest.path)

@@ -27,11 +27,13 @@ the job's own seed, so a job's result does not depend on which executor or worke
 from __future__ import annotations
 
 import dataclasses
-import glob
+import fnmatch
 import hashlib
 import json
 import logging
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -47,6 +49,8 @@ __all__ = ["Job", "load_jobs", "parse_jobs"]
 
 HASH_VERSION = "stylize-batch/1"
 _GLOB_CHARS = re.compile(r"[*?\[]")
+#: Directory entries one input glob may look through before it is refused.
+GLOB_BUDGET = 100_000
 _LOCAL_DIR = re.compile(r"^local-dir:(?P<path>.+?)(?P<weight>@[-+0-9.eE]+)?$")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
@@ -87,11 +91,90 @@ class Job:
 
 def file_digest(path: str | Path) -> str:
     """``sha256:HEX`` of a file's bytes, or ``missing:PATH`` when there is none (the job then
-    fails when it runs, alone)."""
+    fails when it runs, alone).
+
+    Raises:
+        InputError: ``path`` is not a regular file holding what its size says (a device, a pipe,
+            or a pseudo-file such as ``/proc/self/pagemap`` whose reading never ends).
+    """
     path = Path(path)
     if not path.is_file():
         return f"missing:{path.name}"
+    check_regular_file(path)
     return f"sha256:{file_sha256(path)}"
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse ``path`` unless it is a regular file that holds exactly its size in bytes."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"input {path} is not a regular file")
+        with open(path, "rb") as handle:  # pseudo-files (/proc, /sys) say 0 bytes and hold more
+            handle.seek(info.st_size)
+            extra = handle.read(1)
+    except OSError as exc:
+        raise InputError(f"cannot read input {path}: {exc.strerror or exc}") from None
+    if extra:
+        raise InputError(f"input {path} is not a regular file (it holds more than its size of {info.st_size} bytes)")
+
+
+def bounded_glob(pattern: str, base: Path, budget: int = GLOB_BUDGET) -> list[str]:
+    """The paths matching ``pattern`` (relative to ``base``), as :func:`glob.glob` with
+    ``recursive=True`` finds them (``**`` any depth, hidden names only when the pattern part starts
+    with a dot), but looking at no more than ``budget`` directory entries and never following a
+    symbolic link into a folder: a pattern such as ``/**`` is refused instead of walking the disk.
+
+    Raises:
+        InputError: the pattern would look at more than ``budget`` entries.
+    """
+    path = Path(pattern).expanduser()
+    anchor, parts = (Path(path.anchor), path.parts[1:]) if path.is_absolute() else (base, path.parts)
+    # The literal prefix: the folder the walk starts in (the base's own name is never a pattern).
+    first = next((index for index, part in enumerate(parts) if _GLOB_CHARS.search(part)), len(parts))
+    start = anchor.joinpath(*parts[:first])
+    seen = [0]
+
+    def entries(folder: Path) -> list[os.DirEntry]:
+        try:
+            with os.scandir(folder) as scan:
+                found = list(scan)
+        except OSError:
+            return []
+        seen[0] += len(found)
+        if seen[0] > budget:
+            raise InputError(f"key 'input': the glob {pattern!r} looks through more than {budget:,} files and folders: "
+                             "name a narrower pattern")  # fmt: skip
+        return found
+
+    def visible(name: str, part: str) -> bool:
+        return not name.startswith(".") or part.startswith(".")
+
+    def walk(folder: Path, rest: tuple[str, ...]) -> list[Path]:
+        if not rest:
+            return [folder]
+        part, tail = rest[0], rest[1:]
+        if part == "**":
+            found = walk(folder, tail)  # zero folders
+            for entry in entries(folder):
+                if not visible(entry.name, part):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    found += walk(Path(entry.path), rest)
+                elif not tail:  # a last "**" matches files too
+                    found.append(Path(entry.path))
+            return found
+        if not _GLOB_CHARS.search(part):
+            candidate = folder / part
+            return walk(candidate, tail) if (candidate.exists() or candidate.is_symlink()) else []
+        found = []
+        for entry in entries(folder):
+            if visible(entry.name, part) and fnmatch.fnmatchcase(entry.name, part):
+                if not tail or entry.is_dir():
+                    found += walk(Path(entry.path), tail)
+        return found
+
+    return sorted({str(match) for match in walk(start, parts[first:]) if match != anchor})  # (the base: no input)
 
 
 def derive_seed(digest: str) -> int:
@@ -223,8 +306,8 @@ def _expand(index: int, job: dict, base: Path) -> list[Job]:
     if raw_input is not None:
         pattern = _relative_to(base, raw_input)
         if _GLOB_CHARS.search(raw_input):
-            # root_dir keeps brackets in the jobs file's own folder name from acting as a pattern.
-            matches = glob.glob(str(Path(raw_input).expanduser()), root_dir=base, recursive=True)
+            # Walked from base, so brackets in the jobs file's own folder name are not a pattern.
+            matches = bounded_glob(raw_input, base)
             # A glob that matches nothing stays as it is: that job then fails, naming it.
             inputs = sorted(_relative_to(base, match) for match in matches) or [pattern]
         else:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-from stylize.errors import StylizeError
+from stylize.errors import Interrupted, StylizeError
 from stylize.pipeline.jobs import Job
 from stylize.pipeline.kinds import JOB_KINDS
 from stylize.utils import seed_everything
@@ -82,7 +82,7 @@ def run_job(job: Job, out_root: str | Path, model_cache: Any, threads: int = 1, 
         ``scores``, ``score``, ``seconds``, ``worker``, ``files`` (names in the output folder).
 
     Raises:
-        KeyboardInterrupt: Ctrl-C; the partial folder is removed.
+        Interrupted: Ctrl-C or SIGTERM (its ``signal_name``); the partial folder is removed.
     """
     out_root = Path(out_root)
     staging, final = out_root / PARTIAL_DIR / job.id, out_root / job.id
@@ -99,9 +99,10 @@ def run_job(job: Job, out_root: str | Path, model_cache: Any, threads: int = 1, 
         shutil.rmtree(final, ignore_errors=True)
         staging.rename(final)
         outcome.update(status="done", files=sorted(p.name for p in final.iterdir() if p.is_file()))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
+        # The staging folder is gone: the interrupt keeps its signal but no longer names it.
+        raise Interrupted(None, Interrupted.after(exc).signal_name) from None
     except Exception as exc:  # a failing job is recorded and the batch goes on
         shutil.rmtree(staging, ignore_errors=True)
         outcome["error"] = one_line(exc)

@@ -57,6 +57,7 @@ from typing import ClassVar
 
 from stylize.engine.specs import DEFAULT_CLIP
 from stylize.errors import InputError
+from stylize.generation import check_generation_limits
 from stylize.registry import check_names
 
 __all__ = ["MAX_APPLY_PIXELS", "MAX_INPUT_PIXELS", "RESTYLE_PRESETS", "RestyleConfig", "check_restyle_config"]
@@ -140,6 +141,7 @@ def check_restyle_config(config: RestyleConfig) -> None:
             raise InputError(f"no {key} text given: restyle needs a non-empty {key} (config key {key!r})")
     if not config.image:
         raise InputError("no content image given: restyle needs the image to restyle")
+    check_generation_limits(config)
     for key in ("size", "width", "iters", "crop_size", "num_crops", "lr_step"):
         if getattr(config, key) < 1:
             raise InputError(f"config key {key!r}: expected a positive integer, got {getattr(config, key)}")

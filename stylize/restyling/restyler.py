@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -156,6 +157,7 @@ class Restyler(Generator2D):
         augmenter = Augmenter(c.patch_augment, copies=1, fill=c.patch_fill, seed=c.seed)
         initial_scores = prompt_scores(self.judge, self.content, [c.prompt])
         frames: list[Tensor] = []
+        last_good: dict[str, Tensor] = {}  # the weights of the last step whose loss was finite
 
         def step(index: int) -> dict:
             optimiser.zero_grad(set_to_none=True)
@@ -170,6 +172,8 @@ class Restyler(Generator2D):
                 content = self.content_loss(output) if self.content_loss is not None else output.new_zeros(())
                 tv = total_variation(output)
             loss = c.lambda_patch * clip["patch"] + c.lambda_dir * clip["dir"] + c.lambda_content * content + c.lambda_tv * tv
+            if math.isfinite(float(loss.detach())):  # these weights gave a finite loss: keep them
+                last_good.update({k: v.detach().clone() for k, v in net.state_dict().items()})
             with timer("backward"):
                 loss.backward()
                 optimiser.step()
@@ -185,6 +189,9 @@ class Restyler(Generator2D):
             return metrics
 
         context.loop(c.iters, step)
+        if context.diverged and last_good:  # (status diverged) write the last good state, not NaN
+            logger.warning("restyle diverged: writing the last state whose loss was finite")
+            net.load_state_dict(last_good)
         final = stylize_image(net, self.content)
         return RestyleResult(
             image=final, content=self.content[0].cpu(), net=net, initial_scores=initial_scores, steps=context.steps,

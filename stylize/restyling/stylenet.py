@@ -169,6 +169,30 @@ def save_stylenet(path: str | Path, net: StyleNet, **metadata: Any) -> Path:
     return path
 
 
+def _check_state_shapes(width: Any, state: Any) -> None:
+    """Check a stored ``width`` and ``state_dict`` against each other before any weight is
+    allocated: the shapes of a ``StyleNet(width)`` (built on the meta device, costing nothing)
+    must be those stored, so a tampered ``width`` cannot make the net gigabytes large.
+
+    Raises:
+        InputError: the width is not a positive integer, or a tensor is missing, extra or of
+            another shape than the width implies.
+    """
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise InputError("its 'state_dict' is not a dict of tensors")
+    stem = state.get("stem.weight")
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise InputError(f"its 'width' {width!r} is not a positive integer")
+    if stem is None or tuple(stem.shape) != (width, 3, 1, 1):
+        raise InputError(f"its 'width' {width} does not match its weights (stem.weight {tuple(getattr(stem, 'shape', ()))})")
+    with torch.device("meta"):
+        expected = {name: tuple(value.shape) for name, value in StyleNet(width).state_dict().items()}
+    stored = {name: tuple(value.shape) for name, value in state.items()}
+    if stored != expected:
+        wrong = sorted(set(expected) ^ set(stored)) or [n for n in expected if expected[n] != stored[n]]
+        raise InputError(f"its weights are not a width-{width} StyleNet's ({wrong[0]}, ...)")
+
+
 def load_stylenet(path: str | Path, device: str | torch.device = "cpu") -> tuple[StyleNet, dict]:
     """Read a ``net.pt`` (or the one in a run folder) written by :func:`save_stylenet`.
 
@@ -190,8 +214,11 @@ def load_stylenet(path: str | Path, device: str | torch.device = "cpu") -> tuple
     if not isinstance(data, dict) or data.get("format") != NET_FORMAT:
         raise InputError(f"{path} is not a StyleNet file (expected 'format': {NET_FORMAT!r}, as `stylize restyle` writes)")
     try:
+        _check_state_shapes(data.get("width"), data.get("state_dict"))
         net = StyleNet(int(data["width"]))
         net.load_state_dict(data["state_dict"])
+    except InputError as exc:
+        raise InputError(f"StyleNet file {path} is damaged: {exc}") from None
     except Exception as exc:  # a missing key, mismatched shapes
         raise InputError(f"StyleNet file {path} is damaged: {first_line(exc)}") from None
     metadata = {k: v for k, v in data.items() if k not in ("format", "width", "state_dict")}

@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import zlib
@@ -38,13 +39,18 @@ class FaultCase:
 
     Attributes:
         name: short label (the table's row).
-        group: ``data loss``, ``traceback``, ``silent`` or ``security``.
+        group: ``data loss``, ``traceback``, ``silent``, ``security``, ``signals``, ``worker``,
+            ``concurrency`` or ``cost``.
         setup: ``setup(folder) -> argv`` (after ``stylize``): writes the inputs, returns the command.
         code: the exit code the toolkit must give.
         text: a substring the one-line error must contain (any line of stderr when ``code`` is 0).
         protected: files (relative to the folder) whose bytes must not change.
         check: ``check(folder) -> problem or None`` after the run.
         slow: needs a real run (seconds); the suite runs the fast ones.
+        stdin: text fed to the command's standard input (``stylize worker`` requests); what the
+            command writes to stdout is kept in ``stdout.txt`` beside the inputs for ``check``.
+        signal: ``(signum, seconds)``: send the signal that long after the start (a subprocess
+            only: such a case is ``slow``).
     """
 
     name: str
@@ -55,6 +61,8 @@ class FaultCase:
     protected: tuple[str, ...] = ()
     check: Callable[[Path], str | None] | None = None
     slow: bool = False
+    stdin: str | None = None
+    signal: tuple[int, float] | None = None
 
 
 @dataclass
@@ -81,23 +89,21 @@ def run_case(case: FaultCase, folder: Path, python: str | None = None, env: dict
     if in_process:
         from stylize.cli import main
 
-        err = io.StringIO()
-        cwd = os.getcwd()
+        err, out = io.StringIO(), io.StringIO()
+        cwd, stdin = os.getcwd(), sys.stdin
         os.chdir(folder)
+        sys.stdin = io.StringIO(case.stdin or "")
         try:
-            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
                 code = main(argv)
         finally:
             os.chdir(cwd)
-        stderr = err.getvalue()
+            sys.stdin = stdin
+        stderr, stdout = err.getvalue(), out.getvalue()
     else:
-        try:
-            done = subprocess.run([python or sys.executable, "-m", "stylize", *argv], cwd=folder, env=env,
-                                  capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)  # fmt: skip
-            code, stderr = done.returncode, done.stderr
-        except subprocess.TimeoutExpired as exc:
-            code = -1
-            stderr = f"(still running after {timeout:.0f} s: killed)\n" + (exc.stderr or b"").decode(errors="replace")
+        code, stdout, stderr = _run_subprocess(case, argv, folder, python, env, timeout)
+    if case.stdin is not None:
+        (folder / "stdout.txt").write_text(stdout)
     lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith(("WARNING", "INFO"))]
     outcome = FaultOutcome(code, lines)
     if code != case.code:
@@ -116,6 +122,26 @@ def run_case(case: FaultCase, folder: Path, python: str | None = None, env: dict
         if problem:
             outcome.problems.append(problem)
     return outcome
+
+
+def _run_subprocess(case: FaultCase, argv: list[str], folder: Path, python: str | None, env: dict | None,
+                    timeout: float) -> tuple[int, str, str]:  # fmt: skip
+    """``python -m stylize ARGV`` in ``folder``: (exit code, stdout, stderr); -1 when it hung."""
+    import time
+
+    process = subprocess.Popen([python or sys.executable, "-m", "stylize", *argv], cwd=folder, env=env, text=True,
+                               stdin=subprocess.PIPE if case.stdin is not None else subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    if case.signal is not None:
+        time.sleep(case.signal[1])
+        process.send_signal(case.signal[0])
+    try:
+        stdout, stderr = process.communicate(case.stdin, timeout=timeout)
+        return process.returncode, stdout, stderr
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+        return -1, stdout, f"(still running after {timeout:.0f} s: killed)\n" + stderr
 
 
 # --- builders --------------------------------------------------------------------------------
@@ -288,6 +314,55 @@ def _gltf_image_not_an_image(folder: Path) -> list[str]:
     return ["bake", "asset/in.gltf", "--size", "64", "--out", "baked.glb"]
 
 
+def _paint_jobs(folder: Path, iters: int = 100000) -> Path:
+    (folder / "jobs.toml").write_text(f'[[jobs]]\nkind = "paint"\npreset = "smoke"\nprompt = "a green star"\nsize = 32\n'
+                                      f'iters = {iters}\nclip = ["{TRAINER}"]\ndevice = "cpu"\n')  # fmt: skip
+    return folder / "jobs.toml"
+
+
+def _batch_into_a_busy_out(folder: Path) -> list[str]:
+    import socket
+
+    _paint_jobs(folder, iters=2)
+    (folder / "out" / ".partial" / "theirs").mkdir(parents=True)
+    # A live holder: this very process (the sweep's parent or the test) keeps running meanwhile.
+    (folder / "out" / ".stylize.lock").write_text(json.dumps({"pid": os.getppid() if os.getppid() > 1 else os.getpid(),
+                                                                "host": socket.gethostname()}))  # fmt: skip
+    return ["batch", "jobs.toml", "--out", "out"]
+
+
+def _nothing_staged_left(folder: Path) -> str | None:
+    partial = folder / "out" / ".partial"
+    return "a staging folder was left behind" if partial.exists() and any(partial.iterdir()) else None
+
+
+def _interrupted_run(name: str) -> Callable[[Path], str | None]:
+    def check(folder: Path) -> str | None:
+        run_json = folder / name / "run.json"
+        if not run_json.is_file():
+            return f"no {name}/run.json"
+        status = json.loads(run_json.read_text()).get("status")
+        if status != "interrupted" or not (folder / name / "checkpoint.pt").is_file():
+            return f"{name}: status {status!r}, checkpoint {'kept' if (folder / name / 'checkpoint.pt').is_file() else 'missing'}"
+        return None
+
+    return check
+
+
+# Bad request lines for ``stylize worker``: each must get one error event, the worker staying up.
+WORKER_BAD_LINES = ["[" * 100_000 + "]" * 100_000, '{"id": ["a"], "command": "mesh", "args": []}',
+                    '{"id": {"a": 1}, "command": "cancel"}', '{"id": 1' + "0" * 10_000 + ', "command": "cancel"}',
+                    '{"id": "p", "command": "paint"}']  # fmt: skip
+
+
+def _worker_answers_every_bad_line(folder: Path) -> str | None:
+    events = [json.loads(line) for line in (folder / "stdout.txt").read_text().splitlines() if line.strip()]
+    errors = [event for event in events if event.get("event") == "error"]
+    if len(errors) != len(WORKER_BAD_LINES):
+        return f"{len(errors)} error events for {len(WORKER_BAD_LINES)} bad lines"
+    return None
+
+
 CASES: list[FaultCase] = [
     # --- data loss ---
     FaultCase("mesh --out holding the input named mesh.obj", "data loss",
@@ -348,6 +423,30 @@ CASES: list[FaultCase] = [
               lambda f: [*(_cube_obj(f / "huge.obj", 1e308) and []), "mesh", "huge.obj", "a cube", *MESH_SMALL],
               text="too large", protected=("huge.obj",)),
     FaultCase("a TOML nested 10000 deep", "traceback", _deep_toml, text="too deeply"),
+    FaultCase("a CLIP weights file the weights-only unpickler chokes on (IndexError)", "traceback",
+              lambda f: [*((f / "w.pt").write_bytes(b"\x80\x02.") and []), *(_small_png(f / "a.png") and []), "score", "a.png",
+                         "a cat", "--clip", f"RN50:{f / 'w.pt'}"], text="damaged or cut short"),
+    FaultCase("a CLIP weights file cut short (EOFError)", "traceback",
+              lambda f: [*((f / "w.pt").write_bytes(b"\x80\x02}q\x00(") and []), *(_small_png(f / "a.png") and []), "score",
+                         "a.png", "a cat", "--clip", f"RN50:{f / 'w.pt'}"], text="damaged or cut short"),
+    FaultCase("a .gltf with 200,000 nested arrays", "traceback",
+              lambda f: [*((f / "in.gltf").write_text('{"asset": {"version": "2.0"}, "x": ' + "[" * 200_000 + "]" * 200_000 + "}")
+                           and []), "mesh", "in.gltf", "a cube", *MESH_SMALL], text="nested too deeply"),
+    FaultCase('a .gltf with "extensionsRequired": 5', "traceback",
+              lambda f: [*((f / "in.gltf").write_text('{"asset": {"version": "2.0"}, "extensionsRequired": 5}') and []), "mesh",
+                         "in.gltf", "a cube", *MESH_SMALL], text="extensionsRequired"),
+    FaultCase("restyle --size 100000", "traceback",
+              lambda f: [*(_small_png(f / "a.png") and []), "restyle", "a.png", "a cat", "--size", "100000", "--clip", TRAINER],
+              text="size"),
+    FaultCase("paint --set log_every=0", "traceback",
+              lambda f: ["paint", "a cat", "--preset", "smoke", "--clip", TRAINER, "--set", "log_every=0", "--out", "run",
+                         "--no-progress"], text="log_every"),
+    FaultCase("--set views.radius=0", "traceback",
+              lambda f: [*(_cube_obj(f / "in.obj") and []), "mesh", "in.obj", "a cube", *MESH_SMALL, "--set", "views.radius=0"],
+              text="views.radius"),
+    FaultCase("--set field.width=100000", "traceback",
+              lambda f: [*(_cube_obj(f / "in.obj") and []), "mesh", "in.obj", "a cube", *MESH_SMALL, "--set",
+                         "field.width=100000"], text="field.width"),
     # --- security ---
     FaultCase("a pickle payload as ARCH:/file.pt", "security",
               lambda f: [*(_pickle_weights(f / "evil.pt") and []), "score", *(_small_png(f / "a.png") and []), "a.png",
@@ -366,6 +465,30 @@ CASES: list[FaultCase] = [
                          "run", *MESH_SMALL], text="only relative file names", check=_no_complete_looking_run("run")),
     FaultCase("a .gltf image (emissive) that is not a PNG or JPEG, baked", "security", _gltf_image_not_an_image,
               text="is not a PNG or JPEG image", check=lambda f: "baked.glb written" if (f / "baked.glb").exists() else None),
+    # --- signals ---
+    FaultCase("SIGTERM to stylize batch", "signals", lambda f: [*(_paint_jobs(f) and []), "batch", "jobs.toml", "--out", "out"],
+              code=143, text="interrupted by SIGTERM", check=_nothing_staged_left, slow=True,
+              signal=(signal.SIGTERM, 15.0)),
+    FaultCase("Ctrl-C in the mesh best-of warm-up", "signals",
+              lambda f: [*(_cube_obj(f / "in.obj") and []), "mesh", "in.obj", "a cube", "--out", "run", *MESH_SMALL,
+                         "--iters", "100000", "--set", "best_of=2", "--set", "best_of_warmup=100000"],
+              code=130, text="interrupted by SIGINT", check=_interrupted_run("run"), slow=True,
+              signal=(signal.SIGINT, 25.0)),
+    # --- worker ---
+    FaultCase("stylize worker fed bad lines (deep JSON, list and object ids, a huge integer)", "worker",
+              lambda f: ["worker"], code=0, stdin="\n".join(WORKER_BAD_LINES) + "\n",
+              check=_worker_answers_every_bad_line),
+    # --- concurrency ---
+    FaultCase("a second batch into a busy --out", "concurrency", _batch_into_a_busy_out, text="in use by another batch",
+              check=lambda f: None if (f / "out" / ".partial" / "theirs").is_dir() else "the other batch's staging was removed"),
+    # --- cost ---
+    FaultCase("a 75-byte jobs file globbing /", "cost",
+              lambda f: [*((f / "jobs.toml").write_text('[[jobs]]\nkind = "mesh"\ninput = "/**"\nprompt = "a cube"\n') and []),
+                         "batch", "jobs.toml", "--out", "out"], text="looks through more than"),
+    FaultCase("a jobs file hashing /proc/self/pagemap", "cost",
+              lambda f: [*((f / "jobs.toml").write_text('[[jobs]]\nkind = "mesh"\ninput = "/proc/self/pagemap"\n'
+                                                        'prompt = "a cube"\n') and []),
+                         "batch", "jobs.toml", "--out", "out"], text="not a regular file"),
     # --- silently wrong ---
     FaultCase("a stray far-away triangle shrinks the mesh", "silent",
               lambda f: [*(_cube_obj(f / "in.obj", stray=True) and []), "mesh", "in.obj", "a cube", "--out", "run", *MESH_SMALL],

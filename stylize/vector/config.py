@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 
 from stylize.config import check_limits, check_seed
 from stylize.errors import InputError
-from stylize.generation import GenerationConfig
+from stylize.generation import GenerationConfig, check_generation_limits
 from stylize.registry import check_names
 
 __all__ = ["DRAW_PRESETS", "DrawConfig", "check_draw_config"]
@@ -79,6 +79,7 @@ def check_draw_config(config: DrawConfig) -> None:
     renderers, augmentations, style features and shapes (before any model loads)."""
     if not config.prompts or not all(isinstance(p, str) and p.strip() for p in config.prompts):
         raise InputError("no prompt given: draw needs at least one non-empty text prompt")
+    check_generation_limits(config)
     positive = {"size": config.size, "iters": config.iters, "copies": config.copies, "segments": config.segments,
                 "best_of": config.best_of, "final_scale": config.final_scale, "style_samples": config.style_samples}  # fmt: skip
     for name, value in positive.items():

@@ -133,3 +133,17 @@ def test_field_pt_is_byte_identical_for_the_same_field(tmp_path):
     second = field.save(tmp_path / "b" / "other.pt", prompt="x").read_bytes()
     assert first == second
     assert field.save(tmp_path / "c.pt", prompt="y").read_bytes() != first
+
+
+def test_symmetry_backpropagates_to_positions_that_need_gradients():
+    """``surface`` fields are evaluated at rasterised positions that carry gradients: folding a
+    coordinate in place broke the first backward pass."""
+    import dataclasses
+
+    field = NeuralStyleField(dataclasses.replace(SMALL, symmetry="x"), generator=torch.Generator().manual_seed(0))
+    positions = torch.randn(20, 3, requires_grad=True)
+    out = field(positions)
+    (out.colors.sum() + out.displacement.sum()).backward()
+    assert positions.grad is not None and torch.isfinite(positions.grad).all()
+    mirrored = positions.detach() * torch.tensor([-1.0, 1.0, 1.0])  # the same field on both sides of x = 0
+    torch.testing.assert_close(field(mirrored).colors, out.colors.detach())

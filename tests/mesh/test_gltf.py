@@ -483,3 +483,114 @@ def test_images_must_be_png_or_jpeg_by_their_bytes_even_when_only_re_embedded(tm
     document["images"][2] = {"uri": "painted.png", "mimeType": "image/jpeg"}  # mislabelled: read as what it is
     asset.write_text(json.dumps(document))
     assert read_scene(asset).source.images[2][1] == "image/png"
+
+
+_CUBE_DOCUMENT = {
+    "asset": {"version": "2.0"}, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
+    "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
+    "accessors": [{"componentType": 5126, "count": 3, "type": "VEC3"}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [(json.dumps({**_CUBE_DOCUMENT, "extensionsRequired": 5}), "extensionsRequired"),
+     (json.dumps({**_CUBE_DOCUMENT, "asset": []}), "'asset' is not a JSON object"),
+     (json.dumps({**_CUBE_DOCUMENT, "meshes": {"0": {}}}), "'meshes' is not a JSON array"),
+     (json.dumps(_CUBE_DOCUMENT).replace('"count": 3', '"count": 1e400'), "out of range"),
+     (json.dumps(_CUBE_DOCUMENT).replace('"count": 3', '"count": NaN'), "not a JSON number"),
+     (json.dumps(_CUBE_DOCUMENT).replace('"count": 3', '"count": 3.5'), "no valid count"),
+     ('{"asset": {"version": "2.0"}, "x": ' + "[" * 200_000 + "]" * 200_000 + "}", "nested too deeply")],
+    ids=["extensionsRequired 5", "asset []", "meshes {}", "count 1e400", "count NaN", "count 3.5", "200000 nested arrays"],
+)  # fmt: skip
+def test_malformed_gltf_json_is_one_line(tmp_path, text, words):
+    (tmp_path / "bad.gltf").write_text(text)
+    with pytest.raises(InputError, match=words) as info:
+        read_scene(tmp_path / "bad.gltf")
+    assert "\n" not in str(info.value)
+
+
+def _shared_accessor_document(attributes: int, count: int, distinct: bool) -> dict:
+    """A triangle list whose TEXCOORD_0..N name one accessor (or N distinct ones), all zeros."""
+    accessors = [{"componentType": 5126, "count": count, "type": "VEC3"}]
+    uv_count = attributes if distinct else 1
+    accessors += [{"componentType": 5126, "count": count, "type": "VEC2"} for _ in range(uv_count)]
+    names = {f"TEXCOORD_{n}": 1 + (n if distinct else 0) for n in range(attributes)}
+    return {"asset": {"version": "2.0"}, "scenes": [{"nodes": [0]}], "scene": 0, "nodes": [{"mesh": 0}],
+            "meshes": [{"primitives": [{"attributes": {"POSITION": 0, **names}}]}], "accessors": accessors}  # fmt: skip
+
+
+def test_an_accessor_named_by_many_attributes_is_budgeted_and_decoded_once(tmp_path):
+    count = 3 * 1024
+    limits = GltfLimits(max_total_components=count * (3 + 2) + 1)  # one position and one UV accessor
+    (tmp_path / "shared.gltf").write_text(json.dumps(_shared_accessor_document(40, count, distinct=False)))
+    scene = read_scene(tmp_path / "shared.gltf", limits=limits)
+    assert scene is not None
+    asset = GltfAsset(tmp_path / "shared.gltf", limits)
+    assert asset.float_accessor(1) is asset.float_accessor(1)
+    (tmp_path / "distinct.gltf").write_text(json.dumps(_shared_accessor_document(40, count, distinct=True)))
+    with pytest.raises(InputError, match="over the limit of") as info:
+        read_scene(tmp_path / "distinct.gltf", limits=limits)  # refused from the JSON, before decoding
+    assert "\n" not in str(info.value)
+
+
+def _png_bytes(size: int, colour=(200, 30, 30)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _images_document(images: int, distinct: bool) -> dict:
+    import base64
+
+    pngs = [_png_bytes(64, (10 * n, 0, 0)) for n in range(images if distinct else 1)]
+    blob = b"".join(p + b"\0" * (-len(p) % 4) for p in pngs)
+    views, offset = [], 0
+    for png in pngs:
+        views.append({"buffer": 0, "byteOffset": offset, "byteLength": len(png)})
+        offset += len(png) + (-len(png) % 4)
+    document = _shared_accessor_document(1, 3, distinct=False)
+    document.update(
+        buffers=[{"byteLength": len(blob), "uri": "data:application/octet-stream;base64," + base64.b64encode(blob).decode()}],
+        bufferViews=views,
+        images=[{"bufferView": n if distinct else 0, "mimeType": "image/png"} for n in range(images)],
+        textures=[{"source": n} for n in range(images)],
+        materials=[{"pbrMetallicRoughness": {"baseColorTexture": {"index": n}}} for n in range(images)],
+    )  # fmt: skip
+    document["meshes"][0]["primitives"][0]["material"] = 0
+    return document
+
+
+def test_images_on_one_source_are_decoded_once_and_all_pixels_are_budgeted(tmp_path):
+    limits = GltfLimits(max_total_image_pixels=2 * 64 * 64)
+    (tmp_path / "shared.gltf").write_text(json.dumps(_images_document(24, distinct=False)))
+    scene = read_scene(tmp_path / "shared.gltf", limits=limits)  # 24 images, one decode
+    assert scene is not None
+    (tmp_path / "distinct.gltf").write_text(json.dumps(_images_document(3, distinct=True)))
+    with pytest.raises(InputError, match="pixels in all") as info:
+        read_scene(tmp_path / "distinct.gltf", limits=limits)
+    assert "\n" not in str(info.value)
+
+
+def test_texture_coordinates_that_are_not_numbers_are_one_line(tmp_path):
+    from stylize.mesh.io import load_mesh
+
+    (tmp_path / "nan.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nvt nan nan\nvt 1 0\nvt 0 1\nf 1/1 2/2 3/3\n")
+    with pytest.raises(InputError, match="nan.obj.*texture coordinates are not numbers") as info:
+        load_mesh(tmp_path / "nan.obj")
+    assert "\n" not in str(info.value)
+    document = _shared_accessor_document(1, 3, distinct=False)
+    document["accessors"][1]["sparse"] = {"count": 1, "indices": {"bufferView": 0, "componentType": 5121},
+                                          "values": {"bufferView": 1}}  # fmt: skip
+    import base64
+
+    blob = b"\0\0\0\0" + struct.pack("<2f", float("nan"), 0.0)
+    document.update(buffers=[{"byteLength": len(blob), "uri": "data:application/octet-stream;base64," + base64.b64encode(blob).decode()}],
+                    bufferViews=[{"buffer": 0, "byteOffset": 0, "byteLength": 1}, {"buffer": 0, "byteOffset": 4, "byteLength": 8}])  # fmt: skip
+    (tmp_path / "nan.gltf").write_text(json.dumps(document))
+    with pytest.raises(InputError, match="TEXCOORD_0 holds values that are not numbers"):
+        read_scene(tmp_path / "nan.gltf")

@@ -97,3 +97,32 @@ def test_best_of_keeps_the_candidate_the_training_clip_scores_best(tiny_clip_spe
     # progress counts every candidate's warm-up: 3 x 2 + the 2 remaining iterations
     assert steps[0] == (3, 8) and steps[-1] == (8, 8)
     assert "best_of = 3" in (tmp_path / "run" / "config.toml").read_text()
+
+
+def test_ctrl_c_in_the_best_of_warm_up_writes_the_best_candidate_so_far(tiny_clip_spec, tmp_path):
+    import json
+
+    from stylize import api
+    from stylize.errors import Interrupted
+    from stylize.mesh.geometry import make_icosphere
+    from stylize.mesh.io import save_mesh
+
+    vertices, faces = make_icosphere(1)
+    save_mesh(tmp_path / "ball.obj", vertices, faces)
+    small = {"clip": [tiny_clip_spec], "iters": 6, "render_size": 32, "views.n_views": 2, "loss.n_local_augs": 1,
+             "output.preview_views": 2, "output.preview_size": 32, "output.turntable_frames": 2,
+             "output.turntable_size": 32, "output.score_size": 32, "best_of": 2, "best_of_warmup": 4, "seed": 10}  # fmt: skip
+
+    def stop_after_two_warm_up_steps(step, total, metrics):
+        if step >= 4:  # 2 candidates x 2 warm-up iterations
+            raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted) as raised:
+        api.stylize_mesh(tmp_path / "ball.obj", "a red circle", out=tmp_path / "run", preset="smoke", overrides=small,
+                         on_step=stop_after_two_warm_up_steps)  # fmt: skip
+    assert raised.value.signal_name == "SIGINT" and raised.value.result is not None
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["status"] == "interrupted" and run["complete"] is True
+    assert sum(c["chosen"] for c in run["candidates"]) == 1
+    assert (tmp_path / "run" / "checkpoint.pt").is_file() and (tmp_path / "run" / "config.toml").is_file()
+    assert raised.value.result.iterations == 2

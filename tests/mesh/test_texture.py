@@ -54,3 +54,13 @@ def test_dilate_grows_one_ring_per_pass_with_neighbour_means():
     assert grown[2, 3, 0] == pytest.approx(0.6)  # sees both covered texels
     assert grown[3, 3, 0] == pytest.approx(0.8)  # covered texels never change
     assert dilate(image, covered, 10)[1].all()
+
+
+@pytest.mark.parametrize("uv", [[[0.0, 0.0]] * 3, [[0.1, 0.1], [0.5, 0.5], [0.9, 0.9]]], ids=["all zero", "collinear"])
+def test_a_uv_layout_that_covers_nothing_is_warned_about(uv, caplog):
+    from stylize.mesh.texture import rasterize_uv_triangles
+
+    with caplog.at_level("WARNING", logger="stylize.mesh.texture"):
+        _, covered = rasterize_uv_triangles(np.array(uv), np.array([[0, 1, 2]]), np.ones((3, 3)), 16)
+    assert not covered.any()
+    assert len(caplog.records) == 1 and "covers no texel" in caplog.records[0].getMessage()

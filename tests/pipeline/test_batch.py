@@ -276,3 +276,16 @@ def test_ray_executor_gives_the_same_bytes_as_local(ray_session, local_run, jobs
     assert {e["worker"] for e in entries} <= {"ray-0", "ray-1"} and "not found" in entries[3]["error"]
     assert _artefacts(out) == _artefacts(first) and len(_artefacts(first)) == 13
     assert Manifest(out).is_complete(load_jobs(jobs_file)[0])
+
+
+def test_a_second_batch_into_one_out_is_refused_while_the_first_runs(jobs_file, tmp_path):
+    from stylize.locks import FolderLock
+
+    out = tmp_path / "shared"
+    out.mkdir()
+    (out / ".partial" / "theirs").mkdir(parents=True)  # the first batch's job in progress
+    with FolderLock(out, holder="another batch"):  # the first batch, still running
+        with pytest.raises(InputError, match="in use by another batch"):
+            run_batch(jobs_file, out)
+        assert (out / ".partial" / "theirs").is_dir()  # its staging folder is left alone
+    assert not (out / ".stylize.lock").exists()

@@ -191,3 +191,34 @@ def test_the_example_jobs_file_parses():
     assert jobs[0].input == str(root / "examples" / "meshes" / "vase.obj") and jobs[0].config["iters"] == 300  # fast
     assert jobs[1].config["field"]["sigma"] == 8.0 and jobs[3].config["init"] == str(root / "examples" / "red_circle.png")
     assert jobs[4].config["image"] == str(root / "examples" / "red_circle.png") and jobs[4].config["iters"] == 200  # the paper's
+
+
+def test_a_glob_over_the_whole_disk_is_refused_quickly(tmp_path):
+    import time
+
+    from stylize.pipeline.jobs import bounded_glob
+
+    started = time.perf_counter()
+    with pytest.raises(InputError, match="looks through more than"):
+        parse_jobs({"jobs": [{"kind": "mesh", "input": "/**", "prompt": "a cube"}]}, tmp_path)
+    with pytest.raises(InputError, match="looks through more than 10"):
+        bounded_glob("/**/*.obj", tmp_path, budget=10)
+    assert time.perf_counter() - started < 30
+
+
+def test_bounded_glob_finds_what_glob_finds(tmp_path):
+    import glob
+
+    from stylize.pipeline.jobs import bounded_glob
+
+    for name in ("a.obj", "b.obj", ".hidden.obj", "sub/c.obj", "sub/deeper/d.obj", "sub/e.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    for pattern in ("*.obj", "**/*.obj", "sub/*", "sub/**", "s*/*.obj", "**", ".*.obj"):
+        expected = sorted(str(tmp_path / m) for m in glob.glob(pattern, root_dir=tmp_path, recursive=True))
+        assert [m.rstrip("/") for m in bounded_glob(pattern, tmp_path)] == [m.rstrip("/") for m in expected], pattern
+
+
+def test_a_pseudo_file_input_is_refused_before_it_is_read():
+    with pytest.raises(InputError, match="not a regular file"):
+        parse_jobs({"jobs": [{"kind": "mesh", "input": "/proc/self/pagemap", "prompt": "a cube"}]}, ".")

@@ -70,3 +70,47 @@ def test_bad_net_files_are_one_line_input_errors(tmp_path):
         with pytest.raises(InputError, match=words) as info:
             load_stylenet(tmp_path / name)
         assert "\n" not in str(info.value)
+
+
+def test_a_tampered_width_is_refused_before_the_net_is_built(tmp_path, monkeypatch):
+    import stylize.restyling.stylenet as stylenet
+
+    save_stylenet(tmp_path / "net.pt", StyleNet(4))
+    data = torch.load(tmp_path / "net.pt", weights_only=True)
+    torch.save({**data, "width": 1000}, tmp_path / "wide.pt")  # StyleNet(1000): about 4 GB of weights
+    torch.save({**data, "width": True}, tmp_path / "bool.pt")
+    built = []
+    real = stylenet.StyleNet
+
+    class Counting(real):
+        def __init__(self, width: int = 16) -> None:
+            if not torch.empty(0).is_meta:  # only real weights count
+                built.append(width)
+            super().__init__(width)
+
+    monkeypatch.setattr(stylenet, "StyleNet", Counting)
+    for name in ("wide.pt", "bool.pt"):
+        with pytest.raises(InputError, match="damaged.*width") as info:
+            load_stylenet(tmp_path / name)
+        assert "\n" not in str(info.value)
+    assert built == []
+    assert load_stylenet(tmp_path / "net.pt")[0].width == 4 and built == [4]
+
+
+def test_a_full_disk_while_saving_keeps_the_earlier_net_whole(tmp_path, monkeypatch):
+    import errno
+
+    path = save_stylenet(tmp_path / "net.pt", StyleNet(4))
+    before = path.read_bytes()
+    real_save = torch.save
+
+    def disk_full(data, target, *args, **kwargs):
+        real_save(data, target, *args, **kwargs)
+        with open(target, "r+b") as handle:
+            handle.truncate(100)  # half written ...
+        raise OSError(errno.ENOSPC, "No space left on device")  # ... when the disk filled up
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError):
+        save_stylenet(path, StyleNet(4))
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["net.pt"]

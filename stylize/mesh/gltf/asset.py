@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import json
 import logging
 import re
 import struct
@@ -36,7 +35,7 @@ from urllib.parse import unquote_to_bytes
 import numpy as np
 
 from stylize.errors import InputError
-from stylize.mesh.gltf.glb import COMPONENT_DTYPES, TYPE_WIDTHS, read_glb
+from stylize.mesh.gltf.glb import COMPONENT_DTYPES, TYPE_WIDTHS, load_gltf_json, read_glb
 
 __all__ = ["COMPRESSION_EXTENSIONS", "GltfAsset", "GltfLimits", "image_mime_type", "resolve_uri"]
 
@@ -57,6 +56,10 @@ _SUPPORTED_REQUIRED_PREFIXES = ("KHR_mesh_quantization", "KHR_materials_")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
+_TOP_LEVEL_ARRAYS = ("accessors", "animations", "buffers", "bufferViews", "cameras", "images", "materials", "meshes",
+                     "nodes", "samplers", "scenes", "skins", "textures")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class GltfLimits:
     """What a glTF file may ask the reader to allocate.
@@ -65,11 +68,17 @@ class GltfLimits:
         max_accessor_count: elements per accessor (vertices of an attribute, indices).
         max_image_pixels: width x height of one image (8192 x 8192 by default).
         max_buffer_bytes: byte length of one buffer.
+        max_total_components: numbers all the mesh accessors a scene decodes hold together
+            (count x components, each accessor counted once), checked before decoding.
+        max_total_image_pixels: pixels of all the images decoded together (each image source
+            decoded once), checked from the image headers before decoding.
     """
 
     max_accessor_count: int = 1 << 25
     max_image_pixels: int = 8192 * 8192
     max_buffer_bytes: int = 2 << 30
+    max_total_components: int = 1 << 27
+    max_total_image_pixels: int = 2 * 8192 * 8192
 
 
 def image_mime_type(raw: bytes) -> str | None:
@@ -171,16 +180,20 @@ class GltfAsset:
             if kind == "GLB":
                 raise self.error("cannot read GLB file (truncated or corrupt?): not a binary glTF (no 'glTF' magic)")
             try:
-                self.document = json.loads(data.decode("utf-8-sig"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                self.document = load_gltf_json(data.decode("utf-8-sig"))
+            except (UnicodeDecodeError, ValueError) as exc:
                 raise self.error(f"cannot read {kind} file (truncated or corrupt?): invalid JSON ({exc})") from None
             if not isinstance(self.document, dict):
                 raise self.error(f"cannot read {kind} file (truncated or corrupt?): not a glTF JSON object")
+        self._check_document_types()
         version = str(self.document.get("asset", {}).get("version", "2.0"))
         if not version.startswith("2"):
             raise self.error(f"glTF version {version} is not supported (expected 2.x)")
         self._check_extensions()
         self._buffers: dict[int, bytes] = {}
+        self._float_accessors: dict[tuple[Any, bool], np.ndarray] = {}
+        self._images: dict[tuple[str, Any], np.ndarray] = {}  # decoded pixels by where they come from
+        self._image_pixels_used = 0
 
     # -- errors and files -------------------------------------------------------------------------
 
@@ -199,6 +212,21 @@ class GltfAsset:
             return path.read_bytes()
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read {what} {path}: {exc.strerror or exc}") from None
+
+    def _check_document_types(self) -> None:
+        """The top level's shape, before anything reads it: ``asset`` an object, the extension
+        lists lists of names, every array of the spec an array of objects (one line otherwise)."""
+        document = self.document
+        if not isinstance(document.get("asset", {}), dict):
+            raise self.error("its 'asset' is not a JSON object")
+        for key in ("extensionsRequired", "extensionsUsed"):
+            names = document.get(key, [])
+            if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+                raise self.error(f"its {key!r} is not a list of extension names")
+        for key in _TOP_LEVEL_ARRAYS:
+            items = document.get(key)
+            if items is not None and (not isinstance(items, list) or not all(isinstance(item, dict) for item in items)):
+                raise self.error(f"its {key!r} is not a JSON array of objects")
 
     def _check_extensions(self) -> None:
         required = self.document.get("extensionsRequired", []) or []
@@ -295,8 +323,8 @@ class GltfAsset:
         """
         accessor = self._list("accessors", index)
         what = f"accessors[{index}]"
-        count = int(accessor.get("count", -1))
-        if count < 0:
+        count = accessor.get("count", -1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise self.error(f"{what} has no valid count")
         if count > self.limits.max_accessor_count:
             raise self.error(f"{what} has {count} elements, over the limit of {self.limits.max_accessor_count}")
@@ -318,6 +346,14 @@ class GltfAsset:
             return np.maximum(scaled, -1.0) if dtype.kind == "i" else scaled
         return values
 
+    def float_accessor(self, index: int, *, force_normalized: bool = False) -> np.ndarray:
+        """:meth:`accessor` as float64, decoded once however many attributes name it (the array
+        is shared: copy it before changing it)."""
+        key = (index if isinstance(index, int) else repr(index), force_normalized)
+        if key not in self._float_accessors:
+            self._float_accessors[key] = self.accessor(index, force_normalized=force_normalized).astype(np.float64)
+        return self._float_accessors[key]
+
     def _apply_sparse(self, sparse: dict[str, Any], values: np.ndarray, what: str) -> None:
         count = int(sparse.get("count", 0))
         if not 0 < count <= len(values):
@@ -333,6 +369,13 @@ class GltfAsset:
         substitutes = self._elements(values_info["bufferView"], int(values_info.get("byteOffset", 0)), count,
                                      values.dtype, values.shape[1], f"{what} sparse values", allow_stride=False)  # fmt: skip
         values[indices.astype(np.int64)] = substitutes
+
+    def _count_pixels(self, index: int, pixels: int) -> None:
+        """Add an image's pixels to what this asset decoded; refuse going over the total limit."""
+        self._image_pixels_used += pixels
+        if self._image_pixels_used > self.limits.max_total_image_pixels:
+            raise self.error(f"images[{index}] takes its images over {self.limits.max_total_image_pixels} pixels in all "
+                             "(decoded once per image source)")  # fmt: skip
 
     # -- images -----------------------------------------------------------------------------------
 
@@ -360,6 +403,14 @@ class GltfAsset:
             InputError: missing external file, undecodable data, or more pixels than the limit
                 (read from the image header, before decoding).
         """
+        image = self._list("images", index)
+        # Images naming the same data (one bufferView, one URI) are decoded once and share pixels.
+        source = ("view", image["bufferView"]) if "bufferView" in image else ("uri", str(image.get("uri")))
+        if source not in self._images:
+            self._images[source] = self._decode_image(index)
+        return self._images[source]
+
+    def _decode_image(self, index: int) -> np.ndarray:
         from PIL import Image
 
         raw, _ = self.image_bytes(index)
@@ -368,11 +419,14 @@ class GltfAsset:
             width, height = struct.unpack(">II", raw[16:24])  # IHDR: the first chunk of every PNG
             if width * height > limit:
                 raise self.error(f"images[{index}] is {width}x{height} pixels, over the limit of {limit} pixels")
+            self._count_pixels(index, width * height)
         try:
             with Image.open(io.BytesIO(raw)) as image:
                 width, height = image.size
                 if width * height > limit:
                     raise self.error(f"images[{index}] is {width}x{height} pixels, over the limit of {limit} pixels")
+                if not raw.startswith(_PNG_SIGNATURE):  # (a PNG was counted from its header above)
+                    self._count_pixels(index, width * height)
                 image.load()
                 return _to_uint8(image)
         except Image.DecompressionBombError:

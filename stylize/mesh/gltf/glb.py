@@ -232,6 +232,33 @@ def used_extensions(document: Any) -> list[str]:
     return sorted(found)
 
 
+def _finite_number(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def load_gltf_json(data: bytes | str) -> Any:
+    """A glTF document's JSON, every number finite (``1e400`` and ``NaN`` are refused, not read
+    as infinities that crash later) and nesting bounded by the parser's recursion limit.
+
+    Raises:
+        ValueError: not valid JSON, a number that is not finite, or nested too deeply (the
+            message says which).
+    """
+    try:
+        return json.loads(data, parse_float=_finite_number, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text ({exc})") from None
+
+
 def read_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
     """``(document, binary chunk)`` of GLB bytes (``b""`` when there is no binary chunk).
 
@@ -254,8 +281,8 @@ def read_glb(data: bytes) -> tuple[dict[str, Any], bytes]:
     if json_type != _JSON_CHUNK or 20 + json_length > declared:
         raise ValueError("binary glTF without a complete JSON chunk")
     try:
-        document = json.loads(data[20 : 20 + json_length])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = load_gltf_json(data[20 : 20 + json_length])
+    except ValueError as exc:
         raise ValueError(f"its JSON chunk is not valid JSON ({exc})") from None
     if not isinstance(document, dict):
         raise ValueError("its JSON chunk is not a glTF object")

@@ -34,6 +34,7 @@ import numpy as np
 
 from stylize.errors import InputError
 from stylize.mesh.gltf.asset import GltfAsset, GltfLimits
+from stylize.mesh.gltf.glb import TYPE_WIDTHS
 from stylize.mesh.texture import linear_to_srgb, sample_texture, wrap_uv
 
 __all__ = [
@@ -275,19 +276,48 @@ def _primitive_face_count(asset: GltfAsset, primitive: dict[str, Any]) -> int:
     return count // 3 if primitive.get("mode", _TRIANGLES) == _TRIANGLES else max(count - 2, 0)
 
 
+def _decoded_attribute(name: str) -> bool:
+    return name in ("POSITION", "NORMAL", "TANGENT", "COLOR_0") or name.startswith("TEXCOORD_")
+
+
+def _accessor_components(asset: GltfAsset, instances: list, meshes: list) -> int:
+    """Numbers the decoded attributes and indices of ``instances`` hold, from the JSON alone,
+    each accessor counted once however many attributes or primitives name it."""
+    accessors = asset.document.get("accessors") or []
+    named: set[int] = set()
+    for _, mesh_index, _ in instances:
+        for primitive in meshes[mesh_index].get("primitives", []):
+            attributes = primitive.get("attributes") or {}
+            named.update(index for name, index in attributes.items() if _decoded_attribute(name))
+            if "indices" in primitive:
+                named.add(primitive["indices"])
+    total = 0
+    for index in named:
+        if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(accessors):
+            accessor = accessors[index]
+            count = accessor.get("count", 0) if isinstance(accessor.get("count", 0), int) else 0
+            if count > asset.limits.max_accessor_count:  # as decoding it would say, before it is tried
+                raise asset.error(f"accessors[{index}] has {count} elements, over the limit of {asset.limits.max_accessor_count}")
+            total += count * TYPE_WIDTHS.get(accessor.get("type"), 16)
+    return total
+
+
 def _decode_primitive(asset: GltfAsset, mesh_index: int, primitive_index: int, primitive: dict[str, Any]):
     """``(attributes dict, faces (F, 3) int64)`` of one primitive in its local frame."""
     attributes_json = primitive.get("attributes", {})
     if "POSITION" not in attributes_json:
         raise asset.error(f"meshes[{mesh_index}].primitives[{primitive_index}] has no POSITION")
-    attributes: dict[str, np.ndarray] = {"POSITION": asset.accessor(attributes_json["POSITION"]).astype(np.float64)}
+    attributes: dict[str, np.ndarray] = {"POSITION": asset.float_accessor(attributes_json["POSITION"])}
     count = len(attributes["POSITION"])
     for name, index in attributes_json.items():
-        if name in ("NORMAL", "TANGENT", "COLOR_0") or name.startswith("TEXCOORD_"):
-            values = asset.accessor(index, force_normalized=name == "COLOR_0").astype(np.float64)
+        if _decoded_attribute(name):
+            values = asset.float_accessor(index, force_normalized=name == "COLOR_0")
             if len(values) != count:
                 raise asset.error(f"meshes[{mesh_index}].primitives[{primitive_index}]: {name} has {len(values)} "
                                   f"elements for {count} positions")  # fmt: skip
+            if not np.isfinite(values).all():
+                raise asset.error(f"meshes[{mesh_index}].primitives[{primitive_index}]: {name} holds values that are not "
+                                  "numbers (NaN or infinite)")  # fmt: skip
             attributes[name] = values
     if "indices" in primitive:
         indices = asset.accessor(primitive["indices"])[:, 0].astype(np.int64)
@@ -426,6 +456,9 @@ def _read(asset: GltfAsset, max_faces: int | None) -> GltfScene:
         raise asset.error(f"has {total} faces, over the limit of {max_faces} (simplify it or raise max_faces)")
     if vertex_total > asset.limits.max_accessor_count:
         raise asset.error(f"has {vertex_total} vertices over all mesh instances, over the limit of {asset.limits.max_accessor_count}")
+    components = _accessor_components(asset, instances, meshes)
+    if components > asset.limits.max_total_components:
+        raise asset.error(f"its mesh accessors hold {components} numbers, over the limit of {asset.limits.max_total_components}")
     materials = _materials(asset)
     decoded: dict[tuple[int, int], tuple[dict[str, np.ndarray], np.ndarray]] = {}
     parts, records, blocks = [], [], []
