@@ -315,10 +315,8 @@ def hold_folder_lock(path: str | Path) -> Iterator[None]:
     Raises:
         InputError: the folder is in use by a live run, or cannot be locked.
     """
-    holder = RunFolder.__new__(RunFolder)  # the lock alone: no marker, no checks of the outputs
-    holder.path, holder.started, holder._locked = Path(path), time.time(), False
-    holder._lock()
+    lock = FolderLock(Path(path)).acquire()  # the lock alone: no marker, no checks of the outputs
     try:
         yield
     finally:
-        holder._unlock()
+        lock.release()

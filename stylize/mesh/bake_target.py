@@ -74,7 +74,7 @@ def is_bake_sidecar(path: str | Path) -> bool:
 
 def is_run_folder(folder: str | Path) -> bool:
     """Whether ``folder`` holds a run (its ``run.json`` or a run's lock)."""
-    from stylize.runs import LOCK_NAME
+    from stylize.locks import LOCK_NAME
 
     folder = Path(folder)
     return (folder / "run.json").is_file() or (folder / LOCK_NAME).exists()
