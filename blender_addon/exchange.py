@@ -10,9 +10,9 @@ onto the mesh's vertices with it.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -284,4 +284,3 @@ def write_mask(path: Path, weights: np.ndarray, exchange: MeshExchange) -> Path:
     with open(path, "wb") as handle:
         np.save(handle, weights[exchange.used])
     return path
-

@@ -25,9 +25,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 # Printed by `python -c` to answer the preferences' "check" button: one JSON line.
 CHECK_SCRIPT = (
@@ -132,7 +132,7 @@ class Job:
     _readers: list[threading.Thread] = field(default_factory=list)
     _stdout_closed: bool = False
 
-    def start(self) -> "Job":
+    def start(self) -> Job:
         """Start the worker; raise :class:`JobError` when the interpreter cannot be run."""
         python = self.argv[0]
         if not python:
@@ -374,7 +374,7 @@ def mesh_args(mesh_path: Path, out_dir: Path, settings: MeshJobSettings, mask_pa
     if settings.preview_every > 0:
         argv += ["--set", f"preview_every={int(settings.preview_every)}"]
     if settings.texture == "surface":
-        argv += ["--field", "texture"]  # per pixel and texel, at about a vertex field's cost
+        argv += ["--field", "surface"]
     elif settings.texture == "bake":
         argv += ["--bake"]
     if settings.texture and settings.normal_map and settings.displace:

@@ -36,7 +36,9 @@ def find_shader(material: bpy.types.Material):
         node = output.inputs["Surface"].links[0].from_node
         if node.inputs.get("Base Color") is not None:
             return node
-    return next((node for node in tree.nodes if node.inputs.get("Base Color") is not None and not node.name.startswith(NODE_PREFIX)), None)
+    return next(
+        (node for node in tree.nodes if node.inputs.get("Base Color") is not None and not node.name.startswith(NODE_PREFIX)), None
+    )
 
 
 def is_hooked(material: bpy.types.Material | None) -> bool:

@@ -340,7 +340,8 @@ def revert(obj: bpy.types.Object) -> bool:
     created. False when there was nothing to remove."""
     mesh = obj.data
     had = ADDED_RECORD in mesh.keys() or any(
-        name in mesh.attributes for name in (COLOR_ATTRIBUTE, PREVIEW_ATTRIBUTE, materials.MASK_ATTRIBUTE))
+        name in mesh.attributes for name in (COLOR_ATTRIBUTE, PREVIEW_ATTRIBUTE, materials.MASK_ATTRIBUTE)
+    )
     record = _added(mesh)
     remove_preview_layers(obj)
     for name in (COLOR_ATTRIBUTE, materials.MASK_ATTRIBUTE):

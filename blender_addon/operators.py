@@ -26,6 +26,7 @@ from .tasks import TIMER_SECONDS, WORKER, BatchTask, DrawTask, MeshTask, TaskRun
 
 PROMPT_PROPERTY = "stylize_prompt"  # an object's own prompt (custom property) in a selection
 
+
 def _panel_value(operator: bpy.types.Operator, name: str, fallback):
     """The operator's own value if a caller set it, else the panel's."""
     return getattr(operator, name) if operator.properties.is_property_set(name) else fallback
@@ -186,7 +187,9 @@ class STYLIZE_OT_stylize_mesh(_PromptProperties, _RunOperator, bpy.types.Operato
             displace=_panel_value(self, "displace", panel.mode == "COLOR_DISPLACEMENT"),
             preview_every=_panel_value(self, "preview_every", panel.preview_every),
             texture={"VERTEX": "", "BAKE": "bake", "SURFACE": "surface"}[panel.texture],
-            normal_map=panel.normal_map, texture_size=int(panel.texture_size), best_of=int(panel.best_of),
+            normal_map=panel.normal_map,
+            texture_size=int(panel.texture_size),
+            best_of=int(panel.best_of),
             source=_panel_value(self, "restyle_source", panel.restyle_source),
         )
         return settings, _panel_value(self, "vertex_group", panel.vertex_group)

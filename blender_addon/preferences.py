@@ -24,7 +24,7 @@ MODES = [
 ]
 
 
-def preferences(context: bpy.types.Context) -> "STYLIZE_AddonPreferences":
+def preferences(context: bpy.types.Context) -> STYLIZE_AddonPreferences:
     """This add-on's preferences."""
     return context.preferences.addons[ADDON_ID].preferences
 
@@ -97,7 +97,7 @@ class STYLIZE_PG_settings(bpy.types.PropertyGroup):
         name="Texture", default="VERTEX",
         items=[("VERTEX", "Vertex Colours", "Colours per vertex only (Text2Mesh)"),
                ("BAKE", "Baked Texture", "Also bake the colours into a UV texture (an image in the material)"),
-               ("SURFACE", "Surface", "The field per pixel and texel (stylize's texture field kind): detail finer than the mesh, an exact texture")],
+               ("SURFACE", "Surface", "The field per pixel and texel: detail finer than the mesh, an exact texture")],
     )  # fmt: skip
     normal_map: BoolProperty(
         name="Normal Map", default=False,

@@ -153,7 +153,9 @@ def _material_look(obj: bpy.types.Object) -> SourceLook:
     vertex_of_loop = np.empty(len(mesh.loops), dtype=np.int32)
     mesh.loops.foreach_get("vertex_index", vertex_of_loop)
     names = ", ".join(sorted({obj.material_slots[i].material.name for i in colours}))
-    return SourceLook(origin=f"the Base Color of {names}", colors=_per_vertex(len(mesh.vertices), vertex_of_loop, face_colour[loop_face]))
+    return SourceLook(
+        origin=f"the Base Color of {names}", colors=_per_vertex(len(mesh.vertices), vertex_of_loop, face_colour[loop_face])
+    )
 
 
 def _per_vertex(count: int, vertex_of_loop: np.ndarray, loop_values: np.ndarray) -> np.ndarray:

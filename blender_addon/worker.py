@@ -47,7 +47,7 @@ class WorkerJob:
     """
 
     id: str
-    worker: "WarmWorker"
+    worker: WarmWorker
     process: subprocess.Popen
     workdir: Path
     payload: dict = field(default_factory=dict)
@@ -168,7 +168,9 @@ class WarmWorker:
                 self._jobs[job.id] = job
             if not self.send({"id": job.id, "command": command, "args": list(args)}, process):
                 self.forget(job)
-                raise JobError(f"the stylize worker stopped at once: {jobs._error_message(list(self.stderr_tail), process.poll() or 1)}")
+                raise JobError(
+                    f"the stylize worker stopped at once: {jobs._error_message(list(self.stderr_tail), process.poll() or 1)}"
+                )
         return job
 
     def send(self, message: dict, process: subprocess.Popen | None = None) -> bool:

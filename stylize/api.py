@@ -5,9 +5,10 @@ command of the same name calls; the work is done by :class:`stylize.mesh.run.Tex
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -219,7 +220,11 @@ def apply_field(
 
 
 def bake(
-    mesh: str | Path, out: str | Path | None = None, size: int = 1024, unwrap: bool = False, normal_map: bool = False,
+    mesh: str | Path,
+    out: str | Path | None = None,
+    size: int = 1024,
+    unwrap: bool = False,
+    normal_map: bool = False,
     device: str = "auto",
 ):
     """Bake into a UV texture GLB: a coloured mesh's vertex colours (``NAME_textured.glb`` beside
@@ -467,5 +472,6 @@ def batch(
     """
     from stylize.pipeline.batch import run_batch
 
-    return run_batch(jobs, out, executor=executor, workers=workers, resume=resume, threads=threads, on_job=on_job,
-                     on_progress=on_progress)
+    return run_batch(
+        jobs, out, executor=executor, workers=workers, resume=resume, threads=threads, on_job=on_job, on_progress=on_progress
+    )

@@ -13,8 +13,9 @@ import math
 import os
 import sys
 import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from stylize.errors import InputError
 
@@ -158,6 +159,7 @@ def _set_path(obj: Any, parts: list[str], value: Any, full_key: str) -> Any:
 
 def to_dict(config: Any) -> dict[str, Any]:
     """A config dataclass as plain nested dicts (tuples become lists)."""
+
     def convert(value: Any) -> Any:
         if dataclasses.is_dataclass(value):
             return {f.name: convert(getattr(value, f.name)) for f in dataclasses.fields(value)}

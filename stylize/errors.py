@@ -7,7 +7,7 @@ into one line on stderr and exit code 2. Everything else is a bug and keeps its 
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 
 class StylizeError(Exception):
@@ -52,7 +52,7 @@ class Interrupted(KeyboardInterrupt):
         self.signal_name = signal_name
 
     @classmethod
-    def after(cls, cause: BaseException, result: object = None) -> "Interrupted":
+    def after(cls, cause: BaseException, result: object = None) -> Interrupted:
         """The interrupt to raise once ``result`` is saved, for the KeyboardInterrupt ``cause``."""
         if isinstance(cause, Interrupted):
             return cls(result if result is not None else cause.result, cause.signal_name)

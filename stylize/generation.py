@@ -35,9 +35,10 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from stylize.engine.specs import DEFAULT_CLIP
 from stylize.errors import Interrupted
@@ -120,7 +121,7 @@ def milestone_factor(step: int, iters: int, milestones: Sequence[float], factors
     if len(milestones) != len(factors):
         raise ValueError(f"expected as many lr factors as milestones, got {len(factors)} and {len(milestones)}")
     factor = 1.0
-    for milestone, value in zip(milestones, factors):
+    for milestone, value in zip(milestones, factors, strict=False):
         if step >= int(milestone * iters):
             factor = value
     return factor
@@ -138,7 +139,7 @@ def prompt_scores(engine, image, prompts: Sequence[str]) -> dict[str, float]:
 
     with torch.no_grad():
         sims = engine.score_texts(image.to(engine.device), list(prompts)).mean(dim=(0, 1))
-    scores = {prompt: as_score(value) for prompt, value in zip(prompts, sims)}
+    scores = {prompt: as_score(value) for prompt, value in zip(prompts, sims, strict=False)}
     scores["mean"] = as_score(sims.mean())
     return scores
 
@@ -154,7 +155,7 @@ class Timer:
     totals: dict[str, float] = field(default_factory=dict)
     synchronize: Callable[[], None] | None = None
 
-    def __call__(self, name: str) -> "_Phase":
+    def __call__(self, name: str) -> _Phase:
         return _Phase(self, name)
 
     def rounded(self) -> dict[str, float]:
@@ -205,7 +206,7 @@ def metric_floats(metrics: dict) -> dict[str, float]:
         import torch
 
         values = torch.stack([value.detach().float().reshape(()) for value in tensors.values()]).tolist()
-        floats.update(zip(tensors, values))
+        floats.update(zip(tensors, values, strict=False))
     return {key: floats[key] for key in metrics}
 
 
@@ -331,7 +332,7 @@ class ProgressBar:
             self._bar.close()
             self._bar = None
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc: Any) -> None:

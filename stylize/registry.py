@@ -15,7 +15,8 @@ Example:
 from __future__ import annotations
 
 import importlib
-from typing import Any, Generic, Iterator, Mapping, MutableMapping, TypeVar
+from collections.abc import Iterator, Mapping, MutableMapping
+from typing import Any, Generic, TypeVar
 
 from stylize.errors import InputError
 

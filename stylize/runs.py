@@ -14,8 +14,9 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -211,7 +212,10 @@ class RunFolder:
                 raise InputError(f"cannot write {self.file('metrics.jsonl')}: {exc.strerror or exc} "
                                  "(a symbolic link there is refused)") from None  # fmt: skip
             self._metrics = os.fdopen(fd, "a", encoding="utf-8")
-        record = {"step": int(step), **{k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in values.items()}}
+        record = {
+            "step": int(step),
+            **{k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in values.items()},
+        }
         self._metrics.write(json.dumps(json_finite(record), allow_nan=False) + "\n")
         self._metrics.flush()
 
@@ -269,7 +273,7 @@ class RunFolder:
                     shutil.rmtree(self.path)
         self._unlock()
 
-    def __enter__(self) -> "RunFolder":
+    def __enter__(self) -> RunFolder:
         return self
 
     def __exit__(self, exc_type: Any, error: BaseException | None, traceback: Any) -> None:

@@ -10,8 +10,9 @@ import os
 import platform
 import random
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import numpy as np
 import torch

@@ -53,7 +53,9 @@ def test_unreadable_image(tmp_path, capsys):
 def test_python_dash_m_entry_point(tiny_clip_spec):
     result = subprocess.run(
         [sys.executable, "-m", "stylize", "score", str(EXAMPLE), "a cat", "--clip", "NoSuch:x"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "unknown architecture" in result.stderr

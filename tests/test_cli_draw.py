@@ -42,7 +42,19 @@ def test_paint_command_writes_image(tmp_path, capsys, tiny_clip_spec):
     ],
 )
 def test_draw_bad_input_is_one_line_exit_2(tmp_path, capsys, tiny_clip_spec, extra, words):
-    argv = ["draw", "a cat", "--out", str(tmp_path / "x"), "--preset", "smoke", "--clip", tiny_clip_spec, "--device", "cpu", *extra]
+    argv = [
+        "draw",
+        "a cat",
+        "--out",
+        str(tmp_path / "x"),
+        "--preset",
+        "smoke",
+        "--clip",
+        tiny_clip_spec,
+        "--device",
+        "cpu",
+        *extra,
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("stylize: error:") and words in err and "\n" not in err
@@ -50,7 +62,18 @@ def test_draw_bad_input_is_one_line_exit_2(tmp_path, capsys, tiny_clip_spec, ext
 
 def test_paint_unreadable_init_is_exit_2(tmp_path, capsys, tiny_clip_spec):
     (tmp_path / "bad.png").write_text("nope")
-    argv = ["paint", "a cat", "--init", str(tmp_path / "bad.png"), "--clip", tiny_clip_spec, "--device", "cpu", "--out", str(tmp_path / "x")]
+    argv = [
+        "paint",
+        "a cat",
+        "--init",
+        str(tmp_path / "bad.png"),
+        "--clip",
+        tiny_clip_spec,
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / "x"),
+    ]
     assert main(argv) == 2
     assert "cannot read image" in capsys.readouterr().err
 

@@ -29,16 +29,48 @@ def _error_line(capsys) -> str:
 @pytest.mark.slow
 def test_mesh_smoke_run_then_eval_the_run_folder(cube, tiny_clip_spec, tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["mesh", str(cube), "a red square", "--out", str(out), "--preset", "smoke", "--clip", tiny_clip_spec,
-                 "--iters", "3", "--views", "2", "--seed", "5", "--set", "output.turntable_frames=2",
-                 "--negative", "a blue square"])
+    code = main(
+        [
+            "mesh",
+            str(cube),
+            "a red square",
+            "--out",
+            str(out),
+            "--preset",
+            "smoke",
+            "--clip",
+            tiny_clip_spec,
+            "--iters",
+            "3",
+            "--views",
+            "2",
+            "--seed",
+            "5",
+            "--set",
+            "output.turntable_frames=2",
+            "--negative",
+            "a blue square",
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["status"] == "finished" and report["iterations"] == 3
     config = (out / "config.toml").read_text()
     assert "iters = 3" in config and "seed = 5" in config and "n_views = 2" in config and "a blue square" in config
-    code = main(["eval", str(out), "a red square", "--judge", tiny_clip_spec, "--size", "32",
-                 "--captions", "a red square", "a blue square"])
+    code = main(
+        [
+            "eval",
+            str(out),
+            "a red square",
+            "--judge",
+            tiny_clip_spec,
+            "--size",
+            "32",
+            "--captions",
+            "a red square",
+            "a blue square",
+        ]
+    )
     assert code == 0
     line = capsys.readouterr().out.strip()
     result = json.loads(line)

@@ -102,7 +102,14 @@ def test_two_jobs_one_model_load_events_tagged_with_the_job(sphere, tiny_clip_sp
     assert [e["event"] for e in first] == ["started", "step", "step", "done"] and all(e["id"] == "a" for e in first)
     assert first[-1]["models_loaded"] == 1 and first[-1]["status"] == "finished" and first[-1]["out"] == str(tmp_path / "a")
     assert [(e["event"], e.get("step")) for e in second] == [
-        ("started", None), ("step", 1), ("preview", 1), ("step", 2), ("preview", 2), ("step", 3), ("done", None)]
+        ("started", None),
+        ("step", 1),
+        ("preview", 1),
+        ("step", 2),
+        ("preview", 2),
+        ("step", 3),
+        ("done", None),
+    ]
     assert Path(second[-2]["path"] if second[-2]["event"] == "preview" else second[4]["path"]).is_file()
     # The second and third jobs found the model loaded: one load in all.
     assert second[-1]["models_loaded"] == 1 and drawing[-1]["models_loaded"] == 1 and cache.loads == 1
@@ -142,16 +149,22 @@ def test_cancel_bad_requests_and_errors_leave_the_worker_serving(sphere, tiny_cl
     assert served.code == 0
 
 
-@pytest.mark.slow
-def test_worker_exits_when_stdin_closes_and_writes_only_events(sphere, tiny_clip_spec, tmp_path):
+def _worker_with_a_long_job(sphere, clip_spec, folder):
+    """A ``stylize worker`` process, ready, that was sent a 10,000-step mesh job ``long``."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     process = subprocess.Popen([sys.executable, "-m", "stylize", "worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)  # fmt: skip
+                               stderr=subprocess.PIPE, text=True, env=env, cwd=folder)  # fmt: skip
+    assert json.loads(process.stdout.readline())["event"] == "ready"
+    job = {"id": "long", "command": "mesh", "args": _mesh_args(sphere, folder / "long", clip_spec, 10_000)}
+    process.stdin.write(json.dumps(job) + "\n")
+    process.stdin.flush()
+    return process
+
+
+@pytest.mark.slow
+def test_worker_exits_when_stdin_closes_and_writes_only_events(sphere, tiny_clip_spec, tmp_path):
+    process = _worker_with_a_long_job(sphere, tiny_clip_spec, tmp_path)
     try:
-        assert json.loads(process.stdout.readline())["event"] == "ready"
-        job = {"id": "long", "command": "mesh", "args": _mesh_args(sphere, tmp_path / "long", tiny_clip_spec, 10_000)}
-        process.stdin.write(json.dumps(job) + "\n")
-        process.stdin.flush()
         events = []
         while not any(e["event"] == "step" for e in events):
             events.append(json.loads(process.stdout.readline()))
@@ -197,15 +210,10 @@ def test_one_bad_line_gets_one_error_and_the_worker_stays_up():
     assert served.code == 0
 
 
+@pytest.mark.slow
 def test_worker_whose_reader_went_away_stops_quietly(sphere, tiny_clip_spec, tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen([sys.executable, "-m", "stylize", "worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)  # fmt: skip
+    process = _worker_with_a_long_job(sphere, tiny_clip_spec, tmp_path)
     try:
-        assert json.loads(process.stdout.readline())["event"] == "ready"
-        job = {"id": "long", "command": "mesh", "args": _mesh_args(sphere, tmp_path / "long", tiny_clip_spec, 10_000)}
-        process.stdin.write(json.dumps(job) + "\n")
-        process.stdin.flush()
         assert json.loads(process.stdout.readline())["event"] == "started"
         process.stdout.close()  # the reader is gone; stdin stays open
         code = process.wait(120)

@@ -33,7 +33,9 @@ PRESETS = {"fast": {"iters": 300, "lr": 1e-3}, "tiny": {"iters": 2, "render": {"
 def test_defaults_preset_file_and_set_compose_in_order(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('preset = "fast"\nlr = 0.002\n[render]\nsize = 64\n')
-    config = resolve_config(Demo, PRESETS, config_file=path, overrides=parse_set_items(["iters=7", "render.background=[0, 0, 0]"]))
+    config = resolve_config(
+        Demo, PRESETS, config_file=path, overrides=parse_set_items(["iters=7", "render.background=[0, 0, 0]"])
+    )
     assert (config.lr, config.iters, config.render.size, config.render.background) == (0.002, 7, 64, (0.0, 0.0, 0.0))
     # an explicit preset wins over the file's
     assert resolve_config(Demo, PRESETS, preset="tiny", config_file=path).render.size == 64
@@ -42,7 +44,12 @@ def test_defaults_preset_file_and_set_compose_in_order(tmp_path):
 
 def test_set_values_parse_as_toml():
     assert parse_set_items(["a=3", "b=0.5", "c=true", "d=[1, 2]", "e=hello world", 'f="x=y"']) == {
-        "a": 3, "b": 0.5, "c": True, "d": [1, 2], "e": "hello world", "f": "x=y"
+        "a": 3,
+        "b": 0.5,
+        "c": True,
+        "d": [1, 2],
+        "e": "hello world",
+        "f": "x=y",
     }
     with pytest.raises(InputError, match="KEY=VALUE"):
         parse_set_items(["novalue"])

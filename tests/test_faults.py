@@ -1,4 +1,4 @@
-"""The fault sweep (stylize/testing/faults.py) and the reliability rules it checks (issue 18)."""
+"""The fault sweep (stylize/testing/faults.py, fault_cases.py) and the reliability rules it checks (issue 18)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from stylize.config import dumps_toml, load_toml
 from stylize.errors import InputError
 from stylize.pipeline.jobs import parse_jobs
 from stylize.runs import RunFolder
-from stylize.testing.faults import CASES, MESH_SMALL, TRAINER, _cube_obj, run_case
+from stylize.testing.fault_cases import CASES
+from stylize.testing.faults import MESH_SMALL, TRAINER, _cube_obj, run_case
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = [case for case in CASES if not case.slow]
@@ -87,7 +88,7 @@ def test_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
 
 
 def test_run_config_with_control_characters_is_valid_toml_and_a_valid_config(tmp_path, capsys):
-    prompt = "a red circle\r\x1b[31m \"quoted\"\t"
+    prompt = 'a red circle\r\x1b[31m "quoted"\t'
     text = dumps_toml({"prompts": [prompt]})
     (tmp_path / "c.toml").write_text(text)
     assert load_toml(tmp_path / "c.toml")["prompts"] == [prompt]

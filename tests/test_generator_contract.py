@@ -7,12 +7,12 @@ a launcher to GENERATORS."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
-
 from generation_helpers import test_clip_specs
+
 from stylize import api
 from stylize.engine import ModelCache
 from stylize.errors import Interrupted

@@ -94,8 +94,11 @@ def test_names_are_imported_from_the_module_that_defines_them():
 def test_the_old_raster_alias_is_gone():
     # stylize.raster was the name of stylize.painting before 0.2; nothing imports through it any more.
     assert not (ROOT / "stylize" / "raster").exists()
-    users = [f"{file}:{line}" for file, line, module, name in _stylize_imports()
-             if module == "stylize.raster" or module.startswith("stylize.raster.") or (module == "stylize" and name == "raster")]
+    users = [
+        f"{file}:{line}"
+        for file, line, module, name in _stylize_imports()
+        if module == "stylize.raster" or module.startswith("stylize.raster.") or (module == "stylize" and name == "raster")
+    ]
     assert users == []
 
 

@@ -14,7 +14,7 @@ import argparse
 import errno
 import logging
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from stylize import __version__
 from stylize.cli import batch, doctor, generate, mesh, restyle, worker
@@ -30,15 +30,28 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
     "eval": ("judge a mesh or run folder with CLIP over 24 views; prints one JSON line", mesh.eval_args, mesh.eval_run),
     "draw": ("draw a vector illustration of a prompt (CLIPDraw / StyleCLIPDraw)", generate.draw_args, generate.draw_run),
     "paint": ("paint a raster image of a prompt (pixel or FFT parameterisation)", generate.paint_args, generate.paint_run),
-    "restyle": ("restyle a picture towards a text (CLIPstyler), or --apply a trained StyleNet to another",
-                restyle.restyle_args, restyle.restyle_run),
+    "restyle": (
+        "restyle a picture towards a text (CLIPstyler), or --apply a trained StyleNet to another",
+        restyle.restyle_args,
+        restyle.restyle_run,
+    ),
     "apply": ("apply a trained mesh field to another mesh of the same object", mesh.apply_args, mesh.apply_run),
     "bake": ("bake a coloured mesh's vertex colours into a UV texture GLB", mesh.bake_args, mesh.bake_run),
-    "batch": ("run a jobs file of meshes, drawings, paints and restyles (local or Ray executor)", batch.batch_args, batch.batch_run),
-    "worker": ("run mesh and draw jobs sent as JSON lines on stdin, CLIP models kept loaded (the Blender add-on's)",
-               worker.worker_args, worker.worker_run),
-    "doctor": ("report torch, CUDA/MPS, CPU threads and which CLIP/VGG weights are downloaded (and where)",
-               doctor.doctor_args, doctor.doctor_run),
+    "batch": (
+        "run a jobs file of meshes, drawings, paints and restyles (local or Ray executor)",
+        batch.batch_args,
+        batch.batch_run,
+    ),
+    "worker": (
+        "run mesh and draw jobs sent as JSON lines on stdin, CLIP models kept loaded (the Blender add-on's)",
+        worker.worker_args,
+        worker.worker_run,
+    ),
+    "doctor": (
+        "report torch, CUDA/MPS, CPU threads and which CLIP/VGG weights are downloaded (and where)",
+        doctor.doctor_args,
+        doctor.doctor_run,
+    ),
 }
 
 
@@ -59,9 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
         shared.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
         shared.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output")
         if name not in THREADS_OWN:
-            shared.add_argument("--threads", type=int, default=None, metavar="N",
-                                help="torch CPU threads (default: STYLIZE_THREADS, else OMP_NUM_THREADS, else the cores "
-                                     "not busy right now; see stylize doctor)")
+            shared.add_argument(
+                "--threads",
+                type=int,
+                default=None,
+                metavar="N",
+                help="torch CPU threads (default: STYLIZE_THREADS, else OMP_NUM_THREADS, else the cores "
+                "not busy right now; see stylize doctor)",
+            )
         add_args(sub.add_parser(name, help=help_text, description=help_text, parents=[shared]))
     return parser
 

@@ -16,12 +16,22 @@ from stylize.cli.common import EXIT_FAILED, EXIT_OK, add_progress_option, emit
 def batch_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("jobs", metavar="JOBS.toml", help="jobs file: [defaults] and [[jobs]] (see the README)")
     parser.add_argument("--executor", default="local", choices=["local", "ray"], help="where jobs run (default: local)")
-    parser.add_argument("--workers", type=int, default=None, metavar="N",
-                        help="parallel workers (default: one per GPU, else 1; ray: as the cluster allows)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="parallel workers (default: one per GPU, else 1; ray: as the cluster allows)",
+    )
     parser.add_argument("--resume", action="store_true", help="skip jobs already done in the output folder")
     parser.add_argument("--out", default=None, metavar="DIR", help="output folder (default: runs/<jobs file stem>)")
-    parser.add_argument("--threads", type=int, default=1, metavar="N",
-                        help="torch threads per job (default: 1; keep it fixed for identical results)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="torch threads per job (default: 1; keep it fixed for identical results)",
+    )
     add_progress_option(parser, json_lines=False)
 
 

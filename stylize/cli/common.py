@@ -11,8 +11,9 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEVICES = ["auto", "cpu", "cuda", "mps"]
@@ -36,18 +37,25 @@ def add_device_option(parser: argparse.ArgumentParser, default: str | None = "au
 def add_progress_option(parser: argparse.ArgumentParser, json_lines: bool = True, previews: bool = False) -> None:
     if json_lines:
         preview = ', {"event": "preview", "step": i, "path": FILE} after each preview_every snapshot' if previews else ""
-        parser.add_argument("--progress", choices=["auto", "json", "none"], default="auto",
-                            help="auto: a bar on a terminal; json: one JSON line per step on stdout "
-                            f'({{"event": "step", ...}}{preview}, then {{"event": "done", ...}}) for programs such as '
-                            "the Blender add-on")
+        parser.add_argument(
+            "--progress",
+            choices=["auto", "json", "none"],
+            default="auto",
+            help="auto: a bar on a terminal; json: one JSON line per step on stdout "
+            f'({{"event": "step", ...}}{preview}, then {{"event": "done", ...}}) for programs such as '
+            "the Blender add-on",
+        )
     else:
         parser.add_argument("--progress", choices=["auto", "none"], default="auto", help="auto: a bar on a terminal")
     parser.add_argument("--no-progress", dest="progress", action="store_const", const="none", help="same as --progress none")
 
 
 def add_overwrite_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an earlier run's outputs in --out (a folder holding a run is refused otherwise)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier run's outputs in --out (a folder holding a run is refused otherwise)",
+    )
 
 
 def finite_or_none(value: Any) -> float | None:
@@ -151,7 +159,7 @@ def run_summary(result: Any, started: float, **extra: Any) -> dict[str, Any]:
             "seconds": round(time.time() - started, 2)}  # fmt: skip
 
 
-def finish(progress: str, summary: dict[str, Any], context: "CommandContext | None" = None) -> None:
+def finish(progress: str, summary: dict[str, Any], context: CommandContext | None = None) -> None:
     """Print the final line: a ``done`` event in JSON progress mode, else the summary as JSON."""
     if progress == "json":
         (context.emit if context is not None else json_event)("done", **summary)

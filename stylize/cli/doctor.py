@@ -27,7 +27,8 @@ def _hub_cache() -> str:
     """The Hugging Face hub cache folder, read from the environment now (the hub library reads it
     once at import)."""
     return os.environ.get("HF_HUB_CACHE") or os.path.join(
-        os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "hub")
+        os.environ.get("HF_HOME", os.path.expanduser("~/.cache/huggingface")), "hub"
+    )
 
 
 def _weights_status(spec_text: str) -> dict[str, Any]:
@@ -111,7 +112,7 @@ def report(clips: list[str] | None = None) -> dict[str, Any]:
 def _lines(found: dict[str, Any]) -> list[str]:
     cuda = found["cuda"]
     threads = found["threads"]
-    gpu = (f"yes, CUDA {cuda['version']}: {', '.join(cuda['devices'])}" if cuda["available"] else "no")
+    gpu = f"yes, CUDA {cuda['version']}: {', '.join(cuda['devices'])}" if cuda["available"] else "no"
     lines = [
         f"stylize {found['stylize']}  python {found['python']}  torch {found['torch']}",
         f"CUDA: {gpu}   MPS: {'yes' if found['mps'] else 'no'}   runs use: {found['device']}",

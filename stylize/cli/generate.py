@@ -5,21 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from stylize.cli.common import (
-    finish,
-    run_summary,
-    emit,
     DEVICES,
     EXIT_OK,
     CommandContext,
     add_clip_option,
-    add_overwrite_option,
     add_device_option,
+    add_overwrite_option,
     add_progress_option,
     clip_specs,
+    emit,
+    finish,
+    run_summary,
     step_callback,
 )
 
@@ -55,10 +55,13 @@ def _add_generation_options(parser: argparse.ArgumentParser, presets: Sequence[s
     """The options draw and paint share; ``defaults`` is the config's default instance (its
     values are what a run without a preset uses, shown in the help)."""
     parser.add_argument("prompt", nargs="?", default=None, help="text prompt (or the prompts of a --config file)")
-    parser.add_argument("--prompt", dest="extra_prompts", action="append", default=[], metavar="TEXT", help="another prompt (repeatable)")
+    parser.add_argument(
+        "--prompt", dest="extra_prompts", action="append", default=[], metavar="TEXT", help="another prompt (repeatable)"
+    )
     parser.add_argument("--out", metavar="DIR", help=f"run folder (default: a new runs/{kind}-YYYYmmdd-HHMMSS)")
-    parser.add_argument("--preset", choices=list(presets), help=f"named settings: {', '.join(presets)} (default: none, "
-                        "the defaults below)")
+    parser.add_argument(
+        "--preset", choices=list(presets), help=f"named settings: {', '.join(presets)} (default: none, the defaults below)"
+    )
     parser.add_argument("--size", type=int, metavar="PX", help=f"canvas size in pixels (default: {defaults.size})")
     parser.add_argument("--iters", type=int, metavar="N", help=f"optimisation steps (default: {defaults.iters})")
     parser.add_argument("--negative", action="append", metavar="TEXT", help="negative prompt (repeatable)")
@@ -95,14 +98,21 @@ def draw_args(parser: argparse.ArgumentParser) -> None:
     _add_generation_options(parser, DRAW_PRESETS, "draw", defaults)
     add_progress_option(parser)
     parser.add_argument("--paths", type=int, metavar="N", help=f"number of paths (default: {defaults.paths})")
-    parser.add_argument("--shapes", choices=["strokes", "fills", "both"],
-                        help=f"open strokes, filled shapes or both (default: {defaults.shapes})")
+    parser.add_argument(
+        "--shapes", choices=["strokes", "fills", "both"], help=f"open strokes, filled shapes or both (default: {defaults.shapes})"
+    )
     parser.add_argument("--style", metavar="IMAGE", help="style image (StyleCLIPDraw)")
     parser.add_argument("--palette", help='fixed colours "#aa3300,#ffffff,..." or an image to take them from')
     parser.add_argument("--background", help=f"background colour (default: {defaults.background})")
-    parser.add_argument("--best-of", type=int, metavar="N", help=f"optimise N candidates, keep the best judged (default: {defaults.best_of})")
-    parser.add_argument("--final-scale", type=int, metavar="N",
-                        help=f"render the final drawing this many times larger (default: {defaults.final_scale})")
+    parser.add_argument(
+        "--best-of", type=int, metavar="N", help=f"optimise N candidates, keep the best judged (default: {defaults.best_of})"
+    )
+    parser.add_argument(
+        "--final-scale",
+        type=int,
+        metavar="N",
+        help=f"render the final drawing this many times larger (default: {defaults.final_scale})",
+    )
 
 
 def draw_run(args: argparse.Namespace, context: CommandContext | None = None) -> int:

@@ -8,17 +8,17 @@ import time
 from pathlib import Path
 
 from stylize.cli.common import (
-    finish,
-    run_summary,
-    emit,
     EXIT_FAILED,
     EXIT_OK,
     CommandContext,
     add_clip_option,
-    add_overwrite_option,
     add_device_option,
+    add_overwrite_option,
     add_progress_option,
+    emit,
+    finish,
     phase_callback,
+    run_summary,
     step_callback,
 )
 
@@ -30,12 +30,14 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("input", nargs="?", help="mesh file (OBJ, PLY, GLB, OFF, STL); never modified")
     parser.add_argument("prompt", nargs="?", default="", help="text prompt, e.g. 'a wooden chair'")
-    parser.add_argument("--out", default=None, metavar="DIR",
-                        help="run folder (default: a new runs/mesh-TIMESTAMP, or the --resume folder)")
+    parser.add_argument(
+        "--out", default=None, metavar="DIR", help="run folder (default: a new runs/mesh-TIMESTAMP, or the --resume folder)"
+    )
     add_overwrite_option(parser)
     # Checked when the config is resolved (one-line error), so a config file's preset is checked the same way.
-    parser.add_argument("--preset", default=None, metavar="NAME",
-                        help=f"named settings: {', '.join(TEXT2MESH_PRESETS)} (default: fast)")
+    parser.add_argument(
+        "--preset", default=None, metavar="NAME", help=f"named settings: {', '.join(TEXT2MESH_PRESETS)} (default: fast)"
+    )
     add_clip_option(parser)
     parser.add_argument("--negative", action="append", default=None, metavar="TEXT", help="negative prompt (repeatable)")
     parser.add_argument("--image-prompt", action="append", default=None, metavar="IMAGE", help="image prompt (repeatable)")
@@ -47,36 +49,71 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
     def preset_values(key: str) -> str:
         return ", ".join(f"{name} {values[key]}" for name, values in by_preset.items())
 
-    parser.add_argument("--iters", type=int, default=None, metavar="N",
-                        help=f"iterations (default: the preset's: {preset_values('iters')})")
-    parser.add_argument("--views", type=int, default=None, metavar="N",
-                        help=f"views per iteration (default: the preset's: {preset_values('views.n_views')})")
+    parser.add_argument(
+        "--iters", type=int, default=None, metavar="N", help=f"iterations (default: the preset's: {preset_values('iters')})"
+    )
+    parser.add_argument(
+        "--views",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"views per iteration (default: the preset's: {preset_values('views.n_views')})",
+    )
     add_device_option(parser, default=None, shown=f"the preset's: {preset_values('device')}")
     parser.add_argument("--seed", type=int, default=None, metavar="S", help=f"random seed (default: {defaults.seed})")
-    parser.add_argument("--best-of", type=int, default=None, metavar="N",
-                        help="train N fields side by side for a short warm-up (best_of_warmup), keep the one "
-                        "the training CLIP scores best, run it to the end")
+    parser.add_argument(
+        "--best-of",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train N fields side by side for a short warm-up (best_of_warmup), keep the one "
+        "the training CLIP scores best, run it to the end",
+    )
     parser.add_argument("--config", default=None, metavar="FILE.toml", help="settings file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
     add_progress_option(parser, previews=True)
-    parser.add_argument("--mask", metavar="FILE", help="stylize only a region: .npy or text file of per-vertex weights "
-                        "in [0, 1] (or vertex indices) in the input's vertex order; weight-0 vertices stay as they are")
+    parser.add_argument(
+        "--mask",
+        metavar="FILE",
+        help="stylize only a region: .npy or text file of per-vertex weights "
+        "in [0, 1] (or vertex indices) in the input's vertex order; weight-0 vertices stay as they are",
+    )
     parser.add_argument("--symmetry", choices=["x", "y", "z"], help="mirror-symmetric field about that axis plane of the input")
-    parser.add_argument("--source", default=None, metavar="TEXT",
-                        help="restyle: a text for the input as it is (e.g. 'a red vase'); starts from its colours or "
-                        "texture and moves the renders from TEXT towards PROMPT (directional CLIP loss), keeping the "
-                        "rest close to the input (loss.content_weight)")
-    parser.add_argument("--input-colours", action="store_true", default=None,
-                        help="start from the input's vertex colours or texture instead of grey")
-    parser.add_argument("--field", dest="field_mode", default=None, metavar="KIND",
-                        help="where the field is evaluated: vertex (at the vertices, Text2Mesh, the default); texture "
-                        "(at every pixel and texel through a tri-plane encoding: detail finer than the mesh, an exact "
-                        "texture bake, about a vertex step's cost); surface (the same with the Fourier MLP, slower)")
-    parser.add_argument("--material", default=None, metavar="NAME",
-                        help="what the field predicts and renders are shaded with: diffuse (Text2Mesh's lit base "
-                        "colour, the default)")
-    parser.add_argument("--normal-map", action="store_true", default=None,
-                        help="mesh_textured.glb keeps the input's geometry and carries the relief as a normal map")
+    parser.add_argument(
+        "--source",
+        default=None,
+        metavar="TEXT",
+        help="restyle: a text for the input as it is (e.g. 'a red vase'); starts from its colours or "
+        "texture and moves the renders from TEXT towards PROMPT (directional CLIP loss), keeping the "
+        "rest close to the input (loss.content_weight)",
+    )
+    parser.add_argument(
+        "--input-colours",
+        action="store_true",
+        default=None,
+        help="start from the input's vertex colours or texture instead of grey",
+    )
+    parser.add_argument(
+        "--field",
+        dest="field_mode",
+        default=None,
+        metavar="KIND",
+        help="where the field is evaluated: vertex (at the vertices, Text2Mesh, the default); texture "
+        "(at every pixel and texel through a tri-plane encoding: detail finer than the mesh, an exact "
+        "texture bake, about a vertex step's cost); surface (the same with the Fourier MLP, slower)",
+    )
+    parser.add_argument(
+        "--material",
+        default=None,
+        metavar="NAME",
+        help="what the field predicts and renders are shaded with: diffuse (Text2Mesh's lit base colour, the default)",
+    )
+    parser.add_argument(
+        "--normal-map",
+        action="store_true",
+        default=None,
+        help="mesh_textured.glb keeps the input's geometry and carries the relief as a normal map",
+    )
     parser.add_argument("--bake", action="store_true", default=None, help="also write mesh_textured.glb (UV texture)")
     parser.add_argument("--bake-size", type=int, default=None, metavar="PX", help="baked texture size (default: 1024)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint.pt")
@@ -96,8 +133,6 @@ def mesh_overrides(args: argparse.Namespace) -> dict:
     })  # fmt: skip
     overrides.update(parse_set_items(args.set))
     return overrides
-
-
 
 
 def mesh_run(args: argparse.Namespace, context: CommandContext | None = None) -> int:
@@ -142,8 +177,9 @@ def eval_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("mesh", metavar="MESH_OR_RUN", help="a mesh file or a run folder")
     parser.add_argument("prompt", help="text prompt to score")
-    parser.add_argument("--judge", action="append", default=None, metavar="SPEC",
-                        help="judge CLIP spec, repeatable (default: ViT-B-32:openai)")
+    parser.add_argument(
+        "--judge", action="append", default=None, metavar="SPEC", help="judge CLIP spec, repeatable (default: ViT-B-32:openai)"
+    )
     parser.add_argument("--captions", nargs="+", default=(), metavar="TEXT", help="candidate captions to rank")
     parser.add_argument("--size", type=int, default=224, metavar="PX", help="render size (default: 224)")
     add_device_option(parser)
@@ -175,7 +211,6 @@ def apply_args(parser: argparse.ArgumentParser) -> None:
 
 def apply_run(args: argparse.Namespace) -> int:
     from stylize import api
-
     from stylize.mesh.config import check_texture_size
     from stylize.runs import default_out
 
@@ -190,20 +225,31 @@ def apply_run(args: argparse.Namespace) -> int:
 
 
 def bake_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("mesh", metavar="MESH_OR_RUN", help="a coloured mesh (GLB, PLY, OBJ, ...), or a stylize mesh run "
-                        "folder: its field is baked (exactly, per texel, for a surface-mode field)")
+    parser.add_argument(
+        "mesh",
+        metavar="MESH_OR_RUN",
+        help="a coloured mesh (GLB, PLY, OBJ, ...), or a stylize mesh run "
+        "folder: its field is baked (exactly, per texel, for a surface-mode field)",
+    )
     parser.add_argument("--size", type=int, default=1024, metavar="PX", help="texture size, a power of two (default: 1024)")
-    parser.add_argument("--out", default=None, metavar="FILE.glb",
-                        help="output GLB (default: MESH_textured.glb beside it, or RUN/mesh_textured.glb)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE.glb",
+        help="output GLB (default: MESH_textured.glb beside it, or RUN/mesh_textured.glb)",
+    )
     parser.add_argument("--unwrap", action="store_true", help="unwrap new UVs even if the mesh has its own")
-    parser.add_argument("--normal-map", action="store_true", help="(run folders) keep the input's geometry and bake the "
-                        "relief into a tangent-space normal map (a run that had output.normal_map keeps its own)")
+    parser.add_argument(
+        "--normal-map",
+        action="store_true",
+        help="(run folders) keep the input's geometry and bake the "
+        "relief into a tangent-space normal map (a run that had output.normal_map keeps its own)",
+    )
     add_device_option(parser)
 
 
 def bake_run(args: argparse.Namespace) -> int:
     from stylize import api
-
     from stylize.mesh.config import check_texture_size
 
     check_texture_size(args.size, "--size")

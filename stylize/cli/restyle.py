@@ -8,15 +8,15 @@ import time
 from pathlib import Path
 
 from stylize.cli.common import (
-    finish,
-    run_summary,
     DEVICES,
     EXIT_OK,
     add_clip_option,
     add_overwrite_option,
     add_progress_option,
     emit,
+    finish,
     json_event,
+    run_summary,
     step_callback,
 )
 from stylize.errors import InputError
@@ -29,11 +29,14 @@ def restyle_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", help="the picture to restyle (never modified)")
     parser.add_argument("prompt", nargs="?", help="the target style text (not with --apply)")
     parser.add_argument("--source", metavar="TEXT", help=f"text describing the picture as it is (default: {defaults.source!r})")
-    parser.add_argument("--apply", metavar="NET", help="stylize IMAGE with a trained net.pt (or its run folder) instead of training")
+    parser.add_argument(
+        "--apply", metavar="NET", help="stylize IMAGE with a trained net.pt (or its run folder) instead of training"
+    )
     parser.add_argument("--out", metavar="DIR", help="run folder (default: runs/restyle-TIMESTAMP)")
     parser.add_argument("--preset", choices=list(RESTYLE_PRESETS), help="named settings (default: the paper's)")
-    parser.add_argument("--size", type=int, metavar="PX",
-                        help=f"training size: the picture's longer side in pixels (default: {defaults.size})")
+    parser.add_argument(
+        "--size", type=int, metavar="PX", help=f"training size: the picture's longer side in pixels (default: {defaults.size})"
+    )
     parser.add_argument("--iters", type=int, metavar="N", help=f"optimisation steps (default: {defaults.iters})")
     parser.add_argument("--judge", action="append", metavar="SPEC", help="CLIP model(s) that score the result")
     parser.add_argument("--seed", type=int, metavar="S", help=f"random seed (default: {defaults.seed})")

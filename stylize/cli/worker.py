@@ -40,7 +40,8 @@ import os
 import queue
 import sys
 import threading
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from stylize.cli import generate, mesh
 from stylize.cli.common import EXIT_OK, CommandContext

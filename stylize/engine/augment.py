@@ -17,7 +17,7 @@ Out-of-image pixels are filled with ``fill`` (white by default, as both referenc
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -57,8 +57,13 @@ def _none(size: tuple[int, int], local_area: float) -> list[nn.Module]:
 
 AUGMENT_PRESETS: Registry[Callable[[tuple[int, int], float], list[nn.Module]]] = Registry(
     "augmentation preset",
-    {"clipdraw": _clipdraw, "text2mesh": _text2mesh, "text2mesh_local": _text2mesh_local,
-     "perspective": _perspective, "none": _none},
+    {
+        "clipdraw": _clipdraw,
+        "text2mesh": _text2mesh,
+        "text2mesh_local": _text2mesh_local,
+        "perspective": _perspective,
+        "none": _none,
+    },
 )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 import torch
 import torch.utils.checkpoint
@@ -46,13 +46,13 @@ class EngineOutput:
         names = [(model, prompt) for model, sims in self.similarity_tensors.items() for prompt in sims]
         values = _to_floats([self.similarity_tensors[m][p] for m, p in names])
         result: dict[str, dict[str, float]] = {model: {} for model in self.similarity_tensors}
-        for (model, prompt), value in zip(names, values):
+        for (model, prompt), value in zip(names, values, strict=False):
             result[model][prompt] = value
         return result
 
     @property
     def model_losses(self) -> dict[str, float]:
-        return dict(zip(self.model_loss_tensors, _to_floats(list(self.model_loss_tensors.values()))))
+        return dict(zip(self.model_loss_tensors, _to_floats(list(self.model_loss_tensors.values())), strict=False))
 
     def similarity_tensor(self, prompt: str) -> torch.Tensor:
         """Similarity to ``prompt`` averaged over the models (unweighted), as a 0-dim tensor (NaN if absent)."""
@@ -184,7 +184,7 @@ class ClipEngine(nn.Module):
         (whatever the batch size), else image ``i`` pairs with source ``i``."""
         check_images(images)
         with torch.no_grad():
-            for model, embedding in zip(self.clip_models, self.encode(images)):
+            for model, embedding in zip(self.clip_models, self.encode(images), strict=False):
                 if pool:
                     embedding = torch.nn.functional.normalize(embedding.mean(0, keepdim=True), dim=-1)
                 self._source_embeddings[model.spec.name] = embedding
@@ -199,7 +199,7 @@ class ClipEngine(nn.Module):
         detached = image_emb.detach()
         if prompts.texts:
             text_emb = self.embeddings.text(model, [p.text for p in prompts.texts])
-            for prompt, emb in zip(prompts.texts, text_emb):
+            for prompt, emb in zip(prompts.texts, text_emb, strict=False):
                 terms.append(self.loss_fn(image_emb, emb))
                 weights.append(prompt.weight)
                 sims[prompt.text] = (detached @ emb).mean()
@@ -214,7 +214,7 @@ class ClipEngine(nn.Module):
             total = total + (torch.stack(terms) * w).sum() / w.sum()
         if prompts.negatives:
             neg_emb = self.embeddings.text(model, [p.text for p in prompts.negatives])
-            for prompt, emb in zip(prompts.negatives, neg_emb):
+            for prompt, emb in zip(prompts.negatives, neg_emb, strict=False):
                 cos = (image_emb @ emb).mean()
                 total = total + prompt.weight * cos
                 sims[prompt.text] = cos.detach()
@@ -258,7 +258,7 @@ class ClipEngine(nn.Module):
         """The loss and similarities of one group of images, from their per-model embeddings."""
         total = None
         out = EngineOutput(loss=torch.zeros(()))
-        for model, weight, image_emb in zip(self.clip_models, self.weights, embeddings):
+        for model, weight, image_emb in zip(self.clip_models, self.weights, embeddings, strict=False):
             if pool:
                 image_emb = torch.nn.functional.normalize(image_emb.mean(0, keepdim=True), dim=-1)
             model_loss, sims = self._model_loss(model, image_emb, pool)
@@ -306,7 +306,9 @@ class ClipEngine(nn.Module):
     def score_texts(self, images: torch.Tensor, texts: Sequence[str]) -> torch.Tensor:
         """Cosine similarity (M, B, N) of each image with each text under each of the M models."""
         embeddings = self.encode(images)
-        rows = [emb @ self.embeddings.text(model, list(texts)).T for model, emb in zip(self.clip_models, embeddings)]
+        rows = [
+            emb @ self.embeddings.text(model, list(texts)).T for model, emb in zip(self.clip_models, embeddings, strict=False)
+        ]
         return torch.stack(rows)
 
 

@@ -44,7 +44,10 @@ class VggFeatures(nn.Module):
     """
 
     def __init__(
-        self, pretrained: bool = True, layers: tuple[int, ...] = VGG_LAYERS, arch: str = "vgg16",
+        self,
+        pretrained: bool = True,
+        layers: tuple[int, ...] = VGG_LAYERS,
+        arch: str = "vgg16",
         setting: str = "style_features",
     ) -> None:
         super().__init__()

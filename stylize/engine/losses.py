@@ -6,7 +6,7 @@ loss values do not depend on how many augmented copies were scored.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -21,8 +21,7 @@ def _check_pair(image_embeddings: torch.Tensor, target: torch.Tensor) -> torch.T
         target = target.unsqueeze(0)
     if target.ndim != 2 or target.shape[-1] != image_embeddings.shape[-1]:
         raise ValueError(
-            f"expected target embeddings of shape (D,) or (N, D) with D={image_embeddings.shape[-1]}, "
-            f"got {tuple(target.shape)}"
+            f"expected target embeddings of shape (D,) or (N, D) with D={image_embeddings.shape[-1]}, got {tuple(target.shape)}"
         )
     return target
 

@@ -11,9 +11,9 @@ import logging
 import os
 import pickle
 import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -169,7 +169,7 @@ def offline_demo_hint() -> str:
     root = Path(__file__).resolve().parents[2]
     trainer = root / "tests" / "assets" / "clip" / "trainer"
     clip = f"local-dir:{trainer}" if trainer.is_dir() else "local-dir:tests/assets/clip/trainer (in a source checkout)"
-    return f'stylize mesh examples/meshes/vase.obj "a red circle" --preset smoke --clip {clip}' 
+    return f'stylize mesh examples/meshes/vase.obj "a red circle" --preset smoke --clip {clip}'
 
 
 def _cached_tag_weights(spec: ModelSpec, cache_dir: str | None, hub_cache: str | None = None) -> str | None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import warnings
-
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -40,7 +39,7 @@ class ImagePrompt:
     weight: float = 1.0
 
     @classmethod
-    def from_file(cls, path: str | Path, weight: float = 1.0) -> "ImagePrompt":
+    def from_file(cls, path: str | Path, weight: float = 1.0) -> ImagePrompt:
         return cls(load_image(path), name=f"image:{Path(path).name}", weight=weight)
 
 
@@ -85,7 +84,7 @@ class PromptSet:
         images: Sequence[ImagePrompt] | None = None,
         direction: Direction | tuple[str, str] | None = None,
         negative_weight: float = DEFAULT_NEGATIVE_WEIGHT,
-    ) -> "PromptSet":
+    ) -> PromptSet:
         if isinstance(direction, tuple):
             direction = Direction(*direction)
         prompts = cls(
@@ -114,7 +113,7 @@ class EmbeddingCache:
         missing = [t for t in dict.fromkeys(texts) if (model.spec.name, "text", t) not in self._store]
         if missing:
             self.misses += len(missing)
-            for text, emb in zip(missing, model.encode_text(missing)):
+            for text, emb in zip(missing, model.encode_text(missing), strict=False):
                 self._store[(model.spec.name, "text", text)] = emb
         return torch.stack([self._store[(model.spec.name, "text", t)] for t in texts])
 

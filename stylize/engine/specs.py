@@ -87,7 +87,7 @@ def parse_model_spec(spec: str | ModelSpec) -> ModelSpec:
             raise InputError(f"CLIP spec {spec!r}: weight must be > 0, got {weight:g}")
 
     if text.startswith("local-dir:"):
-        folder = text[len("local-dir:"):]
+        folder = text[len("local-dir:") :]
         if not folder:
             raise InputError(f"CLIP spec {spec!r}: no folder after 'local-dir:'")
         if not Path(folder).is_dir():
@@ -96,7 +96,7 @@ def parse_model_spec(spec: str | ModelSpec) -> ModelSpec:
             raise InputError(f"CLIP spec {spec!r}: {folder} has no open_clip_config.json")
         return ModelSpec("local-dir", str(Path(folder)), None, weight)
     if text.startswith("hf-hub:"):
-        repo = text[len("hf-hub:"):]
+        repo = text[len("hf-hub:") :]
         if repo.count("/") != 1 or not all(repo.split("/")):
             raise InputError(f"CLIP spec {spec!r}: expected hf-hub:ORG/NAME")
         return ModelSpec("hf-hub", repo, None, weight)

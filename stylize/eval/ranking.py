@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -21,11 +21,11 @@ def caption_scores(
     if embeddings is None:
         embeddings = judge.encode(images)
     per_model = []
-    for model, encoded in zip(judge.clip_models, embeddings):
+    for model, encoded in zip(judge.clip_models, embeddings, strict=False):
         image = torch.nn.functional.normalize(encoded.mean(0), dim=-1)
         per_model.append(judge.embeddings.text(model, list(captions)) @ image)
     scores = torch.stack(per_model).mean(0)
-    return {caption: float(score) for caption, score in zip(captions, scores)}
+    return {caption: float(score) for caption, score in zip(captions, scores, strict=False)}
 
 
 def caption_rank(scores: dict[str, float], caption: str) -> int:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -176,6 +177,7 @@ def _apply(field_path, config_path, mesh, folder, mask, overrides, device, start
         metadata["model"] = extra.get("model", [])
         bake = write_meshes(folder, result, metadata, loaded.uv, styled=styled, undisplaced=loaded.file_vertices)
         result.files["field.pt"] = field.save(folder.file("field.pt"), **extra)
+
         def render(views, size):
             renderer = get_renderer(config.renderer, height=size)
             return styled.render(renderer, views, config.background, displaced=vertices, colors=features)
@@ -192,8 +194,12 @@ def _apply(field_path, config_path, mesh, folder, mask, overrides, device, start
 
 
 def bake_run(
-    run_dir: str | Path, out: str | Path | None = None, size: int = 1024, unwrap: bool = False,
-    normal_map: bool = False, device: str = "auto",
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    size: int = 1024,
+    unwrap: bool = False,
+    normal_map: bool = False,
+    device: str = "auto",
 ):
     """``stylize bake RUN_DIR``: bake a run's field (not its vertex colours) into a textured GLB.
 
@@ -254,4 +260,3 @@ def bake_run(
         elif (run_dir / "textures").is_dir():
             logger.info("the maps of %s are inside it; %s/textures stays the run's own mesh_textured.glb's", out, run_dir)
     return report
-

@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,8 +37,16 @@ from stylize.mesh.material import TEXTURE_SLOTS, Material, encode_map, get_mater
 from stylize.mesh.texture import dilate, rasterize_uv_triangles
 from stylize.utils import write_json
 
-__all__ = ["BakeReport", "TexelSource", "bake_file", "bake_mesh", "check_texture_size", "export_maps", "unwrap",
-           "write_textured_glb"]
+__all__ = [
+    "BakeReport",
+    "TexelSource",
+    "bake_file",
+    "bake_mesh",
+    "check_texture_size",
+    "export_maps",
+    "unwrap",
+    "write_textured_glb",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +205,7 @@ def bake_mesh(
     size = check_texture_size(size)
     path = Path(path)
     material = get_material(material)
+    check_bake_memory(size, source, material.width)
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
     colors = np.clip(np.asarray(colors, dtype=np.float64)[:, :3], 0.0, 1.0)
@@ -259,6 +269,23 @@ def bake_mesh(
     return report
 
 
+def estimate_bake_bytes(size: int, attributes: int, channels: int) -> float:
+    """A rough upper estimate of a bake's peak memory at ``size`` px: per texel, the interpolated
+    attributes (float32), the baked channels and the dilation's working copies (about seven
+    float32 images of the channels), the coverage masks and the 8-bit maps."""
+    return float(size) ** 2 * (4.0 * (attributes + 1) + 4.0 * 7 * channels + 16.0)
+
+
+def check_bake_memory(size: int, source: TexelSource | None, channels: int) -> None:
+    """Refuse a bake whose estimate exceeds this machine's memory before anything is allocated."""
+    from stylize.config import check_memory
+
+    attributes = 0 if source is None else int(np.asarray(source.attributes).shape[1]) + 7  # + a normal map's frame
+    check_memory(
+        estimate_bake_bytes(size, attributes, max(channels, 3)), f"a {size} px bake", "the bake size (--bake-size, bake --size)"
+    )
+
+
 def export_maps(material: Material, image: np.ndarray) -> dict[str, np.ndarray]:
     """A baked feature image ``(H, W, C)`` as the material's 8-bit maps, by name."""
     exported = material.export(image)
@@ -269,8 +296,14 @@ def export_maps(material: Material, image: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def write_textured_glb(
-    path: Path, vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, normals: np.ndarray,
-    maps: Mapping[str, np.ndarray], metadata: Mapping[str, Any] | None = None, tangents: np.ndarray | None = None,
+    path: Path,
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    uv: np.ndarray,
+    normals: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    metadata: Mapping[str, Any] | None = None,
+    tangents: np.ndarray | None = None,
 ) -> Path:
     """One mesh, one glTF metal-rough material whose texture slots hold ``maps`` (name -> uint8
     image, each in the slot :data:`~stylize.mesh.material.TEXTURE_SLOTS` names; a ``normal`` map
@@ -309,7 +342,10 @@ def write_textured_glb(
 
 
 def bake_file(
-    mesh_path: str | Path, out: str | Path | None = None, size: int = 1024, reunwrap: bool = False,
+    mesh_path: str | Path,
+    out: str | Path | None = None,
+    size: int = 1024,
+    reunwrap: bool = False,
     metadata: Mapping[str, Any] | None = None,
 ) -> BakeReport:
     """``stylize bake``: bake a coloured mesh file (GLB, PLY, OBJ, ...) into ``out`` (default:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
 
-from stylize.mesh.bake import BakeReport, TexelSource, default_padding, export_maps
+from stylize.mesh.bake import BakeReport, TexelSource, check_bake_memory, default_padding, export_maps
 from stylize.mesh.config import check_texture_size
 from stylize.mesh.geometry import vertex_normals, vertex_tangents
 from stylize.mesh.gltf.write import write_scene_glb
@@ -103,6 +104,7 @@ def bake_scene(
     size = check_texture_size(size)
     path = Path(path)
     material = get_material(material)
+    check_bake_memory(size, source, material.width)
     vertices = np.asarray(vertices, dtype=np.float64)
     colors = np.clip(np.asarray(colors, dtype=np.float64)[:, :3], 0.0, 1.0)
     values = colors if features is None else np.asarray(features, dtype=np.float64)

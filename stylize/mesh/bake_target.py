@@ -27,13 +27,22 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from stylize.errors import InputError
 
-__all__ = ["BakeTarget", "field_run_of", "is_bake_sidecar", "is_run_bake", "preview_path", "sidecar_path",
-           "update_run_bake", "write_bake_preview"]
+__all__ = [
+    "BakeTarget",
+    "field_run_of",
+    "is_bake_sidecar",
+    "is_run_bake",
+    "preview_path",
+    "sidecar_path",
+    "update_run_bake",
+    "write_bake_preview",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +167,7 @@ class BakeTarget:
             raise InputError(f"{self.path}: exists and is not an earlier bake (no bake sidecar {self.sidecar.name} "
                              "beside it); choose another --out")  # fmt: skip
 
-    def __enter__(self) -> "BakeTarget":
+    def __enter__(self) -> BakeTarget:
         from stylize.utils import sweep_stale_temporaries
 
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,8 @@ azimuth ``pi / 2`` and elevation 0 look at the mesh's ``+z`` side.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -37,7 +37,6 @@ __all__ = [
     "sample_text2mesh_views",
     "turntable_views",
 ]
-
 
 
 def _check_last_dim(name: str, tensor: torch.Tensor, dims: int, size: int) -> None:
@@ -71,9 +70,7 @@ def generate_perspective_projection(fovy: float, ratio: float = 1.0, dtype: torc
     return torch.tensor([[focal / ratio], [focal], [-1.0]], dtype=dtype)
 
 
-def generate_transformation_matrix(
-    camera_position: torch.Tensor, look_at: torch.Tensor, camera_up: torch.Tensor
-) -> torch.Tensor:
+def generate_transformation_matrix(camera_position: torch.Tensor, look_at: torch.Tensor, camera_up: torch.Tensor) -> torch.Tensor:
     """Kaolin's look-at camera transform.
 
     ``z = normalise(position - look_at)``, ``x = normalise(up x z)``, ``y = z x x``; the rotation
@@ -256,11 +253,9 @@ class CameraViews:
     def __len__(self) -> int:
         return int(self.transform.shape[0])
 
-    def to(self, device: torch.device | str) -> "CameraViews":
+    def to(self, device: torch.device | str) -> CameraViews:
         """The same cameras on another device."""
-        return CameraViews(
-            self.transform.to(device), self.projection.to(device), self.elevation, self.azimuth, self.radius
-        )
+        return CameraViews(self.transform.to(device), self.projection.to(device), self.elevation, self.azimuth, self.radius)
 
 
 def orbit_views(
@@ -282,9 +277,7 @@ def orbit_views(
     if elevation.numel() == 1 and azimuth.numel() > 1:
         elevation = elevation.expand_as(azimuth).clone()
     if azimuth.numel() == 0 or azimuth.shape != elevation.shape:
-        raise ValueError(
-            f"expected as many azimuths as elevations (at least one), got {azimuth.numel()} and {elevation.numel()}"
-        )
+        raise ValueError(f"expected as many azimuths as elevations (at least one), got {azimuth.numel()} and {elevation.numel()}")
     if radius <= 0:
         raise ValueError(f"expected a positive camera radius, got {radius}")
     target = torch.tensor(look_at, dtype=torch.float32).reshape(1, 3)

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
+from stylize.config import check_limits, check_memory, check_seed
 from stylize.engine.specs import DEFAULT_CLIP
 from stylize.errors import InputError
-from stylize.config import check_limits, check_memory, check_seed
 from stylize.registry import check_names
 
 __all__ = [
@@ -129,7 +130,7 @@ class FieldConfig:
 
         importlib.import_module("stylize.mesh.kinds").FIELD_KINDS.check(self.mode, "field.mode")
         if self.symmetry not in ("", "x", "y", "z"):
-            raise InputError(f"field.symmetry: expected \"\", \"x\", \"y\" or \"z\", got {self.symmetry!r}")
+            raise InputError(f'field.symmetry: expected "", "x", "y" or "z", got {self.symmetry!r}')
 
 
 @dataclass
@@ -255,10 +256,15 @@ class Text2MeshConfig:
         """Raise :class:`InputError` naming the first setting out of range (also absurd sizes and
         a step that would not fit in this machine's memory)."""
         positive = {
-            "iters": self.iters, "render_size": self.render_size, "log_every": self.log_every,
-            "nan_patience": self.nan_patience, "views.n_views": self.views.n_views,
-            "optim.lr_step": self.optim.lr_step, "output.preview_views": self.output.preview_views,
-            "output.preview_size": self.output.preview_size, "output.turntable_size": self.output.turntable_size,
+            "iters": self.iters,
+            "render_size": self.render_size,
+            "log_every": self.log_every,
+            "nan_patience": self.nan_patience,
+            "views.n_views": self.views.n_views,
+            "optim.lr_step": self.optim.lr_step,
+            "output.preview_views": self.output.preview_views,
+            "output.preview_size": self.output.preview_size,
+            "output.turntable_size": self.output.turntable_size,
             "output.score_size": self.output.score_size,
         }
         for key, value in positive.items():
@@ -281,6 +287,11 @@ class Text2MeshConfig:
         if self.preview_every < 0:
             raise InputError(f"config key 'preview_every': expected 0 (never) or more, got {self.preview_every}")
         check_texture_size(self.output.bake_size, "config key 'output.bake_size'")
+        if self.output.normal_map and not self.field.geometry:
+            raise InputError(
+                "config key 'output.normal_map': a normal map carries the field's displacement, and "
+                "field.geometry is false (no displacement): drop --normal-map or turn geometry on"
+            )
         if self.optim.lr <= 0:
             raise InputError(f"config key 'optim.lr': expected a positive number, got {self.optim.lr}")
         if not 0.0 < self.loss.local_area <= 1.0:

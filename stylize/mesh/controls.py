@@ -171,7 +171,11 @@ def symmetric_normalization(mesh: LoadedMesh, axis: str) -> LoadedMesh:
     if lopsided > 0.1:
         logger.warning(
             "mesh spans %.4g..%.4g along %s: it is not centred on the mirror plane %s = 0 of its file; "
-            "the field is mirrored about that plane anyway", span.min(), span.max(), axis, axis,
+            "the field is mirrored about that plane anyway",
+            span.min(),
+            span.max(),
+            axis,
+            axis,
         )
     normalization = Normalization(center=center, scale=scale)
     vertices = normalization.apply(file_vertices).astype(np.float32)
@@ -215,7 +219,8 @@ def subdivide_with_weights(
         colors=colors,
         file_vertices=np.concatenate([file_vertices, mesh.normalization.invert(vertices[original_count:])]),
         source_vertex_index=np.concatenate([mesh.source_vertex_index, np.full(added, -1, dtype=np.int64)])
-        if mesh.source_vertex_index is not None else None,
+        if mesh.source_vertex_index is not None
+        else None,
         source_face_index=np.full(len(faces), -1, dtype=np.int64),  # every face is a new, smaller one
         uv=uv,
         parts=subdivided_parts(mesh.parts, passes),

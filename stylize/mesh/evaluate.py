@@ -8,8 +8,8 @@ without vertex colours is rendered grey (0.5).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
@@ -87,7 +87,9 @@ def score_mesh(
     """``{"mes": ..., "views": 24, ...}`` plus caption scores and ranking when captions are given."""
     images = render_mesh(mesh, judge_views(), size, judge.device)
     embeddings = judge.encode(images)  # the 24 views in one batch per model (chunked by clip_batch only)
-    per_view = torch.stack([emb @ judge.embeddings.text(model, [prompt])[0] for model, emb in zip(judge.clip_models, embeddings)])
+    per_view = torch.stack(
+        [emb @ judge.embeddings.text(model, [prompt])[0] for model, emb in zip(judge.clip_models, embeddings, strict=False)]
+    )
     result: dict = {"mes": 100.0 * float(per_view.mean()), "prompt": prompt, "views": int(images.shape[0])}
     if captions:
         candidates = list(dict.fromkeys([*captions, prompt]))

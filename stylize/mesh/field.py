@@ -30,9 +30,10 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -157,7 +158,8 @@ class NeuralStyleField(nn.Module):
         extra = self.material.extra_channels
         if extra:  # registered only when needed: a diffuse field's state dict is Text2Mesh's
             self.channel_heads = nn.ModuleDict(
-                {c.name: nn.Sequential(*_mlp(width, cfg.head_depth), nn.Linear(width, c.width)) for c in extra})
+                {c.name: nn.Sequential(*_mlp(width, cfg.head_depth), nn.Linear(width, c.width)) for c in extra}
+            )
             heads += list(self.channel_heads.values())
             # logit of each extra channel's start value, per output column
             starts = [torch.full((c.width,), float(c.initial if c.initial is not None else 0.5)) for c in extra]
@@ -301,7 +303,7 @@ class NeuralStyleField(nn.Module):
         return path
 
     @classmethod
-    def from_checkpoint(cls, data: Mapping[str, Any]) -> "NeuralStyleField":
+    def from_checkpoint(cls, data: Mapping[str, Any]) -> NeuralStyleField:
         if not isinstance(data, Mapping) or data.get("format") != FIELD_FORMAT:
             found = data.get("format") if isinstance(data, Mapping) else type(data).__name__
             raise InputError(f"expected a {FIELD_FORMAT} checkpoint, got {found!r}")

@@ -116,8 +116,10 @@ def repair_mesh(
     with np.errstate(over="ignore", invalid="ignore"):  # huge coordinates are refused when normalised
         doubled_area = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
         extent = np.ptp(vertices[finite_vertex], axis=0).max() if finite_vertex.any() else 0.0
-    repeated = (faces_finite[:, 0] == faces_finite[:, 1]) | (faces_finite[:, 1] == faces_finite[:, 2]) | (
-        faces_finite[:, 0] == faces_finite[:, 2]
+    repeated = (
+        (faces_finite[:, 0] == faces_finite[:, 1])
+        | (faces_finite[:, 1] == faces_finite[:, 2])
+        | (faces_finite[:, 0] == faces_finite[:, 2])
     )
     # Relative to the mesh size, so the rule means the same for millimetres and kilometres.
     with np.errstate(over="ignore"):
@@ -274,6 +276,8 @@ def vertex_tangents(vertices: np.ndarray, faces: np.ndarray, uv: np.ndarray, nor
     length = np.linalg.norm(tangent, axis=1, keepdims=True)
     # Vertices without usable UVs get any tangent perpendicular to the normal.
     fallback = np.cross(normals, np.where(np.abs(normals[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]]))
-    tangent = np.where(length > 1e-12, tangent / np.maximum(length, 1e-12), fallback / np.linalg.norm(fallback, axis=1, keepdims=True))
+    tangent = np.where(
+        length > 1e-12, tangent / np.maximum(length, 1e-12), fallback / np.linalg.norm(fallback, axis=1, keepdims=True)
+    )
     handedness = np.where((np.cross(normals, tangent) * bitangent).sum(1) < 0.0, -1.0, 1.0)
     return np.concatenate([tangent, handedness[:, None]], axis=1).astype(np.float32)

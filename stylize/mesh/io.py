@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -113,7 +114,9 @@ def _check_file(path: Path) -> str:
     if not path.is_file():
         raise _fail(path, "is not a file")
     if suffix not in MESH_READ_FORMATS:
-        raise _fail(path, f"unsupported mesh format {suffix or '(no extension)'!r}; expected one of {', '.join(MESH_READ_FORMATS)}")
+        raise _fail(
+            path, f"unsupported mesh format {suffix or '(no extension)'!r}; expected one of {', '.join(MESH_READ_FORMATS)}"
+        )
     if path.stat().st_size == 0:
         raise _fail(path, "mesh file is empty")
     return suffix
@@ -372,9 +375,9 @@ def save_mesh(
     try:
         writer = MESH_WRITE_FORMATS.lookup(path.suffix.lower())
     except InputError:
-        raise InputError(f"{path}: cannot write mesh format {path.suffix!r}; expected one of {', '.join(MESH_WRITE_FORMATS)}") from None
+        raise InputError(
+            f"{path}: cannot write mesh format {path.suffix!r}; expected one of {', '.join(MESH_WRITE_FORMATS)}"
+        ) from None
     vertices, faces, colors = _check_export_arrays(vertices, faces, colors)
     writer(path, vertices, faces, colors, dict(metadata) if metadata else None)
     return path
-
-

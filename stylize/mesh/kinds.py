@@ -45,12 +45,12 @@ class FieldKind:
     #: the field network's input encoding: ``fourier`` (Text2Mesh) or ``triplane``.
     encoding: ClassVar[str] = "fourier"
 
-    def render(self, styled: "StyledMesh", renderer: MeshRenderer, views: CameraViews, background: float,
+    def render(self, styled: StyledMesh, renderer: MeshRenderer, views: CameraViews, background: float,
                displaced: Tensor, features: Tensor | None = None, timer: Timer | None = None) -> Tensor:  # fmt: skip
         """Shaded renders ``(B, 3, H, W)`` of ``styled`` with its vertices at ``displaced``."""
         raise NotImplementedError
 
-    def texel_function(self, styled: "StyledMesh"):
+    def texel_function(self, styled: StyledMesh):
         """What an exact bake evaluates per texel (``(P, D)`` interpolated attributes -> ``(P, C)``
         features), or None: the bake interpolates per-vertex features."""
         return None

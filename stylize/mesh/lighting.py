@@ -14,7 +14,7 @@ clamps to ``[0, 1]`` (:class:`stylize.mesh.material.DiffuseMaterial`).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -25,8 +25,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Mapping, Sequence
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -140,7 +141,7 @@ class Material:
         """``{channel name: (..., width)}`` views of ``features`` ``(..., C)``."""
         if features.shape[-1] != self.width:
             raise ValueError(f"expected {self.name} features of shape (..., {self.width}), got {tuple(features.shape)}")
-        return dict(zip((c.name for c in self.channels), features.split([c.width for c in self.channels], dim=-1)))
+        return dict(zip((c.name for c in self.channels), features.split([c.width for c in self.channels], dim=-1), strict=False))
 
     def neutral(self, base_color: torch.Tensor) -> torch.Tensor:
         """Features ``(..., C)`` of an unstyled point of colour ``base_color`` ``(..., 3)``: the

@@ -16,27 +16,35 @@ import os
 import tempfile
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from stylize.config import to_dict
 from stylize.generation import RunOutcome
 from stylize.images import image_grid, save_gif, save_image
+from stylize.mesh.camera import CameraViews
 from stylize.mesh.config import Text2MeshConfig
 from stylize.mesh.field import NeuralStyleField
 from stylize.mesh.io import LoadedMesh, save_mesh
-from stylize.mesh.camera import CameraViews
 from stylize.mesh.surface import StyledMesh
 from stylize.mesh.text2mesh import Text2MeshRun, preview_views, turntable_camera_views
 from stylize.runs import RunFolder
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MESH_FORMATS", "OUTPUT_PHASES", "PreviewSnapshots", "Text2MeshResult", "bake_sources", "save_text2mesh_outputs",
-           "save_vertex_data"]
+__all__ = [
+    "MESH_FORMATS",
+    "OUTPUT_PHASES",
+    "PreviewSnapshots",
+    "Text2MeshResult",
+    "bake_sources",
+    "save_text2mesh_outputs",
+    "save_vertex_data",
+]
 
 MESH_FORMATS = ("glb", "ply", "obj")
 
@@ -137,8 +145,12 @@ def output_metadata(config: Text2MeshConfig, iterations: int, models: list[str],
 
 
 def write_meshes(
-    folder: RunFolder, result: Text2MeshResult, metadata: dict[str, Any], uv: np.ndarray | None = None,
-    styled: StyledMesh | None = None, undisplaced: np.ndarray | None = None,
+    folder: RunFolder,
+    result: Text2MeshResult,
+    metadata: dict[str, Any],
+    uv: np.ndarray | None = None,
+    styled: StyledMesh | None = None,
+    undisplaced: np.ndarray | None = None,
     on_phase: Callable[[str], None] | None = None,
 ):
     """``mesh.glb``, ``mesh.ply``, ``mesh.obj`` and, with ``output.bake`` or a surface-mode field,
@@ -343,8 +355,12 @@ class PreviewSnapshots:
 
 
 def save_text2mesh_outputs(
-    run: Text2MeshRun, folder: RunFolder, started: float, config: Text2MeshConfig | None = None,
-    on_phase: Callable[[str], None] | None = None, **run_info: Any,
+    run: Text2MeshRun,
+    folder: RunFolder,
+    started: float,
+    config: Text2MeshConfig | None = None,
+    on_phase: Callable[[str], None] | None = None,
+    **run_info: Any,
 ) -> Text2MeshResult:
     """Score the result, write every output of the run folder and return the result.
 
@@ -364,8 +380,9 @@ def save_text2mesh_outputs(
     bake = write_meshes(folder, result, metadata, uv, styled=run.styled, undisplaced=run.mesh.file_vertices,
                         on_phase=on_phase)  # fmt: skip
     result.files["vertex_data.npz"] = save_vertex_data(folder.file("vertex_data.npz"), result, run.mesh, bake)
-    result.files["field.pt"] = run.field.save(folder.file("field.pt"), prompt=cfg.prompt, iterations=run.iteration,
-                                              model=list(run.engine.model_names))
+    result.files["field.pt"] = run.field.save(
+        folder.file("field.pt"), prompt=cfg.prompt, iterations=run.iteration, model=list(run.engine.model_names)
+    )
     enter_phase(on_phase, "rendering")
     write_pictures(folder, result, run.render_views)
     result.files["config.toml"] = folder.write_config(to_dict(config or cfg))

@@ -29,8 +29,8 @@ barycentrics of the winning face are recomputed with autograd on, and the featur
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -88,9 +88,7 @@ def _check_raster_inputs(
             f"got {tuple(face_vertices_z.shape)}"
         )
     if face_normals_z.shape != (batch, n_faces):
-        raise ValueError(
-            f"expected face_normals_z of shape ({batch}, {n_faces}), got {tuple(face_normals_z.shape)}"
-        )
+        raise ValueError(f"expected face_normals_z of shape ({batch}, {n_faces}), got {tuple(face_normals_z.shape)}")
     return batch, n_faces
 
 
@@ -142,13 +140,7 @@ def rasterize_face_index(
     col_hi = torch.floor((x.amax(1) * width + width - 1) / 2).clamp(max=width - 1)
     row_lo = torch.ceil((height - 1 - y.amax(1) * height) / 2).clamp(min=0)
     row_hi = torch.floor((height - 1 - y.amin(1) * height) / 2).clamp(max=height - 1)
-    drawable = (
-        (area != 0)
-        & torch.isfinite(area)
-        & torch.isfinite(depth).all(1)
-        & (col_lo <= col_hi)
-        & (row_lo <= row_hi)
-    )
+    drawable = (area != 0) & torch.isfinite(area) & torch.isfinite(depth).all(1) & (col_lo <= col_hi) & (row_lo <= row_hi)
     kept = drawable.nonzero().squeeze(1)
     face_ids = front.index_select(0, kept)
     x0, x1, x2, y0, y1, y2, area, depth = (t.index_select(0, kept) for t in (x0, x1, x2, y0, y1, y2, area, depth))
@@ -343,12 +335,8 @@ def dibr_rasterization(
         if not isinstance(feats, torch.Tensor):
             raise TypeError(f"expected face_features[{k}] to be a torch.Tensor, got {type(feats).__name__}")
         if feats.dim() != 4 or feats.shape[1:3] != (n_faces, 3) or feats.shape[0] not in (1, batch):
-            raise ValueError(
-                f"expected face_features of shape ({batch}, {n_faces}, 3, D), got {tuple(feats.shape)}"
-            )
-    face_index = rasterize_face_index(
-        height, width, face_vertices_z, face_vertices_image, face_normals_z, max_pairs=max_pairs
-    )
+            raise ValueError(f"expected face_features of shape ({batch}, {n_faces}, 3, D), got {tuple(feats.shape)}")
+    face_index = rasterize_face_index(height, width, face_vertices_z, face_vertices_image, face_normals_z, max_pairs=max_pairs)
     samples = _covered_pixels(face_index, face_vertices_image.dtype)
     global_face = samples.batch_index * n_faces + samples.face
     corners = face_vertices_image.reshape(batch * n_faces, 6).index_select(0, global_face).reshape(-1, 3, 2)
@@ -436,7 +424,9 @@ class TorchMeshRenderer(MeshRendererBase):
 
     name = "torch"
 
-    def __init__(self, height: int = 224, width: int | None = None, fov: float = torch.pi / 3, max_pairs: int = DEFAULT_MAX_PAIRS):
+    def __init__(
+        self, height: int = 224, width: int | None = None, fov: float = torch.pi / 3, max_pairs: int = DEFAULT_MAX_PAIRS
+    ):
         super().__init__(height, width, fov)
         self.max_pairs = int(max_pairs)
 
@@ -454,18 +444,26 @@ class TorchMeshRenderer(MeshRendererBase):
         )
         if isinstance(features, torch.Tensor) and features.dim() == 4:
             image, mask, face_index = dibr_rasterization(
-                self.height, self.width, face_vertices_camera[..., 2], face_vertices_image, features,
-                normals[..., 2], max_pairs=self.max_pairs,
+                self.height,
+                self.width,
+                face_vertices_camera[..., 2],
+                face_vertices_image,
+                features,
+                normals[..., 2],
+                max_pairs=self.max_pairs,
             )
             return RenderResult(image, mask, face_index, normals)
         features = as_batched("features", features, None)
         if features.shape[1] != vertices.shape[1] or features.shape[0] not in (1, transform.shape[0]):
             raise ValueError(
-                f"expected features of shape (1 or {transform.shape[0]}, {vertices.shape[1]}, D), "
-                f"got {tuple(features.shape)}"
+                f"expected features of shape (1 or {transform.shape[0]}, {vertices.shape[1]}, D), got {tuple(features.shape)}"
             )
         face_index = rasterize_face_index(
-            self.height, self.width, face_vertices_camera[..., 2], face_vertices_image, normals[..., 2],
+            self.height,
+            self.width,
+            face_vertices_camera[..., 2],
+            face_vertices_image,
+            normals[..., 2],
             max_pairs=self.max_pairs,
         )
         image = self._interpolate_vertex_features(vertices, faces, features, transform, projection, face_index)

@@ -173,4 +173,3 @@ def get_renderer(name: str = "torch", **options) -> MeshRenderer:
     """Build the mesh renderer registered as ``name`` (``"torch"`` or ``"kaolin"``) with ``options``
     (``height``, ``width``, ``fov``, and the backend's own)."""
     return MESH_RENDERERS.lookup(name)(**options)
-

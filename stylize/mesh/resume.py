@@ -11,8 +11,9 @@ gives the same result bit for bit as a run that was never stopped. Loading uses
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -33,11 +34,21 @@ CHECKPOINT_FORMAT = "stylize.text2mesh-checkpoint/1"
 CHECKPOINT_NAME = "checkpoint.pt"
 # Settings that may change when resuming: they do not alter the iterations already run.
 # (clip_batch changes only how images are chunked: a smaller GPU can pick up a run.)
-RESUMABLE_CHANGES = ("iters", "device", "log_every", "checkpoint_every", "nan_patience", "output.", "clip_batch",
-                     "compile", "profile", "preview_every")
+RESUMABLE_CHANGES = (
+    "iters",
+    "device",
+    "log_every",
+    "checkpoint_every",
+    "nan_patience",
+    "output.",
+    "clip_batch",
+    "compile",
+    "profile",
+    "preview_every",
+)
 
 
-def save_checkpoint(run: "Text2MeshRun", path: str | Path, state: Mapping[str, Any] | None = None, **extra: Any) -> Path:
+def save_checkpoint(run: Text2MeshRun, path: str | Path, state: Mapping[str, Any] | None = None, **extra: Any) -> Path:
     """Write ``run``'s state (or an earlier :meth:`~Text2MeshRun.state_dict` of it) to ``path``
     atomically; ``extra`` holds plain values (input, mask, ...)."""
     state = {"format": CHECKPOINT_FORMAT, **(run.state_dict() if state is None else state), **extra}

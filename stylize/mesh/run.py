@@ -19,8 +19,9 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -133,7 +134,7 @@ class Text2Mesh:
         overrides: dict | None = None,
         mask: Any = None,
         model_cache: ModelCache | None = None,
-    ) -> "Text2Mesh":
+    ) -> Text2Mesh:
         """Continue the run in ``source`` (a run folder or its ``checkpoint.pt``) with its own
         config, input and mask; ``overrides`` may change only ``iters``, ``device``, logging and
         outputs (see :func:`stylize.mesh.resume.resumed_config`)."""
@@ -241,7 +242,7 @@ class Text2Mesh:
             # written (marked interrupted); an interrupt inside a joint step goes back to its start.
             interrupt = exc
             if snapshots is not None:
-                for run, snapshot in zip(runs, snapshots):
+                for run, snapshot in zip(runs, snapshots, strict=False):
                     run.load_state_dict(snapshot)
                     run.optimizer.zero_grad(set_to_none=True)
             logger.warning("interrupted in the best-of warm-up at iteration %d: keeping the best candidate so far",
@@ -250,7 +251,7 @@ class Text2Mesh:
             scores = [run.selection_score() for run in runs]
         best = max(range(count), key=lambda index: scores[index])
         self.candidates = [{"seed": run.config.seed, "train_score": round(100.0 * score, 4), "chosen": index == best}
-                           for index, (run, score) in enumerate(zip(runs, scores))]  # fmt: skip
+                           for index, (run, score) in enumerate(zip(runs, scores, strict=False))]  # fmt: skip
         logger.info("best of %d after %d iterations: seed %d (training CLIP %s)", count, warmup,
                     runs[best].config.seed, [round(100 * s, 2) for s in scores])  # fmt: skip
         chosen = runs[best]

@@ -9,7 +9,7 @@ normal-mapped light a glTF viewer would show.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -166,7 +166,9 @@ def shade_normals(
         tangent = torch.nn.functional.normalize(tangent - normal * (tangent * normal).sum(-1, keepdim=True), dim=-1)
         bitangent = torch.linalg.cross(normal, tangent) * torch.where(pixel[:, 6:7] < 0, -1.0, 1.0)
         local = sample_texture_torch(normal_texture, pixel[:, 7:9])
-        normal = torch.nn.functional.normalize(local[:, :1] * tangent + local[:, 1:2] * bitangent + local[:, 2:3] * normal, dim=-1)
+        normal = torch.nn.functional.normalize(
+            local[:, :1] * tangent + local[:, 1:2] * bitangent + local[:, 2:3] * normal, dim=-1
+        )
     intensity = torch.zeros(covered.shape, dtype=normal.dtype, device=normal.device)
     intensity[covered] = spherical_harmonic_lighting(normal.reshape(1, -1, 1, 3), lights).reshape(-1)
     return intensity, covered

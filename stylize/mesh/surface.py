@@ -21,7 +21,6 @@ bake evaluates it per texel; a new kind registers there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -30,9 +29,9 @@ from stylize.generation import Timer
 from stylize.mesh.camera import CameraViews
 from stylize.mesh.controls import GREY, compose
 from stylize.mesh.field import NeuralStyleField
+from stylize.mesh.kinds import FieldKind, get_field_kind
 from stylize.mesh.material import Material
 from stylize.mesh.renderer import MeshRenderer
-from stylize.mesh.kinds import FieldKind, get_field_kind
 from stylize.mesh.shading import render_shaded
 
 __all__ = ["StyledMesh", "TextureSet"]
@@ -55,7 +54,7 @@ class TextureSet:
     uv: Tensor
 
     @classmethod
-    def from_mesh(cls, mesh, device: torch.device | str = "cpu") -> "TextureSet | None":
+    def from_mesh(cls, mesh, device: torch.device | str = "cpu") -> TextureSet | None:
         """The textures of a loaded mesh (:class:`~stylize.mesh.io.LoadedMesh`), or None when it
         has no textured material with UVs."""
         import numpy as np
@@ -123,7 +122,7 @@ class StyledMesh:
     textures: TextureSet | None = None
 
     @property
-    def kind(self) -> "FieldKind":
+    def kind(self) -> FieldKind:
         """The field's kind (its ``mode``), from :data:`FIELD_KINDS`."""
         return get_field_kind(self.field.config.mode)
 
@@ -202,6 +201,7 @@ class StyledMesh:
     def colors_at(self, attributes: Tensor) -> Tensor:
         """Colours ``(P, 3)`` at surface points given by interpolated :meth:`attributes` ``(P, D)``."""
         return self.features_at(attributes)[:, :3]
+
     def normals_at(self, attributes: Tensor) -> Tensor:
         """Tangent-space normals ``(P, 3)`` of the displaced surface at surface points given by
         interpolated :meth:`attributes` followed by the point's normal (3) and glTF tangent (4),
@@ -250,9 +250,9 @@ class StyledMesh:
         displaced = self.displaced() if displaced is None else displaced
         return self.kind.render(self, renderer, views, background, displaced, colors, timer)
 
-    def render_grey(self, renderer: MeshRenderer, views: CameraViews, grey: float, background: float = 1.0,
-                    displaced: Tensor | None = None) -> Tensor:
+    def render_grey(
+        self, renderer: MeshRenderer, views: CameraViews, grey: float, background: float = 1.0, displaced: Tensor | None = None
+    ) -> Tensor:
         """The displaced shape in flat ``grey`` (Text2Mesh's geometry loss)."""
         displaced = self.displaced() if displaced is None else displaced
         return render_shaded(renderer, displaced, self.faces, torch.full_like(displaced, grey), views, background)
-

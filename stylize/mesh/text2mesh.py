@@ -26,7 +26,8 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 
@@ -66,7 +67,7 @@ class StepRecord:
     def _values(self) -> dict[str, float]:
         if self._floats is None:
             names = list(self._tensors)
-            self._floats = dict(zip(names, torch.stack([self._tensors[n].float() for n in names]).tolist()))
+            self._floats = dict(zip(names, torch.stack([self._tensors[n].float() for n in names]).tolist(), strict=False))
         return self._floats
 
     @property
@@ -79,7 +80,7 @@ class StepRecord:
 
     @property
     def losses(self) -> dict[str, float]:
-        return {k[len("loss_"):]: v for k, v in self._values().items() if k.startswith("loss_")}
+        return {k[len("loss_") :]: v for k, v in self._values().items() if k.startswith("loss_")}
 
     def metrics(self) -> dict[str, float]:
         """The generator contract's metrics: ``loss``, ``score`` (the training CLIP's score for the
@@ -130,8 +131,14 @@ class Text2MeshRun:
                                           direction=(config.source, config.prompt))  # fmt: skip
             else:
                 prompts = PromptSet.build(config.prompt or None, list(config.negatives), images=images)
-            engine = ClipEngine(list(config.clip), prompts, device=config.device, model_cache=model_cache,
-                                clip_batch=config.clip_batch, compile=config.compile)
+            engine = ClipEngine(
+                list(config.clip),
+                prompts,
+                device=config.device,
+                model_cache=model_cache,
+                clip_batch=config.clip_batch,
+                compile=config.compile,
+            )
         self.engine = engine
         self.device = engine.device
         seed = int(config.seed)
@@ -269,7 +276,7 @@ class Text2MeshRun:
         """The weighted loss terms and the logged similarity from this run's scored groups."""
         cfg, weights = self.config, self.config.loss
         per_part = group_losses.split([p[2] for p in parts])
-        losses = {name: weight * part.sum() for (name, weight, _, _), part in zip(parts, per_part)}
+        losses = {name: weight * part.sum() for (name, weight, _, _), part in zip(parts, per_part, strict=False)}
         if self.content is not None:
             losses["content"] = weights.content_weight * self.content
             self.content = None
@@ -359,7 +366,7 @@ class Text2MeshRun:
         self,
         on_step: StepCallback | None = None,
         on_log: Callable[[StepRecord], None] | None = None,
-        on_checkpoint: Callable[["Text2MeshRun"], None] | None = None,
+        on_checkpoint: Callable[[Text2MeshRun], None] | None = None,
     ) -> str:
         """Iterate from the current iteration until ``config.iters``, divergence or Ctrl-C.
 
@@ -507,17 +514,17 @@ def joint_step(runs: list[Text2MeshRun]) -> list[StepRecord]:
             per_run = [(splits[i], scored.outputs[offsets[i] : offsets[i] + counts[i]]) for i in range(len(runs))]
         else:
             per_run = []
-            for run, parts in zip(runs, all_parts):
+            for run, parts in zip(runs, all_parts, strict=False):
                 scored = [run._pooled_losses(augmented, groups) for _, _, groups, augmented in parts]
                 per_run.append((torch.cat([s[0] for s in scored]), [o for s in scored for o in s[1]]))
-    results = [run.losses_of(parts, *scored) for run, parts, scored in zip(runs, all_parts, per_run)]
+    results = [run.losses_of(parts, *scored) for run, parts, scored in zip(runs, all_parts, per_run, strict=False)]
     totals = [torch.stack(list(losses.values())).sum() for losses, _ in results]
     with timer("backward_step"), memory_hint(engine.clip_batch):
         torch.stack(totals).sum().backward()
         # One device-to-host read for all runs: which losses and gradients were finite?
-        flags = torch.stack([run.finite_flag(total) for run, total in zip(runs, totals)]).tolist()
+        flags = torch.stack([run.finite_flag(total) for run, total in zip(runs, totals, strict=False)]).tolist()
         return [run.apply_update(losses, similarity, finite)
-                for run, (losses, similarity), finite in zip(runs, results, flags)]  # fmt: skip
+                for run, (losses, similarity), finite in zip(runs, results, flags, strict=False)]  # fmt: skip
 
 
 def preview_views(config: Text2MeshConfig, count: int | None = None) -> CameraViews:

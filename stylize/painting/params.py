@@ -12,7 +12,7 @@ first output equals it (up to clamping to [0.001, 0.999]).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -52,8 +52,14 @@ class PixelImage(nn.Module):
     default_lr = 0.05
 
     def __init__(
-        self, height: int, width: int, init: Tensor | None = None, generator: torch.Generator | None = None, cell: int = 1,
-        base: tuple[float, float, float] = (0.9, 0.9, 0.9), **_: float,
+        self,
+        height: int,
+        width: int,
+        init: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        cell: int = 1,
+        base: tuple[float, float, float] = (0.9, 0.9, 0.9),
+        **_: float,
     ) -> None:
         super().__init__()
         _check_init(init, height, width)
@@ -73,7 +79,9 @@ class PixelImage(nn.Module):
     def forward(self) -> Tensor:
         image = torch.sigmoid(self.logits)
         if tuple(image.shape[-2:]) != self.size:
-            image = image.repeat_interleave(-(-self.size[0] // image.shape[-2]), -2).repeat_interleave(-(-self.size[1] // image.shape[-1]), -1)
+            image = image.repeat_interleave(-(-self.size[0] // image.shape[-2]), -2).repeat_interleave(
+                -(-self.size[1] // image.shape[-1]), -1
+            )
             image = image[..., : self.size[0], : self.size[1]]
         return image
 
@@ -95,8 +103,14 @@ class FFTImage(nn.Module):
     default_lr = 0.05
 
     def __init__(
-        self, height: int, width: int, init: Tensor | None = None, generator: torch.Generator | None = None, decay: float = 1.5,
-        base: tuple[float, float, float] = (0.9, 0.9, 0.9), **_: float,
+        self,
+        height: int,
+        width: int,
+        init: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        decay: float = 1.5,
+        base: tuple[float, float, float] = (0.9, 0.9, 0.9),
+        **_: float,
     ) -> None:
         super().__init__()
         _check_init(init, height, width)
@@ -140,4 +154,3 @@ def get_image(name: str, height: int, width: int, **options) -> nn.Module:
     if height < 1 or width < 1:
         raise ValueError(f"expected a positive image size, got {height} x {width}")
     return build(height, width, **options)
-

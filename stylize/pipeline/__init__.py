@@ -9,4 +9,14 @@ from stylize.pipeline.jobs import Job, load_jobs, parse_jobs
 from stylize.pipeline.kinds import JOB_KINDS
 from stylize.pipeline.summary import contact_sheet, format_table
 
-__all__ = ["EXECUTORS", "JOB_KINDS", "BatchResult", "Job", "contact_sheet", "format_table", "load_jobs", "parse_jobs", "run_batch"]
+__all__ = [
+    "EXECUTORS",
+    "JOB_KINDS",
+    "BatchResult",
+    "Job",
+    "contact_sheet",
+    "format_table",
+    "load_jobs",
+    "parse_jobs",
+    "run_batch",
+]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from stylize.errors import InputError
 from stylize.locks import FolderLock

@@ -21,9 +21,10 @@ import os
 import queue
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from stylize.errors import InputError
 from stylize.pipeline.jobs import Job, jobs_clip_specs
@@ -81,7 +82,6 @@ def _local_worker(name: str, device: str | None, threads: int, specs: list[str],
     import torch
 
     from stylize.engine import ModelCache
-
     from stylize.errors import terminate_as_interrupt
 
     torch.set_num_threads(threads)
@@ -131,8 +131,14 @@ class LocalExecutor:
             return
         self._run_processes(jobs, out_root, on_result, devices, on_progress)
 
-    def _run_processes(self, jobs: Sequence[Job], out_root: Path, on_result: OnResult, devices: list[str | None],
-                       on_progress: OnProgress | None = None) -> None:
+    def _run_processes(
+        self,
+        jobs: Sequence[Job],
+        out_root: Path,
+        on_result: OnResult,
+        devices: list[str | None],
+        on_progress: OnProgress | None = None,
+    ) -> None:
         context = multiprocessing.get_context("spawn")
         tasks, results = context.Queue(), context.Queue()
         for job in jobs:
@@ -318,4 +324,3 @@ EXECUTORS: Registry[type] = Registry("executor", {"local": LocalExecutor, "ray":
 def get_executor(name: str, settings: ExecutorSettings) -> Any:
     """The executor called ``name`` (``local`` or ``ray``)."""
     return EXECUTORS.lookup(name)(settings)
-

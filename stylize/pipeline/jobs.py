@@ -34,9 +34,10 @@ import logging
 import os
 import re
 import stat
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from stylize.config import flatten_keys, load_toml, to_dict
 from stylize.errors import InputError
@@ -53,7 +54,6 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 GLOB_BUDGET = 100_000
 _LOCAL_DIR = re.compile(r"^local-dir:(?P<path>.+?)(?P<weight>@[-+0-9.eE]+)?$")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-
 
 
 @dataclass(frozen=True)

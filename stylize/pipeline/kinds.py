@@ -9,9 +9,10 @@ calling down into the kind's run owner (:class:`~stylize.mesh.run.Text2Mesh`,
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from stylize.errors import InputError
 from stylize.registry import Registry
@@ -121,7 +122,9 @@ def _run_restyle(job: Any, folder: Path, model_cache: Any, device: str | None, o
     from stylize.restyling.restyler import Restyler
 
     _check_input(job)
-    result = Restyler(apply_overrides(RestyleConfig(), _with_device(job.config, device)), model_cache).run(folder, on_step=on_step)
+    result = Restyler(apply_overrides(RestyleConfig(), _with_device(job.config, device)), model_cache).run(
+        folder, on_step=on_step
+    )
     return _generation_score(result.scores)
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from stylize.pipeline.jobs import Job
 from stylize.pipeline.kinds import JOB_KINDS

@@ -15,8 +15,9 @@ import logging
 import random
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,8 +65,15 @@ def failed_outcome(job: Job, error: str | None, worker: str) -> dict[str, Any]:
             "worker": worker, "files": []}  # fmt: skip
 
 
-def run_job(job: Job, out_root: str | Path, model_cache: Any, threads: int = 1, device: str | None = None, worker: str = "main",
-            on_step: Callable[[int, int, dict], None] | None = None) -> dict[str, Any]:
+def run_job(
+    job: Job,
+    out_root: str | Path,
+    model_cache: Any,
+    threads: int = 1,
+    device: str | None = None,
+    worker: str = "main",
+    on_step: Callable[[int, int, dict], None] | None = None,
+) -> dict[str, Any]:
     """Run ``job`` into ``out_root / job.id``.
 
     Args:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,7 +50,7 @@ def format_table(entries: Sequence[dict[str, Any]], error_width: int = 60) -> st
                      entry.get("score_by") if score is not None else None, error))  # fmt: skip
     cells = [header, *[tuple(_cell(v) for v in row) for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(text.ljust(width) for text, width in zip(row, widths)).rstrip() for row in cells]
+    lines = ["  ".join(text.ljust(width) for text, width in zip(row, widths, strict=False)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
@@ -80,7 +81,9 @@ def _tile(entry: dict[str, Any], size: int) -> torch.Tensor:
     return torch.from_numpy(np.asarray(tile, dtype=np.float32) / 255.0).permute(2, 0, 1)
 
 
-def contact_sheet(entries: Sequence[dict[str, Any]], path: str | Path, tile_size: int = 160, columns: int | None = None) -> Path | None:
+def contact_sheet(
+    entries: Sequence[dict[str, Any]], path: str | Path, tile_size: int = 160, columns: int | None = None
+) -> Path | None:
     """Write a PNG grid of every job's preview (failed jobs as pink tiles), atomically.
 
     Args:

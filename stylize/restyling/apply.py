@@ -16,6 +16,7 @@ from pathlib import Path
 from torch import Tensor
 
 from stylize.config import absolute_path
+from stylize.errors import InputError
 from stylize.generation import RunOutcome
 from stylize.images import image_grid, save_image
 from stylize.restyling.config import MAX_APPLY_PIXELS
@@ -50,6 +51,10 @@ class ApplyResult(RunOutcome):
     metadata: dict = field(default_factory=dict)
 
 
+#: The smallest picture side a StyleNet restyles (its three stride-2 stages keep 2 x 2 at least).
+MIN_APPLY_SIDE = 16
+
+
 def apply_stylenet(
     net: str | Path, image: str | Path, out: str | Path | None = None, device: str = "auto", overwrite: bool = False
 ) -> ApplyResult:
@@ -79,6 +84,11 @@ def apply_stylenet(
 
 def _apply(network, metadata, net_path, image, folder, target):
     picture = load_picture(image, MAX_APPLY_PIXELS, "image")
+    height, width = picture.shape[-2:]
+    if min(height, width) < MIN_APPLY_SIDE:
+        # The StyleNet halves the picture three times and normalises each stage per instance: a
+        # stage of one pixel has no statistics (a traceback deep in torch, before this check).
+        raise InputError(f"image {image} is {width} x {height} px: restyle --apply needs at least {MIN_APPLY_SIDE} px a side")
     started = time.perf_counter()
     stylized = stylize_image(network, picture)
     seconds = time.perf_counter() - started

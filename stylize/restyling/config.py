@@ -150,7 +150,9 @@ def check_restyle_config(config: RestyleConfig) -> None:
     if config.crop_size > config.size:
         raise InputError(f"config key 'crop_size': expected at most size ({config.size}), got {config.crop_size}")
     if not config.lr > 0 or not 0 < config.lr_gamma <= 1:
-        raise InputError(f"config keys 'lr', 'lr_gamma': expected lr > 0 and 0 < lr_gamma <= 1, got {config.lr}, {config.lr_gamma}")
+        raise InputError(
+            f"config keys 'lr', 'lr_gamma': expected lr > 0 and 0 < lr_gamma <= 1, got {config.lr}, {config.lr_gamma}"
+        )
     if not 0.0 <= config.threshold <= 2.0:
         raise InputError(f"config key 'threshold': expected a directional loss in [0, 2], got {config.threshold}")
     for key in ("lambda_patch", "lambda_dir", "lambda_content", "lambda_tv"):

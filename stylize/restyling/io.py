@@ -28,7 +28,9 @@ def check_pixels(path: str | Path, max_pixels: int, what: str = "image") -> tupl
         with Image.open(path) as img:
             width, height = img.size
     except Image.DecompressionBombError as exc:  # PIL's own bound, far above ours
-        raise InputError(f"{what} {path} is over the limit of {max_pixels / 1e6:.1f} MP ({first_line(exc)}): scale it down first") from None
+        raise InputError(
+            f"{what} {path} is over the limit of {max_pixels / 1e6:.1f} MP ({first_line(exc)}): scale it down first"
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InputError(f"cannot read {what} {path}: {first_line(exc)}") from None
     if width * height > max_pixels:

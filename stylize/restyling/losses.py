@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -124,7 +124,7 @@ class ContentLoss(nn.Module):
 
     def forward(self, image: Tensor) -> Tensor:
         maps = self.features(image)
-        return sum(F.mse_loss(m, t.to(m.device)) for m, t in zip(maps, self.targets))
+        return sum(F.mse_loss(m, t.to(m.device)) for m, t in zip(maps, self.targets, strict=False))
 
 
 def total_variation(images: Tensor) -> Tensor:
@@ -163,7 +163,7 @@ def random_patches(image: Tensor, count: int, size: int, generator: torch.Genera
         raise ValueError(f"expected a patch size in [1, {min(height, width)}], got {size}")
     tops = torch.randint(0, height - size + 1, (count,), generator=generator).tolist()
     lefts = torch.randint(0, width - size + 1, (count,), generator=generator).tolist()
-    return torch.cat([image[:, :, top : top + size, left : left + size] for top, left in zip(tops, lefts)])
+    return torch.cat([image[:, :, top : top + size, left : left + size] for top, left in zip(tops, lefts, strict=False)])
 
 
 def patch_directional_loss(

@@ -128,10 +128,12 @@ class Restyler(Generator2D):
         kept = score = 0.0
         total_weight = sum(self.engine.weights)
         for model, weight, (target, source), image_source in zip(
-            self.engine.clip_models, self.engine.weights, self.texts, self.source_embeddings
+            self.engine.clip_models, self.engine.weights, self.texts, self.source_embeddings, strict=False
         ):
             share = weight / total_weight
-            patch_term, patch_kept = patch_directional_loss(model.encode_image(patches), image_source, target, source, c.threshold)
+            patch_term, patch_kept = patch_directional_loss(
+                model.encode_image(patches), image_source, target, source, c.threshold
+            )
             global_embedding = model.encode_image(output)
             patch_loss = patch_loss + share * patch_term.to(self.device)
             dir_loss = dir_loss + share * directional_loss(global_embedding, image_source, target, source).to(self.device)

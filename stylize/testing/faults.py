@@ -5,7 +5,8 @@ the exit code, that stderr is one line (``stylize: error: ...``) naming the prob
 no traceback, that the protected files (the inputs) are byte for byte unchanged, and any
 case-specific check (e.g. "no run folder that looks complete"). :func:`run_case` runs a case in
 a subprocess (any interpreter and checkout: ``tools/dev/fault_sweep.py`` prints the table for the
-current code and for an older one) or in this process (the test suite's fast path).
+current code and for an older one) or in this process (the test suite's fast path). The cases
+themselves, grouped by class, are :data:`stylize.testing.fault_cases.CASES`.
 """
 
 from __future__ import annotations
@@ -15,16 +16,15 @@ import hashlib
 import io
 import json
 import os
-import signal
+import struct
 import subprocess
 import sys
 import zlib
-import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-__all__ = ["CASES", "FaultCase", "FaultOutcome", "run_case"]
+__all__ = ["DRAW_SMALL", "FaultCase", "FaultOutcome", "MESH_SMALL", "TRAINER", "run_case"]
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAINER = f"local-dir:{ROOT / 'tests' / 'assets' / 'clip' / 'trainer'}"
@@ -163,12 +163,22 @@ def _cube_obj(path: Path, scale: float = 1.0, stray: bool = False) -> Path:
 def _png_header(path: Path, width: int, height: int) -> Path:
     """A PNG whose header claims ``width x height`` but whose data is one tiny compressed row:
     a 'decompression bomb' that must be refused from the header alone."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
     return path
+
+
+def _score_with_weights(folder: Path, weights: bytes) -> list[str]:
+    """``stylize score`` argv whose CLIP weights file holds ``weights`` (a damaged checkpoint)."""
+    (folder / "w.pt").write_bytes(weights)
+    _small_png(folder / "a.png")
+    return ["score", "a.png", "a cat", "--clip", f"RN50:{folder / 'w.pt'}"]
 
 
 def _small_png(path: Path) -> Path:
@@ -193,7 +203,9 @@ def _fake_run(folder: Path, complete: bool) -> Path:
 
     run = folder / "run"
     run.mkdir()
-    NeuralStyleField(FieldConfig(width=8, depth=0, head_depth=0, n_frequencies=4), generator=torch.Generator()).save(run / "field.pt")
+    NeuralStyleField(FieldConfig(width=8, depth=0, head_depth=0, n_frequencies=4), generator=torch.Generator()).save(
+        run / "field.pt"
+    )
     _cube_obj(run / "mesh.obj")
     (run / "run.json").write_text(json.dumps({"kind": "mesh", "complete": complete, "input": {"path": str(folder / "in.obj")}}))
     _cube_obj(folder / "in.obj")
@@ -234,7 +246,9 @@ def _tampered_checkpoint(folder: Path) -> list[str]:
 def _local_dir_without_weights(folder: Path) -> list[str]:
     clip = folder / "clip"
     clip.mkdir()
-    (clip / "open_clip_config.json").write_text((ROOT / "tests" / "assets" / "clip" / "trainer" / "open_clip_config.json").read_text())
+    (clip / "open_clip_config.json").write_text(
+        (ROOT / "tests" / "assets" / "clip" / "trainer" / "open_clip_config.json").read_text()
+    )
     _cube_obj(folder / "in.obj")
     return ["mesh", "in.obj", "a red square", "--out", "run", *MESH_SMALL[:2], "--clip", f"local-dir:{clip}", "--no-progress"]
 
@@ -298,6 +312,7 @@ def _gltf_cube(folder: Path, buffer_uri: str, image_uri: str | None = None) -> P
 
 def _gltf_buffer_outside(uri: str, link: bool = False) -> Callable[[Path], list[str]]:
     """A .gltf whose buffer is read from outside its folder (by ``uri``, or a link planted inside)."""
+
     def setup(folder: Path) -> list[str]:
         _gltf_cube(folder, uri)
         if link:
@@ -361,136 +376,3 @@ def _worker_answers_every_bad_line(folder: Path) -> str | None:
     if len(errors) != len(WORKER_BAD_LINES):
         return f"{len(errors)} error events for {len(WORKER_BAD_LINES)} bad lines"
     return None
-
-
-CASES: list[FaultCase] = [
-    # --- data loss ---
-    FaultCase("mesh --out holding the input named mesh.obj", "data loss",
-              lambda f: [*(_cube_obj(f / "mesh.obj") and []), "mesh", "mesh.obj", "a cube", "--out", ".", *MESH_SMALL],
-              text="--out", protected=("mesh.obj",)),
-    FaultCase("mesh --overwrite with the input named mesh.obj", "data loss",
-              lambda f: [*(_cube_obj(f / "mesh.obj") and []), "mesh", "mesh.obj", "a cube", "--out", ".", "--overwrite",
-                         *MESH_SMALL], text="would overwrite the input", protected=("mesh.obj",)),
-    FaultCase("paint --init RUN/image.png --out RUN", "data loss",
-              lambda f: [*(((f / "run").mkdir() or _small_png(f / "run" / "image.png")) and []), "paint", "a red circle",
-                         "--init", "run/image.png", "--out", "run", "--preset", "smoke", "--clip", TRAINER, "--no-progress"],
-              text="--out", protected=("run/image.png",)),
-    FaultCase("draw --init RUN/drawing.svg --out RUN", "data loss",
-              lambda f: [*(((f / "run").mkdir() or _svg(f / "run" / "drawing.svg")) and []), "draw", "a red circle",
-                         "--init", "run/drawing.svg", "--out", "run", *DRAW_SMALL],
-              text="--out", protected=("run/drawing.svg",)),
-    FaultCase("apply RUN --out RUN", "data loss",
-              lambda f: [*(_fake_run(f, True) and []), "apply", "run", "in.obj", "--out", "run"],
-              text="--out", protected=("run/field.pt", "run/mesh.obj", "run/run.json")),
-    FaultCase("metrics.jsonl planted as a symbolic link", "data loss", _symlinked_metrics, text="--out",
-              protected=("elsewhere.txt",)),
-    FaultCase("local-dir CLIP folder without its weights", "data loss", _local_dir_without_weights, text="no weights file",
-              check=_no_complete_looking_run("run")),
-    FaultCase("two runs into one --out (a live lock)", "data loss", _locked_folder, text="in use by another run"),
-    FaultCase("a killed run's folder (run.json incomplete) reused by apply", "data loss",
-              lambda f: [*(_fake_run(f, False) and []), "apply", "run", "in.obj", "--out", "applied"],
-              text="did not finish", check=_no_complete_looking_run("applied")),
-    FaultCase("a killed run's folder baked", "data loss",
-              lambda f: [*(_fake_run(f, False) and []), "bake", "run"], text="did not finish"),
-    FaultCase("re-running into a folder holding an earlier run", "data loss", _earlier_run, text="already holds a run",
-              protected=("run/mesh_textured.json", "run/run.json")),
-    # --- tracebacks ---
-    FaultCase("--out is an existing file", "traceback",
-              lambda f: [*((f / "out.txt").write_text("x") and []), *(_cube_obj(f / "in.obj") and []), "mesh", "in.obj",
-                         "a cube", "--out", "out.txt", *MESH_SMALL], text="is a file", protected=("out.txt",)),
-    FaultCase("--set render_size=100000", "traceback",
-              lambda f: [*(_cube_obj(f / "in.obj") and []), "mesh", "in.obj", "a cube", *MESH_SMALL, "--set",
-                         "render_size=100000"], text="render_size"),
-    FaultCase("--views 100000", "traceback",
-              lambda f: [*(_cube_obj(f / "in.obj") and []), "mesh", "in.obj", "a cube", *MESH_SMALL, "--views", "100000"],
-              text="views.n_views"),
-    FaultCase("eval --size 100000", "traceback",
-              lambda f: [*(_cube_obj(f / "in.obj") and []), "eval", "in.obj", "a cube", "--judge", TRAINER, "--size", "100000"],
-              text="size"),
-    FaultCase("draw --final-scale 2000 (refused before training)", "traceback",
-              lambda f: ["draw", "a red circle", "--out", "run", *DRAW_SMALL, "--final-scale", "2000"], text="final_scale"),
-    FaultCase("a PNG header claiming 12000 x 12000 (score)", "traceback",
-              lambda f: [*(_png_header(f / "bomb.png", 12000, 12000) and []), "score", "bomb.png", "a cat", "--clip", TRAINER],
-              text="12000 x 12000"),
-    FaultCase("a decompression bomb as --init", "traceback",
-              lambda f: [*(_png_header(f / "bomb.png", 30000, 30000) and []), "paint", "a cat", "--init", "bomb.png",
-                         "--out", "run", "--preset", "smoke", "--clip", TRAINER, "--no-progress"], text="bomb.png"),
-    FaultCase("a tampered checkpoint on --resume", "traceback", _tampered_checkpoint, text="damaged"),
-    FaultCase("--seed 2**70", "traceback",
-              lambda f: [*(_cube_obj(f / "in.obj") and []), "mesh", "in.obj", "a cube", *MESH_SMALL, "--seed", str(2**70)],
-              text="seed"),
-    FaultCase("a mesh with 1e308 coordinates", "traceback",
-              lambda f: [*(_cube_obj(f / "huge.obj", 1e308) and []), "mesh", "huge.obj", "a cube", *MESH_SMALL],
-              text="too large", protected=("huge.obj",)),
-    FaultCase("a TOML nested 10000 deep", "traceback", _deep_toml, text="too deeply"),
-    FaultCase("a CLIP weights file the weights-only unpickler chokes on (IndexError)", "traceback",
-              lambda f: [*((f / "w.pt").write_bytes(b"\x80\x02.") and []), *(_small_png(f / "a.png") and []), "score", "a.png",
-                         "a cat", "--clip", f"RN50:{f / 'w.pt'}"], text="damaged or cut short"),
-    FaultCase("a CLIP weights file cut short (EOFError)", "traceback",
-              lambda f: [*((f / "w.pt").write_bytes(b"\x80\x02}q\x00(") and []), *(_small_png(f / "a.png") and []), "score",
-                         "a.png", "a cat", "--clip", f"RN50:{f / 'w.pt'}"], text="damaged or cut short"),
-    FaultCase("a .gltf with 200,000 nested arrays", "traceback",
-              lambda f: [*((f / "in.gltf").write_text('{"asset": {"version": "2.0"}, "x": ' + "[" * 200_000 + "]" * 200_000 + "}")
-                           and []), "mesh", "in.gltf", "a cube", *MESH_SMALL], text="nested too deeply"),
-    FaultCase('a .gltf with "extensionsRequired": 5', "traceback",
-              lambda f: [*((f / "in.gltf").write_text('{"asset": {"version": "2.0"}, "extensionsRequired": 5}') and []), "mesh",
-                         "in.gltf", "a cube", *MESH_SMALL], text="extensionsRequired"),
-    FaultCase("restyle --size 100000", "traceback",
-              lambda f: [*(_small_png(f / "a.png") and []), "restyle", "a.png", "a cat", "--size", "100000", "--clip", TRAINER],
-              text="size"),
-    FaultCase("paint --set log_every=0", "traceback",
-              lambda f: ["paint", "a cat", "--preset", "smoke", "--clip", TRAINER, "--set", "log_every=0", "--out", "run",
-                         "--no-progress"], text="log_every"),
-    FaultCase("--set views.radius=0", "traceback",
-              lambda f: [*(_cube_obj(f / "in.obj") and []), "mesh", "in.obj", "a cube", *MESH_SMALL, "--set", "views.radius=0"],
-              text="views.radius"),
-    FaultCase("--set field.width=100000", "traceback",
-              lambda f: [*(_cube_obj(f / "in.obj") and []), "mesh", "in.obj", "a cube", *MESH_SMALL, "--set",
-                         "field.width=100000"], text="field.width"),
-    # --- security ---
-    FaultCase("a pickle payload as ARCH:/file.pt", "security",
-              lambda f: [*(_pickle_weights(f / "evil.pt") and []), "score", *(_small_png(f / "a.png") and []), "a.png",
-                         "a cat", "--clip", f"RN50:{f / 'evil.pt'}"],
-              text="not a plain tensor checkpoint", check=lambda f: "payload ran" if (f / "pwned.txt").exists() else None),
-    FaultCase("a .gltf buffer URI climbing out of its folder (../)", "security", _gltf_buffer_outside("../cube.bin"),
-              text="climbs out of the asset's folder", check=_no_complete_looking_run("run")),
-    FaultCase("a .gltf buffer URI climbing out percent-encoded (%2e%2e/)", "security",
-              _gltf_buffer_outside("%2e%2e%2fcube.bin"), text="climbs out of the asset's folder",
-              check=_no_complete_looking_run("run")),
-    FaultCase("a .gltf buffer through a symbolic link out of its folder", "security",
-              _gltf_buffer_outside("linked.bin", link=True), text="climbs out of the asset's folder",
-              check=_no_complete_looking_run("run")),
-    FaultCase("a .gltf buffer URI naming an absolute file: path", "security",
-              lambda f: [*(_gltf_cube(f, f"file://{f / 'cube.bin'}") and []), "mesh", "asset/in.gltf", "a cube", "--out",
-                         "run", *MESH_SMALL], text="only relative file names", check=_no_complete_looking_run("run")),
-    FaultCase("a .gltf image (emissive) that is not a PNG or JPEG, baked", "security", _gltf_image_not_an_image,
-              text="is not a PNG or JPEG image", check=lambda f: "baked.glb written" if (f / "baked.glb").exists() else None),
-    # --- signals ---
-    FaultCase("SIGTERM to stylize batch", "signals", lambda f: [*(_paint_jobs(f) and []), "batch", "jobs.toml", "--out", "out"],
-              code=143, text="interrupted by SIGTERM", check=_nothing_staged_left, slow=True,
-              signal=(signal.SIGTERM, 15.0)),
-    FaultCase("Ctrl-C in the mesh best-of warm-up", "signals",
-              lambda f: [*(_cube_obj(f / "in.obj") and []), "mesh", "in.obj", "a cube", "--out", "run", *MESH_SMALL,
-                         "--iters", "100000", "--set", "best_of=2", "--set", "best_of_warmup=100000"],
-              code=130, text="interrupted by SIGINT", check=_interrupted_run("run"), slow=True,
-              signal=(signal.SIGINT, 25.0)),
-    # --- worker ---
-    FaultCase("stylize worker fed bad lines (deep JSON, list and object ids, a huge integer)", "worker",
-              lambda f: ["worker"], code=0, stdin="\n".join(WORKER_BAD_LINES) + "\n",
-              check=_worker_answers_every_bad_line),
-    # --- concurrency ---
-    FaultCase("a second batch into a busy --out", "concurrency", _batch_into_a_busy_out, text="in use by another batch",
-              check=lambda f: None if (f / "out" / ".partial" / "theirs").is_dir() else "the other batch's staging was removed"),
-    # --- cost ---
-    FaultCase("a 75-byte jobs file globbing /", "cost",
-              lambda f: [*((f / "jobs.toml").write_text('[[jobs]]\nkind = "mesh"\ninput = "/**"\nprompt = "a cube"\n') and []),
-                         "batch", "jobs.toml", "--out", "out"], text="looks through more than"),
-    FaultCase("a jobs file hashing /proc/self/pagemap", "cost",
-              lambda f: [*((f / "jobs.toml").write_text('[[jobs]]\nkind = "mesh"\ninput = "/proc/self/pagemap"\n'
-                                                        'prompt = "a cube"\n') and []),
-                         "batch", "jobs.toml", "--out", "out"], text="not a regular file"),
-    # --- silently wrong ---
-    FaultCase("a stray far-away triangle shrinks the mesh", "silent",
-              lambda f: [*(_cube_obj(f / "in.obj", stray=True) and []), "mesh", "in.obj", "a cube", "--out", "run", *MESH_SMALL],
-              code=0, text="covers only", slow=True),
-]

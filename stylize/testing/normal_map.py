@@ -44,8 +44,13 @@ class NormalMapError:
 
 
 def normal_map_error(
-    field: NeuralStyleField, vertices: np.ndarray, faces: np.ndarray, size: int = 512, render_size: int = 128,
-    levels: int = 3, azimuths: tuple[float, ...] = (0.0, 1.6, 3.2, 4.8),
+    field: NeuralStyleField,
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    size: int = 512,
+    render_size: int = 128,
+    levels: int = 3,
+    azimuths: tuple[float, ...] = (0.0, 1.6, 3.2, 4.8),
 ) -> NormalMapError:
     """See the module docstring. ``vertices`` are in the field's normalised frame."""
     vertices = np.asarray(vertices, dtype=np.float64)
@@ -86,6 +91,7 @@ def normal_map_error(
         plain, _ = shade_normals(renderer, low_v, low_f, low_n, views)
     both = ref_covered & map_covered
     return NormalMapError(
-        normal_mapped=float((mapped - reference).abs()[both].mean()), baseline=float((plain - reference).abs()[both].mean()),
+        normal_mapped=float((mapped - reference).abs()[both].mean()),
+        baseline=float((plain - reference).abs()[both].mean()),
         pixels=int(both.sum()),
     )

@@ -59,7 +59,13 @@ def _square(folder: Path) -> Path:
 
 
 def pattern_run(
-    mode: str, prompt: str, trainer: str, judge: ClipEngine, iters: int = 150, seed: int = 0, size: int = 64,
+    mode: str,
+    prompt: str,
+    trainer: str,
+    judge: ClipEngine,
+    iters: int = 150,
+    seed: int = 0,
+    size: int = 64,
     model_cache: ModelCache | None = None,
 ) -> PatternResult:
     """Stylize the 4-vertex square in ``mode`` towards ``prompt`` with ``trainer``; judge its front view."""

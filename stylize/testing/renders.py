@@ -21,20 +21,23 @@ Example:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
 from stylize.mesh.camera import (
-    CameraViews, camera_position_from_angles, generate_perspective_projection, generate_transformation_matrix,
+    CameraViews,
+    camera_position_from_angles,
+    generate_perspective_projection,
+    generate_transformation_matrix,
 )
 from stylize.mesh.geometry import make_cube, make_icosphere, normalize_vertices
-from stylize.mesh.renderer import composite_background, get_renderer
 from stylize.mesh.lighting import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
-from stylize.testing.shapes import COLOUR_RGB, COLOURS, PATTERN_SHARES, PATTERNS, SHAPES, ShapeBatch, sample_colours
+from stylize.mesh.renderer import composite_background, get_renderer
+from stylize.testing.shapes import COLOUR_RGB, COLOURS, PATTERN_SHARES, SHAPES, ShapeBatch, sample_colours
 
 __all__ = ["Primitive", "draw_renders", "make_primitive", "pattern_detail", "standard_primitives", "unseen_primitives"]
 
@@ -184,7 +187,9 @@ def _backgrounds(n: int, generator: torch.Generator, luminance: torch.Tensor, wh
     """``(n,)`` grey levels: white for a share, else light grey or dark. A light object keeps a
     white background (the pipelines' default: shading shows its outline, and it is what a white
     result is judged on) but never a light grey one; a dark object never a dark one."""
-    kind = torch.multinomial(torch.tensor([white, 0.7 * (1 - white), 0.3 * (1 - white)]), n, replacement=True, generator=generator)
+    kind = torch.multinomial(
+        torch.tensor([white, 0.7 * (1 - white), 0.3 * (1 - white)]), n, replacement=True, generator=generator
+    )
     level = torch.where(kind == 0, 1.0, torch.where(kind == 1, 0.7 + 0.25 * torch.rand(n, generator=generator),
                                                      0.1 + 0.25 * torch.rand(n, generator=generator)))  # fmt: skip
     level = torch.where((luminance > 0.8) & (level > 0.6) & (level < 1.0), 0.1 + 0.25 * torch.rand(n, generator=generator), level)
@@ -282,7 +287,8 @@ def draw_renders(
             shade = spherical_harmonic_lighting(out.pixel_normals(), lights[items])
             lit = (rgb * shade.unsqueeze(-1)).clamp(0, 1)
             images[items] = composite_background(lit, alpha, 0.0) + background[items].view(-1, 1, 1, 1) * (
-                1 - alpha.permute(0, 3, 1, 2))
+                1 - alpha.permute(0, 3, 1, 2)
+            )
     images = (images + 0.02 * torch.randn(images.shape, generator=g)).clamp(0, 1)
     shape = torch.tensor([primitives[keys[i]].shape for i in chosen.tolist()], dtype=torch.int64)
     return ShapeBatch(images=images, colour=colour, shape=shape, pattern=pattern, rgb=base)

@@ -8,7 +8,7 @@ whether the shape survived.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -19,7 +19,10 @@ __all__ = ["border_colour", "colour_captions", "colour_ranking", "disc_picture",
 
 
 def disc_picture(
-    size: int | tuple[int, int], centre: tuple[float, float] = (0.5, 0.5), radius: float = 0.3, colour: str = "red",
+    size: int | tuple[int, int],
+    centre: tuple[float, float] = (0.5, 0.5),
+    radius: float = 0.3,
+    colour: str = "red",
     background: tuple[float, float, float] = (1.0, 1.0, 1.0),
 ) -> Tensor:
     """A filled, antialiased disc on a plain background.
@@ -91,4 +94,4 @@ def colour_ranking(judge, image: Tensor, shape: str = "circle") -> list[tuple[st
     captions = colour_captions(shape)
     with torch.no_grad():
         sims = judge.score_texts(image[None].to(judge.device), captions).mean(dim=(0, 1))
-    return sorted(zip(captions, (float(s) for s in sims)), key=lambda pair: -pair[1])
+    return sorted(zip(captions, (float(s) for s in sims), strict=False), key=lambda pair: -pair[1])

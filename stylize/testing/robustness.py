@@ -20,8 +20,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -116,12 +117,14 @@ class RobustnessResult:
 
 
 @torch.no_grad()
-def judged_colour(judge: ClipEngine, mesh: LoadedMesh, noun: str, size: int = 64, views: CameraViews | None = None) -> tuple[str, dict[str, float]]:
+def judged_colour(
+    judge: ClipEngine, mesh: LoadedMesh, noun: str, size: int = 64, views: CameraViews | None = None
+) -> tuple[str, dict[str, float]]:
     """The colour whose ``"a {colour} {noun}"`` caption the judge ranks first for ``mesh``, and all scores."""
     captions = [f"a {colour} {noun}" for colour in COLOURS]
     images = render_mesh(mesh, views if views is not None else judge_views(), size, judge.device)
     scores = caption_scores(judge, images, captions)
-    by_colour = {colour: scores[caption] for colour, caption in zip(COLOURS, captions)}
+    by_colour = {colour: scores[caption] for colour, caption in zip(COLOURS, captions, strict=False)}
     return max(by_colour, key=by_colour.get), by_colour
 
 

@@ -39,7 +39,9 @@ class SoftShapes(nn.Module):
         ``forward()`` -> (population, 3, size, size) in [0, 1].
     """
 
-    def __init__(self, population: int = 12, size: int = 64, harmonics: int = 6, generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self, population: int = 12, size: int = 64, harmonics: int = 6, generator: torch.Generator | None = None
+    ) -> None:
         super().__init__()
         generator = generator if generator is not None else torch.Generator().manual_seed(0)
         self.size = size
@@ -59,7 +61,9 @@ class SoftShapes(nn.Module):
         dy = y[None] - centre[:, 1, None, None]
         distance = torch.sqrt(dx * dx + dy * dy + 1e-8)
         angle = self.orders[None, :, None, None] * torch.atan2(dy, dx)[:, None]
-        wobble = (self.outline[:, 0, :, None, None] * torch.cos(angle) + self.outline[:, 1, :, None, None] * torch.sin(angle)).sum(1)
+        wobble = (
+            self.outline[:, 0, :, None, None] * torch.cos(angle) + self.outline[:, 1, :, None, None] * torch.sin(angle)
+        ).sum(1)
         radius = (0.25 + 0.4 * torch.sigmoid(self.radius))[:, None, None] * torch.exp(0.6 * torch.tanh(wobble))
         coverage = torch.sigmoid((radius - distance) * (n / 1.5))[:, None]  # ~1.5 px soft edge
         return 1 - coverage + coverage * torch.sigmoid(self.colour)[:, :, None, None]

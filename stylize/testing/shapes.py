@@ -13,8 +13,8 @@ the mixtures an optimiser passes through) have a defined, graded caption too.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -131,13 +131,13 @@ class ShapeBatch:
     def __len__(self) -> int:
         return int(self.colour.shape[0])
 
-    def select(self, index: torch.Tensor) -> "ShapeBatch":
+    def select(self, index: torch.Tensor) -> ShapeBatch:
         """The pictures at ``index`` (B',) as a new batch."""
         return ShapeBatch(self.images[index], self.colour[index], self.shape[index], self.pattern[index],
                           None if self.rgb is None else self.rgb[index])  # fmt: skip
 
     @staticmethod
-    def cat(batches: "list[ShapeBatch]") -> "ShapeBatch":
+    def cat(batches: list[ShapeBatch]) -> ShapeBatch:
         """Concatenate batches (all with ``rgb`` or all without)."""
         rgb = None if any(b.rgb is None for b in batches) else torch.cat([b.rgb for b in batches])
         return ShapeBatch(*(torch.cat([getattr(b, k) for b in batches]) for k in ("images", "colour", "shape", "pattern")), rgb)
@@ -145,7 +145,7 @@ class ShapeBatch:
     def captions(self, with_pattern: bool = True) -> list[str]:
         return [
             caption(COLOURS[c], SHAPES[s], PATTERNS[p] if with_pattern else "plain")
-            for c, s, p in zip(self.colour.tolist(), self.shape.tolist(), self.pattern.tolist())
+            for c, s, p in zip(self.colour.tolist(), self.shape.tolist(), self.pattern.tolist(), strict=False)
         ]
 
     def full_index(self) -> torch.Tensor:
@@ -284,8 +284,10 @@ def draw_shapes(
     # Lighting: a dome normal for a 3D look, lit from a random upper direction.
     is_lit = (torch.rand(n, generator=g) < lit).view(-1, 1, 1, 1)
     nz = torch.sqrt((1 - (px**2 + py**2) * 0.8).clamp(min=0.05))
-    light = torch.nn.functional.normalize(torch.stack([_uniform(g, n, -1, 1), _uniform(g, n, -1, 0.3), _uniform(g, n, 0.6, 1.2)], -1), dim=-1)
-    lambert = (px * 0.6 * light[:, 0].view(-1, 1, 1) + py * 0.6 * light[:, 1].view(-1, 1, 1) + nz * light[:, 2].view(-1, 1, 1))
+    light = torch.nn.functional.normalize(
+        torch.stack([_uniform(g, n, -1, 1), _uniform(g, n, -1, 0.3), _uniform(g, n, 0.6, 1.2)], -1), dim=-1
+    )
+    lambert = px * 0.6 * light[:, 0].view(-1, 1, 1) + py * 0.6 * light[:, 1].view(-1, 1, 1) + nz * light[:, 2].view(-1, 1, 1)
     shade = (0.55 + 0.55 * lambert.clamp(0, 1)).unsqueeze(1)
     body = torch.where(is_lit, (body * shade).clamp(0, 1), body)
 

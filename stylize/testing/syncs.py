@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import traceback
 from collections import Counter
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 

@@ -50,8 +50,8 @@ from stylize.vector.initial import initial_scene
 from stylize.vector.palette import PaletteColors, resolve_palette, snap_to_palette
 from stylize.vector.renderer import get_renderer
 from stylize.vector.scene import Scene
-from stylize.vector.svg.write import save_svg
 from stylize.vector.style import StyleLoss, get_style_features
+from stylize.vector.svg.write import save_svg
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,10 @@ class _Drawing:
         return dataclasses.replace(self.scene, stroke_colors=self.stroke_choice(), fill_colors=self.fill_choice())
 
     def optimisers(self, config: DrawConfig) -> dict[str, torch.optim.Optimizer]:
-        groups = {"points": (self.scene.point_params(), config.lr_points), "widths": (self.scene.width_params(), config.lr_widths)}
+        groups = {
+            "points": (self.scene.point_params(), config.lr_points),
+            "widths": (self.scene.width_params(), config.lr_widths),
+        }
         if self.stroke_choice is None:
             groups["colors"] = (self.scene.color_params(), config.lr_colors)
         else:
@@ -248,7 +251,7 @@ class ClipDraw(Generator2D):
             total = total + clip_loss.detach()
             metrics["clip_loss"] = out.loss.detach()
             sims = [out.similarity_tensor(prompt) for prompt in c.prompts]
-            metrics.update({f"sim/{prompt}": sim for prompt, sim in zip(c.prompts, sims)})
+            metrics.update({f"sim/{prompt}": sim for prompt, sim in zip(c.prompts, sims, strict=False)})
             metrics["score"] = SCORE_SCALE * torch.stack(sims).mean()
         if self.style_loss is not None:
             with timer("style"):

@@ -11,7 +11,7 @@ device, and the target picture of a photo-to-sketch run where there is one).
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

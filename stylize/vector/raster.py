@@ -29,8 +29,8 @@ which holds the request checks, compositing and the registry of backends).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -197,8 +197,12 @@ def _thick_stroke_pairs(ax, ay, bx, by, piece_path, inner, margin, first_col, nu
     # Distance to a segment is convex, so its maximum over a rectangle is at a corner.
     farthest = _point_segment_distance(corners_x, corners_y, pax, pay, pbx, pby).amax(0)
     solid = farthest < inner[piece]
-    gap_x = (torch.maximum(left.to(ax.dtype) + 0.5 - torch.maximum(pax, pbx), torch.minimum(pax, pbx) - right.to(ax.dtype) - 0.5)).clamp(min=0)
-    gap_y = (torch.maximum(top.to(ax.dtype) + 0.5 - torch.maximum(pay, pby), torch.minimum(pay, pby) - bottom.to(ax.dtype) - 0.5)).clamp(min=0)
+    gap_x = (
+        torch.maximum(left.to(ax.dtype) + 0.5 - torch.maximum(pax, pbx), torch.minimum(pax, pbx) - right.to(ax.dtype) - 0.5)
+    ).clamp(min=0)
+    gap_y = (
+        torch.maximum(top.to(ax.dtype) + 0.5 - torch.maximum(pay, pby), torch.minimum(pay, pby) - bottom.to(ax.dtype) - 0.5)
+    ).clamp(min=0)
     reachable = torch.hypot(gap_x, gap_y) < margin[piece]
     path = piece_path[piece]
     num_tiles = tiles_x * ((height + tile - 1) // tile)
@@ -250,9 +254,13 @@ def _winding_inside(
     big = torch.finfo(ax.dtype).max
     nslots = fill_paths.numel()
     min_x = torch.full((nslots,), big, dtype=ax.dtype, device=device).scatter_reduce(0, piece_slot, torch.minimum(ax, bx), "amin")
-    max_x = torch.full((nslots,), -big, dtype=ax.dtype, device=device).scatter_reduce(0, piece_slot, torch.maximum(ax, bx), "amax")
+    max_x = torch.full((nslots,), -big, dtype=ax.dtype, device=device).scatter_reduce(
+        0, piece_slot, torch.maximum(ax, bx), "amax"
+    )
     min_y = torch.full((nslots,), big, dtype=ax.dtype, device=device).scatter_reduce(0, piece_slot, torch.minimum(ay, by), "amin")
-    max_y = torch.full((nslots,), -big, dtype=ax.dtype, device=device).scatter_reduce(0, piece_slot, torch.maximum(ay, by), "amax")
+    max_y = torch.full((nslots,), -big, dtype=ax.dtype, device=device).scatter_reduce(
+        0, piece_slot, torch.maximum(ay, by), "amax"
+    )
     # One pixel of slack so that every pixel within half a pixel of an edge is in the box.
     x0 = torch.floor(min_x - 1).clamp(0, width).long()
     x1 = torch.ceil(max_x + 1).clamp(0, width).long().clamp(min=x0)
@@ -410,7 +418,14 @@ def _rasterize(
         is_stroke_entry = packed.has_stroke[pair_path] & (stroke_distance_ < widths[pair_path] + 0.5)
         is_edge_entry = packed.has_fill[pair_path] & (distance < 0.5)
         solid_pixel = (packed.path_image[solid_path] * height + solid_y) * width + solid_x
-        keys = [torch.cat([pixel_index[is_stroke_entry] * num_layers + 2 * pair_path[is_stroke_entry] + 1, solid_pixel * num_layers + 2 * solid_path + 1])]
+        keys = [
+            torch.cat(
+                [
+                    pixel_index[is_stroke_entry] * num_layers + 2 * pair_path[is_stroke_entry] + 1,
+                    solid_pixel * num_layers + 2 * solid_path + 1,
+                ]
+            )
+        ]
         fill_keys, inside_values = [], []
         winding = _winding_inside(ax.detach(), ay.detach(), bx.detach(), by.detach(), piece_path, packed, width, height)
         if winding is not None:
@@ -443,7 +458,12 @@ def _rasterize(
         num_far = fill_key_tensor.shape[0] - (inside_values[0].shape[0] if inside_values else 0)
 
     entry_distance = torch.cat(
-        [stroke_distance_[is_stroke_entry], distance.new_full((solid_path.shape[0],), -_FAR), distance[is_edge_entry], distance.new_full((num_far,), _FAR)]
+        [
+            stroke_distance_[is_stroke_entry],
+            distance.new_full((solid_path.shape[0],), -_FAR),
+            distance[is_edge_entry],
+            distance.new_full((num_far,), _FAR),
+        ]
     )
     nearest = distance.new_full((num_fragments,), _FAR).scatter_reduce(0, fragment_of_entry, entry_distance, "amin")
 
@@ -471,7 +491,9 @@ def _rasterize(
     above = torch.exp(run_total_to_end[run_of_fragment] - running).to(dtype)
     contribution = color[:, :3] * (alpha * above)[:, None]
     run_color = torch.zeros(touched.shape[0], 3, dtype=dtype, device=device).index_add(0, run_of_fragment, contribution)
-    run_log_transmittance = torch.zeros(touched.shape[0], dtype=torch.float64, device=device).index_add(0, run_of_fragment, log_clear)
+    run_log_transmittance = torch.zeros(touched.shape[0], dtype=torch.float64, device=device).index_add(
+        0, run_of_fragment, log_clear
+    )
     premultiplied = premultiplied.index_put((touched,), run_color)
     log_transmittance = log_transmittance.index_put((touched,), run_log_transmittance)
     logger.debug("rasterized %d pieces, %d pixel tests, %d fragments", ax.shape[0], distance.shape[0], num_fragments)
@@ -544,7 +566,11 @@ class TorchVectorRenderer:
     name = "torch"
 
     def __init__(
-        self, piece_length: float = 4.0, flatness: float = 0.2, pieces_per_segment: int | None = None, max_pieces_per_segment: int = 64
+        self,
+        piece_length: float = 4.0,
+        flatness: float = 0.2,
+        pieces_per_segment: int | None = None,
+        max_pieces_per_segment: int = 64,
     ):
         self.options = {
             "piece_length": piece_length, "flatness": flatness,

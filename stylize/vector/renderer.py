@@ -18,7 +18,8 @@ Backends (:data:`VECTOR_RENDERERS`) import this module, never each other: ``"tor
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -77,7 +78,9 @@ def background_tensor(background, batch: int, height: int, width: int, dtype: to
         return value.reshape(1, height * width, 3).expand(batch, -1, -1).reshape(-1, 3)
     if value.shape == (batch, height, width, 3):
         return value.reshape(-1, 3)
-    raise ValueError(f"expected a background of shape (3,), ({height}, {width}, 3) or ({batch}, {height}, {width}, 3), got {tuple(value.shape)}")
+    raise ValueError(
+        f"expected a background of shape (3,), ({height}, {width}, 3) or ({batch}, {height}, {width}, 3), got {tuple(value.shape)}"
+    )
 
 
 def composite(rgba: Tensor, background) -> Tensor:

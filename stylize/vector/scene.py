@@ -22,14 +22,13 @@ Conventions (those of diffvg, so that CLIPDraw hyper-parameters carry over):
   own stroke.
 
 Lines and quadratic segments become exact cubics; rectangles, circles, ellipses, polygons and
-polylines become paths with the helpers below.
-"""
+polylines become paths with the helpers below."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import torch
 from torch import Tensor
@@ -101,7 +100,7 @@ def polyline_contour(vertices: Tensor | Sequence, closed: bool = False) -> Tenso
     ends = torch.roll(vertices, -1, dims=0) if closed else vertices[1:]
     starts = vertices if closed else vertices[:-1]
     pieces = []
-    for start, end in zip(starts, ends):
+    for start, end in zip(starts, ends, strict=False):
         pieces.append(start[None])
         pieces.append(line_to_cubic(start, end))
     if not closed:
@@ -184,6 +183,12 @@ def _check_contour(points: Tensor, closed: bool, where: str) -> int:
     return (count - 1) // 3
 
 
+def _expect_per_path(name: str, value: Tensor, num_paths: int, kind: str) -> None:
+    ok = value.is_floating_point() if kind == "float" else value.dtype == {"bool": torch.bool, "long": torch.long}[kind]
+    if tuple(value.shape) != (num_paths,) or not ok:
+        raise ValueError(f"expected {name} as a {kind} tensor of shape ({num_paths},), got {value.dtype} {tuple(value.shape)}")
+
+
 @dataclass(eq=False)
 class Scene:
     """All paths of a drawing as packed tensors.
@@ -245,17 +250,14 @@ class Scene:
             if tuple(value.shape) != (num_paths, 4):
                 raise ValueError(f"expected {name} of shape ({num_paths}, 4), got {tuple(value.shape)}")
         for name in ("has_stroke", "has_fill", "evenodd"):
-            value = getattr(self, name)
-            if tuple(value.shape) != (num_paths,) or value.dtype != torch.bool:
-                raise ValueError(f"expected {name} as a bool tensor of shape ({num_paths},), got {value.dtype} {tuple(value.shape)}")
+            _expect_per_path(name, getattr(self, name), num_paths, "bool")
         num_contours = self.contour_point_counts.shape[0]
         for name in ("contour_closed", "contour_path"):
             if tuple(getattr(self, name).shape) != (num_contours,):
                 raise ValueError(f"expected {name} of shape ({num_contours},), got {tuple(getattr(self, name).shape)}")
         if int(self.contour_point_counts.sum()) != self.points.shape[0]:
-            raise ValueError(
-                f"contour_point_counts sum to {int(self.contour_point_counts.sum())} but points has {self.points.shape[0]} rows"
-            )
+            total = int(self.contour_point_counts.sum())
+            raise ValueError(f"contour_point_counts sum to {total} but points has {self.points.shape[0]} rows")
         if num_contours and (self.contour_path.min() < 0 or self.contour_path.max() >= num_paths):
             raise ValueError(f"contour_path must index paths 0..{num_paths - 1}")
         if num_contours and bool((self.contour_path[1:] < self.contour_path[:-1]).any()):
@@ -282,14 +284,11 @@ class Scene:
     def _check_styles(self, num_paths: int) -> None:
         for name, choices in (("stroke_caps", LINECAPS), ("stroke_joins", LINEJOINS)):
             value = getattr(self, name)
-            if tuple(value.shape) != (num_paths,) or value.dtype != torch.long:
-                raise ValueError(f"expected {name} as a long tensor of shape ({num_paths},), got {value.dtype} {tuple(value.shape)}")
+            _expect_per_path(name, value, num_paths, "long")
             if value.numel() and (int(value.min()) < 0 or int(value.max()) >= len(choices)):
                 raise ValueError(f"expected {name} to index {choices}, got values {sorted(set(value.tolist()))}")
         for name in ("miter_limits", "opacities"):
-            value = getattr(self, name)
-            if tuple(value.shape) != (num_paths,) or not value.is_floating_point():
-                raise ValueError(f"expected {name} as a float tensor of shape ({num_paths},), got {value.dtype} {tuple(value.shape)}")
+            _expect_per_path(name, getattr(self, name), num_paths, "float")
         if not bool((self.miter_limits >= 1).all()) or not bool(((self.opacities >= 0) & (self.opacities <= 1)).all()):
             raise ValueError("expected miter_limits >= 1 and opacities in [0, 1]")
 
@@ -308,7 +307,7 @@ class Scene:
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         requires_grad: bool = False,
-    ) -> "Scene":
+    ) -> Scene:
         """Pack :class:`VectorPath` objects into a scene (copies the values; leaves are new).
 
         Args:
@@ -326,15 +325,15 @@ class Scene:
             if path.fill_rule not in FILL_RULES:
                 raise ValueError(f"path {path_index}: expected fill_rule in {FILL_RULES}, got {path.fill_rule!r}")
             if path.linecap not in LINECAPS or path.linejoin not in LINEJOINS:
-                raise ValueError(
-                    f"path {path_index}: expected linecap in {LINECAPS} and linejoin in {LINEJOINS}, got {path.linecap!r} and {path.linejoin!r}"
-                )
+                got = f"got {path.linecap!r} and {path.linejoin!r}"
+                raise ValueError(f"path {path_index}: expected linecap in {LINECAPS} and linejoin in {LINEJOINS}, {got}")
             if not (float(path.miter_limit) >= 1 and 0 <= float(path.opacity) <= 1):
-                raise ValueError(f"path {path_index}: expected miter_limit >= 1 and opacity in [0, 1], got {path.miter_limit} and {path.opacity}")
+                got = f"got {path.miter_limit} and {path.opacity}"
+                raise ValueError(f"path {path_index}: expected miter_limit >= 1 and opacity in [0, 1], {got}")
             flags = path.closed_flags()
             if not path.contours or len(flags) != len(path.contours):
                 raise ValueError(f"path {path_index}: expected >= 1 contour and one closed flag per contour")
-            for contour, closed in zip(path.contours, flags):
+            for contour, closed in zip(path.contours, flags, strict=False):
                 contour = _as_points(contour, f"path {path_index} contour").detach().to(dtype=dtype, device="cpu")
                 _check_contour(contour, closed, f"path {path_index}")
                 points.append(contour)
@@ -373,7 +372,7 @@ class Scene:
         scene = scene.to(device=device) if device is not None else scene
         return scene.requires_grad_(requires_grad)
 
-    def _replace(self, **tensors: Tensor) -> "Scene":
+    def _replace(self, **tensors: Tensor) -> Scene:
         values = {name: getattr(self, name) for name in self._tensor_names()}
         values.update(tensors)
         return Scene(**values)
@@ -387,7 +386,7 @@ class Scene:
         )  # fmt: skip
 
     # ------------------------------------------------------------------ parameters
-    def requires_grad_(self, requires_grad: bool = True) -> "Scene":
+    def requires_grad_(self, requires_grad: bool = True) -> Scene:
         """Set ``requires_grad`` on points, widths and colours in place; returns self."""
         for tensor in self.parameters():
             tensor.requires_grad_(requires_grad)
@@ -414,7 +413,7 @@ class Scene:
         return {"points": self.point_params(), "widths": self.width_params(), "colors": self.color_params()}
 
     @torch.no_grad()
-    def clamp_(self, min_width: float = 1.0, max_width: float = 50.0) -> "Scene":
+    def clamp_(self, min_width: float = 1.0, max_width: float = 50.0) -> Scene:
         """Clamp widths to [min_width, max_width] and colours to [0, 1] in place (after a step)."""
         self.stroke_widths.clamp_(min_width, max_width)
         self.stroke_colors.clamp_(0.0, 1.0)
@@ -422,15 +421,17 @@ class Scene:
         return self
 
     # ------------------------------------------------------------------ copies
-    def detach(self) -> "Scene":
+    def detach(self) -> Scene:
         """A scene sharing storage with this one but cut from the autograd graph."""
-        return self._replace(**{name: getattr(self, name).detach() for name in ("points", "stroke_widths", "stroke_colors", "fill_colors")})
+        return self._replace(
+            **{name: getattr(self, name).detach() for name in ("points", "stroke_widths", "stroke_colors", "fill_colors")}
+        )
 
-    def clone(self) -> "Scene":
+    def clone(self) -> Scene:
         """A deep copy of every tensor (gradients flow back to this scene's tensors)."""
         return self._replace(**{name: getattr(self, name).clone() for name in self._tensor_names()})
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "Scene":
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Scene:
         """Move to ``device`` and cast the float tensors to ``dtype``."""
         moved = {}
         for name in self._tensor_names():
@@ -439,7 +440,7 @@ class Scene:
             moved[name] = tensor.to(device=device, dtype=dtype if (dtype is not None and float_tensor) else None)
         return Scene(**moved)
 
-    def scaled(self, factor: float) -> "Scene":
+    def scaled(self, factor: float) -> Scene:
         """The scene with points and widths multiplied by ``factor`` (for a larger final render).
 
         The result is differentiable with respect to this scene's tensors.

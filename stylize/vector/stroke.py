@@ -87,8 +87,16 @@ def _tangents(control: Tensor, t: Tensor) -> Tensor:
     p0, p1, p2, p3 = control.unbind(1)
     derivative = (s * s)[:, None] * (p1 - p0) + (2 * s * t)[:, None] * (p2 - p1) + (t * t)[:, None] * (p3 - p2)
     # A control point on its end point leaves the derivative zero there: take the next one.
-    at_start = torch.where(((p1 - p0).norm(dim=-1) > _DEGENERATE)[:, None], p1 - p0, torch.where(((p2 - p0).norm(dim=-1) > _DEGENERATE)[:, None], p2 - p0, p3 - p0))
-    at_end = torch.where(((p3 - p2).norm(dim=-1) > _DEGENERATE)[:, None], p3 - p2, torch.where(((p3 - p1).norm(dim=-1) > _DEGENERATE)[:, None], p3 - p1, p3 - p0))
+    at_start = torch.where(
+        ((p1 - p0).norm(dim=-1) > _DEGENERATE)[:, None],
+        p1 - p0,
+        torch.where(((p2 - p0).norm(dim=-1) > _DEGENERATE)[:, None], p2 - p0, p3 - p0),
+    )
+    at_end = torch.where(
+        ((p3 - p2).norm(dim=-1) > _DEGENERATE)[:, None],
+        p3 - p2,
+        torch.where(((p3 - p1).norm(dim=-1) > _DEGENERATE)[:, None], p3 - p1, p3 - p0),
+    )
     derivative = torch.where((t <= 0)[:, None], at_start, derivative)
     return torch.where((t >= 1)[:, None], at_end, derivative)
 
@@ -139,8 +147,14 @@ def stroke_ends(
         first_piece = torch.cumsum(pieces, 0) - pieces  # of each segment
         # Neighbour piece across each end (-1: none, an end of an open contour).
         prev_segment, next_segment = segment_previous[segment], segment_next[segment]
-        prev_piece = torch.where(local > 0, rows - 1, torch.where(prev_segment >= 0, first_piece[prev_segment.clamp(min=0)] + pieces[prev_segment.clamp(min=0)] - 1, -1))
-        next_piece = torch.where(local < count - 1, rows + 1, torch.where(next_segment >= 0, first_piece[next_segment.clamp(min=0)], -1))
+        prev_piece = torch.where(
+            local > 0,
+            rows - 1,
+            torch.where(prev_segment >= 0, first_piece[prev_segment.clamp(min=0)] + pieces[prev_segment.clamp(min=0)] - 1, -1),
+        )
+        next_piece = torch.where(
+            local < count - 1, rows + 1, torch.where(next_segment >= 0, first_piece[next_segment.clamp(min=0)], -1)
+        )
         interior_start, interior_end = local > 0, local < count - 1
     x_axis = torch.tensor([1.0, 0.0], dtype=dtype, device=device)
     chord = torch.stack([bx - ax, by - ay], dim=-1)
@@ -167,7 +181,10 @@ def stroke_ends(
         has_neighbour = torch.stack([prev_piece >= 0, next_piece >= 0], dim=1)
         interior = torch.stack([interior_start, interior_end], dim=1)
         degenerate_here = chord_degenerate[rows][:, None].expand(-1, 2)
-        degenerate_there = torch.stack([chord_degenerate[prev_piece.clamp(min=0)], chord_degenerate[next_piece.clamp(min=0)]], dim=1) & has_neighbour
+        degenerate_there = (
+            torch.stack([chord_degenerate[prev_piece.clamp(min=0)], chord_degenerate[next_piece.clamp(min=0)]], dim=1)
+            & has_neighbour
+        )
         smooth = cos_turn.detach() > math.cos(_SMOOTH_TURN)
         join_kind = torch.tensor([_JOIN_KIND[index] for index in range(len(LINEJOINS))], device=device)[joins[path]]
         join_kind = join_kind[:, None].expand(-1, 2)

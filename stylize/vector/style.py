@@ -22,7 +22,7 @@ Feature extractors (:mod:`stylize.engine.features`) are picked by name from :dat
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from stylize.registry import Registry
 
 logger = logging.getLogger(__name__)
+
 
 def _vgg16(clip_model=None, pretrained: bool = True) -> nn.Module:
     from stylize.engine.features import VggFeatures  # imported when a style image needs it
@@ -110,7 +111,11 @@ class StyleLoss(nn.Module):
     """
 
     def __init__(
-        self, style_image: Tensor, features: Callable[[Tensor], list[Tensor]], samples: int = 1024, seed: int = 0,
+        self,
+        style_image: Tensor,
+        features: Callable[[Tensor], list[Tensor]],
+        samples: int = 1024,
+        seed: int = 0,
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()

@@ -63,5 +63,3 @@ def scene(blender, tmp_path, monkeypatch):
     # A cancelled job's folder goes once the warm worker has stopped it (at its next step).
     assert importlib.import_module(f"{blender.module}.tasks").WORKER.wait_idle(120), "the worker never ended a job"
     assert not list(tmp_path.glob("stylize-blender-*")), "a job folder was left behind"
-
-

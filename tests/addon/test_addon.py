@@ -205,7 +205,9 @@ def test_colour_only_result_adds_no_shape_key_and_removes_an_earlier_one(blender
 def test_result_for_another_vertex_count_is_refused(blender, scene):
     mesh_data = _installed(blender, "mesh_data")
     installed_jobs, installed_exchange = _installed(blender, "jobs"), _installed(blender, "exchange")
-    wrong = installed_exchange.MeshResult(colors=np.zeros((3, 3), np.float32), positions=np.zeros((3, 3)), changed=np.ones(3, bool))
+    wrong = installed_exchange.MeshResult(
+        colors=np.zeros((3, 3), np.float32), positions=np.zeros((3, 3)), changed=np.ones(3, bool)
+    )
     with pytest.raises(installed_jobs.JobError, match="was it edited"):
         mesh_data.apply_mesh_result(scene, wrong, displace=True)
     _assert_untouched(scene, _positions(scene.data))
@@ -429,5 +431,10 @@ def test_unset_operator_properties_take_the_panel_values(blender, scene):
     settings, group = bpy.types.STYLIZE_OT_stylize_mesh.settings(operator, bpy.context)
     assert (settings.prompt, settings.seed) == ("a red circle", 2)
     assert (settings.negative_prompt, settings.preset, settings.iterations, settings.displace, group) == (
-        "a mess", "paper", 40, False, "Top")
+        "a mess",
+        "paper",
+        40,
+        False,
+        "Top",
+    )
     assert settings.device == "cpu" and settings.clip == [TRAINER_CLIP]

@@ -64,9 +64,14 @@ def material_fingerprint(material) -> dict:
         return tuple(v) if hasattr(v, "__len__") and not isinstance(v, str) else v
 
     return {
-        "nodes": sorted((n.name, n.bl_idname, n.label, tuple(n.location), n.mute,
-                         tuple((s.identifier, value(s)) for s in n.inputs)) for n in tree.nodes),  # fmt: skip
-        "links": sorted((l.from_node.name, l.from_socket.identifier, l.to_node.name, l.to_socket.identifier) for l in tree.links),
+        "nodes": sorted(
+            (n.name, n.bl_idname, n.label, tuple(n.location), n.mute, tuple((s.identifier, value(s)) for s in n.inputs))
+            for n in tree.nodes
+        ),  # fmt: skip
+        "links": sorted(
+            (link.from_node.name, link.from_socket.identifier, link.to_node.name, link.to_socket.identifier)
+            for link in tree.links
+        ),
         "custom": sorted(material.keys()),
         "active": tree.nodes.active.name if tree.nodes.active else None,
     }
@@ -452,7 +457,9 @@ def test_surface_texture_with_normal_map_end_to_end(blender, scene):
     settings = bpy.context.scene.stylize
     settings.texture, settings.normal_map, settings.texture_size = "SURFACE", True, "256"
     try:
-        assert bpy.ops.stylize.stylize_mesh("EXEC_DEFAULT", prompt=PROMPT, preset="smoke", iterations=1, seed=SEED) == {"FINISHED"}
+        assert bpy.ops.stylize.stylize_mesh("EXEC_DEFAULT", prompt=PROMPT, preset="smoke", iterations=1, seed=SEED) == {
+            "FINISHED"
+        }
     finally:
         settings.texture, settings.normal_map = "VERTEX", False
     mesh = scene.data

@@ -161,7 +161,9 @@ def test_textured_look_travels_as_an_obj_the_toolkit_reads_in_order(tmp_path):
 def test_colour_look_travels_as_obj_vertex_colours(tmp_path):
     vertices, faces = _mesh_with_loose_vertex()
     colors = np.random.default_rng(1).random((len(vertices), 3))
-    exchange = mesh_exchange.write_obj(tmp_path / "input.obj", vertices, faces, None, mesh_exchange.SourceLook("attribute", colors=colors))
+    exchange = mesh_exchange.write_obj(
+        tmp_path / "input.obj", vertices, faces, None, mesh_exchange.SourceLook("attribute", colors=colors)
+    )
     loaded = load_mesh(tmp_path / "input.obj", normalize=False)
     assert np.array_equal(loaded.vertices, vertices[exchange.used])
     np.testing.assert_allclose(loaded.colors, colors[exchange.used], atol=2e-3)  # 8-bit on the way

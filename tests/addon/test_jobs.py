@@ -41,13 +41,16 @@ def _wait(job, seconds: float = 20.0) -> jobs.JobUpdate:
 
 
 def test_poll_reads_steps_and_done(tmp_path):
-    job = _fake_worker(tmp_path, """
+    job = _fake_worker(
+        tmp_path,
+        """
 print("a warning that is not JSON")
 for i in range(1, 4):
     print(json.dumps({"event": "step", "step": i, "total": 3, "loss": 1.0 / i, "score": 0.1 * i}), flush=True)
 print('{"not": "an event"}')
 print(json.dumps({"event": "done", "out": "/somewhere", "status": "finished"}))
-""")
+""",
+    )
     update = _wait(job)
     assert update.state == jobs.DONE and update.step == 3 and update.total == 3
     assert update.score == pytest.approx(0.3) and update.fraction == 1.0
@@ -56,10 +59,13 @@ print(json.dumps({"event": "done", "out": "/somewhere", "status": "finished"}))
 
 
 def test_progress_shows_while_running(tmp_path):
-    job = _fake_worker(tmp_path, """
+    job = _fake_worker(
+        tmp_path,
+        """
 print(json.dumps({"event": "step", "step": 1, "total": 4, "loss": 2.0, "score": 0.25}), flush=True)
 time.sleep(30)
-""")
+""",
+    )
     try:
         deadline = time.monotonic() + 20
         while jobs.poll_job(job).step == 0 and time.monotonic() < deadline:
@@ -73,12 +79,15 @@ time.sleep(30)
 
 
 def test_worker_error_line_becomes_the_message(tmp_path):
-    job = _fake_worker(tmp_path, """
+    job = _fake_worker(
+        tmp_path,
+        """
 print(json.dumps({"event": "step", "step": 1, "total": 9, "loss": 1.0, "score": 0.0}), flush=True)
 print("some log line", file=sys.stderr)
 print("stylize: error: local-dir:/x: open_clip_config.json not found", file=sys.stderr)
 sys.exit(2)
-""")
+""",
+    )
     update = _wait(job)
     assert update.state == jobs.FAILED and update.message == "local-dir:/x: open_clip_config.json not found"
 
@@ -130,7 +139,7 @@ def test_mesh_argv_is_a_list_with_the_prompt_as_one_argument(tmp_path):
                                     iterations=5, seed=4, displace=False, device="cpu", clip=["A:x", "local-dir:/m"])  # fmt: skip
     argv = jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", settings, mask_path=tmp_path / "m.npy")
     assert argv[:6] == ["/py", "-m", "stylize", "mesh", str(tmp_path / "in.obj"), 'a "vase"; rm -rf ~']
-    pairs = list(zip(argv, argv[1:]))
+    pairs = list(zip(argv, argv[1:], strict=False))
     for pair in [("--out", str(tmp_path / "run")), ("--preset", "smoke"), ("--iters", "5"), ("--seed", "4"),
                  ("--device", "cpu"), ("--progress", "json"), ("--set", "target_vertices=0"),
                  ("--set", "field.geometry=false"), ("--negative", "blurry"), ("--clip", "A:x"),
@@ -145,7 +154,7 @@ def test_draw_argv(tmp_path):
     settings = jobs.DrawJobSettings(prompt="a fox", preset="smoke", iterations=3, paths=8, seed=1, clip=["A:x"])
     argv = jobs.draw_argv("/py", tmp_path / "run", settings)
     assert argv[:5] == ["/py", "-m", "stylize", "draw", "a fox"]
-    assert ("--paths", "8") in list(zip(argv, argv[1:])) and argv[argv.index("--progress") + 1] == "json"
+    assert ("--paths", "8") in list(zip(argv, argv[1:], strict=False)) and argv[argv.index("--progress") + 1] == "json"
 
 
 def test_clip_specs_and_worker_env():
@@ -213,7 +222,14 @@ def test_addon_argv_parses_with_the_toolkits_own_parser(tmp_path):
     assert config.field.geometry is False and config.target_vertices == 0 and config.output.turntable_frames == 1
     draw = _parse_with_the_toolkit(jobs.draw_argv("/py", tmp_path / "run", jobs.DrawJobSettings(
         prompt="a fox", preset="smoke", iterations=3, paths=8, device="cpu")))  # fmt: skip
-    assert (draw.command, draw.prompt, draw.preset, draw.paths, draw.iters, draw.device) == ("draw", "a fox", "smoke", 8, 3, "cpu")
+    assert (draw.command, draw.prompt, draw.preset, draw.paths, draw.iters, draw.device) == (
+        "draw",
+        "a fox",
+        "smoke",
+        8,
+        3,
+        "cpu",
+    )
 
 
 def test_preview_throttle_caps_the_time_blender_spends_showing():
@@ -398,7 +414,7 @@ def test_batch_folder_parses_with_the_toolkit_and_maps_results_back(tmp_path):
 
 def test_mesh_argv_asks_for_previews():
     args = jobs.mesh_args("in.obj", "run", jobs.MeshJobSettings(prompt="x", preview_every=7))
-    assert ("--set", "preview_every=7") in list(zip(args, args[1:]))
+    assert ("--set", "preview_every=7") in list(zip(args, args[1:], strict=False))
     assert not any("preview_every" in a for a in jobs.mesh_args("in.obj", "run", jobs.MeshJobSettings(prompt="x")))
 
 
@@ -406,14 +422,16 @@ def test_best_of_becomes_the_toolkits_option(tmp_path):
     args = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run",
                                                   jobs.MeshJobSettings(prompt="x", best_of=3)))  # fmt: skip
     assert args.best_of == 3
-    plain = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", jobs.MeshJobSettings(prompt="x")))
+    plain = _parse_with_the_toolkit(
+        jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", jobs.MeshJobSettings(prompt="x"))
+    )
     assert plain.best_of is None
 
 
 def test_texture_settings_become_the_toolkits_options(tmp_path):
     surface = jobs.MeshJobSettings(prompt="x", texture="surface", normal_map=True, texture_size=256)
     args = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", surface))
-    assert (args.field_mode, args.normal_map, args.bake_size) == ("texture", True, 256) and not surface.shape_key
+    assert (args.field_mode, args.normal_map, args.bake_size) == ("surface", True, 256) and not surface.shape_key
     baked = jobs.MeshJobSettings(prompt="x", texture="bake", displace=False, normal_map=True)
     args = _parse_with_the_toolkit(jobs.mesh_argv("/py", tmp_path / "in.obj", tmp_path / "run", baked))
     assert args.bake is True and args.normal_map is None and args.bake_size is None  # no relief to map

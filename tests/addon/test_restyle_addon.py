@@ -86,7 +86,11 @@ def test_look_falls_back_to_the_colour_attribute_then_the_material_colour(blende
     mesh.materials.append(material)
     found = look.object_look(scene)
     assert "Base Color of Paint" in found.origin
-    np.testing.assert_allclose(found.colors, np.tile(_installed(blender, "mesh_data").linear_to_srgb(np.array([0.2, 0.05, 0.6])), (len(mesh.vertices), 1)), atol=1e-6)
+    np.testing.assert_allclose(
+        found.colors,
+        np.tile(_installed(blender, "mesh_data").linear_to_srgb(np.array([0.2, 0.05, 0.6])), (len(mesh.vertices), 1)),
+        atol=1e-6,
+    )
 
 
 def test_two_textures_are_refused_with_a_clear_error(blender, scene):
@@ -102,7 +106,9 @@ def test_restyling_a_result_goes_on_from_it(blender, scene):
     mesh_data, look = _installed(blender, "mesh_data"), _installed(blender, "source_look")
     count = len(scene.data.vertices)
     colors = np.random.default_rng(4).random((count, 3)).astype(np.float32)
-    result = _installed(blender, "exchange").MeshResult(colors=colors, positions=np.zeros((count, 3)), changed=np.ones(count, bool))
+    result = _installed(blender, "exchange").MeshResult(
+        colors=colors, positions=np.zeros((count, 3)), changed=np.ones(count, bool)
+    )
     mesh_data.apply_mesh_result(scene, result, displace=False)
     found = look.object_look(scene)
     assert found.origin == "the earlier result's colours"

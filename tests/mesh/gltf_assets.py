@@ -139,8 +139,13 @@ def scene_document(twin: bool = False, images_external: bool = False,
         "scenes": [{"nodes": [0, 2] if twin else [0]}],
         "nodes": nodes,
         "meshes": [
-            {"name": "Body", "primitives": [{"attributes": quad_a, "indices": indices_a, "material": 0},
-                                            {"attributes": quad_b, "indices": indices_b, "material": 0}]},
+            {
+                "name": "Body",
+                "primitives": [
+                    {"attributes": quad_a, "indices": indices_a, "material": 0},
+                    {"attributes": quad_b, "indices": indices_b, "material": 0},
+                ],
+            },
             {"name": "Cap", "primitives": [{"attributes": tetra, "material": 1}]},
         ],  # fmt: skip
         "materials": MATERIALS,
@@ -174,7 +179,7 @@ def write_scene(folder: Path, kind: str = "glb", twin: bool = False, uv_tile: tu
     document, binary, external = scene_document(twin, images_external=True, uv_tile=uv_tile)
     if kind == "gltf-embedded":  # everything inline as base64 data: URIs
         document["buffers"][0]["uri"] = "data:application/octet-stream;base64," + base64.b64encode(binary).decode()
-        for image, raw in zip(document["images"], external.values()):
+        for image, raw in zip(document["images"], external.values(), strict=False):
             image["uri"] = "data:image/png;base64," + base64.b64encode(raw).decode()
         path = folder / "scene.gltf"
         path.write_text(json.dumps(document))

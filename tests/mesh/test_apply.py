@@ -14,8 +14,15 @@ from stylize.cli import main
 from stylize.mesh.geometry import make_icosphere
 from stylize.mesh.io import load_mesh, save_mesh
 
-SETTINGS = {"iters": 4, "render_size": 32, "output.turntable_frames": 2, "output.preview_views": 2,
-            "output.preview_size": 32, "output.score_size": 32, "output.turntable_size": 32}
+SETTINGS = {
+    "iters": 4,
+    "render_size": 32,
+    "output.turntable_frames": 2,
+    "output.preview_views": 2,
+    "output.preview_size": 32,
+    "output.score_size": 32,
+    "output.turntable_size": 32,
+}
 
 
 @pytest.fixture(scope="module")

@@ -155,6 +155,19 @@ def test_stylize_mesh_bake_option_writes_mesh_textured_glb(tiny_clip_spec, tmp_p
     # The textured mesh shows the run's colours: sample it where the run's vertices are.
     coloured = load_mesh(out / "mesh.ply", normalize=False)
     baked_colors = load_mesh(out / "mesh_textured.glb", normalize=False)
-    lookup = {tuple(np.round(p, 4)): c for p, c in zip(coloured.file_vertices, coloured.colors)}
+    lookup = {tuple(np.round(p, 4)): c for p, c in zip(coloured.file_vertices, coloured.colors, strict=False)}
     expected = np.array([lookup[tuple(np.round(p, 4))] for p in baked_colors.file_vertices])
     assert np.abs(baked_colors.colors - expected).mean() <= 0.03
+
+
+def test_a_bake_too_big_for_this_machine_is_refused_before_any_work(tmp_path, monkeypatch):
+    # The largest size allowed (16384) used to run for minutes and end in MemoryError.
+    import stylize.config
+    from stylize.mesh.bake import estimate_bake_bytes
+
+    monkeypatch.setattr(stylize.config, "physical_memory_bytes", lambda: 24 * 2**30)
+    assert estimate_bake_bytes(16384, 0, 3) > 24 * 2**30 > estimate_bake_bytes(8192, 14, 3)
+    vertices, faces = make_icosphere(1)
+    with pytest.raises(InputError, match=r"a 16384 px bake would need about \d+ GiB, more than this machine's 24 GiB"):
+        bake_mesh(vertices, faces, np.full((len(vertices), 3), 0.5), tmp_path / "huge.glb", size=16384)
+    assert not (tmp_path / "huge.glb").exists()

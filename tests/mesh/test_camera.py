@@ -51,9 +51,7 @@ def test_look_at_from_front_is_identity_rotation():
 
 def test_look_at_from_side_matches_hand_computation():
     # z = (1,0,0); x = up x z = (0,0,-1); y = z x x = (0,1,0); t = -pos @ R = (0,0,-2).
-    transform = generate_transformation_matrix(
-        torch.tensor([2.0, 0.0, 0.0]), torch.zeros(3), torch.tensor([0.0, 1.0, 0.0])
-    )
+    transform = generate_transformation_matrix(torch.tensor([2.0, 0.0, 0.0]), torch.zeros(3), torch.tensor([0.0, 1.0, 0.0]))
     expected = torch.tensor([[[0.0, 0, 1], [0, 1, 0], [-1, 0, 0], [0, 0, -2]]])
     torch.testing.assert_close(transform, expected)
     # The origin lands 2 units in front of the camera, on its -z axis.

@@ -17,8 +17,15 @@ from stylize.mesh.field import NeuralStyleField
 from stylize.mesh.geometry import make_icosphere
 from stylize.mesh.io import load_mesh, save_mesh
 
-SMOKE = {"iters": 3, "render_size": 32, "output.turntable_frames": 2, "output.preview_views": 2, "output.preview_size": 32,
-         "output.score_size": 32, "output.turntable_size": 32}
+SMOKE = {
+    "iters": 3,
+    "render_size": 32,
+    "output.turntable_frames": 2,
+    "output.preview_views": 2,
+    "output.preview_size": 32,
+    "output.score_size": 32,
+    "output.turntable_size": 32,
+}
 
 
 # --- load_mask -------------------------------------------------------------------------------
@@ -117,8 +124,14 @@ def _digest(path) -> str:
 def test_weight_zero_vertices_are_unchanged_bit_for_bit_in_every_output(name, sphere_files, tiny_clip_spec, tmp_path):
     folder, weights = sphere_files
     before = _digest(folder / name)
-    result = api.stylize_mesh(folder / name, "a red circle", out=tmp_path / "run", preset="smoke",
-                              overrides={"clip": [tiny_clip_spec], **SMOKE}, mask=folder / "mask.npy")
+    result = api.stylize_mesh(
+        folder / name,
+        "a red circle",
+        out=tmp_path / "run",
+        preset="smoke",
+        overrides={"clip": [tiny_clip_spec], **SMOKE},
+        mask=folder / "mask.npy",
+    )
     assert _digest(folder / name) == before
     source = load_mesh(folder / name, normalize=False)
     keep, moved = weights == 0, weights > 0
@@ -129,8 +142,11 @@ def test_weight_zero_vertices_are_unchanged_bit_for_bit_in_every_output(name, sp
     assert np.abs(result.colors[moved] - expected_colors[moved]).max() > 0.05
     assert np.abs(result.vertices[moved] - source.file_vertices[moved]).max() > 1e-4
     # Each format holds the input's own values at its precision: PLY and GLB float32, OBJ 8 decimals.
-    stored = {"mesh.ply": lambda x: x.astype(np.float32), "mesh.glb": lambda x: x.astype(np.float32),
-              "mesh.obj": lambda x: np.round(x, 8)}
+    stored = {
+        "mesh.ply": lambda x: x.astype(np.float32),
+        "mesh.glb": lambda x: x.astype(np.float32),
+        "mesh.obj": lambda x: np.round(x, 8),
+    }
     for output, as_stored in stored.items():
         written = load_mesh(tmp_path / "run" / output, normalize=False)
         assert np.array_equal(written.file_vertices[keep], as_stored(source.file_vertices[keep])), output
@@ -158,8 +174,21 @@ def test_cli_mask_errors_exit_2_and_write_nothing(sphere_files, tiny_clip_spec, 
     folder, _ = sphere_files
     np.save(tmp_path / "short.npy", np.ones(5, dtype=np.float32))
     out = tmp_path / "out"
-    code = main(["mesh", str(folder / "plain.obj"), "a cat", "--preset", "smoke", "--clip", tiny_clip_spec,
-                 "--mask", str(tmp_path / "short.npy"), "--out", str(out)])
+    code = main(
+        [
+            "mesh",
+            str(folder / "plain.obj"),
+            "a cat",
+            "--preset",
+            "smoke",
+            "--clip",
+            tiny_clip_spec,
+            "--mask",
+            str(tmp_path / "short.npy"),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "short.npy" in err[0] and "expected 162 per-vertex weights" in err[0]

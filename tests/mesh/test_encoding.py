@@ -58,8 +58,15 @@ def test_bad_input():
 
 
 def _texture_field(seed: int = 0, **config) -> NeuralStyleField:
-    settings = {"mode": "texture", "plane_resolutions": [8, 32], "plane_features": 2, "plane_width": 16,
-                "head_depth": 1, "progressive": False, **config}
+    settings = {
+        "mode": "texture",
+        "plane_resolutions": [8, 32],
+        "plane_features": 2,
+        "plane_width": 16,
+        "head_depth": 1,
+        "progressive": False,
+        **config,
+    }
     config = FieldConfig(**settings)
     return NeuralStyleField(config, generator=torch.Generator().manual_seed(seed))
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -11,7 +9,7 @@ import torch
 from stylize.errors import InputError
 from stylize.mesh.config import FieldConfig
 from stylize.mesh.field import NeuralStyleField, load_field, progressive_mask
-from stylize.mesh.geometry import Normalization, make_cube, make_icosphere, vertex_normals
+from stylize.mesh.geometry import Normalization, make_icosphere, vertex_normals
 
 SMALL = FieldConfig(width=32, depth=2, head_depth=1, n_frequencies=16)
 
@@ -25,7 +23,7 @@ def test_paper_architecture_shapes_and_zero_init():
     field = NeuralStyleField(FieldConfig(), generator=torch.Generator().manual_seed(0))
     assert field.trunk[0].in_features == 3 + 2 * 256 == 515
     linears = [m for m in field.trunk if isinstance(m, torch.nn.Linear)]
-    assert [l.out_features for l in linears] == [256] * 5
+    assert [layer.out_features for layer in linears] == [256] * 5
     assert len([m for m in field.trunk if isinstance(m, torch.nn.ReLU)]) == 5
     assert field.colour_head[-1].out_features == 3 and field.displacement_head[-1].out_features == 1
     assert len([m for m in field.colour_head if isinstance(m, torch.nn.Linear)]) == 3
@@ -40,7 +38,9 @@ def test_fourier_rows_sorted_by_norm_and_sigma():
     assert field.fourier_basis.shape == (3, 4096)
     assert bool((norms[1:] >= norms[:-1]).all())
     assert abs(float(field.fourier_basis.std()) - 5.0) < 0.2
-    sorted_cols = NeuralStyleField(FieldConfig(n_frequencies=64, sort_frequencies=True), generator=torch.Generator().manual_seed(1))
+    sorted_cols = NeuralStyleField(
+        FieldConfig(n_frequencies=64, sort_frequencies=True), generator=torch.Generator().manual_seed(1)
+    )
     col_norms = sorted_cols.fourier_basis.norm(dim=0)
     assert bool((col_norms[1:] >= col_norms[:-1]).all())
 
@@ -64,8 +64,10 @@ def test_encoding_masks_frequencies_at_start():
 
 
 def test_displacement_never_exceeds_bound_and_follows_normals():
-    field = NeuralStyleField(FieldConfig(width=32, depth=1, head_depth=1, n_frequencies=8, max_displacement=0.05),
-                             generator=torch.Generator().manual_seed(0))
+    field = NeuralStyleField(
+        FieldConfig(width=32, depth=1, head_depth=1, n_frequencies=8, max_displacement=0.05),
+        generator=torch.Generator().manual_seed(0),
+    )
     with torch.no_grad():
         field.displacement_head[-1].weight.normal_(0, 1000.0)
         field.displacement_head[-1].bias.fill_(50.0)
@@ -122,7 +124,7 @@ def test_load_field_rejects_bad_files(tmp_path):
 def test_same_generator_same_field():
     a = NeuralStyleField(SMALL, generator=torch.Generator().manual_seed(7))
     b = NeuralStyleField(SMALL, generator=torch.Generator().manual_seed(7))
-    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=False):
         assert torch.equal(x, y), name
 
 

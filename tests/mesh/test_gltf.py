@@ -20,8 +20,23 @@ from stylize.mesh.io import load_mesh, save_mesh
 from stylize.mesh.texture import linear_to_srgb
 
 from .gltf_assets import (
-    CHILD_MATRIX, METAL, PAINTED, QUAD, QUAD_FACES, QUAD_UV, ROOT_TRS, TETRA, TETRA_UV, TWIN_TRS, _Buffer, apply,
-    glb_bytes, png_bytes, scene_document, world_matrices, write_scene,
+    CHILD_MATRIX,
+    METAL,
+    PAINTED,
+    QUAD,
+    QUAD_FACES,
+    QUAD_UV,
+    ROOT_TRS,
+    TETRA,
+    TETRA_UV,
+    TWIN_TRS,
+    _Buffer,
+    apply,
+    glb_bytes,
+    png_bytes,
+    scene_document,
+    world_matrices,
+    write_scene,
 )  # fmt: skip
 
 
@@ -347,11 +362,13 @@ def _bad_cases():
     def draco(tmp_path):
         def change(document, binary):
             document["extensionsUsed"] = document["extensionsRequired"] = ["KHR_draco_mesh_compression"]
+
         return _bad_glb(tmp_path, change)
 
     def meshopt(tmp_path):
         def change(document, binary):
             document["extensionsUsed"] = document["extensionsRequired"] = ["EXT_meshopt_compression"]
+
         return _bad_glb(tmp_path, change)
 
     def huge_accessor(tmp_path):
@@ -359,6 +376,7 @@ def _bad_cases():
             accessor = document["accessors"][document["meshes"][1]["primitives"][0]["attributes"]["TEXCOORD_0"]]
             accessor.pop("bufferView")
             accessor["count"] = 10**12  # would be 12 TB of zeros
+
         return _bad_glb(tmp_path, change)
 
     def bad_index(tmp_path):
@@ -367,11 +385,13 @@ def _bad_cases():
             view = document["bufferViews"][document["accessors"][document["meshes"][0]["primitives"][0]["indices"]]["bufferView"]]
             data[view["byteOffset"] : view["byteOffset"] + 2] = struct.pack("<H", 999)
             return bytes(data)
+
         return _bad_glb(tmp_path, change)
 
     def cycle(tmp_path):
         def change(document, binary):
             document["nodes"][1]["children"] = [0]
+
         return _bad_glb(tmp_path, change)
 
     return [
@@ -431,7 +451,12 @@ def test_buffer_uris_that_climb_out_of_the_folder_are_refused(tmp_path):
     outside.mkdir()
     asset = _external_scene(tmp_path / "asset", "scene.bin")
     (outside / "secret.bin").write_bytes((tmp_path / "asset" / "scene.bin").read_bytes())  # a readable target
-    for uri in ("../outside/secret.bin", "%2e%2e/outside/secret.bin", "%2E%2E%2Foutside%2Fsecret.bin", "sub/../../outside/secret.bin"):
+    for uri in (
+        "../outside/secret.bin",
+        "%2e%2e/outside/secret.bin",
+        "%2E%2E%2Foutside%2Fsecret.bin",
+        "sub/../../outside/secret.bin",
+    ):
         _external_scene(tmp_path / "asset", uri)
         with pytest.raises(InputError, match="climbs out of the asset's folder") as info:
             load_mesh(asset)
@@ -440,8 +465,14 @@ def test_buffer_uris_that_climb_out_of_the_folder_are_refused(tmp_path):
     _external_scene(tmp_path / "asset", "link.bin")
     with pytest.raises(InputError, match="climbs out of the asset's folder"):
         load_mesh(asset)
-    for uri in (str(outside / "secret.bin"), f"file://{outside / 'secret.bin'}", "file:secret.bin", "http://example.com/a.bin",
-                "//server/share/a.bin", "C:/secret.bin"):
+    for uri in (
+        str(outside / "secret.bin"),
+        f"file://{outside / 'secret.bin'}",
+        "file:secret.bin",
+        "http://example.com/a.bin",
+        "//server/share/a.bin",
+        "C:/secret.bin",
+    ):
         _external_scene(tmp_path / "asset", uri)
         with pytest.raises(InputError, match="only relative file names|not a relative file name"):
             load_mesh(asset)

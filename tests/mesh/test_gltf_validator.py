@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import struct
 
+import gltf_validation
 import numpy as np
 import pytest
 from gltf_validation import INSTALL, assert_valid, describe, require_validator, validate_gltf
 
-import gltf_validation
 from stylize.mesh.bake import bake_mesh
 from stylize.mesh.geometry import make_icosphere
 from stylize.mesh.gltf.write import write_scene_glb

@@ -108,9 +108,7 @@ def test_normalisation_matches_text2mesh_and_inverts(tmp_path, shuffled_sphere):
 
 
 def test_repair_counts_and_one_warning(caplog):
-    vertices = np.array(
-        [[0, 0, 0], [1, 0, 0], [0, 1, 0], [np.nan, 0, 0], [5, 5, 5], [2, 0, 0], [0, 0, 1]], dtype=float
-    )
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [np.nan, 0, 0], [5, 5, 5], [2, 0, 0], [0, 0, 1]], dtype=float)
     faces = np.array(
         [
             [0, 1, 2],  # fine

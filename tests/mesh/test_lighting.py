@@ -30,8 +30,17 @@ def test_mixed_terms_match_hand_computation():
     x, y, z = 0.48, 0.6, 0.64
     basis = spherical_harmonic_basis(torch.tensor([x, y, z]))
     expected = torch.tensor(
-        [0.2821, 0.4886 * x, 0.4886 * z, 0.4886 * y, 1.0925 * x * y, 1.0925 * y * z,
-         0.9462 * z * z - 0.3154, 0.7725 * x * z, 0.3863 * (x * x - y * y)]
+        [
+            0.2821,
+            0.4886 * x,
+            0.4886 * z,
+            0.4886 * y,
+            1.0925 * x * y,
+            1.0925 * y * z,
+            0.9462 * z * z - 0.3154,
+            0.7725 * x * z,
+            0.3863 * (x * x - y * y),
+        ]
     )
     torch.testing.assert_close(basis, expected)
 
@@ -72,4 +81,6 @@ def test_fast_lighting_equals_basis_dot_lights():
     lights = torch.randn(3, 9, generator=generator, dtype=torch.float64)
     reference = (spherical_harmonic_basis(normals) * lights[:, None, None, :]).sum(-1)
     torch.testing.assert_close(spherical_harmonic_lighting(normals, lights), reference)
-    torch.testing.assert_close(spherical_harmonic_lighting(normals, lights[0]), (spherical_harmonic_basis(normals) * lights[0]).sum(-1))
+    torch.testing.assert_close(
+        spherical_harmonic_lighting(normals, lights[0]), (spherical_harmonic_basis(normals) * lights[0]).sum(-1)
+    )

@@ -18,13 +18,19 @@ from stylize.mesh.config import FieldConfig
 from stylize.mesh.field import NeuralStyleField, load_field
 from stylize.mesh.geometry import make_icosphere, vertex_normals
 from stylize.mesh.gltf.glb import read_glb
+from stylize.mesh.kinds import FIELD_KINDS, FieldKind, VertexField, get_field_kind
+from stylize.mesh.lighting import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
 from stylize.mesh.material import (
-    MATERIALS, TEXTURE_SLOTS, Channel, DiffuseMaterial, Material, encode_map, get_material,
+    MATERIALS,
+    TEXTURE_SLOTS,
+    Channel,
+    DiffuseMaterial,
+    Material,
+    encode_map,
+    get_material,
 )  # fmt: skip
 from stylize.mesh.renderer import get_renderer
-from stylize.mesh.lighting import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
 from stylize.mesh.shading import render_shaded
-from stylize.mesh.kinds import FIELD_KINDS, FieldKind, VertexField, get_field_kind
 from stylize.mesh.surface import StyledMesh
 
 ROUGHNESS_START = 0.7

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from stylize.mesh.camera import index_vertices_by_faces, orbit_views, prepare_vertices
+from stylize.mesh.camera import index_vertices_by_faces, orbit_views
 from stylize.mesh.raster import TorchMeshRenderer, dibr_rasterization, rasterize_face_index
 from stylize.mesh.renderer import MeshRenderer, RenderResult, get_renderer
 
@@ -117,7 +117,7 @@ def test_back_faces_are_culled():
 
 def test_linear_function_is_reproduced_exactly():
     generator = torch.Generator().manual_seed(0)
-    image = (torch.rand(1, 6, 3, 2, generator=generator, dtype=torch.float64) * 2 - 1)
+    image = torch.rand(1, 6, 3, 2, generator=generator, dtype=torch.float64) * 2 - 1
     a, b, c = 0.7, -1.3, 0.25
     features = (a * image[..., 0] + b * image[..., 1] + c).unsqueeze(-1)
     z = torch.rand(1, 6, 3, generator=generator, dtype=torch.float64) - 3

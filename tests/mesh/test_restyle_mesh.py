@@ -48,7 +48,9 @@ def _restyle(path, prompt, cache, **options):
 
 def _judged(judge, path, result) -> str:
     mesh = load_mesh(path, normalize=True)
-    return judged_colour(judge, LoadedMesh(mesh.vertices, mesh.faces, result.colors.astype(np.float32), mesh.normalization), "circle")[0]
+    return judged_colour(
+        judge, LoadedMesh(mesh.vertices, mesh.faces, result.colors.astype(np.float32), mesh.normalization), "circle"
+    )[0]
 
 
 def test_source_implies_the_inputs_colours_and_is_a_setting():

@@ -17,8 +17,17 @@ from stylize.mesh.geometry import make_icosphere
 from stylize.mesh.io import save_mesh
 from stylize.mesh.resume import load_checkpoint, resumed_config
 
-SETTINGS = {"iters": 6, "checkpoint_every": 2, "log_every": 1, "render_size": 32, "output.turntable_frames": 2,
-            "output.preview_views": 2, "output.preview_size": 32, "output.score_size": 32, "output.turntable_size": 32}
+SETTINGS = {
+    "iters": 6,
+    "checkpoint_every": 2,
+    "log_every": 1,
+    "render_size": 32,
+    "output.turntable_frames": 2,
+    "output.preview_views": 2,
+    "output.preview_size": 32,
+    "output.score_size": 32,
+    "output.turntable_size": 32,
+}
 
 
 class Crash(RuntimeError):
@@ -203,7 +212,9 @@ def test_absolute_paths_change_only_existing_relative_paths(tmp_path, monkeypatc
     assert absolute_spec("ViT-B-32:w.pt") == f"ViT-B-32:{tmp_path / 'w.pt'}"
     for unchanged in ("ViT-B-32:openai", "hf-hub:org/name", "local-dir:missing", "local-dir:/abs/clip", "RN50:random"):
         assert absolute_spec(unchanged) == unchanged
-    draw = absolute_paths(DrawConfig(style="style.png", palette="#ff0000,#00ff00", init="", clip=["local-dir:clip"], judge=["x:y"]))
+    draw = absolute_paths(
+        DrawConfig(style="style.png", palette="#ff0000,#00ff00", init="", clip=["local-dir:clip"], judge=["x:y"])
+    )
     assert (draw.style, draw.palette, draw.init) == (str(tmp_path / "style.png"), "#ff0000,#00ff00", "")
     assert draw.clip == [f"local-dir:{tmp_path / 'clip'}"] and draw.judge == ["x:y"]
     mesh = absolute_paths(Text2MeshConfig(image_prompts=["style.png", "gone.png"]))

@@ -66,9 +66,9 @@ def test_joint_step_gives_each_run_what_its_own_step_gives(tiny_clip_spec, cache
     for _ in range(2):
         expected = [run.step() for run in alone]
         records = joint_step(together)
-        for record, reference in zip(records, expected):
+        for record, reference in zip(records, expected, strict=False):
             assert record.loss == pytest.approx(reference.loss, rel=1e-5, abs=1e-6)
-    for run, reference in zip(together, alone):
+    for run, reference in zip(together, alone, strict=False):
         for name, value in reference.field.state_dict().items():
             torch.testing.assert_close(run.field.state_dict()[name], value, atol=1e-6, rtol=1e-4)
 

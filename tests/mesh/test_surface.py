@@ -136,7 +136,7 @@ def test_apply_and_bake_a_surface_run_with_a_normal_map(tmp_path, tiny_clip_spec
     assert sidecar["bake"]["exact"] is True and sidecar["bake"]["normal_map"] is True
     # The normal-mapped GLB keeps the input geometry (the relief is in the map).
     positions_accessor = document["accessors"][primitive["attributes"]["POSITION"]]
-    assert max(abs(a - b) for a, b in zip(positions_accessor["max"], vertices.max(0))) < 1e-5
+    assert max(abs(a - b) for a, b in zip(positions_accessor["max"], vertices.max(0), strict=False)) < 1e-5
     applied = api.apply_field(tmp_path / "run", tmp_path / "ball.obj", tmp_path / "applied", bake=True, bake_size=64)
     assert "mesh_textured.glb" in applied.files and "textures/base_color.png" in applied.files
     with pytest.raises(Exception, match="run folder"):
@@ -251,3 +251,13 @@ def test_the_judge_sees_a_pattern_in_surface_mode_that_vertex_mode_cannot_hold()
                for mode in ("vertex", "surface")}  # fmt: skip
     assert margins["surface"] > 0 > margins["vertex"], margins
     assert margins["surface"] > margins["vertex"] + 15.0, margins
+
+
+def test_a_normal_map_without_displacement_is_a_config_error_not_a_traceback_after_training():
+    # It used to train, then fail in the normal-map bake (autograd through a displacement that
+    # was never computed).
+    from stylize.errors import InputError
+    from stylize.mesh.config import resolve_mesh_config
+
+    with pytest.raises(InputError, match="output.normal_map.*field.geometry is false"):
+        resolve_mesh_config("a red circle", "smoke", None, {"output.normal_map": True, "field.geometry": False})

@@ -61,8 +61,12 @@ def test_sphere_turns_blue_for_the_judge(meshes, cache, tmp_path):
     views = orbit_views([0.0, 2.0, 4.0], [0.3])
     before = caption_scores(judge, render_mesh(source, views, 64), captions)
     result = api.stylize_mesh(
-        meshes / "sphere.ply", "a blue circle", out=None, preset="smoke",
-        overrides={"clip": [trainer], "iters": 20, "loss.n_local_augs": 1}, model_cache=cache,
+        meshes / "sphere.ply",
+        "a blue circle",
+        out=None,
+        preset="smoke",
+        overrides={"clip": [trainer], "iters": 20, "loss.n_local_augs": 1},
+        model_cache=cache,
     )
     after = caption_scores(judge, render_mesh(_stylized_mesh(result, source), views, 64), captions)
     assert after["a blue circle"] > before["a blue circle"] + 0.02, (before, after)
@@ -84,8 +88,12 @@ def test_cube_seen_from_the_front_turns_red(meshes, cache):
     view = orbit_views([math.pi / 2], [0.0])
     before = caption_scores(judge, render_mesh(source, view, 64), captions)
     result = api.stylize_mesh(
-        meshes / "cube.obj", "a red square", out=None, preset="smoke",
-        overrides={"clip": [trainer], "iters": 20, "loss.n_local_augs": 1, **front}, model_cache=cache,
+        meshes / "cube.obj",
+        "a red square",
+        out=None,
+        preset="smoke",
+        overrides={"clip": [trainer], "iters": 20, "loss.n_local_augs": 1, **front},
+        model_cache=cache,
     )
     after = caption_scores(judge, render_mesh(_stylized_mesh(result, source), view, 64), captions)
     assert after["a red square"] > before["a red square"] + 0.02, (before, after)
@@ -102,13 +110,26 @@ def _digest(path: Path) -> str:
 def test_run_folder_outputs_reload_keep_size_and_field_reproduces(meshes, tiny_clip_spec, cache, tmp_path):
     before = _digest(meshes / "sphere.ply")
     result = api.stylize_mesh(
-        meshes / "sphere.ply", "a blue circle", out=tmp_path / "run", preset="smoke",
-        overrides={"clip": [tiny_clip_spec], "iters": 6, "field.max_displacement": 0.05}, model_cache=cache,
+        meshes / "sphere.ply",
+        "a blue circle",
+        out=tmp_path / "run",
+        preset="smoke",
+        overrides={"clip": [tiny_clip_spec], "iters": 6, "field.max_displacement": 0.05},
+        model_cache=cache,
     )
     assert _digest(meshes / "sphere.ply") == before  # the input is never modified
     names = {p.name for p in (tmp_path / "run").iterdir()}
-    assert {"mesh.glb", "mesh.ply", "mesh.obj", "field.pt", "config.toml", "run.json", "metrics.jsonl",
-            "preview.png", "turntable.gif"} <= names
+    assert {
+        "mesh.glb",
+        "mesh.ply",
+        "mesh.obj",
+        "field.pt",
+        "config.toml",
+        "run.json",
+        "metrics.jsonl",
+        "preview.png",
+        "turntable.gif",
+    } <= names
     assert not [n for n in names if n.endswith(".tmp") or ".tmp." in n]
     source = load_mesh(meshes / "sphere.ply")
     original = source.original_vertices()
@@ -143,8 +164,12 @@ def test_run_folder_outputs_reload_keep_size_and_field_reproduces(meshes, tiny_c
 def test_same_seed_same_outputs_different_seed_differs(meshes, tiny_clip_spec, cache):
     def go(seed):
         return api.stylize_mesh(
-            meshes / "cube.obj", "a red square", out=None, preset="smoke",
-            overrides={"clip": [tiny_clip_spec], "iters": 4, "seed": seed}, model_cache=cache,
+            meshes / "cube.obj",
+            "a red square",
+            out=None,
+            preset="smoke",
+            overrides={"clip": [tiny_clip_spec], "iters": 4, "seed": seed},
+            model_cache=cache,
         )
 
     first, second, other = go(1), go(1), go(2)
@@ -195,8 +220,13 @@ def test_ctrl_c_saves_what_exists(meshes, tiny_clip_spec, cache, tmp_path):
 
     with pytest.raises(Interrupted) as stopped:  # saved, then re-raised so a script's loop stops too
         api.stylize_mesh(
-            meshes / "cube.obj", "a red square", out=tmp_path / "run", preset="smoke",
-            overrides={"clip": [tiny_clip_spec], "iters": 50}, on_step=interrupt, model_cache=cache,
+            meshes / "cube.obj",
+            "a red square",
+            out=tmp_path / "run",
+            preset="smoke",
+            overrides={"clip": [tiny_clip_spec], "iters": 50},
+            on_step=interrupt,
+            model_cache=cache,
         )
     result = stopped.value.result
     assert result.status == "interrupted" and result.iterations == 3

@@ -6,8 +6,8 @@ import json
 
 import pytest
 import torch
-
 from generation_helpers import test_clip_specs
+
 from stylize.config import resolve_config
 from stylize.errors import InputError
 from stylize.painting import get_image

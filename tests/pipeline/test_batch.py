@@ -4,7 +4,6 @@ executors (in-process, two processes, Ray), the summary table and contact sheet.
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import random
 import shutil
@@ -75,8 +74,18 @@ prompt = "a red square"
 """
 
 # What must be the same bytes whichever executor ran the job (run.json holds timings).
-COMPARED = ("mesh.glb", "mesh.ply", "mesh.obj", "field.pt", "drawing.svg", "drawing.png", "image.png", "preview.png",
-            "turntable.gif", "progress.gif")
+COMPARED = (
+    "mesh.glb",
+    "mesh.ply",
+    "mesh.obj",
+    "field.pt",
+    "drawing.svg",
+    "drawing.png",
+    "image.png",
+    "preview.png",
+    "turntable.gif",
+    "progress.gif",
+)
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +174,7 @@ def test_summary_table_and_contact_sheet(local_run):
     table = format_table(result.entries).splitlines()
     assert table[0].split()[:6] == ["id", "kind", "name", "status", "score", "seconds"]
     assert len(table) == 2 + len(result.entries)
-    for entry, line in zip(result.entries, table[2:]):
+    for entry, line in zip(result.entries, table[2:], strict=False):
         assert line.startswith(entry["id"]) and entry["status"] in line
     assert "not found" in table[-1] and f"{result.entries[0]['score']:.3f}" in table[2]
     with Image.open(out / "contact_sheet.png") as sheet:
@@ -191,7 +200,7 @@ def test_resume_does_no_work(local_run, tmp_path, monkeypatch, capsys):
     for kind in ("mesh", "draw", "paint"):
         _patch_runner(monkeypatch, kind, lambda job, *rest, **kw: calls.append(job.id) or {})
     jobs = first.parent / "jobs.toml"
-    jobs.with_name("ok.toml").write_text(jobs.read_text().split("[[jobs]]\nkind = \"mesh\"\nname = \"lost\"")[0])
+    jobs.with_name("ok.toml").write_text(jobs.read_text().split('[[jobs]]\nkind = "mesh"\nname = "lost"')[0])
     code = main(["batch", str(jobs.with_name("ok.toml")), "--out", str(out), "--resume", "--no-progress"])
     assert code == 0 and calls == []
     printed = capsys.readouterr().out.strip().splitlines()

@@ -33,7 +33,10 @@ def _write(tmp_path: Path, text: str, name: str = "jobs.toml") -> Path:
 
 
 def test_defaults_apply_per_kind_and_globs_expand_in_sorted_order(tmp_path, meshes):
-    jobs = load_jobs(_write(tmp_path, f"""
+    jobs = load_jobs(
+        _write(
+            tmp_path,
+            f"""
 [defaults]
 clip = "{CLIP}"
 iters = 7
@@ -56,7 +59,9 @@ kind = "draw"
 prompt = ["a blue square", "a blue star"]
 negative = "a mess"
 iters = 2
-"""))
+""",
+        )
+    )
     assert [job.kind for job in jobs] == ["mesh", "mesh", "draw"]
     ball, cube, drawing = jobs
     assert ball.input == str(meshes / "a_ball.obj") and cube.input == str(meshes / "b_cube.obj")
@@ -69,7 +74,7 @@ iters = 2
     assert ball.id != cube.id and ball.id.startswith("mesh-") and drawing.id.startswith("draw-")
 
 
-def _one(tmp_path: Path, job: str, name: str = "jobs.toml") -> "object":
+def _one(tmp_path: Path, job: str, name: str = "jobs.toml") -> object:
     (job_,) = load_jobs(_write(tmp_path, f'[defaults]\nclip = "{CLIP}"\npreset = "smoke"\n[[jobs]]\n{job}\n', name))
     return job_
 
@@ -80,7 +85,10 @@ def test_identity_is_content_not_names_order_or_device(tmp_path, meshes):
     other = tmp_path / "elsewhere"
     other.mkdir()
     shutil.copy(meshes / "b_cube.obj", other / "renamed.obj")
-    jobs = load_jobs(_write(other, f"""
+    jobs = load_jobs(
+        _write(
+            other,
+            f"""
 [[jobs]]
 kind = "draw"
 prompt = "a red circle"
@@ -92,7 +100,9 @@ prompt = "a red circle"
 clip = "{CLIP}"
 preset = "smoke"
 device = "auto"   # the smoke preset says cpu
-"""))
+""",
+        )
+    )
     assert jobs[1].id == base.id and jobs[1].seed == base.seed and jobs[1].config["seed"] == base.seed
     changed = {
         "prompt": 'kind = "mesh"\ninput = "meshes/b_cube.obj"\nprompt = "a blue circle"',
@@ -111,13 +121,16 @@ device = "auto"   # the smoke preset says cpu
 def test_relative_paths_are_relative_to_the_jobs_file(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "style.png").write_bytes(b"not read while parsing")
-    job = _one(tmp_path / "sub", f'kind = "draw"\nprompt = "a cat"\nstyle = "style.png"\njudge = "local-dir:clips/j@0.5"')
+    job = _one(tmp_path / "sub", 'kind = "draw"\nprompt = "a cat"\nstyle = "style.png"\njudge = "local-dir:clips/j@0.5"')
     assert job.config["style"] == str(tmp_path / "sub" / "style.png")
     assert job.config["judge"] == [f"local-dir:{tmp_path / 'sub' / 'clips' / 'j'}@0.5"]
 
 
 def test_a_missing_input_or_empty_glob_is_a_job_not_an_error(tmp_path):
-    jobs = load_jobs(_write(tmp_path, f"""
+    jobs = load_jobs(
+        _write(
+            tmp_path,
+            f"""
 [defaults]
 clip = "{CLIP}"
 [[jobs]]
@@ -128,7 +141,9 @@ prompt = "a cat"
 kind = "mesh"
 input = "nothing/*.obj"
 prompt = "a cat"
-"""))
+""",
+        )
+    )
     assert [Path(job.input).name for job in jobs] == ["nope.obj", "*.obj"]
 
 
@@ -143,7 +158,10 @@ def test_identical_jobs_run_once(tmp_path):
     [
         ('[[jobs]]\nkind = "sculpt"\nprompt = "x"', ["job 1", "'kind'", "sculpt"]),
         ('[[jobs]]\nprompt = "x"', ["job 1", "missing key 'kind'"]),
-        ('[[jobs]]\nkind = "paint"\nprompt = "x"\n[[jobs]]\nkind = "draw"\nprompt = "x"\ncolour = 3', ["job 2", "'colour'", "draw"]),
+        (
+            '[[jobs]]\nkind = "paint"\nprompt = "x"\n[[jobs]]\nkind = "draw"\nprompt = "x"\ncolour = 3',
+            ["job 2", "'colour'", "draw"],
+        ),
         ('[[jobs]]\nkind = "draw"\nprompt = "x"\nviews = 3', ["job 1", "'views'"]),
         ('[[jobs]]\nkind = "mesh"\nprompt = "x"', ["job 1", "'input'"]),
         ('[[jobs]]\nkind = "mesh"\ninput = "a.obj"\nprompt = ["x", "y"]', ["job 1", "'prompt'", "one prompt"]),
@@ -155,9 +173,9 @@ def test_identical_jobs_run_once(tmp_path):
         ('[[jobs]]\nkind = "draw"\nprompt = "x"\ninput = "a.svg"\ninit = "b.svg"', ["job 1", "'init'"]),
         ('[defaults]\nspeed = 2\n[[jobs]]\nkind = "draw"\nprompt = "x"', ["[defaults]", "'speed'"]),
         ('[defaults.mesh]\npaths = 2\n[[jobs]]\nkind = "draw"\nprompt = "x"', ["[defaults.mesh]", "'paths'"]),
-        ('jobs = []', ["no jobs"]),
+        ("jobs = []", ["no jobs"]),
         ('[[job]]\nkind = "draw"', ["'job'"]),
-        ('[[jobs]\nkind = ', ["not valid TOML"]),
+        ("[[jobs]\nkind = ", ["not valid TOML"]),
     ],
 )
 def test_bad_jobs_files_are_one_line_errors_naming_job_and_key(tmp_path, capsys, text, words):

@@ -25,7 +25,10 @@ def trained(tmp_path_factory, tiny_clip_spec):
     image = folder / "red.png"
     save_image(image, disc_picture(40, (0.5, 0.5), 0.3))
     out = folder / "run"
-    assert main(["restyle", str(image), "a blue circle", "--out", str(out), "--clip", tiny_clip_spec, "--progress", "none", *SMALL]) == 0
+    assert (
+        main(["restyle", str(image), "a blue circle", "--out", str(out), "--clip", tiny_clip_spec, "--progress", "none", *SMALL])
+        == 0
+    )
     return folder, image, out
 
 

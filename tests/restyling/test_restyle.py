@@ -49,6 +49,7 @@ def tiny_run(pictures, tiny_clip_spec, tmp_path_factory):
 
 def _png_header_only(path: Path, width: int, height: int) -> Path:
     """A PNG whose header claims width x height (no pixel data): opening it reads only the header."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -112,6 +113,12 @@ def test_apply_on_another_picture(tiny_run, pictures, tmp_path):
     with pytest.raises(InputError, match="over the limit of 8.4 MP"):
         apply_stylenet(out, huge, tmp_path / "refused")
     assert not (tmp_path / "refused").exists()
+    from PIL import Image
+
+    Image.new("RGB", (1, 1), (255, 0, 0)).save(tmp_path / "dot.png")  # was a traceback from instance norm
+    with pytest.raises(InputError, match=r"1 x 1 px: restyle --apply needs at least 16 px a side"):
+        apply_stylenet(out, tmp_path / "dot.png", tmp_path / "refused-dot")
+    assert not (tmp_path / "refused-dot").exists()
 
 
 @pytest.mark.slow

@@ -10,7 +10,16 @@ import pytest
 import torch
 
 from stylize.testing.renders import draw_renders, make_primitive, pattern_detail, standard_primitives, unseen_primitives
-from stylize.testing.shapes import COLOUR_RGB, COLOURS, PATTERNS, SHAPES, all_captions, colour_weights, draw_shapes, sample_colours
+from stylize.testing.shapes import (
+    COLOUR_RGB,
+    COLOURS,
+    PATTERNS,
+    SHAPES,
+    all_captions,
+    colour_weights,
+    draw_shapes,
+    sample_colours,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 IDENTITY = torch.eye(3).expand(1, 3, 3)
@@ -132,7 +141,9 @@ def test_a_striped_cube_has_both_colours_on_it(primitives, surface):
                          pattern=torch.full((n,), PATTERNS.index("striped")), names=["cube"] * n)  # fmt: skip
     inside = batch.images[:, :, 24:40, 24:40]
     blue = (inside[:, 2] > inside[:, 0] + 0.3).float().mean((1, 2))
-    white = ((inside.min(1).values > 0.45) & ((inside[:, 2] - inside[:, 0]).abs() < 0.15)).float().mean((1, 2))  # lit grey to white
+    white = (
+        ((inside.min(1).values > 0.45) & ((inside[:, 2] - inside[:, 0]).abs() < 0.15)).float().mean((1, 2))
+    )  # lit grey to white
     # most views show both colours in the middle (a face may be in shadow, or one wide stripe)
     assert int(((blue > 0.05) & (white > 0.05)).sum()) >= 4, (blue, white)
     assert float(blue.mean()) > 0.2 and float(white.mean()) > 0.2, (blue, white)

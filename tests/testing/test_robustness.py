@@ -11,7 +11,15 @@ import torch
 
 from stylize.engine import ClipEngine, ModelCache
 from stylize.mesh.io import LoadedMesh
-from stylize.testing.robustness import RobustnessCase, RobustnessResult, judge_views, judged_colour, primitive_mesh, run_case, success_rate
+from stylize.testing.robustness import (
+    RobustnessCase,
+    RobustnessResult,
+    judge_views,
+    judged_colour,
+    primitive_mesh,
+    run_case,
+    success_rate,
+)
 from stylize.testing.shapes import COLOUR_RGB, COLOURS
 
 CLIPS = Path(__file__).resolve().parents[2] / "tests" / "assets" / "clip"

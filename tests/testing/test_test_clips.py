@@ -113,7 +113,7 @@ def test_judge_tells_a_sphere_from_a_cube(engines, renders):
 # colouring does not (0.7 and more); chance is 0.25.
 @pytest.mark.parametrize("surface, minimum", [(1.0, 0.7), (0.0, 0.55)])
 def test_judge_reads_the_pattern_of_a_cube(engines, surface, minimum):
-    """"a {colour} {pattern} square": the cube's colour is given, the judge picks the pattern."""
+    """ "a {colour} {pattern} square": the cube's colour is given, the judge picks the pattern."""
     n = 240
     generator = torch.Generator().manual_seed(HELD_OUT_SEED + 4)
     pattern = torch.arange(n) % len(PATTERNS)
@@ -137,9 +137,11 @@ def test_judge_ranks_full_captions_with_pattern(engines):
 def test_training_script_runs_and_is_deterministic(tmp_path):
     trainer = _load_trainer_script()
     first = trainer.train("trainer", tmp_path / "a", steps=2, batch_size=8, pool_size=16, log_every=0, eval_samples=16)
-    second = trainer.train("trainer", tmp_path / "b", steps=2, batch_size=8, pool_size=16, log_every=0, eval_samples=16)
+    trainer.train("trainer", tmp_path / "b", steps=2, batch_size=8, pool_size=16, log_every=0, eval_samples=16)
     assert first["steps"] == 2 and 0.0 <= first["held_out_accuracy"]["3d_surface"]["colour"] <= 1.0
-    assert (tmp_path / "a" / "open_clip_model.safetensors").read_bytes() == (tmp_path / "b" / "open_clip_model.safetensors").read_bytes()
+    assert (tmp_path / "a" / "open_clip_model.safetensors").read_bytes() == (
+        tmp_path / "b" / "open_clip_model.safetensors"
+    ).read_bytes()
     # the written folder loads through the same path as real weights
     engine = ClipEngine([f"local-dir:{tmp_path / 'a'}"], "a red circle", device="cpu", model_cache=ModelCache())
     assert engine.clip_models[0].image_size == (64, 64)

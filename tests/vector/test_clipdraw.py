@@ -9,8 +9,8 @@ import re
 import numpy as np
 import pytest
 import torch
-
 from generation_helpers import CAPTIONS, test_clip_specs
+
 from stylize.colors import parse_color, parse_palette
 from stylize.config import resolve_config
 from stylize.engine import ClipEngine, ModelCache
@@ -37,7 +37,14 @@ def test_reference_presets_match_clipdraw():
     assert (reference.min_width, reference.max_width, reference.negative_weight) == (1.0, 50.0, 0.3)
     style = resolve_config(DrawConfig, DRAW_PRESETS, "styleclipdraw")
     assert (style.iters, style.copies, style.style_weight, style.style_only_fraction, style.final_scale) == (500, 10, 2.0, 0.1, 4)
-    assert [milestone_factor(s, 1000, [0.5, 0.75], [0.4, 0.1]) for s in (0, 499, 500, 749, 750, 999)] == [1, 1, 0.4, 0.4, 0.1, 0.1]
+    assert [milestone_factor(s, 1000, [0.5, 0.75], [0.4, 0.1]) for s in (0, 499, 500, 749, 750, 999)] == [
+        1,
+        1,
+        0.4,
+        0.4,
+        0.1,
+        0.1,
+    ]
 
 
 def test_palette_parsing():
@@ -124,7 +131,10 @@ def test_palette_run_uses_only_palette_colours(tmp_path, tiny_clip_spec):
     assert used and used <= allowed
     assert set(re.findall(r'opacity="([0-9.]+)"', svg)) == {"1"}
     allowed_rgb = parse_palette(palette)
-    for colors, flags in ((result.scene.stroke_colors, result.scene.has_stroke), (result.scene.fill_colors, result.scene.has_fill)):
+    for colors, flags in (
+        (result.scene.stroke_colors, result.scene.has_stroke),
+        (result.scene.fill_colors, result.scene.has_fill),
+    ):
         chosen = colors[flags][:, :3]
         assert torch.cdist(chosen, allowed_rgb).min(1).values.max() < 1e-6
 
@@ -132,7 +142,9 @@ def test_palette_run_uses_only_palette_colours(tmp_path, tiny_clip_spec):
 def test_init_svg_and_best_of(tmp_path, tiny_clip_spec):
     from stylize.vector import Scene, VectorPath, ellipse_contour
 
-    scene = Scene.from_paths([VectorPath([ellipse_contour((16, 16), 8, 6)], closed=True, stroke_color=(0, 0, 0, 1), fill_color=(1, 0, 0, 1))])
+    scene = Scene.from_paths(
+        [VectorPath([ellipse_contour((16, 16), 8, 6)], closed=True, stroke_color=(0, 0, 0, 1), fill_color=(1, 0, 0, 1))]
+    )
     save_svg(scene, tmp_path / "init.svg", 48, 48)
     before = (tmp_path / "init.svg").read_bytes()
     result = ClipDraw(_config(tiny_clip_spec, init=str(tmp_path / "init.svg"), best_of=2, iters=3, size=64)).run()
@@ -202,7 +214,9 @@ def test_judge_ranks_prompted_caption_near_the_top():
     judge = ClipEngine([judge_spec], CAPTIONS, device="cpu", model_cache=cache)
     ranks = {}
     for prompt in PROMPTS:
-        config = resolve_config(DrawConfig, DRAW_PRESETS, "test", overrides={"prompts": [prompt], "clip": [trainer], "device": "cpu"})
+        config = resolve_config(
+            DrawConfig, DRAW_PRESETS, "test", overrides={"prompts": [prompt], "clip": [trainer], "device": "cpu"}
+        )
         result = ClipDraw(config, cache).run()
         ranks[prompt] = caption_rank(caption_scores(judge, result.image[None], CAPTIONS), prompt)
     print("judged ranks:", ranks)

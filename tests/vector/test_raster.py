@@ -59,7 +59,9 @@ def test_background_and_colour_compositing_by_hand():
 
 
 def test_fill_under_own_stroke_and_z_order():
-    square = VectorPath([rect_contour(4, 4, 24, 24)], closed=True, stroke_width=2.0, stroke_color=(0, 0, 1, 1), fill_color=(1, 0, 0, 1))
+    square = VectorPath(
+        [rect_contour(4, 4, 24, 24)], closed=True, stroke_width=2.0, stroke_color=(0, 0, 1, 1), fill_color=(1, 0, 0, 1)
+    )
     image = render(_single(square), 32, 32)
     assert torch.allclose(image[4, 16], torch.tensor([0.0, 0.0, 1.0], dtype=image.dtype), atol=1e-5)  # on the edge: stroke
     assert torch.allclose(image[16, 16], torch.tensor([1.0, 0.0, 0.0], dtype=image.dtype), atol=1e-5)
@@ -91,7 +93,9 @@ def test_winding_rules_star():
     star = torch.stack([32 + 28 * torch.cos(angles), 32 + 28 * torch.sin(angles)], dim=1)
     images = {}
     for rule in ("nonzero", "evenodd"):
-        path = VectorPath([polyline_contour(star, closed=True)], closed=True, stroke_color=None, fill_color=(0, 0, 0, 1), fill_rule=rule)
+        path = VectorPath(
+            [polyline_contour(star, closed=True)], closed=True, stroke_color=None, fill_color=(0, 0, 0, 1), fill_rule=rule
+        )
         images[rule] = render(_single(path), 64, 64, background=None)[..., 3]
     assert images["nonzero"][32, 32] == pytest.approx(1.0)
     assert images["evenodd"][32, 32] == pytest.approx(0.0, abs=1e-6)
@@ -108,7 +112,9 @@ def _scene_from(points, widths, stroke_colors, fill_colors, template: Scene) -> 
 
 
 def test_gradcheck_points_widths_colours():
-    stroke = VectorPath([torch.tensor([[2.3, 3.1], [6.2, 11.7], [9.4, 1.9], [13.6, 9.2]])], stroke_width=1.7, stroke_color=(0.2, 0.5, 0.9, 0.8))
+    stroke = VectorPath(
+        [torch.tensor([[2.3, 3.1], [6.2, 11.7], [9.4, 1.9], [13.6, 9.2]])], stroke_width=1.7, stroke_color=(0.2, 0.5, 0.9, 0.8)
+    )
     blob = VectorPath(
         [torch.tensor([[4.1, 4.3], [9.7, 3.6], [12.2, 8.1], [11.3, 12.4], [6.6, 13.1], [3.2, 9.4]])],
         closed=True, stroke_width=0.9, stroke_color=(0.9, 0.1, 0.3, 0.6), fill_color=(0.3, 0.8, 0.2, 0.7),
@@ -154,7 +160,10 @@ def test_background_image_and_bad_inputs():
 def test_work_scales_with_covered_area_not_canvas(caplog):
     """The number of pixel tests depends on the strokes, not on the canvas size."""
     paths = [
-        VectorPath([polyline_contour([[4.0 + 30 * (i % 2), 4.0 + 8 * (i // 2)], [24.0 + 30 * (i % 2), 6.0 + 8 * (i // 2)]])], stroke_width=2.0)
+        VectorPath(
+            [polyline_contour([[4.0 + 30 * (i % 2), 4.0 + 8 * (i // 2)], [24.0 + 30 * (i % 2), 6.0 + 8 * (i // 2)]])],
+            stroke_width=2.0,
+        )
         for i in range(16)
     ]
     scene = Scene.from_paths(paths, requires_grad=True)
@@ -210,5 +219,5 @@ def test_tile_culling_of_thick_strokes_changes_nothing(monkeypatch):
     plain = render(scene, 96, 96)
     plain.square().sum().backward()
     assert torch.allclose(culled, plain, atol=1e-6)
-    for culled_grad, tensor in zip(culled_grads, scene.parameters()):
+    for culled_grad, tensor in zip(culled_grads, scene.parameters(), strict=False):
         assert torch.allclose(culled_grad, tensor.grad, atol=1e-4, rtol=1e-4)

@@ -27,7 +27,13 @@ def _bezier(control: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def test_from_paths_packs_and_unpacks():
     stroke = VectorPath([torch.rand(7, 2)], closed=False, stroke_width=2.0, stroke_color=(1, 0, 0))
-    shape = VectorPath([rect_contour(1, 2, 3, 4), rect_contour(2, 3, 1, 1)], closed=True, stroke_color=None, fill_color=(0, 1, 0, 0.5), fill_rule="evenodd")
+    shape = VectorPath(
+        [rect_contour(1, 2, 3, 4), rect_contour(2, 3, 1, 1)],
+        closed=True,
+        stroke_color=None,
+        fill_color=(0, 1, 0, 0.5),
+        fill_rule="evenodd",
+    )
     scene = Scene.from_paths([stroke, shape], requires_grad=True)
     assert scene.num_paths == 2 and len(scene) == 2
     assert scene.points.shape == (7 + 12 + 12, 2)
@@ -77,7 +83,11 @@ def test_parameter_groups_clamp_and_scale():
     groups = scene.param_groups()
     assert set(groups) == {"points", "widths", "colors"}
     assert sum(len(group) for group in groups.values()) == len(scene.parameters()) == 4
-    optimizers = [torch.optim.Adam(scene.point_params(), lr=1.0), torch.optim.Adam(scene.width_params(), lr=0.1), torch.optim.Adam(scene.color_params(), lr=0.01)]
+    optimizers = [
+        torch.optim.Adam(scene.point_params(), lr=1.0),
+        torch.optim.Adam(scene.width_params(), lr=0.1),
+        torch.optim.Adam(scene.color_params(), lr=0.01),
+    ]
     assert len(optimizers) == 3
     with torch.no_grad():
         scene.stroke_widths.fill_(100.0)

@@ -68,7 +68,11 @@ def test_miter_limit_turns_a_sharp_miter_into_a_bevel():
     def area(**style):
         return _alpha([VectorPath([polyline_contour(np.array(points))], stroke_width=w, linecap="butt", **style)]).sum().item()
 
-    mitred, limited, bevelled = area(linejoin="miter", miter_limit=4.0), area(linejoin="miter", miter_limit=1.9), area(linejoin="bevel")
+    mitred, limited, bevelled = (
+        area(linejoin="miter", miter_limit=4.0),
+        area(linejoin="miter", miter_limit=1.9),
+        area(linejoin="bevel"),
+    )
     assert limited == pytest.approx(bevelled, abs=1e-6)
     assert mitred - bevelled == pytest.approx(w * w * (math.tan(turn / 2) - math.sin(turn) / 2), rel=0.01)
 
@@ -104,7 +108,14 @@ def test_curved_stroke_with_butt_caps_keeps_its_length():
 def test_path_opacity_composites_fill_and_stroke_together():
     # Opaque blue stroke over opaque red fill at opacity 0.5, over white: where the stroke covers
     # the fill the result is half blue, not blue over half red.
-    square = VectorPath([rect_contour(8, 8, 24, 24)], closed=True, stroke_width=3.0, stroke_color=(0, 0, 1, 1), fill_color=(1, 0, 0, 1), opacity=0.5)
+    square = VectorPath(
+        [rect_contour(8, 8, 24, 24)],
+        closed=True,
+        stroke_width=3.0,
+        stroke_color=(0, 0, 1, 1),
+        fill_color=(1, 0, 0, 1),
+        opacity=0.5,
+    )
     image = render(Scene.from_paths([square], dtype=torch.float64), 40, 40)
     assert torch.allclose(image[20, 9], torch.tensor([0.5, 0.5, 1.0], dtype=torch.float64), atol=1e-6)  # inner half of the stroke
     assert torch.allclose(image[20, 20], torch.tensor([1.0, 0.5, 0.5], dtype=torch.float64), atol=1e-6)  # fill only
@@ -124,7 +135,9 @@ def _gradcheck(paths) -> bool:
     weights = torch.rand(16, 16, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
 
     def loss(points, widths, strokes, fills):
-        scene = dataclasses.replace(template, points=points, stroke_widths=widths, stroke_colors=strokes, fill_colors=fills, _segment_cache={})
+        scene = dataclasses.replace(
+            template, points=points, stroke_widths=widths, stroke_colors=strokes, fill_colors=fills, _segment_cache={}
+        )
         return (render(scene, 16, 16, pieces_per_segment=4) * weights).sum()
 
     return torch.autograd.gradcheck(loss, inputs, eps=1e-6, atol=1e-5, rtol=1e-3)
@@ -141,7 +154,12 @@ def test_gradcheck_caps_joins_and_opacity():
         [torch.tensor([[4.1, 4.3], [9.7, 3.6], [12.2, 8.1], [11.3, 12.4], [6.6, 13.1], [3.2, 9.4]])], closed=True,
         stroke_width=0.9, stroke_color=(0.9, 0.1, 0.3, 0.6), fill_color=(0.3, 0.8, 0.2, 0.7), linejoin="bevel", opacity=0.6,
     )  # fmt: skip
-    square = VectorPath([torch.tensor([[3.37, 13.2], [4.4, 13.2], [5.5, 13.2], [6.6, 13.2]])], stroke_width=1.3, stroke_color=(0, 0, 0, 0.9), linecap="square")
+    square = VectorPath(
+        [torch.tensor([[3.37, 13.2], [4.4, 13.2], [5.5, 13.2], [6.6, 13.2]])],
+        stroke_width=1.3,
+        stroke_color=(0, 0, 0, 0.9),
+        linecap="square",
+    )
     assert _gradcheck([stroke, blob, square])
 
 
@@ -176,7 +194,11 @@ def _error_vs_resvg(caps, joins) -> float:
                 x0, y0, a = 12 + 100 * column + 19 * index, 16 + 52 * row, math.radians(angle)
                 corner = (x0 + 8, y0)
                 points = [(x0, y0 + 28), corner, (corner[0] + 20 * math.sin(a), corner[1] + 20 * math.cos(a))]
-                paths.append(VectorPath([polyline_contour(points)], stroke_width=3.5, stroke_color=(0.1, 0.2, 0.6, 1), linecap=cap, linejoin=join))
+                paths.append(
+                    VectorPath(
+                        [polyline_contour(points)], stroke_width=3.5, stroke_color=(0.1, 0.2, 0.6, 1), linecap=cap, linejoin=join
+                    )
+                )
     scene = Scene.from_paths(paths, dtype=torch.float64)
     png = resvg_py.svg_to_bytes(svg_string=svg_string(scene, 310, 170), background="#ffffff")
     reference = np.asarray(Image.open(io.BytesIO(bytes(png))).convert("RGB"), dtype=np.float64) / 255.0
@@ -200,5 +222,7 @@ def test_caps_and_joins_match_resvg():
 def test_cuda_matches_cpu_with_caps_joins_and_opacity():
     base = random_strokes(48, 96, 96, generator=torch.Generator().manual_seed(5), requires_grad=False)
     styles = [{"linecap": cap, "linejoin": join, "opacity": 0.7} for cap in LINECAPS for join in LINEJOINS]
-    scene = Scene.from_paths([dataclasses.replace(path, **styles[index % len(styles)]) for index, path in enumerate(base.paths())])
+    scene = Scene.from_paths(
+        [dataclasses.replace(path, **styles[index % len(styles)]) for index, path in enumerate(base.paths())]
+    )
     assert torch.allclose(render(scene, 96, 96), render(scene.to("cuda"), 96, 96).cpu(), atol=1e-4)

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import io
 import logging
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import resvg_py
+import tomllib
 import torch
 from PIL import Image
 
@@ -46,7 +46,10 @@ def _resvg(path: Path) -> np.ndarray:
 def _mean_error(ours: np.ndarray, reference: np.ndarray, block: int) -> float:
     if block > 1:
         height, width = (ours.shape[0] // block) * block, (ours.shape[1] // block) * block
-        ours, reference = (image[:height, :width].reshape(height // block, block, width // block, block, 3).mean((1, 3)) for image in (ours, reference))
+        ours, reference = (
+            image[:height, :width].reshape(height // block, block, width // block, block, 3).mean((1, 3))
+            for image in (ours, reference)
+        )
     return float(np.abs(ours - reference).mean())
 
 
@@ -75,7 +78,9 @@ def test_corpus_file_imports_like_resvg(name, caplog):
     ours = render(document.scene.to(dtype=torch.float64), width, height).numpy()
     error = _mean_error(ours, reference, entry.get("block", 1))
     if "warns" in entry:
-        assert any(entry["warns"] in message for message in messages), f"expected a warning about {entry['warns']!r}, got {messages}"
+        assert any(entry["warns"] in message for message in messages), (
+            f"expected a warning about {entry['warns']!r}, got {messages}"
+        )
         assert len(messages) == len(set(messages)), "each feature must be said once per file"
         if "max_error" in entry:
             assert error <= entry["max_error"], f"mean absolute error {error:.5f} > {entry['max_error']}"

@@ -21,7 +21,11 @@ DOCUMENT = """<svg id="root">
 
 def _tree():
     root = ET.fromstring(DOCUMENT)
-    return root, Tree(root, lambda element: element.tag), {element.get("id"): element for element in root.iter() if element.get("id")}
+    return (
+        root,
+        Tree(root, lambda element: element.tag),
+        {element.get("id"): element for element in root.iter() if element.get("id")},
+    )
 
 
 @pytest.mark.parametrize(

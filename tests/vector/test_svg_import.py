@@ -65,7 +65,10 @@ def test_use_symbol_and_switch(tmp_path, caplog):
 
 
 def test_zero_length_subpaths_follow_the_cap(tmp_path, caplog):
-    dots = "".join(f'<path d="M {10 + 30 * i} 10 z" stroke="black" stroke-width="6" stroke-linecap="{cap}"/>' for i, cap in enumerate(("butt", "round", "square")))
+    dots = "".join(
+        f'<path d="M {10 + 30 * i} 10 z" stroke="black" stroke-width="6" stroke-linecap="{cap}"/>'
+        for i, cap in enumerate(("butt", "round", "square"))
+    )
     scene, _ = _read(tmp_path, dots, caplog)
     assert [path.linecap for path in scene.paths()] == ["round", "square"]
 

@@ -25,9 +25,9 @@ def test_commands_relative_implicit_and_close():
 
 
 def test_smooth_curves_reflect_the_previous_control_point():
-    (points, _), = parse_path_data("M0 0 C 0 10 10 10 10 0 S 20 -10 20 0")[0]
+    ((points, _),) = parse_path_data("M0 0 C 0 10 10 10 10 0 S 20 -10 20 0")[0]
     assert points[4] == pytest.approx((10, -10))  # reflection of (10, 10) about (10, 0)
-    (points, _), = parse_path_data("M0 0 Q 5 10 10 0 T 20 0")[0]
+    ((points, _),) = parse_path_data("M0 0 Q 5 10 10 0 T 20 0")[0]
     # T's control point is (15, -10); as a cubic its first control is 2/3 of the way there
     assert points[4] == pytest.approx((10 + (15 - 10) * 2 / 3, -10 * 2 / 3))
 
@@ -50,7 +50,7 @@ def test_zero_length_segments_and_subpaths():
 
 
 def test_arcs_become_quarter_cubics_on_the_ellipse():
-    (points, _), = parse_path_data("M 0 0 A 10 10 0 0 1 20 0")[0]  # upper half circle centred (10, 0)
+    ((points, _),) = parse_path_data("M 0 0 A 10 10 0 0 1 20 0")[0]  # upper half circle centred (10, 0)
     assert len(points) == 7  # two quarter arcs
     control = np.array(points)
     for start in (0, 3):
@@ -58,18 +58,18 @@ def test_arcs_become_quarter_cubics_on_the_ellipse():
         middle = (p0 + 3 * p1 + 3 * p2 + p3) / 8
         assert math.dist(middle, (10, 0)) == pytest.approx(10, abs=0.01)
     assert points[3] == pytest.approx((10, -10))
-    (points, _), = parse_path_data("M 0 0 A 1 1 0 0 0 20 0")[0]  # radii scaled up to fit
+    ((points, _),) = parse_path_data("M 0 0 A 1 1 0 0 0 20 0")[0]  # radii scaled up to fit
     assert points[3] == pytest.approx((10, 10))
-    (points, _), = parse_path_data("M0 0a10 10 0 1020 0")[0]  # compact flags
+    ((points, _),) = parse_path_data("M0 0a10 10 0 1020 0")[0]  # compact flags
     assert points[-1] == pytest.approx((20, 0))
     assert len(parse_path_data("M 0 0 A 0 5 0 0 1 10 0")[0][0][0]) == 4  # a zero radius is a line
 
 
 def test_shapes():
-    (points, closed), = rect(0, 0, 10, 4, 0, 0)
+    ((points, closed),) = rect(0, 0, 10, 4, 0, 0)
     assert closed and _ends((points, closed)) == [(0, 0), (10, 0), (10, 4), (0, 4)]
-    (points, closed), = rect(0, 0, 10, 4, 2, 1)
+    ((points, closed),) = rect(0, 0, 10, 4, 2, 1)
     assert closed and len(points) == 24 and points[0] == (2, 0)
-    (points, closed), = ellipse(5, 5, 3, 2)
+    ((points, closed),) = ellipse(5, 5, 3, 2)
     assert closed and points[0] == (8, 5) and points[3] == pytest.approx((5, 7))  # clockwise on screen
     assert polyline([0, 0, 5], closed=False) == [] and len(polyline([0, 0, 5, 5, 9, 0], closed=True)[0][0]) == 9

@@ -59,7 +59,9 @@ def bench(name: str, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray
         uv = np.asarray(baked.visual.uv, dtype=np.float64).copy()
         uv[:, 1] = 1.0 - uv[:, 1]
         sampled = sample_texture(np.asarray(baked.visual.material.baseColorTexture.convert("RGB")), uv)
-        error = float(np.abs(sampled - colors_at(np.asarray(baked.vertices, dtype=np.float64))).mean()) if name != "file" else None
+        error = (
+            float(np.abs(sampled - colors_at(np.asarray(baked.vertices, dtype=np.float64))).mean()) if name != "file" else None
+        )
         glb_mb = path.stat().st_size / 2**20
     steps = {key: round(statistics.median(run[key] for run in runs), 3) for key in runs[0]}
     return {"mesh": name, "faces": int(len(faces)), "vertices_out": report.vertices, "charts": report.charts,

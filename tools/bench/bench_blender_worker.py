@@ -58,7 +58,9 @@ def _tiny_clip(folder: Path) -> Path:
     cfg = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
            "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": cfg, "preprocess_cfg": {"mean": [0.5] * 3, "std": [0.25] * 3}}))
+    (folder / "open_clip_config.json").write_text(
+        json.dumps({"model_cfg": cfg, "preprocess_cfg": {"mean": [0.5] * 3, "std": [0.25] * 3}})
+    )
     torch.manual_seed(0)
     save_file(open_clip.CLIP(**cfg).state_dict(), str(folder / "open_clip_model.safetensors"))
     return folder
@@ -107,7 +109,7 @@ def first_step(job) -> tuple[float, float, object]:
     if update.state != "done":
         raise SystemExit(f"the job failed: {update.message}")
     steps = sorted(s for s in arrivals if s > 0)
-    step_seconds = statistics.median(arrivals[b] - arrivals[a] for a, b in zip(steps, steps[1:]) if b == a + 1)
+    step_seconds = statistics.median(arrivals[b] - arrivals[a] for a, b in zip(steps, steps[1:], strict=False) if b == a + 1)
     return arrivals[1], arrivals[1] - step_seconds, update
 
 
@@ -134,7 +136,7 @@ def step_times(job) -> list[float]:
     if update.state != "done":
         raise SystemExit(f"the job failed: {update.message}")
     steps = sorted(s for s in arrivals if s > 0)
-    return [arrivals[b] - arrivals[a] for a, b in zip(steps, steps[1:]) if b == a + 1]
+    return [arrivals[b] - arrivals[a] for a, b in zip(steps, steps[1:], strict=False) if b == a + 1]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--preset", default="smoke")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--snapshot-subdivisions", type=int, default=7,
-                        help="icosphere for timing one snapshot write alone (7: 163842 vertices)")
+    parser.add_argument(
+        "--snapshot-subdivisions", type=int, default=7, help="icosphere for timing one snapshot write alone (7: 163842 vertices)"
+    )
     args = parser.parse_args(argv)
     jobs, worker = _addon("jobs"), _addon("worker")
     env = jobs.worker_env(True)
@@ -166,7 +169,6 @@ def main(argv: list[str] | None = None) -> int:
 
         def run_dir(name: str) -> Path:
             return tmp / name
-
 
         # One process per job: what every Stylize costs without the warm worker.
         cold_process = []
@@ -235,7 +237,7 @@ def _set_up_in_process(args, mesh: Path, tmp: Path) -> tuple[float, list[float],
             started = time.perf_counter()
             WORKER_COMMANDS["mesh"][1](parsed, CommandContext(emit=lambda *a, **k: None, model_cache=cache))
             set_ups.append(entered[0] - started)
-            steps += [b - a for a, b in zip(entered, entered[1:])]
+            steps += [b - a for a, b in zip(entered, entered[1:], strict=False)]
     finally:
         Text2MeshRun.step = original
     return set_ups[0], set_ups[1:], statistics.median(steps)

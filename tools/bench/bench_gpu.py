@@ -52,8 +52,17 @@ def text2mesh(device: str, iters: int, out: Path, smoke: bool, compile_towers: b
 
     overrides = {"clip": ["ViT-B-32:random"], "device": device, "iters": iters, "compile": compile_towers}
     if smoke:
-        overrides.update({"render_size": 32, "views.n_views": 2, "loss.n_local_augs": 1, "output.preview_size": 32,
-                          "output.turntable_frames": 2, "output.turntable_size": 32, "output.score_size": 32})
+        overrides.update(
+            {
+                "render_size": 32,
+                "views.n_views": 2,
+                "loss.n_local_augs": 1,
+                "output.preview_size": 32,
+                "output.turntable_frames": 2,
+                "output.turntable_size": 32,
+                "output.score_size": 32,
+            }
+        )
     config = resolve_mesh_config("a vase made of colorful crochet", "fast", None, overrides)
     cache = ModelCache()
     job = Text2Mesh(config, ROOT / "examples" / "meshes" / "vase.obj", model_cache=cache)
@@ -104,7 +113,9 @@ def profile_step(device: str, smoke: bool, rows: int = 15) -> str:
     overrides = {"clip": ["ViT-B-32:random"], "device": device}
     if smoke:
         overrides.update({"render_size": 32, "views.n_views": 2, "loss.n_local_augs": 1})
-    run = Text2MeshRun(load_mesh(ROOT / "examples" / "meshes" / "vase.obj"), resolve_mesh_config("a vase", "fast", None, overrides))
+    run = Text2MeshRun(
+        load_mesh(ROOT / "examples" / "meshes" / "vase.obj"), resolve_mesh_config("a vase", "fast", None, overrides)
+    )
     run.step()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if run.device.type == "cuda" else [])
     with profile(activities=activities) as prof:

@@ -69,8 +69,8 @@ def bench_raster(label: str, device: str, repeats: int) -> dict:
 
     from stylize.mesh.camera import sample_text2mesh_views
     from stylize.mesh.geometry import normalize_vertices
-    from stylize.mesh.renderer import get_renderer as make_renderer
     from stylize.mesh.lighting import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
+    from stylize.mesh.renderer import get_renderer as make_renderer
 
     major, minor = TORUS_SIZES[label]
     torus = trimesh.creation.torus(major_radius=1.0, minor_radius=0.35, major_sections=major, minor_sections=minor)
@@ -156,20 +156,26 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.case:
-        result = bench_clip(args.device, args.repeats) if args.case == "clip" else bench_raster(args.case, args.device, args.repeats)
+        result = (
+            bench_clip(args.device, args.repeats) if args.case == "clip" else bench_raster(args.case, args.device, args.repeats)
+        )
         result["threads"] = torch.get_num_threads()
         print(json.dumps(result))
         return
 
-    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"device {args.device}, threads {args.threads or torch.get_num_threads()}, {time.strftime('%Y-%m-%d %H:%M')}")
+    print(
+        f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"device {args.device}, threads {args.threads or torch.get_num_threads()}, {time.strftime('%Y-%m-%d %H:%M')}"
+    )
     results = [run_case(label, args) for label in TORUS_SIZES]
     clip = run_case("clip", args)
     print(f"{'case':<16}{'faces':>8}{'fwd+bwd s':>11}{'ratio':>8}{'peak MB':>9}  runs")
     for result in results:
         ratio = result["seconds"] / clip["seconds"]
         runs = ", ".join(f"{t:.3f}" for t in result["all_seconds"])
-        print(f"{result['case']:<16}{result['faces']:>8}{result['seconds']:>11.3f}{ratio:>8.3f}{result['peak_extra_mb']:>9.0f}  {runs}")
+        print(
+            f"{result['case']:<16}{result['faces']:>8}{result['seconds']:>11.3f}{ratio:>8.3f}{result['peak_extra_mb']:>9.0f}  {runs}"
+        )
     runs = ", ".join(f"{t:.2f}" for t in clip["all_seconds"])
     print(f"{clip['case']:<16}{'':>8}{clip['seconds']:>11.3f}{1.0:>8.3f}{clip['peak_extra_mb']:>9.0f}  {runs}")
     goal = next(r for r in results if r["case"] == "raster-20k")["seconds"] / clip["seconds"]

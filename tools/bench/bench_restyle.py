@@ -80,7 +80,7 @@ def bench_training(name: str, device: torch.device, iters: int, image: Path, **o
     _sync(device)
     start = time.perf_counter()
     result = restyler.run(None, on_step=on_step)
-    steps = [b - a for a, b in zip([start, *stamps[:-1]], stamps)][1:]  # the first step warms up
+    steps = [b - a for a, b in zip([start, *stamps[:-1]], stamps, strict=False)][1:]  # the first step warms up
     return {"measure": name, "size": list(result.image.shape[-2:]), "crops": config.num_crops, "crop_size": config.crop_size,
             "clip": config.clip, "content_features": config.content_features, "iters_timed": len(steps),
             "seconds_per_iter_median": round(statistics.median(steps), 3), "seconds_per_iter": [round(s, 3) for s in steps]}  # fmt: skip

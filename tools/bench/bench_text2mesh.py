@@ -35,8 +35,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def measure(preset: str, one_pass: bool, device: str, threads: int, steps: int, mesh_path: str, clip: str,
-            extra: dict | None = None) -> dict:
+def measure(
+    preset: str, one_pass: bool, device: str, threads: int, steps: int, mesh_path: str, clip: str, extra: dict | None = None
+) -> dict:
     """One child process's measurement (see the module docstring)."""
     import torch
 
@@ -100,9 +101,13 @@ def main() -> None:
     parser.add_argument("--clip", default="ViT-B-32:random")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config keys for both paths")
     parser.add_argument("--json", action="store_true", help="also print each row as JSON")
-    parser.add_argument("--modes", nargs="+", choices=["vertex", "surface"], default=None,
-                        help="instead of the two scoring paths: time the one-pass step per field mode (render, "
-                        "field per pixel, CLIP)")
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=["vertex", "surface"],
+        default=None,
+        help="instead of the two scoring paths: time the one-pass step per field mode (render, field per pixel, CLIP)",
+    )
     parser.add_argument("--prop", action="store_true", help="with --modes: also a 500-face low-poly prop (a torus)")
     args = parser.parse_args()
     if args.modes:
@@ -110,9 +115,13 @@ def main() -> None:
     from stylize.config import parse_set_items
 
     extra = parse_set_items(args.set)
-    print(f"# {platform.processor() or platform.machine()}, device {args.device}, threads {args.threads}, "
-          f"mesh {Path(args.mesh).name}, {args.clip}, {args.steps} timed steps; load before: {os.getloadavg()[0]:.2f}")
-    print("| preset | path | px | encodes/it | step (s) | render | CLIP fwd | backward+Adam | CLIP share | peak (MB) | host reads/step |")
+    print(
+        f"# {platform.processor() or platform.machine()}, device {args.device}, threads {args.threads}, "
+        f"mesh {Path(args.mesh).name}, {args.clip}, {args.steps} timed steps; load before: {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        "| preset | path | px | encodes/it | step (s) | render | CLIP fwd | backward+Adam | CLIP share | peak (MB) | host reads/step |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for preset in args.presets:
         rows = {}
@@ -123,15 +132,20 @@ def main() -> None:
                 continue
             rows[one_pass] = row
             p = row["phases"]
-            print(f"| {preset} | {row['path']} | {row['size']} | {row['encodes']} | {row['step_s']:.3f} | {p.get('render', 0):.3f} | "
-                  f"{p.get('clip', 0):.3f} | {p.get('backward_step', 0):.3f} | {row['clip_share']:.0%} | "
-                  f"{row['peak_mb']:.0f} ({row['peak_kind']}) | {row['host_reads']} |", flush=True)
+            print(
+                f"| {preset} | {row['path']} | {row['size']} | {row['encodes']} | {row['step_s']:.3f} | {p.get('render', 0):.3f} | "
+                f"{p.get('clip', 0):.3f} | {p.get('backward_step', 0):.3f} | {row['clip_share']:.0%} | "
+                f"{row['peak_mb']:.0f} ({row['peak_kind']}) | {row['host_reads']} |",
+                flush=True,
+            )
             if args.json:
                 print(json.dumps(row))
         if len(rows) == 2:
-            print(f"\n{preset}: one pass / per group = {rows[True]['step_s'] / rows[False]['step_s']:.2f}x per iteration; "
-                  f"projected {rows[True]['iters']} iterations: {rows[True]['step_s'] * rows[True]['iters'] / 60:.1f} min "
-                  f"(per group {rows[False]['step_s'] * rows[False]['iters'] / 60:.1f} min)\n")
+            print(
+                f"\n{preset}: one pass / per group = {rows[True]['step_s'] / rows[False]['step_s']:.2f}x per iteration; "
+                f"projected {rows[True]['iters']} iterations: {rows[True]['step_s'] * rows[True]['iters'] / 60:.1f} min "
+                f"(per group {rows[False]['step_s'] * rows[False]['iters'] / 60:.1f} min)\n"
+            )
     print(f"# load after: {os.getloadavg()[0]:.2f}")
 
 
@@ -151,9 +165,13 @@ def compare_modes(args) -> None:
         prop = trimesh.creation.torus(major_radius=1.0, minor_radius=0.35, major_sections=25, minor_sections=10)
         meshes.append(str(Path(folder) / f"prop_{len(prop.faces)}_faces.obj"))
         prop.export(meshes[-1])
-    print(f"# {platform.processor() or platform.machine()}, device {args.device}, threads {args.threads}, {args.clip}, "
-          f"{args.steps} timed steps; load before: {os.getloadavg()[0]:.2f}")
-    print("| preset | mesh | faces | mode | px | step (s) | render (s) | of it field (s) | CLIP fwd | backward+Adam | vs vertex |")
+    print(
+        f"# {platform.processor() or platform.machine()}, device {args.device}, threads {args.threads}, {args.clip}, "
+        f"{args.steps} timed steps; load before: {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        "| preset | mesh | faces | mode | px | step (s) | render (s) | of it field (s) | CLIP fwd | backward+Adam | vs vertex |"
+    )
     print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for preset in args.presets:
         for mesh in meshes:
@@ -170,9 +188,12 @@ def compare_modes(args) -> None:
                 p = row["phases"]
                 base = row["step_s"] if mode == "vertex" else base
                 ratio = f"{row['step_s'] / base:.2f}x" if base else ""
-                print(f"| {preset} | {Path(mesh).name} | {faces} | {mode} | {row['size']} | {row['step_s']:.3f} | "
-                      f"{p.get('render', 0):.3f} | {p.get('field', 0):.3f} | {p.get('clip', 0):.3f} | "
-                      f"{p.get('backward_step', 0):.3f} | {ratio} |", flush=True)
+                print(
+                    f"| {preset} | {Path(mesh).name} | {faces} | {mode} | {row['size']} | {row['step_s']:.3f} | "
+                    f"{p.get('render', 0):.3f} | {p.get('field', 0):.3f} | {p.get('clip', 0):.3f} | "
+                    f"{p.get('backward_step', 0):.3f} | {ratio} |",
+                    flush=True,
+                )
                 if args.json:
                     print(json.dumps(row))
     print(f"# load after: {os.getloadavg()[0]:.2f}")

@@ -96,7 +96,9 @@ def main() -> None:
             times[count].append(_raster_step(scene, device))
 
     clip_time = statistics.median(times["clip"])
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}"
+    )
     print(f"ViT-B-32 (random init) forward+backward, 4 x {SIZE} px: {clip_time * 1e3:.0f} ms (median of {args.rounds})")
     memory_label = "peak CUDA memory" if device.type == "cuda" else "peak RSS growth"
     for count in STROKE_COUNTS:

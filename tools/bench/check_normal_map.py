@@ -44,8 +44,10 @@ def main() -> None:
         start = time.perf_counter()
         error = normal_map_error(relief_field(args.seed, max_displacement=displacement), vertices * 0.8, faces, args.size,
                                  args.render, args.levels)  # fmt: skip
-        print(f"max displacement {displacement}: mean |shading difference| normal-mapped {error.normal_mapped:.4f}, "
-              f"without the map {error.baseline:.4f} ({error.pixels} pixels, {time.perf_counter() - start:.1f} s)")
+        print(
+            f"max displacement {displacement}: mean |shading difference| normal-mapped {error.normal_mapped:.4f}, "
+            f"without the map {error.baseline:.4f} ({error.pixels} pixels, {time.perf_counter() - start:.1f} s)"
+        )
 
 
 if __name__ == "__main__":

@@ -46,7 +46,9 @@ def _shift(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
     from stylize.testing.restyle_check import foreground_mask, mean_colour
 
     mask = foreground_mask(before)
-    return torch.cat([mean_colour(after, mask) - mean_colour(before, mask), mean_colour(after, ~mask) - mean_colour(before, ~mask)])
+    return torch.cat(
+        [mean_colour(after, mask) - mean_colour(before, mask), mean_colour(after, ~mask) - mean_colour(before, ~mask)]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                 overrides["lambda_content"] = weight
             started = time.perf_counter()
             result = Restyler(resolve_config(RestyleConfig, RESTYLE_PRESETS, "smoke", overrides=overrides)).run(
-                root / f"seed{seed}-{label}")
+                root / f"seed{seed}-{label}"
+            )
             row[label] = {**_figures(judge, result.content, result.image), "seconds": round(time.perf_counter() - started, 1)}
             results[label] = result
         applied = apply_stylenet(root / f"seed{seed}-with_content", root / "other.png", root / f"seed{seed}-applied")

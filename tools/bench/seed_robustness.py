@@ -97,10 +97,22 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=3, help="training views per iteration")
     parser.add_argument("--checkpoints", type=int, nargs="*", default=[], help="also judge at these iterations")
     parser.add_argument("--clips", default=str(ROOT / "tests" / "assets" / "clip"), help="folder with trainer/ and judge/")
-    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a setting of every run (to try preset candidates)")
-    parser.add_argument("--best-of", type=int, nargs="+", default=[1], metavar="N",
-                        help="also measure `--best-of N` (each N a separate pass over the grid)")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting of every run (to try preset candidates)",
+    )
+    parser.add_argument(
+        "--best-of",
+        type=int,
+        nargs="+",
+        default=[1],
+        metavar="N",
+        help="also measure `--best-of N` (each N a separate pass over the grid)",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     parser.add_argument("--out", type=Path, default=None, help="append one JSON line per run here")
@@ -117,8 +129,11 @@ def main() -> None:
         for row in pool.map(_run, tasks):
             rows.append(row)
             case = row["case"]
-            print(f"{case['preset']} best-of {row['best_of']} {case['primitive']} {case['colour']} seed {case['seed']}: judge says "
-                  f"{row['winner']} ({'ok' if row['success'] else 'FAIL'}, {row['seconds']:.0f} s)", flush=True)
+            print(
+                f"{case['preset']} best-of {row['best_of']} {case['primitive']} {case['colour']} seed {case['seed']}: judge says "
+                f"{row['winner']} ({'ok' if row['success'] else 'FAIL'}, {row['seconds']:.0f} s)",
+                flush=True,
+            )
             if args.out is not None:
                 with args.out.open("a") as handle:
                     handle.write(json.dumps(row) + "\n")

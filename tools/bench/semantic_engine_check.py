@@ -25,8 +25,14 @@ CLIP_ASSETS = Path(__file__).resolve().parents[2] / "tests" / "assets" / "clip"
 TRAINER = f"local-dir:{CLIP_ASSETS / 'trainer'}"
 JUDGE = f"local-dir:{CLIP_ASSETS / 'judge'}"
 PROMPTS = [
-    "a red circle", "a blue square", "a yellow star", "a green triangle",
-    "a purple circle", "a orange square", "a black triangle", "a white star",
+    "a red circle",
+    "a blue square",
+    "a yellow star",
+    "a green triangle",
+    "a purple circle",
+    "a orange square",
+    "a black triangle",
+    "a white star",
 ]
 
 
@@ -48,8 +54,10 @@ def main() -> None:
         ranks.append(caption_rank(scores, prompt))
         pictures.append(result.image[0])
         top = sorted(scores, key=scores.get, reverse=True)[:3]
-        print(f"{prompt!r}: judge rank {ranks[-1]} of {len(captions)}; judge's top 3 {top}; "
-              f"{time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"{prompt!r}: judge rank {ranks[-1]} of {len(captions)}; judge's top 3 {top}; {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
     print(f"mean judge rank {sum(ranks) / len(ranks):.2f}; worst {max(ranks)}")
     if args.out is not None:
         save_image(args.out, image_grid(pictures, columns=len(pictures)))

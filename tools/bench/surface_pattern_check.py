@@ -35,8 +35,12 @@ def main() -> None:
     parser.add_argument("--clips", default=str(ROOT / "tests" / "assets" / "clip"))
     parser.add_argument("--picture", default=str(ROOT / "docs" / "images" / "surface_vs_vertex.png"))
     parser.add_argument("--no-picture", action="store_true")
-    parser.add_argument("--modes", nargs="+", default=["vertex", "surface", "texture"],
-                        help="field kinds to compare (the picture has one column per kind)")
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        default=["vertex", "surface", "texture"],
+        help="field kinds to compare (the picture has one column per kind)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cache = ModelCache()
@@ -47,16 +51,26 @@ def main() -> None:
         for seed in args.seeds:
             for mode in args.modes:
                 result = pattern_run(mode, prompt, trainer, judge, args.iters, seed, args.size, cache)
-                rows.append({"prompt": prompt, "seed": seed, "mode": mode, "margin": round(result.margin, 2),
-                             "scores": {k: round(v, 2) for k, v in result.scores.items()}, "seconds": round(result.seconds, 1)})
+                rows.append(
+                    {
+                        "prompt": prompt,
+                        "seed": seed,
+                        "mode": mode,
+                        "margin": round(result.margin, 2),
+                        "scores": {k: round(v, 2) for k, v in result.scores.items()},
+                        "seconds": round(result.seconds, 1),
+                    }
+                )
                 print(json.dumps(rows[-1]), flush=True)
                 if seed == args.seeds[0]:
                     tiles.append(torch.nn.functional.interpolate(result.image[None], size=160, mode="nearest")[0])
     for prompt in args.prompts:
         for mode in args.modes:
             margins = [r["margin"] for r in rows if r["prompt"] == prompt and r["mode"] == mode]
-            print(f"{prompt!r} {mode}: judge margin patterned - plain {sum(margins) / len(margins):+.2f} "
-                  f"(seeds {', '.join(f'{m:+.2f}' for m in margins)})")
+            print(
+                f"{prompt!r} {mode}: judge margin patterned - plain {sum(margins) / len(margins):+.2f} "
+                f"(seeds {', '.join(f'{m:+.2f}' for m in margins)})"
+            )
     if not args.no_picture:
         Path(args.picture).parent.mkdir(parents=True, exist_ok=True)
         print("wrote", save_image(args.picture, image_grid(tiles, columns=len(args.modes))))

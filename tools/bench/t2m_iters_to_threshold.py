@@ -33,15 +33,18 @@ from stylize import api  # noqa: E402
 from stylize.config import parse_set_items  # noqa: E402
 from stylize.engine import ClipEngine, ModelCache  # noqa: E402
 from stylize.mesh.camera import orbit_views  # noqa: E402
+from stylize.mesh.evaluate import render_mesh  # noqa: E402
 from stylize.mesh.geometry import make_cube, make_icosphere, normalize_vertices  # noqa: E402
 from stylize.mesh.io import LoadedMesh  # noqa: E402
 from stylize.mesh.text2mesh import Text2MeshRun  # noqa: E402
-from stylize.mesh.evaluate import render_mesh  # noqa: E402
 
 SHAPES = {
     "sphere": (lambda: make_icosphere(3), "a blue circle", {}),
-    "cube": (lambda: make_cube(1.0), "a red square",
-             {"views.center_azimuth": math.pi / 2, "views.center_elevation": 0.0, "views.std": 8.0}),
+    "cube": (
+        lambda: make_cube(1.0),
+        "a red square",
+        {"views.center_azimuth": math.pi / 2, "views.center_elevation": 0.0, "views.std": 8.0},
+    ),
 }
 
 
@@ -50,14 +53,22 @@ def judged(judge: ClipEngine, mesh: LoadedMesh, prompt: str, size: int) -> float
     return 100.0 * float(judge.score_texts(render_mesh(mesh, views, size), [prompt]).mean())
 
 
-def trace(preset: str, iters: int, shape: str, args, cache: ModelCache, judge: ClipEngine,
-          settings: dict | None = None) -> list[tuple[int, float]]:
+def trace(
+    preset: str, iters: int, shape: str, args, cache: ModelCache, judge: ClipEngine, settings: dict | None = None
+) -> list[tuple[int, float]]:
     make, prompt, extra = SHAPES[shape]
     vertices, faces = make()
     vertices, normalization = normalize_vertices(vertices)
     mesh = LoadedMesh(vertices.astype(np.float32), faces, None, normalization)
-    overrides = {"clip": [f"local-dir:{args.clips / 'trainer'}"], "iters": iters, "render_size": args.size,
-                 "device": "cpu", "seed": args.seed, **extra, **(settings or {})}
+    overrides = {
+        "clip": [f"local-dir:{args.clips / 'trainer'}"],
+        "iters": iters,
+        "render_size": args.size,
+        "device": "cpu",
+        "seed": args.seed,
+        **extra,
+        **(settings or {}),
+    }
     run = Text2MeshRun(mesh, api.mesh_config(prompt, preset, None, overrides), model_cache=cache)
     points = [(0, judged(judge, mesh, prompt, args.size))]
 
@@ -70,8 +81,10 @@ def trace(preset: str, iters: int, shape: str, args, cache: ModelCache, judge: C
 
     start = time.time()
     run.run(on_step=check)
-    print(f"{preset}: {iters} iterations in {time.time() - start:.0f} s; judged {points[0][1]:.2f} -> {points[-1][1]:.2f}",
-          file=sys.stderr)
+    print(
+        f"{preset}: {iters} iterations in {time.time() - start:.0f} s; judged {points[0][1]:.2f} -> {points[-1][1]:.2f}",
+        file=sys.stderr,
+    )
     return points
 
 
@@ -86,10 +99,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--clips", type=Path, default=ROOT / "tests" / "assets" / "clip")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--threshold", type=float, default=None,
-                        help="skip the paper run and use this judged threshold (from an earlier paper run)")
-    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a setting of the fast run (to try candidates for the preset)")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="skip the paper run and use this judged threshold (from an earlier paper run)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a setting of the fast run (to try candidates for the preset)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cache = ModelCache()

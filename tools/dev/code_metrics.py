@@ -128,7 +128,10 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def module_sizes(package_dir: Path) -> list[tuple[str, int]]:
-    sizes = [(str(p.relative_to(package_dir.parent)), len(p.read_text(encoding="utf-8").splitlines())) for p in package_dir.rglob("*.py")]
+    sizes = [
+        (str(p.relative_to(package_dir.parent)), len(p.read_text(encoding="utf-8").splitlines()))
+        for p in package_dir.rglob("*.py")
+    ]
     return sorted(sizes, key=lambda item: -item[1])
 
 

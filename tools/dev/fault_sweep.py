@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from stylize.testing.faults import CASES, run_case  # noqa: E402
+from stylize.testing.fault_cases import CASES  # noqa: E402
+from stylize.testing.faults import run_case  # noqa: E402
 
 
 def main() -> None:

@@ -27,10 +27,10 @@ import logging
 import statistics
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
+import tomllib
 
 CORPUS = Path(__file__).resolve().parents[2] / "tests" / "assets" / "svg"
 
@@ -57,7 +57,8 @@ def mean_error(ours: np.ndarray, reference: np.ndarray, block: int = 1) -> float
     if block > 1:
         height, width = (ours.shape[0] // block) * block, (ours.shape[1] // block) * block
         ours, reference = (
-            image[:height, :width].reshape(height // block, block, width // block, block, 3).mean((1, 3)) for image in (ours, reference)
+            image[:height, :width].reshape(height // block, block, width // block, block, 3).mean((1, 3))
+            for image in (ours, reference)
         )
     return float(np.abs(ours - reference).mean())
 
@@ -104,14 +105,18 @@ def sweep_file(path: Path, entry: dict, default_bound: float) -> dict:
 def _summary(rows: list[dict], label: str) -> None:
     categories = sorted({row["category"] for row in rows})
     count = {verdict: sum(row["verdict"] == verdict for row in rows) for verdict in ("faithful", "approximated", "wrong")}
-    print(f"\n{label}: {len(rows)} files: {count['faithful']} faithful, {count['approximated']} approximated with a warning, {count['wrong']} wrong")
+    print(
+        f"\n{label}: {len(rows)} files: {count['faithful']} faithful, {count['approximated']} approximated with a warning, {count['wrong']} wrong"
+    )
     for category in categories:
         mine = [row for row in rows if row["category"] == category]
         errors = [row["error"] for row in mine if row["error"] is not None]
         mean = f"{statistics.mean(errors):.5f}" if errors else "-"
         median = f"{statistics.median(errors):.5f}" if errors else "-"
         verdicts = " ".join(f"{sum(r['verdict'] == v for r in mine)} {v}" for v in ("faithful", "approximated", "wrong"))
-        print(f"  {category:10s} {len(mine):3d} files: {verdicts}; mean error {mean} (median {median}) over {len(errors)} imported")
+        print(
+            f"  {category:10s} {len(mine):3d} files: {verdicts}; mean error {mean} (median {median}) over {len(errors)} imported"
+        )
 
 
 def main() -> None:
@@ -132,7 +137,9 @@ def main() -> None:
         verdict = {"faithful": "yes", "approximated": "appr", "wrong": "NO"}[row.get("verdict", "wrong")]
         return f"{error:>9s} {verdict:4s}"
 
-    header = f"{'file':40s} {'category':10s} " + (f"{'before':>9s} {'ok':4s} " if before else "") + f"{'after':>9s} {'ok':4s} note"
+    header = (
+        f"{'file':40s} {'category':10s} " + (f"{'before':>9s} {'ok':4s} " if before else "") + f"{'after':>9s} {'ok':4s} note"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:

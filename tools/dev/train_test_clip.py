@@ -40,7 +40,14 @@ import torch.nn.functional as F
 from stylize.engine import Augmenter
 from stylize.testing.renders import draw_renders, standard_primitives, unseen_primitives
 from stylize.testing.shapes import (
-    COLOURS, PATTERNS, SHAPES, TRAINING_COLOURS, ShapeBatch, all_captions, colour_weights, draw_shapes,
+    COLOURS,
+    PATTERNS,
+    SHAPES,
+    TRAINING_COLOURS,
+    ShapeBatch,
+    all_captions,
+    colour_weights,
+    draw_shapes,
 )  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -273,7 +280,9 @@ def train(
             print(f"{variant} step {step:5d} loss {loss.item():.4f} ({time.perf_counter() - start:.0f} s)", flush=True)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     model.eval()
-    held_out = evaluate(model, tokenizer, image_size, settings["preprocess_cfg"], seed=settings["data_seed"] + 777, n=eval_samples)
+    held_out = evaluate(
+        model, tokenizer, image_size, settings["preprocess_cfg"], seed=settings["data_seed"] + 777, n=eval_samples
+    )
 
     out.mkdir(parents=True, exist_ok=True)
     weights = out / "open_clip_model.safetensors"

@@ -32,8 +32,8 @@ def render_textured(glb: Path, normalization, size: int, azimuth: float) -> np.n
     import trimesh
 
     from stylize.mesh.camera import orbit_views
-    from stylize.mesh.renderer import get_renderer as make_renderer
     from stylize.mesh.lighting import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
+    from stylize.mesh.renderer import get_renderer as make_renderer
     from stylize.mesh.texture import sample_texture
 
     mesh = trimesh.load(glb, process=False, force="mesh")
@@ -63,11 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     from PIL import Image
 
     from stylize import api
-    from stylize.mesh.evaluate import render_mesh
     from stylize.mesh.camera import orbit_views
-    from stylize.mesh.io import load_mesh
-
-    from stylize.mesh.io import save_mesh
+    from stylize.mesh.evaluate import render_mesh
+    from stylize.mesh.io import load_mesh, save_mesh
 
     with tempfile.TemporaryDirectory() as folder:
         run = Path(folder) / "run"

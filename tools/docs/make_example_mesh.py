@@ -18,7 +18,9 @@ def vase(sections: int = 48, rings: int = 32) -> tuple[np.ndarray, np.ndarray]:
     heights = np.linspace(-1.0, 1.0, rings)
     radius = 0.45 + 0.25 * np.sin(np.pi * (heights + 1.0) * 0.75) - 0.08 * heights
     angles = np.linspace(0.0, 2 * math.pi, sections, endpoint=False)
-    ring_points = [np.stack([r * np.cos(angles), np.full(sections, y), r * np.sin(angles)], 1) for y, r in zip(heights, radius)]
+    ring_points = [
+        np.stack([r * np.cos(angles), np.full(sections, y), r * np.sin(angles)], 1) for y, r in zip(heights, radius, strict=False)
+    ]
     vertices = np.concatenate([*ring_points, [[0.0, -1.0, 0.0], [0.0, 1.0, 0.0]]])
     faces = []
     for ring in range(rings - 1):

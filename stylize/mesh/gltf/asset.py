@@ -135,7 +135,9 @@ def resolve_uri(uri: str, folder: str | Path) -> bytes | Path:
     if uri[:5].lower() == "data:":
         return _decode_data_uri(uri)
     if _SCHEME.match(uri) or uri.startswith("//"):
-        raise ValueError(f"refers to {uri!r}; only relative file names and data: URIs are read (no schemes such as file: or http:)")
+        raise ValueError(
+            f"refers to {uri!r}; only relative file names and data: URIs are read (no schemes such as file: or http:)"
+        )
     try:
         name = unquote_to_bytes(uri).decode("utf-8")
     except UnicodeDecodeError:
@@ -280,7 +282,9 @@ class GltfAsset:
         else:
             raise self.error(f"buffers[{index}] has no data (no uri and no GLB binary chunk)")
         if len(data) < length:
-            raise self.error(f"cannot read buffers[{index}] (truncated or corrupt?): {len(data)} bytes of the {length} it declares")
+            raise self.error(
+                f"cannot read buffers[{index}] (truncated or corrupt?): {len(data)} bytes of the {length} it declares"
+            )
         self._buffers[index] = data
         return data
 
@@ -306,7 +310,9 @@ class GltfAsset:
         if stride < element or byte_offset < 0:
             raise self.error(f"{what}: byteStride {stride} is shorter than one element ({element} bytes)")
         if count and byte_offset + stride * (count - 1) + element > view_length:
-            raise self.error(f"cannot read {what} (truncated or corrupt?): {count} elements do not fit in bufferViews[{view_index}]")
+            raise self.error(
+                f"cannot read {what} (truncated or corrupt?): {count} elements do not fit in bufferViews[{view_index}]"
+            )
         if count == 0:
             return np.zeros((0, width), dtype)
         array = np.ndarray((count, width), dtype=dtype, buffer=data, offset=view_offset + byte_offset,

@@ -180,7 +180,7 @@ def repaired_parts(parts: list[MeshPart], kept: np.ndarray, faces: np.ndarray) -
     face_starts = np.concatenate([[0], face_stops[:-1]])
     return [
         MeshPart(p.name, p.node, p.mesh, p.primitive, (int(a), int(b)), (int(c), int(d)), p.material, p.node_name)
-        for p, a, b, c, d in zip(parts, starts, stops, face_starts, face_stops)
+        for p, a, b, c, d in zip(parts, starts, stops, face_starts, face_stops, strict=False)
     ]
 
 
@@ -189,8 +189,16 @@ def subdivided_parts(parts: list[MeshPart], passes: int) -> list[MeshPart]:
     (face ranges grow by 4 per pass) and append new vertices after the existing ones."""
     scale = 4**passes
     return [
-        MeshPart(p.name, p.node, p.mesh, p.primitive, p.vertex_range, (p.face_range[0] * scale, p.face_range[1] * scale),
-                 p.material, p.node_name)  # fmt: skip
+        MeshPart(
+            p.name,
+            p.node,
+            p.mesh,
+            p.primitive,
+            p.vertex_range,
+            (p.face_range[0] * scale, p.face_range[1] * scale),
+            p.material,
+            p.node_name,
+        )  # fmt: skip
         for p in parts
     ]
 
@@ -455,7 +463,9 @@ def _read(asset: GltfAsset, max_faces: int | None) -> GltfScene:
     if max_faces is not None and total > max_faces:
         raise asset.error(f"has {total} faces, over the limit of {max_faces} (simplify it or raise max_faces)")
     if vertex_total > asset.limits.max_accessor_count:
-        raise asset.error(f"has {vertex_total} vertices over all mesh instances, over the limit of {asset.limits.max_accessor_count}")
+        raise asset.error(
+            f"has {vertex_total} vertices over all mesh instances, over the limit of {asset.limits.max_accessor_count}"
+        )
     components = _accessor_components(asset, instances, meshes)
     if components > asset.limits.max_total_components:
         raise asset.error(f"its mesh accessors hold {components} numbers, over the limit of {asset.limits.max_total_components}")

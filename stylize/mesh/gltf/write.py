@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -163,7 +164,9 @@ class _SceneWriter:
             previous = old[map_name] or {}
             sampler = self._sampler_of(previous.get("index"))
             image = self.glb.add_image(encode_png(pixels), "image/png", f"{name}_{_camel(map_name)}")
-            info: dict[str, Any] = {"index": self.glb.add_texture(image, sampler if sampler is not None else self.glb.add_sampler())}
+            info: dict[str, Any] = {
+                "index": self.glb.add_texture(image, sampler if sampler is not None else self.glb.add_sampler())
+            }
             info.update({key: previous[key] for key in ("extras", "scale", "strength") if key in previous})
             _set_slot(out, TEXTURE_SLOTS[map_name].gltf, info)
         pbr = out.get("pbrMetallicRoughness")
@@ -247,7 +250,9 @@ def _part_arrays(mesh: LoadedMesh, part: MeshPart, instance: PrimitiveInstance, 
             logger.warning("%s: vertices moved but no normals were given; writing the file's normals", part.name)
         if "TANGENT" in attributes and data["tangents"] is None:
             tangent = attributes["TANGENT"][origin]
-            out["TANGENT"] = np.column_stack([_unit(tangent[:, :3], np.array([1.0, 0, 0])), np.where(tangent[:, 3] < 0, -1.0, 1.0)])
+            out["TANGENT"] = np.column_stack(
+                [_unit(tangent[:, :3], np.array([1.0, 0, 0])), np.where(tangent[:, 3] < 0, -1.0, 1.0)]
+            )
     if data["tangents"] is not None:
         tangent = data["tangents"][used]
         handedness = np.where(tangent[:, 3] < 0, -1.0, 1.0) * (1.0 if determinant >= 0 else -1.0)
@@ -258,7 +263,9 @@ def _part_arrays(mesh: LoadedMesh, part: MeshPart, instance: PrimitiveInstance, 
     elif known and "TEXCOORD_0" in attributes:
         out["TEXCOORD_0"] = attributes["TEXCOORD_0"][origin]
     if known:
-        out.update({name: values[origin] for name, values in attributes.items() if name.startswith("TEXCOORD_") and name != "TEXCOORD_0"})
+        out.update(
+            {name: values[origin] for name, values in attributes.items() if name.startswith("TEXCOORD_") and name != "TEXCOORD_0"}
+        )
     if data["colors"] is not None:
         colors = data["colors"][used]
         out["COLOR_0"] = np.column_stack([srgb_to_linear(colors[:, :3]), colors[:, 3:]])
@@ -388,7 +395,7 @@ def _write_meshes(mesh, source: SceneSource, parts: list[MeshPart], data, glb: G
                   base_colors: dict[int, np.ndarray]) -> dict[int | None, list[int]]:  # fmt: skip
     """Add the meshes; returns ``node -> [output mesh]`` (key None: nodeless scenes, one per mesh)."""
     by_node: dict[tuple[int | None, int], list[tuple[int, dict[str, Any], Any]]] = {}
-    for part, instance in zip(parts, source.instances):
+    for part, instance in zip(parts, source.instances, strict=False):
         arrays = _part_arrays(mesh, part, instance, data, part.material in base_colors)
         primitive = source.document["meshes"][instance.mesh]["primitives"][instance.primitive]
         if arrays is not None and part.material is not None:

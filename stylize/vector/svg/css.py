@@ -17,8 +17,8 @@ then source order decide. ``@import`` is never fetched and ``@media`` blocks are
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 Declaration = tuple[str, str, bool]  # (property, value, important)
 
@@ -30,7 +30,9 @@ _SIMPLE_RE = re.compile(
     rf"|::?(?P<pseudo>{_IDENT})(?:\((?P<argument>[^()]*)\))?"
 )
 _DYNAMIC = {"hover", "active", "focus", "visited", "link", "focus-within", "focus-visible", "target"}
-_NTH_RE = re.compile(r"^\s*(?:(?P<odd>odd)|(?P<even>even)|(?P<a>[+-]?\d*)n\s*(?:(?P<sign>[+-])\s*(?P<b>\d+))?|(?P<only>[+-]?\d+))\s*$")
+_NTH_RE = re.compile(
+    r"^\s*(?:(?P<odd>odd)|(?P<even>even)|(?P<a>[+-]?\d*)n\s*(?:(?P<sign>[+-])\s*(?P<b>\d+))?|(?P<only>[+-]?\d+))\s*$"
+)
 
 
 class UnsupportedSelector(ValueError):

@@ -175,7 +175,9 @@ class _Importer:
         root = self.root
         shapes = sum(1 for element in root.iter() if self.tag(element) in SHAPES)
         if shapes > MAX_IMPORT_PATHS:
-            raise InputError(f"SVG file {self.name!r} has {shapes} shapes, more than the import limit of {MAX_IMPORT_PATHS} paths")
+            raise InputError(
+                f"SVG file {self.name!r} has {shapes} shapes, more than the import limit of {MAX_IMPORT_PATHS} paths"
+            )
         width, height, view_transform, viewport = self._canvas(root)
         style = self.cascade.computed(root, root_style(), viewport)
         transform = parse_transform(root.get("transform"))
@@ -219,7 +221,12 @@ class _Importer:
             )
         if view_box is None:
             return width, height, IDENTITY, (width, height)
-        return width, height, view_box_transform(view_box, width, height, root.get("preserveAspectRatio")), (view_box[2], view_box[3])
+        return (
+            width,
+            height,
+            view_box_transform(view_box, width, height, root.get("preserveAspectRatio")),
+            (view_box[2], view_box[3]),
+        )
 
     def _walk(self, element, parent: Style, frame: _Frame) -> None:
         tag = self.tag(element)
@@ -227,10 +234,14 @@ class _Importer:
             return
         self.visits += 1
         if self.visits > MAX_VISITS:
-            raise InputError(f"SVG file {self.name!r} expands (through use) to more than {MAX_VISITS} elements (the import limit)")
+            raise InputError(
+                f"SVG file {self.name!r} expands (through use) to more than {MAX_VISITS} elements (the import limit)"
+            )
         frame = replace(frame, depth=frame.depth + 1)
         if frame.depth > MAX_NESTING:
-            raise InputError(f"SVG file {self.name!r} nests elements (through use) more than {MAX_NESTING} deep (the import limit)")
+            raise InputError(
+                f"SVG file {self.name!r} nests elements (through use) more than {MAX_NESTING} deep (the import limit)"
+            )
         if tag in _UNSUPPORTED_ELEMENTS:
             self.report(tag, self.where(element))
             return
@@ -310,8 +321,15 @@ class _Importer:
         if overflow in ("visible", "auto"):
             clip = None
         else:
-            corners = [apply(frame.transform, px, py) for px, py in ((x, y), (x + width, y), (x, y + height), (x + width, y + height))]
-            clip = (min(c[0] for c in corners), min(c[1] for c in corners), max(c[0] for c in corners), max(c[1] for c in corners))
+            corners = [
+                apply(frame.transform, px, py) for px, py in ((x, y), (x + width, y), (x, y + height), (x + width, y + height))
+            ]
+            clip = (
+                min(c[0] for c in corners),
+                min(c[1] for c in corners),
+                max(c[0] for c in corners),
+                max(c[1] for c in corners),
+            )
         viewport = (view_box[2], view_box[3]) if view_box is not None else (width, height)
         clip_index = None
         if clip is not None:  # checked against what is drawn inside once the viewport is done
@@ -414,12 +432,21 @@ class _Importer:
         if self.segments > MAX_IMPORT_SEGMENTS:
             raise InputError(f"SVG file {self.name!r} has more than {MAX_IMPORT_SEGMENTS} curve segments (the import limit)")
         self._effects(element, style)
-        if any(style[name] for name in ("marker-start", "marker-mid", "marker-end")) and tag in ("path", "line", "polyline", "polygon"):
+        if any(style[name] for name in ("marker-start", "marker-mid", "marker-end")) and tag in (
+            "path",
+            "line",
+            "polyline",
+            "polygon",
+        ):
             self.report("markers", where)
         solid = [contour for contour in contours if len(set(contour[0])) > 1]
         bbox = LazyBox(solid or contours)  # needed by paint servers only
         evenodd = style["fill-rule"] == "evenodd"
-        fill = None if tag == "line" or not solid else self._paint(style["fill"], style, "fill", solid, bbox, evenodd, context, where)
+        fill = (
+            None
+            if tag == "line" or not solid
+            else self._paint(style["fill"], style, "fill", solid, bbox, evenodd, context, where)
+        )
         width = style["stroke-width"]
         stroke = self._paint(style["stroke"], style, "stroke", contours, bbox, evenodd, context, where) if width > 0 else None
         if stroke is not None:
@@ -435,23 +462,38 @@ class _Importer:
         if fill is None and stroke is None:
             return
         transform = frame.transform
-        placed = [(torch.tensor([apply(transform, x, y) for x, y in points], dtype=torch.float64), closed) for points, closed in contours]
+        placed = [
+            (torch.tensor([apply(transform, x, y) for x, y in points], dtype=torch.float64), closed)
+            for points, closed in contours
+        ]
         _check_finite([float(torch.cat([points for points, _ in placed]).abs().max()), width], where, self.name)
         dots = [len(set(points)) <= 1 for points, _ in contours]
         join = "miter" if style["stroke-linejoin"] in ("miter-clip", "arcs") else style["stroke-linejoin"]
         stroke_style = {"linecap": style["stroke-linecap"], "linejoin": join, "miter_limit": style["stroke-miterlimit"]}
         opacity = style["opacity"] * frame.opacity
         rule = style["fill-rule"]
-        stroked = [contour for contour, dot in zip(placed, dots) if not dot or style["stroke-linecap"] != "butt"]
-        filled = [contour for contour, dot in zip(placed, dots) if not dot]
+        stroked = [contour for contour, dot in zip(placed, dots, strict=False) if not dot or style["stroke-linecap"] != "butt"]
+        filled = [contour for contour, dot in zip(placed, dots, strict=False) if not dot]
         paths = []
-        if fill is not None and stroke is not None and all(closed for _, closed in stroked) and len(stroked) == len(filled) and style["paint-order"] == "fill":
-            paths.append(VectorPath([p for p, _ in filled], [c for _, c in filled], width / 2, stroke, fill, rule, **stroke_style))
+        if (
+            fill is not None
+            and stroke is not None
+            and all(closed for _, closed in stroked)
+            and len(stroked) == len(filled)
+            and style["paint-order"] == "fill"
+        ):
+            paths.append(
+                VectorPath([p for p, _ in filled], [c for _, c in filled], width / 2, stroke, fill, rule, **stroke_style)
+            )
         else:
             # SVG fills open subpaths as if closed but strokes them open: a closed fill-only path
             # and an open stroke-only path paint the same (exactly so at opacity 1).
             fill_path = self._fill_only(filled, fill, rule) if fill is not None and filled else None
-            stroke_path = VectorPath([p for p, _ in stroked], [c for _, c in stroked], width / 2, stroke, None, rule, **stroke_style) if stroke is not None and stroked else None
+            stroke_path = (
+                VectorPath([p for p, _ in stroked], [c for _, c in stroked], width / 2, stroke, None, rule, **stroke_style)
+                if stroke is not None and stroked
+                else None
+            )
             ordered = [stroke_path, fill_path] if style["paint-order"] == "stroke" else [fill_path, stroke_path]
             paths = [path for path in ordered if path is not None]
         groups = frame.groups
@@ -528,7 +570,6 @@ class _Importer:
                     break
 
 
-
 def _check_finite(values: list[float], where: str, name: str) -> None:
     """Refuse non-finite or huge coordinates and widths (in user units, then after transforms)."""
     for value in values:
@@ -552,4 +593,3 @@ def import_svg(root, name: str) -> tuple[list[VectorPath], float, float]:
     emitted, width, height = importer.run()
     importer.report.flush()
     return [item.path for item in emitted], width, height
-

@@ -143,7 +143,10 @@ def gradient_average(attributes: dict, stops, samples: np.ndarray, bbox, context
             fx, fy = cx + r * 0.999 * math.cos(angle), cy + r * 0.999 * math.sin(angle)
         ox, oy = gx - fx, gy - fy
         distance = np.hypot(ox, oy)
-        ux, uy = np.where(distance > 0, ox / np.maximum(distance, 1e-12), 1.0), np.where(distance > 0, oy / np.maximum(distance, 1e-12), 0.0)
+        ux, uy = (
+            np.where(distance > 0, ox / np.maximum(distance, 1e-12), 1.0),
+            np.where(distance > 0, oy / np.maximum(distance, 1e-12), 0.0),
+        )
         # Distance from the focal point to the circle along each sample's direction.
         px, py = fx - cx, fy - cy
         along = ux * px + uy * py
@@ -238,7 +241,6 @@ def pattern_average(scene, width: float, height: float) -> RGBA | None:
     return (float(rgb[0]), float(rgb[1]), float(rgb[2]), alpha)
 
 
-
 class PaintServers:
     """Turns the fills and strokes of one document into colours, paint servers included.
 
@@ -299,7 +301,9 @@ class PaintServers:
 
     def _gradient(self, element):
         attributes, chain = self._chain(element, ("linearGradient", "radialGradient"))
-        stop_elements = next(([c for c in link if self.tag(c) == "stop"] for link in chain if any(self.tag(c) == "stop" for c in link)), [])
+        stop_elements = next(
+            ([c for c in link if self.tag(c) == "stop"] for link in chain if any(self.tag(c) == "stop" for c in link)), []
+        )
         parent = self.tree_style(element)
 
         def stop_style(stop):

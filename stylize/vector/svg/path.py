@@ -123,7 +123,7 @@ def parse_path_data(text: str) -> tuple[list[Contour], int, str | None]:
         explicit = scanner.command()
         if explicit is None:
             if command is None or command.upper() == "Z" or not scanner.next_is_number():
-                error = f"unexpected {text[scanner.position:scanner.position + 10]!r} at character {scanner.position}"
+                error = f"unexpected {text[scanner.position : scanner.position + 10]!r} at character {scanner.position}"
                 break
         else:
             command = explicit
@@ -253,7 +253,9 @@ def ellipse(cx: float, cy: float, rx: float, ry: float) -> list[Contour]:
     builder.move((cx + rx, cy))
     quarter = [((1, k), (k, 1), (0, 1)), ((-k, 1), (-1, k), (-1, 0)), ((-1, -k), (-k, -1), (0, -1)), ((k, -1), (1, -k), (1, 0))]
     for c1, c2, end in quarter:
-        builder.cubic((cx + c1[0] * rx, cy + c1[1] * ry), (cx + c2[0] * rx, cy + c2[1] * ry), (cx + end[0] * rx, cy + end[1] * ry))
+        builder.cubic(
+            (cx + c1[0] * rx, cy + c1[1] * ry), (cx + c2[0] * rx, cy + c2[1] * ry), (cx + end[0] * rx, cy + end[1] * ry)
+        )
     builder.close()
     return builder.contours
 

@@ -11,7 +11,8 @@ until a paint is resolved, so it uses the ``color`` of the element that paints (
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from stylize.vector.svg.css import StyleSheet, Tree, parse_declarations
 from stylize.vector.svg.values import (
@@ -194,4 +195,3 @@ class Cascade:
 def root_style() -> Style:
     """The style an outermost element inherits from: every property's initial value."""
     return dict(INITIAL)
-

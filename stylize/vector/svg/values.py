@@ -25,9 +25,26 @@ NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _NUMBER_RE = re.compile(NUMBER)
 _LENGTH_RE = re.compile(rf"\s*({NUMBER})([a-zA-Z]+|%)?\s*$")
 # CSS absolute units and SVG user units, in px (CSS Values 3: 1in = 96px = 2.54cm = 25.4mm = 101.6Q).
-ABSOLUTE_UNITS = {"": 1.0, "px": 1.0, "in": 96.0, "cm": 96.0 / 2.54, "mm": 96.0 / 25.4, "q": 96.0 / 101.6, "pt": 96.0 / 72.0, "pc": 16.0}
+ABSOLUTE_UNITS = {
+    "": 1.0,
+    "px": 1.0,
+    "in": 96.0,
+    "cm": 96.0 / 2.54,
+    "mm": 96.0 / 25.4,
+    "q": 96.0 / 101.6,
+    "pt": 96.0 / 72.0,
+    "pc": 16.0,
+}
 DEFAULT_FONT_SIZE = 16.0  # CSS "medium"
-_FONT_KEYWORDS = {"xx-small": 9.0, "x-small": 10.0, "small": 13.0, "medium": 16.0, "large": 18.0, "x-large": 24.0, "xx-large": 32.0}
+_FONT_KEYWORDS = {
+    "xx-small": 9.0,
+    "x-small": 10.0,
+    "small": 13.0,
+    "medium": 16.0,
+    "large": 18.0,
+    "x-large": 24.0,
+    "xx-large": 32.0,
+}
 
 
 def parse_number(text: str | None) -> float | None:
@@ -220,7 +237,7 @@ class Paint:
     kind: str  # "none", "color", "current", "url"
     color: RGBA | None = None
     reference: str | None = None  # the id of a paint server
-    fallback: "Paint | None" = None
+    fallback: Paint | None = None
 
 
 NO_PAINT = Paint("none")

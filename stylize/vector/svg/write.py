@@ -35,7 +35,7 @@ def _hex(rgb: Tensor) -> str:
 
 def _path_data(path: VectorPath) -> str:
     parts = []
-    for contour, closed in zip(path.contours, path.closed_flags()):
+    for contour, closed in zip(path.contours, path.closed_flags(), strict=False):
         points = contour.tolist()
         commands = [f"M{_number(points[0][0])} {_number(points[0][1])}"]
         count = len(points)
@@ -67,7 +67,11 @@ def svg_string(scene: Scene, width: int, height: int, metadata: dict[str, Any] |
         attributes = {"d": _path_data(path)}
         if path.fill_color is not None:
             attributes.update(
-                {"fill": _hex(path.fill_color[:3]), "fill-opacity": _number(float(path.fill_color[3])), "fill-rule": path.fill_rule}
+                {
+                    "fill": _hex(path.fill_color[:3]),
+                    "fill-opacity": _number(float(path.fill_color[3])),
+                    "fill-rule": path.fill_rule,
+                }
             )
         else:
             attributes["fill"] = "none"
@@ -92,9 +96,7 @@ def svg_string(scene: Scene, width: int, height: int, metadata: dict[str, Any] |
     return "\n".join(lines) + "\n"
 
 
-def save_svg(
-    scene: Scene, path: str | os.PathLike, width: int, height: int, metadata: dict[str, Any] | None = None
-) -> Path:
+def save_svg(scene: Scene, path: str | os.PathLike, width: int, height: int, metadata: dict[str, Any] | None = None) -> Path:
     """Write ``scene`` as an SVG file, atomically.
 
     Args:
