@@ -7,7 +7,9 @@ Given a CUDA device it runs, in well under 8 minutes on an H100/H200-class GPU:
    then the same with ``compile=true`` when ``--compile`` is given;
 2. CLIPDraw's ``clipdraw`` preset for 1000 steps (256 strokes, 224 px, 4 copies);
 3. one profiled Text2Mesh step (the top CUDA kernels), so a missed goal says where time goes;
-4. the mesh and vector rasterizer benchmarks on the GPU.
+4. the mesh and vector rasterizer benchmarks on the GPU;
+5. a Text2Mesh step per field kind (vertex, surface, texture) split by stage
+   (``tools/bench/bench_field_modes.py``'s measurement; ``--skip-field-kinds`` leaves it out).
 
 It prints wall times, iterations per second and peak GPU memory as Markdown rows and writes
 them to ``--out/bench_gpu.json``. Goals (issue 15): Text2Mesh fast 300 iterations < 60 s end to
@@ -136,6 +138,24 @@ def raster_benchmarks(device: str, smoke: bool) -> str:
     return "\n".join(outputs)
 
 
+def field_kinds(device: str, smoke: bool) -> str:
+    """A Markdown table: one fast-preset step per field kind, split by stage (the vase)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_field_modes import measure
+
+    clip = f"local-dir:{ROOT / 'tests' / 'assets' / 'clip' / 'trainer'}" if smoke else "ViT-B-32:random"
+    mesh = str(ROOT / "examples" / "meshes" / "vase.obj")
+    lines = ["| kind | step (s) | render (s) | CLIP fwd (s) | backward + Adam (s) | field fwd + bwd alone (s) | vs vertex |",
+             "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    base = None
+    for mode in ("vertex", "surface", "texture"):
+        row = measure(mode, clip, torch.get_num_threads(), 1 if smoke else 5, device, mesh)
+        base = row["step"] if base is None else base
+        lines.append(f"| {mode} | {row['step']:.4f} | {row['render']:.4f} | {row['clip']:.4f} | {row['backward_adam']:.4f} | "
+                     f"{row['field_forward'] + row['field_backward']:.4f} | {row['step'] / base:.2f}x |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
@@ -143,6 +163,7 @@ def main() -> int:
     parser.add_argument("--compile", action="store_true", help="also run Text2Mesh with torch.compile'd image towers")
     parser.add_argument("--smoke", action="store_true", help="a tiny dry run of every part (any device)")
     parser.add_argument("--skip-raster", action="store_true")
+    parser.add_argument("--skip-field-kinds", action="store_true")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("bench_gpu: no CUDA device here (use --device cpu --smoke for a dry run)", file=sys.stderr)
@@ -166,7 +187,10 @@ def main() -> int:
     print("\n## one profiled Text2Mesh fast step\n" + table, flush=True)
     raster = "" if args.skip_raster else raster_benchmarks(args.device, args.smoke)
     print(raster)
-    (out / "bench_gpu.json").write_text(json.dumps({"rows": rows, "profile": table, "raster": raster}, indent=2))
+    kinds = "" if args.skip_field_kinds else field_kinds(args.device, args.smoke)
+    print("\n## a Text2Mesh fast step per field kind\n" + kinds, flush=True)
+    summary = {"rows": rows, "profile": table, "raster": raster, "field_kinds": kinds}
+    (out / "bench_gpu.json").write_text(json.dumps(summary, indent=2))
     return 0
 
 
