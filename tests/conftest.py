@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-import pytest
-import torch
+# OpenMP workers sleep instead of spinning while they wait (set before torch loads): the suite's
+# processes share 2 cores, and spinning workers make each other many times slower (as the CLI does).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 TINY_CLIP_CFG = {
     "embed_dim": 32,
