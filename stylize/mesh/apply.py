@@ -138,7 +138,14 @@ def apply_field(
 def _apply(field_path, config_path, mesh, folder, mask, overrides, device, started):
     from stylize.config import apply_overrides, resolve_config, to_dict
     from stylize.mesh.config import TEXT2MESH_PRESETS, Text2MeshConfig
-    from stylize.mesh.outputs import Text2MeshResult, output_metadata, to_file_frame, write_meshes, write_pictures
+    from stylize.mesh.outputs import (
+        Text2MeshResult,
+        file_features,
+        output_metadata,
+        to_file_frame,
+        write_meshes,
+        write_pictures,
+    )
     from stylize.utils import resolve_device
 
     field = load_field(field_path)
@@ -160,14 +167,11 @@ def _apply(field_path, config_path, mesh, folder, mask, overrides, device, start
     target = resolve_device(device)
     vertices, features, styled = evaluate_field(field, loaded, weights, target)
     file_vertices, file_colors = to_file_frame(loaded, vertices, features[:, :3], styled.weights)
-    extras = None
-    if features.shape[1] > 3:
-        extras = np.concatenate([file_colors, features[:, 3:].float().cpu().numpy()], axis=1)
     result = Text2MeshResult(
         vertices=file_vertices, faces=loaded.faces.astype(np.int64), colors=file_colors, scores={},
         field=field if target.type == "cpu" else NeuralStyleField.from_checkpoint(field.checkpoint()),
         status="applied", iterations=int(extra.get("iterations", 0)), out_dir=None, config=config,
-        styled=styled, source=loaded, features=extras,
+        styled=styled, source=loaded, features=file_features(file_colors, features),
     )  # fmt: skip
     if folder is None:
         return result

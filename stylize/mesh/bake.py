@@ -211,9 +211,7 @@ def bake_mesh(
     colors = np.clip(np.asarray(colors, dtype=np.float64)[:, :3], 0.0, 1.0)
     if len(colors) != len(vertices):
         raise ValueError(f"expected colors of shape ({len(vertices)}, 3), got {colors.shape}")
-    values = colors if features is None else np.asarray(features, dtype=np.float64)
-    if values.shape != (len(vertices), material.width):
-        raise ValueError(f"expected {material.name} features of shape ({len(vertices)}, {material.width}), got {values.shape}")
+    values = feature_values(material, colors, features)
     timings: dict[str, float] = {}
     start = time.perf_counter()
     normals = vertex_normals(torch.from_numpy(vertices), torch.from_numpy(faces)).numpy().astype(np.float32)
@@ -267,6 +265,15 @@ def bake_mesh(
     write_json(report.sidecar, {**metadata, "bake": report.to_dict()})
     logger.info("baked %s (%d px, %.2f s)", path, size, sum(timings.values()))
     return report
+
+
+def feature_values(material: Material, colors: np.ndarray, features: np.ndarray | None) -> np.ndarray:
+    """The per-vertex values a bake interpolates: ``features`` ``(V, C)`` of ``material``, or the
+    colours ``(V, 3)`` (a diffuse material's features) when None; checked against the material."""
+    values = colors if features is None else np.asarray(features, dtype=np.float64)
+    if values.shape != (len(colors), material.width):
+        raise ValueError(f"expected {material.name} features of shape ({len(colors)}, {material.width}), got {values.shape}")
+    return values
 
 
 def estimate_bake_bytes(size: int, attributes: int, channels: int) -> float:
@@ -323,12 +330,8 @@ def write_textured_glb(
     pbr: dict[str, Any] = {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 0.0, "roughnessFactor": 1.0}
     material_spec: dict[str, Any] = {"name": "stylized", "pbrMetallicRoughness": pbr}
     for name, pixels in maps.items():
-        *parents, slot = TEXTURE_SLOTS[name].gltf
-        target = material_spec
-        for key in parents:
-            target = target.setdefault(key, {})
-        first, *rest = name.split("_")
-        target[slot] = {"index": glb.add_png_texture(pixels, first + "".join(part.title() for part in rest))}
+        slot = TEXTURE_SLOTS[name]
+        slot.place(material_spec, {"index": glb.add_png_texture(pixels, slot.image_name)})
     if "metallic_roughness" in maps:  # the map is the whole roughness and metallic
         pbr["metallicFactor"] = pbr["roughnessFactor"] = 1.0
     if "emissive" in maps:

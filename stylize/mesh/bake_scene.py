@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stylize.mesh.bake import BakeReport, TexelSource, check_bake_memory, default_padding, export_maps
+from stylize.mesh.bake import BakeReport, TexelSource, check_bake_memory, default_padding, export_maps, feature_values
 from stylize.mesh.config import check_texture_size
 from stylize.mesh.geometry import vertex_normals, vertex_tangents
 from stylize.mesh.gltf.write import write_scene_glb
@@ -107,9 +107,7 @@ def bake_scene(
     check_bake_memory(size, source, material.width)
     vertices = np.asarray(vertices, dtype=np.float64)
     colors = np.clip(np.asarray(colors, dtype=np.float64)[:, :3], 0.0, 1.0)
-    values = colors if features is None else np.asarray(features, dtype=np.float64)
-    if values.shape != (len(vertices), material.width):
-        raise ValueError(f"expected {material.name} features of shape ({len(vertices)}, {material.width}), got {values.shape}")
+    values = feature_values(material, colors, features)
     start = time.perf_counter()
     normals = vertex_normals(torch.from_numpy(vertices), torch.from_numpy(mesh.faces)).numpy()
     uv_up = np.asarray(mesh.uv, dtype=np.float64)

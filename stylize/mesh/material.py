@@ -64,6 +64,19 @@ class TextureSlot:
     encoding: str
     neutral: tuple[float, ...]
 
+    @property
+    def image_name(self) -> str:
+        """The map's name as glTF spells its slots (``base_color`` -> ``baseColor``), for image names."""
+        first, *rest = self.name.split("_")
+        return first + "".join(part.title() for part in rest)
+
+    def place(self, material: dict, info: dict) -> None:
+        """Set the texture info ``info`` at this slot of a glTF ``material`` dict (parents created)."""
+        parent = material
+        for key in self.gltf[:-1]:
+            parent = parent.setdefault(key, {})
+        parent[self.gltf[-1]] = info
+
 
 #: The one table from map names to glTF material slots and Blender's Principled BSDF inputs.
 TEXTURE_SLOTS: Mapping[str, TextureSlot] = {

@@ -96,9 +96,6 @@ def collect_result(run: Text2MeshRun, scores: dict[str, dict[str, float]] | None
     else:
         vertices, features = stylized
     original, colors = to_file_frame(run.mesh, vertices, features[:, :3], run.weights)
-    extras = None
-    if features.shape[1] > 3:  # the material's other channels, beside the colours
-        extras = np.concatenate([colors, features[:, 3:].float().cpu().numpy()], axis=1)
     return Text2MeshResult(
         vertices=original,
         faces=run.faces.cpu().numpy().astype(np.int64),
@@ -111,8 +108,16 @@ def collect_result(run: Text2MeshRun, scores: dict[str, dict[str, float]] | None
         config=run.config,
         styled=run.styled,
         source=run.mesh,
-        features=extras,
+        features=file_features(colors, features),
     )
+
+
+def file_features(colors: np.ndarray, features) -> np.ndarray | None:
+    """A result's per-vertex features ``(V, C)`` as numpy: its file-frame ``colors`` followed by the
+    material's other channels of ``features`` ``(V, C)`` (a tensor); None when there are none."""
+    if features.shape[1] <= 3:
+        return None
+    return np.concatenate([colors, features[:, 3:].float().cpu().numpy()], axis=1)
 
 
 def to_file_frame(mesh: LoadedMesh, vertices, colors, weights=None) -> tuple[np.ndarray, np.ndarray]:

@@ -163,12 +163,13 @@ class _SceneWriter:
         for map_name, pixels in replaced.items():
             previous = old[map_name] or {}
             sampler = self._sampler_of(previous.get("index"))
-            image = self.glb.add_image(encode_png(pixels), "image/png", f"{name}_{_camel(map_name)}")
+            slot = TEXTURE_SLOTS[map_name]
+            image = self.glb.add_image(encode_png(pixels), "image/png", f"{name}_{slot.image_name}")
             info: dict[str, Any] = {
                 "index": self.glb.add_texture(image, sampler if sampler is not None else self.glb.add_sampler())
             }
             info.update({key: previous[key] for key in ("extras", "scale", "strength") if key in previous})
-            _set_slot(out, TEXTURE_SLOTS[map_name].gltf, info)
+            slot.place(out, info)
         pbr = out.get("pbrMetallicRoughness")
         if "base_color" in replaced and "baseColorFactor" in pbr:  # absent means 1 already
             pbr["baseColorFactor"] = [1.0, 1.0, 1.0, float(pbr["baseColorFactor"][3])]
@@ -195,12 +196,6 @@ class _SceneWriter:
         return out
 
 
-def _camel(name: str) -> str:
-    """``base_color`` -> ``baseColor`` (image names as glTF's own slots spell them)."""
-    first, *rest = name.split("_")
-    return first + "".join(part.title() for part in rest)
-
-
 def _pop_slot(material: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any] | None:
     """Remove and return the texture info at ``path`` of a material (None when absent)."""
     parent = material
@@ -209,13 +204,6 @@ def _pop_slot(material: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]
         if not isinstance(parent, dict):
             return None
     return parent.pop(path[-1], None)
-
-
-def _set_slot(material: dict[str, Any], path: tuple[str, ...], info: dict[str, Any]) -> None:
-    parent = material
-    for key in path[:-1]:
-        parent = parent.setdefault(key, {})
-    parent[path[-1]] = info
 
 
 def _part_arrays(mesh: LoadedMesh, part: MeshPart, instance: PrimitiveInstance, data: dict[str, np.ndarray | None],
