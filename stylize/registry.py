@@ -77,9 +77,10 @@ class Registry(MutableMapping[str, T], Generic[T]):
         return f"Registry({self.kind!r}, {list(self._entries)})"
 
 
-def check_names(config: object, registries: Mapping[str, str]) -> None:
+def check_names(config: object, registries: Mapping[str, str], section: str = "") -> None:
     """Check each named config key against its registry, given as ``"module:NAME"`` so that the
     registry's module (and torch) is imported only when a config is checked, not when it is built.
+    ``section`` prefixes the keys in messages (``"field."`` for a section's own check).
 
     Raises:
         InputError: ``config key 'renderer': unknown vector renderer 'x': expected one of ...``.
@@ -90,4 +91,4 @@ def check_names(config: object, registries: Mapping[str, str]) -> None:
         value = config
         for part in key.split("."):
             value = getattr(value, part)
-        registry.check(value, key)
+        registry.check(value, section + key)

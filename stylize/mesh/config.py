@@ -125,10 +125,7 @@ class FieldConfig:
             raise InputError(f"field.sigma: expected a positive number, got {self.sigma}")
         if self.max_displacement < 0:
             raise InputError(f"field.max_displacement: expected a number >= 0, got {self.max_displacement}")
-        # The kinds are a registry (stylize.mesh.kinds.FIELD_KINDS), imported only when checked.
-        import importlib
-
-        importlib.import_module("stylize.mesh.kinds").FIELD_KINDS.check(self.mode, "field.mode")
+        check_names(self, {"mode": "stylize.mesh.kinds:FIELD_KINDS"}, section="field.")
         if self.symmetry not in ("", "x", "y", "z"):
             raise InputError(f'field.symmetry: expected "", "x", "y" or "z", got {self.symmetry!r}')
 

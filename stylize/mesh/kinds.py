@@ -14,7 +14,7 @@ and which encoding its network uses (:attr:`FieldKind.encoding`); a new kind reg
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any, ClassVar
 
 from torch import Tensor
 
@@ -23,9 +23,6 @@ from stylize.mesh.camera import CameraViews
 from stylize.mesh.renderer import MeshRenderer
 from stylize.mesh.shading import render_deferred, render_shaded
 from stylize.registry import Registry
-
-if TYPE_CHECKING:
-    from stylize.mesh.surface import StyledMesh
 
 __all__ = ["FIELD_KINDS", "FieldKind", "SurfaceField", "TextureField", "VertexField", "get_field_kind"]
 
@@ -45,12 +42,13 @@ class FieldKind:
     #: the field network's input encoding: ``fourier`` (Text2Mesh) or ``triplane``.
     encoding: ClassVar[str] = "fourier"
 
-    def render(self, styled: StyledMesh, renderer: MeshRenderer, views: CameraViews, background: float,
+    def render(self, styled: Any, renderer: MeshRenderer, views: CameraViews, background: float,
                displaced: Tensor, features: Tensor | None = None, timer: Timer | None = None) -> Tensor:  # fmt: skip
-        """Shaded renders ``(B, 3, H, W)`` of ``styled`` with its vertices at ``displaced``."""
+        """Shaded renders ``(B, 3, H, W)`` of ``styled`` (a :class:`~stylize.mesh.surface.StyledMesh`,
+        which imports this module, so it is not named in the annotation) with its vertices at ``displaced``."""
         raise NotImplementedError
 
-    def texel_function(self, styled: StyledMesh):
+    def texel_function(self, styled: Any):
         """What an exact bake evaluates per texel (``(P, D)`` interpolated attributes -> ``(P, C)``
         features), or None: the bake interpolates per-vertex features."""
         return None
