@@ -352,7 +352,7 @@ CASES: list[FaultCase] = [
         text="interrupted by SIGTERM",
         check=_nothing_staged_left,
         slow=True,
-        signal=(signal.SIGTERM, 15.0),
+        signal=(signal.SIGTERM, 4.0, "out"),
     ),
     FaultCase(
         "Ctrl-C in the mesh best-of warm-up",
@@ -371,12 +371,14 @@ CASES: list[FaultCase] = [
             "best_of=2",
             "--set",
             "best_of_warmup=100000",
+            "--progress",
+            "json",
         ],
         code=130,
         text="interrupted by SIGINT",
         check=_interrupted_run("run"),
         slow=True,
-        signal=(signal.SIGINT, 25.0),
+        signal=(signal.SIGINT, 1.0, 'stdout:"step"'),
     ),
     # --- worker ---
     FaultCase(

@@ -49,8 +49,11 @@ class FaultCase:
         slow: needs a real run (seconds); the suite runs the fast ones.
         stdin: text fed to the command's standard input (``stylize worker`` requests); what the
             command writes to stdout is kept in ``stdout.txt`` beside the inputs for ``check``.
-        signal: ``(signum, seconds)``: send the signal that long after the start (a subprocess
-            only: such a case is ``slow``).
+        signal: ``(signum, seconds)`` or ``(signum, seconds, marker)``: send the signal that long
+            after the start, or after the marker (a path relative to the folder that must appear,
+            or ``stdout:TEXT``, a text an output line must contain), so a loaded machine's slow
+            start cannot make the signal land before the command got going (a subprocess only:
+            such a case is ``slow``).
     """
 
     name: str
@@ -62,7 +65,7 @@ class FaultCase:
     check: Callable[[Path], str | None] | None = None
     slow: bool = False
     stdin: str | None = None
-    signal: tuple[int, float] | None = None
+    signal: tuple[int, float] | tuple[int, float, str] | None = None
 
 
 @dataclass
@@ -124,6 +127,25 @@ def run_case(case: FaultCase, folder: Path, python: str | None = None, env: dict
     return outcome
 
 
+def _wait_for_start(process: subprocess.Popen, folder: Path, marker: str, timeout: float) -> str:
+    """Wait until the command got going: ``marker`` is a path (relative to ``folder``) that must
+    appear, or ``stdout:TEXT``, a text one of its output lines must contain. Returns the output
+    read meanwhile. Gives up when the command ends or after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    if marker.startswith("stdout:"):
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if marker[len("stdout:") :] in line or time.monotonic() > deadline:
+                break
+        return "".join(lines)
+    while not (folder / marker).exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return ""
+
+
 def _run_subprocess(case: FaultCase, argv: list[str], folder: Path, python: str | None, env: dict | None,
                     timeout: float) -> tuple[int, str, str]:  # fmt: skip
     """``python -m stylize ARGV`` in ``folder``: (exit code, stdout, stderr); -1 when it hung."""
@@ -133,11 +155,15 @@ def _run_subprocess(case: FaultCase, argv: list[str], folder: Path, python: str 
                                stdin=subprocess.PIPE if case.stdin is not None else subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     if case.signal is not None:
-        time.sleep(case.signal[1])
-        process.send_signal(case.signal[0])
+        signum, seconds, *after = case.signal
+        early = _wait_for_start(process, folder, after[0], timeout) if after else ""
+        time.sleep(seconds)
+        process.send_signal(signum)
+    else:
+        early = ""
     try:
         stdout, stderr = process.communicate(case.stdin, timeout=timeout)
-        return process.returncode, stdout, stderr
+        return process.returncode, early + stdout, stderr
     except subprocess.TimeoutExpired:
         process.kill()
         stdout, stderr = process.communicate()
