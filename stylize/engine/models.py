@@ -199,32 +199,16 @@ def offline_mode() -> bool:
     return any(os.environ.get(var, "").lower() in ("1", "true", "yes") for var in ("STYLIZE_OFFLINE", "HF_HUB_OFFLINE"))
 
 
-def load_clip(
-    spec: str | ModelSpec,
-    device: str | torch.device = "cpu",
-    cache_dir: str | None = None,
-    allow_download: bool | None = None,
-) -> ClipModel:
-    """Build a frozen, eval-mode CLIP model from a spec.
+def _weights_source(spec: ModelSpec, cache_dir: str | None, allow_download: bool | None) -> tuple[str, str | None, dict]:
+    """``(open_clip model name, pretrained argument, extra create_model kwargs)`` for ``spec``:
+    where its weights come from, checked without building the model.
 
-    Weights for pretrained tags are looked up in the local cache first. When they are missing and
-    downloads are not possible (``allow_download=False``, ``STYLIZE_OFFLINE=1`` or the hub is not
-    reachable within a few seconds) this fails at once with a :class:`ModelLoadError` that says
-    which model and how to supply weights, instead of retrying for a minute.
-
-    Args:
-        spec: a spec string or :class:`ModelSpec`.
-        device: where the model lives. Parameters stay float32; CUDA runs under autocast.
-        cache_dir: open_clip / Hugging Face cache folder (default: their own defaults).
-        allow_download: ``None`` means "unless offline mode is set".
-
-    Returns:
-        A :class:`ClipModel`.
+    Raises:
+        ModelLoadError: the weights cannot be had (not cached while offline or the hub is
+            unreachable, a ``local-dir:`` folder without weights).
     """
     import open_clip
 
-    spec = parse_model_spec(spec)
-    device = torch.device(device)
     if allow_download is None:
         allow_download = not offline_mode()
     kwargs: dict = {}
@@ -258,6 +242,46 @@ def load_clip(
         if not allow_download or not _hub_reachable():
             raise _offline_error(spec, "hf-hub models need huggingface.co, which cannot be reached")
         model_name = f"hf-hub:{spec.arch}"
+    return model_name, pretrained, kwargs
+
+
+def check_weights(spec: str | ModelSpec, cache_dir: str | None = None, allow_download: bool | None = None) -> None:
+    """Fail now, as :func:`load_clip` would later, when ``spec``'s weights cannot be had: a batch
+    checks every model its jobs name before running any (nothing is loaded or downloaded here).
+
+    Raises:
+        ModelLoadError: the one-line reason, with how to supply the weights.
+    """
+    _weights_source(parse_model_spec(spec), cache_dir, allow_download)
+
+
+def load_clip(
+    spec: str | ModelSpec,
+    device: str | torch.device = "cpu",
+    cache_dir: str | None = None,
+    allow_download: bool | None = None,
+) -> ClipModel:
+    """Build a frozen, eval-mode CLIP model from a spec.
+
+    Weights for pretrained tags are looked up in the local cache first. When they are missing and
+    downloads are not possible (``allow_download=False``, ``STYLIZE_OFFLINE=1`` or the hub is not
+    reachable within a few seconds) this fails at once with a :class:`ModelLoadError` that says
+    which model and how to supply weights, instead of retrying for a minute.
+
+    Args:
+        spec: a spec string or :class:`ModelSpec`.
+        device: where the model lives. Parameters stay float32; CUDA runs under autocast.
+        cache_dir: open_clip / Hugging Face cache folder (default: their own defaults).
+        allow_download: ``None`` means "unless offline mode is set".
+
+    Returns:
+        A :class:`ClipModel`.
+    """
+    import open_clip
+
+    spec = parse_model_spec(spec)
+    device = torch.device(device)
+    model_name, pretrained, kwargs = _weights_source(spec, cache_dir, allow_download)
 
     try:
         model = open_clip.create_model(

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stylize.errors import InputError
+from stylize.errors import InputError, ModelLoadError, first_line
 from stylize.locks import FolderLock
 from stylize.pipeline.executors import ExecutorSettings, get_executor
-from stylize.pipeline.jobs import Job, load_jobs, parse_jobs
+from stylize.pipeline.jobs import Job, jobs_clip_specs, load_jobs, parse_jobs
 from stylize.pipeline.manifest import Manifest, make_entry
 from stylize.pipeline.runner import PARTIAL_DIR
 from stylize.pipeline.summary import CONTACT_SHEET_NAME, contact_sheet
@@ -97,11 +97,17 @@ def run_batch(
     runner = get_executor(executor, ExecutorSettings(workers=workers, threads=threads))
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"output folder {out_dir} is a file")
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    # One batch at a time per output folder: its staging folders, run folders and manifest are
-    # this process's alone (a second batch into the same --out is refused, not interleaved).
-    with FolderLock(out_dir, holder="another batch"):
-        return _run_locked(job_list, out_dir, runner, resume, on_job, on_progress)
+    try:
+        # One batch at a time per output folder: its staging folders, run folders and manifest are
+        # this process's alone (a second batch into the same --out is refused, not interleaved).
+        with FolderLock(out_dir, holder="another batch"):
+            return _run_locked(job_list, out_dir, runner, resume, on_job, on_progress)
+    except (InputError, ModelLoadError):
+        if created and not any(out_dir.iterdir()):  # refused before any job: leave no empty folder behind
+            out_dir.rmdir()
+        raise
 
 
 def _run_locked(job_list: list[Job], out_dir: Path, runner: Any, resume: bool,
@@ -121,6 +127,8 @@ def _run_locked(job_list: list[Job], out_dir: Path, runner: Any, resume: bool,
         else:
             to_run.append(job)
     logger.info("batch: %d jobs to run, %d done earlier", len(to_run), len(job_list) - len(to_run))
+    if getattr(runner, "models_local", True):
+        check_models(to_run)
 
     def record(job: Job, outcome: dict[str, Any]) -> None:
         entry = make_entry(job, out_dir, outcome)
@@ -137,3 +145,24 @@ def _run_locked(job_list: list[Job], out_dir: Path, runner: Any, resume: bool,
     result.contact_sheet = contact_sheet(result.entries, out_dir / CONTACT_SHEET_NAME)
     logger.info("batch: %d done, %d skipped, %d failed", result.count("done"), result.count("skipped"), result.count("failed"))
     return result
+
+
+def check_models(jobs: Sequence[Job]) -> None:
+    """Check, before any job runs, that the weights of every CLIP model the jobs name can be had
+    (as unknown config keys are refused up front): one error naming the model and its jobs, not
+    one failure per job after each has started.
+
+    Raises:
+        ModelLoadError: a model's weights are missing (offline, not cached, a folder without
+            weights) or its spec is unusable.
+    """
+    from stylize.engine.models import check_weights
+
+    for spec in jobs_clip_specs(jobs):
+        try:
+            check_weights(spec)
+        except (InputError, ModelLoadError) as error:
+            users = [job.name for job in jobs if spec in (*job.config.get("clip", []), *job.config.get("judge", []))]
+            shown = ", ".join(users[:4]) + (f" and {len(users) - 4} more" if len(users) > 4 else "")
+            raise ModelLoadError(f"no job was run: {len(users)} job(s) ({shown}) need a model that cannot be loaded: "
+                                 f"{first_line(error)}") from None  # fmt: skip

@@ -104,6 +104,9 @@ def _local_worker(name: str, device: str | None, threads: int, specs: list[str],
 class LocalExecutor:
     """Runs jobs on this machine: in-process, or one process per worker / GPU."""
 
+    #: The jobs run on this machine: their CLIP weights are checked here before any job starts.
+    models_local = True
+
     def __init__(self, settings: ExecutorSettings) -> None:
         self.settings = settings
 
@@ -230,6 +233,9 @@ def _import_ray():
 
 class RayExecutor:
     """Runs jobs on Ray actors, one per GPU (or per CPU worker)."""
+
+    #: The cluster's workers may hold weights this machine lacks: no up-front check here.
+    models_local = False
 
     def __init__(self, settings: ExecutorSettings) -> None:
         self.settings = settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,21 +29,27 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+#: An absolute path in an error message: the table shows its file name only.
+_PATH = re.compile(r"(?<![\w:])/[^\s:;,'\"]+")
+
+
 def format_table(entries: Sequence[dict[str, Any]], error_width: int = 60) -> str:
     """A plain-text table: id, kind, name, status, score (100 x cosine), seconds, which model gave
     the score (judge or trainer) and the error of failed jobs.
 
     Args:
         entries: manifest entries.
-        error_width: errors longer than this lose their middle to an ellipsis.
+        error_width: errors longer than this are cut to their start and an ellipsis (the
+            manifest keeps them whole).
     """
     header = ("id", "kind", "name", "status", "score", "seconds", "by", "error")
     rows = []
     for entry in entries:
         error = entry.get("error") or ""
-        if len(error) > error_width:  # keep both ends: the error's type and, often, what was missing
-            head = error_width // 3
-            error = error[:head] + "…" + error[len(error) - (error_width - head - 1) :]
+        if len(error) > error_width:  # the start says what went wrong (the manifest has it whole)
+            error = _PATH.sub(lambda match: Path(match.group(0)).name, error)
+            if len(error) > error_width:
+                error = error[: error_width - 1].rstrip() + "…"
         seconds = entry.get("seconds")
         score = entry.get("score")
         rows.append((entry["id"], entry.get("kind"), entry.get("name"), entry["status"],

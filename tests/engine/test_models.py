@@ -113,3 +113,12 @@ def test_weights_file_spec_loads_those_weights(tmp_path, tiny_clip_dir):
     torch.save(state, path)
     loaded = load_clip(f"RN50:{path}")
     assert float(loaded.model.logit_scale) == pytest.approx(1.2345)
+
+
+def test_check_weights_fails_as_loading_would_without_building_a_model(tmp_path, tiny_clip_spec):
+    from stylize.engine.models import check_weights
+
+    check_weights(tiny_clip_spec)  # a folder with weights: nothing to say
+    check_weights("ViT-B-32:random")
+    with pytest.raises(ModelLoadError, match="not cached and downloads are disabled"):
+        check_weights("ViT-B-32:openai", cache_dir=str(tmp_path))  # offline (conftest), empty cache

@@ -298,3 +298,32 @@ def test_a_second_batch_into_one_out_is_refused_while_the_first_runs(jobs_file, 
             run_batch(jobs_file, out)
         assert (out / ".partial" / "theirs").is_dir()  # its staging folder is left alone
     assert not (out / ".stylize.lock").exists()
+
+
+def test_a_model_that_cannot_be_loaded_stops_the_batch_before_any_job(jobs_file, tmp_path, capsys, monkeypatch):
+    """Weights are checked up front, as unknown keys are: one error naming the model and its
+    jobs, exit code 2, no job started and no empty --out folder left behind."""
+    text = jobs_file.read_text()
+    missing = tmp_path / "no-weights"
+    missing.mkdir()
+    config = Path(__file__).resolve().parents[1] / "assets" / "clip" / "judge" / "open_clip_config.json"
+    (missing / "open_clip_config.json").write_text(config.read_text())  # a model folder without its weights
+    bad = jobs_file.parent / "bad_model.toml"
+    bad.write_text(text.replace("[defaults]", f'[defaults]\njudge = ["local-dir:{missing}"]', 1))
+    started = []
+    _patch_runner(monkeypatch, "mesh", lambda *a, **kw: started.append(a))
+    code = main(["batch", str(bad), "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not started and not (tmp_path / "o").exists()
+    assert len(err) == 1 and "no job was run" in err[0] and str(missing) in err[0] and "no weights file" in err[0]
+
+
+def test_the_table_keeps_the_start_of_a_long_error():
+    error = "cannot load CLIP model ViT-B-32:openai: its weights are not cached; supply them as ... " + "x" * 200
+    entry = {"id": "mesh-1", "kind": "mesh", "name": "vase", "status": "failed", "error": error}
+    line = format_table([entry], error_width=60).splitlines()[-1]
+    assert "cannot load CLIP model ViT-B-32:openai: its weights are n" in line and line.endswith("…")
+    assert "xxx" not in line
+    # A long absolute path at the start gives way to its file name, so the reason still shows.
+    entry["error"] = "/very/long/folder/of/the/studio/assets/props/missing.obj: file not found"
+    assert format_table([entry], error_width=40).splitlines()[-1].endswith("missing.obj: file not found")
