@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import bpy
 
-# The oldest Blender it works in (blender_manifest.toml's blender_version_min, bl_info's "blender";
-# Blender removes bl_info from an extension's module, so this is its own name).
+# The oldest Blender it works in: blender_manifest.toml's blender_version_min and bl_info's
+# "blender" (a test keeps the three equal). Blender removes bl_info from an extension's module,
+# and reads a legacy add-on's bl_info as a literal (ast), so each spells it out.
 MINIMUM_BLENDER = (4, 2, 0)
 
 bl_info = {
     "name": "Stylize",
     "author": "stylize contributors",
     "version": (0, 1, 0),
-    "blender": MINIMUM_BLENDER,
+    "blender": (4, 2, 0),
     "location": "3D Viewport > Sidebar > Stylize",
     "description": "Stylize meshes and draw SVG curves from a text prompt, guided by CLIP",
     "category": "Material",

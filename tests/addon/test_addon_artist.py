@@ -409,10 +409,17 @@ def test_score_is_explained_on_the_clis_scale(blender):
 
 
 def test_enabling_refuses_old_blenders_and_a_missing_numpy_with_one_line(blender, tmp_path, monkeypatch):
+    import ast
+
     import addon_utils
 
     bpy = blender.bpy
     addon = sys.modules[blender.module]
+    # One minimum in three places; Blender reads a legacy add-on's bl_info as a literal.
+    source = (Path(__file__).resolve().parents[2] / "blender_addon" / "__init__.py").read_text()
+    node = next(n for n in ast.parse(source).body if isinstance(n, ast.Assign) and n.targets[0].id == "bl_info")
+    manifest = build_tool().manifest()["blender_version_min"]
+    assert ast.literal_eval(node.value)["blender"] == addon.MINIMUM_BLENDER == tuple(map(int, manifest.split(".")))
     assert addon.refusal((4, 2, 0), True) is None and addon.refusal((5, 0, 1), True) is None
     assert addon.refusal((3, 4, 1), True) == "Stylize needs Blender 4.2 or newer; this is 3.4.1"
     assert addon.refusal((4, 3, 2), False) == addon.NUMPY_MISSING and "\n" not in addon.NUMPY_MISSING
