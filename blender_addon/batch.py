@@ -176,23 +176,46 @@ def batch_results(folder: Path) -> list[BatchResult]:
     """
     folder = Path(folder).resolve()
     objects = _sidecar(folder)
+    runs = folder / RUNS
     by_input = {}
     for entry in read_manifest(folder):
         if entry.get("kind") == "mesh" and entry.get("input"):
-            by_input[str(Path(entry["input"]).resolve())] = entry
+            by_input[str(_manifest_path(runs, entry["input"]))] = entry
     results = []
     for name, info in objects.items():
-        entry = by_input.get(str((folder / info["file"]).resolve()))
-        if entry is None:  # an identical object's job may stand for it
+        mesh_file = folder / info["file"]
+        entry = by_input.get(str(mesh_file.resolve()))
+        if entry is None:  # run elsewhere (the manifest names that machine's path), or an identical object's job
             entry = next((e for e in by_input.values() if e.get("prompt") == info.get("prompt")
-                          and _same_file(Path(e["input"]), info["sha256"])), None)  # fmt: skip
+                          and (_same_file(_manifest_path(runs, e["input"]), info["sha256"])
+                               or _same_file(mesh_file.parent / Path(e["input"]).name, info["sha256"]))),
+                         None)  # fmt: skip
         if entry is None:
             results.append(BatchResult(name, None, "no result in the manifest (not run yet?)"))
         elif entry.get("status") not in ("done", "skipped"):
             results.append(BatchResult(name, None, str(entry.get("error") or entry.get("status"))))
         else:
-            results.append(BatchResult(name, Path(entry["out"])))
+            results.append(BatchResult(name, run_folder(runs, entry)))
     return results
+
+
+def _manifest_path(runs: Path, path: str) -> Path:
+    """A path the manifest names: absolute as it is; relative ones were relative to the folder
+    `stylize batch` ran in, which the add-on cannot know, so they are taken beside the batch
+    folder (``runs/..``), where the add-on's own command line runs it."""
+    path = Path(path)
+    return path.resolve() if path.is_absolute() else (runs.parent / path).resolve()
+
+
+def run_folder(runs: Path, entry: dict) -> Path:
+    """The run folder of a manifest entry. Its ``out`` is the job folder as the batch's command
+    line named it (``runs/mesh-...`` when run with ``--out runs``: relative to the folder it ran
+    in); every job folder lies beside the manifest, so a relative ``out``, or an absolute one
+    that is not there (the batch ran on another machine), is taken as ``runs/<its name>``."""
+    out = Path(str(entry.get("out") or entry.get("id") or ""))
+    if out.is_absolute() and out.is_dir():
+        return out
+    return runs / out.name
 
 
 def _same_file(path: Path, sha256: str) -> bool:

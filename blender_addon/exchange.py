@@ -237,8 +237,10 @@ def read_mesh_result(
         JobError: the file is missing or does not fit the mesh.
     """
     path = Path(run_dir) / "vertex_data.npz"
+    if not Path(run_dir).is_dir():
+        raise JobError(f"the run folder {run_dir} does not exist")
     if not path.is_file():
-        raise JobError(f"the worker wrote no {path.name} in {run_dir} (is its stylize too old?)")
+        raise JobError(f"the run folder {run_dir} has no {path.name} (it is not a finished `stylize mesh` run)")
     return read_vertex_file(path, exchange, original, keep, fallback_color)
 
 

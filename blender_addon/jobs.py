@@ -9,7 +9,8 @@ is the one plain function a UI timer (or a blocking loop, or a test) calls to dr
 learn the job's state. The contract of ``stylize mesh|draw ... --progress json``:
 
 - stdout: ``{"event": "step", "step": i, "total": n, "loss": x, "score": s}`` per step,
-  ``{"event": "preview", "step": i, "path": NPZ}`` per snapshot (``--set preview_every=N``), then
+  ``{"event": "preview", "step": i, "path": NPZ}`` per snapshot (``--set preview_every=N``),
+  ``{"event": "phase", "phase": NAME}`` as the outputs are written (:data:`PHASES`), then
   ``{"event": "done", "out": DIR, ...}``; any other line is ignored;
 - on bad input: one line ``stylize: error: ...`` on stderr and exit code 2.
 """
@@ -54,6 +55,21 @@ DRAW_PRESETS = [
 ]
 _EOF = object()
 
+# A mesh run's output phases (the toolkit's stylize.mesh.outputs.OUTPUT_PHASES, in order): what
+# the progress bar says, and the share of the whole run done when each begins. The steps fill the
+# bar up to TRAINING_SHARE; baking a texture can take as long as the steps of a fast preset.
+PHASES = {"scoring": ("scoring the result", 0.85), "writing": ("writing", 0.87), "baking": ("baking texture", 0.88),
+          "rendering": ("rendering pictures", 0.97)}  # fmt: skip
+TRAINING_SHARE = 0.85
+# What the score is, in the words of the panel, its tooltips and the README (the CLI's "score":
+# 100 x the cosine similarity between CLIP's embeddings of the renders and of the prompt).
+SCORE_MEANING = "a 0-100 match between the pictures and the prompt (100 x CLIP's cosine similarity; higher is better)"
+
+
+def score_text(score: float) -> str:
+    """``score 27/100``: the score as the progress bar and the messages show it."""
+    return f"score {score:.0f}/100"
+
 
 class JobError(Exception):
     """The worker could not be started or checked; the message is one line for the UI."""
@@ -73,6 +89,8 @@ class JobUpdate:
         result: the worker's ``done`` record (``out``, ``status``, ``scores``, ...).
         preview: path of the newest preview snapshot announced, or None.
         preview_step: the step of that snapshot (0: none yet).
+        phase: the output phase the run is in (a key of :data:`PHASES`; "" while it trains).
+        counting: what ``step`` and ``total`` count: ``"steps"`` or ``"jobs"`` (a batch).
     """
 
     state: str = RUNNING
@@ -84,6 +102,8 @@ class JobUpdate:
     result: dict | None = None
     preview: str | None = None
     preview_step: int = 0
+    phase: str = ""
+    counting: str = "steps"
 
     @property
     def finished(self) -> bool:
@@ -91,17 +111,25 @@ class JobUpdate:
 
     @property
     def fraction(self) -> float:
-        """Progress in ``[0, 1]``."""
-        return min(max(self.step / self.total, 0.0), 1.0) if self.total > 0 else 0.0
+        """Progress in ``[0, 1]``: the steps, then the output phases (:data:`PHASES`)."""
+        if self.phase in PHASES:
+            return PHASES[self.phase][1]
+        done = min(max(self.step / self.total, 0.0), 1.0) if self.total > 0 else 0.0
+        return done * TRAINING_SHARE if self.counting == "steps" and self.state == RUNNING else done
 
-    def describe(self) -> str:
-        """One line for a progress bar: ``step 12/300  score 0.271``."""
+    def describe(self, score: bool = True) -> str:
+        """One line for a progress bar: ``step 12/300  score 27/100`` (``score``: with the score),
+        ``baking texture  88%``, ``1 of 3 jobs done``."""
         if self.state != RUNNING:
             return self.message or self.state
+        if self.phase in PHASES:
+            return f"{PHASES[self.phase][0]}  {self.fraction:.0%}"
+        if self.counting == "jobs":
+            return f"{self.step} of {self.total} jobs done"
         if self.total == 0:
             return "starting the worker (loading CLIP)..."
         text = f"step {self.step}/{self.total}"
-        return text if self.score is None else f"{text}  score {self.score:.3f}"
+        return text if self.score is None or not score else f"{text}  {score_text(self.score)}"
 
 
 @dataclass
@@ -260,6 +288,8 @@ def apply_event(update: JobUpdate, record: dict) -> None:
         step = int(record.get("step", 0))
         if step >= update.preview_step:
             update.preview, update.preview_step = record["path"], step
+    elif event == "phase" and record.get("phase") in PHASES:
+        update.phase = record["phase"]
     elif event == "done":
         update.result = record
 
@@ -455,6 +485,35 @@ def check_python(python: str, timeout: float = 120.0, env: dict[str, str] | None
         if isinstance(record, dict) and "stylize" in record:
             return record
     raise JobError(f"unexpected answer from {python!r}: {done.stdout.strip()[:200]!r}")
+
+
+class BackgroundCheck:
+    """:func:`check_python` in a thread, so Blender stays responsive while the Python imports
+    torch (seconds, more on a cold disk); :meth:`poll` never blocks."""
+
+    def __init__(self, python: str, env: dict[str, str] | None = None, timeout: float = 120.0) -> None:
+        self.python = python
+        self._outcome: tuple[bool, object] | None = None
+        self._thread = threading.Thread(target=self._run, args=(python, env, timeout), daemon=True)
+        self._thread.start()
+
+    def _run(self, python: str, env: dict[str, str] | None, timeout: float) -> None:
+        try:
+            self._outcome = (True, check_python(python, timeout=timeout, env=env))
+        except JobError as exc:
+            self._outcome = (False, str(exc))
+        except Exception as exc:  # anything else: still one line for the preferences
+            self._outcome = (False, f"the check failed: {exc}")
+
+    def poll(self) -> tuple[bool, object] | None:
+        """None while it runs, then ``(True, info)`` (:func:`check_python`'s dict) or ``(False, message)``."""
+        return self._outcome
+
+    @staticmethod
+    def describe(info: dict) -> str:
+        """The preferences' line for a usable Python."""
+        cuda = f"CUDA available ({info.get('gpu')})" if info.get("cuda") else "no CUDA (CPU only)"
+        return f"stylize {info.get('stylize')}, torch {info.get('torch')}, {cuda}"
 
 
 class PreviewThrottle:

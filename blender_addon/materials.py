@@ -60,9 +60,12 @@ def hook_material(
     base_image: bpy.types.Image | None = None,
     normal_image: bpy.types.Image | None = None,
     uv_map: str = "",
+    packed_image: bpy.types.Image | None = None,
 ) -> bool:
-    """Route ``material``'s Base Color (and Normal) through the result; False when it has no
-    shader with a Base Color (the colour attribute is then only in the mesh).
+    """Route ``material``'s Base Color (and Normal; with ``packed_image``, glTF's packed
+    metallic-roughness map, Roughness from its G and Metallic from its B through a Separate
+    Color node) through the result; False when it has no shader with a Base Color (the colour
+    attribute is then only in the mesh).
 
     Hooking a hooked material replaces the earlier hook (the record of the user's own links stays
     the one taken before the first).
@@ -97,7 +100,7 @@ def hook_material(
     else:
         _socket(mix.inputs, "A_Color").default_value = user["default"]
     uv = None
-    if (base_image is not None or normal_image is not None) and uv_map:
+    if (base_image is not None or normal_image is not None or packed_image is not None) and uv_map:
         uv = add("ShaderNodeUVMap", "UV", -1000, -100)
         uv.uv_map = uv_map
     if base_image is not None:
@@ -134,9 +137,38 @@ def hook_material(
         links.new(source, _socket(mix_normal.inputs, "A_Vector"))
         links.new(normal_map.outputs["Normal"], _socket(mix_normal.inputs, "B_Vector"))
         links.new(_socket(mix_normal.outputs, "Result_Vector"), normal_input)
+    if packed_image is not None:
+        _hook_packed(shader, packed_image, uv, mask, inputs, add, links, nodes)
     nodes.active = active
     material[HOOK_RECORD] = json.dumps({"shader": shader.name, "nodes": added, "inputs": inputs})
     return True
+
+
+def _hook_packed(shader, image, uv, mask, inputs: dict, add, links, nodes) -> None:
+    """The packed metallic-roughness map (Non-Color) into Roughness (G) and Metallic (B), each
+    mixed with what the input had by the mask, as Base Color is."""
+    texture = add("ShaderNodeTexImage", "Metallic Roughness", -1000, -700)
+    texture.image = image
+    if uv is not None:
+        links.new(uv.outputs["UV"], texture.inputs["Vector"])
+    separate = add("ShaderNodeSeparateColor", "Separate Metallic Roughness", -700, -700)
+    separate.mode = "RGB"
+    links.new(texture.outputs["Color"], separate.inputs["Color"])
+    for offset, (name, channel) in enumerate((("Roughness", "Green"), ("Metallic", "Blue"))):
+        target = shader.inputs.get(name)
+        if target is None:
+            continue
+        inputs.setdefault(name, _record_input(target))
+        mix = add("ShaderNodeMix", f"Mix {name}", -450, -650 - 200 * offset)
+        mix.data_type = "FLOAT"
+        links.new(mask.outputs["Fac"], _socket(mix.inputs, "Factor_Float"))
+        user = inputs[name]
+        if user["link"]:
+            links.new(_socket(nodes[user["link"][0]].outputs, user["link"][1]), _socket(mix.inputs, "A_Float"))
+        else:
+            _socket(mix.inputs, "A_Float").default_value = user["default"]
+        links.new(separate.outputs[channel], _socket(mix.inputs, "B_Float"))
+        links.new(_socket(mix.outputs, "Result_Float"), target)
 
 
 def unhook_material(material: bpy.types.Material) -> dict | None:
@@ -179,4 +211,19 @@ def new_material(name: str) -> bpy.types.Material:
         shader = material.node_tree.nodes.new("ShaderNodeBsdfPrincipled")
         output = material.node_tree.get_output_node("ALL") or material.node_tree.nodes.new("ShaderNodeOutputMaterial")
         material.node_tree.links.new(shader.outputs["BSDF"], output.inputs["Surface"])
+    return material
+
+
+def preview_material(name: str, color_attribute: str) -> bpy.types.Material:
+    """The live preview's material: the colour attribute into a Principled BSDF's Base Color
+    (one material for the session, made again if it is gone)."""
+    material = bpy.data.materials.get(name)
+    if material is not None:
+        return material
+    material = new_material(name)
+    shader = find_shader(material)
+    color = material.node_tree.nodes.new("ShaderNodeAttribute")
+    color.attribute_type, color.attribute_name = "GEOMETRY", color_attribute
+    color.location = (shader.location.x - 300, shader.location.y)
+    material.node_tree.links.new(color.outputs["Color"], shader.inputs["Base Color"])
     return material

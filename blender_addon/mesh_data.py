@@ -1,4 +1,4 @@
-"""Blender data in and out: the mesh as arrays, vertex-group weights, applying a result, SVG import.
+"""Blender data in and out: the mesh as arrays, vertex-group weights, applying a result (drawings: :mod:`curves`).
 
 Everything that touches ``bpy`` data lives here as plain functions (no operators), so tests call
 them directly. Everything that can fail (reading and checking the result) happens before the
@@ -10,11 +10,9 @@ removes all the add-on added.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import bpy
 import numpy as np
-from mathutils import Vector
 
 from . import exchange, materials
 from .exchange import MeshResult
@@ -26,6 +24,7 @@ SHAPE_KEY = "Stylize Displacement"
 UV_MAP = "Stylize UV"
 PREVIEW_ATTRIBUTE = "Stylize Preview"
 PREVIEW_KEY = "Stylize Preview"
+PREVIEW_MATERIAL = "Stylize Preview"
 # On the mesh: what the add-on added that was not there before (JSON), for Revert.
 ADDED_RECORD = "stylize_added"
 
@@ -120,7 +119,7 @@ def apply_mesh_result(obj: bpy.types.Object, result: MeshResult, displace: bool,
       positions (a ``Basis`` key is added first if the mesh has none); a colour-only run removes
       an earlier run's key so the mesh shows what this run made;
     - with ``surface`` (textures): the UV map ``Stylize UV`` and the packed images
-      ``Stylize <object> Base Color`` / ``Normal``;
+      ``Stylize <object> Base Color`` / ``Normal`` / ``Metallic Roughness`` (a ``pbr`` run's);
     - every material of the object gets the result hooked in (:func:`materials.hook_material`:
       nodes added, the user's kept); an object without any gets a new ``Stylize <object>``.
 
@@ -174,7 +173,7 @@ def apply_mesh_result(obj: bpy.types.Object, result: MeshResult, displace: bool,
         elif mesh.shape_keys is not None and SHAPE_KEY in mesh.shape_keys.key_blocks:
             obj.shape_key_remove(mesh.shape_keys.key_blocks[SHAPE_KEY])
 
-        images = _apply_surface(obj, surface, undo) if surface is not None else (None, None)
+        images = _apply_surface(obj, surface, undo) if surface is not None else (None, None, None)
         undo.clear()
         # From here on nothing can fail for a reason of the result's: swap in what was built.
         if old is not None:
@@ -212,7 +211,9 @@ def _apply_surface(obj: bpy.types.Object, surface: SurfaceResult, undo: list) ->
     uv[loops[covered].ravel()] = surface.corner_uv[covered].reshape(-1, 2)
     uv_layer.data.foreach_set("uv", uv.ravel())
     loaded = []
-    for path, label, colorspace in ((surface.base_color, "Base Color", "sRGB"), (surface.normal, "Normal", "Non-Color")):
+    maps = ((surface.base_color, "Base Color", "sRGB"), (surface.normal, "Normal", "Non-Color"),
+            (surface.metallic_roughness, "Metallic Roughness", "Non-Color"))  # fmt: skip
+    for path, label, colorspace in maps:
         if path is None:
             loaded.append(None)
             continue
@@ -225,7 +226,7 @@ def _apply_surface(obj: bpy.types.Object, surface: SurfaceResult, undo: list) ->
     return tuple(loaded)
 
 
-def _hook_materials(obj: bpy.types.Object, record: dict, base_image=None, normal_image=None) -> None:
+def _hook_materials(obj: bpy.types.Object, record: dict, base_image=None, normal_image=None, packed_image=None) -> None:
     mesh = obj.data
     if not any(slot.material is not None for slot in obj.material_slots):
         material = bpy.data.materials.get(f"Stylize {obj.name}") if f"Stylize {obj.name}" in record["materials"] else None
@@ -241,9 +242,9 @@ def _hook_materials(obj: bpy.types.Object, record: dict, base_image=None, normal
                 record["slots"].append(index)
     uv_map = UV_MAP if base_image is not None or normal_image is not None else ""
     for material in {slot.material for slot in obj.material_slots if slot.material is not None}:
-        materials.hook_material(material, COLOR_ATTRIBUTE, base_image, normal_image, uv_map)
+        materials.hook_material(material, COLOR_ATTRIBUTE, base_image, normal_image, uv_map, packed_image)
     # An earlier run's images go once no node shows them any more.
-    images = [image.name for image in (base_image, normal_image) if image is not None]
+    images = [image.name for image in (base_image, normal_image, packed_image) if image is not None]
     stale = [name for name in record["images"] if name not in images]
     record["images"] = images
     for name in stale:
@@ -257,7 +258,9 @@ def _hook_materials(obj: bpy.types.Object, record: dict, base_image=None, normal
 
 def show_preview(obj: bpy.types.Object, result: MeshResult, shape: bool, state: dict | None = None) -> dict:
     """Show a preview snapshot on ``obj`` as temporary layers: the colour attribute
-    ``Stylize Preview`` (made the active colour, which the viewport's Attribute colour shows) and,
+    ``Stylize Preview`` (made the active colour, which Solid viewports' Attribute colour shows),
+    the material ``Stylize Preview`` that shows it in Material Preview and Rendered viewports (on
+    the object's own slots, linked to the object, so the mesh's materials stay as they are) and,
     with ``shape``, the shape key ``Stylize Preview`` at value 1.
 
     Args:
@@ -276,7 +279,8 @@ def show_preview(obj: bpy.types.Object, result: MeshResult, shape: bool, state: 
     if state is None:
         active, render = _color_names(mesh)
         state = {"active_color": active, "render_color": render, "active_attribute": mesh.attributes.active_index,
-                 "active_key": obj.active_shape_key_index, "basis": False, "show_only": obj.show_only_shape_key}  # fmt: skip
+                 "active_key": obj.active_shape_key_index, "basis": False, "show_only": obj.show_only_shape_key,
+                 "slots": _override_slots(obj, materials.preview_material(PREVIEW_MATERIAL, PREVIEW_ATTRIBUTE))}  # fmt: skip
     rgba = np.ones((count, 4), dtype=np.float32)
     rgba[:, :3] = srgb_to_linear(result.colors)
     attribute = mesh.color_attributes.get(PREVIEW_ATTRIBUTE)
@@ -310,6 +314,7 @@ def hide_preview(obj: bpy.types.Object, state: dict | None) -> None:
     as it was before the first preview (``state`` None: nothing was shown)."""
     if state is None:
         return
+    _restore_slots(obj, state["slots"])
     remove_preview_layers(obj)
     mesh = obj.data
     if state["basis"] and mesh.shape_keys is not None and len(mesh.shape_keys.key_blocks) == 1:
@@ -321,9 +326,41 @@ def hide_preview(obj: bpy.types.Object, state: dict | None) -> None:
     mesh.update()
 
 
+def _override_slots(obj: bpy.types.Object, material: bpy.types.Material) -> dict:
+    """Show ``material`` on every slot of ``obj`` through object-linked slots (a slot is added to a
+    mesh without any); returns what :func:`_restore_slots` needs."""
+    added = 0
+    if len(obj.material_slots) == 0:
+        obj.data.materials.append(None)
+        added = 1
+    saved = []
+    for slot in obj.material_slots:
+        link = slot.link
+        slot.link = "OBJECT"
+        saved.append((link, slot.material.name if slot.material is not None else None))
+        slot.material = material
+    return {"saved": saved, "added": added}
+
+
+def _restore_slots(obj: bpy.types.Object, record: dict) -> None:
+    for slot, (link, name) in zip(obj.material_slots, record["saved"], strict=False):
+        slot.link = "OBJECT"
+        slot.material = bpy.data.materials.get(name) if name is not None else None
+        slot.link = link
+    if record["added"] and all(material is None for material in obj.data.materials):
+        obj.data.materials.clear()  # (pop() leaves the objects' slot counts behind; clear() updates them)
+
+
 def remove_preview_layers(obj: bpy.types.Object) -> None:
-    """Remove ``Stylize Preview`` (attribute and shape key) if there (e.g. left by an undo step
-    that a user action pushed mid-run)."""
+    """Remove ``Stylize Preview`` (attribute, shape key, and the preview material on object-linked
+    slots) if there (e.g. left by an undo step that a user action pushed mid-run)."""
+    for slot in obj.material_slots:
+        if slot.link == "OBJECT" and slot.material is not None and slot.material.name == PREVIEW_MATERIAL:
+            slot.material = None
+            slot.link = "DATA"
+    preview = bpy.data.materials.get(PREVIEW_MATERIAL)
+    if preview is not None and preview.users == 0:
+        bpy.data.materials.remove(preview)
     mesh = obj.data
     if PREVIEW_ATTRIBUTE in mesh.color_attributes:
         mesh.color_attributes.remove(mesh.color_attributes[PREVIEW_ATTRIBUTE])
@@ -365,6 +402,8 @@ def revert(obj: bpy.types.Object) -> bool:
     for _ in range(record["slots_added"]):
         if mesh.materials and mesh.materials[-1] is not None and mesh.materials[-1].name in record["materials"]:
             mesh.materials.pop()
+    if record["slots_added"] and len(mesh.materials) == 0:
+        mesh.materials.clear()  # pop() leaves the objects' slot counts behind; clear() updates them
     for name in record["materials"]:
         material = bpy.data.materials.get(name)
         if material is not None and material.users == 0:
@@ -392,46 +431,3 @@ def push_undo(message: str) -> None:
         bpy.ops.ed.undo_push(message=message)
     except RuntimeError:
         pass
-
-
-def import_svg_curves(
-    context: bpy.types.Context, path: Path, size: float = 2.0, name: str = "Stylize Drawing"
-) -> tuple[bpy.types.Object, list[bpy.types.Object]]:
-    """Import an SVG with Blender's importer as curves, parented to an empty at the 3D cursor.
-
-    The drawing is scaled so its larger side spans ``size`` Blender units and centred on the cursor.
-
-    Returns:
-        ``(empty, curves)``.
-
-    Raises:
-        JobError: the importer made no curve objects.
-    """
-    before = set(bpy.data.objects)
-    result = bpy.ops.import_curve.svg(filepath=str(path))
-    curves = [obj for obj in bpy.data.objects if obj not in before and obj.type == "CURVE"]
-    if "FINISHED" not in result or not curves:
-        for obj in curves:
-            bpy.data.objects.remove(obj)
-        raise JobError(f"Blender's SVG importer made no curves from {path}")
-    # Fresh objects have no parent, so matrix_basis is their world transform (matrix_world is
-    # only refreshed by a depsgraph update).
-    points = [obj.matrix_basis @ point.co for obj in curves for spline in obj.data.splines for point in spline.bezier_points]
-    points += [(obj.matrix_basis @ point.co).to_3d() for obj in curves for spline in obj.data.splines for point in spline.points]
-    if points:
-        low = np.min([tuple(p)[:3] for p in points], axis=0)
-        high = np.max([tuple(p)[:3] for p in points], axis=0)
-    else:
-        low, high = np.zeros(3), np.ones(3)
-    extent = float(max(high[0] - low[0], high[1] - low[1], 1e-9))
-    centre = Vector(tuple(float(v) for v in (low + high) / 2.0))
-    collection = curves[0].users_collection[0] if curves[0].users_collection else context.scene.collection
-    empty = bpy.data.objects.new(name, None)
-    empty.empty_display_type = "PLAIN_AXES"
-    collection.objects.link(empty)
-    empty.location = context.scene.cursor.location
-    empty.scale = (size / extent,) * 3
-    for obj in curves:
-        obj.location = obj.location - centre
-        obj.parent = empty
-    return empty, curves

@@ -8,6 +8,10 @@ step.
 While a mesh job runs, its newest preview snapshot is shown as temporary layers
 (:func:`mesh_data.show_preview`); cancel and failure remove them and leave the mesh as it was;
 success replaces them with the result. Each object's result is one undo step.
+
+The operators that run the worker are ``UNDO`` but not ``REGISTER``: no "Adjust Last Operation"
+panel (changing a value there would run the whole job again synchronously, with Blender frozen
+and no Cancel) and no Repeat Last; their values are the panel's, which stay in sight.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 from . import batch, jobs, mesh_data
 from . import tasks as tasks_module
-from .preferences import DRAW_PRESETS, MESH_PRESETS, preferences
+from .preferences import DRAW_PRESETS, MESH_PRESETS, online_access, preferences
 from .tasks import TIMER_SECONDS, WORKER, BatchTask, DrawTask, MeshTask, TaskRunner, import_batch, shutdown_worker  # noqa: F401
 
 PROMPT_PROPERTY = "stylize_prompt"  # an object's own prompt (custom property) in a selection
@@ -59,7 +63,7 @@ def _redraw(context: bpy.types.Context) -> None:
 class _RunOperator:
     """invoke/modal/execute around a :class:`TaskRunner`; subclasses say which tasks."""
 
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"UNDO"}  # no REGISTER: no redo panel re-running the job (see the module docstring)
     kind = "job"
 
     @classmethod
@@ -114,6 +118,7 @@ class _RunOperator:
         kind, message = runner.outcome()
         status = context.window_manager.stylize_job
         status.end(None, message, failed=kind == "ERROR", progress=runner.fraction)
+        status.score = runner.score if runner.score is not None and not runner.cancelled else -1.0
         self.report({kind}, message)
         _redraw(context)
         return {"FINISHED"} if runner.last_ok and not runner.cancelled else {"CANCELLED"}
@@ -303,7 +308,7 @@ class STYLIZE_OT_batch_import(bpy.types.Operator):
 
     bl_idname = "stylize.batch_import"
     bl_label = "Import Results"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"UNDO"}
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -355,23 +360,52 @@ class STYLIZE_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
+# The Check button's run (one at a time), polled by a timer on Blender's main thread.
+CHECK: dict = {"run": None}
+CHECK_POLL_SECONDS = 0.2
+
+
+def poll_check(context: bpy.types.Context | None = None) -> float | None:
+    """Put a finished check's answer into the preferences; the timer's body (returns when to call
+    again, None when done)."""
+    run: jobs.BackgroundCheck | None = CHECK["run"]
+    if run is None:
+        return None
+    outcome = run.poll()
+    if outcome is None:
+        return CHECK_POLL_SECONDS
+    CHECK["run"] = None
+    ok, answer = outcome
+    prefs = preferences(context or bpy.context)
+    prefs.check_result = jobs.BackgroundCheck.describe(answer) if ok else f"not usable: {answer}"
+    for window in getattr((context or bpy.context).window_manager, "windows", []):
+        for area in window.screen.areas:
+            if area.type == "PREFERENCES":
+                area.tag_redraw()
+    return None
+
+
 class STYLIZE_OT_check_python(bpy.types.Operator):
-    """Check that the chosen Python runs stylize; report its version and whether CUDA is available"""
+    """Check, in the background, that the chosen Python runs stylize; report its version and whether CUDA is available"""
 
     bl_idname = "stylize.check_python"
     bl_label = "Check"
 
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return CHECK["run"] is None
+
     def execute(self, context: bpy.types.Context) -> set[str]:
         prefs = preferences(context)
-        try:
-            info = jobs.check_python(prefs.python_path, env=jobs.worker_env(bpy.app.online_access))
-        except jobs.JobError as exc:
-            prefs.check_result = f"not usable: {exc}"
-            self.report({"ERROR"}, f"Stylize: {exc}")
+        if not prefs.python_path:
+            prefs.check_result = "not usable: no Python set"
+            self.report({"ERROR"}, "Stylize: no Python set: choose a Python that has stylize installed")
             return {"CANCELLED"}
-        cuda = f"CUDA available ({info.get('gpu')})" if info.get("cuda") else "no CUDA (CPU only)"
-        prefs.check_result = f"stylize {info.get('stylize')}, torch {info.get('torch')}, {cuda}"
-        self.report({"INFO"}, f"Stylize: {prefs.check_result}")
+        # The Python imports torch to answer (seconds): Blender goes on meanwhile.
+        CHECK["run"] = jobs.BackgroundCheck(prefs.python_path, env=jobs.worker_env(online_access()))
+        prefs.check_result = "checking..."
+        if not bpy.app.timers.is_registered(poll_check):
+            bpy.app.timers.register(poll_check, first_interval=CHECK_POLL_SECONDS)
         return {"FINISHED"}
 
 

@@ -1,8 +1,29 @@
-"""The sidebar panel (3D viewport, tab "Stylize")."""
+"""The sidebar panel (3D viewport, tab "Stylize").
+
+Everything it draws fits the sidebar at its default width (about 34 characters of the interface
+font in a full-width line; the add-on's tests check every label against that): labels above the
+text fields whose names are long, one operator a line, long messages wrapped.
+"""
 
 from __future__ import annotations
 
+import textwrap
+
 import bpy
+
+LINE_CHARACTERS = 34  # a full-width line of the sidebar at its default width
+MESSAGE_LINES = 4
+
+
+def draw_message(layout, text: str, icon: str) -> None:
+    """``text`` as wrapped labels (the first with ``icon``), at most :data:`MESSAGE_LINES`."""
+    text = text.removeprefix("Stylize: ")
+    lines = textwrap.wrap(text, LINE_CHARACTERS - 4) or [""]
+    if len(lines) > MESSAGE_LINES:
+        lines = lines[: MESSAGE_LINES - 1] + [textwrap.shorten(" ".join(lines[MESSAGE_LINES - 1 :]), LINE_CHARACTERS - 4)]
+    column = layout.column(align=True)
+    for index, line in enumerate(lines):
+        column.label(text=line, icon=icon if index == 0 else "BLANK1")
 
 
 class STYLIZE_PT_main(bpy.types.Panel):
@@ -22,7 +43,8 @@ class STYLIZE_PT_main(bpy.types.Panel):
         column.enabled = not job.running
         column.prop(settings, "prompt")
         column.prop(settings, "negative_prompt")
-        column.prop(settings, "restyle_source", icon="BRUSH_DATA")
+        column.label(text="Restyle from (optional):")
+        column.prop(settings, "restyle_source", text="")
         column.prop(settings, "preset")
         row = column.row(align=True)
         row.prop(settings, "iterations")
@@ -30,15 +52,15 @@ class STYLIZE_PT_main(bpy.types.Panel):
         column.row().prop(settings, "mode", expand=True)
         if obj is not None and obj.type == "MESH":
             column.prop_search(settings, "vertex_group", obj, "vertex_groups", text="Region")
-        row = column.row(align=True)
-        row.prop(settings, "texture", text="")
+        column.prop(settings, "texture")
         if settings.texture != "VERTEX":
+            row = column.row(align=True)
             row.prop(settings, "texture_size", text="")
-            row.prop(settings, "normal_map", text="", icon="NORMALS_FACE")
+            row.prop(settings, "normal_map", toggle=True, icon="NORMALS_FACE")
         column.prop(settings, "best_of")
         row = column.row(align=True)
-        row.prop(settings, "preview_every")
-        row.prop(settings, "preview_shape", text="", icon="SHAPEKEY_DATA")
+        row.prop(settings, "preview_every", text="Preview")
+        row.prop(settings, "preview_shape", text="Shape", toggle=True, icon="SHAPEKEY_DATA")
         meshes = [o for o in context.selected_objects if o.type == "MESH"]
         label = f"Stylize {len(meshes)} Objects" if len(meshes) > 1 else "Stylize"
         row = column.row(align=True)
@@ -47,17 +69,21 @@ class STYLIZE_PT_main(bpy.types.Panel):
 
         box = column.box()
         box.label(text="Drawing", icon="CURVE_BEZCURVE")
+        box.prop(settings, "draw_preset")
         row = box.row(align=True)
-        row.prop(settings, "draw_preset", text="")
         row.prop(settings, "draw_paths")
-        box.prop(settings, "draw_size")
+        row.prop(settings, "draw_size")
         box.operator("stylize.draw_svg", text="Draw SVG as Curves", icon="GREASEPENCIL")
 
         if job.running:
             layout.progress(factor=job.progress, type="BAR", text=job.text or "running...")
             layout.operator("stylize.cancel", text="Cancel", icon="CANCEL")
-        elif job.message:
-            layout.label(text=job.message, icon="ERROR" if job.failed else "INFO")
+            return
+        if job.message:
+            draw_message(layout, job.message, "ERROR" if job.failed else "INFO")
+        if job.score >= 0:
+            # The CLI's score: 100 x CLIP's cosine similarity between the renders and the prompt.
+            layout.progress(factor=min(job.score / 100.0, 1.0), type="BAR", text=f"prompt match {job.score:.0f}/100")
 
 
 class STYLIZE_PT_batch(bpy.types.Panel):
@@ -76,10 +102,9 @@ class STYLIZE_PT_batch(bpy.types.Panel):
         settings = context.scene.stylize
         layout.enabled = not context.window_manager.stylize_job.running
         layout.prop(settings, "batch_folder")
-        layout.label(text="Prompt: the panel's, or each object's stylize_prompt property", icon="INFO")
-        row = layout.row(align=True)
-        row.operator("stylize.batch_write", icon="FILE_NEW")
-        row.operator("stylize.batch_run", icon="PLAY")
+        layout.label(text="Object prompt: stylize_prompt")
+        layout.operator("stylize.batch_write", icon="FILE_NEW")
+        layout.operator("stylize.batch_run", icon="PLAY")
         layout.operator("stylize.batch_import", icon="IMPORT")
 
 

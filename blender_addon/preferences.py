@@ -20,8 +20,13 @@ DEVICES = [
 ]
 MODES = [
     ("COLOR", "Colour", "Colours only: the shape is kept"),
-    ("COLOR_DISPLACEMENT", "Colour + Displacement", "Colours and a displacement along the normals (a shape key)"),
+    ("COLOR_DISPLACEMENT", "+ Displacement", "Colours and a displacement along the normals (a shape key)"),
 ]
+
+
+def online_access() -> bool:
+    """Blender's "Allow Online Access" (4.2+; older Blenders have no such setting: allowed)."""
+    return bool(getattr(bpy.app, "online_access", True))
 
 
 def preferences(context: bpy.types.Context) -> STYLIZE_AddonPreferences:
@@ -64,7 +69,7 @@ class STYLIZE_AddonPreferences(bpy.types.AddonPreferences):
         layout.prop(self, "device")
         layout.prop(self, "clip_spec")
         layout.prop(self, "warm_worker")
-        if not bpy.app.online_access:
+        if not online_access():
             layout.label(text="Online access is off: the worker will not download CLIP weights", icon="INFO")
 
 
@@ -131,10 +136,12 @@ class STYLIZE_PG_job(bpy.types.PropertyGroup):
     text: StringProperty(default="")
     message: StringProperty(default="")
     failed: BoolProperty(default=False)
+    score: FloatProperty(default=-1.0, description=jobs.SCORE_MEANING)  # the last result's (-1: none)
     cancel_requested: BoolProperty(default=False)
 
     def begin(self, kind: str) -> None:
         self.running, self.kind, self.progress, self.failed, self.cancel_requested = True, kind, 0.0, False, False
+        self.score = -1.0
         self.text, self.message = "starting the worker...", ""
 
     def show(self, progress) -> None:

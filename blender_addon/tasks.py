@@ -17,7 +17,8 @@ import bpy
 
 from . import batch, jobs, mesh_data, source_look, textures, worker
 from . import exchange as mesh_exchange
-from .preferences import preferences
+from .curves import import_drawing
+from .preferences import online_access, preferences
 
 TIMER_SECONDS = 0.25
 
@@ -38,7 +39,7 @@ def check_prompt(prompt: str) -> None:
 def start_worker_job(context: bpy.types.Context, command: str, args: list[str], workdir: Path, payload: dict):
     """Start one job on the warm worker (or, with Warm Worker off, in a process of its own)."""
     prefs = preferences(context)
-    env = jobs.worker_env(bpy.app.online_access)
+    env = jobs.worker_env(online_access())
     if prefs.warm_worker:
         return WORKER.submit(prefs.python_path, env, command, args, workdir, payload)
     job = jobs.Job([prefs.python_path, "-m", "stylize", command, *args], workdir, env=env).start()
@@ -89,12 +90,19 @@ def start_draw_job(context: bpy.types.Context, settings: jobs.DrawJobSettings):
         raise
 
 
-def _show_attribute_colours(context: bpy.types.Context) -> list:
-    """Solid-mode viewports show the active colour attribute (the preview) while it runs;
-    returns what to put back."""
+def window_screens(context: bpy.types.Context) -> list:
+    """The screens the artist sees (one per open window)."""
+    return [window.screen for window in getattr(context.window_manager, "windows", [])]
+
+
+def show_attribute_colours(screens) -> list:
+    """Solid viewports of ``screens`` show the active colour attribute: the live preview while it
+    runs, then the result (Solid's Material colour is each material's viewport colour, not its
+    nodes, so the result would look grey there). Material Preview and Rendered viewports show it
+    through the materials. Returns what to put back after a cancel or a failure."""
     changed = []
-    for window in getattr(context.window_manager, "windows", []):
-        for area in window.screen.areas:
+    for screen in screens:
+        for area in screen.areas:
             if area.type == "VIEW_3D":
                 shading = area.spaces.active.shading
                 if shading.type == "SOLID" and shading.color_type != "VERTEX":
@@ -116,6 +124,7 @@ class MeshTask:
         self.shown_step = 0
         self.throttle = jobs.PreviewThrottle(interval=TIMER_SECONDS)
         self._viewports: list = []
+        self.score: float | None = None
 
     def start(self, context: bpy.types.Context):
         obj = bpy.data.objects.get(self.label)
@@ -139,17 +148,20 @@ class MeshTask:
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, jobs.JobError):
             return False  # pruned meanwhile, or the mesh changed: the next one (or the result) comes
         if first:
-            self._viewports = _show_attribute_colours(context)
+            self._viewports = show_attribute_colours(window_screens(context))
         self.shown_step = update.preview_step
         self.throttle.shown(time.monotonic() - started)
         return True
 
-    def discard(self, context: bpy.types.Context, job) -> None:
-        """Remove the preview layers: the object is as it was before the run."""
+    def _hide_preview(self) -> None:
         obj = bpy.data.objects.get(self.label)
         if obj is not None and obj.type == "MESH":
             mesh_data.hide_preview(obj, self.preview_state)
         self.preview_state = None
+
+    def discard(self, context: bpy.types.Context, job) -> None:
+        """Remove the preview layers and put the viewports back: the object is as it was before the run."""
+        self._hide_preview()
         for shading, color_type in self._viewports:
             shading.color_type = color_type
         self._viewports = []
@@ -162,10 +174,14 @@ class MeshTask:
         run_dir = Path(update.result["out"])
         result = mesh_exchange.read_mesh_result(run_dir, info["exchange"], info["positions"], keep=info["keep"])
         surface = textures.read_surface_result(run_dir, info["exchange"], info["triangles"])
-        self.discard(context, job)
+        self._hide_preview()
         mesh_data.apply_mesh_result(obj, result, info["displace"], surface=surface)
+        # The result stays in sight in the viewport mode the artist is in (Solid: its colours).
+        show_attribute_colours(window_screens(context))
+        self._viewports = []
         score = update.result.get("scores", {}).get("trainer", {}).get("mean")
-        suffix = f" (score {score:.1f})" if isinstance(score, (int, float)) else ""
+        self.score = float(score) if isinstance(score, (int, float)) else None
+        suffix = f" ({jobs.score_text(score)})" if self.score is not None else ""
         if info.get("look"):
             return f"{obj.name} restyled from {info['look']}{suffix}"
         return f"{obj.name} stylized{suffix}"
@@ -192,7 +208,7 @@ class DrawTask:
         svg = Path(update.result.get("svg") or Path(update.result["out"]) / "drawing.svg")
         if not svg.is_file():
             raise jobs.JobError(f"the worker wrote no drawing ({svg})")
-        empty, curves = mesh_data.import_svg_curves(context, svg, size=context.scene.stylize.draw_size)
+        empty, curves = import_drawing(context, svg, size=context.scene.stylize.draw_size)
         return f"drew {len(curves)} curves under {empty.name!r}"
 
 
@@ -207,12 +223,12 @@ class BatchTask:
 
     def start(self, context: bpy.types.Context):
         argv = batch.batch_argv(preferences(context).python_path, self.folder)
-        env = jobs.worker_env(bpy.app.online_access)
+        env = jobs.worker_env(online_access())
         # Exit code 1: some jobs failed; the others are imported.
         return jobs.Job(argv, self.folder, env=env, done_exit_codes=(0, 1), keep_workdir=not self.temporary).start()
 
     def show(self, context, job, update: jobs.JobUpdate) -> bool:
-        update.total, update.step = self.count, len(batch.read_manifest(self.folder))
+        update.total, update.step, update.counting = self.count, len(batch.read_manifest(self.folder)), "jobs"
         return False
 
     def discard(self, context, job) -> None:
@@ -272,6 +288,7 @@ class TaskRunner:
         self.failures: list[str] = []
         self.cancelled = False
         self.last_ok = False
+        self.score: float | None = None  # the last result's score (100 x cosine), if it has one
 
     @property
     def finished(self) -> bool:
@@ -283,9 +300,15 @@ class TaskRunner:
         return min((self.index + current) / max(len(self.tasks), 1), 1.0)
 
     def describe(self) -> str:
-        text = self.update.describe() if self.update is not None and self.job is not None else "starting..."
-        if len(self.tasks) > 1 and not self.finished:
-            return f"{self.tasks[self.index].label} ({self.index + 1}/{len(self.tasks)})  {text}"
+        """The progress bar's line; for a selection ``2/3 Crate: step 12/300`` (the object's name
+        cut short and no score, so it fits the sidebar)."""
+        several = len(self.tasks) > 1 and not self.finished
+        running = self.update is not None and self.job is not None
+        text = self.update.describe(score=not several) if running else "starting..."
+        if several:
+            label = self.tasks[self.index].label
+            label = label if len(label) <= 12 else label[:11] + "~"
+            return f"{self.index + 1}/{len(self.tasks)} {label}: {text}"
         return text
 
     def _label(self, message: str) -> str:
@@ -313,6 +336,7 @@ class TaskRunner:
                 try:
                     message = task.apply(context, job, update)
                     ok = True
+                    self.score = getattr(task, "score", None)
                 except jobs.JobError as exc:
                     message = str(exc)
             if not ok:

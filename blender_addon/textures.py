@@ -3,7 +3,9 @@
 A run that bakes (``--bake``) or works on the surface writes:
 
 - ``textures/base_color.png`` (sRGB) and, with a normal map, ``textures/normal.png`` (tangent
-  space, glTF / OpenGL convention, +Y up: what Blender's Normal Map node expects);
+  space, glTF / OpenGL convention, +Y up: what Blender's Normal Map node expects); a ``pbr``
+  material also ``textures/metallic_roughness.png`` (linear, glTF's packing: G roughness, B
+  metallic; the toolkit's ``stylize.mesh.material.TEXTURE_SLOTS`` names each map's Blender input);
 - in ``vertex_data.npz``: ``faces`` ``(F, 3)`` int64 into its vertices, ``source_face_index``
   ``(F,)`` int64 (the face's index in the input OBJ, -1 for faces the toolkit added) and
   ``face_uv`` ``(F, 3, 2)`` float32 glTF UVs (v down) of each face corner.
@@ -25,6 +27,7 @@ from .jobs import JobError
 
 BASE_COLOR_FILE = "textures/base_color.png"
 NORMAL_FILE = "textures/normal.png"
+METALLIC_ROUGHNESS_FILE = "textures/metallic_roughness.png"
 
 
 @dataclass
@@ -34,6 +37,7 @@ class SurfaceResult:
     Attributes:
         base_color: the sRGB base colour PNG.
         normal: the tangent-space normal map PNG, or None.
+        metallic_roughness: the packed metallic-roughness PNG (G roughness, B metallic), or None.
         corner_uv: ``(T, 3, 2)`` float32 Blender UVs of each loop triangle's corners, in the
             order of ``loop_triangles[t].loops``.
         covered: ``(T,)`` bool, the triangles the run returned (the others get UV (0, 0)).
@@ -43,6 +47,7 @@ class SurfaceResult:
     normal: Path | None
     corner_uv: np.ndarray
     covered: np.ndarray
+    metallic_roughness: Path | None = None
 
 
 def read_surface_result(run_dir: Path, exchange: MeshExchange, triangles: np.ndarray) -> SurfaceResult | None:
@@ -93,4 +98,6 @@ def read_surface_result(run_dir: Path, exchange: MeshExchange, triangles: np.nda
     if not found.all():
         raise JobError("vertex_data.npz: a face's corners are not the vertices of the triangle it names")
     covered[source_face] = True
-    return SurfaceResult(base_color=base, normal=normal if normal.is_file() else None, corner_uv=corner_uv, covered=covered)
+    packed = run_dir / METALLIC_ROUGHNESS_FILE
+    return SurfaceResult(base_color=base, normal=normal if normal.is_file() else None, corner_uv=corner_uv, covered=covered,
+                         metallic_roughness=packed if packed.is_file() else None)  # fmt: skip

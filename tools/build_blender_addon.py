@@ -66,11 +66,18 @@ def build(out_dir: Path = ROOT / "dist", legacy: bool = False, source: Path = SO
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
                 archive.writestr(info, (source / relative).read_bytes())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a built file gets the usual mode
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def main(argv: list[str] | None = None) -> int:

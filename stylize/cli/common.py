@@ -118,12 +118,13 @@ def step_callback(progress: str, description: str, context: CommandContext | Non
     return checked, close
 
 
-def phase_callback(progress: str, description: str):
+def phase_callback(progress: str, description: str, emit_event: Callable[..., None] = json_event):
     """The ``on_phase`` of a command: what a run does between its last step and its result
-    (writing its outputs, baking), as ``{"event": "phase", "phase": NAME}`` in JSON progress mode,
-    one line under the bar on a terminal, or nothing."""
+    (writing its outputs, baking), as ``{"event": "phase", "phase": NAME}`` in JSON progress mode
+    (through ``emit_event``: the worker tags it with the job's id), one line under the bar on a
+    terminal, or nothing."""
     if progress == "json":
-        return lambda name: json_event("phase", phase=name)
+        return lambda name: emit_event("phase", phase=name)
     if progress == "auto" and sys.stderr.isatty():
         from tqdm.auto import tqdm
 

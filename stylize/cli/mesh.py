@@ -140,9 +140,8 @@ def mesh_run(args: argparse.Namespace, context: CommandContext | None = None) ->
     from stylize.errors import InputError
 
     started = time.time()
-    # Phase events on the command line only: the worker's event stream (the add-on's) stays as it is.
-    on_phase = phase_callback(args.progress, "stylize mesh") if context is None else None
     context = context or CommandContext()
+    on_phase = phase_callback(args.progress, "stylize mesh", context.emit)
     if not args.resume and (not args.input or not (args.prompt or args.config)):
         raise InputError("expected INPUT and PROMPT (or --resume RUN_DIR; the prompt may come from --config)")
     on_step, close = step_callback(args.progress, "stylize mesh", context)

@@ -18,7 +18,9 @@ Events, one JSON object per line on stdout; every event of a job carries its ``i
 - ``{"event": "ready", "version": V, "pid": P}`` once, when torch is imported and requests are read;
 - ``{"event": "started", "id": ...}`` when a job begins;
 - ``{"event": "step", "id", "step", "total", "loss", "score"}`` per step and
-  ``{"event": "preview", "id", "step", "path"}`` per snapshot (meshes with ``preview_every``);
+  ``{"event": "preview", "id", "step", "path"}`` per snapshot (meshes with ``preview_every``),
+  ``{"event": "phase", "id", "phase"}`` as a mesh run's outputs enter each of ``scoring``,
+  ``writing``, ``baking`` (with a texture) and ``rendering``;
 - then exactly one of ``{"event": "done", "id", "out", ..., "models_loaded": N,
   "models_cached": M}``, ``{"event": "error", "id", "message": ONE_LINE}`` or
   ``{"event": "cancelled", "id"}``. The worker stays up after an error or a cancel.

@@ -179,11 +179,14 @@ class Text2Mesh:
             resuming = self.resume_folder is not None and Path(out).resolve() == self.resume_folder.resolve()
             folder = RunFolder(out, "mesh", inputs=self.input_files(), overwrite=overwrite, resume=resuming)
         self.candidates: list[dict] = []
+        previews = None
         try:
+            if folder is not None and config.preview_every > 0:
+                previews = PreviewSnapshots(folder.file(PREVIEW_FOLDER), config.preview_every, keep=PREVIEW_KEEP)
             seed_everything(config.seed)
             started = time.time()
             if self.state is None and config.best_of > 1:
-                run, on_step = self._best_of(on_step)
+                run, on_step = self._best_of(on_step, _warmup_previews(previews, on_preview))
             else:
                 run = Text2MeshRun(self.mesh, config, model_cache=self.model_cache, mask=self.weights)
             if self.state is not None:
@@ -206,12 +209,14 @@ class Text2Mesh:
                 run.run(on_step=on_step)
             result = collect_result(run)
         else:
-            result = self._run_into(run, folder, started, on_step, on_preview, on_phase)
+            result = self._run_into(run, folder, started, on_step, on_preview, on_phase, previews)
         if run.status == "interrupted":
             raise Interrupted.after(run.interrupt or KeyboardInterrupt(), result)
         return result
 
-    def _best_of(self, on_step: StepCallback | None) -> tuple[Text2MeshRun, StepCallback | None]:
+    def _best_of(
+        self, on_step: StepCallback | None, on_warmup: Callable | None = None
+    ) -> tuple[Text2MeshRun, StepCallback | None]:
         """Train ``best_of`` candidates (seeds ``seed``, ``seed + 1``, ...) side by side for
         ``best_of_warmup`` iterations, one CLIP pass for all of them per iteration; keep the one
         the *training* CLIP scores best over the preview views (the judge is never asked).
@@ -219,7 +224,9 @@ class Text2Mesh:
         Returns the chosen run (its config says ``best_of = 1`` and its own seed, so its checkpoint
         resumes it alone) and the progress callback for the rest of the run, counted on from the
         warm-up (``total = N * warm-up + the remaining iterations``). Ctrl-C in the warm-up still
-        chooses among the candidates as they stand; the chosen run then says ``interrupted``."""
+        chooses among the candidates as they stand; the chosen run then says ``interrupted``.
+        ``on_warmup(iteration, iterations, runs, records)`` follows each warm-up iteration (the
+        live preview of the candidates)."""
         config = self.config
         count, warmup = config.best_of, min(config.best_of_warmup, config.iters)
         engine = None
@@ -237,6 +244,8 @@ class Text2Mesh:
                 snapshots = None
                 if on_step is not None:
                     on_step(count * (step + 1), total, records[0].metrics())
+                if on_warmup is not None:
+                    on_warmup(step + 1, config.iters, runs, records)
         except KeyboardInterrupt as exc:
             # Stopped in the warm-up: like any interrupt, the best candidate so far is kept and
             # written (marked interrupted); an interrupt inside a joint step goes back to its start.
@@ -273,9 +282,9 @@ class Text2Mesh:
         on_step: StepCallback | None,
         on_preview: Callable[[int, Path], None] | None = None,
         on_phase: Callable[[str], None] | None = None,
+        previews: PreviewSnapshots | None = None,
     ) -> Text2MeshResult:
-        if self.config.preview_every > 0:
-            previews = PreviewSnapshots(folder.file(PREVIEW_FOLDER), self.config.preview_every, keep=PREVIEW_KEEP)
+        if previews is not None:
             progress = on_step
 
             def on_step(step: int, total: int, metrics: dict) -> None:
@@ -313,3 +322,21 @@ class Text2Mesh:
                 run.run(on_step=on_step, on_log=log, on_checkpoint=checkpoint)
             extra = {"candidates": self.candidates, "best_seed": run.config.seed} if self.candidates else {}
             return save_text2mesh_outputs(run, folder, started, self.config, on_phase=on_phase, **extra)
+
+
+def _warmup_previews(previews: PreviewSnapshots | None, on_preview: Callable[[int, Path], None] | None):
+    """The best-of warm-up's ``on_warmup``: every ``preview_every`` iterations a snapshot of the
+    candidate the training CLIP scores best on this iteration's views, numbered by iteration like
+    the chosen run's snapshots that follow; None without previews."""
+    if previews is None:
+        return None
+
+    def on_warmup(iteration: int, iterations: int, runs: list, records: list) -> None:
+        if not previews.due(iteration, iterations):
+            return
+        leader = max(range(len(runs)), key=lambda index: float(records[index].similarity))
+        path = previews.write(runs[leader], iteration)
+        if path is not None and on_preview is not None:
+            on_preview(iteration, path)
+
+    return on_warmup

@@ -278,7 +278,7 @@ def test_selection_progress_counts_objects_and_cancel_keeps_finished_ones(blende
     bpy.context.window_manager.stylize_job.begin("mesh")
     operator = _Operator(runner)
     _drive(blender, operator, lambda: runner.index == 1 and runner.update is not None and runner.update.step > 0)
-    assert 1 / 3 < runner.fraction < 2 / 3 and runner.describe().startswith(f"{objects[1].name} (2/3)")
+    assert 1 / 3 < runner.fraction < 2 / 3 and runner.describe().startswith(f"2/3 {objects[1].name[:11]}")
     bpy.ops.stylize.cancel()
     assert operators.modal_step(operator, bpy.context, TIMER) == {"CANCELLED"}
     assert operator.reports == [({"WARNING"}, "Stylize: cancelled after 1 of 3")]

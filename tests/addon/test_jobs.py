@@ -62,7 +62,11 @@ def test_progress_shows_while_running(tmp_path):
     job = _fake_worker(
         tmp_path,
         """
-print(json.dumps({"event": "step", "step": 1, "total": 4, "loss": 2.0, "score": 0.25}), flush=True)
+print(json.dumps({"event": "step", "step": 1, "total": 4, "loss": 2.0, "score": 27.4}), flush=True)
+while not __import__("os").path.exists("go"):  # the test's go-ahead (its folder is the job's)
+    time.sleep(0.01)
+print(json.dumps({"event": "step", "step": 4, "total": 4, "loss": 2.0, "score": 28.0}), flush=True)
+print(json.dumps({"event": "phase", "phase": "baking"}), flush=True)
 time.sleep(30)
 """,
     )
@@ -71,8 +75,15 @@ time.sleep(30)
         while jobs.poll_job(job).step == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         update = jobs.poll_job(job)
-        assert update.state == jobs.RUNNING and update.fraction == 0.25
-        assert update.describe() == "step 1/4  score 0.250"
+        # The steps fill the bar up to the training share; the score on the CLI's 0-100 scale.
+        assert update.state == jobs.RUNNING and update.fraction == pytest.approx(0.25 * jobs.TRAINING_SHARE)
+        assert update.describe() == "step 1/4  score 27/100"
+        (job.workdir / "go").touch()
+        while jobs.poll_job(job).phase == "" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # After the last step the bar says what the worker does (a bake takes seconds), with the share done.
+        assert update.phase == "baking" and update.describe() == "baking texture  88%"
+        assert jobs.TRAINING_SHARE < update.fraction < 1.0
     finally:
         job.cancel()
     assert job.process.poll() is not None and job.update.state == jobs.CANCELLED

@@ -118,3 +118,23 @@ def test_cli_announces_each_snapshot_on_the_json_stream(sphere, tiny_clip_spec, 
     previews = [e for e in events if e["event"] == "preview"]
     assert previews[-1]["path"] == str((out / "preview" / "step_000004.npz").resolve())
     assert all(np.load(e["path"])["vertices"].shape[1] == 3 for e in previews)
+
+
+@pytest.mark.slow
+def test_best_of_warm_up_shows_the_leading_candidate(sphere, tiny_clip_spec, tmp_path):
+    """Best of N: snapshots arrive during the warm-up too (the candidate leading on the training
+    CLIP), numbered by iteration like the chosen run's that follow."""
+    seen: list[tuple[int, np.ndarray]] = []
+
+    def on_preview(step, path):
+        with np.load(path) as data:
+            seen.append((step, data["colors"].copy()))
+
+    overrides = _overrides(tiny_clip_spec, preview_every=1, best_of=2, best_of_warmup=2, iters=4)
+    result = api.stylize_mesh(sphere, "a red circle", tmp_path / "a", preset="smoke", overrides=overrides,
+                              on_preview=on_preview)  # fmt: skip
+    # warm-up: iterations 1 and 2 (both candidates each), then the chosen run's 3 (4 is the last)
+    assert [step for step, _ in seen] == [1, 2, 3]
+    assert result.iterations == 4
+    # A warm-up snapshot is a candidate's field, not grey: the colours already vary over the surface.
+    assert np.ptp(seen[0][1]) > 0

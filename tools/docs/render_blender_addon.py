@@ -17,9 +17,9 @@ attribute and shape key), then cancelled, which leaves the mesh as it was.
 
 Usage::
 
-    python tools/docs/render_blender_addon_screenshot.py [--out docs/images/blender_addon.png]
+    python tools/docs/render_blender_addon.py [--out docs/images/blender_addon.png]
         [--prompt "a red circle"] [--iters 60] [--seed 2]
-    python tools/docs/render_blender_addon_screenshot.py --live-preview [--preview-step 40]
+    python tools/docs/render_blender_addon.py --live-preview [--preview-step 40]
 
 About 30 s on two CPU cores. With the trainer test CLIP the colour depends on prompt and seed
 (with test-CLIP v2, "a purple circle" seed 2 came out blue; "a red circle" is red for every
