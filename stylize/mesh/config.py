@@ -199,16 +199,20 @@ class PbrConfig:
         max_tilt: the largest tilt of the learned normal per tangent axis, degrees (0: no
             normal detail; at most 60).
         lights: directional lights in each step's random environment.
+        light_tint: how far those lights' colours may move from white (0 to 1).
     """
 
     max_tilt: float = 20.0
     lights: int = 3
+    light_tint: float = 0.1
 
     def check(self) -> None:
         if not 0.0 <= self.max_tilt <= 60.0:
             raise InputError(f"config key 'pbr.max_tilt': expected degrees from 0 to 60, got {self.max_tilt}")
         if not 1 <= self.lights <= 16:
             raise InputError(f"config key 'pbr.lights': expected 1 to 16 lights, got {self.lights}")
+        if not 0.0 <= self.light_tint <= 1.0:
+            raise InputError(f"config key 'pbr.light_tint': expected a value from 0 to 1, got {self.light_tint}")
 
 
 @dataclass

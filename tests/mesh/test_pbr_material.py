@@ -119,9 +119,10 @@ def test_diffuse_renders_ignore_the_light_seam():
 
 
 def test_field_pt_keeps_the_pbr_settings(tmp_path):
-    field = NeuralStyleField(FieldConfig(width=16, depth=1, head_depth=0, n_frequencies=8), material=PbrMaterial(35.0, 2))
+    field = NeuralStyleField(FieldConfig(width=16, depth=1, head_depth=0, n_frequencies=8), material=PbrMaterial(35.0, 2, 0.2))
     loaded = load_field(field.save(tmp_path / "field.pt"))
-    assert isinstance(loaded.material, PbrMaterial) and loaded.material.options() == {"max_tilt": 35.0, "lights": 2}
+    assert isinstance(loaded.material, PbrMaterial)
+    assert loaded.material.options() == {"max_tilt": 35.0, "lights": 2, "tint": 0.2}
 
 
 def _baked(styled, tmp_path, size=128):
