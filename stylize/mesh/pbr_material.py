@@ -89,12 +89,26 @@ class PbrMaterial(Material):
     def shade(self, features, normals, view_dirs=None, lights=None, tangents=None, **frame):
         if view_dirs is None:
             raise ValueError("the pbr material shades with view directions (view_dirs)")
-        parts = self.split(features)
-        if tangents is not None:
-            normals = self.perturb(features, normals, tangents)
         environment = STUDIO if lights is None else lights
-        return shade_metallic_roughness(parts["base_color"], parts["roughness"], parts["metallic"], normals, view_dirs,
-                                        environment)  # fmt: skip
+        # Only covered pixels are shaded (a third to a half of a training view): each image's
+        # covered pixels are gathered to the front of a (B, P) block, P the most any image covers.
+        batch, height, width, _ = features.shape
+        covered = (normals.abs().sum(-1) > 0).reshape(batch, height * width)
+        count = int(covered.sum(dim=1).max()) if covered.numel() else 0
+        order = torch.argsort((~covered).to(torch.uint8), dim=1, stable=True)[:, : max(count, 1)]
+
+        def gather(values: torch.Tensor) -> torch.Tensor:
+            flat = values.reshape(batch, height * width, values.shape[-1])
+            return torch.gather(flat, 1, order.unsqueeze(-1).expand(-1, -1, flat.shape[-1])).unsqueeze(2)
+
+        compact, compact_normals = gather(features), gather(normals)
+        if tangents is not None:
+            compact_normals = self.perturb(compact, compact_normals, gather(tangents))
+        parts = self.split(compact)
+        rgb = shade_metallic_roughness(parts["base_color"], parts["roughness"], parts["metallic"], compact_normals,
+                                       gather(view_dirs), environment)  # fmt: skip
+        out = rgb.new_zeros(batch, height * width, 3).scatter(1, order.unsqueeze(-1).expand(-1, -1, 3), rgb.squeeze(2))
+        return out.reshape(batch, height, width, 3)
 
     def export(self, features):
         features = np.asarray(features)
