@@ -5,7 +5,10 @@ For each field kind, a child process per material runs the measurement of
 then ``--steps`` timed ones) and prints the step split (render, which holds the shading, CLIP,
 backward + Adam) and the pbr step's ratio to the diffuse step of the same kind. ``--rounds``
 repeats the pair (diffuse, pbr, diffuse, pbr, ...) and the ratio uses each material's fastest
-step, so a burst of load on the shared machine does not land on one side only.
+step, so a burst of load on the shared machine does not land on one side only. Then, in this
+process, the shaded render's forward + backward alone is timed for both materials (interleaved,
+fastest of 5): the pbr render's extra time over the diffuse step is the steadier figure of what pbr
+adds, since the CLIP pass (most of a step) swings with the load.
 
 Usage::
 
@@ -34,6 +37,43 @@ def _child(queue, *args) -> None:
     from bench_field_modes import measure
 
     queue.put(measure(*args))
+
+
+def render_alone(mode: str, mesh_path: str, threads: int, repeats: int = 5) -> dict[str, float]:
+    """The shaded render's forward + backward alone (the step's training views: 224 px, 5 views,
+    the vase), fastest of ``repeats``, diffuse and pbr interleaved: what pbr adds to a step,
+    without the CLIP pass whose time swings with the machine's load."""
+    import time
+
+    import torch
+
+    from stylize.mesh.camera import sample_text2mesh_views
+    from stylize.mesh.config import FieldConfig
+    from stylize.mesh.field import NeuralStyleField
+    from stylize.mesh.geometry import vertex_normals
+    from stylize.mesh.io import load_mesh
+    from stylize.mesh.renderer import get_renderer
+    from stylize.mesh.surface import StyledMesh
+
+    torch.set_num_threads(threads)
+    mesh = load_mesh(mesh_path)
+    vertices, faces, _ = mesh.to_torch("cpu")
+    renderer = get_renderer(height=224)
+    views = sample_text2mesh_views(5, generator=torch.Generator().manual_seed(0))
+    styled = {}
+    for material in ("diffuse", "pbr"):
+        field = NeuralStyleField(FieldConfig(mode=mode, progressive=False), generator=torch.Generator().manual_seed(0),
+                                 material=material)  # fmt: skip
+        styled[material] = StyledMesh(field, vertices, faces, vertex_normals(vertices, faces))
+    best = {"diffuse": float("inf"), "pbr": float("inf")}
+    for _ in range(repeats):
+        for material, item in styled.items():
+            lights = item.material.sample_lights(torch.Generator().manual_seed(1))
+            started = time.perf_counter()
+            item.render(renderer, views, lights=lights).mean().backward()
+            best[material] = min(best[material], time.perf_counter() - started)
+            item.field.zero_grad(set_to_none=True)
+    return best
 
 
 def main() -> None:
@@ -70,10 +110,16 @@ def main() -> None:
         render_added = best["pbr"]["render"] - best["diffuse"]["render"]
         summary.append((mode, best["diffuse"]["step"], best["pbr"]["step"], ratio, render_added))
     print()
-    print("| kind | diffuse step (s) | pbr step (s) | pbr / diffuse | render added by pbr (s) |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| kind | diffuse step (s) | pbr step (s) | pbr / diffuse | render fwd added by pbr (s) | "
+        "render fwd+bwd alone: diffuse / pbr (s) | diffuse step + added render / diffuse step |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for mode, diffuse, pbr, ratio, added in summary:
-        print(f"| {mode} | {diffuse:.3f} | {pbr:.3f} | **{ratio:.3f}x** | {added:+.3f} |")
+        alone = render_alone(mode, args.mesh, args.threads)
+        estimate = (diffuse + alone["pbr"] - alone["diffuse"]) / diffuse
+        print(f"| {mode} | {diffuse:.3f} | {pbr:.3f} | **{ratio:.3f}x** | {added:+.3f} | "
+              f"{alone['diffuse']:.3f} / {alone['pbr']:.3f} | **{estimate:.3f}x** |", flush=True)  # fmt: skip
     print(f"uptime after: {os.getloadavg()}")
 
 
