@@ -106,7 +106,9 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
         "--material",
         default=None,
         metavar="NAME",
-        help="what the field predicts and renders are shaded with: diffuse (Text2Mesh's lit base colour, the default)",
+        help="what the field predicts and renders are shaded with: diffuse (Text2Mesh's lit base colour, the "
+        "default); pbr (glTF metallic-roughness: base colour, roughness, metallic and normal maps, learned under "
+        "random light and always baked into mesh_textured.glb)",
     )
     parser.add_argument(
         "--normal-map",

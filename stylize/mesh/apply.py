@@ -250,7 +250,7 @@ def bake_run(
     if not normal_map and result.config.output.normal_map:
         logger.info("the run baked a normal map (output.normal_map): baking it again at %d px", size)
         normal_map = True
-    source, normal_source = bake_sources(result.styled, normal_map)
+    source, normal_source = bake_sources(result.styled, normal_map, result.features)
     vertices = result.source.file_vertices if normal_map else result.vertices
     metadata = output_metadata(result.config, result.iterations, list(result.field.extra.get("model", [])),
                                baked_from=str(run_dir))  # fmt: skip

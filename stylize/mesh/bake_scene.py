@@ -150,7 +150,7 @@ def bake_scene(
     metadata = dict(metadata or {})
     uv = np.column_stack([gltf_uv[:, 0], 1.0 - gltf_uv[:, 1]]) if shifted else None  # back to LoadedMesh.uv's v-up
     write_scene_glb(mesh, path, vertices, normals=normals.astype(np.float32), tangents=tangents, uv=uv, maps=maps,
-                    metadata=metadata)  # fmt: skip
+                    metadata=metadata, clear=material.clears)  # fmt: skip
     timings["export"] = time.perf_counter() - start
     base_textures = maps.get("base_color", {})
     first = next(iter(base_textures.values()), None)

@@ -99,8 +99,9 @@ def _same_file(a: Path, b: Path) -> bool:
 def field_run_of(mesh: str | Path) -> Path | None:
     """The run folder whose field should be baked instead of ``mesh``'s vertex colours: when
     ``mesh`` is a run's (or apply folder's) ``mesh.glb/ply/obj`` and the run's field kind bakes
-    exactly (per texel: ``surface``, ``texture``) or the run baked a normal map (which vertex
-    colours cannot give); None otherwise (the file's vertex colours are what there is to bake)."""
+    exactly (per texel: ``surface``, ``texture``), the run baked a normal map or its material has
+    maps beyond a base colour (``pbr``: roughness, metallic, normal), which vertex colours cannot
+    give; None otherwise (the file's vertex colours are what there is to bake)."""
     from stylize.config import load_toml
 
     mesh = Path(mesh)
@@ -109,11 +110,15 @@ def field_run_of(mesh: str | Path) -> Path | None:
     try:  # config.toml: a mesh run's and an apply folder's (whose run.json holds no config)
         config = load_toml(mesh.parent / "config.toml")
         mode, normal_map = config["field"]["mode"], config.get("output", {}).get("normal_map", False)
+        material = config.get("material", "diffuse")
     except (InputError, OSError, KeyError, TypeError, AttributeError):
         return None
-    if mode == "vertex" and normal_map is not True:
+    if mode == "vertex" and normal_map is not True and material == "diffuse":
         return None
-    why = "a normal map" if mode == "vertex" else f"a {mode}-mode field, per texel"
+    if mode != "vertex":
+        why = f"a {mode}-mode field, per texel"
+    else:
+        why = "a normal map" if normal_map is True else f"the {material} material's maps"
     logger.info("%s is a run's mesh: baking the run's field (%s), as: stylize bake %s", mesh, why, mesh.parent)
     return mesh.parent
 

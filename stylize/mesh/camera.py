@@ -253,6 +253,13 @@ class CameraViews:
     def __len__(self) -> int:
         return int(self.transform.shape[0])
 
+    @property
+    def world_to_camera(self) -> torch.Tensor:
+        """Rotations ``(N, 3, 3)`` taking world directions into each camera's frame,
+        ``x_cam = R x_world`` (the transposed rotation block of :attr:`transform`, whose columns
+        are the camera axes in world space)."""
+        return self.transform[:, :3, :].transpose(1, 2)
+
     def to(self, device: torch.device | str) -> CameraViews:
         """The same cameras on another device."""
         return CameraViews(self.transform.to(device), self.projection.to(device), self.elevation, self.azimuth, self.radius)

@@ -29,7 +29,7 @@ from stylize.errors import InputError
 from stylize.registry import check_names
 
 __all__ = [
-    "FieldConfig", "LossConfig", "OptimConfig", "OutputConfig", "TEXT2MESH_CENTER_AZIMUTH",
+    "FieldConfig", "LossConfig", "OptimConfig", "OutputConfig", "PbrConfig", "TEXT2MESH_CENTER_AZIMUTH",
     "TEXT2MESH_CENTER_ELEVATION", "TEXT2MESH_PRESETS", "Text2MeshConfig", "ViewConfig", "check_texture_size",
     "resolve_mesh_config",
 ]  # fmt: skip
@@ -177,7 +177,8 @@ class OutputConfig:
     """What is rendered and written for the run folder (``bake``: also ``mesh_textured.glb``,
     ``bake_unwrap``: new UVs even when the input has some; ``normal_map``: ``mesh_textured.glb``
     keeps the input's geometry and carries the displacement as a tangent-space normal map).
-    A surface-mode field always writes ``mesh_textured.glb``."""
+    A surface-mode field and a material with maps beyond the base colour (pbr) always write
+    ``mesh_textured.glb``."""
 
     preview_views: int = 8
     preview_size: int = 224
@@ -188,6 +189,30 @@ class OutputConfig:
     bake_size: int = 1024
     bake_unwrap: bool = False
     normal_map: bool = False
+
+
+@dataclass
+class PbrConfig:
+    """Settings of the ``pbr`` material (:class:`stylize.mesh.pbr_material.PbrMaterial`).
+
+    Attributes:
+        max_tilt: the largest tilt of the learned normal per tangent axis, degrees (0: no
+            normal detail; at most 60).
+        lights: directional lights in each step's random environment.
+        light_tint: how far those lights' colours may move from white (0 to 1).
+    """
+
+    max_tilt: float = 20.0
+    lights: int = 3
+    light_tint: float = 0.1
+
+    def check(self) -> None:
+        if not 0.0 <= self.max_tilt <= 60.0:
+            raise InputError(f"config key 'pbr.max_tilt': expected degrees from 0 to 60, got {self.max_tilt}")
+        if not 1 <= self.lights <= 16:
+            raise InputError(f"config key 'pbr.lights': expected 1 to 16 lights, got {self.lights}")
+        if not 0.0 <= self.light_tint <= 1.0:
+            raise InputError(f"config key 'pbr.light_tint': expected a value from 0 to 1, got {self.light_tint}")
 
 
 @dataclass
@@ -207,7 +232,8 @@ class Text2MeshConfig:
     # keeps the rest of the renders close to the input's.
     source: str = ""
     # The material the field predicts and renders are shaded with (a name in
-    # stylize.mesh.material.MATERIALS): "diffuse" is Text2Mesh's lit base colour.
+    # stylize.mesh.material.MATERIALS): "diffuse" is Text2Mesh's lit base colour; "pbr" learns
+    # glTF metallic-roughness maps (base colour, roughness, metallic, normal; settings in [pbr]).
     material: str = "diffuse"
     # CLIP models that also score the result (never optimised with): run.json's judge_* scores.
     judge: list[str] = dataclass_field(default_factory=list)
@@ -240,6 +266,7 @@ class Text2MeshConfig:
     loss: LossConfig = dataclass_field(default_factory=LossConfig)
     optim: OptimConfig = dataclass_field(default_factory=OptimConfig)
     output: OutputConfig = dataclass_field(default_factory=OutputConfig)
+    pbr: PbrConfig = dataclass_field(default_factory=PbrConfig)
 
     def estimate_step_bytes(self) -> float:
         """A rough upper estimate of one iteration's memory: the rasterizer's per-pixel buffers
@@ -298,6 +325,7 @@ class Text2MeshConfig:
         if not self.clip:
             raise InputError("config key 'clip': expected at least one CLIP model spec")
         self.field.check()
+        self.pbr.check()
         check_names(self, {"renderer": "stylize.mesh.renderer:MESH_RENDERERS", "material": "stylize.mesh.material:MATERIALS"})
 
 

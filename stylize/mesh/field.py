@@ -287,6 +287,7 @@ class NeuralStyleField(nn.Module):
             "state_dict": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()},
             "normalization": self.normalization.to_dict(),
             "material": self.material.name,
+            "material_options": self.material.options(),
         }
 
     def save(self, path: str | Path, **extra: Any) -> Path:
@@ -312,7 +313,12 @@ class NeuralStyleField(nn.Module):
         norm = data["normalization"]
         normalization = Normalization(center=np.asarray(norm["center"], dtype=np.float64), scale=float(norm["scale"]))
         # Fields saved before materials existed are diffuse.
-        field = cls(config, normalization, material=str(data.get("material", "diffuse")))
+        options = dict(data.get("material_options") or {})
+        try:
+            material = get_material(str(data.get("material", "diffuse")), **options)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"field checkpoint: bad options for its material ({first_line(exc)})") from None
+        field = cls(config, normalization, material=material)
         field.load_state_dict(data["state_dict"])
         field.extra = dict(data.get("extra", {}))
         return field

@@ -43,9 +43,11 @@ class FieldKind:
     encoding: ClassVar[str] = "fourier"
 
     def render(self, styled: Any, renderer: MeshRenderer, views: CameraViews, background: float,
-               displaced: Tensor, features: Tensor | None = None, timer: Timer | None = None) -> Tensor:  # fmt: skip
+               displaced: Tensor, features: Tensor | None = None, timer: Timer | None = None,
+               lights: Any = None) -> Tensor:  # fmt: skip
         """Shaded renders ``(B, 3, H, W)`` of ``styled`` (a :class:`~stylize.mesh.surface.StyledMesh`,
-        which imports this module, so it is not named in the annotation) with its vertices at ``displaced``."""
+        which imports this module, so it is not named in the annotation) with its vertices at
+        ``displaced``, under ``lights`` (the material's; None: its fixed light)."""
         raise NotImplementedError
 
     def texel_function(self, styled: Any):
@@ -59,10 +61,11 @@ class VertexField(FieldKind):
 
     name = "vertex"
 
-    def render(self, styled, renderer, views, background, displaced, features=None, timer=None):
+    def render(self, styled, renderer, views, background, displaced, features=None, timer=None, lights=None):
         if features is None:
             features, _ = styled.vertex_features_and_displacement()
-        return render_shaded(renderer, displaced, styled.faces, features, views, background, material=styled.material)
+        return render_shaded(renderer, displaced, styled.faces, features, views, background, lights, styled.material,
+                             styled.frame(displaced))  # fmt: skip
 
 
 class SurfaceField(FieldKind):
@@ -72,7 +75,7 @@ class SurfaceField(FieldKind):
     name = "surface"
     per_point = True
 
-    def render(self, styled, renderer, views, background, displaced, features=None, timer=None):
+    def render(self, styled, renderer, views, background, displaced, features=None, timer=None, lights=None):
         feature_fn = styled.features_at
         if timer is not None:
 
@@ -81,7 +84,7 @@ class SurfaceField(FieldKind):
                     return styled.features_at(attributes)
 
         return render_deferred(renderer, displaced, styled.faces, styled.attributes(), feature_fn, views, background,
-                               material=styled.material)  # fmt: skip
+                               lights, styled.material, styled.frame(displaced))  # fmt: skip
 
     def texel_function(self, styled):
         return styled.features_at

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -37,7 +37,7 @@ from stylize.registry import Registry
 
 __all__ = [
     "BASE_COLOR", "Channel", "DiffuseMaterial", "MATERIALS", "Material", "TEXTURE_SLOTS", "TextureSlot",
-    "encode_map", "get_material",
+    "encode_map", "get_material", "material_for",
 ]  # fmt: skip
 
 
@@ -55,6 +55,8 @@ class TextureSlot:
         encoding: how float values become 8-bit texels: ``unit`` (``[0, 1]`` as is; base colour is
             kept sRGB-encoded throughout) or ``signed`` (``[-1, 1]`` as ``x / 2 + 0.5``: normals).
         neutral: the value of a texel nothing is baked into (and of the gutter before dilation).
+        factor: the path of the glTF factor the texture multiplies, where its default is "off"
+            (``emissiveFactor``, default black): cleared with the texture (:attr:`Material.clears`).
     """
 
     name: str
@@ -63,12 +65,22 @@ class TextureSlot:
     color_space: str
     encoding: str
     neutral: tuple[float, ...]
+    factor: tuple[str, ...] = ()
 
     @property
     def image_name(self) -> str:
         """The map's name as glTF spells its slots (``base_color`` -> ``baseColor``), for image names."""
         first, *rest = self.name.split("_")
         return first + "".join(part.title() for part in rest)
+
+    def clear(self, material: dict) -> None:
+        """Remove this slot's texture (and :attr:`factor`) from a glTF ``material`` dict."""
+        for path in (self.gltf, self.factor):
+            parent = material
+            for key in path[:-1]:
+                parent = parent.get(key) if isinstance(parent, dict) else None
+            if path and isinstance(parent, dict):
+                parent.pop(path[-1], None)
 
     def place(self, material: dict, info: dict) -> None:
         """Set the texture info ``info`` at this slot of a glTF ``material`` dict (parents created)."""
@@ -91,7 +103,8 @@ TEXTURE_SLOTS: Mapping[str, TextureSlot] = {
                     "Non-Color", "signed", (0.0, 0.0, 1.0)),
         TextureSlot("occlusion", ("occlusionTexture",), "(none: Blender bakes occlusion into lighting)", "Non-Color",
                     "unit", (1.0, 1.0, 1.0)),
-        TextureSlot("emissive", ("emissiveTexture",), "Emission Color", "sRGB", "unit", (0.0, 0.0, 0.0)),
+        TextureSlot("emissive", ("emissiveTexture",), "Emission Color", "sRGB", "unit", (0.0, 0.0, 0.0),
+                    ("emissiveFactor",)),
     )
 }  # fmt: skip
 
@@ -139,6 +152,41 @@ class Material:
 
     name: ClassVar[str] = ""
     channels: ClassVar[tuple[Channel, ...]] = (BASE_COLOR,)
+    #: shading wants directions towards the camera (``view_dirs``).
+    needs_view_dirs: ClassVar[bool] = False
+    #: shading wants each pixel's smooth normal and tilt tangent (``frame`` of the renders,
+    #: ``tangents`` of :meth:`shade`) instead of the flat face normal.
+    needs_frame: ClassVar[bool] = False
+    #: the material perturbs normals (:meth:`perturb`): bakes write a ``normal`` map for it.
+    normal_detail: ClassVar[bool] = False
+    #: glTF slots an input's material loses when this material replaces it (e.g. ``emissive``).
+    clears: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_config(cls, config: Any) -> Material:
+        """The material for a run's config (a :class:`~stylize.mesh.config.Text2MeshConfig`);
+        materials with settings read their section of it."""
+        return cls()
+
+    def options(self) -> dict[str, Any]:
+        """The settings that rebuild this material (``cls(**options)``), kept in ``field.pt``."""
+        return {}
+
+    def sample_lights(self, generator: torch.Generator) -> Any:
+        """The lights of one optimisation step (world space, the same for every view), drawn
+        from ``generator``; None: the material's fixed light (no random numbers are drawn)."""
+        return None
+
+    def view_lights(self, lights: Any, world_to_camera: torch.Tensor) -> Any:
+        """``lights`` as :meth:`shade` gets them for cameras with rotations ``(B, 3, 3)``
+        (None: the material's fixed light). Text2Mesh's SH light is fixed to the camera, so the
+        default passes it through."""
+        return lights
+
+    def perturb(self, features: torch.Tensor, normals: torch.Tensor, tangents: torch.Tensor) -> torch.Tensor:
+        """Shading normals ``(..., 3)`` from unit ``normals`` and tilt ``tangents`` ``(..., 3)``
+        given ``features`` ``(..., C)`` (only materials with :attr:`normal_detail` change them)."""
+        return normals
 
     @property
     def width(self) -> int:
@@ -165,9 +213,11 @@ class Material:
         return torch.cat(parts, dim=-1)
 
     def shade(self, features: torch.Tensor, normals: torch.Tensor, view_dirs: torch.Tensor | None = None,
-              lights: Sequence[float] | torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+              lights: Sequence[float] | torch.Tensor | None = None, **frame: torch.Tensor) -> torch.Tensor:  # fmt: skip
         """Display colours ``(B, H, W, 3)`` in ``[0, 1]`` of per-pixel ``features`` ``(B, H, W, C)``
-        with unit ``normals`` ``(B, H, W, 3)`` and directions to the camera ``(B, H, W, 3)``."""
+        with unit ``normals`` ``(B, H, W, 3)`` and directions to the camera ``(B, H, W, 3)``, all
+        in camera space; ``lights`` as :meth:`view_lights` gives them. With :attr:`needs_frame`
+        the normals are smooth and ``tangents=`` ``(B, H, W, 3)`` holds the tilt tangents."""
         raise NotImplementedError
 
     def export(self, features: np.ndarray) -> dict[str, np.ndarray]:
@@ -184,7 +234,7 @@ class DiffuseMaterial(Material):
     name = "diffuse"
     channels = (BASE_COLOR,)
 
-    def shade(self, features, normals, view_dirs=None, lights=None):
+    def shade(self, features, normals, view_dirs=None, lights=None, **frame):
         shade = spherical_harmonic_lighting(normals, TEXT2MESH_LIGHTS if lights is None else lights)
         return (features[..., :3] * shade.unsqueeze(-1)).clamp(0.0, 1.0)
 
@@ -193,15 +243,23 @@ class DiffuseMaterial(Material):
 
 
 #: Materials by name (the ``material`` setting). Register new ones here.
-MATERIALS: Registry[type[Material]] = Registry("material", {"diffuse": DiffuseMaterial})
+MATERIALS: Registry[type[Material]] = Registry(
+    "material", {"diffuse": DiffuseMaterial, "pbr": "stylize.mesh.pbr_material:PbrMaterial"}
+)
 
 
-def get_material(name: str | Material = "diffuse") -> Material:
-    """The registered material ``name`` as a ready object (a :class:`Material` passes through).
+def get_material(name: str | Material = "diffuse", **options: Any) -> Material:
+    """The registered material ``name`` built with ``options`` (its :meth:`Material.options`), as
+    a ready object (a :class:`Material` passes through).
 
     Raises:
         InputError: an unknown name, listing the registered ones.
     """
     if isinstance(name, Material):
         return name
-    return MATERIALS.lookup(name, "material")()
+    return MATERIALS.lookup(name, "material")(**options)
+
+
+def material_for(config: Any) -> Material:
+    """The material a run's config names, built from its settings (:meth:`Material.from_config`)."""
+    return MATERIALS.lookup(config.material, "material").from_config(config)

@@ -158,8 +158,8 @@ def write_meshes(
     undisplaced: np.ndarray | None = None,
     on_phase: Callable[[str], None] | None = None,
 ):
-    """``mesh.glb``, ``mesh.ply``, ``mesh.obj`` and, with ``output.bake`` or a surface-mode field,
-    ``mesh_textured.glb``, its ``.json`` sidecar, its picture ``mesh_textured_preview.png`` and
+    """``mesh.glb``, ``mesh.ply``, ``mesh.obj`` and, with ``output.bake``, a surface-mode field or
+    a material with maps beyond the base colour (pbr), ``mesh_textured.glb``, its ``.json`` sidecar, its picture ``mesh_textured_preview.png`` and
     ``textures/base_color.png`` (keeping ``uv``,
     the input's UVs, unless ``output.bake_unwrap``).
 
@@ -178,13 +178,14 @@ def write_meshes(
         result.files[name] = save_mesh(folder.file(name), result.vertices, result.faces, result.colors, metadata=metadata)
     out = result.config.output
     surface = styled is not None and styled.surface
-    if not (out.bake or surface or out.normal_map):
+    maps = bool(result.field.material.extra_channels)  # roughness, ...: only a bake carries them
+    if not (out.bake or surface or out.normal_map or maps):
         return None
     from stylize.mesh.bake import bake_mesh
     from stylize.mesh.bake_scene import bake_scene, can_bake_scene
 
     enter_phase(on_phase, "baking")
-    source, normal_source = bake_sources(styled, out.normal_map)
+    source, normal_source = bake_sources(styled, out.normal_map, result.features)
     vertices = result.vertices
     if normal_source is not None and undisplaced is not None:
         vertices = undisplaced  # the relief goes into the normal map
@@ -221,12 +222,16 @@ def write_map_images(folder: RunFolder, files: dict[str, Path], maps: dict[str, 
         files[f"textures/{name}.png"] = save_image(folder.file("textures") / f"{name}.png", pixels)
 
 
-def bake_sources(styled: StyledMesh | None, normal_map: bool):
+def bake_sources(styled: StyledMesh | None, normal_map: bool, features: np.ndarray | None = None):
     """The exact-bake sources of a styled mesh: ``(colours or None, normal map or None)``.
 
     The material's features come from the field per texel when the field kind evaluates per
     point (surface mode; None in vertex mode: the vertices' features are interpolated); the normal
-    map from the field's displacement when asked."""
+    map from the field's displacement when asked (``normal_map``), and always for a material
+    that tilts normals (pbr: its tilt, with the relief when ``normal_map``), which in vertex mode
+    interpolates the vertices' ``features`` ``(V, C)`` (default: the field at the vertices)."""
+    import torch
+
     from stylize.mesh.bake import TexelSource
 
     if styled is None:
@@ -234,7 +239,11 @@ def bake_sources(styled: StyledMesh | None, normal_map: bool):
     attributes, device = styled.attributes().detach().cpu().numpy(), styled.vertices.device
     per_texel = styled.kind.texel_function(styled)  # None: the vertices' features are interpolated
     source = TexelSource(attributes, per_texel, device) if per_texel is not None else None
-    normal_source = TexelSource(attributes, styled.normals_at, device, needs_grad=True) if normal_map else None
+    normal_source = None
+    if normal_map or styled.material.normal_detail:
+        vertex_features = None if features is None else torch.as_tensor(np.asarray(features), dtype=torch.float32)
+        normal_attributes, evaluate = styled.normal_map_texels(normal_map, vertex_features)
+        normal_source = TexelSource(normal_attributes.cpu().numpy(), evaluate, device, needs_grad=normal_map)
     return source, normal_source
 
 

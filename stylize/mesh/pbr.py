@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "MIN_ALPHA", "STUDIO", "Environment", "linear_to_srgb", "perturb_normals", "sample_environment",
-    "shade_metallic_roughness", "srgb_to_linear",
+    "shade_metallic_roughness", "srgb_to_linear", "tilt_tangents",
 ]  # fmt: skip
 
 #: The smallest GGX alpha (= roughness^2) shaded: below it a highlight is narrower than a pixel.
@@ -294,3 +294,35 @@ def perturb_normals(normals: torch.Tensor, tangents: torch.Tensor, tilt: torch.T
     tilted = normals + offset[..., :1] * tangent + offset[..., 1:] * bitangent
     empty = normals.abs().sum(-1, keepdim=True) == 0
     return torch.where(empty, normals, F.normalize(tilted, dim=-1, eps=_EPS))
+
+
+#: Below this horizontal share of a normal (sine of ~11.5 degrees from vertical) the tilt frame
+#: takes the world x axis instead of the direction around the vertical axis.
+POLE_THRESHOLD = 0.2
+
+
+def tilt_tangents(normals: torch.Tensor) -> torch.Tensor:
+    """The tangent of the frame the normal tilt is learned in, from world-space unit normals.
+
+    The frame depends on the normal alone, not on any UV layout, so it is the same in every view,
+    every field kind and every mesh a field is applied to, and a bake converts it into whatever
+    UV tangent space it writes exactly (the tilted normal is built in this frame, then written in
+    the bake's ``(T, B, N)``; no seams follow the UV charts). The tangent runs horizontally around
+    the vertical (+y) axis, ``normalize(-n_z, 0, n_x)`` (increasing azimuth); within about 11.5
+    degrees of straight up or down (:data:`POLE_THRESHOLD`), where that direction is undefined,
+    it is the world +x axis projected into the tangent plane. (A smooth tangent field without
+    such a switch does not exist on a closed surface: the hairy-ball theorem.) The bitangent is
+    ``cross(n, t)``, as :func:`perturb_normals` builds it.
+
+    Shape:
+        - normals: ``(..., 3)``; output ``(..., 3)`` unit (0 where the normal is 0).
+    """
+    if normals.shape[-1] != 3:
+        raise ValueError(f"expected normals of shape (..., 3), got {tuple(normals.shape)}")
+    around = torch.stack([-normals[..., 2], torch.zeros_like(normals[..., 0]), normals[..., 0]], dim=-1)
+    x_axis = torch.zeros_like(normals)
+    x_axis[..., 0] = 1.0
+    projected = x_axis - normals * normals[..., :1]
+    horizontal = around.norm(dim=-1, keepdim=True)
+    tangent = torch.where(horizontal >= POLE_THRESHOLD, around, projected)
+    return F.normalize(tangent, dim=-1, eps=_EPS)

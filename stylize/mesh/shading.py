@@ -10,6 +10,7 @@ normal-mapped light a glTF viewer would show.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -28,8 +29,9 @@ def render_shaded(
     colors: torch.Tensor,
     views: CameraViews,
     background: float = 1.0,
-    lights: tuple[float, ...] = TEXT2MESH_LIGHTS,
+    lights: Any = None,
     material: Material | None = None,
+    frame: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Text2Mesh's render: per-vertex features interpolated to each pixel and shaded by the
     material (diffuse: colour times SH lighting, clamped), over a flat background.
@@ -41,8 +43,11 @@ def render_shaded(
         colors: ``(V, C)`` the material's features (``(V, 3)`` colours in ``[0, 1]`` for diffuse).
         views: cameras.
         background: grey level of empty pixels (1 = white).
-        lights: 9 SH coefficients.
+        lights: the material's lights (diffuse: 9 SH coefficients; pbr: a world-space
+            :class:`~stylize.mesh.pbr.Environment`); None: the material's fixed light.
         material: a :class:`~stylize.mesh.material.Material` (default: diffuse).
+        frame: ``(V, 6)`` world-space smooth normals and tilt tangents, for a material that
+            :attr:`~stylize.mesh.material.Material.needs_frame`.
 
     Returns:
         Images ``(B, 3, H, W)`` in ``[0, 1]``, differentiable w.r.t. vertices and features.
@@ -51,23 +56,42 @@ def render_shaded(
     if colors.dim() != 2 or colors.shape[0] != vertices.shape[0] or colors.shape[1] != material.width:
         raise ValueError(f"expected colors of shape ({vertices.shape[0]}, {material.width}), got {tuple(colors.shape)}")
     width = colors.shape[1]
-    features = torch.cat([colors, torch.ones_like(colors[:, :1])], dim=1)
+    parts = [colors, torch.ones_like(colors[:, :1])] + _frame_parts(material, frame, vertices)
     views = views.to(vertices.device)
-    out = renderer(vertices, faces, features, views)
-    pixel_features, alpha = out.features[..., :width], out.features[..., width:]
-    rgb = material.shade(pixel_features, out.pixel_normals(), _view_dirs(out, views, material), lights)
-    return composite_background(rgb, alpha, background)
+    out = renderer(vertices, faces, torch.cat(parts, dim=1), views)
+    pixel_features, alpha = out.features[..., :width], out.features[..., width : width + 1]
+    return composite_background(_shade(material, pixel_features, out, views, lights, width + 1), alpha, background)
 
 
 def _material(material: Material | None) -> Material:
     return get_material("diffuse" if material is None else material)
 
 
-def _view_dirs(out, views: CameraViews, material) -> torch.Tensor | None:
-    """Per-pixel unit directions towards the camera ``(B, H, W, 3)``, for materials that use them."""
-    if not getattr(material, "needs_view_dirs", False):
-        return None
-    return out.view_directions(views.projection)
+def _frame_parts(material: Material, frame: torch.Tensor | None, vertices: torch.Tensor) -> list[torch.Tensor]:
+    """The per-vertex frame columns to interpolate with the features (none unless the material needs them)."""
+    if not material.needs_frame:
+        return []
+    if frame is None or frame.shape != (vertices.shape[0], 6):
+        found = None if frame is None else tuple(frame.shape)
+        raise ValueError(f"the {material.name} material needs frame of shape ({vertices.shape[0]}, 6), got {found}")
+    return [frame.to(vertices)]
+
+
+def _shade(material: Material, features: torch.Tensor, out, views: CameraViews, lights: Any, frame_at: int) -> torch.Tensor:
+    """The material's colours ``(B, H, W, 3)`` of a render's per-pixel ``features``: normals (flat
+    face normals, or the interpolated smooth ones of the frame at columns ``frame_at:``), view
+    directions and lights in each camera's space."""
+    view_dirs = out.view_directions(views.projection) if material.needs_view_dirs else None
+    lights = material.view_lights(lights, views.world_to_camera.to(features))
+    if not material.needs_frame:
+        return material.shade(features, out.pixel_normals(), view_dirs, lights)
+    rotation = views.world_to_camera.to(features)
+    covered = (out.face_index >= 0).unsqueeze(-1).to(features.dtype)
+    world = out.features[..., frame_at : frame_at + 6]
+    normals = torch.einsum("bij,bhwj->bhwi", rotation, world[..., :3])
+    normals = torch.nn.functional.normalize(normals, dim=-1, eps=1e-8) * covered
+    tangents = torch.einsum("bij,bhwj->bhwi", rotation, world[..., 3:]) * covered
+    return material.shade(features, normals, view_dirs, lights, tangents=tangents)
 
 
 def render_deferred(
@@ -78,8 +102,9 @@ def render_deferred(
     color_fn: Callable[[torch.Tensor], torch.Tensor],
     views: CameraViews,
     background: float = 1.0,
-    lights: tuple[float, ...] = TEXT2MESH_LIGHTS,
+    lights: Any = None,
     material: Material | None = None,
+    frame: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Deferred shading: interpolate per-vertex ``attributes`` to every covered pixel, colour those
     pixels with ``color_fn``, then light and composite as :func:`render_shaded` does.
@@ -98,8 +123,9 @@ def render_deferred(
             material's features (``(P, 3)`` colours for diffuse).
         views: cameras.
         background: grey level of empty pixels.
-        lights: 9 SH coefficients.
+        lights: the material's lights, as :func:`render_shaded`.
         material: a :class:`~stylize.mesh.material.Material` that shades the features (default: diffuse).
+        frame: ``(V, 6)`` world-space normals and tilt tangents, as :func:`render_shaded`.
 
     Returns:
         Images ``(B, 3, H, W)`` in ``[0, 1]``, differentiable w.r.t. what ``color_fn`` depends on
@@ -108,19 +134,19 @@ def render_deferred(
     if attributes.dim() != 2 or attributes.shape[0] != vertices.shape[0]:
         raise ValueError(f"expected attributes of shape ({vertices.shape[0]}, D), got {tuple(attributes.shape)}")
     width = attributes.shape[1]
-    features = torch.cat([attributes, torch.ones_like(attributes[:, :1])], dim=1)
-    out = renderer(vertices, faces, features, views.to(vertices.device))
+    material = _material(material)
+    parts = [attributes, torch.ones_like(attributes[:, :1])] + _frame_parts(material, frame, vertices)
+    views = views.to(vertices.device)
+    out = renderer(vertices, faces, torch.cat(parts, dim=1), views)
     batch, height, image_width = out.face_index.shape
     covered = (out.face_index.reshape(-1) >= 0).nonzero().squeeze(1)
-    interpolated = out.features.reshape(-1, width + 1).index_select(0, covered)[:, :width]
-    material = _material(material)
+    interpolated = out.features.reshape(batch * height * image_width, -1).index_select(0, covered)[:, :width]
     colors = color_fn(interpolated)
     channels = colors.shape[1]
     pixels = colors.new_zeros(batch * height * image_width, channels).index_copy(0, covered, colors)
     pixels = pixels.reshape(batch, height, image_width, channels)
-    alpha = out.features[..., width:]
-    rgb = material.shade(pixels, out.pixel_normals(), _view_dirs(out, views.to(vertices.device), material), lights)
-    return composite_background(rgb, alpha, background)
+    alpha = out.features[..., width : width + 1]
+    return composite_background(_shade(material, pixels, out, views, lights, width + 1), alpha, background)
 
 
 def sample_texture_torch(texture: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ bake evaluates it per texel; a new kind registers there.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -29,8 +30,10 @@ from stylize.generation import Timer
 from stylize.mesh.camera import CameraViews
 from stylize.mesh.controls import GREY, compose
 from stylize.mesh.field import NeuralStyleField
+from stylize.mesh.geometry import vertex_normals
 from stylize.mesh.kinds import FieldKind, get_field_kind
 from stylize.mesh.material import Material
+from stylize.mesh.pbr import tilt_tangents
 from stylize.mesh.renderer import MeshRenderer
 from stylize.mesh.shading import render_shaded
 
@@ -135,6 +138,21 @@ class StyledMesh:
     def material(self) -> Material:
         return self.field.material
 
+    @property
+    def tilt_tangents(self) -> Tensor:
+        """``(V, 3)`` each vertex's tilt-frame tangent (:func:`~stylize.mesh.pbr.tilt_tangents` of
+        the undisplaced normals): where a material's normal tilt is learned and baked from."""
+        if getattr(self, "_tilt_tangents", None) is None:
+            self._tilt_tangents = tilt_tangents(self.normals)
+        return self._tilt_tangents
+
+    def frame(self, displaced: Tensor) -> Tensor | None:
+        """``(V, 6)`` the smooth normals of the ``displaced`` vertices and the tilt tangents, for a
+        material that shades with them (:attr:`~stylize.mesh.material.Material.needs_frame`); else None."""
+        if not self.material.needs_frame:
+            return None
+        return torch.cat([vertex_normals(displaced, self.faces), self.tilt_tangents.to(displaced)], dim=1)
+
     def _base_features(self, base_colors: Tensor | None, like: Tensor) -> Tensor | None:
         """What unstyled points keep: the base colour (grey without) and the extra channels'
         initial values; None for a diffuse material without base colours (grey, see compose)."""
@@ -213,21 +231,67 @@ class StyledMesh:
         plane (autograd through the field); it is written in the frame ``(T, B, n)`` with ``B =
         cross(n, T) * w_T`` (glTF's ``TANGENT`` convention).
         """
-        width = attributes.shape[1] - 7
-        frame = attributes[:, width:]
+        return self._map_normals(attributes, attributes.shape[1] - 7, relief=True, tilt=None)
+
+    def normal_map_texels(self, relief: bool, features: Tensor | None = None) -> tuple[Tensor, Any]:
+        """What a bake's normal map evaluates: ``(attributes (V, E), evaluate)``, ``evaluate``
+        taking the interpolated attributes followed by each texel's normal (3) and glTF tangent
+        (4) and returning unit tangent-space normals ``(P, 3)``.
+
+        The normal is the displaced surface's (``relief``: the displacement's gradient, as
+        :meth:`normals_at`; else the interpolated normal of the baked, displaced mesh), tilted
+        by the material (:meth:`~stylize.mesh.material.Material.perturb`, for a material with
+        :attr:`~stylize.mesh.material.Material.normal_detail`) in the tilt frame the renders use
+        (:attr:`tilt_tangents`, interpolated), then written in the texel's ``(T, B, n)``: the
+        conversion from the tilt frame to the UV tangent space is exact. The tilt comes from the
+        field per texel for a per-point kind, else from the vertices' ``features`` ``(V, C)``
+        interpolated (default: the field at the vertices).
+        """
+        base = self.attributes()
+        width = base.shape[1]
+        parts = [base]
+        tilt = None
+        if self.material.normal_detail:
+            parts.append(self.tilt_tangents.to(base))
+            tilt = "point" if self.surface else "vertex"
+            if tilt == "vertex":
+                if features is None:
+                    with torch.no_grad():
+                        features, _ = self.vertex_features_and_displacement()
+                parts.append(torch.as_tensor(features).to(base))
+
+        def evaluate(values: Tensor) -> Tensor:
+            return self._map_normals(values, width, relief, tilt)
+
+        return torch.cat(parts, dim=1).detach(), evaluate
+
+    def _map_normals(self, values: Tensor, width: int, relief: bool, tilt: str | None) -> Tensor:
+        """Tangent-space normals ``(P, 3)`` of ``values`` ``(P, width [+ 3 + C] + 7)`` (see
+        :meth:`normal_map_texels`)."""
+        frame = values[:, -7:]
         normal = torch.nn.functional.normalize(frame[:, :3], dim=-1)
         tangent = frame[:, 3:6]
         tangent = torch.nn.functional.normalize(tangent - normal * (tangent * normal).sum(-1, keepdim=True), dim=-1)
         bitangent = torch.linalg.cross(normal, tangent) * torch.where(frame[:, 6:7] < 0, -1.0, 1.0)
-        with torch.enable_grad():
-            points = attributes[:, :3].detach().requires_grad_(True)
-            height = self.field.displacement_at(points)
-            if self.weights is not None:
-                height = height * attributes[:, width - 1 : width]
-            (gradient,) = torch.autograd.grad(height.sum(), points)
-        in_plane = gradient - normal * (gradient * normal).sum(-1, keepdim=True)
-        displaced = torch.nn.functional.normalize(normal - in_plane, dim=-1)
-        return torch.stack([(displaced * tangent).sum(-1), (displaced * bitangent).sum(-1), (displaced * normal).sum(-1)], dim=-1)
+        shading = normal
+        if relief:
+            with torch.enable_grad():
+                points = values[:, :3].detach().requires_grad_(True)
+                height = self.field.displacement_at(points)
+                if self.weights is not None:
+                    height = height * values[:, width - 1 : width]
+                (gradient,) = torch.autograd.grad(height.sum(), points)
+            in_plane = gradient - normal * (gradient * normal).sum(-1, keepdim=True)
+            shading = torch.nn.functional.normalize(normal - in_plane, dim=-1)
+        if tilt is not None:
+            tilt_tangent = values[:, width : width + 3]
+            if tilt == "point":
+                with torch.no_grad():
+                    features = self.features_at(values[:, :width])
+            else:
+                features = values[:, width + 3 : -7]
+            shading = self.material.perturb(features, shading, tilt_tangent)
+        return torch.stack([(shading * tangent).sum(-1), (shading * bitangent).sum(-1), (shading * normal).sum(-1)], dim=-1)
 
     # --- renders -------------------------------------------------------------------------------
 
@@ -239,6 +303,7 @@ class StyledMesh:
         displaced: Tensor | None = None,
         colors: Tensor | None = None,
         timer: Timer | None = None,
+        lights: Any = None,
     ) -> Tensor:
         """Shaded renders ``(B, 3, H, W)`` of the styled mesh in its field's mode.
 
@@ -246,9 +311,11 @@ class StyledMesh:
             displaced: the displaced vertices if the caller has them (else computed).
             colors: per-vertex features ``(V, C)`` to use in vertex mode if the caller has them.
             timer: charge the per-pixel field evaluation (surface mode) to its ``field`` phase.
+            lights: the material's lights for this render (:meth:`Material.sample_lights`: one
+                world-space draw for every view); None: its fixed light (previews, scores).
         """
         displaced = self.displaced() if displaced is None else displaced
-        return self.kind.render(self, renderer, views, background, displaced, colors, timer)
+        return self.kind.render(self, renderer, views, background, displaced, colors, timer, lights)
 
     def render_grey(
         self, renderer: MeshRenderer, views: CameraViews, grey: float, background: float = 1.0, displaced: Tensor | None = None

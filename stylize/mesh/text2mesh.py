@@ -41,6 +41,7 @@ from stylize.mesh.config import Text2MeshConfig
 from stylize.mesh.field import NeuralStyleField
 from stylize.mesh.geometry import vertex_normals
 from stylize.mesh.io import LoadedMesh
+from stylize.mesh.material import material_for
 from stylize.mesh.renderer import get_renderer
 from stylize.mesh.shading import render_deferred, render_shaded
 from stylize.mesh.surface import StyledMesh, TextureSet
@@ -153,12 +154,15 @@ class Text2MeshRun:
         if config.field.input_colours and self.base_colors is None:
             logger.warning("input_colours is set but the mesh has no colours or texture: starting from grey")
         self.field = NeuralStyleField(config.field, mesh.normalization, torch.Generator().manual_seed(seed),
-                                      material=config.material).to(self.device)  # fmt: skip
+                                      material=material_for(config)).to(self.device)  # fmt: skip
         # In surface mode a textured input's base colour comes from its texture per pixel and texel.
         uses_base = config.field.input_colours or self.weights is not None
         textures = TextureSet.from_mesh(mesh, self.device) if config.field.mode == "surface" and uses_base else None
         self.styled = StyledMesh(self.field, self.vertices, self.faces, self.normals, self.base_colors, self.weights, textures)
         self.view_generator = torch.Generator().manual_seed(seed + 1)
+        # One random light per step for materials that learn under varied light (pbr); a material
+        # with a fixed light draws nothing from it.
+        self.light_generator = torch.Generator().manual_seed(seed + 5)
         losses = config.loss
         self.global_aug = Augmenter("text2mesh", copies=losses.n_augs, seed=seed + 2, fill=config.background)
         self.local_aug = Augmenter(
@@ -196,18 +200,19 @@ class Text2MeshRun:
         return get_renderer(self.config.renderer, height=size, fov=self.config.views.fov)
 
     @torch.no_grad()
-    def render_input(self, views: CameraViews) -> torch.Tensor:
+    def render_input(self, views: CameraViews, lights: Any = None) -> torch.Tensor:
         """The untouched input from ``views`` (its colours or texture, grey without; no
-        displacement), as this run renders: ``(B, 3, H, W)``."""
+        displacement), as this run renders (under ``lights``, the material's): ``(B, 3, H, W)``."""
         cfg = self.config
         textures, material = self.styled.textures, self.field.material
+        frame = self.styled.frame(self.vertices)
         if textures is not None:
             return render_deferred(self.renderer, self.vertices, self.faces, textures.attributes(),
                                    lambda attributes: material.neutral(textures.sample(attributes)), views, cfg.background,
-                                   material=material)  # fmt: skip
+                                   lights, material, frame)  # fmt: skip
         base = self.base_colors if self.base_colors is not None else torch.full_like(self.vertices, 0.5)
         return render_shaded(self.renderer, self.vertices, self.faces, material.neutral(base), views, cfg.background,
-                             material=material)  # fmt: skip
+                             lights, material, frame)  # fmt: skip
 
     # --- one iteration -------------------------------------------------------------------------
 
@@ -246,18 +251,21 @@ class Text2MeshRun:
         cfg, timer, weights = self.config, self.timer, self.config.loss
         self.field.set_progress(self.iteration, cfg.iters)
         views = self.sample_views()
+        lights = self.field.material.sample_lights(self.light_generator)
         self.optimizer.zero_grad(set_to_none=True)
         styled = self.styled
         with timer("render"):
             if styled.surface:  # colour per covered pixel (timed as "field" inside the render)
                 displaced = styled.displaced()
-                images = styled.render(self.renderer, views, cfg.background, displaced=displaced, timer=timer)
+                images = styled.render(self.renderer, views, cfg.background, displaced=displaced, timer=timer,
+                                       lights=lights)  # fmt: skip
             else:
                 features, displacement = styled.vertex_features_and_displacement()
                 displaced = self.vertices + self.normals * displacement
-                images = styled.render(self.renderer, views, cfg.background, displaced=displaced, colors=features)
+                images = styled.render(self.renderer, views, cfg.background, displaced=displaced, colors=features,
+                                       lights=lights)  # fmt: skip
             if cfg.source and weights.content_weight:
-                self.content = (images - self.render_input(views)).square().mean()
+                self.content = (images - self.render_input(views, lights)).square().mean()
             use_geometry = bool(weights.geometry_weight) and cfg.field.geometry
             if use_geometry:
                 geo_images = styled.render_grey(self.renderer, views, weights.geometry_grey, cfg.background, displaced)
@@ -332,6 +340,7 @@ class Text2MeshRun:
             "rng": {
                 "torch": torch.get_rng_state(),
                 "views": self.view_generator.get_state(),
+                "lights": self.light_generator.get_state(),
                 **{f"augment_{name}": aug.generator.get_state() for name, aug in self._augmenters().items()},
             },
             "timings": dict(self.timings),
@@ -345,6 +354,8 @@ class Text2MeshRun:
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
         self.view_generator.set_state(rng["views"])
+        if "lights" in rng:  # checkpoints from before materials drew lights lack it
+            self.light_generator.set_state(rng["lights"])
         for name, aug in self._augmenters().items():
             aug.generator.set_state(rng[f"augment_{name}"])
         self.iteration = int(state["iteration"])

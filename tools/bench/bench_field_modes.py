@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 
-def measure(mode: str, clip: str, threads: int, steps: int, device: str, mesh_path: str) -> dict:
+def measure(mode: str, clip: str, threads: int, steps: int, device: str, mesh_path: str, material: str = "diffuse") -> dict:
     import torch
 
     from stylize.mesh.config import resolve_mesh_config
@@ -38,7 +38,7 @@ def measure(mode: str, clip: str, threads: int, steps: int, device: str, mesh_pa
     from stylize.mesh.text2mesh import Text2MeshRun
 
     torch.set_num_threads(threads)
-    overrides = {"clip": [clip], "device": device, "field.mode": mode, "profile": True}
+    overrides = {"clip": [clip], "device": device, "field.mode": mode, "profile": True, "material": material}
     config = resolve_mesh_config("a vase made of colorful crochet", "fast", None, overrides)
     run = Text2MeshRun(load_mesh(mesh_path), config)
     run.step()
@@ -82,7 +82,7 @@ def measure(mode: str, clip: str, threads: int, steps: int, device: str, mesh_pa
     timings = [once() for _ in range(max(steps, 2))]
     forward = min(t[0] for t in timings)
     backward = min(t[1] for t in timings)
-    return {"mode": mode, "threads": threads, "step": step, "render": phases.get("render", 0.0),
+    return {"mode": mode, "material": material, "threads": threads, "step": step, "render": phases.get("render", 0.0),
             "field_in_render": phases.get("field", 0.0), "clip": phases.get("clip", 0.0),
             "backward_adam": phases.get("backward_step", 0.0), "points": int(points.shape[0]),
             "field_forward": forward, "field_backward": backward}  # fmt: skip

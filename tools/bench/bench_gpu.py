@@ -9,7 +9,8 @@ Given a CUDA device it runs, in well under 8 minutes on an H100/H200-class GPU:
 3. one profiled Text2Mesh step (the top CUDA kernels), so a missed goal says where time goes;
 4. the mesh and vector rasterizer benchmarks on the GPU;
 5. a Text2Mesh step per field kind (vertex, surface, texture) split by stage
-   (``tools/bench/bench_field_modes.py``'s measurement; ``--skip-field-kinds`` leaves it out).
+   (``tools/bench/bench_field_modes.py``'s measurement; ``--skip-field-kinds`` leaves it out), with
+   the pbr material beside diffuse in the vertex and texture kinds.
 
 It prints wall times, iterations per second and peak GPU memory as Markdown rows and writes
 them to ``--out/bench_gpu.json``. Goals (issue 15): Text2Mesh fast 300 iterations < 60 s end to
@@ -145,14 +146,17 @@ def field_kinds(device: str, smoke: bool) -> str:
 
     clip = f"local-dir:{ROOT / 'tests' / 'assets' / 'clip' / 'trainer'}" if smoke else "ViT-B-32:random"
     mesh = str(ROOT / "examples" / "meshes" / "vase.obj")
-    lines = ["| kind | step (s) | render (s) | CLIP fwd (s) | backward + Adam (s) | field fwd + bwd alone (s) | vs vertex |",
-             "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = ["| kind | material | step (s) | render (s) | CLIP fwd (s) | backward + Adam (s) | field fwd + bwd alone (s) | "
+             "vs vertex diffuse |", "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     base = None
-    for mode in ("vertex", "surface", "texture"):
-        row = measure(mode, clip, torch.get_num_threads(), 1 if smoke else 5, device, mesh)
+    # The pbr material (issue 28) beside diffuse in the vertex and texture kinds.
+    for mode, material in (("vertex", "diffuse"), ("vertex", "pbr"), ("surface", "diffuse"), ("texture", "diffuse"),
+                           ("texture", "pbr")):  # fmt: skip
+        row = measure(mode, clip, torch.get_num_threads(), 1 if smoke else 5, device, mesh, material)
         base = row["step"] if base is None else base
-        lines.append(f"| {mode} | {row['step']:.4f} | {row['render']:.4f} | {row['clip']:.4f} | {row['backward_adam']:.4f} | "
-                     f"{row['field_forward'] + row['field_backward']:.4f} | {row['step'] / base:.2f}x |")  # fmt: skip
+        lines.append(f"| {mode} | {material} | {row['step']:.4f} | {row['render']:.4f} | {row['clip']:.4f} | "
+                     f"{row['backward_adam']:.4f} | {row['field_forward'] + row['field_backward']:.4f} | "
+                     f"{row['step'] / base:.2f}x |")  # fmt: skip
     return "\n".join(lines)
 
 

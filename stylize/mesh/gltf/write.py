@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -111,9 +111,11 @@ def _single_part_source(mesh: LoadedMesh) -> tuple[SceneSource, list[MeshPart]]:
 class _SceneWriter:
     """Builds the output document from a :class:`SceneSource` and the new per-vertex data."""
 
-    def __init__(self, source: SceneSource, glb: GlbBuilder, maps: dict[str, dict[int, np.ndarray]]) -> None:
+    def __init__(self, source: SceneSource, glb: GlbBuilder, maps: dict[str, dict[int, np.ndarray]],
+                 clear: tuple[str, ...] = ()) -> None:  # fmt: skip
         self.source, self.glb, self.document = source, glb, source.document
         self.maps = maps  # map name -> material index -> new image
+        self.clear = clear  # slots removed from every material that gets a new map
         self._images: dict[int, int] = {}
         self._textures: dict[int, int] = {}
 
@@ -158,6 +160,10 @@ class _SceneWriter:
         out = copy.deepcopy(material)
         replaced = {name: images[index] for name, images in self.maps.items() if index in images}
         old = {name: _pop_slot(out, TEXTURE_SLOTS[name].gltf) for name in replaced}
+        if replaced:
+            for cleared in self.clear:
+                if cleared not in replaced:
+                    TEXTURE_SLOTS[cleared].clear(out)
         self._remap(out)
         name = out.get("name") or f"material{index}"
         for map_name, pixels in replaced.items():
@@ -298,6 +304,7 @@ def write_scene_glb(
     maps: Mapping[str, Mapping[int, np.ndarray]] | None = None,
     vertex_colors: Any = None,
     metadata: Mapping[str, Any] | None = None,
+    clear: Sequence[str] = (),
 ) -> Path:
     """Write ``mesh``'s scene to ``path`` (GLB, atomically) with new per-vertex data and textures.
 
@@ -322,6 +329,8 @@ def write_scene_glb(
         vertex_colors: ``(V, 3|4)`` sRGB colours written as linear ``COLOR_0``, or None (the
             file's ``COLOR_0`` is then kept, except on primitives whose base colour was replaced).
         metadata: JSON-able values for ``asset.extras`` (prompt, seed, model, version).
+        clear: slot names (:data:`~stylize.mesh.material.TEXTURE_SLOTS`) removed, with their
+            factor, from every material that gets a new map (the pbr material clears ``emissive``).
 
     Returns:
         The path written.
@@ -371,7 +380,9 @@ def write_scene_glb(
     glb = GlbBuilder("stylize", metadata)
     if "copyright" in source.document.get("asset", {}):
         glb.asset["copyright"] = source.document["asset"]["copyright"]
-    writer = _SceneWriter(source, glb, checked)
+    if set(clear) - set(TEXTURE_SLOTS):
+        raise ValueError(f"unknown slot to clear {sorted(set(clear) - set(TEXTURE_SLOTS))[0]!r}")
+    writer = _SceneWriter(source, glb, checked, tuple(clear))
     for index, material in enumerate(materials):
         glb.add_material(writer.material(index, material))
     node_meshes = _write_meshes(mesh, source, parts, data, glb, base_colors)
