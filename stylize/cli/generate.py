@@ -105,7 +105,11 @@ def draw_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--palette", help='fixed colours "#aa3300,#ffffff,..." or an image to take them from')
     parser.add_argument("--background", help=f"background colour (default: {defaults.background})")
     parser.add_argument(
-        "--best-of", type=int, metavar="N", help=f"optimise N candidates, keep the best judged (default: {defaults.best_of})"
+        "--best-of",
+        type=int,
+        metavar="N",
+        help="optimise N whole candidates (seeds S, S+1, ...), keep the one the judge (--judge, else the "
+        f"training CLIP) scores best; stylize mesh --best-of instead picks after a short warm-up (default: {defaults.best_of})",
     )
     parser.add_argument(
         "--final-scale",

@@ -67,7 +67,8 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="train N fields side by side for a short warm-up (best_of_warmup), keep the one "
-        "the training CLIP scores best, run it to the end",
+        "the training CLIP scores best, run it to the end (a mesh run is too long to finish N; "
+        "stylize draw --best-of finishes N drawings and keeps the one the judge scores best)",
     )
     parser.add_argument("--config", default=None, metavar="FILE.toml", help="settings file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting (repeatable)")
