@@ -115,6 +115,20 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Ite
         raise
 
 
+def save_torch(path: str | os.PathLike, data: Any) -> Path:
+    """``torch.save`` ``data`` to ``path`` atomically and reproducibly: serialised in memory first,
+    because torch names the archive's inner folder after the file it writes, and the atomic
+    write's temporary has a random name (saving to it would differ byte for byte between runs)."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    path = Path(path)
+    with atomic_write(path, "wb") as handle:
+        handle.write(buffer.getvalue())
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` for writers that want a filename (PIL, trimesh).

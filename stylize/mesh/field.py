@@ -28,7 +28,6 @@ plain tensors, numbers and strings only, so :func:`load_field` can use ``weights
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from stylize.mesh.encoding import TriplaneEncoding
 from stylize.mesh.geometry import Normalization, vertex_normals
 from stylize.mesh.kinds import get_field_kind
 from stylize.mesh.material import Material, get_material
-from stylize.utils import atomic_write
+from stylize.utils import save_torch
 
 __all__ = ["FieldConfig", "FieldOutput", "NeuralStyleField", "load_field", "progressive_mask", "vertex_normals"]
 
@@ -294,14 +293,7 @@ class NeuralStyleField(nn.Module):
         """Write ``field.pt`` atomically; ``extra`` (plain values) is stored beside the weights."""
         data = self.checkpoint()
         data["extra"] = dict(extra)
-        # Serialise in memory: torch names the archive after the file, and atomic writes go
-        # through a randomly named temporary, so saving to a path would differ byte for byte.
-        buffer = io.BytesIO()
-        torch.save(data, buffer)
-        path = Path(path)
-        with atomic_write(path, "wb") as handle:
-            handle.write(buffer.getvalue())
-        return path
+        return save_torch(path, data)
 
     @classmethod
     def from_checkpoint(cls, data: Mapping[str, Any]) -> NeuralStyleField:

@@ -21,7 +21,7 @@ import torch
 from stylize.config import absolute_paths, apply_overrides, flatten_keys, to_dict
 from stylize.errors import InputError, first_line
 from stylize.mesh.config import Text2MeshConfig
-from stylize.utils import atomic_path
+from stylize.utils import save_torch
 
 if TYPE_CHECKING:
     from stylize.mesh.text2mesh import Text2MeshRun
@@ -52,10 +52,7 @@ def save_checkpoint(run: Text2MeshRun, path: str | Path, state: Mapping[str, Any
     """Write ``run``'s state (or an earlier :meth:`~Text2MeshRun.state_dict` of it) to ``path``
     atomically; ``extra`` holds plain values (input, mask, ...)."""
     state = {"format": CHECKPOINT_FORMAT, **(run.state_dict() if state is None else state), **extra}
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-    return path
+    return save_torch(path, state)
 
 
 def load_checkpoint(source: str | Path) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stylize.errors import InputError, first_line
-from stylize.utils import atomic_path
+from stylize.utils import save_torch
 
 __all__ = ["NET_FORMAT", "StyleNet", "load_stylenet", "save_stylenet", "stylize_image"]
 
@@ -163,10 +163,7 @@ def save_stylenet(path: str | Path, net: StyleNet, **metadata: Any) -> Path:
     """
     data = {"format": NET_FORMAT, "width": net.width, "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
     data.update(metadata)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(data, tmp)
-    return path
+    return save_torch(path, data)
 
 
 def _check_state_shapes(width: Any, state: Any) -> None:
