@@ -186,7 +186,7 @@ def _apply(field_path, config_path, mesh, folder, mask, overrides, device, start
             renderer = get_renderer(config.renderer, height=size)
             return styled.render(renderer, views, config.background, displaced=vertices, colors=features)
 
-        write_pictures(folder, result, render)
+        write_pictures(folder, result, render, extent=float(vertices.norm(dim=-1).max()))
         result.files["config.toml"] = folder.write_config(to_dict(config))
         result.files["run.json"] = folder.write_run_json(
             status="applied", prompt=config.prompt, seed=config.seed, device=str(target), field=absolute_path(str(field_path)),

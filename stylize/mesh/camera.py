@@ -265,6 +265,16 @@ class CameraViews:
         return CameraViews(self.transform.to(device), self.projection.to(device), self.elevation, self.azimuth, self.radius)
 
 
+def framing_distance(extent: float, fov: float, margin: float = 1.0) -> float:
+    """The camera distance at which a sphere of radius ``extent`` around the look-at point just
+    fits a view of field of view ``fov`` (radians), times ``margin``: previews move back to it
+    when a result grew past the configured distance (displacement can push a mesh out of its
+    unit sphere)."""
+    if not (extent >= 0 and 0 < fov < math.pi):
+        raise ValueError(f"expected extent >= 0 and fov in (0, pi), got {extent} and {fov}")
+    return margin * extent / math.sin(fov / 2)
+
+
 def orbit_views(
     azimuths: Sequence[float] | torch.Tensor,
     elevations: Sequence[float] | torch.Tensor,

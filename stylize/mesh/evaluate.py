@@ -62,12 +62,16 @@ def save_mesh_preview(mesh_path: str | Path, out: str | Path, size: int = 256, v
     import math
 
     from stylize.images import image_grid, save_image
-    from stylize.mesh.camera import orbit_views
+    from stylize.mesh.camera import framing_distance, orbit_views
     from stylize.mesh.io import load_mesh
 
     mesh = load_mesh(mesh_path, normalize=True)
     azimuth = torch.arange(views, dtype=torch.float32) * (2 * math.pi / views) + math.radians(30)
-    images = render_mesh(mesh, orbit_views(azimuth, [math.radians(20)], radius=2.5, fov=math.radians(45)), size)
+    fov = math.radians(45)
+    # The whole object in view, with a margin: a unit sphere seen from 2.5 at 45 degrees is cut.
+    extent = float(torch.as_tensor(mesh.vertices).norm(dim=-1).max())
+    radius = max(2.5, framing_distance(extent, fov, margin=1.08))
+    images = render_mesh(mesh, orbit_views(azimuth, [math.radians(20)], radius=radius, fov=fov), size)
     return save_image(Path(out), image_grid(list(images), columns=views))
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from stylize.config import to_dict
 from stylize.generation import RunOutcome
 from stylize.images import image_grid, save_gif, save_image
-from stylize.mesh.camera import CameraViews
+from stylize.mesh.camera import CameraViews, framing_distance
 from stylize.mesh.config import Text2MeshConfig
 from stylize.mesh.field import NeuralStyleField
 from stylize.mesh.io import LoadedMesh, save_mesh
@@ -247,21 +247,26 @@ def bake_sources(styled: StyledMesh | None, normal_map: bool, features: np.ndarr
     return source, normal_source
 
 
-def write_pictures(folder: RunFolder, result: Text2MeshResult, render: Callable[[CameraViews, int], Any]) -> None:
+def write_pictures(folder: RunFolder, result: Text2MeshResult, render: Callable[[CameraViews, int], Any],
+                   extent: float = 0.0) -> None:  # fmt: skip
     """``preview.png`` and ``turntable.gif`` of the stylized mesh.
 
     Args:
         render: ``render(views, size) -> (B, 3, size, size)`` images of the result, in its field's
             mode (e.g. :meth:`Text2MeshRun.render_views`).
+        extent: the displaced mesh's largest distance from the centre (the normalised frame the
+            cameras look at): a result grown past the configured views is framed whole, the
+            cameras moved back as far as it needs.
     """
     import torch
 
     cfg = result.config
+    radius = max(cfg.views.radius, framing_distance(extent, cfg.views.fov))
     with torch.no_grad():
-        preview = render(preview_views(cfg), cfg.output.preview_size)
+        preview = render(preview_views(cfg, radius=radius), cfg.output.preview_size)
         columns = min(4, len(preview))
         result.files["preview.png"] = save_image(folder.file("preview.png"), image_grid(list(preview), columns=columns))
-        frames = render(turntable_camera_views(cfg), cfg.output.turntable_size)
+        frames = render(turntable_camera_views(cfg, radius=radius), cfg.output.turntable_size)
         result.files["turntable.gif"] = save_gif(folder.file("turntable.gif"), list(frames), duration_ms=60)
 
 
@@ -398,7 +403,7 @@ def save_text2mesh_outputs(
         folder.file("field.pt"), prompt=cfg.prompt, iterations=run.iteration, model=list(run.engine.model_names)
     )
     enter_phase(on_phase, "rendering")
-    write_pictures(folder, result, run.render_views)
+    write_pictures(folder, result, run.render_views, extent=float(run.stylized()[0].norm(dim=-1).max()))
     result.files["config.toml"] = folder.write_config(to_dict(config or cfg))
     iterations = max(run.iteration, 1)
     result.files["run.json"] = folder.write_run_json(

@@ -538,18 +538,20 @@ def joint_step(runs: list[Text2MeshRun]) -> list[StepRecord]:
                 for run, (losses, similarity), finite in zip(runs, results, flags, strict=False)]  # fmt: skip
 
 
-def preview_views(config: Text2MeshConfig, count: int | None = None) -> CameraViews:
+def preview_views(config: Text2MeshConfig, count: int | None = None, radius: float | None = None) -> CameraViews:
     """``count`` (default ``output.preview_views``) views evenly spaced around the front view, at
-    its elevation and distance."""
+    its elevation and distance (or ``radius``)."""
     v, n = config.views, count or config.output.preview_views
     azimuth = v.center_azimuth + torch.arange(n, dtype=torch.float32) * (2 * math.pi / n)
-    return orbit_views(azimuth, [v.center_elevation], radius=v.radius, fov=v.fov)
+    return orbit_views(azimuth, [v.center_elevation], radius=radius or v.radius, fov=v.fov)
 
 
-def turntable_camera_views(config: Text2MeshConfig) -> CameraViews:
-    """The ``turntable.gif`` cameras: ``output.turntable_frames`` views around the mesh."""
+def turntable_camera_views(config: Text2MeshConfig, radius: float | None = None) -> CameraViews:
+    """The ``turntable.gif`` cameras: ``output.turntable_frames`` views around the mesh (at the
+    views' distance, or ``radius``)."""
     v, out = config.views, config.output
-    return turntable_views(out.turntable_frames, math.degrees(v.center_elevation), v.radius, v.fov, v.center_azimuth)
+    return turntable_views(out.turntable_frames, math.degrees(v.center_elevation), radius or v.radius, v.fov,
+                           v.center_azimuth)  # fmt: skip
 
 
 def _flatten_sims(similarities: Mapping[str, Mapping[str, float]]) -> dict[str, float]:

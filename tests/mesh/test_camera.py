@@ -159,3 +159,16 @@ def test_orbit_and_turntable_are_deterministic_and_checked():
         orbit_views([0.0, 1.0, 2.0], [0.0, 1.0])
     with pytest.raises(ValueError, match="radius"):
         orbit_views([0.0], [0.0], radius=0)
+
+
+def test_framing_distance_fits_a_sphere_in_the_view():
+    import math
+
+    from stylize.mesh.camera import framing_distance
+
+    # Text2Mesh's views (distance 2, 60 degrees) just fit the unit sphere its normalisation makes.
+    assert framing_distance(1.0, math.pi / 3) == pytest.approx(2.0)
+    assert framing_distance(1.3, math.pi / 3) == pytest.approx(2.6)  # a result grown by displacement
+    assert framing_distance(1.0, math.pi / 3, margin=1.1) == pytest.approx(2.2)
+    with pytest.raises(ValueError, match="fov"):
+        framing_distance(1.0, 0.0)

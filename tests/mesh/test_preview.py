@@ -138,3 +138,21 @@ def test_best_of_warm_up_shows_the_leading_candidate(sphere, tiny_clip_spec, tmp
     assert result.iterations == 4
     # A warm-up snapshot is a candidate's field, not grey: the colours already vary over the surface.
     assert np.ptp(seen[0][1]) > 0
+
+
+def test_a_bake_preview_shows_the_whole_object(tmp_path):
+    """A sphere touching the unit ball (the loader's normalisation) fills its tiles without
+    being cut: every tile's border is background and its middle is the object."""
+    from PIL import Image
+
+    from stylize.mesh.evaluate import save_mesh_preview
+    from stylize.mesh.geometry import make_icosphere
+    from stylize.mesh.io import save_mesh
+
+    save_mesh(tmp_path / "ball.obj", *make_icosphere(3))
+    path = save_mesh_preview(tmp_path / "ball.obj", tmp_path / "preview.png", size=64, views=2)
+    pixels = np.asarray(Image.open(path).convert("L"), dtype=np.float64) / 255.0
+    for tile in (pixels[:, :64], pixels[:, 64:]):
+        border = np.concatenate([tile[0], tile[-1], tile[:, 0], tile[:, -1]])
+        assert (border > 0.99).all()  # white background all round: nothing cut at the edges
+        assert tile[24:40, 24:40].max() < 0.9  # the grey ball in the middle
