@@ -9,7 +9,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _API = (
-    "draw", "paint", "restyle", "apply_restyle", "score", "stylize_mesh", "evaluate_mesh", "mesh_config", "apply_field",
+    "draw", "paint", "restyle", "sketch", "apply_restyle", "score", "stylize_mesh", "evaluate_mesh", "mesh_config", "apply_field",
     "bake", "batch",
 )  # fmt: skip
 

@@ -1,7 +1,8 @@
 """The public Python API: a thin facade over the run owners. Each function is what the CLI
 command of the same name calls; the work is done by :class:`stylize.mesh.run.Text2Mesh`,
 :class:`stylize.vector.clipdraw.ClipDraw`, :class:`stylize.painting.painter.Painter`,
-:class:`stylize.restyling.restyler.Restyler` and :mod:`stylize.pipeline`."""
+:class:`stylize.restyling.restyler.Restyler`, :class:`stylize.sketching.sketcher.Sketcher` and
+:mod:`stylize.pipeline`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ DEFAULT_MESH_OUT = default_out_marker("mesh")
 DEFAULT_DRAW_OUT = default_out_marker("draw")
 DEFAULT_PAINT_OUT = default_out_marker("paint")
 DEFAULT_RESTYLE_OUT = default_out_marker("restyle")
+DEFAULT_SKETCH_OUT = default_out_marker("sketch")
 
 
 @dataclass
@@ -420,6 +422,65 @@ def restyle(
     return Restyler(config, model_cache).run(resolve_out(out, "restyle"), on_step=on_step, overwrite=overwrite)
 
 
+def sketch(
+    image: str | Path,
+    out: str | Path | None = DEFAULT_SKETCH_OUT,
+    *,
+    strokes: int | str | Sequence[int] | None = None,
+    prompt: str | Sequence[str] | None = None,
+    mask: str | Path | None = None,
+    best_of: int | None = None,
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: dict | None = None,
+    on_step: Callable[[int, int, dict], None] | None = None,
+    model_cache: Any = None,
+    overwrite: bool = False,
+    **options,
+):
+    """Turn a photo (or a render) into a vector sketch of a few black strokes with CLIPasso.
+
+    Args:
+        image: the picture (centre-cropped to a square of ``size`` pixels); never modified.
+        out: run folder (``sketch.svg``, ``sketch.png``, with several stroke levels
+            ``levels/sketch-N.svg`` / ``.png`` and ``ladder.png``; ``preview.png``,
+            ``progress.gif``, ``config.toml``, ``run.json``, ``metrics.jsonl``); by default a new
+            ``runs/sketch-TIMESTAMP`` (as ``stylize sketch``); None writes nothing.
+        strokes: strokes per sketch (16 by default), or several levels (``[4, 8, 16, 32]`` or
+            ``"4,8,16,32"``): one sketch per level, all optimised in one batch.
+        prompt: text(s) that steer the style ("a sketch of a cat, in ink"): a third loss term.
+        mask: a picture whose dark pixels are background (made white; no stroke starts there).
+        best_of: seeds per level, optimised side by side; the lowest loss is kept (3 in CLIPasso).
+        preset: ``clipasso`` (the reference settings, also the defaults), ``fast``, ``smoke``, ``test``.
+        config_file, overrides, on_step, model_cache, overwrite: as :func:`draw`.
+        **options: any :class:`~stylize.sketching.config.SketchConfig` field, e.g.
+            ``optimise_width=True``, ``clip=["ViT-B-32:openai"]``, ``iters=500``.
+
+    Returns:
+        :class:`~stylize.sketching.sketcher.SketchResult` (the sketch, one per level, renders,
+        scores: 100 x cosine with the prompt, or with the photo without one).
+
+    Raises:
+        InputError: unknown keys, bad values, a missing or unreadable image or mask.
+        Interrupted: Ctrl-C stopped the run after what existed was written.
+    """
+    from stylize.config import resolve_config
+    from stylize.sketching.config import SKETCH_PRESETS, SketchConfig, parse_strokes
+    from stylize.sketching.sketcher import Sketcher
+
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt or [])
+    given = {"image": str(image), "mask": None if mask is None else str(mask), "best_of": best_of,
+             "strokes": None if strokes is None else parse_strokes(strokes), **options}  # fmt: skip
+    if prompts:
+        given["prompts"] = prompts
+    merged = {key: value for key, value in given.items() if value is not None}
+    merged.update(overrides or {})
+    if isinstance(merged.get("strokes"), (str, int)):
+        merged["strokes"] = parse_strokes(merged["strokes"])
+    config = resolve_config(SketchConfig, SKETCH_PRESETS, preset, config_file, merged)
+    return Sketcher(config, model_cache).run(resolve_out(out, "sketch"), on_step=on_step, overwrite=overwrite)
+
+
 def apply_restyle(net: str | Path, image: str | Path, out: str | Path | None = None, *, device: str = "auto",
                   overwrite: bool = False):  # fmt: skip
     """Stylize another picture with a trained StyleNet, in one forward pass at full resolution.
@@ -449,7 +510,7 @@ def batch(
     on_job: Callable[[dict], None] | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
 ):
-    """Run a jobs file (mesh stylizations, drawings, paints and restyles) and write one folder per job.
+    """Run a jobs file (mesh stylizations, drawings, paints, restyles and sketches) and write one folder per job.
 
     Args:
         jobs: a TOML jobs file (``[defaults]`` + ``[[jobs]]``, see the README), its parsed data,

@@ -34,6 +34,7 @@ OUTPUT_NAMES = (
     "mesh.glb", "mesh.ply", "mesh.obj", "mesh_textured.glb", "mesh_textured.json", "mesh_textured_preview.png",
     "vertex_data.npz", "field.pt",
     "checkpoint.pt", "turntable.gif", "drawing.svg", "drawing.png", "image.png", "net.pt", "progress.gif",
+    "sketch.svg", "sketch.png", "ladder.png", "levels/",
     "preview.png", "config.toml", "run.json", "metrics.jsonl", "textures/", "preview/",
 )  # fmt: skip
 

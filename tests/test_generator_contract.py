@@ -1,5 +1,5 @@
 """One conformance test of the generator contract (stylize.generation), parametrized over every
-generator (mesh, draw, paint, restyle) at tiny settings with the trainer test CLIP: the progress
+generator (mesh, draw, paint, restyle, sketch) at tiny settings with the trainer test CLIP: the progress
 callback, the score scale, the interrupt convention, a crash's run.json, the run folder layout,
 the result's scores shape and the score column of metrics.jsonl. A new generator joins by adding
 a launcher to GENERATORS."""
@@ -53,12 +53,20 @@ def _restyle(inputs: Path, clips: dict, **run) -> RunOutcome:
                        device="cpu", log_every=1, model_cache=clips["cache"], **run)  # fmt: skip
 
 
+def _sketch(inputs: Path, clips: dict, **run) -> RunOutcome:
+    # Red ink and thick strokes: a few black hairlines score about 0 for "a red circle" on either scale.
+    return api.sketch(inputs / "disc.png", prompt=PROMPT, preset="smoke", clip=[clips["trainer"]], judge=[clips["judge"]],
+                      iters=STEPS, size=32, strokes=6, color="#dd1a1a", width=6.0, max_width=12.0, device="cpu",
+                      log_every=1, model_cache=clips["cache"], **run)  # fmt: skip
+
+
 # kind -> (launcher, its animation file)
 GENERATORS: dict[str, tuple[Callable[..., RunOutcome], str]] = {
     "mesh": (_mesh, "turntable.gif"),
     "draw": (_draw, "progress.gif"),
     "paint": (_paint, "progress.gif"),
     "restyle": (_restyle, "progress.gif"),
+    "sketch": (_sketch, "progress.gif"),
 }
 
 

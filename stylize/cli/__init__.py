@@ -1,7 +1,7 @@
 """The ``stylize`` command line: parses arguments and calls :mod:`stylize.api`.
 
 Each sub-command is a triple (help, add its arguments, run it) in :data:`COMMANDS`, defined in
-:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate`, :mod:`stylize.cli.restyle`, :mod:`stylize.cli.batch`,
+:mod:`stylize.cli.mesh`, :mod:`stylize.cli.generate`, :mod:`stylize.cli.restyle`, :mod:`stylize.cli.sketch`, :mod:`stylize.cli.batch`,
 :mod:`stylize.cli.worker` and :mod:`stylize.cli.doctor`. Errors the user can fix (:class:`~stylize.errors.StylizeError`)
 print one line on stderr and exit with code 2; a traceback is shown only with ``--debug``.
 Ctrl-C and SIGTERM stop a run the same way: it
@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from stylize import __version__
-from stylize.cli import batch, doctor, generate, mesh, restyle, worker
+from stylize.cli import batch, doctor, generate, mesh, restyle, sketch, worker
 from stylize.cli.common import EXIT_USAGE
 from stylize.errors import Interrupted, StylizeError, first_line, terminate_as_interrupt
 
@@ -35,15 +35,20 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callab
         restyle.restyle_args,
         restyle.restyle_run,
     ),
+    "sketch": (
+        "turn a photo or render into a vector sketch of a few strokes (CLIPasso); writes a run folder",
+        sketch.sketch_args,
+        sketch.sketch_run,
+    ),
     "apply": ("apply a trained mesh field to another mesh of the same object", mesh.apply_args, mesh.apply_run),
     "bake": ("bake a coloured mesh's vertex colours into a UV texture GLB", mesh.bake_args, mesh.bake_run),
     "batch": (
-        "run a jobs file of meshes, drawings, paints and restyles (local or Ray executor)",
+        "run a jobs file of meshes, drawings, paints, restyles and sketches (local or Ray executor)",
         batch.batch_args,
         batch.batch_run,
     ),
     "worker": (
-        "run mesh and draw jobs sent as JSON lines on stdin, CLIP models kept loaded (the Blender add-on's)",
+        "run mesh, draw and sketch jobs sent as JSON lines on stdin, CLIP models kept loaded (the Blender add-on's)",
         worker.worker_args,
         worker.worker_run,
     ),

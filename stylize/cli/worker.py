@@ -1,4 +1,4 @@
-"""``stylize worker``: one warm process that runs mesh and draw jobs sent as JSON lines on stdin.
+"""``stylize worker``: one warm process that runs mesh, draw and sketch jobs sent as JSON lines on stdin.
 
 A program that runs many jobs (the Blender add-on: one worker per Blender session) pays the
 torch import and each CLIP load once: the models stay loaded between jobs in one
@@ -6,7 +6,7 @@ torch import and each CLIP load once: the models stay loaded between jobs in one
 
 Requests, one JSON object per line on stdin:
 
-- ``{"id": "j1", "command": "mesh", "args": [...]}``: run ``stylize mesh ARGS`` (or ``draw``);
+- ``{"id": "j1", "command": "mesh", "args": [...]}``: run ``stylize mesh ARGS`` (or ``draw``, ``sketch``);
   ``args`` is that command's argv after its name, parsed by the command's own arguments, and the
   progress is always JSON;
 - ``{"id": "j1", "command": "cancel"}``: stop job ``j1``: a running one before its next step's
@@ -45,7 +45,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from stylize.cli import generate, mesh
+from stylize.cli import generate, mesh, sketch
 from stylize.cli.common import EXIT_OK, CommandContext
 from stylize.errors import Cancelled, InputError, StylizeError, first_line
 
@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 WORKER_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[..., int]]] = {
     "mesh": (mesh.mesh_args, mesh.mesh_run),
     "draw": (generate.draw_args, generate.draw_run),
+    "sketch": (sketch.sketch_args, sketch.sketch_run),
 }
 
 
@@ -154,7 +155,9 @@ class Worker:
             self.emit("error", id=None, message=f"not a usable JSON request ({type(exc).__name__}): {line[:80]!r}")
             return
         if not isinstance(request, dict) or not isinstance(request.get("command"), str):
-            self.emit("error", id=None, message='expected {"id": ..., "command": "mesh" | "draw" | "cancel", "args": [...]}')
+            self.emit(
+                "error", id=None, message='expected {"id": ..., "command": "mesh" | "draw" | "sketch" | "cancel", "args": [...]}'
+            )
             return
         job_id, command = request.get("id"), request["command"]
         if not isinstance(job_id, _ID_TYPES):  # ids are compared and kept in a set: plain values only

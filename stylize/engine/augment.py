@@ -134,3 +134,65 @@ class Augmenter(nn.Module):
             # Warps pad with zeros; shifting by the fill value makes the padding equal ``fill``
             # (resampling is linear with weights summing to one, so the shift commutes).
             return pipeline(batch - self.fill) + self.fill
+
+
+def paired_warps(
+    copies: int,
+    size: tuple[int, int],
+    generator: torch.Generator,
+    distortion: float = 0.5,
+    crop_scale: float = 0.8,
+) -> torch.Tensor:
+    """Random perspective-then-square-crop warps, one per copy, to apply to several images alike.
+
+    Each warp is a RandomPerspective (every corner moved inwards by up to ``distortion / 2`` of
+    the side, as kornia and torchvision draw it) followed by a RandomResizedCrop of area
+    ``crop_scale`` and aspect 1 resized back to ``size``, composed into one homography (one
+    resampling instead of two). CLIPasso warps its sketch and photo together this way, so the
+    geometric loss compares the same view of both.
+
+    Args:
+        copies: warps to draw.
+        size: (h, w) of the images they apply to.
+        generator: the random stream (CPU).
+        distortion: perspective strength in [0, 1).
+        crop_scale: crop area as a fraction of the image, in (0, 1].
+
+    Returns:
+        (copies, 3, 3) matrices mapping input pixel coordinates to output ones (float32, CPU).
+    """
+    from kornia.geometry.transform import get_perspective_transform
+
+    if copies < 1 or not 0.0 <= distortion < 1.0 or not 0.0 < crop_scale <= 1.0:
+        raise ValueError(f"expected copies >= 1, distortion in [0, 1), crop_scale in (0, 1], got {copies}, "
+                         f"{distortion}, {crop_scale}")  # fmt: skip
+    height, width = size
+    corners = torch.tensor([[0.0, 0.0], [width - 1, 0.0], [width - 1, height - 1], [0.0, height - 1]])
+    inwards = torch.tensor([[1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]])
+    reach = torch.tensor([distortion * width / 2, distortion * height / 2])
+    moved = corners + inwards * reach * torch.rand(copies, 4, 2, generator=generator)
+    perspective = get_perspective_transform(corners.expand(copies, 4, 2).contiguous(), moved)
+    side = crop_scale**0.5
+    crop_w, crop_h = side * width, side * height
+    left = (width - crop_w) * torch.rand(copies, generator=generator)
+    top = (height - crop_h) * torch.rand(copies, generator=generator)
+    crop = torch.zeros(copies, 3, 3)
+    crop[:, 0, 0], crop[:, 1, 1], crop[:, 2, 2] = width / crop_w, height / crop_h, 1.0
+    crop[:, 0, 2], crop[:, 1, 2] = -left * width / crop_w, -top * height / crop_h
+    return crop @ perspective
+
+
+def warp_copies(images: torch.Tensor, warps: torch.Tensor, fill: float = 1.0) -> torch.Tensor:
+    """Every image under every warp: copy-major, ``(copies * B, 3, H, W)``, out-of-image pixels ``fill``.
+
+    Shape:
+        images: (B, 3, H, W); warps: (copies, 3, 3) from :func:`paired_warps`.
+    """
+    from kornia.geometry.transform import warp_perspective
+
+    check_images(images)
+    copies, batch = warps.shape[0], images.shape[0]
+    matrices = warps.to(images.device, images.dtype).repeat_interleave(batch, dim=0)
+    tiled = images.repeat(copies, 1, 1, 1)
+    size = (images.shape[-2], images.shape[-1])
+    return warp_perspective(tiled - fill, matrices, size, align_corners=True) + fill

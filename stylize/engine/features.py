@@ -108,10 +108,12 @@ class ClipFeatures(nn.Module):
     """Intermediate feature maps of a CLIP image encoder (ViT blocks or ResNet stages).
 
     For a ViT the patch tokens of ``blocks`` (default: every other block) are laid out on the
-    patch grid; for open_clip's ModifiedResNet the outputs of ``layer1`` ... ``layer4``.
+    patch grid; for open_clip's ModifiedResNet the outputs of ``layer1`` ... ``layer4`` (or of
+    the stages ``blocks`` names, 0-based).
 
     Args:
         clip_model: a :class:`~stylize.engine.ClipModel` (its preprocessing is used).
+        blocks: ViT blocks or ResNet stages to return, 0-based (see :meth:`at_depths`).
 
     Shape:
         (B, 3, H, W) in [0, 1] -> list of (B, C, h, w).
@@ -127,10 +129,28 @@ class ClipFeatures(nn.Module):
             self.modules_to_hook = [visual.transformer.resblocks[i] for i in self.blocks]
             self.grid = tuple(visual.grid_size)
         elif all(hasattr(visual, name) for name in ("layer1", "layer2", "layer3", "layer4")):
-            self.modules_to_hook = [visual.layer1, visual.layer2, visual.layer3, visual.layer4]
+            stages = [visual.layer1, visual.layer2, visual.layer3, visual.layer4]
+            self.blocks = tuple(blocks) if blocks is not None else (0, 1, 2, 3)
+            if not all(0 <= index < len(stages) for index in self.blocks):
+                raise ValueError(f"expected ResNet stages among 0-3, got {self.blocks}")
+            self.modules_to_hook = [stages[index] for index in self.blocks]
             self.grid = None
         else:
             raise ValueError(f"clip style features support ViT and ModifiedResNet encoders, got {type(visual).__name__}")
+
+    @staticmethod
+    def depth_count(clip_model) -> int:
+        """How many blocks (ViT) or stages (ResNet) the image tower has."""
+        visual = clip_model.model.visual
+        return len(visual.transformer.resblocks) if hasattr(visual, "transformer") else 4
+
+    @classmethod
+    def at_depths(cls, clip_model, depths) -> ClipFeatures:
+        """The feature maps at relative ``depths`` in (0, 1] of the tower: depth ``d`` is block
+        (ViT) or stage (ResNet) ``round(d * count)`` counted from 1, so 0.5 and 0.75 are a
+        ResNet's ``layer2`` and ``layer3`` and blocks 6 and 9 of a 12-block ViT."""
+        count = cls.depth_count(clip_model)
+        return cls(clip_model, tuple(min(count, max(1, round(d * count))) - 1 for d in depths))
 
     def _as_map(self, output: Tensor, batch: int) -> Tensor:
         if self.grid is None:
@@ -142,12 +162,19 @@ class ClipFeatures(nn.Module):
         return tokens.transpose(1, 2).reshape(batch, -1, h, w)
 
     def forward(self, images: Tensor) -> list[Tensor]:
+        return self.with_embedding(images)[0]
+
+    def with_embedding(self, images: Tensor) -> tuple[list[Tensor], Tensor]:
+        """The feature maps and the unit image embeddings (B, D) of one pass through the tower."""
         captured: list[Tensor] = []
         handles = [m.register_forward_hook(lambda _m, _i, out: captured.append(out)) for m in self.modules_to_hook]
         try:
             pixels = self.clip_model.preprocess(images.to(self.clip_model.device, torch.float32))
-            self.clip_model.model.visual(pixels)
+            embedding = self.clip_model.model.visual(pixels)
         finally:
             for handle in handles:
                 handle.remove()
-        return [self._as_map(out.float(), images.shape[0]) for out in captured]
+        if isinstance(embedding, tuple):  # towers that also return their tokens
+            embedding = embedding[0]
+        maps = [self._as_map(out.float(), images.shape[0]) for out in captured]
+        return maps, torch.nn.functional.normalize(embedding.float(), dim=-1)

@@ -1,10 +1,10 @@
-"""Job kinds: what a batch needs to know about mesh, draw, paint and restyle jobs, one record per kind.
+"""Job kinds: what a batch needs to know about mesh, draw, paint, restyle and sketch jobs, one record per kind.
 
 A :class:`JobKind` holds the keys a job of that kind takes, which of them are input files, the
 artefacts a finished run folder must hold, how its config is resolved, and how it runs: by
 calling down into the kind's run owner (:class:`~stylize.mesh.run.Text2Mesh`,
 :class:`~stylize.vector.clipdraw.ClipDraw`, :class:`~stylize.painting.painter.Painter`,
-:class:`~stylize.restyling.restyler.Restyler`).
+:class:`~stylize.restyling.restyler.Restyler`, :class:`~stylize.sketching.sketcher.Sketcher`).
 """
 
 from __future__ import annotations
@@ -62,6 +62,17 @@ def _resolve_restyle(preset: str | None, config_file: str | None, overrides: dic
 
     config = resolve_config(RestyleConfig, RESTYLE_PRESETS, preset, config_file, overrides)
     check_restyle_config(config)
+    return config
+
+
+def _resolve_sketch(preset: str | None, config_file: str | None, overrides: dict) -> Any:
+    from stylize.config import resolve_config
+    from stylize.sketching.config import SKETCH_PRESETS, SketchConfig, check_sketch_config, parse_strokes
+
+    if "strokes" in overrides:  # a job may say strokes = 16 or strokes = [4, 8, 16, 32]
+        overrides = {**overrides, "strokes": parse_strokes(overrides["strokes"])}
+    config = resolve_config(SketchConfig, SKETCH_PRESETS, preset, config_file, overrides)
+    check_sketch_config(config)
     return config
 
 
@@ -128,12 +139,22 @@ def _run_restyle(job: Any, folder: Path, model_cache: Any, device: str | None, o
     return _generation_score(result.scores)
 
 
+def _run_sketch(job: Any, folder: Path, model_cache: Any, device: str | None, on_step: Any = None) -> dict[str, Any]:
+    from stylize.config import apply_overrides
+    from stylize.sketching.config import SketchConfig
+    from stylize.sketching.sketcher import Sketcher
+
+    _check_input(job)
+    config = apply_overrides(SketchConfig(), _with_device(job.config, device))
+    return _generation_score(Sketcher(config, model_cache).run(folder, on_step=on_step).scores)
+
+
 @dataclass(frozen=True)
 class JobKind:
     """What the batch needs to know about one kind of job.
 
     Attributes:
-        name: ``mesh``, ``draw``, ``paint`` or ``restyle``.
+        name: ``mesh``, ``draw``, ``paint``, ``restyle`` or ``sketch``.
         options: job keys beyond the common ones -> config keys (the CLI option names).
         input_key: config key the job's ``input`` goes to; None keeps it apart (the mesh file).
         file_keys: config keys that hold input files (hashed by content, resolved relative to
@@ -187,5 +208,9 @@ JOB_KINDS: Registry[JobKind] = Registry("job kind", {
     "restyle": JobKind(
         "restyle", {k: k for k in ("source", "size", "judge")}, "image", ("image",), None,
         ("image.png", "preview.png", "net.pt"), _resolve_restyle, _run_restyle, prompt_key="prompt",
+    ),
+    "sketch": JobKind(
+        "sketch", {k: k for k in ("mask", "strokes", "size", "best_of", "judge")}, "image", ("image", "mask"), None,
+        ("sketch.svg", "sketch.png", "preview.png"), _resolve_sketch, _run_sketch,
     ),
 })  # fmt: skip
