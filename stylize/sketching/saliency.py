@@ -66,8 +66,8 @@ def xdog_edges(
     luma = (image * torch.tensor(_LUMA, dtype=image.dtype, device=image.device).view(3, 1, 1)).sum(0)[None, None]
     difference = _gaussian_blur(luma, sigma) - gamma * _gaussian_blur(luma, sigma * k)
     response = torch.where(difference >= epsilon, torch.ones_like(difference), 1 + torch.tanh(phi * (difference - epsilon)))
-    if binarize:
-        response = (response > response.mean()).to(image.dtype)
+    if binarize:  # ink where the response is below its mean (a flat page has none)
+        return (response < response.mean())[0, 0].to(image.dtype)
     return (1 - response)[0, 0].clamp(0, 1)
 
 

@@ -49,3 +49,25 @@ def test_bad_arguments():
         Augmenter("nope")
     with pytest.raises(ValueError, match="copies"):
         Augmenter("clipdraw", copies=0)
+
+
+def test_paired_warps_apply_one_warp_to_every_image_of_a_copy():
+    from stylize.engine.augment import paired_warps, warp_copies
+
+    warps = paired_warps(3, (32, 32), torch.Generator().manual_seed(0))
+    assert warps.shape == (3, 3, 3) and not torch.allclose(warps[0], warps[1])
+    image = torch.rand(1, 3, 32, 32)
+    out = warp_copies(torch.cat([image, image, torch.rand(1, 3, 32, 32)]), warps)
+    assert out.shape == (9, 3, 32, 32)
+    for copy in range(3):  # the same picture under the same warp: the same result
+        torch.testing.assert_close(out[3 * copy], out[3 * copy + 1])
+    assert not torch.allclose(out[0], out[3])
+    # No distortion and a full crop: the identity.
+    identity = paired_warps(2, (32, 32), torch.Generator().manual_seed(1), distortion=0.0, crop_scale=1.0)
+    torch.testing.assert_close(warp_copies(image, identity), image.repeat(2, 1, 1, 1), atol=1e-4, rtol=0)
+    # Outside pixels take the fill value.
+    squeezed = torch.eye(3).unsqueeze(0).clone()
+    squeezed[0, 0, 0] = squeezed[0, 1, 1] = 0.5
+    assert float(warp_copies(torch.zeros(1, 3, 32, 32), squeezed, fill=1.0)[0, :, -1, -1].min()) == 1.0
+    with pytest.raises(ValueError, match="distortion"):
+        paired_warps(1, (8, 8), torch.Generator(), distortion=1.0)
