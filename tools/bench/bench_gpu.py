@@ -10,7 +10,10 @@ Given a CUDA device it runs, in well under 8 minutes on an H100/H200-class GPU:
 4. the mesh and vector rasterizer benchmarks on the GPU;
 5. a Text2Mesh step per field kind (vertex, surface, texture) split by stage
    (``tools/bench/bench_field_modes.py``'s measurement; ``--skip-field-kinds`` leaves it out), with
-   the pbr material beside diffuse in the vertex and texture kinds.
+   the pbr material beside diffuse in the vertex and texture kinds;
+6. a ``stylize sketch`` step at the reference settings (3 seeds x 16 strokes side by side, 20
+   images per CLIP pass) split into raster, augment, CLIP and optimiser, against one seed alone
+   (``tools/bench/bench_sketch.py``'s measurement; ``--skip-sketch`` leaves it out).
 
 It prints wall times, iterations per second and peak GPU memory as Markdown rows and writes
 them to ``--out/bench_gpu.json``. Goals (issue 15): Text2Mesh fast 300 iterations < 60 s end to
@@ -160,6 +163,21 @@ def field_kinds(device: str, smoke: bool) -> str:
     return "\n".join(lines)
 
 
+def sketch_split(device: str, smoke: bool) -> tuple[dict, str]:
+    """``tools/bench/bench_sketch.py`` on this device: the JSON and a Markdown table."""
+    sys.path.insert(0, str(ROOT / "tools" / "bench"))
+    import bench_sketch
+
+    result = bench_sketch.run("ViT-B-32:random", 2 if smoke else 20, device, smoke)
+    lines = ["| phase | s/step (3 seeds, one batch) | share | s/step (one seed) |", "|---|---:|---:|---:|"]
+    batched, single = result["batched"]["seconds_per_step"], result["one_seed"]["seconds_per_step"]
+    for name in ("raster", "augment", "clip", "optimiser", "total"):
+        lines.append(f"| {name} | {batched.get(name, 0):.4f} | {batched.get(name, 0) / batched['total']:.1%} | "
+                     f"{single.get(name, 0):.4f} |")  # fmt: skip
+    lines.append(f"\nbatched / (3 x one seed) = {result['batched_over_seeds_in_turn']}")
+    return result, "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
@@ -168,6 +186,7 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="a tiny dry run of every part (any device)")
     parser.add_argument("--skip-raster", action="store_true")
     parser.add_argument("--skip-field-kinds", action="store_true")
+    parser.add_argument("--skip-sketch", action="store_true")
     args = parser.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("bench_gpu: no CUDA device here (use --device cpu --smoke for a dry run)", file=sys.stderr)
@@ -193,7 +212,9 @@ def main() -> int:
     print(raster)
     kinds = "" if args.skip_field_kinds else field_kinds(args.device, args.smoke)
     print("\n## a Text2Mesh fast step per field kind\n" + kinds, flush=True)
-    summary = {"rows": rows, "profile": table, "raster": raster, "field_kinds": kinds}
+    sketch, sketch_table = ({}, "") if args.skip_sketch else sketch_split(args.device, args.smoke)
+    print("\n## a stylize sketch step (reference settings, ViT-B-32 random)\n" + sketch_table, flush=True)
+    summary = {"rows": rows, "profile": table, "raster": raster, "field_kinds": kinds, "sketch": sketch}
     (out / "bench_gpu.json").write_text(json.dumps(summary, indent=2))
     return 0
 
