@@ -104,11 +104,10 @@ def measure_picture(shape: str, colour: str, seed: int, folder: Path, trainer: s
         template: the judge's captions, ``{shape}`` filled with each of the four shapes.
         overrides: sketch settings (default: the reference's at 224 px, ``best_of`` 3).
     """
-    from stylize.images import save_image
-    from stylize.sketching.sketcher import Sketcher
-
     from stylize.config import resolve_config
+    from stylize.images import save_image
     from stylize.sketching.config import SKETCH_PRESETS, SketchConfig
+    from stylize.sketching.sketcher import Sketcher
 
     picture = shape_picture(shape, colour, seed)
     path = save_image(folder / f"{colour}-{shape}-{seed}.png", picture)

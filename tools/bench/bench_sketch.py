@@ -105,7 +105,7 @@ def main() -> None:
     result = run(args.clip, args.iters, args.device, args.smoke, compare=not args.no_compare)
     print(json.dumps(result))
     split = result["batched"]["seconds_per_step"]
-    print(f"\n| phase | s/step | share |\n|---|---:|---:|")
+    print("\n| phase | s/step | share |\n|---|---:|---:|")
     for name in ("raster", "augment", "clip", "optimiser", "total"):
         print(f"| {name} | {split.get(name, 0):.4f} | {split.get(name, 0) / split['total']:.1%} |")
 
