@@ -138,7 +138,8 @@ def saliency_map(image: Tensor, clip_model=None, mask: Tensor | None = None) -> 
 
     With a ResNet ``clip_model`` (or none) the map is the XDoG edges alone: a ResNet tower has no
     attention rows to read (CLIPasso always reads a ViT-B/32 here). A picture without edges gives
-    a uniform map. ``mask`` (H, W) in [0, 1] keeps strokes off the background.
+    a uniform map. ``mask`` (H, W) in [0, 1] weighs the map (pass ``mask > 0.5`` as
+    :func:`saliency_strokes`'s ``allowed`` to keep starts off the background entirely).
 
     Shape:
         image: (3, H, W) in [0, 1]. Returns (H, W).
@@ -167,6 +168,7 @@ def saliency_strokes(
     walk_radius: float = 0.05,
     half_width: float = 1.5,
     color=(0.0, 0.0, 0.0, 1.0),
+    allowed: Tensor | None = None,
 ) -> Scene:
     """Open cubic strokes that start at points drawn from ``softmax(saliency / temperature)``.
 
@@ -182,6 +184,8 @@ def saliency_strokes(
         walk_radius: step of the random walk, as a fraction of the canvas.
         half_width: stroke half-width in pixels.
         color: RGBA of every stroke.
+        allowed: (H, W) bool, where strokes may start (the object of a masked photo); ignored
+            when it holds fewer pixels than strokes.
 
     Returns:
         A :class:`Scene` on the CPU (tensors do not require grad).
@@ -191,7 +195,10 @@ def saliency_strokes(
     height, width = saliency.shape
     if not 1 <= num_strokes <= height * width:
         raise ValueError(f"expected between 1 and {height * width} strokes, got {num_strokes}")
-    probabilities = torch.softmax(saliency.detach().cpu().double().flatten() / temperature, dim=0)
+    logits = saliency.detach().cpu().double().flatten() / temperature
+    if allowed is not None and int(allowed.sum()) >= num_strokes:
+        logits = logits.masked_fill(~allowed.cpu().flatten().bool(), float("-inf"))
+    probabilities = torch.softmax(logits, dim=0)
     starts = torch.multinomial(probabilities, num_strokes, replacement=False, generator=generator)
     scale = torch.tensor([width, height], dtype=torch.float32)
     paths = []

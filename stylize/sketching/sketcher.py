@@ -193,7 +193,8 @@ class Sketcher(Generator2D):
         context = InitContext((c.size, c.size), torch.Generator().manual_seed(seed), self.device, self.photo)
         return saliency_strokes(self.saliency, strokes, context.generator, segments=c.segments,
                                 temperature=c.softmax_temperature, walk_radius=c.walk_radius,
-                                half_width=self.half_width, color=self.color)  # fmt: skip
+                                half_width=self.half_width, color=self.color,
+                                allowed=None if self.mask is None else self.mask > 0.5)  # fmt: skip
 
     def render(self, scenes: list[Scene]) -> Tensor:
         """Render sketches on the canvas in one call: (S, 3, H, W)."""

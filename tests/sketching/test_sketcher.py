@@ -188,3 +188,14 @@ def test_a_batch_sketch_job_resolves_like_the_command(photo, tmp_path):
     assert job.kind == "sketch" and job.config["strokes"] == [4, 8] and job.config["image"] == str(photo)
     with pytest.raises(InputError, match="strokes"):
         parse_jobs({"jobs": [{"kind": "sketch", "input": str(photo), "strokes": "many"}]}, base_dir=tmp_path)
+
+
+def test_a_mask_whitens_the_background_and_keeps_strokes_on_the_object(photo, tiny_clip_spec, cache, tmp_path):
+    mask = torch.zeros(3, 60, 48)
+    mask[:, :, :24] = 1.0  # the left half of the picture is the object
+    save_image(tmp_path / "mask.png", mask)
+    result = _sketch(photo, tiny_clip_spec, cache, mask=tmp_path / "mask.png", iters=1, strokes=12)
+    assert float(result.photo[:, :, 26:].min()) > 0.99 and float(result.photo[:, :, :22].min()) < 0.2
+    starts = result.all_candidates[0].initial.points.view(12, 4, 2)[:, 0]
+    assert float(starts[:, 0].max()) < 25  # every stroke starts on the object
+    assert (tmp_path / "mask.png").is_file()  # an input: read, never written
