@@ -129,7 +129,11 @@ def test_cancel_bad_requests_and_errors_leave_the_worker_serving(sphere, tiny_cl
         served.requests.write("not json\n")
         assert served.next()["message"].startswith("not a JSON request")
         served.send(id="p", command="paint", args=[])
-        assert served.next() == {"event": "error", "id": "p", "message": "unknown command 'paint': expected mesh, draw or cancel"}
+        assert served.next() == {
+            "event": "error",
+            "id": "p",
+            "message": "unknown command 'paint': expected mesh, draw, sketch or cancel",
+        }
         served.send(id="bad", command="mesh", args=[str(sphere), "x", "--nope"])
         assert served.until("error", "bad")[-1]["message"] == "stylize: unrecognized arguments: --nope"
         served.send(id="empty", command="mesh", args=[str(sphere), ""])  # the command's own error, one line

@@ -30,7 +30,7 @@ from stylize.config import absolute_paths
 from stylize.engine import ImagePrompt, ModelCache, PromptSet, load_image
 from stylize.engine.augment import paired_warps, warp_copies
 from stylize.engine.engine import memory_hint
-from stylize.engine.specs import parse_model_spec
+from stylize.engine.specs import absolute_spec, parse_model_spec
 from stylize.errors import InputError
 from stylize.generation import SCORE_SCALE, Generator2D, InitContext, RunContext, RunOutcome, as_score, frame_due
 from stylize.images import image_grid, save_image
@@ -150,6 +150,8 @@ class Sketcher(Generator2D):
     def __init__(self, config: SketchConfig, model_cache: ModelCache | None = None) -> None:
         check_sketch_config(config)
         self.config = config = absolute_paths(config)
+        if config.saliency_clip:  # recorded absolute too, like clip and judge
+            config.saliency_clip = absolute_spec(config.saliency_clip)
         self.device = resolve_device(config.device)
         self.renderer = get_renderer(config.renderer)
         self.background = parse_color(config.background)
