@@ -13,11 +13,14 @@ from stylize.errors import InputError
 from stylize.generation import GenerationConfig, check_generation_limits
 from stylize.registry import check_names
 
-__all__ = ["MAX_SKETCHES", "SKETCH_PRESETS", "SketchConfig", "check_sketch_config", "parse_strokes"]
+__all__ = ["MAX_PASS_IMAGES", "MAX_SKETCHES", "SKETCH_PRESETS", "SketchConfig", "check_sketch_config", "parse_strokes"]
 
 #: Sketches optimised side by side in one batch (stroke levels x seeds): each adds
 #: ``copies + 1`` images to every CLIP pass.
 MAX_SKETCHES = 64
+#: Images one CLIP pass of a step may encode (the loss pass is one batch, not chunked by
+#: ``clip_batch``, which applies to scoring).
+MAX_PASS_IMAGES = 1024
 
 
 @dataclass
@@ -155,6 +158,10 @@ def check_sketch_config(config: SketchConfig) -> None:
                  {"size": (16, 2048), "copies": (1, 64), "segments": (1, 16), "best_of": (1, MAX_SKETCHES),
                   "strokes": (1, 2000), "fewest strokes": (1, 2000),
                   "sketches (stroke levels x best_of)": (1, MAX_SKETCHES)})  # fmt: skip
+    images = (config.copies + 1) * (1 + len(config.strokes) * config.best_of)
+    if images > MAX_PASS_IMAGES:
+        raise InputError(f"one step would encode {images} images ((copies + 1) x (1 + stroke levels x best_of)), "
+                         f"more than {MAX_PASS_IMAGES}: lower copies, best_of or the number of stroke levels")  # fmt: skip
     if len(config.clip) != 1:
         raise InputError(f"sketch optimises with one CLIP (its layers are the geometric loss), got {len(config.clip)}")
     if not 0 < config.min_width <= config.width <= config.max_width:

@@ -165,6 +165,8 @@ def test_bad_input_is_one_line_and_exit_code_2(photo, tiny_clip_spec, tmp_path, 
         api.sketch(tmp_path / "missing.png", None, clip=[tiny_clip_spec], preset="smoke", device="cpu")
     with pytest.raises(InputError, match="strokes"):
         api.sketch(photo, None, strokes="4,eight", clip=[tiny_clip_spec], preset="smoke")
+    with pytest.raises(InputError, match="would encode"):
+        api.sketch(photo, None, strokes=[4, 8, 16, 32], best_of=16, copies=16, clip=[tiny_clip_spec], preset="smoke")
     with pytest.raises(InputError, match="one CLIP"):
         api.sketch(photo, None, clip=[tiny_clip_spec, tiny_clip_spec], preset="smoke")
     code = main(["sketch", str(tmp_path / "missing.png"), "--preset", "smoke", "--clip", tiny_clip_spec, "--out",
