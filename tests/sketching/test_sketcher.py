@@ -201,3 +201,27 @@ def test_a_mask_whitens_the_background_and_keeps_strokes_on_the_object(photo, ti
     starts = result.all_candidates[0].initial.points.view(12, 4, 2)[:, 0]
     assert float(starts[:, 0].max()) < 25  # every stroke starts on the object
     assert (tmp_path / "mask.png").is_file()  # an input: read, never written
+
+
+def test_sketch_jobs_run_in_a_batch(photo, tiny_clip_spec, tmp_path):
+    from stylize.pipeline import run_batch
+
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text(f"""
+[[jobs]]
+kind = "sketch"
+input = "{photo}"
+preset = "smoke"
+clip = ["{tiny_clip_spec}"]
+device = "cpu"
+size = 32
+iters = 2
+strokes = [2, 3]
+""")
+    result = run_batch(jobs, tmp_path / "out")
+    assert not result.failed
+    (entry,) = [json.loads(line) for line in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
+    assert entry["status"] == "done" and isinstance(entry["score"], float)
+    folder = tmp_path / "out" / entry["id"]
+    assert {"sketch.svg", "sketch.png", "preview.png", "ladder.png", "run.json"} <= {p.name for p in folder.iterdir()}
+    assert read_svg(folder / "levels" / "sketch-2.svg").scene.num_paths == 2
