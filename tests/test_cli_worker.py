@@ -233,3 +233,21 @@ def test_worker_whose_reader_went_away_stops_quietly(sphere, tiny_clip_spec, tmp
             process.kill()
     assert code == 0 and "Traceback" not in err and "BrokenPipe" not in err, err
     assert not (tmp_path / "long" / "vertex_data.npz").exists()
+
+
+def test_a_sketch_job_runs_in_the_worker(tiny_clip_spec, tmp_path):
+    from stylize.images import save_image
+    from stylize.testing.restyle_check import disc_picture
+
+    save_image(tmp_path / "camera.png", disc_picture(48))
+    served = _InProcessWorker(ModelCache())
+    try:
+        assert served.next()["event"] == "ready"
+        served.send(id="s", command="sketch", args=[str(tmp_path / "camera.png"), "--out", str(tmp_path / "s"), "--preset",
+                                                    "smoke", "--clip", tiny_clip_spec, "--iters", "2", "--size", "32",
+                                                    "--strokes", "3"])  # fmt: skip
+        events = served.until("done", "s")
+    finally:
+        served.close()
+    assert [e["event"] for e in events] == ["started", "step", "step", "done"]
+    assert events[-1]["svg"] == str(tmp_path / "s" / "sketch.svg") and Path(events[-1]["svg"]).is_file()
