@@ -35,7 +35,10 @@ def sketch_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--mask", metavar="IMAGE", help="a picture whose dark pixels are background (left blank)")
     parser.add_argument(
-        "--best-of", type=int, metavar="K", help=f"seeds per level, side by side in one batch (default: {defaults.best_of})"
+        "--best-of",
+        type=int,
+        metavar="N",
+        help=f"N seeds per level, side by side in one batch, the lowest loss kept (default: {defaults.best_of})",
     )
     parser.add_argument("--out", metavar="DIR", help="run folder (default: a new runs/sketch-YYYYmmdd-HHMMSS)")
     parser.add_argument(
