@@ -23,9 +23,9 @@ from stylize.config import absolute_path
 from stylize.errors import InputError
 from stylize.mesh.controls import load_mask, mask_for_loaded
 from stylize.mesh.field import NeuralStyleField, load_field
-from stylize.mesh.geometry import vertex_normals
 from stylize.mesh.io import LoadedMesh, load_mesh
 from stylize.mesh.renderer import get_renderer
+from stylize.mesh.seams import weld_surface
 from stylize.mesh.surface import StyledMesh, TextureSet
 
 __all__ = ["apply_field", "bake_run", "evaluate_field", "resolve_field_source"]
@@ -64,7 +64,8 @@ def evaluate_field(
     mask = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device).reshape(-1, 1)
     surface_base = field.config.mode == "surface" and (field.config.input_colours or mask is not None)
     textures = TextureSet.from_mesh(mesh, device) if surface_base else None
-    styled = StyledMesh(field.to(device).eval(), vertices, faces, vertex_normals(vertices, faces), base, mask, textures)
+    weld, normals, mask = weld_surface(vertices, faces, mask)
+    styled = StyledMesh(field.to(device).eval(), vertices, faces, normals, base, mask, textures, weld)
     features, displacement = [], []
     for start in range(0, len(vertices), _CHUNK):
         part = slice(start, start + _CHUNK)

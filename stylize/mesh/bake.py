@@ -31,9 +31,10 @@ import torch
 from stylize.errors import InputError
 from stylize.mesh.bake_target import BakeTarget, is_run_bake, sidecar_path, update_run_bake, write_bake_preview
 from stylize.mesh.config import check_texture_size
-from stylize.mesh.geometry import vertex_normals, vertex_tangents
+from stylize.mesh.geometry import vertex_tangents
 from stylize.mesh.gltf.glb import GlbBuilder, glb_extras
 from stylize.mesh.material import TEXTURE_SLOTS, Material, encode_map, get_material
+from stylize.mesh.seams import shading_normals, surface_smoothing_groups
 from stylize.mesh.texture import dilate, rasterize_uv_triangles
 from stylize.utils import write_json
 
@@ -214,7 +215,7 @@ def bake_mesh(
     values = feature_values(material, colors, features)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    normals = vertex_normals(torch.from_numpy(vertices), torch.from_numpy(faces)).numpy().astype(np.float32)
+    normals = shading_normals(vertices, faces, surface_smoothing_groups(vertices, faces)).astype(np.float32)
     charts = utilization = None
     gltf_uv = None
     if uv is not None:

@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from stylize.mesh.bake import BakeReport, TexelSource, check_bake_memory, default_padding, export_maps, feature_values
 from stylize.mesh.config import check_texture_size
-from stylize.mesh.geometry import vertex_normals, vertex_tangents
+from stylize.mesh.geometry import vertex_tangents
 from stylize.mesh.gltf.write import write_scene_glb
 from stylize.mesh.io import LoadedMesh
 from stylize.mesh.material import Material, encode_map, get_material
+from stylize.mesh.seams import mesh_smoothing_groups, shading_normals
 from stylize.mesh.texture import dilate, rasterize_uv_triangles
 from stylize.utils import write_json
 
@@ -109,7 +109,8 @@ def bake_scene(
     colors = np.clip(np.asarray(colors, dtype=np.float64)[:, :3], 0.0, 1.0)
     values = feature_values(material, colors, features)
     start = time.perf_counter()
-    normals = vertex_normals(torch.from_numpy(vertices), torch.from_numpy(mesh.faces)).numpy()
+    # Hard edges keep split normals, UV seams shade smoothly (the copies were displaced together).
+    normals = shading_normals(vertices, mesh.faces, mesh_smoothing_groups(mesh))
     uv_up = np.asarray(mesh.uv, dtype=np.float64)
     gltf_uv = np.column_stack([uv_up[:, 0], 1.0 - uv_up[:, 1]])
     tangents = None

@@ -337,7 +337,7 @@ class PreviewSnapshots:
             colors, displacement = run.field_colors_and_displacement()
             if not (torch.isfinite(colors).all() and torch.isfinite(displacement).all()):
                 return None
-            vertices, colors = to_file_frame(run.mesh, run.vertices + run.normals * displacement, colors, run.weights)
+            vertices, colors = to_file_frame(run.mesh, run.styled.displaced(displacement), colors, run.weights)
         source = run.mesh.source_vertex_index
         path = self.folder / f"step_{step:06d}.npz"
         # No fsync (unlike the run's outputs): a snapshot is worthless after a crash, and the

@@ -32,6 +32,7 @@ from stylize.mesh.field import NeuralStyleField
 from stylize.mesh.kinds import FieldKind, get_field_kind
 from stylize.mesh.material import Material
 from stylize.mesh.renderer import MeshRenderer
+from stylize.mesh.seams import group_mean
 from stylize.mesh.shading import render_shaded
 
 __all__ = ["StyledMesh", "TextureSet"]
@@ -111,6 +112,10 @@ class StyledMesh:
         weights: ``(V, 1)`` mask weights in ``[0, 1]``, or None (everywhere 1).
         textures: the input's base-colour textures: in surface mode the base colour of a pixel or
             texel is its texture's, sampled through the UVs, not the vertices' colours.
+        weld: ``(V,)`` int64 position groups (:func:`~stylize.mesh.seams.position_groups`): copies
+            of one position (UV seams, hard edges) move together, by their mean displacement
+            along ``normals`` (welded normals, :func:`~stylize.mesh.seams.weld_surface`); None:
+            every vertex moves alone.
     """
 
     field: NeuralStyleField
@@ -120,6 +125,7 @@ class StyledMesh:
     base_colors: Tensor | None = None
     weights: Tensor | None = None
     textures: TextureSet | None = None
+    weld: Tensor | None = None
 
     @property
     def kind(self) -> FieldKind:
@@ -166,8 +172,12 @@ class StyledMesh:
         return torch.where(self.weights == 0, torch.zeros_like(displacement), displacement * self.weights)
 
     def displaced(self, displacement: Tensor | None = None) -> Tensor:
-        """Displaced vertices ``(V, 3)``."""
-        return self.vertices + self.normals * (self.displacement() if displacement is None else displacement)
+        """Displaced vertices ``(V, 3)``: ``displacement`` ``(V, 1)`` (default: the field's) along the
+        normals, the same for every copy of a position (``weld``)."""
+        displacement = self.displacement() if displacement is None else displacement
+        if self.weld is not None:
+            displacement = group_mean(displacement, self.weld)
+        return self.vertices + self.normals * displacement
 
     # --- per surface point (pixels, texels) ------------------------------------------------------
 
