@@ -116,6 +116,14 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--bake", action="store_true", default=None, help="also write mesh_textured.glb (UV texture)")
     parser.add_argument("--bake-size", type=int, default=None, metavar="PX", help="baked texture size (default: 1024)")
+    parser.add_argument(
+        "--uv",
+        choices=["auto", "reuse", "new"],
+        default=None,
+        help="where a glTF scene's baked maps are laid out: auto (the default) reuses a material's own UVs when "
+        "they are clean and writes a new set TEXCOORD_n for overlapping, mirrored or multi-tile UVs; reuse always "
+        "bakes into TEXCOORD_0; new always writes a new set (output.uv)",
+    )
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint.pt")
 
 
@@ -130,6 +138,7 @@ def mesh_overrides(args: argparse.Namespace) -> dict:
         "negatives": args.negative, "image_prompts": args.image_prompt, "symmetry": args.symmetry,
         "input_colours": args.input_colours, "bake": args.bake, "bake_size": args.bake_size, "field": args.field_mode,
         "normal_map": args.normal_map, "best_of": args.best_of, "source": args.source, "material": args.material,
+        "uv": args.uv,
     })  # fmt: skip
     overrides.update(parse_set_items(args.set))
     return overrides
@@ -206,6 +215,14 @@ def apply_args(parser: argparse.ArgumentParser) -> None:
     add_overwrite_option(parser)
     parser.add_argument("--bake", action="store_true", default=None, help="also write mesh_textured.glb")
     parser.add_argument("--bake-size", type=int, default=None, metavar="PX", help="baked texture size (default: 1024)")
+    parser.add_argument(
+        "--uv",
+        choices=["auto", "reuse", "new"],
+        default=None,
+        help="where a glTF scene's baked maps are laid out: auto (the default) reuses a material's own UVs when "
+        "they are clean and writes a new set TEXCOORD_n for overlapping, mirrored or multi-tile UVs; reuse always "
+        "bakes into TEXCOORD_0; new always writes a new set (output.uv)",
+    )
     add_device_option(parser)
 
 

@@ -13,6 +13,7 @@ normal-map source, the normal texture too); materials' other properties are kept
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -29,6 +30,7 @@ from stylize.mesh.io import LoadedMesh
 from stylize.mesh.material import Material, encode_map, get_material
 from stylize.mesh.seams import mesh_smoothing_groups, shading_normals
 from stylize.mesh.texture import dilate, rasterize_uv_triangles
+from stylize.mesh.uv_layout import SceneLayout, plan_layout
 from stylize.utils import write_json
 
 __all__ = ["bake_scene", "can_bake_scene"]
@@ -46,27 +48,27 @@ def can_bake_scene(mesh: LoadedMesh) -> bool:
     return any(part.material is not None for part in mesh.parts)
 
 
-def _single_tile(corners: np.ndarray) -> np.ndarray | None:
-    """The whole-number tile ``(du, dv)`` that every UV of ``corners`` ``(F, 3, 2)`` lies in (its
-    edges included), or None when they are missing or span several tiles."""
-    if corners.size == 0 or not np.isfinite(corners).all():
-        return None
-    flat = corners.reshape(-1, 2)
-    low = np.floor(flat.min(axis=0))
-    # A UV exactly on the tile's far edge (1.0 of tile 0) belongs to the tile below it.
-    high = np.maximum(np.ceil(flat.max(axis=0)) - 1.0, low)
-    if (low != high).any():
-        return None
-    return low
-
-
-def _material_faces(mesh: LoadedMesh) -> dict[int, np.ndarray]:
-    """Material index -> the faces of every part that uses it."""
-    faces: dict[int, list[np.ndarray]] = {}
+def _material_faces(mesh: LoadedMesh, faces: np.ndarray) -> dict[int, np.ndarray]:
+    """Material index -> the ``faces`` (rows in ``mesh.faces``' order) of every part that uses it."""
+    found: dict[int, list[np.ndarray]] = {}
     for part in mesh.parts:
         if part.material is not None:
-            faces.setdefault(part.material, []).append(mesh.faces[part.face_slice])
-    return {material: np.concatenate(items) for material, items in faces.items()}
+            found.setdefault(part.material, []).append(faces[part.face_slice])
+    return {material: np.concatenate(items) for material, items in found.items()}
+
+
+def _split_mesh(mesh: LoadedMesh, layout: SceneLayout) -> LoadedMesh:
+    """``mesh`` over the layout's output vertices (copies appended where new UVs split a vertex)."""
+    vertex_map = layout.vertex_map
+    if len(vertex_map) == len(mesh.vertices) and np.array_equal(layout.faces, mesh.faces):
+        return mesh
+    source = mesh.source_vertex_index if mesh.source_vertex_index is not None else np.arange(len(mesh.vertices))
+    return dataclasses.replace(
+        mesh, vertices=mesh.vertices[vertex_map], faces=layout.faces,
+        colors=None if mesh.colors is None else mesh.colors[vertex_map],
+        source_vertex_index=np.asarray(source)[vertex_map], uv=None if mesh.uv is None else mesh.uv[vertex_map],
+        file_vertices=None if mesh.file_vertices is None else mesh.file_vertices[vertex_map],
+    )  # fmt: skip
 
 
 def bake_scene(
@@ -80,6 +82,7 @@ def bake_scene(
     normal_source: TexelSource | None = None,
     material: str | Material = "diffuse",
     features: np.ndarray | None = None,
+    uv: str = "auto",
 ) -> BakeReport:
     """Write ``mesh``'s scene to ``path`` with a new base-colour texture per material (see the
     module docstring) and a ``.json`` sidecar.
@@ -97,6 +100,8 @@ def bake_scene(
         material: the (stylize) material whose features are baked and whose maps replace each
             glTF material's.
         features: ``(V, C)`` per-vertex features of ``material`` (default: ``colors``).
+        uv: where the new maps are laid out (``output.uv``, :mod:`stylize.mesh.uv_layout`):
+            ``auto`` (the input's ``TEXCOORD_0`` when clean, else a new set), ``reuse`` or ``new``.
 
     Returns:
         A :class:`~stylize.mesh.bake.BakeReport` (``texture``: the first material's image).
@@ -111,47 +116,43 @@ def bake_scene(
     start = time.perf_counter()
     # Hard edges keep split normals, UV seams shade smoothly (the copies were displaced together).
     normals = shading_normals(vertices, mesh.faces, mesh_smoothing_groups(mesh))
-    uv_up = np.asarray(mesh.uv, dtype=np.float64)
-    gltf_uv = np.column_stack([uv_up[:, 0], 1.0 - uv_up[:, 1]])
+    undisplaced = mesh.file_vertices if mesh.file_vertices is not None else vertices
+    layout = plan_layout(mesh, undisplaced, size, uv)
+    logger.info("UV layout of %s: %s (output.uv = %s)", path.name, layout.describe() or "nothing to bake", uv)
+    vertex_map, faces = layout.vertex_map, layout.faces
+    bake_uv = layout.bake_uv
     tangents = None
     if normal_source is not None:
-        tangents = vertex_tangents(vertices, mesh.faces, np.nan_to_num(uv_up), normals)
-    everyone = np.arange(len(vertices))
+        tangents = vertex_tangents(vertices[vertex_map], faces, np.column_stack([bake_uv[:, 0], 1.0 - bake_uv[:, 1]]),
+                                   normals[vertex_map])  # fmt: skip
     maps: dict[str, dict[int, np.ndarray]] = {}
     covered_share = []
-    shifted = False
-    for index, faces in _material_faces(mesh).items():
-        corners = gltf_uv[faces]
-        name = mesh.materials[index].name if index < len(mesh.materials) else index
-        tile = _single_tile(corners)
-        if tile is None:
-            logger.warning("material %s: its UVs span several tiles or are missing; its texture is kept as it was", name)
+    for index, items in _material_faces(mesh, faces).items():
+        if index in layout.skipped:
             continue
-        if tile.any():  # all in one other tile (legal with REPEAT): baked into [0, 1], UVs moved there
-            used = np.unique(faces)
-            gltf_uv[used] -= tile
-            shifted = True
-            logger.info("material %s: its UVs sit in tile (%d, %d); baked and written in tile (0, 0)", name, *tile)
-        fill = values[np.unique(faces)].mean(axis=0)
+        used = np.unique(items)
+        fill = values[vertex_map[used]].mean(axis=0)
         if source is None:
-            image, covered = rasterize_uv_triangles(gltf_uv, faces, values, size, fill=fill)
+            image, covered = rasterize_uv_triangles(bake_uv, items, values[vertex_map], size, fill=fill)
         else:
-            image, covered = source.bake(gltf_uv, faces, everyone, size, fill)
+            image, covered = source.bake(bake_uv, items, vertex_map, size, fill)
         image, _ = dilate(image, covered, default_padding(size))
         for name, pixels in export_maps(material, image).items():
             maps.setdefault(name, {})[index] = pixels
         covered_share.append(float(covered.mean()))
         if normal_source is not None:
-            frames = np.concatenate([normals, tangents], axis=1)
-            normal_image, normal_covered = normal_source.bake(gltf_uv, faces, everyone, size, (0.0, 0.0, 1.0), frames)
+            frames = np.concatenate([normals[vertex_map], tangents], axis=1)
+            normal_image, normal_covered = normal_source.bake(bake_uv, items, vertex_map, size, (0.0, 0.0, 1.0), frames)
             normal_image, _ = dilate(normal_image, normal_covered, default_padding(size))
             maps.setdefault("normal", {})[index] = encode_map("normal", normal_image)
     timings = {"bake": time.perf_counter() - start}
     start = time.perf_counter()
     metadata = dict(metadata or {})
-    uv = np.column_stack([gltf_uv[:, 0], 1.0 - gltf_uv[:, 1]]) if shifted else None  # back to LoadedMesh.uv's v-up
-    write_scene_glb(mesh, path, vertices, normals=normals.astype(np.float32), tangents=tangents, uv=uv, maps=maps,
-                    metadata=metadata)  # fmt: skip
+    written = _split_mesh(mesh, layout)
+    uv_up = np.column_stack([layout.uv0[:, 0], 1.0 - layout.uv0[:, 1]])  # LoadedMesh.uv's v-up
+    new_sets = {n: layout.new_uv for n in sorted(set(layout.tex_coord.values()))}
+    write_scene_glb(written, path, vertices[vertex_map], normals=normals[vertex_map].astype(np.float32), tangents=tangents,
+                    uv=uv_up, uv_sets=new_sets, tex_coords=layout.tex_coord, maps=maps, metadata=metadata)  # fmt: skip
     timings["export"] = time.perf_counter() - start
     base_textures = maps.get("base_color", {})
     first = next(iter(base_textures.values()), None)
@@ -159,7 +160,7 @@ def bake_scene(
         path=path, sidecar=path.with_suffix(".json"), size=size, vertices=len(vertices), faces=len(mesh.faces),
         reused_uvs=True, charts=None, utilization=None, coverage=float(np.mean(covered_share)) if covered_share else 0.0,
         timings=timings, exact=source is not None, texture=first,
-        face_uv=gltf_uv[mesh.faces].astype(np.float32) if first is not None else None,
+        face_uv=bake_uv[faces].astype(np.float32) if first is not None else None,
         normal_texture=next(iter(maps.get("normal", {}).values()), None),
         maps={name: next(iter(images.values())) for name, images in maps.items()},
     )  # fmt: skip

@@ -172,12 +172,26 @@ class OptimConfig:
     lr_step: int = 100
 
 
+#: Where a scene bake lays out its new maps (``output.uv``, ``--uv``; see stylize.mesh.uv_layout).
+UV_CHOICES = ("auto", "reuse", "new")
+
+
+def check_uv_choice(choice: Any, name: str = "output.uv") -> str:
+    """``choice`` when it is one of :data:`UV_CHOICES`, else a one-line :class:`InputError`."""
+    if choice not in UV_CHOICES:
+        raise InputError(f"{name}: expected one of {', '.join(UV_CHOICES)}, got {choice!r}")
+    return choice
+
+
 @dataclass
 class OutputConfig:
     """What is rendered and written for the run folder (``bake``: also ``mesh_textured.glb``,
     ``bake_unwrap``: new UVs even when the input has some; ``normal_map``: ``mesh_textured.glb``
     keeps the input's geometry and carries the displacement as a tangent-space normal map).
-    A surface-mode field always writes ``mesh_textured.glb``."""
+    A surface-mode field always writes ``mesh_textured.glb``. ``uv``: where a glTF scene's new
+    maps are laid out (:mod:`stylize.mesh.uv_layout`): ``auto`` reuses a material's ``TEXCOORD_0``
+    when it is clean (one tile, no overlap) and writes a new set ``TEXCOORD_n`` otherwise;
+    ``reuse`` always bakes into ``TEXCOORD_0``; ``new`` always writes a new set."""
 
     preview_views: int = 8
     preview_size: int = 224
@@ -188,6 +202,7 @@ class OutputConfig:
     bake_size: int = 1024
     bake_unwrap: bool = False
     normal_map: bool = False
+    uv: str = "auto"
 
 
 @dataclass
@@ -284,6 +299,7 @@ class Text2MeshConfig:
         if self.preview_every < 0:
             raise InputError(f"config key 'preview_every': expected 0 (never) or more, got {self.preview_every}")
         check_texture_size(self.output.bake_size, "config key 'output.bake_size'")
+        check_uv_choice(self.output.uv, "config key 'output.uv'")
         if self.output.normal_map and not self.field.geometry:
             raise InputError(
                 "config key 'output.normal_map': a normal map carries the field's displacement, and "
@@ -358,6 +374,7 @@ MESH_OPTIONS: Mapping[str, str] = {
     "views": "views.n_views", "device": "device", "seed": "seed", "symmetry": "field.symmetry",
     "input_colours": "field.input_colours", "field": "field.mode", "bake": "output.bake", "bake_size": "output.bake_size",
     "normal_map": "output.normal_map", "best_of": "best_of", "source": "source", "material": "material",
+    "uv": "output.uv",
 }  # fmt: skip
 
 

@@ -48,11 +48,14 @@ class TextureSet:
         vertex_material: ``(V,)`` each vertex's material index (vertices belong to one primitive,
             so the index interpolated over a face is exact).
         uv: ``(V, 2)`` glTF UVs (v down); values outside ``[0, 1]`` tile (REPEAT).
+        transforms: per material, ``(2, 3)`` its texture's ``KHR_texture_transform`` (affine, so
+            applied to the interpolated UVs exactly), or None for none at all.
     """
 
     images: list[Tensor]
     vertex_material: Tensor
     uv: Tensor
+    transforms: list[Tensor] | None = None
 
     @classmethod
     def from_mesh(cls, mesh, device: torch.device | str = "cpu") -> TextureSet | None:
@@ -78,7 +81,11 @@ class TextureSet:
                 vertex_material[start:stop] = float(part.material)
         uv = np.nan_to_num(np.asarray(mesh.uv, dtype=np.float64))
         gltf = np.column_stack([uv[:, 0], 1.0 - uv[:, 1]])  # tiling is wrapped per sample, after interpolation
-        return cls(images, vertex_material.to(device), torch.as_tensor(gltf, dtype=torch.float32, device=device))
+        transforms = None
+        if any(getattr(m, "base_color_transform", None) is not None for m in materials):
+            transforms = [torch.as_tensor((m.base_color_transform if m.base_color_transform is not None else np.eye(3))[:2],
+                                          dtype=torch.float32, device=device) for m in materials]  # fmt: skip
+        return cls(images, vertex_material.to(device), torch.as_tensor(gltf, dtype=torch.float32, device=device), transforms)
 
     def attributes(self) -> Tensor:
         """Per-vertex ``[u, v, material]`` ``(V, 3)`` to interpolate."""
@@ -89,12 +96,16 @@ class TextureSet:
         from stylize.mesh.shading import sample_texture_torch
 
         uv, material = attributes[:, :2], attributes[:, 2].round().long()
-        uv = torch.where((uv < 0) | (uv > 1), uv - torch.floor(uv), uv)  # REPEAT, keeping the edges 0 and 1
         colors = attributes.new_zeros(attributes.shape[0], 3)
         for index, image in enumerate(self.images):
             chosen = material == index
             if bool(chosen.any()):
-                colors[chosen] = sample_texture_torch(image.to(attributes), uv[chosen])
+                mine = uv[chosen]
+                if self.transforms is not None:
+                    matrix = self.transforms[index].to(attributes)
+                    mine = mine @ matrix[:, :2].T + matrix[:, 2]
+                mine = torch.where((mine < 0) | (mine > 1), mine - torch.floor(mine), mine)  # REPEAT, edges 0 and 1 kept
+                colors[chosen] = sample_texture_torch(image.to(attributes), mine)
         return colors
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from stylize import api
-from stylize.mesh.bake_scene import _single_tile
 from stylize.mesh.io import load_mesh
+from stylize.mesh.uv_layout import face_tiles
 from tests.mesh.gltf_assets import write_scene
 
 SMALL = {"iters": 2, "render_size": 32, "views.n_views": 2, "loss.n_local_augs": 1, "output.preview_views": 2,
@@ -17,12 +17,11 @@ SMALL = {"iters": 2, "render_size": 32, "views.n_views": 2, "loss.n_local_augs":
          "output.bake_size": 32}  # fmt: skip
 
 
-def test_single_tile():
-    assert _single_tile(np.array([[[0.0, 1.0], [0.5, 0.0], [1.0, 0.5]]])).tolist() == [0.0, 0.0]
-    assert _single_tile(np.array([[[0.1, 1.0005], [0.9, 1.9987], [0.5, 1.5]]])).tolist() == [0.0, 1.0]
-    assert _single_tile(np.array([[[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]])).tolist() == [0.0, 0.0]
-    assert _single_tile(np.array([[[-0.5, 0.5], [0.5, 0.5], [0.5, 0.7]]])) is None  # spans two tiles
-    assert _single_tile(np.array([[[np.nan, 0.5], [0.5, 0.5], [0.5, 0.7]]])) is None
+def test_face_tiles():
+    assert face_tiles(np.array([[[0.0, 1.0], [0.5, 0.0], [1.0, 0.5]]])).tolist() == [[0.0, 0.0]]
+    assert face_tiles(np.array([[[0.1, 1.0005], [0.9, 1.9987], [0.5, 1.5]]])).tolist() == [[0.0, 1.0]]
+    assert face_tiles(np.array([[[1.0, 0.0], [2.0, 0.0], [2.0, 1.0]]])).tolist() == [[1.0, 0.0]]  # UDIM 1002
+    assert face_tiles(np.array([[[-0.5, 0.5], [-0.2, 0.5], [-0.4, 0.7]]])).tolist() == [[-1.0, 0.0]]
 
 
 @pytest.mark.parametrize("mode", ["vertex", "surface"])
@@ -35,7 +34,8 @@ def test_uvs_one_tile_up_are_baked_into_their_tile(tmp_path, tiny_clip_spec, mod
     original = load_mesh(source, normalize=False)
     assert np.nanmin(1.0 - original.uv[:, 1]) >= 1.0  # glTF v all in [1, 2]
     result = api.stylize_mesh(source, "a red square", out=tmp_path / mode, preset="smoke",
-                              overrides={"clip": [tiny_clip_spec], **SMALL, "field.mode": mode, "output.bake": True})  # fmt: skip
+                              overrides={"clip": [tiny_clip_spec], **SMALL, "field.mode": mode, "output.bake": True,
+                                         "output.uv": "reuse"})  # fmt: skip
     assert result.status == "finished"
     assert json.loads((tmp_path / mode / "run.json").read_text())["status"] == "finished"
     baked = load_mesh(tmp_path / mode / "mesh_textured.glb", normalize=False)

@@ -35,7 +35,7 @@ import numpy as np
 from stylize.errors import InputError
 from stylize.mesh.gltf.asset import GltfAsset, GltfLimits
 from stylize.mesh.gltf.glb import TYPE_WIDTHS
-from stylize.mesh.texture import linear_to_srgb, sample_texture, wrap_uv
+from stylize.mesh.texture import linear_to_srgb, sample_texture, texture_transform, transform_uv, wrap_uv
 
 __all__ = [
     "GltfScene", "MeshMaterial", "MeshPart", "PrimitiveInstance", "SceneSource", "read_scene", "repaired_parts",
@@ -93,6 +93,8 @@ class MeshMaterial:
         base_color_tex_coord: which ``TEXCOORD_n`` the base-colour texture uses.
         normal_tex_coord: which ``TEXCOORD_n`` the normal texture uses.
         properties: the material's glTF JSON as read (every other property, verbatim).
+        base_color_transform: ``(3, 3)`` the base-colour texture's ``KHR_texture_transform``
+            (applied to its UVs before sampling), or None.
     """
 
     name: str
@@ -102,6 +104,7 @@ class MeshMaterial:
     base_color_tex_coord: int = 0
     normal_tex_coord: int = 0
     properties: dict[str, Any] = field(default_factory=dict)
+    base_color_transform: np.ndarray | None = None
 
 
 @dataclass
@@ -381,10 +384,18 @@ def _materials(asset: GltfAsset) -> list[MeshMaterial]:
         materials.append(MeshMaterial(
             name=str(material.get("name") or f"material{index}"), base_color_factor=tuple(factor[:4]),
             base_color_texture=image(base), normal_texture=image(normal),
-            base_color_tex_coord=int((base or {}).get("texCoord", 0)), normal_tex_coord=int((normal or {}).get("texCoord", 0)),
-            properties=material,
+            base_color_tex_coord=_tex_coord(base), normal_tex_coord=_tex_coord(normal),
+            properties=material, base_color_transform=texture_transform(base),
         ))  # fmt: skip
     return materials
+
+
+def _tex_coord(info: Any) -> int:
+    """The ``TEXCOORD_n`` a texture info reads (``KHR_texture_transform`` may override it)."""
+    if not isinstance(info, dict):
+        return 0
+    override = ((info.get("extensions") or {}).get("KHR_texture_transform") or {}).get("texCoord")
+    return int(override if override is not None else info.get("texCoord", 0))
 
 
 def _factor_colors(material: MeshMaterial | None, count: int) -> np.ndarray:
@@ -403,6 +414,7 @@ def _primitive_colors(attributes: dict[str, np.ndarray], material: MeshMaterial 
     colors = _factor_colors(material, count)
     if material.base_color_texture is not None and texcoord is not None:
         # The factor multiplies the sRGB sample, as the loader always did (exact for the usual factor 1).
+        texcoord = transform_uv(texcoord, material.base_color_transform)
         colors = sample_texture(material.base_color_texture[..., :3], wrap_uv(texcoord)) * colors
     return colors
 

@@ -11,8 +11,8 @@ writes, through the toolkit's one GLB builder (:class:`~stylize.mesh.gltf.GlbBui
   ``POSITION``, ``NORMAL``, ``TANGENT``, ``TEXCOORD_0`` (and the file's other ``TEXCOORD_n``);
 - every material, in the same order, verbatim except where a new map is given (base colour,
   metallic-roughness, normal, ...: the slots of :data:`stylize.mesh.material.TEXTURE_SLOTS`):
-  that texture info then points at the new PNG (``texCoord`` 0, the UVs written, no texture
-  transform), ``baseColorFactor``'s RGB becomes 1 (the new image is the whole base colour; its
+  that texture info then points at the new PNG (``texCoord`` 0, the UVs written, or the new
+  UV set ``tex_coords`` names; no texture transform: the image is laid out in the UVs written), ``baseColorFactor``'s RGB becomes 1 (the new image is the whole base colour; its
   alpha factor is kept) and a new metallic-roughness map gets factors 1; textures not replaced
   are embedded as they were (PNG or JPEG bytes);
 - the metadata in ``asset.extras``.
@@ -111,9 +111,11 @@ def _single_part_source(mesh: LoadedMesh) -> tuple[SceneSource, list[MeshPart]]:
 class _SceneWriter:
     """Builds the output document from a :class:`SceneSource` and the new per-vertex data."""
 
-    def __init__(self, source: SceneSource, glb: GlbBuilder, maps: dict[str, dict[int, np.ndarray]]) -> None:
+    def __init__(self, source: SceneSource, glb: GlbBuilder, maps: dict[str, dict[int, np.ndarray]],
+                 tex_coords: Mapping[int, int] | None = None) -> None:  # fmt: skip
         self.source, self.glb, self.document = source, glb, source.document
         self.maps = maps  # map name -> material index -> new image
+        self.tex_coords = dict(tex_coords or {})  # material index -> TEXCOORD_n of its new maps
         self._images: dict[int, int] = {}
         self._textures: dict[int, int] = {}
 
@@ -168,6 +170,9 @@ class _SceneWriter:
             info: dict[str, Any] = {
                 "index": self.glb.add_texture(image, sampler if sampler is not None else self.glb.add_sampler())
             }
+            if self.tex_coords.get(index):
+                info["texCoord"] = int(self.tex_coords[index])
+            # no KHR_texture_transform: the new image is laid out in the UVs written, untransformed
             info.update({key: previous[key] for key in ("extras", "scale", "strength") if key in previous})
             slot.place(out, info)
         pbr = out.get("pbrMetallicRoughness")
@@ -254,6 +259,11 @@ def _part_arrays(mesh: LoadedMesh, part: MeshPart, instance: PrimitiveInstance, 
         out.update(
             {name: values[origin] for name, values in attributes.items() if name.startswith("TEXCOORD_") and name != "TEXCOORD_0"}
         )
+    for number, values in sorted((data.get("uv_sets") or {}).items()):
+        if np.isfinite(values[used]).all():
+            for missing in range(1, number):  # sets stay continuous: a primitive with fewer repeats TEXCOORD_0
+                out.setdefault(f"TEXCOORD_{missing}", out["TEXCOORD_0"])
+            out[f"TEXCOORD_{number}"] = values[used]
     if data["colors"] is not None:
         colors = data["colors"][used]
         out["COLOR_0"] = np.column_stack([srgb_to_linear(colors[:, :3]), colors[:, 3:]])
@@ -298,6 +308,8 @@ def write_scene_glb(
     maps: Mapping[str, Mapping[int, np.ndarray]] | None = None,
     vertex_colors: Any = None,
     metadata: Mapping[str, Any] | None = None,
+    uv_sets: Mapping[int, Any] | None = None,
+    tex_coords: Mapping[int, int] | None = None,
 ) -> Path:
     """Write ``mesh``'s scene to ``path`` (GLB, atomically) with new per-vertex data and textures.
 
@@ -322,6 +334,10 @@ def write_scene_glb(
         vertex_colors: ``(V, 3|4)`` sRGB colours written as linear ``COLOR_0``, or None (the
             file's ``COLOR_0`` is then kept, except on primitives whose base colour was replaced).
         metadata: JSON-able values for ``asset.extras`` (prompt, seed, model, version).
+        uv_sets: set number ``n`` (1, 2, ...) -> ``(V, 2)`` glTF UVs (v down) written as
+            ``TEXCOORD_n`` on the primitives whose rows are all finite (NaN rows elsewhere); a
+            primitive with fewer sets repeats ``TEXCOORD_0`` in between (sets stay continuous).
+        tex_coords: material index -> the ``texCoord`` of its new maps (default 0).
 
     Returns:
         The path written.
@@ -345,7 +361,10 @@ def write_scene_glb(
         "uv": _check(mesh.uv if uv is None and mesh.uv is not None and len(mesh.uv) == count else uv, (count, 2), "uv",
                      allow_nan=True),
         "colors": _check(vertex_colors, (count, 3), "vertex_colors", (3, 4)),
+        "uv_sets": {int(n): _check(values, (count, 2), f"uv_sets[{n}]", allow_nan=True) for n, values in (uv_sets or {}).items()},
     }  # fmt: skip
+    if any(n < 1 for n in data["uv_sets"]):
+        raise ValueError("uv_sets: set numbers start at 1 (TEXCOORD_0 is uv)")
     if data["vertices"] is None:
         raise ValueError("vertices_world is required")
     if isinstance(mesh.source_scene, SceneSource):
@@ -371,7 +390,7 @@ def write_scene_glb(
     glb = GlbBuilder("stylize", metadata)
     if "copyright" in source.document.get("asset", {}):
         glb.asset["copyright"] = source.document["asset"]["copyright"]
-    writer = _SceneWriter(source, glb, checked)
+    writer = _SceneWriter(source, glb, checked, tex_coords)
     for index, material in enumerate(materials):
         glb.add_material(writer.material(index, material))
     node_meshes = _write_meshes(mesh, source, parts, data, glb, base_colors)
