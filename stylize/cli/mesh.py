@@ -124,6 +124,14 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
         "they are clean and writes a new set TEXCOORD_n for overlapping, mirrored or multi-tile UVs; reuse always "
         "bakes into TEXCOORD_0; new always writes a new set (output.uv)",
     )
+    parser.add_argument(
+        "--keep-maps",
+        default=None,
+        metavar="POLICY",
+        help="which of a glTF material's emissive, occlusion, metallic_roughness and normal maps survive around "
+        "the new base colour: auto (the default: occlusion and normal, metallic_roughness unless it follows the "
+        "old picture, never emissive), all, none, or names separated by commas (output.keep_maps)",
+    )
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint.pt")
 
 
@@ -138,7 +146,7 @@ def mesh_overrides(args: argparse.Namespace) -> dict:
         "negatives": args.negative, "image_prompts": args.image_prompt, "symmetry": args.symmetry,
         "input_colours": args.input_colours, "bake": args.bake, "bake_size": args.bake_size, "field": args.field_mode,
         "normal_map": args.normal_map, "best_of": args.best_of, "source": args.source, "material": args.material,
-        "uv": args.uv,
+        "uv": args.uv, "keep_maps": args.keep_maps,
     })  # fmt: skip
     overrides.update(parse_set_items(args.set))
     return overrides
@@ -222,6 +230,14 @@ def apply_args(parser: argparse.ArgumentParser) -> None:
         help="where a glTF scene's baked maps are laid out: auto (the default) reuses a material's own UVs when "
         "they are clean and writes a new set TEXCOORD_n for overlapping, mirrored or multi-tile UVs; reuse always "
         "bakes into TEXCOORD_0; new always writes a new set (output.uv)",
+    )
+    parser.add_argument(
+        "--keep-maps",
+        default=None,
+        metavar="POLICY",
+        help="which of a glTF material's emissive, occlusion, metallic_roughness and normal maps survive around "
+        "the new base colour: auto (the default: occlusion and normal, metallic_roughness unless it follows the "
+        "old picture, never emissive), all, none, or names separated by commas (output.keep_maps)",
     )
     add_device_option(parser)
 

@@ -33,7 +33,7 @@ from stylize.mesh.texture import dilate, rasterize_uv_triangles
 from stylize.mesh.uv_layout import SceneLayout, plan_layout
 from stylize.utils import write_json
 
-__all__ = ["bake_scene", "can_bake_scene"]
+__all__ = ["bake_scene", "can_bake_scene", "material_sizes"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,38 @@ def _material_faces(mesh: LoadedMesh, faces: np.ndarray) -> dict[int, np.ndarray
         if part.material is not None:
             found.setdefault(part.material, []).append(faces[part.face_slice])
     return {material: np.concatenate(items) for material, items in found.items()}
+
+
+#: The smallest texture a material gets when its size follows the input (below the bake size).
+SMALLEST_TEXTURE = 256
+
+
+def _power_of_two(value: float) -> int:
+    return 1 << max(int(np.ceil(np.log2(max(value, 1.0)))), 0)
+
+
+def material_sizes(mesh: LoadedMesh, vertices: np.ndarray, faces: dict[int, np.ndarray], size: int) -> dict[int, int]:
+    """Texture size per material, following the input's texel density so a bake stays near the
+    input's size: ``size`` (the bake size) is the most; a material with a base-colour texture
+    gets the power of two at or above that texture's larger side, one without gets ``size`` x the
+    square root of its share of the surface area (a material on a ninth of the surface, a third
+    of the size); never under :data:`SMALLEST_TEXTURE` (or ``size`` when that is smaller)."""
+    corners = np.asarray(vertices, dtype=np.float64)
+    areas = {index: 0.5 * float(np.linalg.norm(np.cross(corners[f[:, 1]] - corners[f[:, 0]],
+                                                        corners[f[:, 2]] - corners[f[:, 0]]), axis=1).sum())
+             for index, f in faces.items()}  # fmt: skip
+    total = sum(areas.values()) or 1.0
+    sizes = {}
+    for index in faces:
+        texture = mesh.materials[index].base_color_texture if index < len(mesh.materials) else None
+        wanted = max(texture.shape[:2]) if texture is not None else size * np.sqrt(areas[index] / total)
+        sizes[index] = min(size, max(SMALLEST_TEXTURE, _power_of_two(wanted)))
+    return sizes
+
+
+def _has_normal_maps(mesh: LoadedMesh) -> bool:
+    """Whether any material of the scene has a normal texture (kept ones need tangents too)."""
+    return any(isinstance(m.properties, dict) and "normalTexture" in m.properties for m in mesh.materials)
 
 
 def _split_mesh(mesh: LoadedMesh, layout: SceneLayout) -> LoadedMesh:
@@ -83,6 +115,7 @@ def bake_scene(
     material: str | Material = "diffuse",
     features: np.ndarray | None = None,
     uv: str = "auto",
+    keep_maps: Any = "auto",
 ) -> BakeReport:
     """Write ``mesh``'s scene to ``path`` with a new base-colour texture per material (see the
     module docstring) and a ``.json`` sidecar.
@@ -93,7 +126,8 @@ def bake_scene(
             input's own with a normal map).
         colors: ``(V, 3)`` sRGB vertex colours (interpolated into the textures unless ``source``).
         path: the ``.glb`` to write.
-        size: texture size per material (a power of two).
+        size: the largest texture size per material (a power of two); each material's follows
+            the input's texel density (:func:`material_sizes`).
         metadata: prompt, seed, model, ... for the extras and the sidecar.
         source: colour every texel by the field at its surface point (surface mode).
         normal_source: also bake a tangent-space normal map per material.
@@ -102,6 +136,8 @@ def bake_scene(
         features: ``(V, C)`` per-vertex features of ``material`` (default: ``colors``).
         uv: where the new maps are laid out (``output.uv``, :mod:`stylize.mesh.uv_layout`):
             ``auto`` (the input's ``TEXCOORD_0`` when clean, else a new set), ``reuse`` or ``new``.
+        keep_maps: which old maps survive around the new base colour (``output.keep_maps``,
+            :mod:`stylize.mesh.gltf.materials`).
 
     Returns:
         A :class:`~stylize.mesh.bake.BakeReport` (``texture``: the first material's image).
@@ -122,28 +158,34 @@ def bake_scene(
     vertex_map, faces = layout.vertex_map, layout.faces
     bake_uv = layout.bake_uv
     tangents = None
-    if normal_source is not None:
-        tangents = vertex_tangents(vertices[vertex_map], faces, np.column_stack([bake_uv[:, 0], 1.0 - bake_uv[:, 1]]),
+    if normal_source is not None or _has_normal_maps(mesh):
+        # Every normal map needs TANGENTs in its own UVs: a new one reads the bake's layout, a
+        # kept one the input's TEXCOORD_0 (the geometry moved: the file's tangents are redone).
+        tangent_uv = bake_uv if normal_source is not None else layout.uv0
+        tangents = vertex_tangents(vertices[vertex_map], faces, np.column_stack([tangent_uv[:, 0], 1.0 - tangent_uv[:, 1]]),
                                    normals[vertex_map])  # fmt: skip
     maps: dict[str, dict[int, np.ndarray]] = {}
     covered_share = []
-    for index, items in _material_faces(mesh, faces).items():
+    by_material = _material_faces(mesh, faces)
+    sizes = material_sizes(mesh, vertices[vertex_map], by_material, size)
+    for index, items in by_material.items():
         if index in layout.skipped:
             continue
         used = np.unique(items)
         fill = values[vertex_map[used]].mean(axis=0)
+        own = sizes[index]
         if source is None:
-            image, covered = rasterize_uv_triangles(bake_uv, items, values[vertex_map], size, fill=fill)
+            image, covered = rasterize_uv_triangles(bake_uv, items, values[vertex_map], own, fill=fill)
         else:
-            image, covered = source.bake(bake_uv, items, vertex_map, size, fill)
-        image, _ = dilate(image, covered, default_padding(size))
+            image, covered = source.bake(bake_uv, items, vertex_map, own, fill)
+        image, _ = dilate(image, covered, default_padding(own))
         for name, pixels in export_maps(material, image).items():
             maps.setdefault(name, {})[index] = pixels
         covered_share.append(float(covered.mean()))
         if normal_source is not None:
             frames = np.concatenate([normals[vertex_map], tangents], axis=1)
-            normal_image, normal_covered = normal_source.bake(bake_uv, items, vertex_map, size, (0.0, 0.0, 1.0), frames)
-            normal_image, _ = dilate(normal_image, normal_covered, default_padding(size))
+            normal_image, normal_covered = normal_source.bake(bake_uv, items, vertex_map, own, (0.0, 0.0, 1.0), frames)
+            normal_image, _ = dilate(normal_image, normal_covered, default_padding(own))
             maps.setdefault("normal", {})[index] = encode_map("normal", normal_image)
     timings = {"bake": time.perf_counter() - start}
     start = time.perf_counter()
@@ -152,7 +194,8 @@ def bake_scene(
     uv_up = np.column_stack([layout.uv0[:, 0], 1.0 - layout.uv0[:, 1]])  # LoadedMesh.uv's v-up
     new_sets = {n: layout.new_uv for n in sorted(set(layout.tex_coord.values()))}
     write_scene_glb(written, path, vertices[vertex_map], normals=normals[vertex_map].astype(np.float32), tangents=tangents,
-                    uv=uv_up, uv_sets=new_sets, tex_coords=layout.tex_coord, maps=maps, metadata=metadata)  # fmt: skip
+                    uv=uv_up, uv_sets=new_sets, tex_coords=layout.tex_coord, maps=maps, metadata=metadata,
+                    keep_maps=keep_maps)  # fmt: skip
     timings["export"] = time.perf_counter() - start
     base_textures = maps.get("base_color", {})
     first = next(iter(base_textures.values()), None)

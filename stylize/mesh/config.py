@@ -183,6 +183,30 @@ def check_uv_choice(choice: Any, name: str = "output.uv") -> str:
     return choice
 
 
+#: Maps of a glTF material that ``output.keep_maps`` may keep when its base colour is replaced.
+KEEPABLE_MAPS = ("emissive", "occlusion", "metallic_roughness", "normal")
+
+
+def parse_keep_maps(value: Any, name: str = "output.keep_maps") -> str | tuple[str, ...]:
+    """``output.keep_maps`` as ``"auto"`` or a tuple of :data:`KEEPABLE_MAPS` names: ``auto``,
+    ``all``, ``none``, a comma-separated string or a list of names; else a one-line
+    :class:`InputError`."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return "auto"
+        if text in ("all", "none"):
+            return KEEPABLE_MAPS if text == "all" else ()
+        value = [part.strip() for part in text.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{name}: expected auto, all, none or names among {', '.join(KEEPABLE_MAPS)}, got {value!r}")
+    unknown = [v for v in value if v not in KEEPABLE_MAPS]
+    if unknown:
+        raise InputError(f"{name}: unknown map {unknown[0]!r}: expected auto, all, none or names among "
+                         f"{', '.join(KEEPABLE_MAPS)}")  # fmt: skip
+    return tuple(dict.fromkeys(value))
+
+
 @dataclass
 class OutputConfig:
     """What is rendered and written for the run folder (``bake``: also ``mesh_textured.glb``,
@@ -203,6 +227,9 @@ class OutputConfig:
     bake_unwrap: bool = False
     normal_map: bool = False
     uv: str = "auto"
+    # Which of the input's emissive, occlusion, metallic_roughness and normal maps a material
+    # whose base colour is replaced keeps (stylize.mesh.gltf.materials): auto, all, none or names.
+    keep_maps: str = "auto"
 
 
 @dataclass
@@ -300,6 +327,7 @@ class Text2MeshConfig:
             raise InputError(f"config key 'preview_every': expected 0 (never) or more, got {self.preview_every}")
         check_texture_size(self.output.bake_size, "config key 'output.bake_size'")
         check_uv_choice(self.output.uv, "config key 'output.uv'")
+        parse_keep_maps(self.output.keep_maps, "config key 'output.keep_maps'")
         if self.output.normal_map and not self.field.geometry:
             raise InputError(
                 "config key 'output.normal_map': a normal map carries the field's displacement, and "
@@ -374,7 +402,7 @@ MESH_OPTIONS: Mapping[str, str] = {
     "views": "views.n_views", "device": "device", "seed": "seed", "symmetry": "field.symmetry",
     "input_colours": "field.input_colours", "field": "field.mode", "bake": "output.bake", "bake_size": "output.bake_size",
     "normal_map": "output.normal_map", "best_of": "best_of", "source": "source", "material": "material",
-    "uv": "output.uv",
+    "uv": "output.uv", "keep_maps": "output.keep_maps",
 }  # fmt: skip
 
 

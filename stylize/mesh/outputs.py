@@ -194,7 +194,7 @@ def write_meshes(
         # A glTF scene keeps its nodes, primitives and materials: new maps per material.
         report = bake_scene(scene, vertices, result.colors, folder.file("mesh_textured.glb"), size=out.bake_size,
                             metadata=metadata, source=source, normal_source=normal_source, material=material,
-                            features=result.features, uv=out.uv)  # fmt: skip
+                            features=result.features, uv=out.uv, keep_maps=out.keep_maps)  # fmt: skip
     else:
         report = bake_mesh(vertices, result.faces, result.colors, folder.file("mesh_textured.glb"), size=out.bake_size,
                            uv=None if out.bake_unwrap else uv, metadata=metadata, source=source,

@@ -95,7 +95,7 @@ def group_mean(values: torch.Tensor, groups: Any) -> torch.Tensor:
         - values: ``(V, C)``; groups: ``(V,)`` labels ``0..G-1``. Output ``(V, C)``.
     """
     index = _as_index(groups, values.device)
-    count = int(index.max()) + 1 if index.numel() else 0
+    count = len(index)  # labels are below V: no read of the largest back from the device
     sums = values.new_zeros(count, values.shape[1]).index_add(0, index, values)
     counts = values.new_zeros(count).index_add(0, index, values.new_ones(len(index)))
     return (sums / counts[:, None].clamp_min(1.0))[index]
@@ -114,7 +114,7 @@ def welded_normals(vertices: torch.Tensor, faces: torch.Tensor, groups: Any) -> 
     cross = torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     summed = torch.zeros_like(vertices).index_add_(0, faces.reshape(-1), cross.repeat_interleave(3, dim=0))
     index = _as_index(groups, vertices.device)
-    count = int(index.max()) + 1 if index.numel() else 0
+    count = len(index)
     welded = vertices.new_zeros(count, 3).index_add(0, index, summed)[index]
     return torch.nn.functional.normalize(welded, dim=-1, eps=1e-12)
 

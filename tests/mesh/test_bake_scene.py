@@ -48,3 +48,29 @@ def test_uvs_one_tile_up_are_baked_into_their_tile(tmp_path, tiny_clip_spec, mod
     np.testing.assert_allclose(v, 1.0 - original.uv[:, 1] - 1.0, atol=1e-6)
     assert (tmp_path / mode / "textures" / "base_color.png").is_file()
     assert_valid(tmp_path / mode / "mesh_textured.glb")
+
+
+def test_texture_sizes_follow_the_inputs_texel_density(tmp_path):
+    from stylize.mesh.bake_scene import bake_scene, material_sizes
+    from stylize.mesh.gltf.scene import MeshMaterial
+    from tests.gltf_validation import assert_valid
+
+    source = write_scene(tmp_path / "in", "glb")  # textures of 8 and 4 px
+    mesh = load_mesh(source, normalize=False)
+    faces = {0: mesh.faces[:4], 1: mesh.faces[4:]}
+    assert material_sizes(mesh, mesh.file_vertices, faces, 1024) == {0: 256, 1: 256}  # the floor, not 1024
+    assert material_sizes(mesh, mesh.file_vertices, faces, 32) == {0: 32, 1: 32}  # the bake size caps
+    big = [MeshMaterial("a", base_color_texture=np.zeros((300, 200, 3), np.uint8)), MeshMaterial("b")]
+    bare = type(mesh)(mesh.vertices, mesh.faces, materials=big)
+    sizes = material_sizes(bare, mesh.file_vertices, faces, 1024)
+    assert sizes[0] == 512  # the power of two above 300
+    areas = [np.linalg.norm(np.cross(*(mesh.file_vertices[f[:, k]] - mesh.file_vertices[f[:, 0]] for k in (1, 2))), axis=1).sum()
+             for f in faces.values()]  # fmt: skip
+    share = areas[1] / sum(areas)  # material 1 without a texture: by its share of the surface
+    assert sizes[1] == max(256, 1 << int(np.ceil(np.log2(1024 * np.sqrt(share)))))
+    out = tmp_path / "out.glb"
+    bake_scene(mesh, mesh.file_vertices, np.full((len(mesh.vertices), 3), 0.5), out, size=1024)
+    baked = load_mesh(out, normalize=False)
+    assert [m.base_color_texture.shape[0] for m in baked.materials] == [256, 256]
+    assert out.stat().st_size < 20 * source.stat().st_size  # was 1024 px per material
+    assert_valid(out)

@@ -381,6 +381,10 @@ def _materials(asset: GltfAsset) -> list[MeshMaterial]:
         pbr = material.get("pbrMetallicRoughness") or {}
         factor = [float(c) for c in pbr.get("baseColorFactor", [1.0, 1.0, 1.0, 1.0])]
         base, normal = pbr.get("baseColorTexture"), material.get("normalTexture")
+        spec_gloss = (material.get("extensions") or {}).get("KHR_materials_pbrSpecularGlossiness")
+        if isinstance(spec_gloss, dict):  # what viewers that know the extension show
+            base = spec_gloss.get("diffuseTexture", base)
+            factor = [float(c) for c in spec_gloss.get("diffuseFactor", factor)]
         materials.append(MeshMaterial(
             name=str(material.get("name") or f"material{index}"), base_color_factor=tuple(factor[:4]),
             base_color_texture=image(base), normal_texture=image(normal),

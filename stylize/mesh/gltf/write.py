@@ -39,6 +39,7 @@ import numpy as np
 
 from stylize.errors import InputError
 from stylize.mesh.gltf.glb import GlbBuilder, encode_png
+from stylize.mesh.gltf.materials import SPEC_GLOSS, as_metallic_roughness, drop_maps, follows_picture, kept_maps
 from stylize.mesh.gltf.scene import MeshPart, PrimitiveInstance, SceneSource, world_transforms
 from stylize.mesh.material import TEXTURE_SLOTS
 from stylize.mesh.texture import srgb_to_linear
@@ -112,10 +113,12 @@ class _SceneWriter:
     """Builds the output document from a :class:`SceneSource` and the new per-vertex data."""
 
     def __init__(self, source: SceneSource, glb: GlbBuilder, maps: dict[str, dict[int, np.ndarray]],
-                 tex_coords: Mapping[int, int] | None = None) -> None:  # fmt: skip
+                 tex_coords: Mapping[int, int] | None = None, keep_maps: Any = "auto") -> None:  # fmt: skip
         self.source, self.glb, self.document = source, glb, source.document
         self.maps = maps  # map name -> material index -> new image
         self.tex_coords = dict(tex_coords or {})  # material index -> TEXCOORD_n of its new maps
+        self.keep_maps = keep_maps  # output.keep_maps, for materials whose base colour is replaced
+        self.changes: dict[str, list[str]] = {}  # material name -> what the policy changed
         self._images: dict[int, int] = {}
         self._textures: dict[int, int] = {}
 
@@ -145,6 +148,14 @@ class _SceneWriter:
             self._textures[index] = self.glb.add_texture(self._images[image], self._sampler_of(index), texture.get("name"))
         return self._textures[index]
 
+    def _image_of(self, info: Any) -> tuple[bytes, str | None] | None:
+        """The encoded source image a texture info shows, or None."""
+        if not isinstance(info, dict) or not isinstance(info.get("index"), int):
+            return None
+        textures = self.document.get("textures") or []
+        image = textures[info["index"]].get("source") if info["index"] < len(textures) else None
+        return self.source.images[image] if isinstance(image, int) and image < len(self.source.images) else None
+
     def _remap(self, item: Any, key: str = "") -> None:
         """Point every texture info (a ``...Texture`` object with an ``index``) at output textures."""
         if isinstance(item, dict):
@@ -160,8 +171,17 @@ class _SceneWriter:
         out = copy.deepcopy(material)
         replaced = {name: images[index] for name, images in self.maps.items() if index in images}
         old = {name: _pop_slot(out, TEXTURE_SLOTS[name].gltf) for name in replaced}
-        self._remap(out)
         name = out.get("name") or f"material{index}"
+        if "base_color" in replaced:  # what the new colour keeps around it (gltf/materials.py)
+            spec_gloss = (material.get("extensions") or {}).get(SPEC_GLOSS) or {}
+            changes = ["specular-glossiness written as metallic-roughness"] if as_metallic_roughness(out) else []
+            base = old.get("base_color") or spec_gloss.get("diffuseTexture")
+            keep = kept_maps(self.keep_maps, lambda: follows_picture(self._image_of(base), self._image_of(
+                (material.get("pbrMetallicRoughness") or {}).get("metallicRoughnessTexture"))))  # fmt: skip
+            changes += [f"{dropped} dropped" for dropped in drop_maps(out, keep, set(replaced))]
+            if changes:
+                self.changes[name] = changes
+        self._remap(out)
         for map_name, pixels in replaced.items():
             previous = old[map_name] or {}
             sampler = self._sampler_of(previous.get("index"))
@@ -310,6 +330,7 @@ def write_scene_glb(
     metadata: Mapping[str, Any] | None = None,
     uv_sets: Mapping[int, Any] | None = None,
     tex_coords: Mapping[int, int] | None = None,
+    keep_maps: Any = "auto",
 ) -> Path:
     """Write ``mesh``'s scene to ``path`` (GLB, atomically) with new per-vertex data and textures.
 
@@ -338,6 +359,9 @@ def write_scene_glb(
             ``TEXCOORD_n`` on the primitives whose rows are all finite (NaN rows elsewhere); a
             primitive with fewer sets repeats ``TEXCOORD_0`` in between (sets stay continuous).
         tex_coords: material index -> the ``texCoord`` of its new maps (default 0).
+        keep_maps: which of the old maps a material whose base colour is replaced keeps
+            (``output.keep_maps``, :mod:`stylize.mesh.gltf.materials`); such a material is
+            also written as metallic-roughness when it was specular-glossiness.
 
     Returns:
         The path written.
@@ -390,9 +414,12 @@ def write_scene_glb(
     glb = GlbBuilder("stylize", metadata)
     if "copyright" in source.document.get("asset", {}):
         glb.asset["copyright"] = source.document["asset"]["copyright"]
-    writer = _SceneWriter(source, glb, checked, tex_coords)
+    writer = _SceneWriter(source, glb, checked, tex_coords, keep_maps)
     for index, material in enumerate(materials):
         glb.add_material(writer.material(index, material))
+    if writer.changes:
+        logger.info("materials under the new base colour (output.keep_maps = %s): %s", keep_maps,
+                    "; ".join(f"{name}: {', '.join(items)}" for name, items in writer.changes.items()))  # fmt: skip
     node_meshes = _write_meshes(mesh, source, parts, data, glb, base_colors)
     _write_nodes(source, writer, node_meshes, glb)
     return glb.write(path)
