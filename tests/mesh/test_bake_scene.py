@@ -74,3 +74,21 @@ def test_texture_sizes_follow_the_inputs_texel_density(tmp_path):
     assert [m.base_color_texture.shape[0] for m in baked.materials] == [256, 256]
     assert out.stat().st_size < 20 * source.stat().st_size  # was 1024 px per material
     assert_valid(out)
+
+
+def test_a_material_without_uvs_keeps_its_look_and_the_run_finishes(tmp_path, tiny_clip_spec):
+    """A bake that skips a material writes no image for it (nothing None reaches a writer)."""
+    from tests.gltf_validation import assert_valid
+    from tests.mesh.gltf_assets import bottle, write_primitives
+
+    side, cap = bottle()
+    cap = {name: values for name, values in cap.items() if name != "TEXCOORD_0"}  # a factor-only cap without UVs
+    source = write_primitives(tmp_path / "bottle.glb", [side, cap])
+    result = api.stylize_mesh(source, "a red square", out=tmp_path / "run", preset="smoke",
+                              overrides={"clip": [tiny_clip_spec], **SMALL, "output.bake": True})  # fmt: skip
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "finished" == result.status
+    baked = load_mesh(tmp_path / "run" / "mesh_textured.glb", normalize=False)
+    assert baked.materials[0].base_color_texture.shape[:2] == (32, 32)
+    assert baked.materials[1].base_color_texture is None  # kept as it was: a factor
+    assert (tmp_path / "run" / "mesh_textured_preview.png").is_file()
+    assert_valid(tmp_path / "run" / "mesh_textured.glb")
