@@ -359,15 +359,15 @@ def _bad_cases():
         (tmp_path / "painted.png").write_bytes(_png_header_claiming(100_000, 100_000))
         return path
 
-    def draco(tmp_path):
+    def basisu(tmp_path):
         def change(document, binary):
-            document["extensionsUsed"] = document["extensionsRequired"] = ["KHR_draco_mesh_compression"]
+            document["extensionsUsed"] = document["extensionsRequired"] = ["KHR_texture_basisu"]
 
         return _bad_glb(tmp_path, change)
 
-    def meshopt(tmp_path):
+    def webp(tmp_path):
         def change(document, binary):
-            document["extensionsUsed"] = document["extensionsRequired"] = ["EXT_meshopt_compression"]
+            document["extensionsUsed"] = document["extensionsRequired"] = ["EXT_texture_webp"]
 
         return _bad_glb(tmp_path, change)
 
@@ -397,7 +397,7 @@ def _bad_cases():
     return [
         (truncated, "truncated or corrupt"), (wrong_magic, "no 'glTF' magic"), (missing_image, "'metal%20texture.png', which is not found"),
         (missing_bin, "'scene.bin', which is not found"), (oversize_image, "100000x100000 pixels, over the limit"),
-        (draco, "KHR_draco_mesh_compression"), (meshopt, "EXT_meshopt_compression"),
+        (basisu, "KHR_texture_basisu"), (webp, "EXT_texture_webp"),
         (huge_accessor, "1000000000000 elements, over the limit"), (bad_index, "index 999 is out of range"),
         (cycle, "not a tree"),
     ]  # fmt: skip
