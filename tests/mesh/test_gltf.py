@@ -229,7 +229,7 @@ def test_gltf_input_with_external_files_validates(tmp_path):
     assert_valid(write_scene(tmp_path, "gltf"))  # the hand-built input itself is a valid asset
 
 
-def test_instanced_mesh_is_shared_while_instances_agree_and_copied_once_they_differ(tmp_path):
+def test_instanced_mesh_stays_instanced_and_its_instances_data_is_averaged(tmp_path, caplog):
     mesh = load_mesh(write_scene(tmp_path / "in", "glb", twin=True), normalize=False)
     np.testing.assert_allclose(mesh.file_vertices, _expected_world(twin=True), atol=1e-6)
     assert [p.node_name for p in mesh.parts] == ["Root", "Root", "Child", "Twin"]
@@ -238,12 +238,25 @@ def test_instanced_mesh_is_shared_while_instances_agree_and_copied_once_they_dif
     assert [n.get("mesh") for n in same["nodes"]] == [0, 1, 1]  # still instanced
     assert same["nodes"][2]["translation"] == TWIN_TRS["translation"]
     vertices, _ = _stylized_inputs(mesh, seed=2)
-    moved_path = write_scene_glb(mesh, tmp_path / "moved.glb", vertices)
+    with caplog.at_level("INFO", logger="stylize.mesh.gltf.write"):
+        moved_path = write_scene_glb(mesh, tmp_path / "moved.glb", vertices)
+    assert "instanced meshes Cap stay instanced" in caplog.text
     moved = _document(moved_path)
-    assert [m["name"] for m in moved["meshes"]] == ["Body", "Cap", "Cap.001"]
-    assert [n.get("mesh") for n in moved["nodes"]] == [0, 1, 2]
+    assert [m["name"] for m in moved["meshes"]] == ["Body", "Cap"]  # one mesh for both instances
+    assert [n.get("mesh") for n in moved["nodes"]] == [0, 1, 1]
     again = load_mesh(moved_path, normalize=False)
-    np.testing.assert_allclose(again.file_vertices, vertices, rtol=0, atol=2e-6 * np.abs(vertices).max())
+    body = slice(*mesh.parts[1].vertex_range)  # not instanced: written exactly
+    np.testing.assert_allclose(
+        again.file_vertices[: body.stop], vertices[: body.stop], rtol=0, atol=2e-6 * np.abs(vertices).max()
+    )
+    # The two instances of Cap get the mean of their displaced positions in Cap's own frame.
+    child, twin = mesh.parts[2], mesh.parts[3]
+    worlds = {**world_matrices(twin=True)}
+    local_child = apply(np.linalg.inv(worlds["Child"]), vertices[slice(*child.vertex_range)])
+    local_twin = apply(np.linalg.inv(worlds["Twin"]), vertices[slice(*twin.vertex_range)])
+    mean = (local_child + local_twin) / 2
+    np.testing.assert_allclose(again.file_vertices[slice(*twin.vertex_range)], apply(worlds["Twin"], mean), atol=1e-5)
+    np.testing.assert_allclose(again.file_vertices[slice(*child.vertex_range)], apply(worlds["Child"], mean), atol=1e-5)
     assert_valid(moved_path)
 
 

@@ -116,9 +116,11 @@ def _single_part_source(mesh: LoadedMesh) -> tuple[SceneSource, list[MeshPart]]:
 class _SceneWriter:
     """Builds the output document from a :class:`SceneSource` and the new per-vertex data."""
 
-    def __init__(self, source: SceneSource, glb: GlbBuilder, maps: dict[str, dict[int, np.ndarray]]) -> None:
+    def __init__(self, source: SceneSource, glb: GlbBuilder, maps: dict[str, dict[int, np.ndarray]],
+                 vertex_colors: bool = False) -> None:  # fmt: skip
         self.source, self.glb, self.document = source, glb, source.document
         self.maps = maps  # map name -> material index -> new image
+        self.vertex_colors = vertex_colors  # COLOR_0 is the whole base colour
         self._images: dict[int, int] = {}
         self._textures: dict[int, int] = {}
 
@@ -163,6 +165,11 @@ class _SceneWriter:
         out = copy.deepcopy(material)
         replaced = {name: images[index] for name, images in self.maps.items() if index in images}
         old = {name: _pop_slot(out, TEXTURE_SLOTS[name].gltf) for name in replaced}
+        if self.vertex_colors and "base_color" not in replaced:  # COLOR_0 multiplies: the factor and texture go
+            _pop_slot(out, TEXTURE_SLOTS["base_color"].gltf)
+            pbr = out.get("pbrMetallicRoughness")
+            if isinstance(pbr, dict) and "baseColorFactor" in pbr:
+                pbr["baseColorFactor"] = [1.0, 1.0, 1.0, float(pbr["baseColorFactor"][3])]
         self._remap(out)
         name = out.get("name") or f"material{index}"
         for map_name, pixels in replaced.items():
@@ -329,6 +336,7 @@ def write_scene_glb(
     maps: Mapping[str, Mapping[int, np.ndarray]] | None = None,
     vertex_colors: Any = None,
     metadata: Mapping[str, Any] | None = None,
+    new_material: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``mesh``'s scene to ``path`` (GLB, atomically) with new per-vertex data and textures.
 
@@ -350,9 +358,15 @@ def write_scene_glb(
         maps: map name (a key of :data:`~stylize.mesh.material.TEXTURE_SLOTS`) -> material index
             -> ``(H, W, 3|4)`` uint8 image, for any slot (``base_color_textures`` and
             ``normal_textures`` are the ``base_color`` and ``normal`` entries).
-        vertex_colors: ``(V, 3|4)`` sRGB colours written as linear ``COLOR_0``, or None (the
-            file's ``COLOR_0`` is then kept, except on primitives whose base colour was replaced).
+        vertex_colors: ``(V, 3|4)`` sRGB colours written as linear ``COLOR_0``: the whole base
+            colour (every material without a new base-colour texture loses its base-colour
+            texture and its factor's RGB becomes 1, so viewers show the colours as they are); or
+            None (the file's ``COLOR_0`` is then kept, except on primitives whose base colour was
+            replaced).
         metadata: JSON-able values for ``asset.extras`` (prompt, seed, model, version).
+        new_material: a glTF material for the primitives that have none (e.g. to carry a baked
+            texture); it is added after the file's materials, so ``maps`` may name its index
+            ``len(materials)``.
 
     Returns:
         The path written.
@@ -385,7 +399,9 @@ def write_scene_glb(
         source, parts = _single_part_source(mesh)
     if len(parts) != len(source.instances):
         raise ValueError(f"mesh has {len(parts)} parts but its source scene {len(source.instances)} primitives")
-    materials = source.document.get("materials") or []
+    materials = list(source.document.get("materials") or [])
+    if new_material is not None:
+        materials.append(dict(new_material))
     given = {name: dict(images) for name, images in (maps or {}).items()}
     given.setdefault("base_color", {}).update(base_color_textures or {})
     given.setdefault("normal", {}).update(normal_textures or {})
@@ -402,30 +418,36 @@ def write_scene_glb(
     glb = GlbBuilder("stylize", metadata)
     if "copyright" in source.document.get("asset", {}):
         glb.asset["copyright"] = source.document["asset"]["copyright"]
-    writer = _SceneWriter(source, glb, checked)
+    writer = _SceneWriter(source, glb, checked, vertex_colors=data["colors"] is not None)
     for index, material in enumerate(materials):
         glb.add_material(writer.material(index, material))
-    node_meshes, kept = _write_meshes(mesh, source, parts, data, glb, base_colors)
+    default = len(materials) - 1 if new_material is not None else None
+    node_meshes, kept = _write_meshes(mesh, source, parts, data, glb, base_colors, default)
     _write_nodes(source, writer, node_meshes, kept, glb)
     return glb.write(path)
 
 
 def _write_meshes(mesh, source: SceneSource, parts: list[MeshPart], data, glb: GlbBuilder,
-                  base_colors: dict[int, np.ndarray]) -> tuple[dict[int | None, list[int]], dict[int, set[str]]]:  # fmt: skip
+                  base_colors: dict[int, np.ndarray], default: int | None) -> tuple[dict[int | None, list[int]], dict[int, set[str]]]:  # fmt: skip
     """Add the meshes; returns ``node -> [output mesh]`` (key None: nodeless scenes, one per mesh)
-    and what each output mesh kept of the file's rig (``skin``, ``morph``)."""
+    and what each output mesh kept of the file's rig (``skin``, ``morph``). ``default``: the
+    material of primitives that have none."""
     by_node: dict[tuple[int | None, int], list[tuple[int, dict[str, Any], _Arrays]]] = {}
     for part, instance in zip(parts, source.instances, strict=False):
-        arrays = _part_arrays(mesh, part, instance, data, part.material in base_colors)
-        primitive = source.document["meshes"][instance.mesh]["primitives"][instance.primitive]
-        if arrays is not None and part.material is not None:
+        material = part.material if part.material is not None else default
+        arrays = _part_arrays(mesh, part, instance, data, material in base_colors)
+        primitive = dict(source.document["meshes"][instance.mesh]["primitives"][instance.primitive])
+        if material is not None:
+            primitive["material"] = material
+        if arrays is not None and material is not None:
             have = arrays.attributes
-            missing = sorted(n for n in _texture_sets(glb.lists["materials"][part.material]) if f"TEXCOORD_{n}" not in have)
+            missing = sorted(n for n in _texture_sets(glb.lists["materials"][material]) if f"TEXCOORD_{n}" not in have)
             if missing:  # a textured material on a primitive without its UVs is an invalid glTF
                 raise ValueError(f"part {part.name!r} (node {part.node}, primitive {part.primitive}) has no TEXCOORD_{missing[0]} "
                                  "for its material's textures; pass uv (V, 2)")  # fmt: skip
         if arrays is not None:
             by_node.setdefault((instance.node, instance.mesh), []).append((instance.primitive, primitive, arrays))
+    by_node, averaged = _shared_instances(by_node)
     written: dict[int, list[tuple[list, int]]] = {}  # source mesh -> [(its primitives' arrays, output mesh)]
     node_meshes: dict[int | None, list[int]] = {}
     kept: dict[int, set[str]] = {}
@@ -463,12 +485,57 @@ def _write_meshes(mesh, source: SceneSource, parts: list[MeshPart], data, glb: G
             kept[match] = {label for label, flag in (("skin", skin), ("morph", morph)) if flag}
             copies.append((signature, match))
         node_meshes.setdefault(node, []).append(match)
+    if averaged:
+        logger.info("instanced meshes %s stay instanced: their instances' new vertex data (positions in the mesh's "
+                    "frame, normals, colours) is averaged into the one mesh they share",
+                    ", ".join(sorted(str(source.document["meshes"][m].get("name") or f"mesh{m}") for m in averaged)))  # fmt: skip
     if len(written) and any(len(c) > 1 for c in written.values()):
-        logger.info("instanced meshes whose instances now differ were written once per instance")
+        logger.info("instanced meshes whose instances' geometry differs (repair removed faces) were written once per instance")
     if lost:
         logger.warning("%s: skin weights and morph targets of %s cannot follow the vertices the run added "
                        "(subdivision) and are not written", source.path, ", ".join(sorted(lost)))  # fmt: skip
     return node_meshes, kept
+
+
+def _shared_instances(by_node: dict[tuple[int | None, int], list]) -> tuple[dict[tuple[int | None, int], list], set[int]]:
+    """The nodes instancing one mesh given one set of arrays: where their primitives agree on
+    faces and attribute layout (always, unless repair changed one), every float attribute is the
+    mean over the instances (normals and tangents renormalised); returns the groups and the
+    meshes whose instances' data differed."""
+    by_mesh: dict[int, list[tuple[int | None, int]]] = {}
+    for key in by_node:
+        by_mesh.setdefault(key[1], []).append(key)
+    averaged: set[int] = set()
+    for keys in by_mesh.values():
+        if len(keys) < 2:
+            continue
+        groups = [by_node[key] for key in keys]
+        first = groups[0]
+        if any(len(group) != len(first) for group in groups):
+            continue
+        layouts_agree = all(
+            a[0] == b[0] and np.array_equal(a[2].faces, b[2].faces) and a[2].attributes.keys() == b[2].attributes.keys()
+            and all(a[2].attributes[k].shape == b[2].attributes[k].shape for k in a[2].attributes)
+            for group in groups[1:] for a, b in zip(first, group, strict=True)
+        )  # fmt: skip
+        if not layouts_agree:
+            continue
+        merged = []
+        for number, (index, primitive, arrays) in enumerate(first):
+            attributes = {}
+            for name in arrays.attributes:
+                mean = np.mean([group[number][2].attributes[name] for group in groups], axis=0)
+                if name in ("NORMAL", "TANGENT"):
+                    mean[:, :3] = _unit(mean[:, :3], np.array([0.0, 0.0, 1.0] if name == "NORMAL" else [1.0, 0.0, 0.0]))
+                if name == "TANGENT":
+                    mean[:, 3] = arrays.attributes[name][:, 3]
+                attributes[name] = np.ascontiguousarray(mean, dtype=np.float32)
+            if not all(_same(arrays, group[number][2]) for group in groups[1:]):
+                averaged.add(keys[0][1])
+            merged.append((index, primitive, arrays._replace(attributes=attributes)))
+        for key in keys:
+            by_node[key] = merged
+    return by_node, averaged
 
 
 def _write_nodes(source: SceneSource, writer: _SceneWriter, node_meshes: dict[int | None, list[int]],
