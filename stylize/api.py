@@ -254,7 +254,7 @@ def bake(
         return bake_run(mesh, out, size=size, unwrap=unwrap, normal_map=normal_map, device=device)
     if normal_map:
         raise InputError("--normal-map bakes a run's field: give a run folder, not a mesh file")
-    from stylize.mesh.bake import bake_file
+    from stylize.mesh.bake_scene import bake_file
 
     return bake_file(mesh, out, size=size, reunwrap=unwrap)
 

@@ -222,7 +222,7 @@ def bake_run(
     Returns:
         The :class:`~stylize.mesh.bake.BakeReport` (default output ``RUN_DIR/mesh_textured.glb``).
     """
-    from stylize.mesh.bake import bake_mesh
+    from stylize.mesh.bake_scene import bake_loaded
     from stylize.mesh.bake_target import BakeTarget, is_run_bake, update_run_bake, write_bake_preview
     from stylize.mesh.config import check_texture_size
     from stylize.mesh.outputs import bake_sources, output_metadata
@@ -255,9 +255,9 @@ def bake_run(
     metadata = output_metadata(result.config, result.iterations, list(result.field.extra.get("model", [])),
                                baked_from=str(run_dir))  # fmt: skip
     with target:
-        report = bake_mesh(vertices, result.faces, result.colors, out, size=size, uv=None if unwrap else result.source.uv,
-                           metadata=metadata, source=source, normal_source=normal_source,
-                           material=result.field.material, features=result.features)  # fmt: skip
+        report = bake_loaded(result.source, vertices, result.colors, out, unwrap=unwrap, uv=result.source.uv, size=size,
+                             metadata=metadata, source=source, normal_source=normal_source,
+                             material=result.field.material, features=result.features)  # fmt: skip
         write_bake_preview(report)
         if own:
             update_run_bake(run_dir, report)

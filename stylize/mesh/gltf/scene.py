@@ -45,7 +45,7 @@ from stylize.mesh.texture import linear_to_srgb, sample_texture, wrap_uv
 
 __all__ = [
     "GltfScene", "MeshMaterial", "MeshPart", "PrimitiveInstance", "SceneSource", "read_scene", "repaired_parts",
-    "subdivided_parts",
+    "subdivided_parts", "texture_sets",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -441,6 +441,20 @@ def _primitive_colors(attributes: dict[str, np.ndarray], material: MeshMaterial 
         # The factor multiplies the sRGB sample, as the loader always did (exact for the usual factor 1).
         colors = sample_texture(material.base_color_texture[..., :3], wrap_uv(texcoord)) * colors
     return colors
+
+
+def texture_sets(item: Any, key: str = "") -> set[int]:
+    """The ``TEXCOORD_n`` sets a material's texture infos read."""
+    found: set[int] = set()
+    if isinstance(item, dict):
+        if key.endswith("Texture") and "index" in item:
+            found.add(int(item.get("texCoord", 0)))
+        for child_key, child in item.items():
+            found |= texture_sets(child, child_key)
+    elif isinstance(item, list):
+        for child in item:
+            found |= texture_sets(child, key)
+    return found
 
 
 # -- the reader ------------------------------------------------------------------------------------

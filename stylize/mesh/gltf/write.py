@@ -44,7 +44,7 @@ import numpy as np
 from stylize.errors import InputError
 from stylize.mesh.gltf.glb import GlbBuilder, encode_png
 from stylize.mesh.gltf.rig import add_skin_attributes, add_targets, skin_arrays, target_arrays, write_animations, write_skins
-from stylize.mesh.gltf.scene import MeshPart, PrimitiveInstance, SceneSource, world_transforms
+from stylize.mesh.gltf.scene import MeshPart, PrimitiveInstance, SceneSource, texture_sets, world_transforms
 from stylize.mesh.material import TEXTURE_SLOTS
 from stylize.mesh.texture import srgb_to_linear
 
@@ -294,20 +294,6 @@ def _part_arrays(mesh: LoadedMesh, part: MeshPart, instance: PrimitiveInstance, 
                    rigged and not known)  # fmt: skip
 
 
-def _texture_sets(item: Any, key: str = "") -> set[int]:
-    """The ``TEXCOORD_n`` sets a material's texture infos read."""
-    found: set[int] = set()
-    if isinstance(item, dict):
-        if key.endswith("Texture") and "index" in item:
-            found.add(int(item.get("texCoord", 0)))
-        for child_key, child in item.items():
-            found |= _texture_sets(child, child_key)
-    elif isinstance(item, list):
-        for child in item:
-            found |= _texture_sets(child, key)
-    return found
-
-
 def _close(a: dict[str, np.ndarray], b: dict[str, np.ndarray], scale: float) -> bool:
     return a.keys() == b.keys() and all(
         a[k].shape == b[k].shape and np.allclose(a[k], b[k], rtol=0, atol=1e-6 * (scale if k == "POSITION" else 1.0)) for k in a
@@ -441,7 +427,7 @@ def _write_meshes(mesh, source: SceneSource, parts: list[MeshPart], data, glb: G
             primitive["material"] = material
         if arrays is not None and material is not None:
             have = arrays.attributes
-            missing = sorted(n for n in _texture_sets(glb.lists["materials"][material]) if f"TEXCOORD_{n}" not in have)
+            missing = sorted(n for n in texture_sets(glb.lists["materials"][material]) if f"TEXCOORD_{n}" not in have)
             if missing:  # a textured material on a primitive without its UVs is an invalid glTF
                 raise ValueError(f"part {part.name!r} (node {part.node}, primitive {part.primitive}) has no TEXCOORD_{missing[0]} "
                                  "for its material's textures; pass uv (V, 2)")  # fmt: skip
