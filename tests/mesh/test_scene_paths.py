@@ -197,7 +197,9 @@ def test_morph_targets_apply_on_top_of_the_displaced_surface(tmp_path, tiny_clip
     out = _run(tmp_path, "morph_animated.glb", tiny_clip_spec, **{"field.max_displacement": 0.05})
     source = CORPUS / "morph_animated.glb"
     for written in (out / "mesh.glb", out / "mesh_textured.glb"):
-        displacement = morphed_positions(written, "MorphCube", "Breathe", 0.0) - morphed_positions(source, "MorphCube", "Breathe", 0.0)
+        displacement = morphed_positions(written, "MorphCube", "Breathe", 0.0) - morphed_positions(
+            source, "MorphCube", "Breathe", 0.0
+        )
         assert np.abs(displacement).max() > 1e-4
         for t in (11 / 24, 0.25, 23 / 24):  # Bulge at 1, on its way, back to 0 (Pinch stays at 0.25)
             moved = morphed_positions(written, "MorphCube", "Breathe", t) - morphed_positions(source, "MorphCube", "Breathe", t)
