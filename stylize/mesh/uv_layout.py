@@ -28,6 +28,7 @@ the same new UVs so the instancing can be kept.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -137,7 +138,7 @@ def _file_sets(mesh) -> dict[int, int]:
     return sets
 
 
-def plan_layout(mesh, vertices: np.ndarray, size: int, choice: str = "auto") -> SceneLayout:
+def plan_layout(mesh, vertices: np.ndarray, size: int, choice: str = "auto", fresh: Collection[int] = ()) -> SceneLayout:
     """Decide, per material of a loaded glTF scene, where its stylized texels go (module docstring).
 
     Args:
@@ -145,6 +146,8 @@ def plan_layout(mesh, vertices: np.ndarray, size: int, choice: str = "auto") -> 
         vertices: ``(V, 3)`` positions for a new unwrap (the file's frame).
         size: the bake's texture size (the unwrap's packing resolution).
         choice: ``auto``, ``reuse`` or ``new``.
+        fresh: materials whose ``TEXCOORD_0`` is a new unwrap already (their primitives had no
+            UVs: :mod:`stylize.mesh.scene_unwrap`); they bake into it whatever ``choice`` says.
     """
     check_uv_choice(choice)
     count = len(mesh.faces)
@@ -176,9 +179,9 @@ def plan_layout(mesh, vertices: np.ndarray, size: int, choice: str = "auto") -> 
         several = len(unique_tiles) > 1
         overlap = max(per_tile)
         shared = overlap_share(local[first]) if several else overlap
-        if choice == "reuse" or (choice == "auto" and not several and overlap <= OVERLAP_LIMIT):
+        if material in fresh or choice == "reuse" or (choice == "auto" and not several and overlap <= OVERLAP_LIMIT):
             corner_uv0[index] = local  # every face moved into tile (0, 0): REPEAT samples the same
-            what = "reused TEXCOORD_0"
+            what = "TEXCOORD_0, a new unwrap (its primitives had no UVs)" if material in fresh else "reused TEXCOORD_0"
             if several:
                 what += f" ({len(unique_tiles)} tiles share one texture)"
             elif unique_tiles[0].any():

@@ -76,19 +76,26 @@ def test_texture_sizes_follow_the_inputs_texel_density(tmp_path):
     assert_valid(out)
 
 
-def test_a_material_without_uvs_keeps_its_look_and_the_run_finishes(tmp_path, tiny_clip_spec):
-    """A bake that skips a material writes no image for it (nothing None reaches a writer)."""
+def test_a_material_without_uvs_gets_new_ones_and_the_run_finishes(tmp_path, tiny_clip_spec):
+    """A factor-only primitive without UVs gets a new unwrap as its TEXCOORD_0 (stylize.mesh.scene_unwrap)
+    and its own new texture beside the textured one's, which keeps its UVs; nothing None reaches
+    a writer and the run finishes with its preview."""
     from tests.gltf_validation import assert_valid
     from tests.mesh.gltf_assets import bottle, write_primitives
 
     side, cap = bottle()
     cap = {name: values for name, values in cap.items() if name != "TEXCOORD_0"}  # a factor-only cap without UVs
     source = write_primitives(tmp_path / "bottle.glb", [side, cap])
+    original = load_mesh(source, normalize=False)
     result = api.stylize_mesh(source, "a red square", out=tmp_path / "run", preset="smoke",
                               overrides={"clip": [tiny_clip_spec], **SMALL, "output.bake": True})  # fmt: skip
     assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "finished" == result.status
     baked = load_mesh(tmp_path / "run" / "mesh_textured.glb", normalize=False)
-    assert baked.materials[0].base_color_texture.shape[:2] == (32, 32)
-    assert baked.materials[1].base_color_texture is None  # kept as it was: a factor
+    assert [m.base_color_texture.shape[:2] for m in baked.materials] == [(32, 32), (32, 32)]
+    assert np.isfinite(baked.uv).all()  # the cap has UVs now
+    side_part = baked.parts[0]
+    np.testing.assert_allclose(baked.uv[side_part.vertex_slice], original.uv[original.parts[0].vertex_slice], atol=1e-6)
+    cap_uv = baked.uv[baked.parts[1].vertex_slice]
+    assert cap_uv.min() >= 0.0 and cap_uv.max() <= 1.0
     assert (tmp_path / "run" / "mesh_textured_preview.png").is_file()
     assert_valid(tmp_path / "run" / "mesh_textured.glb")

@@ -129,3 +129,33 @@ def test_kept_maps_follow_the_policy(tmp_path, policy, lettered, kept):
     if "normalTexture" in kept:  # a kept normal map gets tangents: no validator warning
         assert "TANGENT" in document["meshes"][0]["primitives"][0]["attributes"]
     assert_valid(tmp_path / "out.glb")
+
+
+@pytest.mark.slow
+def test_every_output_path_follows_the_policy(tmp_path, tiny_clip_spec):
+    """mesh.glb (COLOR_0 is the new base colour) drops the old glow like a bake and gives the kept
+    normal map tangents; ``stylize bake RUN`` takes the run's output.keep_maps, or ``keep_maps``."""
+    from stylize import api
+    from tests.gltf_validation import assert_valid
+
+    noise = np.random.default_rng(2).integers(100, 140, (16, 16)).astype(np.uint8)
+    metallic_roughness = np.stack([np.full_like(noise, 255), noise, np.zeros_like(noise)], -1)
+    source = tmp_path / "sign.glb"
+    source.write_bytes(_document(*_full_material(metallic_roughness)))
+    small = {"iters": 1, "render_size": 32, "views.n_views": 2, "loss.n_local_augs": 1, "output.preview_views": 2,
+             "output.preview_size": 32, "output.turntable_frames": 2, "output.turntable_size": 32,
+             "output.score_size": 32}  # fmt: skip
+    run = tmp_path / "run"
+    api.stylize_mesh(source, "a red square", out=run, preset="smoke", overrides={"clip": [tiny_clip_spec], **small})
+    document = read_glb((run / "mesh.glb").read_bytes())[0]
+    written = document["materials"][0]
+    assert "baseColorTexture" not in written["pbrMetallicRoughness"]  # COLOR_0 is the whole base colour
+    assert "emissiveTexture" not in written and "emissiveFactor" not in written
+    assert {"occlusionTexture", "normalTexture"} <= set(written)
+    assert "TANGENT" in document["meshes"][0]["primitives"][0]["attributes"]
+    assert_valid(run / "mesh.glb")
+    for policy, glows in ((None, False), ("all", True)):
+        out = api.bake(run, out=tmp_path / f"baked_{policy}.glb", size=32, keep_maps=policy).path
+        baked = read_glb(out.read_bytes())[0]["materials"][0]
+        assert ("emissiveTexture" in baked) == glows, policy
+        assert_valid(out)
