@@ -46,6 +46,7 @@ from stylize.mesh.bake_target import BakeTarget, is_run_bake, update_run_bake, w
 from stylize.mesh.config import check_texture_size, check_uv_choice, parse_keep_maps
 from stylize.mesh.geometry import vertex_tangents
 from stylize.mesh.gltf.glb import glb_extras
+from stylize.mesh.gltf.scene import MeshMaterial
 from stylize.mesh.gltf.write import write_scene_glb
 from stylize.mesh.io import LoadedMesh
 from stylize.mesh.material import Material, encode_map, get_material
@@ -122,11 +123,15 @@ def tangent_frames(
 
 
 def _with_new_material(mesh: LoadedMesh, new_material: int | None) -> LoadedMesh:
-    """``mesh`` with its parts that have no material pointing at ``new_material``'s index."""
+    """``mesh`` with its parts that have no material pointing at ``new_material``'s index (its
+    :data:`~stylize.mesh.scene_unwrap.NEW_MATERIAL`, appended to ``materials`` for names and sizes)."""
     if new_material is None:
         return mesh
     parts = [part if part.material is not None else dataclasses.replace(part, material=new_material) for part in mesh.parts]
-    return dataclasses.replace(mesh, parts=parts)
+    materials = list(mesh.materials)
+    if len(materials) == new_material:
+        materials.append(MeshMaterial(NEW_MATERIAL["name"], properties=dict(NEW_MATERIAL)))
+    return dataclasses.replace(mesh, parts=parts, materials=materials)
 
 
 def _split_mesh(mesh: LoadedMesh, layout: SceneLayout) -> LoadedMesh:

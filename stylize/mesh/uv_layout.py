@@ -19,7 +19,9 @@ always one the stylized texture can reuse:
 The choice (``output.uv`` / ``--uv``): ``auto`` (the default) reuses a layout that is clean
 (overlap under :data:`OVERLAP_LIMIT` in one tile) and writes a new set otherwise; ``reuse``
 always bakes into ``TEXCOORD_0`` (overlapping places share texels; several tiles share one);
-``new`` always writes a new set. One log line says what was chosen per material.
+``new`` always writes a new set. One log line says what was chosen per material. Materials
+whose primitives had no UVs and were just unwrapped (``fresh``: :mod:`stylize.mesh.scene_unwrap`)
+bake into that new ``TEXCOORD_0`` whatever the choice.
 
 Instances of one mesh (several nodes) are one surface place: they share their texels, and get
 the same new UVs so the instancing can be kept.

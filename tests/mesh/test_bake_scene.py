@@ -99,3 +99,36 @@ def test_a_material_without_uvs_gets_new_ones_and_the_run_finishes(tmp_path, tin
     assert cap_uv.min() >= 0.0 and cap_uv.max() <= 1.0
     assert (tmp_path / "run" / "mesh_textured_preview.png").is_file()
     assert_valid(tmp_path / "run" / "mesh_textured.glb")
+
+
+def test_a_primitive_without_material_or_uvs_gets_both_whatever_the_layout_choice(tmp_path, caplog):
+    """scene_unwrap then uv_layout: the bare cap gets the new "stylized" material and a new
+    TEXCOORD_0 (not a second new set), while output.uv = new puts the textured side's maps in
+    TEXCOORD_1."""
+    import logging
+
+    from stylize.mesh.bake_scene import bake_scene
+    from stylize.mesh.gltf.glb import read_glb
+    from tests.gltf_validation import assert_valid
+    from tests.mesh.gltf_assets import bottle, glb_bytes, primitives_document
+
+    side, cap = bottle()
+    cap = {name: values for name, values in cap.items() if name != "TEXCOORD_0"}
+    document, binary = primitives_document([side, cap])
+    del document["meshes"][0]["primitives"][1]["material"]
+    document["materials"] = document["materials"][:1]
+    source = tmp_path / "bare_cap.glb"
+    source.write_bytes(glb_bytes(document, binary))
+    mesh = load_mesh(source, normalize=False)
+    out = tmp_path / "out.glb"
+    with caplog.at_level(logging.INFO, logger="stylize.mesh.bake_scene"):
+        bake_scene(mesh, mesh.file_vertices, np.full((len(mesh.vertices), 3), 0.5), out, size=64, uv="new")
+    written = read_glb(out.read_bytes())[0]
+    side_out, cap_out = written["meshes"][0]["primitives"]
+    assert [m["name"] for m in written["materials"]] == ["part0", "stylized"] and cap_out["material"] == 1
+    assert set(cap_out["attributes"]) >= {"TEXCOORD_0"} and "TEXCOORD_1" not in cap_out["attributes"]
+    assert "texCoord" not in written["materials"][1]["pbrMetallicRoughness"]["baseColorTexture"]
+    assert "TEXCOORD_1" in side_out["attributes"]
+    assert written["materials"][0]["pbrMetallicRoughness"]["baseColorTexture"]["texCoord"] == 1
+    assert "stylized: TEXCOORD_0, a new unwrap (its primitives had no UVs)" in caplog.text
+    assert_valid(out)
