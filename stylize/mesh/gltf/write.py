@@ -37,12 +37,13 @@ import copy
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stylize.errors import InputError
 from stylize.mesh.gltf.glb import GlbBuilder, encode_png
+from stylize.mesh.gltf.instances import PrimitiveArrays, same_arrays, shared_instances, unit_rows
 from stylize.mesh.gltf.materials import SPEC_GLOSS, as_metallic_roughness, drop_maps, follows_picture, kept_maps
 from stylize.mesh.gltf.nodes import world_transforms
 from stylize.mesh.gltf.rig import add_skin_attributes, add_targets, skin_arrays, target_arrays, write_animations, write_skins
@@ -84,11 +85,6 @@ def _check_images(images: Mapping[int, np.ndarray] | None, count: int, name: str
             raise ValueError(f"{name}[{index}]: expected an image of shape (H, W, 3|4) uint8, got {pixels.shape} {pixels.dtype}")
         checked[int(index)] = pixels
     return checked
-
-
-def _unit(vectors: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    length = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.where(length > 1e-12, vectors / np.where(length > 1e-12, length, 1.0), fallback)
 
 
 def _single_part_source(mesh: LoadedMesh) -> tuple[SceneSource, list[MeshPart]]:
@@ -256,19 +252,8 @@ def _pop_slot(material: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]
     return parent.pop(path[-1], None)
 
 
-class _Arrays(NamedTuple):
-    """One written primitive: float32 attributes, faces, skin attributes (``JOINTS_n``,
-    ``WEIGHTS_n``), morph targets; ``lost``: skin or morph data the file had that could not follow."""
-
-    attributes: dict[str, np.ndarray]
-    faces: np.ndarray
-    skin: dict[str, np.ndarray]
-    targets: list[dict[str, np.ndarray]]
-    lost: bool
-
-
 def _part_arrays(mesh: LoadedMesh, part: MeshPart, instance: PrimitiveInstance, data: dict[str, np.ndarray | None],
-                 new_texture: bool) -> _Arrays | None:  # fmt: skip
+                 new_texture: bool) -> PrimitiveArrays | None:  # fmt: skip
     """One part's arrays in its node's frame, or None when the part has no faces left."""
     faces = np.asarray(mesh.faces[part.face_slice], dtype=np.int64)
     if len(faces) == 0:
@@ -290,21 +275,21 @@ def _part_arrays(mesh: LoadedMesh, part: MeshPart, instance: PrimitiveInstance, 
     out: dict[str, np.ndarray] = {"POSITION": positions}
     up = np.array([0.0, 0.0, 1.0])
     if data["normals"] is not None:
-        out["NORMAL"] = _unit(data["normals"][used] @ linear, up)
+        out["NORMAL"] = unit_rows(data["normals"][used] @ linear, up)
     elif known and "NORMAL" in attributes:
-        out["NORMAL"] = _unit(attributes["NORMAL"][origin], up)
+        out["NORMAL"] = unit_rows(attributes["NORMAL"][origin], up)
         if "POSITION" in attributes and not np.allclose(attributes["POSITION"][origin], positions, rtol=0,
                                                         atol=1e-6 * max(1.0, float(np.abs(positions).max()))):  # fmt: skip
             logger.warning("%s: vertices moved but no normals were given; writing the file's normals", part.name)
         if "TANGENT" in attributes and data["tangents"] is None:
             tangent = attributes["TANGENT"][origin]
             out["TANGENT"] = np.column_stack(
-                [_unit(tangent[:, :3], np.array([1.0, 0, 0])), np.where(tangent[:, 3] < 0, -1.0, 1.0)]
+                [unit_rows(tangent[:, :3], np.array([1.0, 0, 0])), np.where(tangent[:, 3] < 0, -1.0, 1.0)]
             )
     if data["tangents"] is not None:
         tangent = data["tangents"][used]
         handedness = np.where(tangent[:, 3] < 0, -1.0, 1.0) * (1.0 if determinant >= 0 else -1.0)
-        out["TANGENT"] = np.column_stack([_unit(tangent[:, :3] @ inverse[:3, :3].T, np.array([1.0, 0, 0])), handedness])
+        out["TANGENT"] = np.column_stack([unit_rows(tangent[:, :3] @ inverse[:3, :3].T, np.array([1.0, 0, 0])), handedness])
     uv = data["uv"]
     if uv is not None and np.isfinite(uv[used]).all():
         out["TEXCOORD_0"] = np.column_stack([uv[used, 0], 1.0 - uv[used, 1]])
@@ -325,24 +310,9 @@ def _part_arrays(mesh: LoadedMesh, part: MeshPart, instance: PrimitiveInstance, 
     elif known and "COLOR_0" in attributes and not new_texture:
         out["COLOR_0"] = attributes["COLOR_0"][origin]
     rigged = bool(instance.targets) or any(name.startswith("JOINTS_") for name in attributes)
-    return _Arrays({name: np.ascontiguousarray(values, dtype=np.float32) for name, values in out.items()}, faces,
+    return PrimitiveArrays({name: np.ascontiguousarray(values, dtype=np.float32) for name, values in out.items()}, faces,
                    skin_arrays(instance, origin) if known else {}, target_arrays(instance, origin) if known else [],
                    rigged and not known)  # fmt: skip
-
-
-def _close(a: dict[str, np.ndarray], b: dict[str, np.ndarray], scale: float) -> bool:
-    return a.keys() == b.keys() and all(
-        a[k].shape == b[k].shape and np.allclose(a[k], b[k], rtol=0, atol=1e-6 * (scale if k == "POSITION" else 1.0)) for k in a
-    )
-
-
-def _same(first: _Arrays, second: _Arrays) -> bool:
-    if first.faces.shape != second.faces.shape or not np.array_equal(first.faces, second.faces):
-        return False
-    scale = max(1.0, float(np.abs(first.attributes["POSITION"]).max()))
-    return (_close(first.attributes, second.attributes, scale) and _close(first.skin, second.skin, 1.0)
-            and len(first.targets) == len(second.targets)
-            and all(_close(a, b, scale) for a, b in zip(first.targets, second.targets, strict=True)))  # fmt: skip
 
 
 def write_scene_glb(
@@ -477,7 +447,7 @@ def _write_meshes(mesh, source: SceneSource, parts: list[MeshPart], data, glb: G
     """Add the meshes; returns ``node -> [output mesh]`` (key None: nodeless scenes, one per mesh)
     and what each output mesh kept of the file's rig (``skin``, ``morph``). ``default``: the
     material of primitives that have none."""
-    by_node: dict[tuple[int | None, int], list[tuple[int, dict[str, Any], _Arrays]]] = {}
+    by_node: dict[tuple[int | None, int], list[tuple[int, dict[str, Any], PrimitiveArrays]]] = {}
     for part, instance in zip(parts, source.instances, strict=False):
         material = part.material if part.material is not None else default
         arrays = _part_arrays(mesh, part, instance, data, material in base_colors)
@@ -492,7 +462,7 @@ def _write_meshes(mesh, source: SceneSource, parts: list[MeshPart], data, glb: G
                                  "for its material's textures; pass uv (V, 2)")  # fmt: skip
         if arrays is not None:
             by_node.setdefault((instance.node, instance.mesh), []).append((instance.primitive, primitive, arrays))
-    by_node, averaged = _shared_instances(by_node)
+    by_node, averaged = shared_instances(by_node)
     written: dict[int, list[tuple[list, int]]] = {}  # source mesh -> [(its primitives' arrays, output mesh)]
     node_meshes: dict[int | None, list[int]] = {}
     kept: dict[int, set[str]] = {}
@@ -501,7 +471,7 @@ def _write_meshes(mesh, source: SceneSource, parts: list[MeshPart], data, glb: G
         signature = [arrays for _, _, arrays in primitives]
         copies = written.setdefault(mesh_index, [])
         match = next((out for arrays, out in copies
-                      if len(arrays) == len(signature) and all(map(_same, arrays, signature))), None)  # fmt: skip
+                      if len(arrays) == len(signature) and all(map(same_arrays, arrays, signature))), None)  # fmt: skip
         if match is None:
             source_mesh = source.document["meshes"][mesh_index]
             name = source_mesh.get("name") or f"mesh{mesh_index}"
@@ -540,47 +510,6 @@ def _write_meshes(mesh, source: SceneSource, parts: list[MeshPart], data, glb: G
         logger.warning("%s: skin weights and morph targets of %s cannot follow the vertices the run added "
                        "(subdivision) and are not written", source.path, ", ".join(sorted(lost)))  # fmt: skip
     return node_meshes, kept
-
-
-def _shared_instances(by_node: dict[tuple[int | None, int], list]) -> tuple[dict[tuple[int | None, int], list], set[int]]:
-    """The nodes instancing one mesh given one set of arrays: where their primitives agree on
-    faces and attribute layout (always, unless repair changed one), every float attribute is the
-    mean over the instances (normals and tangents renormalised); returns the groups and the
-    meshes whose instances' data differed."""
-    by_mesh: dict[int, list[tuple[int | None, int]]] = {}
-    for key in by_node:
-        by_mesh.setdefault(key[1], []).append(key)
-    averaged: set[int] = set()
-    for keys in by_mesh.values():
-        if len(keys) < 2:
-            continue
-        groups = [by_node[key] for key in keys]
-        first = groups[0]
-        if any(len(group) != len(first) for group in groups):
-            continue
-        layouts_agree = all(
-            a[0] == b[0] and np.array_equal(a[2].faces, b[2].faces) and a[2].attributes.keys() == b[2].attributes.keys()
-            and all(a[2].attributes[k].shape == b[2].attributes[k].shape for k in a[2].attributes)
-            for group in groups[1:] for a, b in zip(first, group, strict=True)
-        )  # fmt: skip
-        if not layouts_agree:
-            continue
-        merged = []
-        for number, (index, primitive, arrays) in enumerate(first):
-            attributes = {}
-            for name in arrays.attributes:
-                mean = np.mean([group[number][2].attributes[name] for group in groups], axis=0)
-                if name in ("NORMAL", "TANGENT"):
-                    mean[:, :3] = _unit(mean[:, :3], np.array([0.0, 0.0, 1.0] if name == "NORMAL" else [1.0, 0.0, 0.0]))
-                if name == "TANGENT":
-                    mean[:, 3] = arrays.attributes[name][:, 3]
-                attributes[name] = np.ascontiguousarray(mean, dtype=np.float32)
-            if not all(_same(arrays, group[number][2]) for group in groups[1:]):
-                averaged.add(keys[0][1])
-            merged.append((index, primitive, arrays._replace(attributes=attributes)))
-        for key in keys:
-            by_node[key] = merged
-    return by_node, averaged
 
 
 def _write_nodes(source: SceneSource, writer: _SceneWriter, node_meshes: dict[int | None, list[int]],
