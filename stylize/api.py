@@ -228,11 +228,16 @@ def bake(
     unwrap: bool = False,
     normal_map: bool = False,
     device: str = "auto",
+    uv: str | None = None,
+    keep_maps: str | None = None,
 ):
     """Bake into a UV texture GLB: a coloured mesh's vertex colours (``NAME_textured.glb`` beside
     it), or a run folder's field (``RUN/mesh_textured.glb``; exact per texel for a surface-mode
     field; ``normal_map`` keeps the input geometry and bakes the relief into a normal map).
 
+    A glTF scene keeps its structure (nodes, meshes, materials, rig); ``uv`` (``auto``, ``reuse``,
+    ``new``) says where its new maps are laid out and ``keep_maps`` which old maps survive around
+    the new base colour (None: a run's own ``output.uv`` / ``output.keep_maps``, else ``auto``).
     Keeps the mesh's own UVs unless ``unwrap``; writes a ``.json`` sidecar beside the GLB and a
     picture of the baked GLB as a viewer shows it (``NAME_preview.png`` beside it: four views with
     the texture sampled through the UVs). A surface- or texture-mode run's ``mesh.glb/ply/obj``
@@ -253,12 +258,13 @@ def bake(
     if Path(mesh).is_dir():
         from stylize.mesh.apply import bake_run
 
-        return bake_run(mesh, out, size=size, unwrap=unwrap, normal_map=normal_map, device=device)
+        return bake_run(mesh, out, size=size, unwrap=unwrap, normal_map=normal_map, device=device, uv=uv,
+                        keep_maps=keep_maps)  # fmt: skip
     if normal_map:
         raise InputError("--normal-map bakes a run's field: give a run folder, not a mesh file")
-    from stylize.mesh.bake import bake_file
+    from stylize.mesh.bake_scene import bake_file
 
-    return bake_file(mesh, out, size=size, reunwrap=unwrap)
+    return bake_file(mesh, out, size=size, reunwrap=unwrap, uv=uv or "auto", keep_maps=keep_maps or "auto")
 
 
 def evaluate_mesh(

@@ -33,6 +33,8 @@ def save_image(path: str | Path, image: torch.Tensor | np.ndarray) -> Path:
     from PIL import Image
 
     path = Path(path)
+    if image is None:  # a caller's bug, said plainly rather than as a TypeError deep in the conversion
+        raise ValueError(f"{path.name}: no image to write (got None)")
     with atomic_path(path) as tmp:
         Image.fromarray(to_uint8_image(image)).save(tmp, format="PNG")
     return path

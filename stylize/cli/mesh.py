@@ -119,7 +119,29 @@ def mesh_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--bake", action="store_true", default=None, help="also write mesh_textured.glb (UV texture)")
     parser.add_argument("--bake-size", type=int, default=None, metavar="PX", help="baked texture size (default: 1024)")
+    add_layout_options(parser)
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint.pt")
+
+
+def add_layout_options(parser: argparse.ArgumentParser, default: str = "the default") -> None:
+    """``--uv`` and ``--keep-maps``: a glTF scene bake's layout and kept maps (``output.uv``,
+    ``output.keep_maps``); ``default`` names where an unset one comes from."""
+    parser.add_argument(
+        "--uv",
+        choices=["auto", "reuse", "new"],
+        default=None,
+        help=f"where a glTF scene's baked maps are laid out: auto ({default}) reuses a material's own UVs when "
+        "they are clean and writes a new set TEXCOORD_n for overlapping, mirrored or multi-tile UVs; reuse always "
+        "bakes into TEXCOORD_0; new always writes a new set (output.uv)",
+    )
+    parser.add_argument(
+        "--keep-maps",
+        default=None,
+        metavar="POLICY",
+        help="which of a glTF material's emissive, occlusion, metallic_roughness and normal maps survive around "
+        f"the new base colour: auto ({default}: occlusion and normal, metallic_roughness unless it follows the "
+        "old picture, never emissive), all, none, or names separated by commas (output.keep_maps)",
+    )
 
 
 def mesh_overrides(args: argparse.Namespace) -> dict:
@@ -133,6 +155,7 @@ def mesh_overrides(args: argparse.Namespace) -> dict:
         "negatives": args.negative, "image_prompts": args.image_prompt, "symmetry": args.symmetry,
         "input_colours": args.input_colours, "bake": args.bake, "bake_size": args.bake_size, "field": args.field_mode,
         "normal_map": args.normal_map, "best_of": args.best_of, "source": args.source, "material": args.material,
+        "uv": args.uv, "keep_maps": args.keep_maps,
     })  # fmt: skip
     overrides.update(parse_set_items(args.set))
     return overrides
@@ -208,6 +231,7 @@ def apply_args(parser: argparse.ArgumentParser) -> None:
     add_overwrite_option(parser)
     parser.add_argument("--bake", action="store_true", default=None, help="also write mesh_textured.glb")
     parser.add_argument("--bake-size", type=int, default=None, metavar="PX", help="baked texture size (default: 1024)")
+    add_layout_options(parser)
     add_device_option(parser)
 
 
@@ -247,6 +271,7 @@ def bake_args(parser: argparse.ArgumentParser) -> None:
         help="(run folders) keep the input's geometry and bake the "
         "relief into a tangent-space normal map (a run that had output.normal_map keeps its own)",
     )
+    add_layout_options(parser, "the default; a run folder keeps its own")
     add_device_option(parser)
 
 
@@ -256,7 +281,7 @@ def bake_run(args: argparse.Namespace) -> int:
 
     check_texture_size(args.size, "--size")
     report = api.bake(args.mesh, args.out, size=args.size, unwrap=args.unwrap, normal_map=args.normal_map,
-                      device=args.device)  # fmt: skip
+                      device=args.device, uv=args.uv, keep_maps=args.keep_maps)  # fmt: skip
     files = [str(p) for p in (report.path, report.sidecar, report.preview) if p is not None]
     emit(json.dumps({**report.to_dict(), "sidecar": str(report.sidecar), "files": files}))
     return EXIT_OK

@@ -23,9 +23,9 @@ from stylize.config import absolute_path
 from stylize.errors import InputError
 from stylize.mesh.controls import load_mask, mask_for_loaded
 from stylize.mesh.field import NeuralStyleField, load_field
-from stylize.mesh.geometry import vertex_normals
 from stylize.mesh.io import LoadedMesh, load_mesh
 from stylize.mesh.renderer import get_renderer
+from stylize.mesh.seams import weld_surface
 from stylize.mesh.surface import StyledMesh, TextureSet
 
 __all__ = ["apply_field", "bake_run", "evaluate_field", "resolve_field_source"]
@@ -64,7 +64,8 @@ def evaluate_field(
     mask = None if weights is None else torch.as_tensor(weights, dtype=torch.float32, device=device).reshape(-1, 1)
     surface_base = field.config.mode == "surface" and (field.config.input_colours or mask is not None)
     textures = TextureSet.from_mesh(mesh, device) if surface_base else None
-    styled = StyledMesh(field.to(device).eval(), vertices, faces, vertex_normals(vertices, faces), base, mask, textures)
+    weld, normals, mask = weld_surface(vertices, faces, mask)
+    styled = StyledMesh(field.to(device).eval(), vertices, faces, normals, base, mask, textures, weld)
     features, displacement = [], []
     for start in range(0, len(vertices), _CHUNK):
         part = slice(start, start + _CHUNK)
@@ -204,6 +205,8 @@ def bake_run(
     unwrap: bool = False,
     normal_map: bool = False,
     device: str = "auto",
+    uv: str | None = None,
+    keep_maps: Any = None,
 ):
     """``stylize bake RUN_DIR``: bake a run's field (not its vertex colours) into a textured GLB.
 
@@ -211,7 +214,9 @@ def bake_run(
     from ``checkpoint.pt`` when the run had one). A surface-mode field colours every texel at
     its own surface point (an exact bake); a vertex-mode field's vertex colours are interpolated.
     With ``normal_map``, or when the run had ``output.normal_map``, the GLB keeps the input's
-    geometry and carries the displacement as a tangent-space normal map.
+    geometry and carries the displacement as a tangent-space normal map. A glTF scene keeps its
+    structure (:func:`~stylize.mesh.bake_scene.bake_loaded`); its layout and kept maps follow
+    ``uv`` and ``keep_maps`` (None: the run's ``output.uv`` / ``output.keep_maps``).
 
     ``out`` is checked first (:class:`~stylize.mesh.bake_target.BakeTarget`); writing into the run
     folder holds its lock. Replacing the run's own ``mesh_textured.glb`` (the default) rewrites
@@ -222,14 +227,18 @@ def bake_run(
     Returns:
         The :class:`~stylize.mesh.bake.BakeReport` (default output ``RUN_DIR/mesh_textured.glb``).
     """
-    from stylize.mesh.bake import bake_mesh
+    from stylize.mesh.bake_scene import bake_loaded
     from stylize.mesh.bake_target import BakeTarget, is_run_bake, update_run_bake, write_bake_preview
-    from stylize.mesh.config import check_texture_size
+    from stylize.mesh.config import check_texture_size, check_uv_choice, parse_keep_maps
     from stylize.mesh.outputs import bake_sources, output_metadata
     from stylize.runs import read_run
 
     run_dir = Path(run_dir)
     size = check_texture_size(size)
+    if uv is not None:
+        check_uv_choice(uv, "uv")
+    if keep_maps is not None:
+        parse_keep_maps(keep_maps, "keep_maps")
     info = read_run(run_dir, "bake")
     try:
         input_path = Path(info["input"]["path"])
@@ -255,9 +264,11 @@ def bake_run(
     metadata = output_metadata(result.config, result.iterations, list(result.field.extra.get("model", [])),
                                baked_from=str(run_dir))  # fmt: skip
     with target:
-        report = bake_mesh(vertices, result.faces, result.colors, out, size=size, uv=None if unwrap else result.source.uv,
-                           metadata=metadata, source=source, normal_source=normal_source,
-                           material=result.field.material, features=result.features)  # fmt: skip
+        report = bake_loaded(result.source, vertices, result.colors, out, unwrap=unwrap, uv=result.source.uv,
+                             uv_choice=uv if uv is not None else result.config.output.uv,
+                             keep_maps=keep_maps if keep_maps is not None else result.config.output.keep_maps,
+                             size=size, metadata=metadata, source=source, normal_source=normal_source,
+                             material=result.field.material, features=result.features)  # fmt: skip
         write_bake_preview(report)
         if own:
             update_run_bake(run_dir, report)

@@ -17,7 +17,6 @@ No ``COLOR_0`` is written: it would multiply the texture in viewers that honour 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -29,18 +28,18 @@ import numpy as np
 import torch
 
 from stylize.errors import InputError
-from stylize.mesh.bake_target import BakeTarget, is_run_bake, sidecar_path, update_run_bake, write_bake_preview
+from stylize.mesh.bake_target import sidecar_path
 from stylize.mesh.config import check_texture_size
-from stylize.mesh.geometry import vertex_normals, vertex_tangents
-from stylize.mesh.gltf.glb import GlbBuilder, glb_extras
+from stylize.mesh.geometry import vertex_tangents
+from stylize.mesh.gltf.glb import GlbBuilder
 from stylize.mesh.material import TEXTURE_SLOTS, Material, encode_map, get_material
+from stylize.mesh.seams import shading_normals, surface_smoothing_groups
 from stylize.mesh.texture import dilate, rasterize_uv_triangles
 from stylize.utils import write_json
 
 __all__ = [
     "BakeReport",
     "TexelSource",
-    "bake_file",
     "bake_mesh",
     "check_texture_size",
     "export_maps",
@@ -214,7 +213,7 @@ def bake_mesh(
     values = feature_values(material, colors, features)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    normals = vertex_normals(torch.from_numpy(vertices), torch.from_numpy(faces)).numpy().astype(np.float32)
+    normals = shading_normals(vertices, faces, surface_smoothing_groups(vertices, faces)).astype(np.float32)
     charts = utilization = None
     gltf_uv = None
     if uv is not None:
@@ -342,47 +341,3 @@ def write_textured_glb(
     mesh = glb.add_mesh("stylized", [glb.primitive(attributes, indices, material)], extras=metadata)
     glb.add_node({"mesh": mesh, "name": "stylized"})
     return glb.write(path)
-
-
-def bake_file(
-    mesh_path: str | Path,
-    out: str | Path | None = None,
-    size: int = 1024,
-    reunwrap: bool = False,
-    metadata: Mapping[str, Any] | None = None,
-) -> BakeReport:
-    """``stylize bake``: bake a coloured mesh file (GLB, PLY, OBJ, ...) into ``out`` (default:
-    ``NAME_textured.glb`` beside it). The input's UVs are kept unless ``reunwrap``; its metadata
-    (GLB extras, or the ``run.json`` of the run folder it sits in) is carried over. ``out`` is
-    checked first (:class:`~stylize.mesh.bake_target.BakeTarget`: never an input, a file another
-    writer made, or a run's own output; a run folder's lock is held while writing)."""
-    from stylize import __version__
-    from stylize.mesh.io import load_mesh
-
-    size = check_texture_size(size)
-    mesh_path = Path(mesh_path)
-    out = Path(out) if out is not None else mesh_path.with_name(f"{mesh_path.stem}_textured.glb")
-    target = BakeTarget(out, inputs=[mesh_path])  # checked before the mesh is read
-    mesh = load_mesh(mesh_path, normalize=False)
-    if mesh.colors is None:
-        raise InputError(f"{mesh_path}: has no vertex colours or texture to bake")
-    info: dict[str, Any] = {}
-    run_json = mesh_path.parent / "run.json"
-    if run_json.is_file():
-        try:
-            run = json.loads(run_json.read_text(encoding="utf-8"))
-            info = {"prompt": run.get("prompt"), "seed": run.get("seed"), "model": run.get("clip")}
-        except (OSError, ValueError):
-            info = {}
-    if mesh_path.suffix.lower() == ".glb":
-        info.update(glb_extras(mesh_path))
-    info = {k: v for k, v in info.items() if v is not None}
-    info.update({"source": mesh_path.name, "version": __version__, **dict(metadata or {})})
-    info.setdefault("generator", "stylize bake")
-    with target:
-        report = bake_mesh(mesh.file_vertices, mesh.faces, mesh.colors, out, size=size,
-                           uv=None if reunwrap else mesh.uv, metadata=info)  # fmt: skip
-        write_bake_preview(report)
-        if is_run_bake(out, mesh_path.parent):  # the run's own bake: its textures/ follow
-            update_run_bake(mesh_path.parent, report)
-    return report

@@ -172,13 +172,51 @@ class OptimConfig:
     lr_step: int = 100
 
 
+#: Where a scene bake lays out its new maps (``output.uv``, ``--uv``; see stylize.mesh.uv_layout).
+UV_CHOICES = ("auto", "reuse", "new")
+
+
+def check_uv_choice(choice: Any, name: str = "output.uv") -> str:
+    """``choice`` when it is one of :data:`UV_CHOICES`, else a one-line :class:`InputError`."""
+    if choice not in UV_CHOICES:
+        raise InputError(f"{name}: expected one of {', '.join(UV_CHOICES)}, got {choice!r}")
+    return choice
+
+
+#: Maps of a glTF material that ``output.keep_maps`` may keep when its base colour is replaced.
+KEEPABLE_MAPS = ("emissive", "occlusion", "metallic_roughness", "normal")
+
+
+def parse_keep_maps(value: Any, name: str = "output.keep_maps") -> str | tuple[str, ...]:
+    """``output.keep_maps`` as ``"auto"`` or a tuple of :data:`KEEPABLE_MAPS` names: ``auto``,
+    ``all``, ``none``, a comma-separated string or a list of names; else a one-line
+    :class:`InputError`."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return "auto"
+        if text in ("all", "none"):
+            return KEEPABLE_MAPS if text == "all" else ()
+        value = [part.strip() for part in text.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise InputError(f"{name}: expected auto, all, none or names among {', '.join(KEEPABLE_MAPS)}, got {value!r}")
+    unknown = [v for v in value if v not in KEEPABLE_MAPS]
+    if unknown:
+        raise InputError(f"{name}: unknown map {unknown[0]!r}: expected auto, all, none or names among "
+                         f"{', '.join(KEEPABLE_MAPS)}")  # fmt: skip
+    return tuple(dict.fromkeys(value))
+
+
 @dataclass
 class OutputConfig:
     """What is rendered and written for the run folder (``bake``: also ``mesh_textured.glb``,
     ``bake_unwrap``: new UVs even when the input has some; ``normal_map``: ``mesh_textured.glb``
     keeps the input's geometry and carries the displacement as a tangent-space normal map).
     A surface-mode field and a material with maps beyond the base colour (pbr) always write
-    ``mesh_textured.glb``."""
+    ``mesh_textured.glb``. ``uv``: where a glTF scene's new maps are laid out
+    (:mod:`stylize.mesh.uv_layout`): ``auto`` reuses a material's ``TEXCOORD_0`` when it is clean
+    (one tile, no overlap) and writes a new set ``TEXCOORD_n`` otherwise; ``reuse`` always bakes
+    into ``TEXCOORD_0``; ``new`` always writes a new set."""
 
     preview_views: int = 8
     preview_size: int = 224
@@ -189,6 +227,10 @@ class OutputConfig:
     bake_size: int = 1024
     bake_unwrap: bool = False
     normal_map: bool = False
+    uv: str = "auto"
+    # Which of the input's emissive, occlusion, metallic_roughness and normal maps a material
+    # whose base colour is replaced keeps (stylize.mesh.gltf.materials): auto, all, none or names.
+    keep_maps: str = "auto"
 
 
 @dataclass
@@ -311,6 +353,8 @@ class Text2MeshConfig:
         if self.preview_every < 0:
             raise InputError(f"config key 'preview_every': expected 0 (never) or more, got {self.preview_every}")
         check_texture_size(self.output.bake_size, "config key 'output.bake_size'")
+        check_uv_choice(self.output.uv, "config key 'output.uv'")
+        parse_keep_maps(self.output.keep_maps, "config key 'output.keep_maps'")
         if self.output.normal_map and not self.field.geometry:
             raise InputError(
                 "config key 'output.normal_map': a normal map carries the field's displacement, and "
@@ -386,6 +430,7 @@ MESH_OPTIONS: Mapping[str, str] = {
     "views": "views.n_views", "device": "device", "seed": "seed", "symmetry": "field.symmetry",
     "input_colours": "field.input_colours", "field": "field.mode", "bake": "output.bake", "bake_size": "output.bake_size",
     "normal_map": "output.normal_map", "best_of": "best_of", "source": "source", "material": "material",
+    "uv": "output.uv", "keep_maps": "output.keep_maps",
 }  # fmt: skip
 
 

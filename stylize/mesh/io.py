@@ -122,11 +122,28 @@ def _check_file(path: Path) -> str:
     return suffix
 
 
+def _resolver(path: Path):
+    """trimesh's file resolver for ``path``'s folder that also finds files named with Windows
+    separators (``map_Kd .\\textures\\wood.jpg`` in an MTL written on Windows)."""
+    import trimesh.resolvers
+
+    class WindowsPathResolver(trimesh.resolvers.FilePathResolver):
+        def get(self, name: str):
+            try:
+                return super().get(name)
+            except (FileNotFoundError, ValueError):
+                if "\\" not in name:
+                    raise
+                return super().get(name.replace("\\", "/"))
+
+    return WindowsPathResolver(str(path))
+
+
 def _read_with_trimesh(path: Path, suffix: str):
     import trimesh
 
     try:
-        loaded = trimesh.load(str(path), file_type=suffix[1:], process=False, force="mesh")
+        loaded = trimesh.load(str(path), file_type=suffix[1:], process=False, force="mesh", resolver=_resolver(path))
     except Exception as exc:  # trimesh raises many types for bad files; all mean "unreadable"
         if isinstance(exc, ImportError):
             # trimesh falls back to optional decoders for bytes it cannot parse; that is noise here.

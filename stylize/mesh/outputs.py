@@ -1,7 +1,9 @@
 """The run folder of a Text2Mesh run: meshes, field, pictures, config and run metadata.
 
 Written by :func:`save_text2mesh_outputs` (each file atomically):
-``mesh.glb``, ``mesh.ply``, ``mesh.obj`` (coloured, displaced, in the input file's frame),
+``mesh.glb`` (the input's scene written back with the displaced positions and the colours as
+``COLOR_0``: nodes, instancing, primitives, materials, cameras, lights, skins, morphs, animations),
+``mesh.ply``, ``mesh.obj`` (one coloured mesh, displaced, in the input file's frame),
 ``vertex_data.npz`` (the same vertices and colours at full precision, with each vertex's index in
 the input file, for programs that map results back onto their own mesh: the Blender add-on),
 ``field.pt``, ``preview.png``, ``turntable.gif``, ``config.toml`` and ``run.json``;
@@ -175,37 +177,56 @@ def write_meshes(
     """
     for fmt in MESH_FORMATS:
         name = f"mesh.{fmt}"
-        result.files[name] = save_mesh(folder.file(name), result.vertices, result.faces, result.colors, metadata=metadata)
+        if fmt == "glb" and result.source is not None:
+            result.files[name] = write_scene_mesh(folder.file(name), result, metadata)
+        else:
+            result.files[name] = save_mesh(folder.file(name), result.vertices, result.faces, result.colors, metadata=metadata)
     out = result.config.output
     surface = styled is not None and styled.surface
     maps = bool(result.field.material.extra_channels)  # roughness, ...: only a bake carries them
     if not (out.bake or surface or out.normal_map or maps):
         return None
-    from stylize.mesh.bake import bake_mesh
-    from stylize.mesh.bake_scene import bake_scene, can_bake_scene
+    from stylize.mesh.bake_scene import bake_loaded
 
     enter_phase(on_phase, "baking")
     source, normal_source = bake_sources(styled, out.normal_map, result.features)
     vertices = result.vertices
     if normal_source is not None and undisplaced is not None:
         vertices = undisplaced  # the relief goes into the normal map
-    scene = result.source
-    material = result.field.material
-    if scene is not None and not out.bake_unwrap and can_bake_scene(scene):
-        # A glTF scene keeps its nodes, primitives and materials: new maps per material.
-        report = bake_scene(scene, vertices, result.colors, folder.file("mesh_textured.glb"), size=out.bake_size,
-                            metadata=metadata, source=source, normal_source=normal_source, material=material,
-                            features=result.features)  # fmt: skip
-    else:
-        report = bake_mesh(vertices, result.faces, result.colors, folder.file("mesh_textured.glb"), size=out.bake_size,
-                           uv=None if out.bake_unwrap else uv, metadata=metadata, source=source,
-                           normal_source=normal_source, material=material, features=result.features)  # fmt: skip
+    report = bake_loaded(result.source, vertices, result.colors, folder.file("mesh_textured.glb"), unwrap=out.bake_unwrap,
+                         uv=uv, uv_choice=out.uv, keep_maps=out.keep_maps, size=out.bake_size, metadata=metadata,
+                         source=source, normal_source=normal_source, material=result.field.material,
+                         features=result.features)  # fmt: skip
     result.files["mesh_textured.glb"], result.files["mesh_textured.json"] = report.path, report.sidecar
     write_map_images(folder, result.files, report.maps)
     from stylize.mesh.bake_target import write_bake_preview
 
     result.files["mesh_textured_preview.png"] = write_bake_preview(report)
     return report
+
+
+def write_scene_mesh(path: Path, result: Text2MeshResult, metadata: dict[str, Any]) -> Path:
+    """``mesh.glb``: the input's scene (nodes, meshes and instancing, primitives, materials, cameras,
+    lights, skins, morph targets, animations) with the result's positions, normals and colours
+    (``COLOR_0``, the whole base colour: the maps around it follow ``output.keep_maps`` and
+    specular-glossiness materials are written as metallic-roughness, as in a bake; tangents for
+    kept normal maps); primitives without a material get a white rough one."""
+    from stylize.mesh.bake_scene import tangent_frames
+    from stylize.mesh.gltf.write import write_scene_glb
+    from stylize.mesh.scene_unwrap import NEW_MATERIAL
+    from stylize.mesh.seams import mesh_smoothing_groups, shading_normals, surface_smoothing_groups
+
+    mesh = result.source
+    vertices = np.asarray(result.vertices, dtype=np.float64)
+    # Smoothing groups of the input (hard edges split, UV seams smooth) while it has the same vertices.
+    same = len(mesh.vertices) == len(vertices) and np.array_equal(mesh.faces, result.faces)
+    groups = mesh_smoothing_groups(mesh) if same else surface_smoothing_groups(vertices, result.faces)
+    normals = shading_normals(vertices, result.faces, groups)
+    tangents = tangent_frames(mesh, vertices, normals) if same else None  # kept normal maps need them
+    bare = not mesh.parts or any(part.material is None for part in mesh.parts)
+    return write_scene_glb(mesh, path, vertices, normals=normals, tangents=tangents, vertex_colors=result.colors,
+                           metadata=metadata, keep_maps=result.config.output.keep_maps,
+                           new_material=NEW_MATERIAL if bare else None)  # fmt: skip
 
 
 def enter_phase(on_phase: Callable[[str], None] | None, name: str) -> None:
@@ -351,7 +372,7 @@ class PreviewSnapshots:
             colors, displacement = run.field_colors_and_displacement()
             if not (torch.isfinite(colors).all() and torch.isfinite(displacement).all()):
                 return None
-            vertices, colors = to_file_frame(run.mesh, run.vertices + run.normals * displacement, colors, run.weights)
+            vertices, colors = to_file_frame(run.mesh, run.styled.displaced(displacement), colors, run.weights)
         source = run.mesh.source_vertex_index
         path = self.folder / f"step_{step:06d}.npz"
         # No fsync (unlike the run's outputs): a snapshot is worthless after a crash, and the

@@ -35,6 +35,7 @@ from stylize.mesh.kinds import FieldKind, get_field_kind
 from stylize.mesh.material import Material
 from stylize.mesh.pbr import tilt_tangents
 from stylize.mesh.renderer import MeshRenderer
+from stylize.mesh.seams import group_mean
 from stylize.mesh.shading import render_shaded
 
 __all__ = ["StyledMesh", "TextureSet"]
@@ -50,11 +51,14 @@ class TextureSet:
         vertex_material: ``(V,)`` each vertex's material index (vertices belong to one primitive,
             so the index interpolated over a face is exact).
         uv: ``(V, 2)`` glTF UVs (v down); values outside ``[0, 1]`` tile (REPEAT).
+        transforms: per material, ``(2, 3)`` its texture's ``KHR_texture_transform`` (affine, so
+            applied to the interpolated UVs exactly), or None for none at all.
     """
 
     images: list[Tensor]
     vertex_material: Tensor
     uv: Tensor
+    transforms: list[Tensor] | None = None
 
     @classmethod
     def from_mesh(cls, mesh, device: torch.device | str = "cpu") -> TextureSet | None:
@@ -80,7 +84,11 @@ class TextureSet:
                 vertex_material[start:stop] = float(part.material)
         uv = np.nan_to_num(np.asarray(mesh.uv, dtype=np.float64))
         gltf = np.column_stack([uv[:, 0], 1.0 - uv[:, 1]])  # tiling is wrapped per sample, after interpolation
-        return cls(images, vertex_material.to(device), torch.as_tensor(gltf, dtype=torch.float32, device=device))
+        transforms = None
+        if any(getattr(m, "base_color_transform", None) is not None for m in materials):
+            transforms = [torch.as_tensor((m.base_color_transform if m.base_color_transform is not None else np.eye(3))[:2],
+                                          dtype=torch.float32, device=device) for m in materials]  # fmt: skip
+        return cls(images, vertex_material.to(device), torch.as_tensor(gltf, dtype=torch.float32, device=device), transforms)
 
     def attributes(self) -> Tensor:
         """Per-vertex ``[u, v, material]`` ``(V, 3)`` to interpolate."""
@@ -91,12 +99,16 @@ class TextureSet:
         from stylize.mesh.shading import sample_texture_torch
 
         uv, material = attributes[:, :2], attributes[:, 2].round().long()
-        uv = torch.where((uv < 0) | (uv > 1), uv - torch.floor(uv), uv)  # REPEAT, keeping the edges 0 and 1
         colors = attributes.new_zeros(attributes.shape[0], 3)
         for index, image in enumerate(self.images):
             chosen = material == index
             if bool(chosen.any()):
-                colors[chosen] = sample_texture_torch(image.to(attributes), uv[chosen])
+                mine = uv[chosen]
+                if self.transforms is not None:
+                    matrix = self.transforms[index].to(attributes)
+                    mine = mine @ matrix[:, :2].T + matrix[:, 2]
+                mine = torch.where((mine < 0) | (mine > 1), mine - torch.floor(mine), mine)  # REPEAT, edges 0 and 1 kept
+                colors[chosen] = sample_texture_torch(image.to(attributes), mine)
         return colors
 
 
@@ -114,6 +126,10 @@ class StyledMesh:
         weights: ``(V, 1)`` mask weights in ``[0, 1]``, or None (everywhere 1).
         textures: the input's base-colour textures: in surface mode the base colour of a pixel or
             texel is its texture's, sampled through the UVs, not the vertices' colours.
+        weld: ``(V,)`` int64 position groups (:func:`~stylize.mesh.seams.position_groups`): copies
+            of one position (UV seams, hard edges) move together, by their mean displacement
+            along ``normals`` (welded normals, :func:`~stylize.mesh.seams.weld_surface`); None:
+            every vertex moves alone.
     """
 
     field: NeuralStyleField
@@ -123,6 +139,7 @@ class StyledMesh:
     base_colors: Tensor | None = None
     weights: Tensor | None = None
     textures: TextureSet | None = None
+    weld: Tensor | None = None
 
     @property
     def kind(self) -> FieldKind:
@@ -184,8 +201,12 @@ class StyledMesh:
         return torch.where(self.weights == 0, torch.zeros_like(displacement), displacement * self.weights)
 
     def displaced(self, displacement: Tensor | None = None) -> Tensor:
-        """Displaced vertices ``(V, 3)``."""
-        return self.vertices + self.normals * (self.displacement() if displacement is None else displacement)
+        """Displaced vertices ``(V, 3)``: ``displacement`` ``(V, 1)`` (default: the field's) along the
+        normals, the same for every copy of a position (``weld``)."""
+        displacement = self.displacement() if displacement is None else displacement
+        if self.weld is not None:
+            displacement = group_mean(displacement, self.weld)
+        return self.vertices + self.normals * displacement
 
     # --- per surface point (pixels, texels) ------------------------------------------------------
 

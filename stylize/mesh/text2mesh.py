@@ -39,10 +39,10 @@ from stylize.generation import StepCallback, Timer, as_score
 from stylize.mesh.camera import CameraViews, grid_views, orbit_views, sample_text2mesh_views, turntable_views
 from stylize.mesh.config import Text2MeshConfig
 from stylize.mesh.field import NeuralStyleField
-from stylize.mesh.geometry import vertex_normals
 from stylize.mesh.io import LoadedMesh
 from stylize.mesh.material import material_for
 from stylize.mesh.renderer import get_renderer
+from stylize.mesh.seams import weld_surface
 from stylize.mesh.shading import render_deferred, render_shaded
 from stylize.mesh.surface import StyledMesh, TextureSet
 
@@ -144,13 +144,14 @@ class Text2MeshRun:
         self.device = engine.device
         seed = int(config.seed)
         self.vertices, self.faces, self.base_colors = mesh.to_torch(self.device)
-        self.normals = vertex_normals(self.vertices, self.faces)
         self.weights = None
         if mask is not None:
             weights = torch.as_tensor(mask, dtype=torch.float32).reshape(-1)
             if weights.shape[0] != self.vertices.shape[0]:
                 raise InputError(f"mask has {weights.shape[0]} weights for a mesh of {self.vertices.shape[0]} vertices")
             self.weights = weights.to(self.device).unsqueeze(1)
+        # Copies of a position (UV seams, hard edges) move together: the surface stays closed.
+        self.weld, self.normals, self.weights = weld_surface(self.vertices, self.faces, self.weights)
         if config.field.input_colours and self.base_colors is None:
             logger.warning("input_colours is set but the mesh has no colours or texture: starting from grey")
         self.field = NeuralStyleField(config.field, mesh.normalization, torch.Generator().manual_seed(seed),
@@ -158,7 +159,8 @@ class Text2MeshRun:
         # In surface mode a textured input's base colour comes from its texture per pixel and texel.
         uses_base = config.field.input_colours or self.weights is not None
         textures = TextureSet.from_mesh(mesh, self.device) if config.field.mode == "surface" and uses_base else None
-        self.styled = StyledMesh(self.field, self.vertices, self.faces, self.normals, self.base_colors, self.weights, textures)
+        self.styled = StyledMesh(self.field, self.vertices, self.faces, self.normals, self.base_colors, self.weights, textures,
+                                 self.weld)  # fmt: skip
         self.view_generator = torch.Generator().manual_seed(seed + 1)
         # One random light per step for materials that learn under varied light (pbr); a material
         # with a fixed light draws nothing from it.
@@ -261,7 +263,7 @@ class Text2MeshRun:
                                        lights=lights)  # fmt: skip
             else:
                 features, displacement = styled.vertex_features_and_displacement()
-                displaced = self.vertices + self.normals * displacement
+                displaced = styled.displaced(displacement)
                 images = styled.render(self.renderer, views, cfg.background, displaced=displaced, colors=features,
                                        lights=lights)  # fmt: skip
             if cfg.source and weights.content_weight:
@@ -451,7 +453,7 @@ class Text2MeshRun:
             logger.warning("current field gives non-finite values: using the last good state")
             self.restore_last_good()
             features, displacement = self.styled.vertex_features_and_displacement()
-        return self.vertices + self.normals * displacement, features
+        return self.styled.displaced(displacement), features
 
     @torch.no_grad()
     def render_views(self, views: CameraViews, size: int, grey: bool = False) -> torch.Tensor:

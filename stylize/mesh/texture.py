@@ -24,7 +24,10 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["dilate", "linear_to_srgb", "material_colors", "rasterize_uv_triangles", "sample_texture", "srgb_to_linear", "wrap_uv"]
+__all__ = [
+    "dilate", "linear_to_srgb", "material_colors", "rasterize_uv_triangles", "sample_texture", "srgb_to_linear",
+    "texture_transform", "transform_uv", "uv_coverage_counts", "wrap_uv",
+]  # fmt: skip
 
 # Texel-pairs tested per chunk in the rasterizer: bounds memory (~100 bytes each) independently of size.
 _PAIRS_PER_CHUNK = 2_000_000
@@ -80,6 +83,27 @@ def wrap_uv(uv: np.ndarray) -> np.ndarray:
     """
     uv = np.asarray(uv, dtype=np.float64)
     return np.where((uv < 0.0) | (uv > 1.0), uv - np.floor(uv), uv)
+
+
+def texture_transform(info: Any) -> np.ndarray | None:
+    """The ``(3, 3)`` matrix of a texture info's ``KHR_texture_transform`` (``T * R * S`` as the
+    extension defines it: ``uv' = M (u, v, 1)``), or None without one."""
+    extension = ((info or {}).get("extensions") or {}).get("KHR_texture_transform") if isinstance(info, dict) else None
+    if not isinstance(extension, dict):
+        return None
+    offset = np.asarray(extension.get("offset", [0.0, 0.0]), dtype=np.float64).reshape(2)
+    scale = np.asarray(extension.get("scale", [1.0, 1.0]), dtype=np.float64).reshape(2)
+    angle = float(extension.get("rotation", 0.0))
+    cos, sin = np.cos(angle), np.sin(angle)
+    translation = np.array([[1.0, 0.0, offset[0]], [0.0, 1.0, offset[1]], [0.0, 0.0, 1.0]])
+    rotation = np.array([[cos, sin, 0.0], [-sin, cos, 0.0], [0.0, 0.0, 1.0]])
+    return translation @ rotation @ np.diag([scale[0], scale[1], 1.0])
+
+
+def transform_uv(uv: np.ndarray, matrix: np.ndarray | None) -> np.ndarray:
+    """glTF UVs ``(N, 2)`` through a :func:`texture_transform` matrix (unchanged for None)."""
+    uv = np.asarray(uv, dtype=np.float64)
+    return uv if matrix is None else uv @ matrix[:2, :2].T + matrix[:2, 2]
 
 
 def material_colors(material: Any, uv_trimesh: np.ndarray) -> np.ndarray | None:
@@ -153,11 +177,41 @@ def rasterize_uv_triangles(
     return image.reshape(size, size, channels), covered.reshape(size, size)
 
 
-def _rasterize_chunk(corners, faces, low, extent, counts, values, size, image, covered) -> None:
+def uv_coverage_counts(uv: np.ndarray, faces: np.ndarray, size: int) -> np.ndarray:
+    """How many triangles cover each texel centre of a ``size`` x ``size`` texture: ``(size, size)``
+    int32 (2 or more: texels that several surface places claim, an overlapping or mirrored layout).
+
+    Shape:
+        - uv: ``(V, 2)`` glTF UVs; faces: ``(F, 3)``.
+    """
+    corners = np.asarray(uv, dtype=np.float64)[np.asarray(faces, dtype=np.int64)] * size
+    # Sample a hair off the texel centres, where the edges of tidy layouts (diagonals, halves) do
+    # not pass: a texel on an edge two neighbours share would otherwise count for both.
+    corners = corners + np.array([np.sqrt(2.0), np.sqrt(3.0)]) * 1e-4
+    low = np.clip(np.floor(corners.min(axis=1) - 0.5).astype(np.int64) + 1, 0, size - 1)
+    high = np.clip(np.floor(corners.max(axis=1) - 0.5).astype(np.int64), -1, size - 1)
+    extent = np.maximum(high - low + 1, 0)
+    counts = extent[:, 0] * extent[:, 1]
+    found = np.zeros(size * size, dtype=np.int32)
+    order_end = np.cumsum(counts)
+    start = 0
+    while start < len(corners):
+        base = order_end[start - 1] if start else 0
+        stop = max(int(np.searchsorted(order_end, base + _PAIRS_PER_CHUNK, side="right")), start + 1)
+        hit = _covered_texels(corners[start:stop], low[start:stop], extent[start:stop], counts[start:stop], size)
+        if hit is not None:
+            np.add.at(found, hit[1], 1)
+        start = stop
+    return found.reshape(size, size)
+
+
+def _covered_texels(corners, low, extent, counts, size):
+    """``(face, texel, barycentric weights (N, 3))`` of every texel centre inside a triangle of
+    ``corners`` ``(F, 3, 2)`` (texel units), or None when the boxes hold no texel."""
     total = int(counts.sum())
     if total == 0:
-        return
-    face = np.repeat(np.arange(len(faces)), counts)
+        return None
+    face = np.repeat(np.arange(len(corners)), counts)
     # Position of each pair inside its face's box, then the texel it names.
     local = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     columns = extent[face, 0]
@@ -172,10 +226,16 @@ def _rasterize_chunk(corners, faces, low, extent, counts, values, size, image, c
     w0 = 1.0 - w1 - w2
     eps = -1e-9  # texel centres exactly on a shared edge belong to both triangles; either value is right
     inside = (np.abs(area) > 1e-12) & (w0 >= eps) & (w1 >= eps) & (w2 >= eps)
-    face, x, y = face[inside], x[inside], y[inside]
     weights = np.stack([w0[inside], w1[inside], w2[inside]], axis=1)
+    return face[inside], y[inside] * size + x[inside], weights
+
+
+def _rasterize_chunk(corners, faces, low, extent, counts, values, size, image, covered) -> None:
+    hit = _covered_texels(corners, low, extent, counts, size)
+    if hit is None:
+        return
+    face, texel, weights = hit
     corner_values = values[faces[face]]  # (N, 3, C)
-    texel = y * size + x
     image[texel] = np.einsum("nk,nkc->nc", weights, corner_values)
     covered[texel] = True
 

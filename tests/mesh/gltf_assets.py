@@ -191,3 +191,122 @@ def write_scene(folder: Path, kind: str = "glb", twin: bool = False, uv_tile: tu
     path = folder / "scene.gltf"
     path.write_text(json.dumps(document, indent=1))
     return path
+
+
+# -- seams and hard edges ----------------------------------------------------------------------
+
+
+def split_cube() -> dict[str, np.ndarray]:
+    """A unit cube as exporters write it: 24 vertices (each corner split in three: one copy per
+    face, with that face's normal and UVs), hard edges everywhere. glTF UVs (v down)."""
+    positions, normals, uvs, faces = [], [], [], []
+    for axis in range(3):
+        for sign in (-1.0, 1.0):
+            normal = np.zeros(3)
+            normal[axis] = sign
+            u_axis, v_axis = [a for a in range(3) if a != axis]
+            start = len(positions)
+            for du, dv in ((0, 0), (1, 0), (1, 1), (0, 1)):
+                point = np.zeros(3)
+                point[axis] = 0.5 * sign
+                point[u_axis], point[v_axis] = du - 0.5, dv - 0.5
+                positions.append(point)
+                normals.append(normal)
+                uvs.append([du, 1.0 - dv])
+            corner = np.asarray(positions[start : start + 3])
+            outward = np.dot(np.cross(corner[1] - corner[0], corner[2] - corner[0]), normal) > 0
+            quad = [[0, 1, 2], [0, 2, 3]] if outward else [[0, 2, 1], [0, 3, 2]]
+            faces.extend([[start + a for a in tri] for tri in quad])
+    return {"POSITION": np.asarray(positions, np.float32), "NORMAL": np.asarray(normals, np.float32),
+            "TEXCOORD_0": np.asarray(uvs, np.float32), "faces": np.asarray(faces)}  # fmt: skip
+
+
+def seamed_sphere(columns: int = 12, rows: int = 8) -> dict[str, np.ndarray]:
+    """A latitude-longitude sphere of radius 1 with a UV seam: the last column of vertices copies
+    the first (u = 0 and u = 1), and each pole is one copy per column; smooth normals."""
+    lat = np.linspace(0.0, np.pi, rows + 1)
+    lon = np.linspace(0.0, 2 * np.pi, columns + 1)
+    lat_grid, lon_grid = np.meshgrid(lat, lon, indexing="ij")
+    positions = np.stack([np.sin(lat_grid) * np.cos(lon_grid), np.cos(lat_grid), -np.sin(lat_grid) * np.sin(lon_grid)], -1)
+    positions = positions.reshape(-1, 3)
+    positions[np.abs(positions) < 1e-12] = 0.0
+    uvs = np.stack([lon_grid / (2 * np.pi), lat_grid / np.pi], -1).reshape(-1, 2)
+    index = np.arange((rows + 1) * (columns + 1)).reshape(rows + 1, columns + 1)
+    a, b, c, d = index[:-1, :-1], index[:-1, 1:], index[1:, 1:], index[1:, :-1]
+    faces = np.concatenate([np.stack([a, d, c], -1).reshape(-1, 3), np.stack([a, c, b], -1).reshape(-1, 3)])
+    corners = positions[faces]
+    area = np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    faces = faces[area > 1e-12]  # the poles' zero-area triangles
+    # the exported positions are float32; the seam copies are bit-identical as exporters write them
+    positions = positions.astype(np.float32)
+    positions[index[:, -1]] = positions[index[:, 0]]
+    return {"POSITION": positions, "NORMAL": positions / np.linalg.norm(positions, axis=1, keepdims=True),
+            "TEXCOORD_0": uvs.astype(np.float32), "faces": faces}  # fmt: skip
+
+
+def bottle(columns: int = 12) -> list[dict[str, np.ndarray]]:
+    """A small game-prop-like bottle in two primitives: a cylinder side (smooth normals, a UV seam
+    down one side) and its top and bottom caps (their own vertices with flat normals: a hard edge
+    round each rim, and a material border)."""
+    angles = np.linspace(0.0, 2 * np.pi, columns + 1)
+    ring = np.stack([np.cos(angles), np.zeros_like(angles), -np.sin(angles)], -1)
+    ring[-1] = ring[0]
+    side_positions = np.concatenate([ring + [0, -1, 0], ring + [0, 1, 0]]).astype(np.float32)
+    side_normals = np.concatenate([ring, ring]).astype(np.float32)
+    side_uv = np.concatenate([np.stack([angles / (2 * np.pi), np.ones_like(angles)], -1),
+                              np.stack([angles / (2 * np.pi), np.zeros_like(angles)], -1)]).astype(np.float32)  # fmt: skip
+    n = columns + 1
+    side_faces = np.array([[j, j + 1, n + j + 1] for j in range(columns)] + [[j, n + j + 1, n + j] for j in range(columns)])
+    cap_positions, cap_normals, cap_uv, cap_faces = [], [], [], []
+    for height, up in ((1.0, 1.0), (-1.0, -1.0)):
+        start = len(cap_positions)
+        centre = [0.0, height, 0.0]
+        cap_positions.append(centre)
+        cap_uv.append([0.5, 0.5])
+        for j in range(columns):
+            cap_positions.append((ring[j] + centre).tolist())
+            cap_uv.append([0.5 + 0.45 * ring[j, 0], 0.5 + 0.45 * ring[j, 2]])
+        cap_normals.extend([[0.0, up, 0.0]] * (columns + 1))
+        for j in range(columns):
+            a, b = start + 1 + j, start + 1 + (j + 1) % columns
+            cap_faces.append([start, a, b] if up > 0 else [start, b, a])
+    side = {"POSITION": side_positions, "NORMAL": side_normals, "TEXCOORD_0": side_uv, "faces": side_faces}
+    cap = {"POSITION": np.asarray(cap_positions, np.float32), "NORMAL": np.asarray(cap_normals, np.float32),
+           "TEXCOORD_0": np.asarray(cap_uv, np.float32), "faces": np.asarray(cap_faces)}  # fmt: skip
+    return [side, cap]
+
+
+def primitives_document(primitives: list[dict[str, np.ndarray]], node: dict | None = None,
+                        texture: np.ndarray | None = None) -> tuple[dict, bytes]:  # fmt: skip
+    """``(glTF JSON, binary)``: one node (``node``'s TRS / matrix / name) with one mesh of the
+    given primitives (attribute name -> array, plus ``faces``), each with its own material; the
+    first material has a base-colour ``texture`` (default: :data:`PAINTED`), the others a factor."""
+    buf = _Buffer()
+    mesh_primitives, materials = [], []
+    for index, primitive in enumerate(primitives):
+        attributes = {name: buf.accessor(np.asarray(values, np.float32), "VEC3" if values.shape[1] == 3 else
+                                         "VEC4" if values.shape[1] == 4 else "VEC2", 5126, bounds=name == "POSITION")
+                      for name, values in primitive.items() if name != "faces"}  # fmt: skip
+        indices = buf.accessor(np.asarray(primitive["faces"]).reshape(-1).astype(np.uint32), "SCALAR", 5125, target=34963)
+        mesh_primitives.append({"attributes": attributes, "indices": indices, "material": index})
+        materials.append({"name": f"part{index}", "pbrMetallicRoughness": {"baseColorFactor": [0.8, 0.3, 0.2, 1.0],
+                                                                          "metallicFactor": 0.0}})  # fmt: skip
+    image = buf.view(png_bytes(PAINTED if texture is None else texture))
+    materials[0]["pbrMetallicRoughness"] = {"baseColorTexture": {"index": 0}, "metallicFactor": 0.0}
+    document = {
+        "asset": {"version": "2.0", "generator": "stylize tests"}, "scene": 0, "scenes": [{"nodes": [0]}],
+        "nodes": [{"name": "Prop", "mesh": 0, **(node or {})}],
+        "meshes": [{"name": "Prop", "primitives": mesh_primitives}], "materials": materials,
+        "textures": [{"source": 0}], "images": [{"bufferView": image, "mimeType": "image/png"}],
+        "accessors": buf.accessors, "bufferViews": buf.views, "buffers": [{"byteLength": len(buf.data)}],
+    }  # fmt: skip
+    return document, bytes(buf.data)
+
+
+def write_primitives(path: Path, primitives: list[dict[str, np.ndarray]], node: dict | None = None,
+                     texture: np.ndarray | None = None) -> Path:  # fmt: skip
+    """Write :func:`primitives_document` as a GLB at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document, binary = primitives_document(primitives, node, texture)
+    path.write_bytes(glb_bytes(document, binary))
+    return path

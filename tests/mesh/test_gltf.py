@@ -209,7 +209,8 @@ def test_round_trip_keeps_structure_and_places_the_new_textures(tmp_path, kind):
     assert [p["material"] for m in document["meshes"] for p in m["primitives"]] == [0, 0, 1]
     painted, metal = document["materials"]
     assert painted["name"] == "Painted" and painted["doubleSided"] and painted["extras"] == {"studio": "kept"}
-    assert metal["pbrMetallicRoughness"]["metallicFactor"] == 0.7 and metal["emissiveFactor"] == [0.1, 0.2, 0.3]
+    assert metal["pbrMetallicRoughness"]["metallicFactor"] == 0.7
+    assert "emissiveFactor" not in metal  # output.keep_maps = auto: an old glow must not tint the new colour
     assert (metal["alphaMode"], metal["alphaCutoff"]) == ("MASK", 0.4)
     assert document["asset"]["extras"] == {"prompt": "a red circle", "seed": 3}
     assert document["asset"]["copyright"] == "test studio"
@@ -229,7 +230,7 @@ def test_gltf_input_with_external_files_validates(tmp_path):
     assert_valid(write_scene(tmp_path, "gltf"))  # the hand-built input itself is a valid asset
 
 
-def test_instanced_mesh_is_shared_while_instances_agree_and_copied_once_they_differ(tmp_path):
+def test_instanced_mesh_stays_instanced_and_its_instances_data_is_averaged(tmp_path, caplog):
     mesh = load_mesh(write_scene(tmp_path / "in", "glb", twin=True), normalize=False)
     np.testing.assert_allclose(mesh.file_vertices, _expected_world(twin=True), atol=1e-6)
     assert [p.node_name for p in mesh.parts] == ["Root", "Root", "Child", "Twin"]
@@ -238,12 +239,25 @@ def test_instanced_mesh_is_shared_while_instances_agree_and_copied_once_they_dif
     assert [n.get("mesh") for n in same["nodes"]] == [0, 1, 1]  # still instanced
     assert same["nodes"][2]["translation"] == TWIN_TRS["translation"]
     vertices, _ = _stylized_inputs(mesh, seed=2)
-    moved_path = write_scene_glb(mesh, tmp_path / "moved.glb", vertices)
+    with caplog.at_level("INFO", logger="stylize.mesh.gltf.write"):
+        moved_path = write_scene_glb(mesh, tmp_path / "moved.glb", vertices)
+    assert "instanced meshes Cap stay instanced" in caplog.text
     moved = _document(moved_path)
-    assert [m["name"] for m in moved["meshes"]] == ["Body", "Cap", "Cap.001"]
-    assert [n.get("mesh") for n in moved["nodes"]] == [0, 1, 2]
+    assert [m["name"] for m in moved["meshes"]] == ["Body", "Cap"]  # one mesh for both instances
+    assert [n.get("mesh") for n in moved["nodes"]] == [0, 1, 1]
     again = load_mesh(moved_path, normalize=False)
-    np.testing.assert_allclose(again.file_vertices, vertices, rtol=0, atol=2e-6 * np.abs(vertices).max())
+    body = slice(*mesh.parts[1].vertex_range)  # not instanced: written exactly
+    np.testing.assert_allclose(
+        again.file_vertices[: body.stop], vertices[: body.stop], rtol=0, atol=2e-6 * np.abs(vertices).max()
+    )
+    # The two instances of Cap get the mean of their displaced positions in Cap's own frame.
+    child, twin = mesh.parts[2], mesh.parts[3]
+    worlds = {**world_matrices(twin=True)}
+    local_child = apply(np.linalg.inv(worlds["Child"]), vertices[slice(*child.vertex_range)])
+    local_twin = apply(np.linalg.inv(worlds["Twin"]), vertices[slice(*twin.vertex_range)])
+    mean = (local_child + local_twin) / 2
+    np.testing.assert_allclose(again.file_vertices[slice(*twin.vertex_range)], apply(worlds["Twin"], mean), atol=1e-5)
+    np.testing.assert_allclose(again.file_vertices[slice(*child.vertex_range)], apply(worlds["Child"], mean), atol=1e-5)
     assert_valid(moved_path)
 
 
@@ -359,15 +373,15 @@ def _bad_cases():
         (tmp_path / "painted.png").write_bytes(_png_header_claiming(100_000, 100_000))
         return path
 
-    def draco(tmp_path):
+    def basisu(tmp_path):
         def change(document, binary):
-            document["extensionsUsed"] = document["extensionsRequired"] = ["KHR_draco_mesh_compression"]
+            document["extensionsUsed"] = document["extensionsRequired"] = ["KHR_texture_basisu"]
 
         return _bad_glb(tmp_path, change)
 
-    def meshopt(tmp_path):
+    def webp(tmp_path):
         def change(document, binary):
-            document["extensionsUsed"] = document["extensionsRequired"] = ["EXT_meshopt_compression"]
+            document["extensionsUsed"] = document["extensionsRequired"] = ["EXT_texture_webp"]
 
         return _bad_glb(tmp_path, change)
 
@@ -397,7 +411,7 @@ def _bad_cases():
     return [
         (truncated, "truncated or corrupt"), (wrong_magic, "no 'glTF' magic"), (missing_image, "'metal%20texture.png', which is not found"),
         (missing_bin, "'scene.bin', which is not found"), (oversize_image, "100000x100000 pixels, over the limit"),
-        (draco, "KHR_draco_mesh_compression"), (meshopt, "EXT_meshopt_compression"),
+        (basisu, "KHR_texture_basisu"), (webp, "EXT_texture_webp"),
         (huge_accessor, "1000000000000 elements, over the limit"), (bad_index, "index 999 is out of range"),
         (cycle, "not a tree"),
     ]  # fmt: skip

@@ -217,3 +217,17 @@ def test_directory_is_not_a_mesh(tmp_path):
     (tmp_path / "dir.obj").mkdir()
     with pytest.raises(InputError, match="not a file"):
         load_mesh(tmp_path / "dir.obj")
+
+
+def test_obj_texture_paths_with_windows_separators_load(tmp_path):
+    """An MTL written on Windows names its texture `map_Kd .\\tex.png`: the texture loads."""
+    from PIL import Image
+
+    Image.fromarray(np.full((4, 4, 3), [200, 30, 30], np.uint8)).save(tmp_path / "tex.png")
+    (tmp_path / "m.mtl").write_text("newmtl mat\nKd 1 1 1\nmap_Kd .\\tex.png\n")
+    (tmp_path / "m.obj").write_text(
+        "mtllib m.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nusemtl mat\nf 1/1 2/2 3/3\n"
+    )
+    mesh = load_mesh(tmp_path / "m.obj", normalize=False)
+    assert mesh.materials[0].base_color_texture is not None
+    np.testing.assert_allclose(mesh.colors, np.tile([200 / 255, 30 / 255, 30 / 255], (3, 1)), atol=1e-6)

@@ -4,6 +4,7 @@
   GLB the toolkit makes, and :func:`read_glb`, its reader;
 - :mod:`stylize.mesh.gltf.asset`: :class:`GltfAsset`, a ``.glb`` or ``.gltf`` file's buffers,
   accessors and images, decoded within :class:`GltfLimits`;
+- :mod:`stylize.mesh.gltf.nodes`: the node hierarchy's local and world transforms;
 - :mod:`stylize.mesh.gltf.scene`: :func:`read_scene`, every triangle primitive of every mesh
   instance in the world frame, and the :class:`SceneSource` to write it back;
 - :mod:`stylize.mesh.gltf.write`: :func:`write_scene_glb`, the scene written back with its nodes,

@@ -35,24 +35,30 @@ from urllib.parse import unquote_to_bytes
 import numpy as np
 
 from stylize.errors import InputError
-from stylize.mesh.gltf.glb import COMPONENT_DTYPES, TYPE_WIDTHS, load_gltf_json, read_glb
+from stylize.mesh.gltf.compression import (
+    DECODED_EXTENSIONS,
+    MESHOPT,
+    decode_meshopt_view,
+    decoder,
+    install_hint,
+    meshopt_extension,
+)
+from stylize.mesh.gltf.glb import COMPONENT_DTYPES, MATRIX_WIDTHS, TYPE_WIDTHS, load_gltf_json, read_glb
 
 __all__ = ["COMPRESSION_EXTENSIONS", "GltfAsset", "GltfLimits", "image_mime_type", "resolve_uri"]
 
 logger = logging.getLogger(__name__)
 
-#: extensions whose data this reader cannot decode; a file that requires one is refused
+#: extensions whose data this reader cannot decode; a file that requires one is refused (Draco and
+#: meshopt are decoded by :mod:`stylize.mesh.gltf.compression` when its packages are installed)
 COMPRESSION_EXTENSIONS = {
-    "KHR_draco_mesh_compression": "Draco-compressed geometry",
-    "EXT_meshopt_compression": "meshopt-compressed buffers",
-    "KHR_meshopt_compression": "meshopt-compressed buffers",
     "KHR_texture_basisu": "KTX2/Basis Universal textures",
     "EXT_texture_webp": "WebP textures",
     "EXT_texture_avif": "AVIF textures",
 }
 #: required extensions the reader honours: quantized attributes decode as any integer accessor;
 #: material extensions are material properties, kept verbatim.
-_SUPPORTED_REQUIRED_PREFIXES = ("KHR_mesh_quantization", "KHR_materials_")
+_SUPPORTED_REQUIRED_PREFIXES = ("KHR_mesh_quantization", "KHR_materials_", "KHR_lights_punctual")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -193,6 +199,7 @@ class GltfAsset:
             raise self.error(f"glTF version {version} is not supported (expected 2.x)")
         self._check_extensions()
         self._buffers: dict[int, bytes] = {}
+        self._decoded_views: dict[int, bytes] = {}
         self._float_accessors: dict[tuple[Any, bool], np.ndarray] = {}
         self._images: dict[tuple[str, Any], np.ndarray] = {}  # decoded pixels by where they come from
         self._image_pixels_used = 0
@@ -232,7 +239,14 @@ class GltfAsset:
 
     def _check_extensions(self) -> None:
         required = self.document.get("extensionsRequired", []) or []
+        used = set(self.document.get("extensionsUsed", []) or []) | set(required)
+        #: compression extensions this file's data is decoded from (their packages installed)
+        self.decoded = sorted(name for name in used if name in DECODED_EXTENSIONS and decoder(name) is not None)
         for name in required:
+            if name in DECODED_EXTENSIONS:
+                if name not in self.decoded:
+                    raise self.error(f"requires {install_hint(name)}")
+                continue
             if name in COMPRESSION_EXTENSIONS:
                 raise self.error(
                     f"requires {name} ({COMPRESSION_EXTENSIONS[name]}), which stylize cannot decode; "
@@ -240,6 +254,8 @@ class GltfAsset:
                 )
             if not name.startswith(_SUPPORTED_REQUIRED_PREFIXES):
                 raise self.error(f"requires the glTF extension {name}, which stylize does not support")
+        if self.decoded:
+            logger.info("%s: decoding %s; outputs are written uncompressed", self.path, ", ".join(self.decoded))
         ignored = sorted(set(self.document.get("extensionsUsed", []) or []) & {"KHR_texture_transform"})
         if ignored:
             logger.warning("%s: uses %s; texture transforms are ignored when sampling colours", self.path, ignored[0])
@@ -289,8 +305,17 @@ class GltfAsset:
         return data
 
     def _view(self, index: int) -> tuple[bytes, int, int, int | None]:
-        """``(buffer bytes, byte offset, byte length, byte stride or None)`` of a buffer view."""
+        """``(buffer bytes, byte offset, byte length, byte stride or None)`` of a buffer view
+        (a meshopt-compressed view decoded once, when its decoder is installed)."""
         view = self._list("bufferViews", index)
+        compressed = meshopt_extension(view)
+        if compressed is not None and any(name in self.decoded for name in MESHOPT):
+            if index not in self._decoded_views:
+                name = next(name for name in MESHOPT if name in (view.get("extensions") or {}))
+                self._decoded_views[index] = decode_meshopt_view(self, index, compressed, name)
+            data = self._decoded_views[index]
+            stride = view.get("byteStride")
+            return data, 0, len(data), None if stride is None else int(stride)
         data = self.buffer(view.get("buffer", -1))
         offset, length = int(view.get("byteOffset", 0)), int(view["byteLength"])
         if offset < 0 or length < 0 or offset + length > len(data):
@@ -319,9 +344,10 @@ class GltfAsset:
                            strides=(stride, dtype.itemsize))  # fmt: skip
         return array.copy()
 
-    def accessor(self, index: int, *, force_normalized: bool = False) -> np.ndarray:
+    def accessor(self, index: int, *, force_normalized: bool = False, matrix: bool = False) -> np.ndarray:
         """``accessors[index]`` as ``(count, width)``: float64 when normalized (or
-        ``force_normalized``, as ``COLOR_0`` integers are by definition), else its own dtype.
+        ``force_normalized``, as ``COLOR_0`` integers are by definition), else its own dtype;
+        ``matrix``: a ``MAT4`` accessor is allowed (width 16, column-major).
 
         Raises:
             InputError: over the element limit (checked before allocating), out-of-bounds views,
@@ -337,9 +363,11 @@ class GltfAsset:
         component = accessor.get("componentType")
         if component not in COMPONENT_DTYPES:
             raise self.error(f"{what} has an unknown componentType {component!r}")
-        if accessor.get("type") not in TYPE_WIDTHS:
-            raise self.error(f"{what} has type {accessor.get('type')!r}; mesh attributes must be SCALAR or VEC2-4")
-        dtype, width = COMPONENT_DTYPES[component], TYPE_WIDTHS[accessor["type"]]
+        widths = {**TYPE_WIDTHS, **MATRIX_WIDTHS} if matrix else TYPE_WIDTHS
+        if accessor.get("type") not in widths:
+            expected = "SCALAR, VEC2-4 or MAT4" if matrix else "SCALAR or VEC2-4"
+            raise self.error(f"{what} has type {accessor.get('type')!r}; expected {expected}")
+        dtype, width = COMPONENT_DTYPES[component], widths[accessor["type"]]
         if "bufferView" in accessor:
             values = self._elements(accessor["bufferView"], int(accessor.get("byteOffset", 0)), count, dtype, width, what)
         else:  # all zeros unless sparse says otherwise

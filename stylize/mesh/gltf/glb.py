@@ -32,7 +32,7 @@ import numpy as np
 from stylize.utils import atomic_write
 
 __all__ = [
-    "ARRAY_BUFFER", "COMPONENT_DTYPES", "ELEMENT_ARRAY_BUFFER", "FLOAT", "TYPE_WIDTHS", "UNSIGNED_INT", "GlbBuilder",
+    "ARRAY_BUFFER", "COMPONENT_DTYPES", "ELEMENT_ARRAY_BUFFER", "FLOAT", "MATRIX_WIDTHS", "TYPE_WIDTHS", "UNSIGNED_INT", "GlbBuilder",
     "glb_extras", "read_glb", "used_extensions",
 ]  # fmt: skip
 
@@ -43,9 +43,10 @@ TRIANGLES = 4
 #: componentType -> little-endian numpy dtype
 COMPONENT_DTYPES = {BYTE: np.dtype("<i1"), UNSIGNED_BYTE: np.dtype("<u1"), SHORT: np.dtype("<i2"),
                     UNSIGNED_SHORT: np.dtype("<u2"), UNSIGNED_INT: np.dtype("<u4"), FLOAT: np.dtype("<f4")}  # fmt: skip
-#: accessor type -> components per element (matrices are not used for mesh attributes)
+#: accessor type -> components per element (mesh attributes; MAT4 only for skins' inverse bind matrices)
 TYPE_WIDTHS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
-_TYPES = {width: name for name, width in TYPE_WIDTHS.items()}
+MATRIX_WIDTHS = {"MAT4": 16}
+_TYPES = {width: name for name, width in {**TYPE_WIDTHS, **MATRIX_WIDTHS}.items()}
 _COMPONENTS = {np.dtype(np.float32): FLOAT, np.dtype(np.uint32): UNSIGNED_INT, np.dtype(np.uint16): UNSIGNED_SHORT,
                np.dtype(np.uint8): UNSIGNED_BYTE}  # fmt: skip
 _GLB_MAGIC, _JSON_CHUNK, _BIN_CHUNK = b"glTF", 0x4E4F534A, 0x004E4942
@@ -97,14 +98,19 @@ class GlbBuilder:
         self._offset += len(raw) + padding
         return self._append("bufferViews", view)
 
-    def add_accessor(self, array: np.ndarray, target: int = ARRAY_BUFFER, bounds: bool = False) -> int:
-        """An accessor over ``array`` ``(N,)`` or ``(N, C)`` of float32 / uint32 / uint16 / uint8."""
+    def add_accessor(self, array: np.ndarray, target: int | None = ARRAY_BUFFER, bounds: bool = False,
+                     normalized: bool = False) -> int:  # fmt: skip
+        """An accessor over ``array`` ``(N,)`` or ``(N, C)`` of float32 / uint32 / uint16 / uint8
+        (``C`` 16: MAT4; ``target`` None for data that is not a vertex attribute: matrices,
+        animation keys)."""
         array = np.ascontiguousarray(array)
         columns = 1 if array.ndim == 1 else array.shape[1]
         accessor: dict[str, Any] = {
             "bufferView": self.add_view(array.tobytes(), target), "componentType": _COMPONENTS[array.dtype],
             "count": int(array.shape[0]), "type": _TYPES[columns],
         }  # fmt: skip
+        if normalized:
+            accessor["normalized"] = True
         if bounds:
             accessor["min"] = np.atleast_1d(array.min(axis=0)).tolist()
             accessor["max"] = np.atleast_1d(array.max(axis=0)).tolist()

@@ -20,7 +20,12 @@ Conventions:
   get their material's factor (white without one), so every vertex has a colour;
 - ``TRIANGLE_STRIP`` and ``TRIANGLE_FAN`` become triangle lists; points and lines are skipped.
 
-Skins, morph targets and animations are not read (a skinned mesh is read in its bind pose).
+Skins, morph targets and animations are read to be written back, not applied: a skinned mesh is
+read in its bind pose (placed by its node's world transform, as exporters leave it), morph targets
+at weight 0 (the base positions). Each primitive keeps its ``JOINTS_n`` / ``WEIGHTS_n`` and its
+targets' deltas (:class:`PrimitiveInstance`); the skins' inverse bind matrices and the animations'
+keys are decoded into the :class:`SceneSource`. Draco primitives and meshopt buffer views are
+decoded when their packages are installed (:mod:`stylize.mesh.gltf.compression`).
 """
 
 from __future__ import annotations
@@ -34,12 +39,14 @@ import numpy as np
 
 from stylize.errors import InputError
 from stylize.mesh.gltf.asset import GltfAsset, GltfLimits
+from stylize.mesh.gltf.compression import decode_draco_primitive, draco_extension
 from stylize.mesh.gltf.glb import TYPE_WIDTHS
-from stylize.mesh.texture import linear_to_srgb, sample_texture, wrap_uv
+from stylize.mesh.gltf.nodes import scene_roots, world_transforms
+from stylize.mesh.texture import linear_to_srgb, sample_texture, texture_transform, transform_uv, wrap_uv
 
 __all__ = [
     "GltfScene", "MeshMaterial", "MeshPart", "PrimitiveInstance", "SceneSource", "read_scene", "repaired_parts",
-    "subdivided_parts",
+    "subdivided_parts", "texture_sets",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -93,6 +100,8 @@ class MeshMaterial:
         base_color_tex_coord: which ``TEXCOORD_n`` the base-colour texture uses.
         normal_tex_coord: which ``TEXCOORD_n`` the normal texture uses.
         properties: the material's glTF JSON as read (every other property, verbatim).
+        base_color_transform: ``(3, 3)`` the base-colour texture's ``KHR_texture_transform``
+            (applied to its UVs before sampling), or None.
     """
 
     name: str
@@ -102,6 +111,7 @@ class MeshMaterial:
     base_color_tex_coord: int = 0
     normal_tex_coord: int = 0
     properties: dict[str, Any] = field(default_factory=dict)
+    base_color_transform: np.ndarray | None = None
 
 
 @dataclass
@@ -114,7 +124,9 @@ class PrimitiveInstance:
         file_vertex_range: ``(start, stop)`` of its vertices in the file's concatenated vertices
             (before repair), the space of ``LoadedMesh.source_vertex_index``.
         attributes: the primitive's attributes as read, local frame, in file vertex order:
-            ``POSITION``, ``NORMAL``, ``TANGENT``, ``TEXCOORD_n``, ``COLOR_0`` (linear), when present.
+            ``POSITION``, ``NORMAL``, ``TANGENT``, ``TEXCOORD_n``, ``COLOR_0`` (linear), and the
+            skin's ``JOINTS_n`` (int64) and ``WEIGHTS_n``, when present.
+        targets: the primitive's morph targets, each ``semantic -> (N, 3)`` deltas (local frame).
     """
 
     node: int | None
@@ -123,6 +135,7 @@ class PrimitiveInstance:
     world: np.ndarray
     file_vertex_range: tuple[int, int]
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    targets: list[dict[str, np.ndarray]] = field(default_factory=list)
 
 
 @dataclass
@@ -135,6 +148,8 @@ class SceneSource:
         instances: one :class:`PrimitiveInstance` per part, in part order.
         images: per glTF image, ``(encoded bytes, MIME type)`` (None where unreadable or unused).
         roots: the default scene's root nodes (None when the file has no nodes).
+        inverse_bind_matrices: per skin, its ``(J, 16)`` column-major matrices (None: identity).
+        animation_keys: per animation, per sampler, ``(input (K,), output (K * n, width))``.
     """
 
     path: Path
@@ -142,6 +157,8 @@ class SceneSource:
     instances: list[PrimitiveInstance]
     images: list[tuple[bytes, str | None] | None]
     roots: list[int] | None
+    inverse_bind_matrices: list[np.ndarray | None] = field(default_factory=list)
+    animation_keys: list[list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=list)
 
 
 @dataclass
@@ -203,66 +220,6 @@ def subdivided_parts(parts: list[MeshPart], passes: int) -> list[MeshPart]:
     ]
 
 
-# -- node hierarchy --------------------------------------------------------------------------------
-
-
-def node_matrix(node: dict[str, Any]) -> np.ndarray:
-    """A node's local transform ``(4, 4)``: its ``matrix`` (column-major) or ``T * R * S``."""
-    if "matrix" in node:
-        matrix = np.asarray(node["matrix"], dtype=np.float64)
-        if matrix.shape != (16,):
-            raise ValueError(f"node matrix has {matrix.size} numbers, expected 16")
-        return matrix.reshape(4, 4).T
-    x, y, z, w = np.asarray(node.get("rotation", [0, 0, 0, 1]), dtype=np.float64)
-    norm = np.sqrt(x * x + y * y + z * z + w * w) or 1.0
-    x, y, z, w = x / norm, y / norm, z / norm, w / norm
-    rotation = np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])  # fmt: skip
-    matrix = np.eye(4)
-    matrix[:3, :3] = rotation * np.asarray(node.get("scale", [1, 1, 1]), dtype=np.float64)[None, :]
-    matrix[:3, 3] = np.asarray(node.get("translation", [0, 0, 0]), dtype=np.float64)
-    return matrix
-
-
-def scene_roots(document: dict[str, Any]) -> list[int] | None:
-    """Root nodes of the default scene (``scene``, else the first scene, else every node no
-    other node lists as a child); None when there are no nodes."""
-    nodes = document.get("nodes") or []
-    scenes = document.get("scenes") or []
-    if scenes:
-        index = document.get("scene", 0)
-        if not isinstance(index, int) or not 0 <= index < len(scenes):
-            raise ValueError(f"default scene {index!r} does not exist")
-        return [int(n) for n in scenes[index].get("nodes", [])]
-    if not nodes:
-        return None
-    children = {int(c) for node in nodes for c in node.get("children", [])}
-    return [i for i in range(len(nodes)) if i not in children]
-
-
-def world_transforms(document: dict[str, Any], roots: list[int]) -> dict[int, np.ndarray]:
-    """``node index -> (4, 4)`` world transform for every node reachable from ``roots``.
-
-    Raises:
-        ValueError: a node reached twice (a cycle, or a node with two parents) or out of range.
-    """
-    nodes = document.get("nodes") or []
-    worlds: dict[int, np.ndarray] = {}
-    stack = [(root, np.eye(4)) for root in reversed(roots)]
-    while stack:
-        index, parent = stack.pop()
-        if not isinstance(index, int) or not 0 <= index < len(nodes):
-            raise ValueError(f"node {index!r} does not exist")
-        if index in worlds:
-            raise ValueError(f"the node hierarchy is not a tree (node {index} is reached twice)")
-        worlds[index] = parent @ node_matrix(nodes[index])
-        stack.extend((child, worlds[index]) for child in reversed(nodes[index].get("children", [])))
-    return worlds
-
-
 # -- primitives ------------------------------------------------------------------------------------
 
 
@@ -285,7 +242,7 @@ def _primitive_face_count(asset: GltfAsset, primitive: dict[str, Any]) -> int:
 
 
 def _decoded_attribute(name: str) -> bool:
-    return name in ("POSITION", "NORMAL", "TANGENT", "COLOR_0") or name.startswith("TEXCOORD_")
+    return name in ("POSITION", "NORMAL", "TANGENT", "COLOR_0") or name.startswith(("TEXCOORD_", "JOINTS_", "WEIGHTS_"))
 
 
 def _accessor_components(asset: GltfAsset, instances: list, meshes: list) -> int:
@@ -297,6 +254,8 @@ def _accessor_components(asset: GltfAsset, instances: list, meshes: list) -> int
         for primitive in meshes[mesh_index].get("primitives", []):
             attributes = primitive.get("attributes") or {}
             named.update(index for name, index in attributes.items() if _decoded_attribute(name))
+            for target in primitive.get("targets") or []:
+                named.update(index for name, index in (target or {}).items() if name in _TARGET_SEMANTICS)
             if "indices" in primitive:
                 named.add(primitive["indices"])
     total = 0
@@ -310,31 +269,52 @@ def _accessor_components(asset: GltfAsset, instances: list, meshes: list) -> int
     return total
 
 
+_TARGET_SEMANTICS = ("POSITION", "NORMAL", "TANGENT")
+
+
 def _decode_primitive(asset: GltfAsset, mesh_index: int, primitive_index: int, primitive: dict[str, Any]):
-    """``(attributes dict, faces (F, 3) int64)`` of one primitive in its local frame."""
+    """``(attributes dict, faces (F, 3) int64, morph targets)`` of one primitive in its local frame."""
+    where = f"meshes[{mesh_index}].primitives[{primitive_index}]"
     attributes_json = primitive.get("attributes", {})
     if "POSITION" not in attributes_json:
-        raise asset.error(f"meshes[{mesh_index}].primitives[{primitive_index}] has no POSITION")
-    attributes: dict[str, np.ndarray] = {"POSITION": asset.float_accessor(attributes_json["POSITION"])}
+        raise asset.error(f"{where} has no POSITION")
+    draco = decode_draco_primitive(asset, where, primitive) if draco_extension(primitive) and asset.decoded else None
+    compressed = draco[0] if draco is not None else {}
+
+    def read(name: str, index: Any) -> np.ndarray:
+        if name in compressed:
+            values = compressed[name]
+        elif name.startswith("JOINTS_"):
+            values = asset.accessor(index)
+        else:
+            values = asset.float_accessor(index, force_normalized=name == "COLOR_0")
+        return values.astype(np.int64) if name.startswith("JOINTS_") else values.astype(np.float64, copy=False)
+
+    attributes: dict[str, np.ndarray] = {"POSITION": read("POSITION", attributes_json["POSITION"])}
     count = len(attributes["POSITION"])
     for name, index in attributes_json.items():
         if _decoded_attribute(name):
-            values = asset.float_accessor(index, force_normalized=name == "COLOR_0")
+            values = read(name, index)
             if len(values) != count:
-                raise asset.error(f"meshes[{mesh_index}].primitives[{primitive_index}]: {name} has {len(values)} "
-                                  f"elements for {count} positions")  # fmt: skip
+                raise asset.error(f"{where}: {name} has {len(values)} elements for {count} positions")
             if not np.isfinite(values).all():
-                raise asset.error(f"meshes[{mesh_index}].primitives[{primitive_index}]: {name} holds values that are not "
-                                  "numbers (NaN or infinite)")  # fmt: skip
+                raise asset.error(f"{where}: {name} holds values that are not numbers (NaN or infinite)")
             attributes[name] = values
-    if "indices" in primitive:
+    targets = []
+    for number, target in enumerate(primitive.get("targets") or []):
+        deltas = {name: asset.float_accessor(index) for name, index in (target or {}).items() if name in _TARGET_SEMANTICS}
+        if any(len(values) != count or values.shape[1] != 3 or not np.isfinite(values).all() for values in deltas.values()):
+            raise asset.error(f"{where}: morph target {number} does not have {count} finite 3D deltas")
+        targets.append(deltas)
+    if draco is not None:
+        indices = draco[1]
+    elif "indices" in primitive:
         indices = asset.accessor(primitive["indices"])[:, 0].astype(np.int64)
     else:
         indices = np.arange(count, dtype=np.int64)
     if indices.size and (indices.min() < 0 or indices.max() >= count):
-        raise asset.error(f"meshes[{mesh_index}].primitives[{primitive_index}]: index {int(indices.max())} is out of "
-                          f"range for {count} vertices")  # fmt: skip
-    return attributes, _triangles(indices, primitive.get("mode", _TRIANGLES))
+        raise asset.error(f"{where}: index {int(indices.max())} is out of range for {count} vertices")
+    return attributes, _triangles(indices, primitive.get("mode", _TRIANGLES)), targets
 
 
 def _to_world(world: np.ndarray, positions: np.ndarray, normals: np.ndarray | None):
@@ -378,13 +358,25 @@ def _materials(asset: GltfAsset) -> list[MeshMaterial]:
         pbr = material.get("pbrMetallicRoughness") or {}
         factor = [float(c) for c in pbr.get("baseColorFactor", [1.0, 1.0, 1.0, 1.0])]
         base, normal = pbr.get("baseColorTexture"), material.get("normalTexture")
+        spec_gloss = (material.get("extensions") or {}).get("KHR_materials_pbrSpecularGlossiness")
+        if isinstance(spec_gloss, dict):  # what viewers that know the extension show
+            base = spec_gloss.get("diffuseTexture", base)
+            factor = [float(c) for c in spec_gloss.get("diffuseFactor", factor)]
         materials.append(MeshMaterial(
             name=str(material.get("name") or f"material{index}"), base_color_factor=tuple(factor[:4]),
             base_color_texture=image(base), normal_texture=image(normal),
-            base_color_tex_coord=int((base or {}).get("texCoord", 0)), normal_tex_coord=int((normal or {}).get("texCoord", 0)),
-            properties=material,
+            base_color_tex_coord=_tex_coord(base), normal_tex_coord=_tex_coord(normal),
+            properties=material, base_color_transform=texture_transform(base),
         ))  # fmt: skip
     return materials
+
+
+def _tex_coord(info: Any) -> int:
+    """The ``TEXCOORD_n`` a texture info reads (``KHR_texture_transform`` may override it)."""
+    if not isinstance(info, dict):
+        return 0
+    override = ((info.get("extensions") or {}).get("KHR_texture_transform") or {}).get("texCoord")
+    return int(override if override is not None else info.get("texCoord", 0))
 
 
 def _factor_colors(material: MeshMaterial | None, count: int) -> np.ndarray:
@@ -403,8 +395,23 @@ def _primitive_colors(attributes: dict[str, np.ndarray], material: MeshMaterial 
     colors = _factor_colors(material, count)
     if material.base_color_texture is not None and texcoord is not None:
         # The factor multiplies the sRGB sample, as the loader always did (exact for the usual factor 1).
+        texcoord = transform_uv(texcoord, material.base_color_transform)
         colors = sample_texture(material.base_color_texture[..., :3], wrap_uv(texcoord)) * colors
     return colors
+
+
+def texture_sets(item: Any, key: str = "") -> set[int]:
+    """The ``TEXCOORD_n`` sets a material's texture infos read."""
+    found: set[int] = set()
+    if isinstance(item, dict):
+        if key.endswith("Texture") and "index" in item:
+            found.add(int(item.get("texCoord", 0)))
+        for child_key, child in item.items():
+            found |= texture_sets(child, child_key)
+    elif isinstance(item, list):
+        for child in item:
+            found |= texture_sets(child, key)
+    return found
 
 
 # -- the reader ------------------------------------------------------------------------------------
@@ -444,10 +451,24 @@ def _instances(asset: GltfAsset) -> tuple[list[tuple[int | None, int, np.ndarray
     worlds = world_transforms(document, roots)
     nodes = document["nodes"]
     found = [(n, int(nodes[n]["mesh"]), worlds[n]) for n in sorted(worlds) if "mesh" in nodes[n]]
-    if any("skin" in nodes[n] for n in worlds) or document.get("animations"):
-        logger.warning("%s: skins and animations are not read (skinned meshes are taken in their bind pose) "
-                       "and are not written back", asset.path)  # fmt: skip
+    if any("skin" in nodes[n] for n in worlds):
+        logger.info("%s: skinned meshes are read in their bind pose (their nodes' transforms); skins, morph targets "
+                    "and animations are written back with the outputs", asset.path)  # fmt: skip
     return found, roots
+
+
+def _skin_and_animation_data(asset: GltfAsset) -> tuple[list[np.ndarray | None], list[list[tuple[np.ndarray, np.ndarray]]]]:
+    """The skins' inverse bind matrices and the animations' sampler keys, decoded."""
+    document = asset.document
+    matrices = []
+    for skin in document.get("skins") or []:
+        index = skin.get("inverseBindMatrices")
+        matrices.append(None if index is None else asset.accessor(index, matrix=True).astype(np.float64))
+    keys = []
+    for animation in document.get("animations") or []:
+        keys.append([(asset.float_accessor(sampler["input"]).reshape(-1), asset.float_accessor(sampler["output"]))
+                     for sampler in animation.get("samplers") or []])  # fmt: skip
+    return matrices, keys
 
 
 def _read(asset: GltfAsset, max_faces: int | None) -> GltfScene:
@@ -470,7 +491,7 @@ def _read(asset: GltfAsset, max_faces: int | None) -> GltfScene:
     if components > asset.limits.max_total_components:
         raise asset.error(f"its mesh accessors hold {components} numbers, over the limit of {asset.limits.max_total_components}")
     materials = _materials(asset)
-    decoded: dict[tuple[int, int], tuple[dict[str, np.ndarray], np.ndarray]] = {}
+    decoded: dict[tuple[int, int], tuple[dict[str, np.ndarray], np.ndarray, list]] = {}
     parts, records, blocks = [], [], []
     vertex_start = face_start = 0
     skipped = 0
@@ -483,7 +504,7 @@ def _read(asset: GltfAsset, max_faces: int | None) -> GltfScene:
             key = (mesh_index, primitive_index)
             if key not in decoded:  # instances share the decoded arrays
                 decoded[key] = _decode_primitive(asset, mesh_index, primitive_index, primitive)
-            attributes, faces = decoded[key]
+            attributes, faces, targets = decoded[key]
             positions, normals = _to_world(world, attributes["POSITION"], attributes.get("NORMAL"))
             if np.linalg.det(world[:3, :3]) < 0:
                 faces = faces[:, [0, 2, 1]]
@@ -497,7 +518,7 @@ def _read(asset: GltfAsset, max_faces: int | None) -> GltfScene:
                 face_range=(face_start, face_start + len(faces)), material=material_index, node_name=node_name,
             ))  # fmt: skip
             records.append(PrimitiveInstance(node_index, mesh_index, primitive_index, world,
-                                             (vertex_start, vertex_start + count), attributes))  # fmt: skip
+                                             (vertex_start, vertex_start + count), attributes, targets))  # fmt: skip
             uv = attributes.get("TEXCOORD_0")
             blocks.append((positions, faces + vertex_start, uv, _primitive_colors(attributes, material), material))
             vertex_start += count
@@ -516,7 +537,9 @@ def _read(asset: GltfAsset, max_faces: int | None) -> GltfScene:
     if any(b[3] is not None for b in blocks):
         colors = np.concatenate([b[3] if b[3] is not None else _factor_colors(b[4], len(b[0])) for b in blocks])
     images = _source_images(asset)
-    source = SceneSource(path=asset.path, document=document, instances=records, images=images, roots=roots)
+    matrices, keys = _skin_and_animation_data(asset)
+    source = SceneSource(path=asset.path, document=document, instances=records, images=images, roots=roots,
+                         inverse_bind_matrices=matrices, animation_keys=keys)  # fmt: skip
     return GltfScene(vertices, faces, uv, colors, parts, materials, source)
 
 

@@ -11,8 +11,8 @@ writes, through the toolkit's one GLB builder (:class:`~stylize.mesh.gltf.GlbBui
   ``POSITION``, ``NORMAL``, ``TANGENT``, ``TEXCOORD_0`` (and the file's other ``TEXCOORD_n``);
 - every material, in the same order, verbatim except where a new map is given (base colour,
   metallic-roughness, normal, ...: the slots of :data:`stylize.mesh.material.TEXTURE_SLOTS`):
-  that texture info then points at the new PNG (``texCoord`` 0, the UVs written, no texture
-  transform), ``baseColorFactor``'s RGB becomes 1 (the new image is the whole base colour; its
+  that texture info then points at the new PNG (``texCoord`` 0, the UVs written, or the new
+  UV set ``tex_coords`` names; no texture transform: the image is laid out in the UVs written), ``baseColorFactor``'s RGB becomes 1 (the new image is the whole base colour; its
   alpha factor is kept) and a new metallic-roughness map gets factors 1; textures not replaced
   are embedded as they were (PNG or JPEG bytes);
 - the metadata in ``asset.extras``.
@@ -23,8 +23,12 @@ one mesh as in the input; otherwise each node gets its own copy (named ``<mesh>.
 displacement in the world frame differs per instance. Materials and textures are shared: a texture
 has one image, so texels that instances share get one colour.
 
-Skins, morph targets, animations and extensions other than material ones and
-``KHR_lights_punctual`` are not written.
+Skins (joints, inverse bind matrices), each primitive's ``JOINTS_n`` / ``WEIGHTS_n``, morph
+targets (their deltas, the mesh's default ``weights`` and ``targetNames``) and animations are
+written back (:mod:`stylize.mesh.gltf.rig`): the new positions are the base (bind-pose) positions,
+so skinning and morphs apply on top of them. Where a run added vertices (subdivision), a mesh's
+skin weights and morph targets cannot follow and are left out, said in one line. Extensions
+other than material ones and ``KHR_lights_punctual`` are not written.
 """
 
 from __future__ import annotations
@@ -39,7 +43,11 @@ import numpy as np
 
 from stylize.errors import InputError
 from stylize.mesh.gltf.glb import GlbBuilder, encode_png
-from stylize.mesh.gltf.scene import MeshPart, PrimitiveInstance, SceneSource, world_transforms
+from stylize.mesh.gltf.instances import PrimitiveArrays, same_arrays, shared_instances, unit_rows
+from stylize.mesh.gltf.materials import SPEC_GLOSS, as_metallic_roughness, drop_maps, follows_picture, kept_maps
+from stylize.mesh.gltf.nodes import world_transforms
+from stylize.mesh.gltf.rig import add_skin_attributes, add_targets, skin_arrays, target_arrays, write_animations, write_skins
+from stylize.mesh.gltf.scene import MeshPart, PrimitiveInstance, SceneSource, texture_sets
 from stylize.mesh.material import TEXTURE_SLOTS
 from stylize.mesh.texture import srgb_to_linear
 
@@ -79,11 +87,6 @@ def _check_images(images: Mapping[int, np.ndarray] | None, count: int, name: str
     return checked
 
 
-def _unit(vectors: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    length = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.where(length > 1e-12, vectors / np.where(length > 1e-12, length, 1.0), fallback)
-
-
 def _single_part_source(mesh: LoadedMesh) -> tuple[SceneSource, list[MeshPart]]:
     """A one-node scene for a mesh that did not come from glTF (OBJ, PLY, ... or built in memory)."""
     name = mesh.path.stem if mesh.path is not None else "mesh"
@@ -112,10 +115,15 @@ class _SceneWriter:
     """Builds the output document from a :class:`SceneSource` and the new per-vertex data."""
 
     def __init__(self, source: SceneSource, glb: GlbBuilder, maps: dict[str, dict[int, np.ndarray]],
-                 clear: tuple[str, ...] = ()) -> None:  # fmt: skip
+                 tex_coords: Mapping[int, int] | None = None, keep_maps: Any = "auto",
+                 vertex_colors: bool = False, clear: tuple[str, ...] = ()) -> None:  # fmt: skip
         self.source, self.glb, self.document = source, glb, source.document
         self.maps = maps  # map name -> material index -> new image
-        self.clear = clear  # slots removed from every material that gets a new map
+        self.tex_coords = dict(tex_coords or {})  # material index -> TEXCOORD_n of its new maps
+        self.keep_maps = keep_maps  # output.keep_maps, for materials whose base colour is replaced
+        self.vertex_colors = vertex_colors  # COLOR_0 is the whole base colour
+        self.clear = clear  # slots removed from every material that gets a new map (the material's own rule)
+        self.changes: dict[str, list[str]] = {}  # material name -> what the policy changed
         self._images: dict[int, int] = {}
         self._textures: dict[int, int] = {}
 
@@ -145,6 +153,14 @@ class _SceneWriter:
             self._textures[index] = self.glb.add_texture(self._images[image], self._sampler_of(index), texture.get("name"))
         return self._textures[index]
 
+    def _image_of(self, info: Any) -> tuple[bytes, str | None] | None:
+        """The encoded source image a texture info shows, or None."""
+        if not isinstance(info, dict) or not isinstance(info.get("index"), int):
+            return None
+        textures = self.document.get("textures") or []
+        image = textures[info["index"]].get("source") if info["index"] < len(textures) else None
+        return self.source.images[image] if isinstance(image, int) and image < len(self.source.images) else None
+
     def _remap(self, item: Any, key: str = "") -> None:
         """Point every texture info (a ``...Texture`` object with an ``index``) at output textures."""
         if isinstance(item, dict):
@@ -164,8 +180,22 @@ class _SceneWriter:
             for cleared in self.clear:
                 if cleared not in replaced:
                     TEXTURE_SLOTS[cleared].clear(out)
-        self._remap(out)
+        if self.vertex_colors and "base_color" not in replaced:  # COLOR_0 multiplies: the factor and texture go
+            old["base_color"] = _pop_slot(out, TEXTURE_SLOTS["base_color"].gltf)
+            pbr = out.get("pbrMetallicRoughness")
+            if isinstance(pbr, dict) and "baseColorFactor" in pbr:
+                pbr["baseColorFactor"] = [1.0, 1.0, 1.0, float(pbr["baseColorFactor"][3])]
         name = out.get("name") or f"material{index}"
+        if "base_color" in replaced or self.vertex_colors:  # what the new colour keeps around it (gltf/materials.py)
+            spec_gloss = (material.get("extensions") or {}).get(SPEC_GLOSS) or {}
+            changes = ["specular-glossiness written as metallic-roughness"] if as_metallic_roughness(out) else []
+            base = old.get("base_color") or spec_gloss.get("diffuseTexture")
+            keep = kept_maps(self.keep_maps, lambda: follows_picture(self._image_of(base), self._image_of(
+                (material.get("pbrMetallicRoughness") or {}).get("metallicRoughnessTexture"))))  # fmt: skip
+            changes += [f"{dropped} dropped" for dropped in drop_maps(out, keep, set(replaced))]
+            if changes:
+                self.changes[name] = changes
+        self._remap(out)
         for map_name, pixels in replaced.items():
             previous = old[map_name] or {}
             sampler = self._sampler_of(previous.get("index"))
@@ -174,6 +204,9 @@ class _SceneWriter:
             info: dict[str, Any] = {
                 "index": self.glb.add_texture(image, sampler if sampler is not None else self.glb.add_sampler())
             }
+            if self.tex_coords.get(index):
+                info["texCoord"] = int(self.tex_coords[index])
+            # no KHR_texture_transform: the new image is laid out in the UVs written, untransformed
             info.update({key: previous[key] for key in ("extras", "scale", "strength") if key in previous})
             slot.place(out, info)
         pbr = out.get("pbrMetallicRoughness")
@@ -188,7 +221,10 @@ class _SceneWriter:
 
     # -- nodes ------------------------------------------------------------------------------------
 
-    def node(self, index: int, mesh: int | None, remap: dict[int, int]) -> dict[str, Any]:
+    def node(self, index: int, mesh: int | None, remap: dict[int, int], skins: dict[int, int],
+             kept: dict[int, set[str]]) -> dict[str, Any]:  # fmt: skip
+        """Node ``index`` as written: ``mesh`` its written mesh, ``skins`` source -> written skin,
+        ``kept`` what each written mesh kept (``skin``, ``morph``)."""
         node = self.document["nodes"][index]
         out = {key: copy.deepcopy(node[key]) for key in ("name", "matrix", "translation", "rotation", "scale", "camera", "extras")
                if key in node}  # fmt: skip
@@ -196,6 +232,10 @@ class _SceneWriter:
             out["children"] = [remap[c] for c in node["children"]]
         if mesh is not None:
             out["mesh"] = mesh
+            if node.get("skin") in skins and "skin" in kept.get(mesh, ()):
+                out["skin"] = skins[node["skin"]]
+            if "weights" in node and "morph" in kept.get(mesh, ()):
+                out["weights"] = copy.deepcopy(node["weights"])
         extensions = {k: v for k, v in (node.get("extensions") or {}).items() if k in _KEPT_EXTENSIONS}
         if extensions:
             out["extensions"] = copy.deepcopy(extensions)
@@ -213,9 +253,8 @@ def _pop_slot(material: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]
 
 
 def _part_arrays(mesh: LoadedMesh, part: MeshPart, instance: PrimitiveInstance, data: dict[str, np.ndarray | None],
-                 new_texture: bool) -> tuple[dict[str, np.ndarray], np.ndarray] | None:  # fmt: skip
-    """``(attribute name -> float32 array, faces (F, 3))`` of one part in its node's frame, or None
-    when the part has no faces left."""
+                 new_texture: bool) -> PrimitiveArrays | None:  # fmt: skip
+    """One part's arrays in its node's frame, or None when the part has no faces left."""
     faces = np.asarray(mesh.faces[part.face_slice], dtype=np.int64)
     if len(faces) == 0:
         return None
@@ -236,21 +275,21 @@ def _part_arrays(mesh: LoadedMesh, part: MeshPart, instance: PrimitiveInstance, 
     out: dict[str, np.ndarray] = {"POSITION": positions}
     up = np.array([0.0, 0.0, 1.0])
     if data["normals"] is not None:
-        out["NORMAL"] = _unit(data["normals"][used] @ linear, up)
+        out["NORMAL"] = unit_rows(data["normals"][used] @ linear, up)
     elif known and "NORMAL" in attributes:
-        out["NORMAL"] = _unit(attributes["NORMAL"][origin], up)
+        out["NORMAL"] = unit_rows(attributes["NORMAL"][origin], up)
         if "POSITION" in attributes and not np.allclose(attributes["POSITION"][origin], positions, rtol=0,
                                                         atol=1e-6 * max(1.0, float(np.abs(positions).max()))):  # fmt: skip
             logger.warning("%s: vertices moved but no normals were given; writing the file's normals", part.name)
         if "TANGENT" in attributes and data["tangents"] is None:
             tangent = attributes["TANGENT"][origin]
             out["TANGENT"] = np.column_stack(
-                [_unit(tangent[:, :3], np.array([1.0, 0, 0])), np.where(tangent[:, 3] < 0, -1.0, 1.0)]
+                [unit_rows(tangent[:, :3], np.array([1.0, 0, 0])), np.where(tangent[:, 3] < 0, -1.0, 1.0)]
             )
     if data["tangents"] is not None:
         tangent = data["tangents"][used]
         handedness = np.where(tangent[:, 3] < 0, -1.0, 1.0) * (1.0 if determinant >= 0 else -1.0)
-        out["TANGENT"] = np.column_stack([_unit(tangent[:, :3] @ inverse[:3, :3].T, np.array([1.0, 0, 0])), handedness])
+        out["TANGENT"] = np.column_stack([unit_rows(tangent[:, :3] @ inverse[:3, :3].T, np.array([1.0, 0, 0])), handedness])
     uv = data["uv"]
     if uv is not None and np.isfinite(uv[used]).all():
         out["TEXCOORD_0"] = np.column_stack([uv[used, 0], 1.0 - uv[used, 1]])
@@ -260,35 +299,20 @@ def _part_arrays(mesh: LoadedMesh, part: MeshPart, instance: PrimitiveInstance, 
         out.update(
             {name: values[origin] for name, values in attributes.items() if name.startswith("TEXCOORD_") and name != "TEXCOORD_0"}
         )
+    for number, values in sorted((data.get("uv_sets") or {}).items()):
+        if np.isfinite(values[used]).all():
+            for missing in range(1, number):  # sets stay continuous: a primitive with fewer repeats TEXCOORD_0
+                out.setdefault(f"TEXCOORD_{missing}", out["TEXCOORD_0"])
+            out[f"TEXCOORD_{number}"] = values[used]
     if data["colors"] is not None:
         colors = data["colors"][used]
         out["COLOR_0"] = np.column_stack([srgb_to_linear(colors[:, :3]), colors[:, 3:]])
     elif known and "COLOR_0" in attributes and not new_texture:
         out["COLOR_0"] = attributes["COLOR_0"][origin]
-    return {name: np.ascontiguousarray(values, dtype=np.float32) for name, values in out.items()}, faces
-
-
-def _texture_sets(item: Any, key: str = "") -> set[int]:
-    """The ``TEXCOORD_n`` sets a material's texture infos read."""
-    found: set[int] = set()
-    if isinstance(item, dict):
-        if key.endswith("Texture") and "index" in item:
-            found.add(int(item.get("texCoord", 0)))
-        for child_key, child in item.items():
-            found |= _texture_sets(child, child_key)
-    elif isinstance(item, list):
-        for child in item:
-            found |= _texture_sets(child, key)
-    return found
-
-
-def _same(first: tuple[dict[str, np.ndarray], np.ndarray], second: tuple[dict[str, np.ndarray], np.ndarray]) -> bool:
-    (a, faces_a), (b, faces_b) = first, second
-    if a.keys() != b.keys() or faces_a.shape != faces_b.shape or not np.array_equal(faces_a, faces_b):
-        return False
-    scale = max(1.0, float(np.abs(a["POSITION"]).max()))
-    return all(a[k].shape == b[k].shape and np.allclose(a[k], b[k], rtol=0, atol=1e-6 * (scale if k == "POSITION" else 1.0))
-               for k in a)  # fmt: skip
+    rigged = bool(instance.targets) or any(name.startswith("JOINTS_") for name in attributes)
+    return PrimitiveArrays({name: np.ascontiguousarray(values, dtype=np.float32) for name, values in out.items()}, faces,
+                   skin_arrays(instance, origin) if known else {}, target_arrays(instance, origin) if known else [],
+                   rigged and not known)  # fmt: skip
 
 
 def write_scene_glb(
@@ -305,6 +329,10 @@ def write_scene_glb(
     vertex_colors: Any = None,
     metadata: Mapping[str, Any] | None = None,
     clear: Sequence[str] = (),
+    uv_sets: Mapping[int, Any] | None = None,
+    tex_coords: Mapping[int, int] | None = None,
+    keep_maps: Any = "auto",
+    new_material: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``mesh``'s scene to ``path`` (GLB, atomically) with new per-vertex data and textures.
 
@@ -326,11 +354,25 @@ def write_scene_glb(
         maps: map name (a key of :data:`~stylize.mesh.material.TEXTURE_SLOTS`) -> material index
             -> ``(H, W, 3|4)`` uint8 image, for any slot (``base_color_textures`` and
             ``normal_textures`` are the ``base_color`` and ``normal`` entries).
-        vertex_colors: ``(V, 3|4)`` sRGB colours written as linear ``COLOR_0``, or None (the
-            file's ``COLOR_0`` is then kept, except on primitives whose base colour was replaced).
+        vertex_colors: ``(V, 3|4)`` sRGB colours written as linear ``COLOR_0``: the whole base
+            colour (every material without a new base-colour texture loses its base-colour
+            texture and its factor's RGB becomes 1, so viewers show the colours as they are); or
+            None (the file's ``COLOR_0`` is then kept, except on primitives whose base colour was
+            replaced).
         metadata: JSON-able values for ``asset.extras`` (prompt, seed, model, version).
         clear: slot names (:data:`~stylize.mesh.material.TEXTURE_SLOTS`) removed, with their
             factor, from every material that gets a new map (the pbr material clears ``emissive``).
+        uv_sets: set number ``n`` (1, 2, ...) -> ``(V, 2)`` glTF UVs (v down) written as
+            ``TEXCOORD_n`` on the primitives whose rows are all finite (NaN rows elsewhere); a
+            primitive with fewer sets repeats ``TEXCOORD_0`` in between (sets stay continuous).
+        tex_coords: material index -> the ``texCoord`` of its new maps (default 0).
+        keep_maps: which of the old maps a material whose base colour is replaced (by a new
+            texture, or by ``vertex_colors``) keeps (``output.keep_maps``,
+            :mod:`stylize.mesh.gltf.materials`); such a material is also written as
+            metallic-roughness when it was specular-glossiness.
+        new_material: a glTF material for the primitives that have none (e.g. to carry a baked
+            texture); it is added after the file's materials, so ``maps`` may name its index
+            ``len(materials)``.
 
     Returns:
         The path written.
@@ -354,7 +396,10 @@ def write_scene_glb(
         "uv": _check(mesh.uv if uv is None and mesh.uv is not None and len(mesh.uv) == count else uv, (count, 2), "uv",
                      allow_nan=True),
         "colors": _check(vertex_colors, (count, 3), "vertex_colors", (3, 4)),
+        "uv_sets": {int(n): _check(values, (count, 2), f"uv_sets[{n}]", allow_nan=True) for n, values in (uv_sets or {}).items()},
     }  # fmt: skip
+    if any(n < 1 for n in data["uv_sets"]):
+        raise ValueError("uv_sets: set numbers start at 1 (TEXCOORD_0 is uv)")
     if data["vertices"] is None:
         raise ValueError("vertices_world is required")
     if isinstance(mesh.source_scene, SceneSource):
@@ -363,7 +408,9 @@ def write_scene_glb(
         source, parts = _single_part_source(mesh)
     if len(parts) != len(source.instances):
         raise ValueError(f"mesh has {len(parts)} parts but its source scene {len(source.instances)} primitives")
-    materials = source.document.get("materials") or []
+    materials = list(source.document.get("materials") or [])
+    if new_material is not None:
+        materials.append(dict(new_material))
     given = {name: dict(images) for name, images in (maps or {}).items()}
     given.setdefault("base_color", {}).update(base_color_textures or {})
     given.setdefault("normal", {}).update(normal_textures or {})
@@ -382,51 +429,91 @@ def write_scene_glb(
         glb.asset["copyright"] = source.document["asset"]["copyright"]
     if set(clear) - set(TEXTURE_SLOTS):
         raise ValueError(f"unknown slot to clear {sorted(set(clear) - set(TEXTURE_SLOTS))[0]!r}")
-    writer = _SceneWriter(source, glb, checked, tuple(clear))
+    writer = _SceneWriter(source, glb, checked, tex_coords, keep_maps, vertex_colors=data["colors"] is not None,
+                          clear=tuple(clear))  # fmt: skip
     for index, material in enumerate(materials):
         glb.add_material(writer.material(index, material))
-    node_meshes = _write_meshes(mesh, source, parts, data, glb, base_colors)
-    _write_nodes(source, writer, node_meshes, glb)
+    if writer.changes:
+        logger.info("materials under the new base colour (output.keep_maps = %s): %s", keep_maps,
+                    "; ".join(f"{name}: {', '.join(items)}" for name, items in writer.changes.items()))  # fmt: skip
+    default = len(materials) - 1 if new_material is not None else None
+    node_meshes, kept = _write_meshes(mesh, source, parts, data, glb, base_colors, default)
+    _write_nodes(source, writer, node_meshes, kept, glb)
     return glb.write(path)
 
 
 def _write_meshes(mesh, source: SceneSource, parts: list[MeshPart], data, glb: GlbBuilder,
-                  base_colors: dict[int, np.ndarray]) -> dict[int | None, list[int]]:  # fmt: skip
-    """Add the meshes; returns ``node -> [output mesh]`` (key None: nodeless scenes, one per mesh)."""
-    by_node: dict[tuple[int | None, int], list[tuple[int, dict[str, Any], Any]]] = {}
+                  base_colors: dict[int, np.ndarray], default: int | None) -> tuple[dict[int | None, list[int]], dict[int, set[str]]]:  # fmt: skip
+    """Add the meshes; returns ``node -> [output mesh]`` (key None: nodeless scenes, one per mesh)
+    and what each output mesh kept of the file's rig (``skin``, ``morph``). ``default``: the
+    material of primitives that have none."""
+    by_node: dict[tuple[int | None, int], list[tuple[int, dict[str, Any], PrimitiveArrays]]] = {}
     for part, instance in zip(parts, source.instances, strict=False):
-        arrays = _part_arrays(mesh, part, instance, data, part.material in base_colors)
-        primitive = source.document["meshes"][instance.mesh]["primitives"][instance.primitive]
-        if arrays is not None and part.material is not None:
-            missing = sorted(n for n in _texture_sets(glb.lists["materials"][part.material]) if f"TEXCOORD_{n}" not in arrays[0])
+        material = part.material if part.material is not None else default
+        arrays = _part_arrays(mesh, part, instance, data, material in base_colors)
+        primitive = dict(source.document["meshes"][instance.mesh]["primitives"][instance.primitive])
+        if material is not None:
+            primitive["material"] = material
+        if arrays is not None and material is not None:
+            have = arrays.attributes
+            missing = sorted(n for n in texture_sets(glb.lists["materials"][material]) if f"TEXCOORD_{n}" not in have)
             if missing:  # a textured material on a primitive without its UVs is an invalid glTF
                 raise ValueError(f"part {part.name!r} (node {part.node}, primitive {part.primitive}) has no TEXCOORD_{missing[0]} "
                                  "for its material's textures; pass uv (V, 2)")  # fmt: skip
         if arrays is not None:
             by_node.setdefault((instance.node, instance.mesh), []).append((instance.primitive, primitive, arrays))
+    by_node, averaged = shared_instances(by_node)
     written: dict[int, list[tuple[list, int]]] = {}  # source mesh -> [(its primitives' arrays, output mesh)]
     node_meshes: dict[int | None, list[int]] = {}
+    kept: dict[int, set[str]] = {}
+    lost: set[str] = set()
     for (node, mesh_index), primitives in by_node.items():
         signature = [arrays for _, _, arrays in primitives]
         copies = written.setdefault(mesh_index, [])
         match = next((out for arrays, out in copies
-                      if len(arrays) == len(signature) and all(map(_same, arrays, signature))), None)  # fmt: skip
+                      if len(arrays) == len(signature) and all(map(same_arrays, arrays, signature))), None)  # fmt: skip
         if match is None:
             source_mesh = source.document["meshes"][mesh_index]
-            items = []
-            for _, primitive, (attributes, faces) in primitives:
-                accessors = {name: glb.add_accessor(values, bounds=name == "POSITION") for name, values in attributes.items()}
-                items.append(glb.primitive(accessors, glb.add_indices(faces), primitive.get("material"), primitive.get("extras")))
             name = source_mesh.get("name") or f"mesh{mesh_index}"
-            match = glb.add_mesh(name if not copies else f"{name}.{len(copies):03d}", items, source_mesh.get("extras"))
+            # A mesh's primitives must agree on their morph targets; skin data goes with its skin.
+            morph = len({len(arrays.targets) for arrays in signature}) == 1 and bool(signature[0].targets)
+            skin = all(any(k.startswith("JOINTS_") for k in arrays.skin) for arrays in signature)
+            if any(arrays.lost for arrays in signature) or (not morph and any(arrays.targets for arrays in signature)):
+                lost.add(name)
+            items = []
+            for _, primitive, arrays in primitives:
+                accessors = {
+                    name: glb.add_accessor(values, bounds=name == "POSITION") for name, values in arrays.attributes.items()
+                }
+                if skin:
+                    accessors.update(add_skin_attributes(glb, arrays.skin))
+                item = glb.primitive(accessors, glb.add_indices(arrays.faces), primitive.get("material"), primitive.get("extras"))
+                if morph:
+                    item["targets"] = add_targets(glb, arrays.targets)
+                items.append(item)
+            extras = dict(source_mesh.get("extras") or {})
+            if not morph:
+                extras.pop("targetNames", None)
+            match = glb.add_mesh(name if not copies else f"{name}.{len(copies):03d}", items, extras)
+            if morph and "weights" in source_mesh:
+                glb.lists["meshes"][match]["weights"] = copy.deepcopy(source_mesh["weights"])
+            kept[match] = {label for label, flag in (("skin", skin), ("morph", morph)) if flag}
             copies.append((signature, match))
         node_meshes.setdefault(node, []).append(match)
+    if averaged:
+        logger.info("instanced meshes %s stay instanced: their instances' new vertex data (positions in the mesh's "
+                    "frame, normals, colours) is averaged into the one mesh they share",
+                    ", ".join(sorted(str(source.document["meshes"][m].get("name") or f"mesh{m}") for m in averaged)))  # fmt: skip
     if len(written) and any(len(c) > 1 for c in written.values()):
-        logger.info("instanced meshes whose instances now differ were written once per instance")
-    return node_meshes
+        logger.info("instanced meshes whose instances' geometry differs (repair removed faces) were written once per instance")
+    if lost:
+        logger.warning("%s: skin weights and morph targets of %s cannot follow the vertices the run added "
+                       "(subdivision) and are not written", source.path, ", ".join(sorted(lost)))  # fmt: skip
+    return node_meshes, kept
 
 
-def _write_nodes(source: SceneSource, writer: _SceneWriter, node_meshes: dict[int | None, list[int]], glb: GlbBuilder) -> None:
+def _write_nodes(source: SceneSource, writer: _SceneWriter, node_meshes: dict[int | None, list[int]],
+                 kept: dict[int, set[str]], glb: GlbBuilder) -> None:  # fmt: skip
     document = source.document
     if source.roots is None:  # no nodes in the file: one node per mesh
         for mesh in node_meshes.get(None, []):
@@ -434,9 +521,10 @@ def _write_nodes(source: SceneSource, writer: _SceneWriter, node_meshes: dict[in
         return
     reachable = sorted(world_transforms(document, source.roots))
     remap = {old: new for new, old in enumerate(reachable)}
+    skins = write_skins(source, glb, remap)
     for index in reachable:
         meshes = node_meshes.get(index, [])
-        glb.add_node(writer.node(index, meshes[0] if meshes else None, remap))
+        glb.add_node(writer.node(index, meshes[0] if meshes else None, remap, skins, kept))
     glb.scene_nodes = [remap[r] for r in source.roots]
     if any("camera" in document["nodes"][i] for i in reachable) and document.get("cameras"):
         glb.top_level["cameras"] = copy.deepcopy(document["cameras"])
@@ -444,6 +532,5 @@ def _write_nodes(source: SceneSource, writer: _SceneWriter, node_meshes: dict[in
     if extensions:
         glb.top_level["extensions"] = copy.deepcopy(extensions)
     glb.extensions_required = [e for e in document.get("extensionsRequired", []) if e != "KHR_mesh_quantization"]
-    dropped = [i for i in reachable if "skin" in document["nodes"][i] or "weights" in document["nodes"][i]]
-    if dropped:
-        logger.warning("%s: skins and morph weights of %d node(s) are not written", source.path, len(dropped))
+    morphing = {remap[i] for i in reachable if any("morph" in kept.get(m, ()) for m in node_meshes.get(i, []))}
+    write_animations(source, glb, remap, morphing)
