@@ -57,6 +57,16 @@ def test_mesh_smoke_run_then_eval_the_run_folder(cube, tiny_clip_spec, tmp_path,
     assert report["status"] == "finished" and report["iterations"] == 3
     config = (out / "config.toml").read_text()
     assert "iters = 3" in config and "seed = 5" in config and "n_views = 2" in config and "a blue square" in config
+    # mesh.glb's colours as trimesh reads them the way the README says (COLOR_0 under a white,
+    # non-metallic material), equal to vertex_data.npz's
+    import trimesh
+
+    loaded = trimesh.load(out / "mesh.glb", force="mesh", skip_materials=True)
+    assert loaded.visual.kind == "vertex"
+    stored = np.load(out / "vertex_data.npz")["colors"]  # sRGB; glTF's COLOR_0 is linear
+    linear = np.where(stored <= 0.04045, stored / 12.92, ((stored + 0.055) / 1.055) ** 2.4)
+    assert len(loaded.vertices) == len(stored)
+    assert np.abs(loaded.visual.vertex_colors[:, :3] / 255.0 - linear).max() <= 1.5 / 255.0
     code = main(
         [
             "eval",
