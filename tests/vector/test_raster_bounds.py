@@ -186,7 +186,7 @@ def _against_resvg(svg: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_crafted_files_against_resvg():
-    """Self-intersecting fills and hairlines, as resvg draws them (before: 0.0037, 0.022, 0.031, 0.030)."""
+    """Self-intersecting fills and hairlines, as resvg draws them (before: 0.0037, 0.022, 0.031, 0.034, 0.030)."""
     generator = np.random.default_rng(0)
     zigzag = " ".join(f"{4 if i % 2 == 0 else 124},{generator.uniform(0, 128):.2f}" for i in range(40))
     files = {
@@ -197,13 +197,13 @@ def test_crafted_files_against_resvg():
                 f'<path d="M4 {4 + i * 6.3} L60 {8 + i * 6.1}" stroke="black" stroke-width="0.1" fill="none"/>' for i in range(9)
             ),
             64,
-            0.008,
+            0.002,
         ),  # fmt: skip
         # The same, filled too (SVG's default): a zero-area fill paints nothing (it was 0.034).
         "filled-lines": (
             "".join(f'<path d="M4 {4 + i * 6.3} L60 {8 + i * 6.1}" stroke="black" stroke-width="0.1"/>' for i in range(9)),
             64,
-            0.008,
+            0.002,
         ),  # fmt: skip
         "thin-curves": (
             "".join(
@@ -212,7 +212,7 @@ def test_crafted_files_against_resvg():
                 for i in range(9)
             ),
             64,
-            0.016,
+            0.006,
         ),  # fmt: skip
     }
     for name, (body, size, bound) in files.items():
@@ -221,7 +221,7 @@ def test_crafted_files_against_resvg():
         error = float(np.abs(ours - reference).mean())
         assert error < bound, (name, error)
         ink, reference_ink = (1 - ours).sum(), (1 - reference).sum()
-        assert ink == pytest.approx(reference_ink, rel=0.05), name
+        assert ink == pytest.approx(reference_ink, rel=0.08), name  # it was 3.1x for the hairlines
 
 
 # ---------------------------------------------------------------------------------- CSS

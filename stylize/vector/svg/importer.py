@@ -10,8 +10,9 @@ Opacity: an element's ``opacity`` becomes its path's opacity, which the renderer
 fill and stroke together (exact). A group's opacity is folded into each child, which is exact
 when the children do not overlap; overlaps are reported.
 
-Everything a scene cannot hold is said once per file in a warning (one per kind of feature,
-with a count and the first element): gradients and patterns (drawn as an average colour),
+Gradients are imported as gradients (:class:`~stylize.vector.paint.Gradient`, placed by the
+element's transform). Everything a scene cannot hold is said once per file in a warning (one per
+kind of feature, with a count and the first element): patterns (drawn as an average colour),
 dashes (drawn solid), markers, clipping, masks, filters, text, images, strokes under a
 non-uniform scale, broken path data (drawn up to the error, as SVG says), and so on.
 
@@ -32,10 +33,12 @@ import numpy as np
 import torch
 
 from stylize.errors import InputError
+from stylize.vector.paint import Gradient
 from stylize.vector.scene import VectorPath
 from stylize.vector.svg.css import StyleSheet, Tree, parse_stylesheet
 from stylize.vector.svg.paint import LazyBox, PaintServers, any_overlap, path_extent
-from stylize.vector.svg.path import ellipse, parse_path_data, polyline, rect
+from stylize.vector.svg.path import shape_geometry
+from stylize.vector.svg.report import Report
 from stylize.vector.svg.style import Cascade, Style, root_style
 from stylize.vector.svg.values import (
     IDENTITY,
@@ -44,7 +47,6 @@ from stylize.vector.svg.values import (
     Paint,
     apply,
     multiply,
-    numbers,
     parse_length,
     parse_transform,
     parse_view_box,
@@ -67,45 +69,6 @@ MAX_VISITS = MAX_XML_ELEMENTS  # elements visited, counting each use expansion (
 
 SHAPES = ("path", "rect", "circle", "ellipse", "line", "polyline", "polygon")
 _UNSUPPORTED_ELEMENTS = ("text", "image", "foreignObject")
-_WARNINGS = {
-    "gradient": "gradients are drawn as their average colour",
-    "pattern": "patterns are drawn as the average colour of one tile",
-    "group-opacity": "opacity on a group of overlapping children is applied to each child, so overlaps show through",
-    "non-uniform": "strokes under a non-uniform scale or a skew are drawn with one width (the mean scale)",
-    "stroke-dasharray": "stroke-dasharray is not supported: dashed strokes are drawn solid",
-    "markers": "markers are not supported: left out",
-    "clip-path": "clip-path is not supported: drawn unclipped",
-    "mask": "mask is not supported: drawn unmasked",
-    "filter": "filter is not supported: drawn unfiltered",
-    "text": "text elements are not imported",
-    "image": "image elements are not imported",
-    "foreignObject": "foreignObject elements are not imported",
-    "viewport-clip": "content outside a nested svg or symbol viewport is not clipped",
-    "use-cycle": "a use that references itself or an ancestor is in error: left out",
-    "path-data": "invalid path data: drawn up to the error",
-    "points": "invalid points: drawn up to the error",
-    "transform": "invalid transform attribute: ignored",
-    "linejoin": "stroke-linejoin miter-clip and arcs are drawn as miter",
-    "css-at-rule": "CSS at-rules are not applied",
-    "css-selector": "CSS rules with unsupported selectors are dropped",
-}
-
-
-class Report:
-    """Unsupported features of one file, each said once with a count and the first occurrence."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.features: dict[str, list] = {}
-
-    def __call__(self, feature: str, detail: str) -> None:
-        entry = self.features.setdefault(feature, [0, detail])
-        entry[0] += 1
-
-    def flush(self) -> None:
-        for feature, (count, detail) in self.features.items():
-            times = "once" if count == 1 else f"{count} times"
-            logger.warning("SVG %s: %s (%s; first: %s)", self.name, _WARNINGS[feature], times, detail)
 
 
 @dataclass(frozen=True)
@@ -382,47 +345,11 @@ class _Importer:
         self._close_clip(inner[1])
 
     # ------------------------------------------------------------------ shapes
-    def _geometry(self, element, tag: str, context: LengthContext):
-        def length(name: str, axis: str, default: float | None = 0.0) -> float | None:
-            value = parse_length(element.get(name), context, axis)
-            return default if value is None else value
-
-        if tag == "path":
-            contours, _, error = parse_path_data(element.get("d") or "")
-            if error:
-                self.report("path-data", f"{self.where(element)}: {error}")
-            return contours
-        if tag == "rect":
-            width, height = length("width", "x", None), length("height", "y", None)
-            if width is None or height is None or width <= 0 or height <= 0:
-                return []
-            rx, ry = length("rx", "x", None), length("ry", "y", None)
-            rx = None if rx is not None and rx < 0 else rx  # SVG 2: negative is invalid, so auto
-            ry = None if ry is not None and ry < 0 else ry
-            rx, ry = (rx if rx is not None else ry or 0.0), (ry if ry is not None else rx or 0.0)
-            return rect(length("x", "x"), length("y", "y"), width, height, min(rx, width / 2), min(ry, height / 2))
-        if tag in ("circle", "ellipse"):
-            if tag == "circle":
-                rx = ry = length("r", "other", None)
-            else:  # SVG 2: a missing or negative (invalid) radius is auto, the other one
-                rx, ry = length("rx", "x", None), length("ry", "y", None)
-                rx, ry = (None if rx is not None and rx < 0 else rx), (None if ry is not None and ry < 0 else ry)
-                rx, ry = (rx if rx is not None else ry), (ry if ry is not None else rx)
-            if rx is None or ry is None or rx <= 0 or ry <= 0:
-                return []
-            return ellipse(length("cx", "x"), length("cy", "y"), rx, ry)
-        if tag == "line":
-            return polyline([length("x1", "x"), length("y1", "y"), length("x2", "x"), length("y2", "y")], closed=False)
-        values, complete = numbers(element.get("points") or "")
-        if not complete:
-            self.report("points", self.where(element))
-        return polyline(values[: len(values) // 2 * 2], closed=tag == "polygon")
-
     def _shape(self, element, tag: str, style: Style, frame: _Frame) -> None:
         if style["visibility"] != "visible":
             return
         context = self._context(frame, style)
-        contours = self._geometry(element, tag, context)
+        contours = shape_geometry(element, tag, context, self.report, self.where(element))
         if not contours:
             return
         where = self.where(element)
@@ -462,6 +389,7 @@ class _Importer:
         if fill is None and stroke is None:
             return
         transform = frame.transform
+        fill, stroke = (paint.transformed(transform) if isinstance(paint, Gradient) else paint for paint in (fill, stroke))
         placed = [
             (torch.tensor([apply(transform, x, y) for x, y in points], dtype=torch.float64), closed)
             for points, closed in contours
@@ -483,14 +411,30 @@ class _Importer:
             and style["paint-order"] == "fill"
         ):
             paths.append(
-                VectorPath([p for p, _ in filled], [c for _, c in filled], width / 2, stroke, fill, rule, **stroke_style)
+                VectorPath(
+                    [p for p, _ in filled],
+                    [c for _, c in filled],
+                    width / 2,
+                    fill_rule=rule,
+                    **stroke_style,
+                    **_paint_fields("stroke", stroke),
+                    **_paint_fields("fill", fill),
+                )  # fmt: skip
             )
         else:
             # SVG fills open subpaths as if closed but strokes them open: a closed fill-only path
             # and an open stroke-only path paint the same (exactly so at opacity 1).
             fill_path = self._fill_only(filled, fill, rule) if fill is not None and filled else None
             stroke_path = (
-                VectorPath([p for p, _ in stroked], [c for _, c in stroked], width / 2, stroke, None, rule, **stroke_style)
+                VectorPath(
+                    [p for p, _ in stroked],
+                    [c for _, c in stroked],
+                    width / 2,
+                    fill_color=None,
+                    fill_rule=rule,
+                    **stroke_style,
+                    **_paint_fields("stroke", stroke),
+                )  # fmt: skip
                 if stroke is not None and stroked
                 else None
             )
@@ -518,14 +462,16 @@ class _Importer:
                 else:
                     points = points[:-1]
             closed_points.append(points)
-        return VectorPath(closed_points, True, 0.5, None, fill, rule)
+        return VectorPath(closed_points, True, 0.5, fill_rule=rule, stroke_color=None, **_paint_fields("fill", fill))
 
     # ------------------------------------------------------------------ paint
     def _paint(self, paint: Paint, style: Style, which: str, contours, bbox, evenodd: bool, context, where: str):
-        """Straight RGBA of a fill or stroke (with its opacity), or None when nothing is painted."""
+        """Straight RGBA or Gradient (user space) of a fill or stroke, with its opacity, or None."""
         color = self.servers.color(paint, style, which, contours, bbox, evenodd, context, where)
         if color is None:
             return None
+        if isinstance(color, Gradient):
+            return color.scaled_alpha(style[f"{which}-opacity"])
         return (color[0], color[1], color[2], color[3] * style[f"{which}-opacity"])
 
     def _draw_tile(self, content, transform: Affine, viewport: tuple[float, float]) -> list[VectorPath]:
@@ -568,6 +514,13 @@ class _Importer:
                 if x0 < clip[0] - 0.5 or y0 < clip[1] - 0.5 or x1 > clip[2] + 0.5 or y1 > clip[3] + 0.5:
                     self.report("viewport-clip", where)
                     break
+
+
+def _paint_fields(which: str, paint) -> dict:
+    """``{which}_color`` / ``{which}_gradient`` keyword arguments of a VectorPath for a paint."""
+    if isinstance(paint, Gradient):
+        return {f"{which}_color": None, f"{which}_gradient": paint}
+    return {f"{which}_color": paint}
 
 
 def _check_finite(values: list[float], where: str, name: str) -> None:
