@@ -47,8 +47,10 @@ from stylize.vector.svg.values import (
     Paint,
     apply,
     multiply,
+    parse_css_transform,
     parse_length,
     parse_transform,
+    parse_transform_origin,
     parse_view_box,
     scale_factors,
     translate,
@@ -143,9 +145,7 @@ class _Importer:
             )
         width, height, view_transform, viewport = self._canvas(root)
         style = self.cascade.computed(root, root_style(), viewport)
-        transform = parse_transform(root.get("transform"))
-        if transform is None:
-            self.report("transform", self.where(root))
+        transform = self._transform(root, viewport)
         frame = _Frame(multiply(transform or IDENTITY, view_transform), viewport)
         frame = self._group(style, frame)
         self._effects(root, style)
@@ -213,10 +213,8 @@ class _Importer:
         style = self.cascade.computed(element, parent, frame.viewport)
         if style["display"] == "none":
             return
-        transform = parse_transform(element.get("transform"))
-        if transform is None:
-            self.report("transform", self.where(element))
-        else:
+        transform = self._transform(element, frame.viewport)
+        if transform is not None:
             frame = replace(frame, transform=multiply(frame.transform, transform))
         if tag in SHAPES:
             self._shape(element, tag, style, frame)
@@ -242,6 +240,22 @@ class _Importer:
         for child in children:
             self._walk(child, style, frame)
         self._close_clip(clip)
+
+    def _transform(self, element, viewport: tuple[float, float]):
+        """The element's transform: the CSS ``transform`` property over the attribute, about its
+        ``transform-origin``; None (reported) when the attribute is invalid."""
+        declared = self.cascade.declared(element)
+        css = next((value for value in map(parse_css_transform, declared.get("transform", ())) if value), None)
+        transform = css or parse_transform(element.get("transform"))
+        if transform is None:
+            self.report("transform", self.where(element))
+            return None
+        origins = declared.get("transform-origin", []) + [element.get("transform-origin")]
+        context = LengthContext(*viewport)
+        origin = next((point for point in (parse_transform_origin(text, context) for text in origins) if point), None)
+        if origin is not None and transform != IDENTITY:
+            transform = multiply(multiply(translate(*origin), transform), translate(-origin[0], -origin[1]))
+        return transform
 
     def _conditions(self, element) -> bool:
         if element.get("requiredExtensions") is not None:
@@ -305,7 +319,7 @@ class _Importer:
             self.clips[index][2] = len(self.output)
 
     def _use(self, element, style: Style, frame: _Frame) -> None:
-        reference = element.get(XLINK_HREF) or element.get("href") or ""
+        reference = (element.get("href") if element.get("href") is not None else element.get(XLINK_HREF)) or ""
         target = self.ids.get(reference[1:]) if reference.startswith("#") else None
         if target is None:
             return  # SVG: a use without a valid reference draws nothing

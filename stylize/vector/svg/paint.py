@@ -341,7 +341,8 @@ class PaintServers:
         """Attributes along an ``href`` chain of paint servers (nearest first wins) and the chain."""
         chain = [element]
         while len(chain) < 16:
-            reference = chain[-1].get(XLINK_HREF) or chain[-1].get("href") or ""
+            link = chain[-1]  # SVG 2: href wins over xlink:href
+            reference = (link.get("href") if link.get("href") is not None else link.get(XLINK_HREF)) or ""
             following = self.ids.get(reference[1:]) if reference.startswith("#") else None
             if following is None or following in chain or self.tag(following) not in kinds:
                 break
