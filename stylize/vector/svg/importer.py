@@ -36,6 +36,7 @@ from stylize.errors import InputError
 from stylize.vector.paint import Gradient
 from stylize.vector.scene import VectorPath
 from stylize.vector.svg.css import StyleSheet, Tree, parse_stylesheet
+from stylize.vector.svg.dash import MAX_DASHES, count_dashes, dash_contours
 from stylize.vector.svg.paint import LazyBox, PaintServers, any_overlap, path_extent
 from stylize.vector.svg.path import shape_geometry
 from stylize.vector.svg.report import Report
@@ -390,9 +391,10 @@ class _Importer:
         )
         width = style["stroke-width"]
         stroke = self._paint(style["stroke"], style, "stroke", contours, bbox, evenodd, context, where) if width > 0 else None
+        stroke_contours = contours
         if stroke is not None:
             if style["stroke-dasharray"]:
-                self.report("stroke-dasharray", where)
+                stroke_contours = self._dashes(contours, style, where)
             largest, smallest = scale_factors(frame.transform)
             if style["vector-effect"] != "non-scaling-stroke":
                 if largest > smallest * 1.01:
@@ -409,17 +411,25 @@ class _Importer:
             for points, closed in contours
         ]
         _check_finite([float(torch.cat([points for points, _ in placed]).abs().max()), width], where, self.name)
+        if stroke_contours is not contours:
+            placed_strokes = [
+                (torch.tensor([apply(transform, x, y) for x, y in points.tolist()], dtype=torch.float64), closed)
+                for points, closed in stroke_contours
+            ]
         dots = [len(set(points)) <= 1 for points, _ in contours]
         join = "miter" if style["stroke-linejoin"] in ("miter-clip", "arcs") else style["stroke-linejoin"]
         stroke_style = {"linecap": style["stroke-linecap"], "linejoin": join, "miter_limit": style["stroke-miterlimit"]}
         opacity = style["opacity"] * frame.opacity
         rule = style["fill-rule"]
         stroked = [contour for contour, dot in zip(placed, dots, strict=False) if not dot or style["stroke-linecap"] != "butt"]
+        if stroke_contours is not contours:  # dashes: open contours, each with the path's caps
+            stroked = placed_strokes if style["stroke-linecap"] != "butt" else [c for c in placed_strokes if _has_length(c[0])]
         filled = [contour for contour, dot in zip(placed, dots, strict=False) if not dot]
         paths = []
         if (
             fill is not None
             and stroke is not None
+            and stroke_contours is contours
             and all(closed for _, closed in stroked)
             and len(stroked) == len(filled)
             and style["paint-order"] == "fill"
@@ -463,6 +473,18 @@ class _Importer:
             self.output.append(_Emitted(path, where, groups))
         if len(self.output) > MAX_IMPORT_PATHS:
             raise InputError(f"SVG file {self.name!r} has more than {MAX_IMPORT_PATHS} paths (the import limit)")
+
+    def _dashes(self, contours, style: Style, where: str):
+        """The dashes of a stroke's contours, or the contours (drawn solid, reported) when too many."""
+        dasharray = style["stroke-dasharray"]
+        if count_dashes(contours, dasharray) > MAX_DASHES:
+            self.report("dashes-too-fine", where)
+            return contours
+        dashes = dash_contours(contours, dasharray, style["stroke-dashoffset"])
+        self.segments += sum((len(points) - 1) // 3 for points, _ in dashes)
+        if self.segments > MAX_IMPORT_SEGMENTS:
+            raise InputError(f"SVG file {self.name!r} has more than {MAX_IMPORT_SEGMENTS} curve segments (the import limit)")
+        return dashes
 
     @staticmethod
     def _fill_only(contours, fill, rule: str) -> VectorPath:
@@ -528,6 +550,10 @@ class _Importer:
                 if x0 < clip[0] - 0.5 or y0 < clip[1] - 0.5 or x1 > clip[2] + 0.5 or y1 > clip[3] + 0.5:
                     self.report("viewport-clip", where)
                     break
+
+
+def _has_length(points: torch.Tensor) -> bool:
+    return bool((points != points[0]).any())
 
 
 def _paint_fields(which: str, paint) -> dict:

@@ -10,7 +10,7 @@ _WARNINGS = {
     "pattern": "patterns are drawn as the average colour of one tile",
     "group-opacity": "opacity on a group of overlapping children is applied to each child, so overlaps show through",
     "non-uniform": "strokes under a non-uniform scale or a skew are drawn with one width (the mean scale)",
-    "stroke-dasharray": "stroke-dasharray is not supported: dashed strokes are drawn solid",
+    "dashes-too-fine": "stroke-dasharray would cut the stroke into more than 20,000 dashes: drawn solid",
     "markers": "markers are not supported: left out",
     "clip-path": "clip-path is not supported: drawn unclipped",
     "mask": "mask is not supported: drawn unmasked",
