@@ -401,36 +401,35 @@ def edge_of_fill(winding: dict | None, boundary: Tensor, piece: Tensor, pixel_y:
     return torch.where(before_ok | after_ok, ~winding["crossing_both"][chosen], boundary[piece])
 
 
-def _reduce_nearest(keys: Tensor, distance: Tensor, piece: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """One entry per key: the smallest distance and the lowest piece reaching it."""
-    unique, inverse = torch.unique(keys, sorted=True, return_inverse=True)
+def _keep_nearest(keys: Tensor, distance: Tensor, piece: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The entries that reach the smallest distance of their key (all of them where several tie,
+    so that the gradient of the minimum is shared among them, as autograd's ``amin`` does)."""
+    unique, inverse = torch.unique(keys, return_inverse=True)
     nearest = distance.new_full((unique.shape[0],), float("inf")).scatter_reduce(0, inverse, distance, "amin")
-    candidate = torch.where(distance == nearest[inverse], piece, torch.iinfo(torch.long).max)
-    winner = torch.full_like(unique, torch.iinfo(torch.long).max).scatter_reduce(0, inverse, candidate, "amin")
-    return unique, nearest, winner
+    keep = distance == nearest[inverse]
+    return keys[keep], distance[keep], piece[keep]
 
 
 @torch.no_grad()
 def nearest_pieces(geometry, chunks: list[tuple[int, int]], tests_for, reduce_every: int):
-    """Run ``tests_for(first, end)`` over piece chunks and keep the nearest piece of every key.
+    """Run ``tests_for(first, end)`` over piece chunks and keep the nearest entries of every key.
 
     ``tests_for`` returns ``(keys, distance, piece)`` of the entries a chunk of pieces makes
     (piece -1 for entries that need no gradient). Results are merged as they come, so memory
-    stays with the number of distinct keys plus one chunk.
+    stays with the number of distinct keys (plus ties) plus one chunk.
 
     Returns:
-        ``(keys, distance, piece)``, sorted by key.
+        ``(keys, distance, piece)`` of the kept entries (a key appears more than once on ties).
     """
     merged = None
     pending: list[tuple[Tensor, Tensor, Tensor]] = []
     pending_size = 0
     for first, end in chunks:
-        entries = tests_for(first, end)
-        pending.append(_reduce_nearest(*entries))
+        pending.append(_keep_nearest(*tests_for(first, end)))
         pending_size += pending[-1][0].shape[0]
         if pending_size >= max(reduce_every, merged[0].shape[0] if merged is not None else 0):
             parts = ([merged] if merged is not None else []) + pending
-            merged = _reduce_nearest(*(torch.cat(column) for column in zip(*parts, strict=False)))
+            merged = _keep_nearest(*(torch.cat(column) for column in zip(*parts, strict=False)))
             pending, pending_size = [], 0
     parts = ([merged] if merged is not None else []) + pending
     if not parts:
@@ -438,7 +437,7 @@ def nearest_pieces(geometry, chunks: list[tuple[int, int]], tests_for, reduce_ev
         return empty, geometry.new_zeros(0), empty
     if len(parts) == 1:
         return parts[0]
-    return _reduce_nearest(*(torch.cat(column) for column in zip(*parts, strict=False)))
+    return _keep_nearest(*(torch.cat(column) for column in zip(*parts, strict=False)))
 
 
 def piece_chunks(tests_per_piece: Tensor, chunk_tests: int) -> list[tuple[int, int]]:

@@ -6,7 +6,7 @@ module lazily.
 
 diffvg strokes have round caps and joins only: paths with other caps or joins are drawn round
 (logged once per renderer). Gradients are drawn as their solid stand-in colour (the average of
-their stops; logged once per renderer). A path's opacity is folded into its fill and stroke
+their stops) and clip groups are not applied (logged once per renderer). A path's opacity is folded into its fill and stroke
 alphas, which is exact where the stroke does not cover the fill.
 """
 
@@ -48,8 +48,8 @@ class DiffvgVectorRenderer:
         if scene.has_stroke_styles and not self._warned_styles:
             logger.warning("diffvg draws round caps and joins only; butt, square, miter and bevel strokes are drawn round")
             self._warned_styles = True
-        if scene.num_gradients and not self._warned_gradients:
-            logger.warning("the diffvg renderer draws gradients as their average colour; the torch renderer draws them")
+        if (scene.num_gradients or bool((scene.clip_of >= 0).any())) and not self._warned_gradients:
+            logger.warning("the diffvg renderer draws gradients as their average colour and clip geometry as paths, unclipped")
             self._warned_gradients = True
         opacity = scene.opacities[:, None]
         fill_colors = torch.cat([scene.fill_colors[:, :3], scene.fill_colors[:, 3:] * opacity], dim=1)

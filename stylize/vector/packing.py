@@ -66,7 +66,7 @@ def pack_paths(paths: list, dtype: torch.dtype, fill_rules, linecaps, linejoins)
     """The scene tensors (CPU, not requiring grad) of ``paths``, checked; keyword arguments of Scene."""
     points, counts, closed_flags, owners = [], [], [], []
     widths, strokes, fills, has_stroke, has_fill, evenodd = [], [], [], [], [], []
-    caps, joins, miter_limits, opacities = [], [], [], []
+    caps, joins, miter_limits, opacities, clipped_by, clip_of = [], [], [], [], [], []
     gradients: list[Gradient] = []
     layer_gradients: list[list[int]] = [[], []]  # fill, stroke
     for path_index, path in enumerate(paths):
@@ -102,6 +102,8 @@ def pack_paths(paths: list, dtype: torch.dtype, fill_rules, linecaps, linejoins)
         joins.append(linejoins.index(path.linejoin))
         miter_limits.append(float(path.miter_limit))
         opacities.append(float(path.opacity))
+        clipped_by.append(int(path.clipped_by))
+        clip_of.append(int(path.clip_of))
     num_paths = len(widths)
 
     def per_path(values: list, kind: torch.dtype) -> Tensor:
@@ -119,7 +121,8 @@ def pack_paths(paths: list, dtype: torch.dtype, fill_rules, linecaps, linejoins)
         "evenodd": per_path(evenodd, torch.bool), "stroke_caps": per_path(caps, torch.long),
         "stroke_joins": per_path(joins, torch.long), "miter_limits": per_path(miter_limits, dtype),
         "opacities": per_path(opacities, dtype), "fill_gradient": per_path(layer_gradients[0], torch.long),
-        "stroke_gradient": per_path(layer_gradients[1], torch.long),
+        "stroke_gradient": per_path(layer_gradients[1], torch.long), "clipped_by": per_path(clipped_by, torch.long),
+        "clip_of": per_path(clip_of, torch.long),
         **gradient_fields(pack_gradients(gradients, dtype)),
     }  # fmt: skip
 
@@ -139,6 +142,7 @@ def unpack_paths(scene, indices: Iterable[int], path_type, linecaps, linejoins) 
     caps, joins = scene.stroke_caps.tolist(), scene.stroke_joins.tolist()
     miter_limits, opacities = scene.miter_limits.tolist(), scene.opacities.tolist()
     fill_gradient, stroke_gradient = scene.fill_gradient.tolist(), scene.stroke_gradient.tolist()
+    clipped_by, clip_of = scene.clipped_by.tolist(), scene.clip_of.tolist()
     packed = scene.gradients
 
     def gradient(index: int, used: bool) -> Gradient | None:
@@ -161,6 +165,8 @@ def unpack_paths(scene, indices: Iterable[int], path_type, linecaps, linejoins) 
                 opacity=opacities[index],
                 fill_gradient=gradient(fill_gradient[index], has_fill[index]),
                 stroke_gradient=gradient(stroke_gradient[index], has_stroke[index]),
+                clipped_by=clipped_by[index],
+                clip_of=clip_of[index],
             )
         )
     return paths

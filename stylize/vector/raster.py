@@ -87,12 +87,14 @@ class _Packed:
     segment_previous: Tensor  # (S,) global segment index or -1
     segment_next: Tensor  # (S,)
     layer_gradient: Tensor  # (2P,) global gradient index painting each layer, or -1
+    clipped_by: Tensor  # (P,) global clip group clipping each path, or -1
+    clip_of: Tensor  # (P,) global clip group each clip member belongs to, or -1
     gradients: PackedGradients  # all scenes' gradients, numbered globally
 
 
 def _pack(scenes: Sequence[Scene]) -> _Packed:
-    controls, owners, path_images, previous, following, layer_gradients = [], [], [], [], [], []
-    offset = segment_offset = gradient_offset = 0
+    controls, owners, path_images, previous, following, layer_gradients, clips = [], [], [], [], [], [], []
+    offset = segment_offset = gradient_offset = clip_offset = 0
     for image_index, scene in enumerate(scenes):
         control, owner = scene.segments()
         controls.append(control)
@@ -106,6 +108,8 @@ def _pack(scenes: Sequence[Scene]) -> _Packed:
         offset += scene.num_paths
         segment_offset += control.shape[0]
         gradient_offset += scene.num_gradients
+        clips.append([torch.where(ids >= 0, ids + clip_offset, -1) for ids in (scene.clipped_by, scene.clip_of)])
+        clip_offset += int(torch.cat([scene.clipped_by, scene.clip_of, scene.clip_of.new_full((1,), -1)]).max()) + 1
     fill = torch.cat([scene.fill_colors for scene in scenes])
     stroke = torch.cat([scene.stroke_colors for scene in scenes])
     return _Packed(
@@ -124,6 +128,8 @@ def _pack(scenes: Sequence[Scene]) -> _Packed:
         segment_previous=torch.cat(previous),
         segment_next=torch.cat(following),
         layer_gradient=torch.cat(layer_gradients),
+        clipped_by=torch.cat([clip[0] for clip in clips]),
+        clip_of=torch.cat([clip[1] for clip in clips]),
         gradients=_pack_gradients(scenes),
     )
 
@@ -314,7 +320,9 @@ def _rasterize(
             return keys, values, winners
 
         tests = torch.where(thick, box_pixels // 2, box_pixels)
-        keys, nearest_value, winner = nearest_pieces(dax, piece_chunks(tests, budget.chunk_tests), tests_for, budget.chunk_tests)
+        entry_keys, entry_value, entry_piece = nearest_pieces(
+            dax, piece_chunks(tests, budget.chunk_tests), tests_for, budget.chunk_tests
+        )
         if winding is not None:
             interior = winding["inside"].nonzero().flatten()
             interior_slot = winding["element_slot"][interior]
@@ -325,7 +333,10 @@ def _rasterize(
             interior_y = winding["y0"][interior_slot] + local // row_length
             interior_pixel = (packed.path_image[interior_path] * height + interior_y) * width + interior_x
             interior_keys = interior_pixel * num_layers + 2 * interior_path
-            keys, nearest_value, winner = _merge_interior(keys, nearest_value, winner, interior_keys)
+            entry_keys = torch.cat([entry_keys, interior_keys])
+            entry_value = torch.cat([entry_value, entry_value.new_full(interior_keys.shape, _FAR)])
+            entry_piece = torch.cat([entry_piece, entry_piece.new_full(interior_keys.shape, -1)])
+        keys, entry_fragment = torch.unique(entry_keys, sorted=True, return_inverse=True)
         inside = torch.zeros(keys.shape, dtype=torch.bool, device=device)
         if winding is not None:
             fill_rows = (keys % 2 == 0).nonzero().flatten()
@@ -339,17 +350,19 @@ def _rasterize(
         fragment_pixel = keys // num_layers
         is_stroke = layer % 2 == 1
         fragment_path = layer // 2
-        exact = (winner >= 0).nonzero().flatten()
-        exact_piece = winner[exact]
-        exact_x = (fragment_pixel[exact] % width).to(dtype) + 0.5
-        exact_y = ((fragment_pixel[exact] // width) % height).to(dtype) + 0.5
+        exact = (entry_piece >= 0).nonzero().flatten()
+        exact_piece = entry_piece[exact]
+        exact_pixel = entry_keys[exact] // num_layers
+        exact_x = (exact_pixel % width).to(dtype) + 0.5
+        exact_y = ((exact_pixel // width) % height).to(dtype) + 0.5
+        exact_stroke = entry_keys[exact] % 2 == 1
 
     # The distance to each fragment's winning piece, now with gradients (the minimum's gradient).
     exact_distance = point_segment_distance(exact_x, exact_y, ax[exact_piece], ay[exact_piece], bx[exact_piece], by[exact_piece])
     if ends is not None:
         with torch.no_grad():
             exact_row = ends.row[exact_piece]
-            styled_exact = ((exact_row >= 0) & is_stroke[exact]).nonzero().flatten()
+            styled_exact = ((exact_row >= 0) & exact_stroke).nonzero().flatten()
         if styled_exact.numel():
             chosen = exact_piece[styled_exact]
             styled = stroke_distance(
@@ -357,11 +370,15 @@ def _rasterize(
                 bx[chosen], by[chosen], packed.widths[piece_path[chosen]], _FAR,
             )  # fmt: skip
             exact_distance = exact_distance.index_put((styled_exact,), styled)
-    nearest = nearest_value.to(dtype).index_put((exact,), exact_distance)
+    # Each fragment's distance is the smallest of its entries (ties share the gradient).
+    values = entry_value.to(dtype).index_put((exact,), exact_distance)
+    nearest = values.new_full((num_fragments,), _FAR).scatter_reduce(0, entry_fragment, values, "amin")
 
     stroke_coverage = _stroke_coverage(packed.widths[fragment_path], nearest)
     fill_coverage = torch.where(inside, 0.5 + nearest, 0.5 - nearest).clamp(0.0, 1.0)
     coverage = torch.where(is_stroke, stroke_coverage, fill_coverage)
+    if bool((packed.clip_of >= 0).any()):
+        coverage = _apply_clips(coverage, fragment_pixel, fragment_path, is_stroke, packed)
     color = _fragment_colors(packed, layer, fragment_pixel, width, height)
     alpha = coverage * color[:, 3]
     if bool((packed.opacities < 1).any()):
@@ -387,6 +404,33 @@ def _rasterize(
     return premultiplied, log_transmittance
 
 
+def _apply_clips(coverage: Tensor, fragment_pixel: Tensor, fragment_path: Tensor, is_stroke: Tensor, packed: _Packed):
+    """Coverage of clipped fragments multiplied by their clip group's (the union of its members'
+    fill coverage at the pixel); clip members themselves paint nothing.
+
+    Shape:
+        All (F,), fragments sorted by key. Returns (F,).
+    """
+    with torch.no_grad():
+        groups = int(torch.cat([packed.clip_of, packed.clipped_by]).max()) + 1
+        member = packed.clip_of[fragment_path] >= 0
+        member_rows = (member & ~is_stroke).nonzero().flatten()
+        union_keys, inverse = torch.unique(
+            fragment_pixel[member_rows] * groups + packed.clip_of[fragment_path[member_rows]], return_inverse=True
+        )
+        clipped_rows = (packed.clipped_by[fragment_path] >= 0).nonzero().flatten()
+        query = fragment_pixel[clipped_rows] * groups + packed.clipped_by[fragment_path[clipped_rows]]
+        position = torch.searchsorted(union_keys, query).clamp(max=max(union_keys.numel() - 1, 0))
+        hit = union_keys[position] == query if union_keys.numel() else torch.zeros_like(query, dtype=torch.bool)
+    clear = torch.log1p(-coverage[member_rows].to(torch.float64) * _ALPHA_SCALE)
+    union = 1.0 - torch.exp(
+        torch.zeros(union_keys.shape[0], dtype=torch.float64, device=coverage.device).index_add(0, inverse, clear)
+    )
+    factor = torch.where(hit, union.to(coverage.dtype)[position], torch.zeros_like(coverage[clipped_rows]))
+    coverage = coverage.index_put((clipped_rows,), coverage[clipped_rows] * factor)
+    return torch.where(member, torch.zeros_like(coverage), coverage)
+
+
 def _path_box_area(first_col, num_cols, first_row, num_rows, piece_path, num_paths: int) -> Tensor:
     """Pixels in the union box of each path's pieces (0 for paths with no visible piece). Shape (P,)."""
     visible = (num_cols > 0) & (num_rows > 0)
@@ -399,16 +443,6 @@ def _path_box_area(first_col, num_cols, first_row, num_rows, piece_path, num_pat
     x0, x1 = reduce(first_col, big, "amin"), reduce(first_col + num_cols, -1, "amax")
     y0, y1 = reduce(first_row, big, "amin"), reduce(first_row + num_rows, -1, "amax")
     return ((x1 - x0).clamp(min=0) * (y1 - y0).clamp(min=0)).clamp(min=0)
-
-
-def _merge_interior(keys: Tensor, distance: Tensor, winner: Tensor, interior_keys: Tensor):
-    """Add the fully inside fill fragments (distance FAR, no piece) to the sorted fragments."""
-    merged_keys, inverse = torch.unique(torch.cat([keys, interior_keys]), sorted=True, return_inverse=True)
-    merged_distance = distance.new_full(merged_keys.shape, _FAR)
-    merged_winner = winner.new_full(merged_keys.shape, -1)
-    merged_distance[inverse[: keys.shape[0]]] = distance
-    merged_winner[inverse[: keys.shape[0]]] = winner
-    return merged_keys, merged_distance, merged_winner
 
 
 def render(

@@ -20,6 +20,10 @@ Conventions (those of diffvg, so that CLIPDraw hyper-parameters carry over):
   together, so that the fill does not show through the inner half of a translucent stroke.
 - z-order is path order: later paths are painted over earlier ones; a path's fill lies under its
   own stroke.
+- Clipping: a path may be clipped by a *clip group*: the union of the fills of the paths that
+  are members of that group (``clip_of``), which are not painted themselves; the clipped
+  path's coverage is multiplied by the group's (SVG's ``clip-path``, antialiased and
+  differentiable w.r.t. the clip geometry). A clip member may not itself be clipped.
 - A path's fill and stroke are each painted with a solid colour or a linear or radial
   :class:`~stylize.vector.paint.Gradient` (:mod:`stylize.vector.paint`); a scene packs the
   gradients of all paths into tensors whose stop colours, stop offsets and geometry are
@@ -144,6 +148,9 @@ class VectorPath:
         fill_gradient, stroke_gradient: a :class:`~stylize.vector.paint.Gradient` painting the
             fill or stroke instead of its colour (the colour may then be None: it becomes the
             gradient's average).
+        clipped_by: the clip group that clips this path, or -1.
+        clip_of: the clip group this path is a member of (its fill is clip geometry, not
+            painted), or -1 for a painted path.
     """
 
     contours: list[Tensor]
@@ -158,6 +165,8 @@ class VectorPath:
     opacity: float = 1.0
     fill_gradient: Gradient | None = None
     stroke_gradient: Gradient | None = None
+    clipped_by: int = -1
+    clip_of: int = -1
 
     def closed_flags(self) -> list[bool]:
         """The closed flag of each contour."""
@@ -213,6 +222,12 @@ class Scene:
         stop_colors: every stop's straight RGBA (differentiable). Shape (T, 4).
         stop_gradient: the gradient each stop belongs to (non-decreasing). Shape (T,), long.
 
+    Clipping (see the module docstring; None in the constructor means no clips):
+
+    Attributes:
+        clipped_by, clip_of: per path, the clip group clipping it / the group it belongs to,
+            or -1. Shape (P,), long.
+
     Build one with :meth:`from_paths` (or :func:`random_strokes`); the dataclass constructor
     checks that all shapes agree.
     """
@@ -233,6 +248,8 @@ class Scene:
     opacities: Tensor | None = None
     fill_gradient: Tensor | None = None
     stroke_gradient: Tensor | None = None
+    clipped_by: Tensor | None = None
+    clip_of: Tensor | None = None
     gradient_kinds: Tensor | None = None
     gradient_spreads: Tensor | None = None
     gradient_geometry: Tensor | None = None
@@ -282,7 +299,8 @@ class Scene:
         defaults = (("stroke_caps", ROUND_CAP, torch.long), ("stroke_joins", ROUND_JOIN, torch.long),
                     ("miter_limits", DEFAULT_MITER_LIMIT, floats), ("opacities", 1.0, floats))  # fmt: skip
         device = self.stroke_widths.device
-        for name, value, dtype in defaults + (("fill_gradient", -1, torch.long), ("stroke_gradient", -1, torch.long)):
+        indices = tuple((name, -1, torch.long) for name in ("fill_gradient", "stroke_gradient", "clipped_by", "clip_of"))
+        for name, value, dtype in defaults + indices:
             if getattr(self, name) is None:
                 setattr(self, name, torch.full((num_paths,), value, dtype=dtype, device=device))
         if self.gradient_kinds is None:
@@ -300,6 +318,11 @@ class Scene:
         if not bool((self.miter_limits >= 1).all()) or not bool(((self.opacities >= 0) & (self.opacities <= 1)).all()):
             raise ValueError("expected miter_limits >= 1 and opacities in [0, 1]")
         check_gradients(self.gradients, self.fill_gradient, self.stroke_gradient, num_paths)
+        for name in ("clipped_by", "clip_of"):
+            _expect_per_path(name, getattr(self, name), num_paths, "long")
+        members = self.clip_of >= 0
+        if bool((members & (self.clipped_by >= 0)).any()) or bool((members & ~self.has_fill).any()):
+            raise ValueError("expected clip members (clip_of >= 0) to be filled and not clipped themselves")
 
     @property
     def num_gradients(self) -> int:
@@ -353,7 +376,7 @@ class Scene:
         return (
             "points", "stroke_widths", "stroke_colors", "fill_colors", "contour_point_counts",
             "contour_closed", "contour_path", "has_stroke", "has_fill", "evenodd",
-            "stroke_caps", "stroke_joins", "miter_limits", "opacities", "fill_gradient", "stroke_gradient",
+            "stroke_caps", "stroke_joins", "miter_limits", "opacities", "fill_gradient", "stroke_gradient", "clipped_by", "clip_of",
             "gradient_kinds", "gradient_spreads", "gradient_geometry", "gradient_transforms", "stop_offsets",
             "stop_colors", "stop_gradient",
         )  # fmt: skip

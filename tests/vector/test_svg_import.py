@@ -82,10 +82,12 @@ def test_warnings_are_said_once_per_feature_with_counts(tmp_path, caplog):
         '<polyline points="0 0 5 5" stroke="red" stroke-linejoin="arcs" marker-end="url(#m)"/>'
         '<rect width="5" height="5" filter="url(#f)" mask="url(#m)"/>'
     )
-    _, messages = _read(tmp_path, body, caplog)
+    scene, messages = _read(tmp_path, body, caplog)
     text = "\n".join(messages)
-    assert len(messages) == 5, text  # dashes are drawn (no warning)
-    assert "not clipped" in text and "markers" in text and "arcs" in text and "filter" in text and "mask" in text
+    assert len(messages) == 4, text  # dashes and viewport clipping are drawn (no warning)
+    # The overflowing viewport clips its content (one clip group); the one that fits needs none.
+    assert scene.clip_of.tolist().count(0) == 1 and scene.clipped_by.tolist().count(0) == 1
+    assert "markers" in text and "arcs" in text and "filter" in text and "mask" in text
 
 
 def test_a_missing_height_follows_the_view_box_aspect(tmp_path, caplog):

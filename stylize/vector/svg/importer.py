@@ -35,11 +35,13 @@ import torch
 from stylize.errors import InputError
 from stylize.vector.paint import Gradient
 from stylize.vector.scene import VectorPath
+from stylize.vector.svg.clip import Clipper
 from stylize.vector.svg.css import StyleSheet, Tree, parse_stylesheet
 from stylize.vector.svg.dash import MAX_DASHES, count_dashes, dash_contours
 from stylize.vector.svg.paint import LazyBox, PaintServers, any_overlap, path_extent
 from stylize.vector.svg.path import shape_geometry
 from stylize.vector.svg.report import Report
+from stylize.vector.svg.shapes import assemble_paths, fill_only
 from stylize.vector.svg.style import Cascade, Style, root_style
 from stylize.vector.svg.values import (
     IDENTITY,
@@ -82,6 +84,7 @@ class _Frame:
     groups: tuple[int, ...] = ()  # enclosing groups with opacity < 1
     uses: tuple = ()  # elements being expanded by use, for cycles
     depth: int = 0  # nesting, through use too
+    context: tuple = ()  # (fill, stroke, style) of the context element (the use drawing this), if any
 
 
 @dataclass
@@ -117,7 +120,9 @@ class _Importer:
         self.output: list[_Emitted] = []
         self.segments = 0
         self.group_serial = 0
-        self.clips: list[list] = []  # [canvas box, first output index, end index, element]
+        self.clips: list[list] = []  # [canvas corners, first output index, end index, element]
+        self.clipper = Clipper(self)
+        self.clip_mode = False  # walking a clipPath's children: shapes are clip geometry
         self._tree_styles: dict[int, Style] = {}
         self.servers = PaintServers(self.ids, self.tag, self.cascade, self.tree_style, self.report, self._draw_tile)
         self.visits = 0
@@ -217,6 +222,15 @@ class _Importer:
         transform = self._transform(element, frame.viewport)
         if transform is not None:
             frame = replace(frame, transform=multiply(frame.transform, transform))
+        first = len(self.output)
+        self._draw(element, tag, style, frame)
+        if style["clip-path"]:
+            if self.clip_mode:
+                self.report("clip-nested", f"{self.where(element)} clip-path={style['clip-path']}")
+            else:
+                self.clipper.apply(element, style, frame, first)
+
+    def _draw(self, element, tag: str, style: Style, frame: _Frame) -> None:
         if tag in SHAPES:
             self._shape(element, tag, style, frame)
             return
@@ -276,7 +290,7 @@ class _Importer:
         return replace(frame, opacity=frame.opacity * style["opacity"], groups=frame.groups + (self.group_serial,))
 
     def _effects(self, element, style: Style) -> None:
-        for feature in ("clip-path", "mask", "filter"):
+        for feature in ("mask", "filter"):
             if style[feature]:
                 self.report(feature, f"{self.where(element)} {feature}={style[feature]}")
 
@@ -302,12 +316,7 @@ class _Importer:
             corners = [
                 apply(frame.transform, px, py) for px, py in ((x, y), (x + width, y), (x, y + height), (x + width, y + height))
             ]
-            clip = (
-                min(c[0] for c in corners),
-                min(c[1] for c in corners),
-                max(c[0] for c in corners),
-                max(c[1] for c in corners),
-            )
+            clip = corners
         viewport = (view_box[2], view_box[3]) if view_box is not None else (width, height)
         clip_index = None
         if clip is not None:  # checked against what is drawn inside once the viewport is done
@@ -336,7 +345,8 @@ class _Importer:
         context = self._context(frame, style)
         x = parse_length(element.get("x"), context, "x") or 0.0
         y = parse_length(element.get("y"), context, "y") or 0.0
-        frame = replace(frame, transform=multiply(frame.transform, translate(x, y)), uses=frame.uses + (target,))
+        frame = replace(frame, transform=multiply(frame.transform, translate(x, y)), uses=frame.uses + (target,),
+                        context=(style["fill"], style["stroke"], style))  # fmt: skip
         target_tag = self.tag(target)
         if target_tag not in ("symbol", "svg"):
             self._walk(target, style, frame)
@@ -373,6 +383,9 @@ class _Importer:
         self.segments += sum((len(points) if closed else len(points) - 1) // 3 for points, closed in contours)
         if self.segments > MAX_IMPORT_SEGMENTS:
             raise InputError(f"SVG file {self.name!r} has more than {MAX_IMPORT_SEGMENTS} curve segments (the import limit)")
+        if self.clip_mode:  # a clipPath child: its geometry, filled by its clip-rule, whatever its paint
+            self._clip_shape(contours, style, frame, where)
+            return
         self._effects(element, style)
         if any(style[name] for name in ("marker-start", "marker-mid", "marker-end")) and tag in (
             "path",
@@ -387,10 +400,12 @@ class _Importer:
         fill = (
             None
             if tag == "line" or not solid
-            else self._paint(style["fill"], style, "fill", solid, bbox, evenodd, context, where)
+            else self._paint(style["fill"], style, "fill", solid, bbox, evenodd, context, where, frame)
         )
         width = style["stroke-width"]
-        stroke = self._paint(style["stroke"], style, "stroke", contours, bbox, evenodd, context, where) if width > 0 else None
+        stroke = (
+            self._paint(style["stroke"], style, "stroke", contours, bbox, evenodd, context, where, frame) if width > 0 else None
+        )
         stroke_contours = contours
         if stroke is not None:
             if style["stroke-dasharray"]:
@@ -411,59 +426,15 @@ class _Importer:
             for points, closed in contours
         ]
         _check_finite([float(torch.cat([points for points, _ in placed]).abs().max()), width], where, self.name)
+        placed_strokes = None
         if stroke_contours is not contours:
             placed_strokes = [
                 (torch.tensor([apply(transform, x, y) for x, y in points.tolist()], dtype=torch.float64), closed)
                 for points, closed in stroke_contours
             ]
         dots = [len(set(points)) <= 1 for points, _ in contours]
-        join = "miter" if style["stroke-linejoin"] in ("miter-clip", "arcs") else style["stroke-linejoin"]
-        stroke_style = {"linecap": style["stroke-linecap"], "linejoin": join, "miter_limit": style["stroke-miterlimit"]}
         opacity = style["opacity"] * frame.opacity
-        rule = style["fill-rule"]
-        stroked = [contour for contour, dot in zip(placed, dots, strict=False) if not dot or style["stroke-linecap"] != "butt"]
-        if stroke_contours is not contours:  # dashes: open contours, each with the path's caps
-            stroked = placed_strokes if style["stroke-linecap"] != "butt" else [c for c in placed_strokes if _has_length(c[0])]
-        filled = [contour for contour, dot in zip(placed, dots, strict=False) if not dot]
-        paths = []
-        if (
-            fill is not None
-            and stroke is not None
-            and stroke_contours is contours
-            and all(closed for _, closed in stroked)
-            and len(stroked) == len(filled)
-            and style["paint-order"] == "fill"
-        ):
-            paths.append(
-                VectorPath(
-                    [p for p, _ in filled],
-                    [c for _, c in filled],
-                    width / 2,
-                    fill_rule=rule,
-                    **stroke_style,
-                    **_paint_fields("stroke", stroke),
-                    **_paint_fields("fill", fill),
-                )  # fmt: skip
-            )
-        else:
-            # SVG fills open subpaths as if closed but strokes them open: a closed fill-only path
-            # and an open stroke-only path paint the same (exactly so at opacity 1).
-            fill_path = self._fill_only(filled, fill, rule) if fill is not None and filled else None
-            stroke_path = (
-                VectorPath(
-                    [p for p, _ in stroked],
-                    [c for _, c in stroked],
-                    width / 2,
-                    fill_color=None,
-                    fill_rule=rule,
-                    **stroke_style,
-                    **_paint_fields("stroke", stroke),
-                )  # fmt: skip
-                if stroke is not None and stroked
-                else None
-            )
-            ordered = [stroke_path, fill_path] if style["paint-order"] == "stroke" else [fill_path, stroke_path]
-            paths = [path for path in ordered if path is not None]
+        paths = assemble_paths(placed, placed_strokes, dots, style, width, fill, stroke)
         groups = frame.groups
         if len(paths) > 1 and opacity < 1:
             self.group_serial += 1
@@ -473,6 +444,42 @@ class _Importer:
             self.output.append(_Emitted(path, where, groups))
         if len(self.output) > MAX_IMPORT_PATHS:
             raise InputError(f"SVG file {self.name!r} has more than {MAX_IMPORT_PATHS} paths (the import limit)")
+
+    def _clip_shape(self, contours, style: Style, frame: _Frame, where: str) -> None:
+        placed = [
+            (torch.tensor([apply(frame.transform, x, y) for x, y in points], dtype=torch.float64), closed)
+            for points, closed in contours
+            if len(set(points)) > 1
+        ]
+        if placed:
+            _check_finite([float(torch.cat([points for points, _ in placed]).abs().max())], where, self.name)
+            self.emit_member(fill_only(placed, (0.0, 0.0, 0.0, 1.0), style["clip-rule"]), where)
+
+    def emit_member(self, path: VectorPath, where: str) -> None:
+        """Add a path to the output outside any opacity group (clip geometry)."""
+        self.output.append(_Emitted(path, where, ()))
+        if len(self.output) > MAX_IMPORT_PATHS:
+            raise InputError(f"SVG file {self.name!r} has more than {MAX_IMPORT_PATHS} paths (the import limit)")
+
+    def walk_clip_content(self, clip_path, transform: Affine, viewport: tuple[float, float]) -> list[VectorPath]:
+        """The clip geometry of a ``<clipPath>``'s children (shapes and use) under ``transform``."""
+        if self.clip_mode:
+            self.report("clip-nested", self.where(clip_path))
+            return []
+        style = self.tree_style(clip_path)
+        if style["clip-path"]:
+            self.report("clip-nested", self.where(clip_path))
+        saved, self.output, self.clip_mode = self.output, [], True
+        try:
+            for child in clip_path:
+                child_tag = self.tag(child)
+                if child_tag == "text":
+                    self.report("clip-text", self.where(child))
+                elif child_tag in SHAPES or child_tag == "use":
+                    self._walk(child, style, _Frame(transform, viewport))
+            return [emitted.path for emitted in self.output]
+        finally:
+            self.output, self.clip_mode = saved, False
 
     def _dashes(self, contours, style: Style, where: str):
         """The dashes of a stroke's contours, or the contours (drawn solid, reported) when too many."""
@@ -486,23 +493,17 @@ class _Importer:
             raise InputError(f"SVG file {self.name!r} has more than {MAX_IMPORT_SEGMENTS} curve segments (the import limit)")
         return dashes
 
-    @staticmethod
-    def _fill_only(contours, fill, rule: str) -> VectorPath:
-        closed_points = []
-        for points, closed in contours:
-            if not closed:
-                start, end = points[0], points[-1]
-                if bool((start != end).any()):
-                    closing = torch.stack([end + (start - end) / 3.0, end + (start - end) * (2.0 / 3.0)])
-                    points = torch.cat([points, closing])
-                else:
-                    points = points[:-1]
-            closed_points.append(points)
-        return VectorPath(closed_points, True, 0.5, fill_rule=rule, stroke_color=None, **_paint_fields("fill", fill))
-
     # ------------------------------------------------------------------ paint
-    def _paint(self, paint: Paint, style: Style, which: str, contours, bbox, evenodd: bool, context, where: str):
+    def _paint(self, paint: Paint, style: Style, which: str, contours, bbox, evenodd: bool, context, where: str, frame):
         """Straight RGBA or Gradient (user space) of a fill or stroke, with its opacity, or None."""
+        if paint.kind in ("context-fill", "context-stroke"):  # the use element's paint; none outside use
+            if not frame.context:
+                return None
+            paint_style = frame.context[2]
+            paint = frame.context[0 if paint.kind == "context-fill" else 1]
+            if paint.kind.startswith("context"):
+                return None
+            style = {**style, "color": paint_style["color"]}
         color = self.servers.color(paint, style, which, contours, bbox, evenodd, context, where)
         if color is None:
             return None
@@ -544,23 +545,14 @@ class _Importer:
                 self.report("group-opacity", f"{self.output[indices[0]].where} and {len(indices) - 1} more")
 
     def _check_clips(self) -> None:
-        for clip, first, last, where in self.clips:
+        """Clip the content of nested viewports by their rectangle where it overflows."""
+        for corners, first, last, where in self.clips:
+            box = [min(c[0] for c in corners), min(c[1] for c in corners), max(c[0] for c in corners), max(c[1] for c in corners)]
             for emitted in self.output[first:last]:
                 x0, y0, x1, y1 = path_extent(emitted.path)
-                if x0 < clip[0] - 0.5 or y0 < clip[1] - 0.5 or x1 > clip[2] + 0.5 or y1 > clip[3] + 0.5:
-                    self.report("viewport-clip", where)
+                if x0 < box[0] - 0.5 or y0 < box[1] - 0.5 or x1 > box[2] + 0.5 or y1 > box[3] + 0.5:
+                    self.clipper.viewport(corners, self.output[first:last], where)
                     break
-
-
-def _has_length(points: torch.Tensor) -> bool:
-    return bool((points != points[0]).any())
-
-
-def _paint_fields(which: str, paint) -> dict:
-    """``{which}_color`` / ``{which}_gradient`` keyword arguments of a VectorPath for a paint."""
-    if isinstance(paint, Gradient):
-        return {f"{which}_color": None, f"{which}_gradient": paint}
-    return {f"{which}_color": paint}
 
 
 def _check_finite(values: list[float], where: str, name: str) -> None:

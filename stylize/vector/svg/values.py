@@ -236,7 +236,7 @@ def parse_color(text: str | None) -> RGBA | str | None:
 class Paint:
     """A parsed ``fill`` or ``stroke``: nothing, a colour, currentColor, or a paint server."""
 
-    kind: str  # "none", "color", "current", "url"
+    kind: str  # "none", "color", "current", "url", "context-fill", "context-stroke"
     color: RGBA | None = None
     reference: str | None = None  # the id of a paint server
     fallback: Paint | None = None
@@ -253,6 +253,8 @@ def parse_paint(text: str | None) -> Paint | None:
     text = text.strip()
     if text.lower() == "none":
         return NO_PAINT
+    if text.lower() in ("context-fill", "context-stroke"):  # SVG 2: the paint of the context element
+        return Paint(text.lower())
     if text.lower().startswith("url("):
         match = _URL_RE.match(text)
         if match is None:

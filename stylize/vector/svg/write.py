@@ -4,7 +4,8 @@ Export writes plain cubic paths that any SVG renderer draws the way :func:`styli
 does: ``stroke-width`` is twice the half-width, each path's cap, join and miter limit, colours
 as ``#rrggbb`` with separate opacities (and the path's ``opacity`` where it is below 1), gradients
 as ``<linearGradient>`` / ``<radialGradient>`` in ``userSpaceOnUse`` units with their transform
-(read back exactly by the importer), and the run's prompt and seed go into ``<metadata>`` as JSON (read back by
+(read back exactly by the importer), clip groups as ``<clipPath>`` elements referenced by the
+paths they clip, and the run's prompt and seed go into ``<metadata>`` as JSON (read back by
 :func:`stylize.vector.svg.read.read_svg`).
 """
 
@@ -94,8 +95,18 @@ def svg_string(scene: Scene, width: int, height: int, metadata: dict[str, Any] |
         lines.append(f'<metadata><stylize xmlns="{METADATA_NAMESPACE}">{payload}</stylize></metadata>')
     definitions: list[str] = []
     body: list[str] = []
-    for path in scene.paths():
+    paths = scene.paths()
+    clips: dict[int, list[str]] = {}
+    for path in paths:
+        if path.clip_of >= 0:
+            clips.setdefault(path.clip_of, []).append(f'<path d="{_path_data(path)}" clip-rule="{path.fill_rule}"/>')
+    definitions.extend(f'<clipPath id="clip{group}">{"".join(members)}</clipPath>' for group, members in sorted(clips.items()))
+    for path in paths:
+        if path.clip_of >= 0:
+            continue
         attributes = {"d": _path_data(path)}
+        if path.clipped_by >= 0:
+            attributes["clip-path"] = f"url(#clip{path.clipped_by})"
         if path.fill_gradient is not None:
             definitions.append(_gradient_element(path.fill_gradient, f"paint{len(definitions)}"))
             attributes.update({"fill": f"url(#paint{len(definitions) - 1})", "fill-rule": path.fill_rule})
