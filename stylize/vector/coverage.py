@@ -421,6 +421,8 @@ def nearest_pieces(geometry, chunks: list[tuple[int, int]], tests_for, reduce_ev
     Returns:
         ``(keys, distance, piece)`` of the kept entries (a key appears more than once on ties).
     """
+    if len(chunks) == 1:  # one chunk: the caller's reduction over its entries is all that is needed
+        return tests_for(*chunks[0])
     merged = None
     pending: list[tuple[Tensor, Tensor, Tensor]] = []
     pending_size = 0

@@ -338,12 +338,12 @@ def _rasterize(
             entry_piece = torch.cat([entry_piece, entry_piece.new_full(interior_keys.shape, -1)])
         keys, entry_fragment = torch.unique(entry_keys, sorted=True, return_inverse=True)
         inside = torch.zeros(keys.shape, dtype=torch.bool, device=device)
-        if winding is not None:
-            fill_rows = (keys % 2 == 0).nonzero().flatten()
-            fill_key = keys[fill_rows]
-            fill_pixel = fill_key // num_layers
-            inside[fill_rows] = lookup_inside(
-                winding, (fill_key % num_layers) // 2, fill_pixel % width, (fill_pixel // width) % height
+        if winding is not None:  # interior fragments are inside; look up the fill fragments near edges
+            inside[entry_fragment[entry_keys.shape[0] - interior_keys.shape[0] :]] = True
+            edge_rows = (~inside & (keys % 2 == 0)).nonzero().flatten()
+            edge_pixel = keys[edge_rows] // num_layers
+            inside[edge_rows] = lookup_inside(
+                winding, (keys[edge_rows] % num_layers) // 2, edge_pixel % width, (edge_pixel // width) % height
             )
         num_fragments = keys.shape[0]
         layer = keys % num_layers

@@ -314,7 +314,7 @@ class _Importer:
             clip = None
         else:
             corners = [
-                apply(frame.transform, px, py) for px, py in ((x, y), (x + width, y), (x, y + height), (x + width, y + height))
+                apply(frame.transform, px, py) for px, py in ((x, y), (x + width, y), (x + width, y + height), (x, y + height))
             ]
             clip = corners
         viewport = (view_box[2], view_box[3]) if view_box is not None else (width, height)
