@@ -61,19 +61,24 @@ class _Drawing:
 
     def __init__(self, scene: Scene, palette: Tensor | None) -> None:
         self.scene = scene.requires_grad_(True)
-        self.stroke_choice = self.fill_choice = None
+        self.stroke_choice = self.fill_choice = self.stop_choice = None
         if palette is not None:
             palette = palette.to(scene.device)
-            self.stroke_choice = PaletteColors(palette, snap_to_palette(scene.stroke_colors.detach(), palette)).to(scene.device)
-            self.fill_choice = PaletteColors(palette, snap_to_palette(scene.fill_colors.detach(), palette)).to(scene.device)
-            scene.stroke_colors.requires_grad_(False)
-            scene.fill_colors.requires_grad_(False)
+
+            def choice(colors: Tensor) -> PaletteColors:
+                colors.requires_grad_(False)
+                return PaletteColors(palette, snap_to_palette(colors.detach(), palette)).to(scene.device)
+
+            self.stroke_choice, self.fill_choice = choice(scene.stroke_colors), choice(scene.fill_colors)
+            if scene.num_gradients:  # the palette rules the gradients' stops too
+                self.stop_choice = choice(scene.stop_colors)
 
     def current(self) -> Scene:
         """The scene to render: differentiable w.r.t. every optimised tensor."""
         if self.stroke_choice is None:
             return self.scene
-        return dataclasses.replace(self.scene, stroke_colors=self.stroke_choice(), fill_colors=self.fill_choice())
+        stops = {"stop_colors": self.stop_choice()} if self.stop_choice is not None else {}
+        return dataclasses.replace(self.scene, stroke_colors=self.stroke_choice(), fill_colors=self.fill_choice(), **stops)
 
     def optimisers(self, config: DrawConfig) -> dict[str, torch.optim.Optimizer]:
         groups = {
@@ -83,7 +88,10 @@ class _Drawing:
         if self.stroke_choice is None:
             groups["colors"] = (self.scene.color_params(), config.lr_colors)
         else:
-            groups["colors"] = ([self.stroke_choice.logits, self.fill_choice.logits], config.lr_palette)
+            choices = [self.stroke_choice, self.fill_choice] + ([self.stop_choice] if self.stop_choice is not None else [])
+            groups["colors"] = ([choice.logits for choice in choices], config.lr_palette)
+            if self.scene.num_gradients:
+                groups["stops"] = ([self.scene.stop_offsets], config.lr_colors)
         return {name: torch.optim.Adam(params, lr=lr) for name, (params, lr) in groups.items()}
 
     def final(self) -> Scene:
@@ -188,7 +196,7 @@ class ClipDraw(Generator2D):
             return self.init_scene.detach().clone().to(self.device)
         c = self.config
         context = InitContext((c.size, c.size), torch.Generator().manual_seed(seed), self.device)
-        return initial_scene(c.shapes, c.paths, context, c.segments, c.fill_fraction).to(self.device)
+        return initial_scene(c.shapes, c.paths, context, c.segments, c.fill_fraction, c.fills).to(self.device)
 
     def optimise(self, seed: int, context: RunContext | None = None) -> Candidate:
         """Run the loop once from the initial scene of ``seed``; Ctrl-C stops it early.

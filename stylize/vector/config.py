@@ -44,6 +44,7 @@ class DrawConfig(GenerationConfig):
     segments: int = 3
     shapes: Literal["strokes", "fills", "both"] = "strokes"
     fill_fraction: float = 0.5
+    fills: Literal["solid", "gradient"] = "solid"
     min_width: float = 1.0
     max_width: float = 50.0
     init: str = ""
@@ -103,4 +104,5 @@ def check_draw_config(config: DrawConfig) -> None:
     check_names(config, {"renderer": "stylize.vector.renderer:VECTOR_RENDERERS",
                          "augment": "stylize.engine.augment:AUGMENT_PRESETS",
                          "style_features": "stylize.vector.style:STYLE_FEATURES",
-                         "shapes": "stylize.vector.initial:SCENE_INITIALISERS"})  # fmt: skip
+                         "shapes": "stylize.vector.initial:SCENE_INITIALISERS",
+                         "fills": "stylize.vector.initial:FILL_PAINTS"})  # fmt: skip

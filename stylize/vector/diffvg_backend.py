@@ -5,8 +5,9 @@ only when this renderer is built; the registry in :mod:`stylize.vector.renderer`
 module lazily.
 
 diffvg strokes have round caps and joins only: paths with other caps or joins are drawn round
-(logged once per renderer). A path's opacity is folded into its fill and stroke alphas, which is
-exact where the stroke does not cover the fill.
+(logged once per renderer). Gradients are drawn as their solid stand-in colour (the average of
+their stops) and clip groups are not applied (logged once per renderer). A path's opacity is folded into its fill and stroke
+alphas, which is exact where the stroke does not cover the fill.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class DiffvgVectorRenderer:
                 "https://github.com/BachiLi/diffvg, or use the 'torch' renderer"
             ) from exc
         self.samples, self.seed = samples, seed
-        self._warned_styles = False
+        self._warned_styles = self._warned_gradients = False
 
     def _render_one(self, scene: Scene, width: int, height: int) -> Tensor:
         import pydiffvg
@@ -47,6 +48,9 @@ class DiffvgVectorRenderer:
         if scene.has_stroke_styles and not self._warned_styles:
             logger.warning("diffvg draws round caps and joins only; butt, square, miter and bevel strokes are drawn round")
             self._warned_styles = True
+        if (scene.num_gradients or bool((scene.clip_of >= 0).any())) and not self._warned_gradients:
+            logger.warning("the diffvg renderer draws gradients as their average colour and clip geometry as paths, unclipped")
+            self._warned_gradients = True
         opacity = scene.opacities[:, None]
         fill_colors = torch.cat([scene.fill_colors[:, :3], scene.fill_colors[:, 3:] * opacity], dim=1)
         stroke_colors = torch.cat([scene.stroke_colors[:, :3], scene.stroke_colors[:, 3:] * opacity], dim=1)

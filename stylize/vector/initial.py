@@ -4,6 +4,10 @@
 - ``fills``: random closed blobs filled with random RGBA, no stroke;
 - ``both``: blobs underneath (a ``fill_fraction`` of the paths) and strokes on top.
 
+How the filled shapes are painted is picked from :data:`FILL_PAINTS`: ``solid`` (a random colour)
+or ``gradient`` (a linear gradient across the shape, from its colour to another random one, whose
+stops and end points are optimised like everything else).
+
 Each initialiser gets an :class:`~stylize.generation.InitContext` (canvas size, random stream,
 device, and the target picture of a photo-to-sketch run where there is one).
 """
@@ -17,6 +21,7 @@ import torch
 
 from stylize.generation import InitContext
 from stylize.registry import Registry
+from stylize.vector.paint import Gradient
 from stylize.vector.scene import Scene, VectorPath, random_strokes
 
 
@@ -76,12 +81,43 @@ SCENE_INITIALISERS: Registry[Callable[..., Scene]] = Registry(
 )
 
 
+def gradient_fills(scene: Scene, generator: torch.Generator | None = None) -> Scene:
+    """The scene with every solid fill replaced by a two-stop linear gradient across the shape.
+
+    The gradient runs through the shape's centre in a random direction over the extent of its
+    control points, from the path's fill colour to a random colour.
+    """
+    paths = scene.paths()
+    for path in paths:
+        if path.fill_color is None or path.fill_gradient is not None:
+            continue
+        points = torch.cat(path.contours)
+        low, high = points.min(0).values, points.max(0).values
+        centre, half = (low + high) / 2, (high - low).norm() / 2
+        angle = float(torch.rand(1, generator=generator)) * 2 * math.pi
+        direction = torch.tensor([math.cos(angle), math.sin(angle)]) * half
+        end_color = torch.rand(4, generator=generator)
+        path.fill_gradient = Gradient("linear", [0.0, 1.0], torch.stack([path.fill_color.float(), end_color]),
+                                      (centre - direction).tolist(), (centre + direction).tolist())  # fmt: skip
+        path.fill_color = None
+    return Scene.from_paths(paths, dtype=scene.dtype)
+
+
+def _solid_fills(scene: Scene, generator: torch.Generator | None = None) -> Scene:
+    return scene
+
+
+#: name -> ``paint(scene, generator) -> Scene``: how the initial filled shapes are painted.
+FILL_PAINTS: Registry[Callable[..., Scene]] = Registry("fill paint", {"solid": _solid_fills, "gradient": gradient_fills})
+
+
 def initial_scene(
     kind: str,
     num_paths: int,
     context: InitContext,
     max_segments: int = 3,
     fill_fraction: float = 0.5,
+    fills: str = "solid",
 ) -> Scene:
     """Build the initial scene registered as ``kind`` on ``context``'s canvas with its random
     stream (tensors on the CPU, not requiring grad).
@@ -94,4 +130,5 @@ def initial_scene(
         raise ValueError(f"expected fill_fraction in [0, 1], got {fill_fraction}")
     if not isinstance(context, InitContext):
         raise TypeError(f"expected an InitContext, got {type(context).__name__}")
-    return build(context, num_paths, max_segments, fill_fraction)
+    paint = FILL_PAINTS.lookup(fills)
+    return paint(build(context, num_paths, max_segments, fill_fraction), context.generator)

@@ -20,6 +20,14 @@ Conventions (those of diffvg, so that CLIPDraw hyper-parameters carry over):
   together, so that the fill does not show through the inner half of a translucent stroke.
 - z-order is path order: later paths are painted over earlier ones; a path's fill lies under its
   own stroke.
+- Clipping: a path may be clipped by a *clip group*: the union of the fills of the paths that
+  are members of that group (``clip_of``), which are not painted themselves; the clipped
+  path's coverage is multiplied by the group's (SVG's ``clip-path``, antialiased and
+  differentiable w.r.t. the clip geometry). A clip member may not itself be clipped.
+- A path's fill and stroke are each painted with a solid colour or a linear or radial
+  :class:`~stylize.vector.paint.Gradient` (:mod:`stylize.vector.paint`); a scene packs the
+  gradients of all paths into tensors whose stop colours, stop offsets and geometry are
+  differentiable. A gradient-painted layer keeps a solid colour too (the gradient's average).
 
 Lines and quadratic segments become exact cubics; rectangles, circles, ellipses, polygons and
 polylines become paths with the helpers below."""
@@ -33,6 +41,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from stylize.vector.packing import as_points, check_contour, pack_paths, segment_index, segment_links, unpack_paths
+from stylize.vector.paint import Gradient, PackedGradients, check_gradients, empty_gradients, gradient_fields
+
 FILL_RULES = ("nonzero", "evenodd")
 # Stroke styles; a scene stores each as its index in these tuples.
 LINECAPS = ("butt", "round", "square")
@@ -43,24 +54,6 @@ DEFAULT_MITER_LIMIT = 4.0
 
 # Control-point distance for a cubic that approximates a quarter circle of radius 1.
 _KAPPA = 4.0 * (math.sqrt(2.0) - 1.0) / 3.0
-
-
-def _as_points(points: Tensor | Sequence, name: str = "points") -> Tensor:
-    tensor = torch.as_tensor(points, dtype=torch.get_default_dtype()) if not torch.is_tensor(points) else points
-    if tensor.ndim != 2 or tensor.shape[-1] != 2:
-        raise ValueError(f"expected {name} of shape (N, 2), got {tuple(tensor.shape)}")
-    return tensor
-
-
-def _as_rgba(color: Tensor | Sequence[float] | None, name: str) -> Tensor | None:
-    if color is None:
-        return None
-    tensor = torch.as_tensor(color, dtype=torch.get_default_dtype()).detach().clone() if not torch.is_tensor(color) else color
-    if tensor.shape not in ((3,), (4,)):
-        raise ValueError(f"expected {name} as RGB or RGBA (3 or 4 values), got shape {tuple(tensor.shape)}")
-    if tensor.shape == (3,):
-        tensor = torch.cat([tensor, tensor.new_ones(1)])
-    return tensor
 
 
 def line_to_cubic(start: Tensor, end: Tensor) -> Tensor:
@@ -94,7 +87,7 @@ def polyline_contour(vertices: Tensor | Sequence, closed: bool = False) -> Tenso
     Shape:
         vertices: (V, 2) with V >= 2. Returns (3(V-1)+1, 2) when open, (3V, 2) when closed.
     """
-    vertices = _as_points(vertices, "vertices")
+    vertices = as_points(vertices, "vertices")
     if vertices.shape[0] < 2:
         raise ValueError(f"expected at least 2 vertices, got {vertices.shape[0]}")
     ends = torch.roll(vertices, -1, dims=0) if closed else vertices[1:]
@@ -152,6 +145,12 @@ class VectorPath:
         linejoin: ``"miter"``, ``"round"`` or ``"bevel"``: where segments meet.
         miter_limit: longest miter, in stroke widths, before a miter join becomes a bevel (>= 1).
         opacity: opacity of the fill and stroke together, in [0, 1].
+        fill_gradient, stroke_gradient: a :class:`~stylize.vector.paint.Gradient` painting the
+            fill or stroke instead of its colour (the colour may then be None: it becomes the
+            gradient's average).
+        clipped_by: the clip group that clips this path, or -1.
+        clip_of: the clip group this path is a member of (its fill is clip geometry, not
+            painted), or -1 for a painted path.
     """
 
     contours: list[Tensor]
@@ -164,23 +163,16 @@ class VectorPath:
     linejoin: str = "round"
     miter_limit: float = DEFAULT_MITER_LIMIT
     opacity: float = 1.0
+    fill_gradient: Gradient | None = None
+    stroke_gradient: Gradient | None = None
+    clipped_by: int = -1
+    clip_of: int = -1
 
     def closed_flags(self) -> list[bool]:
         """The closed flag of each contour."""
         if isinstance(self.closed, bool):
             return [self.closed] * len(self.contours)
         return [bool(flag) for flag in self.closed]
-
-
-def _check_contour(points: Tensor, closed: bool, where: str) -> int:
-    count = points.shape[0]
-    if closed:
-        if count < 3 or count % 3 != 0:
-            raise ValueError(f"{where}: a closed contour needs 3n control points (n >= 1), got {count}")
-        return count // 3
-    if count < 4 or (count - 1) % 3 != 0:
-        raise ValueError(f"{where}: an open contour needs 3n + 1 control points (n >= 1), got {count}")
-    return (count - 1) // 3
 
 
 def _expect_per_path(name: str, value: Tensor, num_paths: int, kind: str) -> None:
@@ -218,6 +210,24 @@ class Scene:
         miter_limits: miter limit of each path (>= 1). Shape (P,), float.
         opacities: opacity of each path's fill and stroke together, in [0, 1]. Shape (P,), float.
 
+    Gradients (None in the constructor means none; see :mod:`stylize.vector.paint`):
+
+    Attributes:
+        fill_gradient, stroke_gradient: the gradient painting each path's fill / stroke, or -1
+            for its solid colour. Shape (P,), long.
+        gradient_kinds, gradient_spreads: index into ``GRADIENT_KINDS`` / ``SPREADS``. Shape (G,).
+        gradient_geometry: ``[start x, y, end x, y, start radius, end radius]`` (differentiable). Shape (G, 6).
+        gradient_transforms: gradient coordinates -> canvas pixels ``(a, b, c, d, e, f)``. Shape (G, 6).
+        stop_offsets: every stop's offset (differentiable), grouped by gradient. Shape (T,).
+        stop_colors: every stop's straight RGBA (differentiable). Shape (T, 4).
+        stop_gradient: the gradient each stop belongs to (non-decreasing). Shape (T,), long.
+
+    Clipping (see the module docstring; None in the constructor means no clips):
+
+    Attributes:
+        clipped_by, clip_of: per path, the clip group clipping it / the group it belongs to,
+            or -1. Shape (P,), long.
+
     Build one with :meth:`from_paths` (or :func:`random_strokes`); the dataclass constructor
     checks that all shapes agree.
     """
@@ -236,6 +246,17 @@ class Scene:
     stroke_joins: Tensor | None = None
     miter_limits: Tensor | None = None
     opacities: Tensor | None = None
+    fill_gradient: Tensor | None = None
+    stroke_gradient: Tensor | None = None
+    clipped_by: Tensor | None = None
+    clip_of: Tensor | None = None
+    gradient_kinds: Tensor | None = None
+    gradient_spreads: Tensor | None = None
+    gradient_geometry: Tensor | None = None
+    gradient_transforms: Tensor | None = None
+    stop_offsets: Tensor | None = None
+    stop_colors: Tensor | None = None
+    stop_gradient: Tensor | None = None
     _segment_cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -271,15 +292,20 @@ class Scene:
         bad = torch.where(self.contour_closed, (counts < 3) | (counts % 3 != 0), (counts < 4) | ((counts - 1) % 3 != 0))
         if bool(bad.any()):
             index = int(bad.nonzero()[0])
-            _check_contour(torch.empty(int(counts[index]), 2), bool(self.contour_closed[index]), f"contour {index}")
+            check_contour(torch.empty(int(counts[index]), 2), bool(self.contour_closed[index]), f"contour {index}")
 
     def _default_styles(self, num_paths: int) -> None:
         floats = self.stroke_widths.dtype
         defaults = (("stroke_caps", ROUND_CAP, torch.long), ("stroke_joins", ROUND_JOIN, torch.long),
                     ("miter_limits", DEFAULT_MITER_LIMIT, floats), ("opacities", 1.0, floats))  # fmt: skip
-        for name, value, dtype in defaults:
+        device = self.stroke_widths.device
+        indices = tuple((name, -1, torch.long) for name in ("fill_gradient", "stroke_gradient", "clipped_by", "clip_of"))
+        for name, value, dtype in defaults + indices:
             if getattr(self, name) is None:
-                setattr(self, name, torch.full((num_paths,), value, dtype=dtype, device=self.stroke_widths.device))
+                setattr(self, name, torch.full((num_paths,), value, dtype=dtype, device=device))
+        if self.gradient_kinds is None:
+            for name, value in gradient_fields(empty_gradients(floats, device)).items():
+                setattr(self, name, value if getattr(self, name) is None else getattr(self, name))
 
     def _check_styles(self, num_paths: int) -> None:
         for name, choices in (("stroke_caps", LINECAPS), ("stroke_joins", LINEJOINS)):
@@ -291,6 +317,22 @@ class Scene:
             _expect_per_path(name, getattr(self, name), num_paths, "float")
         if not bool((self.miter_limits >= 1).all()) or not bool(((self.opacities >= 0) & (self.opacities <= 1)).all()):
             raise ValueError("expected miter_limits >= 1 and opacities in [0, 1]")
+        check_gradients(self.gradients, self.fill_gradient, self.stroke_gradient, num_paths)
+        for name in ("clipped_by", "clip_of"):
+            _expect_per_path(name, getattr(self, name), num_paths, "long")
+        members = self.clip_of >= 0
+        if bool((members & (self.clipped_by >= 0)).any()) or bool((members & ~self.has_fill).any()):
+            raise ValueError("expected clip members (clip_of >= 0) to be filled and not clipped themselves")
+
+    @property
+    def num_gradients(self) -> int:
+        return int(self.gradient_kinds.shape[0])
+
+    @property
+    def gradients(self) -> PackedGradients:
+        """The gradient tensors as one :class:`~stylize.vector.paint.PackedGradients` (shared storage)."""
+        return PackedGradients(self.gradient_kinds, self.gradient_spreads, self.gradient_geometry,
+                               self.gradient_transforms, self.stop_offsets, self.stop_colors, self.stop_gradient)  # fmt: skip
 
     @property
     def has_stroke_styles(self) -> bool:
@@ -316,59 +358,11 @@ class Scene:
             requires_grad: make points, widths and colours leaves that require grad.
         """
         dtype = dtype or torch.get_default_dtype()
-        points, counts, closed_flags, owners = [], [], [], []
-        widths, strokes, fills, has_stroke, has_fill, evenodd = [], [], [], [], [], []
-        caps, joins, miter_limits, opacities = [], [], [], []
+        paths = list(paths)
         for path_index, path in enumerate(paths):
             if not isinstance(path, VectorPath):
                 raise TypeError(f"expected VectorPath objects, got {type(path).__name__} at index {path_index}")
-            if path.fill_rule not in FILL_RULES:
-                raise ValueError(f"path {path_index}: expected fill_rule in {FILL_RULES}, got {path.fill_rule!r}")
-            if path.linecap not in LINECAPS or path.linejoin not in LINEJOINS:
-                got = f"got {path.linecap!r} and {path.linejoin!r}"
-                raise ValueError(f"path {path_index}: expected linecap in {LINECAPS} and linejoin in {LINEJOINS}, {got}")
-            if not (float(path.miter_limit) >= 1 and 0 <= float(path.opacity) <= 1):
-                got = f"got {path.miter_limit} and {path.opacity}"
-                raise ValueError(f"path {path_index}: expected miter_limit >= 1 and opacity in [0, 1], {got}")
-            flags = path.closed_flags()
-            if not path.contours or len(flags) != len(path.contours):
-                raise ValueError(f"path {path_index}: expected >= 1 contour and one closed flag per contour")
-            for contour, closed in zip(path.contours, flags, strict=False):
-                contour = _as_points(contour, f"path {path_index} contour").detach().to(dtype=dtype, device="cpu")
-                _check_contour(contour, closed, f"path {path_index}")
-                points.append(contour)
-                counts.append(contour.shape[0])
-                closed_flags.append(closed)
-                owners.append(path_index)
-            stroke = _as_rgba(path.stroke_color, "stroke_color")
-            fill = _as_rgba(path.fill_color, "fill_color")
-            widths.append(float(path.stroke_width))
-            strokes.append(stroke.detach().cpu().to(dtype) if stroke is not None else torch.zeros(4, dtype=dtype))
-            fills.append(fill.detach().cpu().to(dtype) if fill is not None else torch.zeros(4, dtype=dtype))
-            has_stroke.append(stroke is not None)
-            has_fill.append(fill is not None)
-            evenodd.append(path.fill_rule == "evenodd")
-            caps.append(LINECAPS.index(path.linecap))
-            joins.append(LINEJOINS.index(path.linejoin))
-            miter_limits.append(float(path.miter_limit))
-            opacities.append(float(path.opacity))
-        num_paths = len(widths)
-        scene = cls(
-            points=torch.cat(points) if points else torch.zeros(0, 2, dtype=dtype),
-            stroke_widths=torch.tensor(widths, dtype=dtype),
-            stroke_colors=torch.stack(strokes) if strokes else torch.zeros(0, 4, dtype=dtype),
-            fill_colors=torch.stack(fills) if fills else torch.zeros(0, 4, dtype=dtype),
-            contour_point_counts=torch.tensor(counts, dtype=torch.long),
-            contour_closed=torch.tensor(closed_flags, dtype=torch.bool),
-            contour_path=torch.tensor(owners, dtype=torch.long),
-            has_stroke=torch.tensor(has_stroke, dtype=torch.bool).reshape(num_paths),
-            has_fill=torch.tensor(has_fill, dtype=torch.bool).reshape(num_paths),
-            evenodd=torch.tensor(evenodd, dtype=torch.bool).reshape(num_paths),
-            stroke_caps=torch.tensor(caps, dtype=torch.long).reshape(num_paths),
-            stroke_joins=torch.tensor(joins, dtype=torch.long).reshape(num_paths),
-            miter_limits=torch.tensor(miter_limits, dtype=dtype).reshape(num_paths),
-            opacities=torch.tensor(opacities, dtype=dtype).reshape(num_paths),
-        )
+        scene = cls(**pack_paths(paths, dtype, FILL_RULES, LINECAPS, LINEJOINS))
         scene = scene.to(device=device) if device is not None else scene
         return scene.requires_grad_(requires_grad)
 
@@ -382,7 +376,9 @@ class Scene:
         return (
             "points", "stroke_widths", "stroke_colors", "fill_colors", "contour_point_counts",
             "contour_closed", "contour_path", "has_stroke", "has_fill", "evenodd",
-            "stroke_caps", "stroke_joins", "miter_limits", "opacities",
+            "stroke_caps", "stroke_joins", "miter_limits", "opacities", "fill_gradient", "stroke_gradient", "clipped_by", "clip_of",
+            "gradient_kinds", "gradient_spreads", "gradient_geometry", "gradient_transforms", "stop_offsets",
+            "stop_colors", "stop_gradient",
         )  # fmt: skip
 
     # ------------------------------------------------------------------ parameters
@@ -393,20 +389,24 @@ class Scene:
         return self
 
     def parameters(self) -> list[Tensor]:
-        """The differentiable tensors: points, stroke widths, stroke colours, fill colours."""
-        return [self.points, self.stroke_widths, self.stroke_colors, self.fill_colors]
+        """The differentiable tensors: points, stroke widths, stroke colours, fill colours, and where
+        the scene has gradients, their geometry, stop offsets and stop colours."""
+        gradients = [self.gradient_geometry, self.stop_offsets, self.stop_colors] if self.num_gradients else []
+        return [self.points, self.stroke_widths, self.stroke_colors, self.fill_colors] + gradients
 
     def point_params(self) -> list[Tensor]:
-        """Parameter group of the control points (CLIPDraw: Adam lr 1.0)."""
-        return [self.points]
+        """Parameter group of the control points, and of the gradients' geometry where there are
+        gradients (both in pixels; CLIPDraw: Adam lr 1.0)."""
+        return [self.points] + ([self.gradient_geometry] if self.num_gradients else [])
 
     def width_params(self) -> list[Tensor]:
         """Parameter group of the stroke half-widths (CLIPDraw: Adam lr 0.1)."""
         return [self.stroke_widths]
 
     def color_params(self) -> list[Tensor]:
-        """Parameter group of the stroke and fill colours (CLIPDraw: Adam lr 0.01)."""
-        return [self.stroke_colors, self.fill_colors]
+        """Parameter group of the stroke and fill colours, and of the gradients' stop colours and
+        offsets where there are gradients (CLIPDraw: Adam lr 0.01)."""
+        return [self.stroke_colors, self.fill_colors] + ([self.stop_colors, self.stop_offsets] if self.num_gradients else [])
 
     def param_groups(self) -> dict[str, list[Tensor]]:
         """``{"points": [...], "widths": [...], "colors": [...]}`` for per-group optimisers."""
@@ -418,13 +418,19 @@ class Scene:
         self.stroke_widths.clamp_(min_width, max_width)
         self.stroke_colors.clamp_(0.0, 1.0)
         self.fill_colors.clamp_(0.0, 1.0)
+        if self.num_gradients:
+            self.stop_colors.clamp_(0.0, 1.0)
+            # Offsets in [0, 1] and non-decreasing within each gradient (a running max per gradient).
+            lifted = self.stop_offsets.clamp(0.0, 1.0) + 2.0 * self.stop_gradient.to(self.stop_offsets.dtype)
+            self.stop_offsets.copy_(torch.cummax(lifted, 0).values - 2.0 * self.stop_gradient.to(self.stop_offsets.dtype))
+            self.gradient_geometry[:, 4:].clamp_(min=0.0)  # radii
         return self
 
     # ------------------------------------------------------------------ copies
     def detach(self) -> Scene:
         """A scene sharing storage with this one but cut from the autograd graph."""
         return self._replace(
-            **{name: getattr(self, name).detach() for name in ("points", "stroke_widths", "stroke_colors", "fill_colors")}
+            **{name: getattr(self, name).detach() for name in self._tensor_names() if getattr(self, name).is_floating_point()}
         )
 
     def clone(self) -> Scene:
@@ -447,7 +453,10 @@ class Scene:
         """
         if not factor > 0:
             raise ValueError(f"expected a positive scale factor, got {factor}")
-        return self._replace(points=self.points * factor, stroke_widths=self.stroke_widths * factor)
+        return self._replace(
+            points=self.points * factor, stroke_widths=self.stroke_widths * factor,
+            gradient_transforms=self.gradient_transforms * factor,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ queries
     @property
@@ -476,36 +485,7 @@ class Scene:
         return self._unpack(range(self.num_paths))
 
     def _unpack(self, indices: Iterable[int]) -> list[VectorPath]:
-        counts = self.contour_point_counts.tolist()
-        starts = (torch.cumsum(self.contour_point_counts, 0) - self.contour_point_counts).tolist()
-        closed, owners = self.contour_closed.tolist(), self.contour_path.tolist()
-        contours_of: dict[int, list[int]] = {}
-        for contour, owner in enumerate(owners):
-            contours_of.setdefault(owner, []).append(contour)
-        points = self.points.detach().cpu()
-        widths = self.stroke_widths.detach().cpu().tolist()
-        strokes, fills = self.stroke_colors.detach().cpu(), self.fill_colors.detach().cpu()
-        has_stroke, has_fill, evenodd = self.has_stroke.tolist(), self.has_fill.tolist(), self.evenodd.tolist()
-        caps, joins = self.stroke_caps.tolist(), self.stroke_joins.tolist()
-        miter_limits, opacities = self.miter_limits.tolist(), self.opacities.tolist()
-        paths = []
-        for index in indices:
-            mine = contours_of.get(index, [])
-            paths.append(
-                VectorPath(
-                    contours=[points[starts[c] : starts[c] + counts[c]] for c in mine],
-                    closed=[closed[c] for c in mine],
-                    stroke_width=widths[index],
-                    stroke_color=strokes[index] if has_stroke[index] else None,
-                    fill_color=fills[index] if has_fill[index] else None,
-                    fill_rule="evenodd" if evenodd[index] else "nonzero",
-                    linecap=LINECAPS[caps[index]],
-                    linejoin=LINEJOINS[joins[index]],
-                    miter_limit=miter_limits[index],
-                    opacity=opacities[index],
-                )
-            )
-        return paths
+        return unpack_paths(self, indices, VectorPath, LINECAPS, LINEJOINS)
 
     def segments(self) -> tuple[Tensor, Tensor]:
         """Every cubic segment's control points and owning path.
@@ -532,33 +512,13 @@ class Scene:
         """
         key = ("links", str(self.points.device))
         if key not in self._segment_cache:
-            counts = self.contour_point_counts.cpu()
-            closed = self.contour_closed.cpu()
-            per_contour = torch.where(closed, counts // 3, (counts - 1) // 3)
-            contour = torch.repeat_interleave(torch.arange(counts.shape[0]), per_contour)
-            first = torch.cumsum(per_contour, 0) - per_contour
-            index = torch.arange(int(per_contour.sum()))
-            local = index - first[contour]
-            count = per_contour[contour]
-            wraps = closed[contour]
-            previous = torch.where(local > 0, index - 1, torch.where(wraps, index + count - 1, -1))
-            following = torch.where(local < count - 1, index + 1, torch.where(wraps, index - count + 1, -1))
+            previous, following = segment_links(self.contour_point_counts.cpu(), self.contour_closed.cpu())
             self._segment_cache[key] = (previous.to(self.points.device), following.to(self.points.device))
         return self._segment_cache[key]
 
     def _segment_index(self) -> tuple[Tensor, Tensor]:
         """Indices into :attr:`points` of each segment's four control points (wrapping when closed)."""
-        counts = self.contour_point_counts.cpu()
-        closed = self.contour_closed.cpu()
-        starts = torch.cumsum(counts, 0) - counts
-        segments_per_contour = torch.where(closed, counts // 3, (counts - 1) // 3)
-        contour_of_segment = torch.repeat_interleave(torch.arange(counts.shape[0]), segments_per_contour)
-        first_segment = torch.cumsum(segments_per_contour, 0) - segments_per_contour
-        local = torch.arange(int(segments_per_contour.sum())) - first_segment[contour_of_segment]
-        offsets = 3 * local[:, None] + torch.arange(4)[None, :]
-        offsets = offsets % counts[contour_of_segment][:, None]  # only the closing point of a closed contour wraps
-        index = starts[contour_of_segment][:, None] + offsets
-        owner = self.contour_path.cpu()[contour_of_segment]
+        index, owner = segment_index(self.contour_point_counts.cpu(), self.contour_closed.cpu(), self.contour_path.cpu())
         return index.to(self.points.device), owner.to(self.points.device)
 
 

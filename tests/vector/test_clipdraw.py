@@ -139,6 +139,36 @@ def test_palette_run_uses_only_palette_colours(tmp_path, tiny_clip_spec):
         assert torch.cdist(chosen, allowed_rgb).min(1).values.max() < 1e-6
 
 
+def test_gradient_fills_are_optimised_and_written(tmp_path, tiny_clip_spec):
+    """``--set fills=gradient``: every filled shape is a gradient whose stops and end points move."""
+    config = _config(tiny_clip_spec, shapes="both", fills="gradient", iters=4)
+    draw = ClipDraw(config)
+    start = draw.initial(0)
+    assert start.num_gradients == int(start.has_fill.sum()) > 0
+    assert (start.fill_gradient[start.has_fill] >= 0).all()
+    result = draw.run(tmp_path / "run")
+    assert not torch.allclose(result.scene.gradient_geometry, start.gradient_geometry)
+    assert not torch.allclose(result.scene.stop_colors, start.stop_colors)
+    offsets = result.scene.stop_offsets.reshape(-1, 2)
+    assert ((offsets >= 0) & (offsets <= 1)).all() and (offsets[:, 1] >= offsets[:, 0]).all()
+    svg = (tmp_path / "run" / "drawing.svg").read_text()
+    assert svg.count("<linearGradient") == start.num_gradients
+    back = read_svg(tmp_path / "run" / "drawing.svg").scene
+    assert back.num_gradients == start.num_gradients
+    with pytest.raises(InputError, match="'fills'"):
+        ClipDraw(_config(tiny_clip_spec, fills="plaid"))
+
+
+def test_palette_rules_gradient_stops(tmp_path, tiny_clip_spec):
+    palette = "#aa3300,#ffffff,#1040c0"
+    result = ClipDraw(_config(tiny_clip_spec, palette=palette, shapes="fills", fills="gradient", iters=3)).run(tmp_path / "r")
+    stops = result.scene.stop_colors[:, :3]
+    assert result.scene.num_gradients > 0
+    assert torch.cdist(stops, parse_palette(palette)).min(1).values.max() < 1e-6
+    svg = (tmp_path / "r" / "drawing.svg").read_text()
+    assert set(re.findall(r'stop-color="(#[0-9a-f]{6})"', svg)) <= {"#aa3300", "#ffffff", "#1040c0"}
+
+
 def test_init_svg_and_best_of(tmp_path, tiny_clip_spec):
     from stylize.vector import Scene, VectorPath, ellipse_contour
 

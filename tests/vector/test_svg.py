@@ -119,8 +119,8 @@ def test_unsupported_content_warns_once_per_feature(tmp_path, caplog):
     file.write_text(
         """<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">
         <defs><linearGradient id="g"><stop offset="0" stop-color="red"/><stop offset="1" stop-color="blue"/></linearGradient></defs>
-        <rect width="5" height="5" fill="url(#g)" stroke="black"/>
-        <rect x="5" width="5" height="5" fill="url(#g)"/>
+        <rect width="5" height="5" fill="url(#g)" stroke="black" filter="url(#blur)"/>
+        <rect x="5" width="5" height="5" fill="url(#g)" filter="url(#blur)"/>
         <text x="1" y="1">hello</text>
         <image href="x.png" width="2" height="2"/>
         </svg>"""
@@ -128,12 +128,16 @@ def test_unsupported_content_warns_once_per_feature(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="stylize.vector.svg"):
         scene = load_svg(file)
     messages = [record.getMessage() for record in caplog.records]
-    assert len(messages) == 3  # gradients (twice, said once), text, image
-    gradient = next(message for message in messages if "gradient" in message)
-    assert "url(#g)" in gradient and "2 times" in gradient and "fancy.svg" in gradient
+    assert len(messages) == 3  # filters (twice, said once), text, image
+    filters = next(message for message in messages if "filter" in message)
+    assert "url(#blur)" in filters and "2 times" in filters and "fancy.svg" in filters
     assert any("text" in message for message in messages) and any("image" in message for message in messages)
-    # The gradient becomes its average colour: red to blue along x over the rectangle.
-    assert scene.num_paths == 2
+    # The gradient is a gradient (no warning): red to blue along x over the rectangle, whose solid
+    # stand-in colour is the average.
+    assert scene.num_paths == 2 and scene.num_gradients == 2
+    gradient = scene.path(0).fill_gradient
+    assert gradient.kind == "linear" and gradient.geometry()[:4] == pytest.approx([0.0, 0.0, 1.0, 0.0])
+    assert gradient.transform == pytest.approx((5.0, 0.0, 0.0, 5.0, 0.0, 0.0))  # objectBoundingBox units
     assert scene.path(0).fill_color.tolist() == pytest.approx([0.5, 0.0, 0.5, 1.0], abs=0.02)
 
 

@@ -82,11 +82,12 @@ def test_warnings_are_said_once_per_feature_with_counts(tmp_path, caplog):
         '<polyline points="0 0 5 5" stroke="red" stroke-linejoin="arcs" marker-end="url(#m)"/>'
         '<rect width="5" height="5" filter="url(#f)" mask="url(#m)"/>'
     )
-    _, messages = _read(tmp_path, body, caplog)
+    scene, messages = _read(tmp_path, body, caplog)
     text = "\n".join(messages)
-    assert len(messages) == 6, text
-    assert "stroke-dasharray" in text and "2 times" in text
-    assert "not clipped" in text and "markers" in text and "arcs" in text and "filter" in text and "mask" in text
+    assert len(messages) == 4, text  # dashes and viewport clipping are drawn (no warning)
+    # The overflowing viewport clips its content (one clip group); the one that fits needs none.
+    assert scene.clip_of.tolist().count(0) == 1 and scene.clipped_by.tolist().count(0) == 1
+    assert "markers" in text and "arcs" in text and "filter" in text and "mask" in text
 
 
 def test_a_missing_height_follows_the_view_box_aspect(tmp_path, caplog):
@@ -95,3 +96,36 @@ def test_a_missing_height_follows_the_view_box_aspect(tmp_path, caplog):
     document = read_svg(file)
     assert (document.width, document.height) == (160, 80)
     assert document.scene.points[:, 0].max().item() == pytest.approx(16.0)
+
+
+def _import(text: str):
+    from stylize.vector.svg.importer import import_svg
+    from stylize.vector.svg.read import parse_document
+
+    return import_svg(parse_document(text.encode(), "inline"), "inline")[0]
+
+
+def test_href_wins_over_xlink_href_for_use_and_gradients():
+    paths = _import(
+        """<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="20" height="20">
+        <defs><rect id="a" width="2" height="2" fill="red"/><rect id="b" width="2" height="2" fill="blue"/>
+        <linearGradient id="g1"><stop offset="0" stop-color="red"/><stop offset="1" stop-color="red"/></linearGradient>
+        <linearGradient id="g2"><stop offset="0" stop-color="blue"/><stop offset="1" stop-color="lime"/></linearGradient>
+        <linearGradient id="g" href="#g2" xlink:href="#g1"/></defs>
+        <use href="#b" xlink:href="#a"/><rect x="4" width="4" height="4" fill="url(#g)"/></svg>"""
+    )
+    assert list(paths[0].fill_color) == pytest.approx([0, 0, 1, 1])
+    assert paths[1].fill_gradient.stop_tensors()[1][:, 1].tolist() == pytest.approx([0.0, 1.0])
+
+
+def test_css_transform_property_and_transform_origin_are_applied():
+    paths = _import(
+        """<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100">
+        <style>.moved { transform: translate(10px, 5px) }</style>
+        <rect class="moved" width="2" height="2" transform="translate(50 50)"/>
+        <rect x="40" y="40" width="20" height="20" transform="rotate(90)" transform-origin="50 50"/>
+        <rect x="0" y="0" width="10" height="10" style="transform: scale(2); transform-origin: 10px 10px"/></svg>"""
+    )
+    assert paths[0].contours[0][0].tolist() == pytest.approx([10.0, 5.0])  # the property beats the attribute
+    assert paths[1].contours[0][0].tolist() == pytest.approx([60.0, 40.0], abs=1e-5)  # (40, 40) about (50, 50)
+    assert paths[2].contours[0][0].tolist() == pytest.approx([-10.0, -10.0])

@@ -118,3 +118,29 @@ def test_named_colours_survive_pil_caching_its_colormap():
     ImageColor.getrgb("steelblue")
     svg_values._named_colors.cache_clear()
     assert parse_color("SteelBlue") == pytest.approx((70 / 255, 130 / 255, 180 / 255, 1.0))
+
+
+def test_rgb_comma_syntax_does_not_mix_numbers_and_percentages():
+    from stylize.vector.svg.values import parse_color
+
+    for text in ("rgba(255, 50%, 0, 1)", "rgb(100%, 0, 0)", "rgb(10, 20%, 30)"):
+        assert parse_color(text) is None, text
+    assert parse_color("rgb(100%, 50%, 0%)") == pytest.approx((1.0, 0.5, 0.0, 1.0))
+    assert parse_color("rgb(255 50% 0)") == pytest.approx((1.0, 0.5, 0.0, 1.0))  # the space syntax may mix
+
+
+def test_css_transforms_and_origins():
+    from stylize.vector.svg.values import LengthContext, apply, parse_css_transform, parse_transform_origin
+
+    turned = parse_css_transform("rotate(90deg) translate(10px, 0)")
+    assert apply(turned, 0, 0) == pytest.approx((0.0, 10.0))
+    assert apply(parse_css_transform("rotate(0.25turn)"), 1, 0) == pytest.approx((0.0, 1.0), abs=1e-9)
+    assert apply(parse_css_transform("scaleX(2) translateY(3px)"), 1, 1) == pytest.approx((2.0, 4.0))
+    assert parse_css_transform("none") == (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+    for bad in ("rotate(90)", "wobble(2)", "translate(1em)", "scale(2) junk"):
+        assert parse_css_transform(bad) is None, bad
+    context = LengthContext(200.0, 100.0)
+    assert parse_transform_origin("center", context) == pytest.approx((100.0, 50.0))
+    assert parse_transform_origin("right 25%", context) == pytest.approx((200.0, 25.0))
+    assert parse_transform_origin("bottom left", context) == pytest.approx((0.0, 100.0))
+    assert parse_transform_origin("10 20px", context) == pytest.approx((10.0, 20.0))

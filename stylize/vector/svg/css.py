@@ -49,6 +49,7 @@ class Compound:
     attributes: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     tests: list[Callable] = field(default_factory=list)  # pseudo-classes: test(element, tree)
     specificity: tuple[int, int, int] = (0, 0, 0)
+    position: int | None = None  # a child position (from 1) that :first-child / :nth-child(b) requires
 
 
 @dataclass
@@ -58,16 +59,32 @@ class Selector:
     parts: list[tuple[str, Compound]]  # combinator in (" ", ">", "+", "~"); the first is ""
     specificity: tuple[int, int, int]
 
-    def key(self) -> tuple[str, str]:
-        """What the rightmost compound needs, to find candidate rules quickly."""
+    def key(self) -> tuple:
+        """The most selective thing the rightmost compound needs, to find candidate rules quickly.
+
+        In order: an id, a class, an attribute with an exact value, a fixed child position
+        (``:first-child``, ``:nth-child(b)``), the element type, an attribute's presence, anything.
+        """
         last = self.parts[-1][1]
         if last.ids:
             return ("id", last.ids[0])
         if last.classes:
             return ("class", last.classes[0])
+        exact = [(name, value) for name, op, value in last.attributes if op == "="]
+        if exact:
+            return ("attr=", _local_attribute(exact[0][0]), exact[0][1])
+        if last.position is not None:
+            return ("position", last.position)
         if last.tag:
             return ("type", last.tag)
+        if last.attributes:
+            return ("attr", _local_attribute(last.attributes[0][0]))
         return ("any", "")
+
+
+def _local_attribute(name: str) -> str:
+    """An attribute's local name: ``xlink:href`` and ``{namespace}href`` are both ``href``."""
+    return name.rsplit("}", 1)[-1].split(":", 1)[-1]
 
 
 @dataclass
@@ -142,6 +159,18 @@ def _pseudo(name: str, argument: str | None) -> Callable:
     raise UnsupportedSelector(f":{name}")
 
 
+def _fixed_position(name: str, argument: str | None) -> int | None:
+    """The one child position (from 1) a pseudo-class allows, if it allows exactly one."""
+    name = name.lower()
+    if name == "first-child":
+        return 1
+    if name == "nth-child":
+        match = _NTH_RE.match(argument or "")
+        if match is not None and match.group("only") is not None and int(match.group("only")) >= 1:
+            return int(match.group("only"))
+    return None
+
+
 def parse_compound(text: str) -> Compound:
     """One compound selector such as ``rect.warm#a[x="1"]:first-child``."""
     compound, position = Compound(), 0
@@ -171,6 +200,9 @@ def parse_compound(text: str) -> Compound:
             if text[match.start() : match.start() + 2] == "::":
                 raise UnsupportedSelector(f"pseudo-element {match.group()}")
             compound.tests.append(_pseudo(match.group("pseudo"), match.group("argument")))
+            fixed = _fixed_position(match.group("pseudo"), match.group("argument"))
+            if fixed is not None:
+                compound.position = fixed
             classes += 1
         position = match.end()
     compound.specificity = (ids, classes, types)
@@ -378,16 +410,19 @@ class StyleSheet:
     """All rules of a document, indexed by what their rightmost compound needs."""
 
     def __init__(self, rules: list[Rule]) -> None:
-        self.by_key: dict[tuple[str, str], list[Rule]] = {}
+        self.by_key: dict[tuple, list[Rule]] = {}
         for rule in rules:
             self.by_key.setdefault(rule.selector.key(), []).append(rule)
 
     def matching(self, element, tree: Tree) -> list[Rule]:
         """Rules whose selector matches ``element``, in no particular order."""
-        keys = [("any", ""), ("type", tree.local_name(element))]
+        keys = [("any", ""), ("type", tree.local_name(element)), ("position", tree.position.get(element, 0) + 1)]
         if element.get("id"):
             keys.append(("id", element.get("id")))
         keys.extend(("class", name) for name in (element.get("class") or "").split())
+        for name, value in element.attrib.items():
+            local = _local_attribute(name)
+            keys.extend((("attr", local), ("attr=", local, value)))
         found = []
         seen = set()
         for key in keys:

@@ -10,8 +10,9 @@ Opacity: an element's ``opacity`` becomes its path's opacity, which the renderer
 fill and stroke together (exact). A group's opacity is folded into each child, which is exact
 when the children do not overlap; overlaps are reported.
 
-Everything a scene cannot hold is said once per file in a warning (one per kind of feature,
-with a count and the first element): gradients and patterns (drawn as an average colour),
+Gradients are imported as gradients (:class:`~stylize.vector.paint.Gradient`, placed by the
+element's transform). Everything a scene cannot hold is said once per file in a warning (one per
+kind of feature, with a count and the first element): patterns (drawn as an average colour),
 dashes (drawn solid), markers, clipping, masks, filters, text, images, strokes under a
 non-uniform scale, broken path data (drawn up to the error, as SVG says), and so on.
 
@@ -32,10 +33,15 @@ import numpy as np
 import torch
 
 from stylize.errors import InputError
+from stylize.vector.paint import Gradient
 from stylize.vector.scene import VectorPath
+from stylize.vector.svg.clip import Clipper
 from stylize.vector.svg.css import StyleSheet, Tree, parse_stylesheet
+from stylize.vector.svg.dash import MAX_DASHES, count_dashes, dash_contours
 from stylize.vector.svg.paint import LazyBox, PaintServers, any_overlap, path_extent
-from stylize.vector.svg.path import ellipse, parse_path_data, polyline, rect
+from stylize.vector.svg.path import shape_geometry
+from stylize.vector.svg.report import Report
+from stylize.vector.svg.shapes import assemble_paths, fill_only
 from stylize.vector.svg.style import Cascade, Style, root_style
 from stylize.vector.svg.values import (
     IDENTITY,
@@ -44,9 +50,10 @@ from stylize.vector.svg.values import (
     Paint,
     apply,
     multiply,
-    numbers,
+    parse_css_transform,
     parse_length,
     parse_transform,
+    parse_transform_origin,
     parse_view_box,
     scale_factors,
     translate,
@@ -67,45 +74,6 @@ MAX_VISITS = MAX_XML_ELEMENTS  # elements visited, counting each use expansion (
 
 SHAPES = ("path", "rect", "circle", "ellipse", "line", "polyline", "polygon")
 _UNSUPPORTED_ELEMENTS = ("text", "image", "foreignObject")
-_WARNINGS = {
-    "gradient": "gradients are drawn as their average colour",
-    "pattern": "patterns are drawn as the average colour of one tile",
-    "group-opacity": "opacity on a group of overlapping children is applied to each child, so overlaps show through",
-    "non-uniform": "strokes under a non-uniform scale or a skew are drawn with one width (the mean scale)",
-    "stroke-dasharray": "stroke-dasharray is not supported: dashed strokes are drawn solid",
-    "markers": "markers are not supported: left out",
-    "clip-path": "clip-path is not supported: drawn unclipped",
-    "mask": "mask is not supported: drawn unmasked",
-    "filter": "filter is not supported: drawn unfiltered",
-    "text": "text elements are not imported",
-    "image": "image elements are not imported",
-    "foreignObject": "foreignObject elements are not imported",
-    "viewport-clip": "content outside a nested svg or symbol viewport is not clipped",
-    "use-cycle": "a use that references itself or an ancestor is in error: left out",
-    "path-data": "invalid path data: drawn up to the error",
-    "points": "invalid points: drawn up to the error",
-    "transform": "invalid transform attribute: ignored",
-    "linejoin": "stroke-linejoin miter-clip and arcs are drawn as miter",
-    "css-at-rule": "CSS at-rules are not applied",
-    "css-selector": "CSS rules with unsupported selectors are dropped",
-}
-
-
-class Report:
-    """Unsupported features of one file, each said once with a count and the first occurrence."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.features: dict[str, list] = {}
-
-    def __call__(self, feature: str, detail: str) -> None:
-        entry = self.features.setdefault(feature, [0, detail])
-        entry[0] += 1
-
-    def flush(self) -> None:
-        for feature, (count, detail) in self.features.items():
-            times = "once" if count == 1 else f"{count} times"
-            logger.warning("SVG %s: %s (%s; first: %s)", self.name, _WARNINGS[feature], times, detail)
 
 
 @dataclass(frozen=True)
@@ -116,6 +84,7 @@ class _Frame:
     groups: tuple[int, ...] = ()  # enclosing groups with opacity < 1
     uses: tuple = ()  # elements being expanded by use, for cycles
     depth: int = 0  # nesting, through use too
+    context: tuple = ()  # (fill, stroke, style) of the context element (the use drawing this), if any
 
 
 @dataclass
@@ -151,7 +120,9 @@ class _Importer:
         self.output: list[_Emitted] = []
         self.segments = 0
         self.group_serial = 0
-        self.clips: list[list] = []  # [canvas box, first output index, end index, element]
+        self.clips: list[list] = []  # [canvas corners, first output index, end index, element]
+        self.clipper = Clipper(self)
+        self.clip_mode = False  # walking a clipPath's children: shapes are clip geometry
         self._tree_styles: dict[int, Style] = {}
         self.servers = PaintServers(self.ids, self.tag, self.cascade, self.tree_style, self.report, self._draw_tile)
         self.visits = 0
@@ -180,9 +151,7 @@ class _Importer:
             )
         width, height, view_transform, viewport = self._canvas(root)
         style = self.cascade.computed(root, root_style(), viewport)
-        transform = parse_transform(root.get("transform"))
-        if transform is None:
-            self.report("transform", self.where(root))
+        transform = self._transform(root, viewport)
         frame = _Frame(multiply(transform or IDENTITY, view_transform), viewport)
         frame = self._group(style, frame)
         self._effects(root, style)
@@ -250,11 +219,18 @@ class _Importer:
         style = self.cascade.computed(element, parent, frame.viewport)
         if style["display"] == "none":
             return
-        transform = parse_transform(element.get("transform"))
-        if transform is None:
-            self.report("transform", self.where(element))
-        else:
+        transform = self._transform(element, frame.viewport)
+        if transform is not None:
             frame = replace(frame, transform=multiply(frame.transform, transform))
+        first = len(self.output)
+        self._draw(element, tag, style, frame)
+        if style["clip-path"]:
+            if self.clip_mode:
+                self.report("clip-nested", f"{self.where(element)} clip-path={style['clip-path']}")
+            else:
+                self.clipper.apply(element, style, frame, first)
+
+    def _draw(self, element, tag: str, style: Style, frame: _Frame) -> None:
         if tag in SHAPES:
             self._shape(element, tag, style, frame)
             return
@@ -280,6 +256,22 @@ class _Importer:
             self._walk(child, style, frame)
         self._close_clip(clip)
 
+    def _transform(self, element, viewport: tuple[float, float]):
+        """The element's transform: the CSS ``transform`` property over the attribute, about its
+        ``transform-origin``; None (reported) when the attribute is invalid."""
+        declared = self.cascade.declared(element)
+        css = next((value for value in map(parse_css_transform, declared.get("transform", ())) if value), None)
+        transform = css or parse_transform(element.get("transform"))
+        if transform is None:
+            self.report("transform", self.where(element))
+            return None
+        origins = declared.get("transform-origin", []) + [element.get("transform-origin")]
+        context = LengthContext(*viewport)
+        origin = next((point for point in (parse_transform_origin(text, context) for text in origins) if point), None)
+        if origin is not None and transform != IDENTITY:
+            transform = multiply(multiply(translate(*origin), transform), translate(-origin[0], -origin[1]))
+        return transform
+
     def _conditions(self, element) -> bool:
         if element.get("requiredExtensions") is not None:
             return False  # no extensions are supported
@@ -298,7 +290,7 @@ class _Importer:
         return replace(frame, opacity=frame.opacity * style["opacity"], groups=frame.groups + (self.group_serial,))
 
     def _effects(self, element, style: Style) -> None:
-        for feature in ("clip-path", "mask", "filter"):
+        for feature in ("mask", "filter"):
             if style[feature]:
                 self.report(feature, f"{self.where(element)} {feature}={style[feature]}")
 
@@ -322,14 +314,9 @@ class _Importer:
             clip = None
         else:
             corners = [
-                apply(frame.transform, px, py) for px, py in ((x, y), (x + width, y), (x, y + height), (x + width, y + height))
+                apply(frame.transform, px, py) for px, py in ((x, y), (x + width, y), (x + width, y + height), (x, y + height))
             ]
-            clip = (
-                min(c[0] for c in corners),
-                min(c[1] for c in corners),
-                max(c[0] for c in corners),
-                max(c[1] for c in corners),
-            )
+            clip = corners
         viewport = (view_box[2], view_box[3]) if view_box is not None else (width, height)
         clip_index = None
         if clip is not None:  # checked against what is drawn inside once the viewport is done
@@ -342,7 +329,7 @@ class _Importer:
             self.clips[index][2] = len(self.output)
 
     def _use(self, element, style: Style, frame: _Frame) -> None:
-        reference = element.get(XLINK_HREF) or element.get("href") or ""
+        reference = (element.get("href") if element.get("href") is not None else element.get(XLINK_HREF)) or ""
         target = self.ids.get(reference[1:]) if reference.startswith("#") else None
         if target is None:
             return  # SVG: a use without a valid reference draws nothing
@@ -358,7 +345,8 @@ class _Importer:
         context = self._context(frame, style)
         x = parse_length(element.get("x"), context, "x") or 0.0
         y = parse_length(element.get("y"), context, "y") or 0.0
-        frame = replace(frame, transform=multiply(frame.transform, translate(x, y)), uses=frame.uses + (target,))
+        frame = replace(frame, transform=multiply(frame.transform, translate(x, y)), uses=frame.uses + (target,),
+                        context=(style["fill"], style["stroke"], style))  # fmt: skip
         target_tag = self.tag(target)
         if target_tag not in ("symbol", "svg"):
             self._walk(target, style, frame)
@@ -382,47 +370,11 @@ class _Importer:
         self._close_clip(inner[1])
 
     # ------------------------------------------------------------------ shapes
-    def _geometry(self, element, tag: str, context: LengthContext):
-        def length(name: str, axis: str, default: float | None = 0.0) -> float | None:
-            value = parse_length(element.get(name), context, axis)
-            return default if value is None else value
-
-        if tag == "path":
-            contours, _, error = parse_path_data(element.get("d") or "")
-            if error:
-                self.report("path-data", f"{self.where(element)}: {error}")
-            return contours
-        if tag == "rect":
-            width, height = length("width", "x", None), length("height", "y", None)
-            if width is None or height is None or width <= 0 or height <= 0:
-                return []
-            rx, ry = length("rx", "x", None), length("ry", "y", None)
-            rx = None if rx is not None and rx < 0 else rx  # SVG 2: negative is invalid, so auto
-            ry = None if ry is not None and ry < 0 else ry
-            rx, ry = (rx if rx is not None else ry or 0.0), (ry if ry is not None else rx or 0.0)
-            return rect(length("x", "x"), length("y", "y"), width, height, min(rx, width / 2), min(ry, height / 2))
-        if tag in ("circle", "ellipse"):
-            if tag == "circle":
-                rx = ry = length("r", "other", None)
-            else:  # SVG 2: a missing or negative (invalid) radius is auto, the other one
-                rx, ry = length("rx", "x", None), length("ry", "y", None)
-                rx, ry = (None if rx is not None and rx < 0 else rx), (None if ry is not None and ry < 0 else ry)
-                rx, ry = (rx if rx is not None else ry), (ry if ry is not None else rx)
-            if rx is None or ry is None or rx <= 0 or ry <= 0:
-                return []
-            return ellipse(length("cx", "x"), length("cy", "y"), rx, ry)
-        if tag == "line":
-            return polyline([length("x1", "x"), length("y1", "y"), length("x2", "x"), length("y2", "y")], closed=False)
-        values, complete = numbers(element.get("points") or "")
-        if not complete:
-            self.report("points", self.where(element))
-        return polyline(values[: len(values) // 2 * 2], closed=tag == "polygon")
-
     def _shape(self, element, tag: str, style: Style, frame: _Frame) -> None:
         if style["visibility"] != "visible":
             return
         context = self._context(frame, style)
-        contours = self._geometry(element, tag, context)
+        contours = shape_geometry(element, tag, context, self.report, self.where(element))
         if not contours:
             return
         where = self.where(element)
@@ -431,6 +383,9 @@ class _Importer:
         self.segments += sum((len(points) if closed else len(points) - 1) // 3 for points, closed in contours)
         if self.segments > MAX_IMPORT_SEGMENTS:
             raise InputError(f"SVG file {self.name!r} has more than {MAX_IMPORT_SEGMENTS} curve segments (the import limit)")
+        if self.clip_mode:  # a clipPath child: its geometry, filled by its clip-rule, whatever its paint
+            self._clip_shape(contours, style, frame, where)
+            return
         self._effects(element, style)
         if any(style[name] for name in ("marker-start", "marker-mid", "marker-end")) and tag in (
             "path",
@@ -445,13 +400,16 @@ class _Importer:
         fill = (
             None
             if tag == "line" or not solid
-            else self._paint(style["fill"], style, "fill", solid, bbox, evenodd, context, where)
+            else self._paint(style["fill"], style, "fill", solid, bbox, evenodd, context, where, frame)
         )
         width = style["stroke-width"]
-        stroke = self._paint(style["stroke"], style, "stroke", contours, bbox, evenodd, context, where) if width > 0 else None
+        stroke = (
+            self._paint(style["stroke"], style, "stroke", contours, bbox, evenodd, context, where, frame) if width > 0 else None
+        )
+        stroke_contours = contours
         if stroke is not None:
             if style["stroke-dasharray"]:
-                self.report("stroke-dasharray", where)
+                stroke_contours = self._dashes(contours, style, where)
             largest, smallest = scale_factors(frame.transform)
             if style["vector-effect"] != "non-scaling-stroke":
                 if largest > smallest * 1.01:
@@ -462,40 +420,21 @@ class _Importer:
         if fill is None and stroke is None:
             return
         transform = frame.transform
+        fill, stroke = (paint.transformed(transform) if isinstance(paint, Gradient) else paint for paint in (fill, stroke))
         placed = [
             (torch.tensor([apply(transform, x, y) for x, y in points], dtype=torch.float64), closed)
             for points, closed in contours
         ]
         _check_finite([float(torch.cat([points for points, _ in placed]).abs().max()), width], where, self.name)
+        placed_strokes = None
+        if stroke_contours is not contours:
+            placed_strokes = [
+                (torch.tensor([apply(transform, x, y) for x, y in points.tolist()], dtype=torch.float64), closed)
+                for points, closed in stroke_contours
+            ]
         dots = [len(set(points)) <= 1 for points, _ in contours]
-        join = "miter" if style["stroke-linejoin"] in ("miter-clip", "arcs") else style["stroke-linejoin"]
-        stroke_style = {"linecap": style["stroke-linecap"], "linejoin": join, "miter_limit": style["stroke-miterlimit"]}
         opacity = style["opacity"] * frame.opacity
-        rule = style["fill-rule"]
-        stroked = [contour for contour, dot in zip(placed, dots, strict=False) if not dot or style["stroke-linecap"] != "butt"]
-        filled = [contour for contour, dot in zip(placed, dots, strict=False) if not dot]
-        paths = []
-        if (
-            fill is not None
-            and stroke is not None
-            and all(closed for _, closed in stroked)
-            and len(stroked) == len(filled)
-            and style["paint-order"] == "fill"
-        ):
-            paths.append(
-                VectorPath([p for p, _ in filled], [c for _, c in filled], width / 2, stroke, fill, rule, **stroke_style)
-            )
-        else:
-            # SVG fills open subpaths as if closed but strokes them open: a closed fill-only path
-            # and an open stroke-only path paint the same (exactly so at opacity 1).
-            fill_path = self._fill_only(filled, fill, rule) if fill is not None and filled else None
-            stroke_path = (
-                VectorPath([p for p, _ in stroked], [c for _, c in stroked], width / 2, stroke, None, rule, **stroke_style)
-                if stroke is not None and stroked
-                else None
-            )
-            ordered = [stroke_path, fill_path] if style["paint-order"] == "stroke" else [fill_path, stroke_path]
-            paths = [path for path in ordered if path is not None]
+        paths = assemble_paths(placed, placed_strokes, dots, style, width, fill, stroke)
         groups = frame.groups
         if len(paths) > 1 and opacity < 1:
             self.group_serial += 1
@@ -506,26 +445,70 @@ class _Importer:
         if len(self.output) > MAX_IMPORT_PATHS:
             raise InputError(f"SVG file {self.name!r} has more than {MAX_IMPORT_PATHS} paths (the import limit)")
 
-    @staticmethod
-    def _fill_only(contours, fill, rule: str) -> VectorPath:
-        closed_points = []
-        for points, closed in contours:
-            if not closed:
-                start, end = points[0], points[-1]
-                if bool((start != end).any()):
-                    closing = torch.stack([end + (start - end) / 3.0, end + (start - end) * (2.0 / 3.0)])
-                    points = torch.cat([points, closing])
-                else:
-                    points = points[:-1]
-            closed_points.append(points)
-        return VectorPath(closed_points, True, 0.5, None, fill, rule)
+    def _clip_shape(self, contours, style: Style, frame: _Frame, where: str) -> None:
+        placed = [
+            (torch.tensor([apply(frame.transform, x, y) for x, y in points], dtype=torch.float64), closed)
+            for points, closed in contours
+            if len(set(points)) > 1
+        ]
+        if placed:
+            _check_finite([float(torch.cat([points for points, _ in placed]).abs().max())], where, self.name)
+            self.emit_member(fill_only(placed, (0.0, 0.0, 0.0, 1.0), style["clip-rule"]), where)
+
+    def emit_member(self, path: VectorPath, where: str) -> None:
+        """Add a path to the output outside any opacity group (clip geometry)."""
+        self.output.append(_Emitted(path, where, ()))
+        if len(self.output) > MAX_IMPORT_PATHS:
+            raise InputError(f"SVG file {self.name!r} has more than {MAX_IMPORT_PATHS} paths (the import limit)")
+
+    def walk_clip_content(self, clip_path, transform: Affine, viewport: tuple[float, float]) -> list[VectorPath]:
+        """The clip geometry of a ``<clipPath>``'s children (shapes and use) under ``transform``."""
+        if self.clip_mode:
+            self.report("clip-nested", self.where(clip_path))
+            return []
+        style = self.tree_style(clip_path)
+        if style["clip-path"]:
+            self.report("clip-nested", self.where(clip_path))
+        saved, self.output, self.clip_mode = self.output, [], True
+        try:
+            for child in clip_path:
+                child_tag = self.tag(child)
+                if child_tag == "text":
+                    self.report("clip-text", self.where(child))
+                elif child_tag in SHAPES or child_tag == "use":
+                    self._walk(child, style, _Frame(transform, viewport))
+            return [emitted.path for emitted in self.output]
+        finally:
+            self.output, self.clip_mode = saved, False
+
+    def _dashes(self, contours, style: Style, where: str):
+        """The dashes of a stroke's contours, or the contours (drawn solid, reported) when too many."""
+        dasharray = style["stroke-dasharray"]
+        if count_dashes(contours, dasharray) > MAX_DASHES:
+            self.report("dashes-too-fine", where)
+            return contours
+        dashes = dash_contours(contours, dasharray, style["stroke-dashoffset"])
+        self.segments += sum((len(points) - 1) // 3 for points, _ in dashes)
+        if self.segments > MAX_IMPORT_SEGMENTS:
+            raise InputError(f"SVG file {self.name!r} has more than {MAX_IMPORT_SEGMENTS} curve segments (the import limit)")
+        return dashes
 
     # ------------------------------------------------------------------ paint
-    def _paint(self, paint: Paint, style: Style, which: str, contours, bbox, evenodd: bool, context, where: str):
-        """Straight RGBA of a fill or stroke (with its opacity), or None when nothing is painted."""
+    def _paint(self, paint: Paint, style: Style, which: str, contours, bbox, evenodd: bool, context, where: str, frame):
+        """Straight RGBA or Gradient (user space) of a fill or stroke, with its opacity, or None."""
+        if paint.kind in ("context-fill", "context-stroke"):  # the use element's paint; none outside use
+            if not frame.context:
+                return None
+            paint_style = frame.context[2]
+            paint = frame.context[0 if paint.kind == "context-fill" else 1]
+            if paint.kind.startswith("context"):
+                return None
+            style = {**style, "color": paint_style["color"]}
         color = self.servers.color(paint, style, which, contours, bbox, evenodd, context, where)
         if color is None:
             return None
+        if isinstance(color, Gradient):
+            return color.scaled_alpha(style[f"{which}-opacity"])
         return (color[0], color[1], color[2], color[3] * style[f"{which}-opacity"])
 
     def _draw_tile(self, content, transform: Affine, viewport: tuple[float, float]) -> list[VectorPath]:
@@ -562,11 +545,13 @@ class _Importer:
                 self.report("group-opacity", f"{self.output[indices[0]].where} and {len(indices) - 1} more")
 
     def _check_clips(self) -> None:
-        for clip, first, last, where in self.clips:
+        """Clip the content of nested viewports by their rectangle where it overflows."""
+        for corners, first, last, where in self.clips:
+            box = [min(c[0] for c in corners), min(c[1] for c in corners), max(c[0] for c in corners), max(c[1] for c in corners)]
             for emitted in self.output[first:last]:
                 x0, y0, x1, y1 = path_extent(emitted.path)
-                if x0 < clip[0] - 0.5 or y0 < clip[1] - 0.5 or x1 > clip[2] + 0.5 or y1 > clip[3] + 0.5:
-                    self.report("viewport-clip", where)
+                if x0 < box[0] - 0.5 or y0 < box[1] - 0.5 or x1 > box[2] + 0.5 or y1 > box[3] + 0.5:
+                    self.clipper.viewport(corners, self.output[first:last], where)
                     break
 
 

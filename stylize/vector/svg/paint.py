@@ -1,11 +1,14 @@
-"""Paint servers of SVG (gradients, patterns) reduced to the one colour a scene path can hold.
+"""Paint servers of SVG (gradients, patterns) as scene paints.
 
-A gradient becomes its average over the painted area: the gradient is evaluated at sample points
-inside the shape (a fill) or along its outline (a stroke), with its units, transform, focal
-point and spread method, and the premultiplied colours are averaged. A gradient with a single
-stop is that stop's colour, exactly. A pattern becomes the average colour of one tile, rendered
-with the torch rasterizer. Missing or unusable references fall back to the paint's fallback
-colour, or to no paint, as SVG 2 says.
+A linear or radial gradient becomes a :class:`~stylize.vector.paint.Gradient` in user space
+(:func:`gradient_paint`): its ``href`` chain resolved, ``objectBoundingBox`` units and
+``gradientTransform`` folded into its transform, stops, spread method and focal circle kept; the
+importer then places it with the element's transform. A gradient with a single stop is that
+stop's colour; one whose vector has no length (or whose radius is zero) paints its last stop,
+as SVG says. :func:`gradient_average` gives a gradient's average over sample points of a shape
+(for renderers without gradients). A pattern becomes the average colour of one tile, rendered
+with the torch rasterizer (reported). Missing or unusable references fall back to the paint's
+fallback colour, or to no paint, as SVG 2 says.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import math
 import numpy as np
 import torch
 
+from stylize.vector.paint import Gradient
 from stylize.vector.svg.values import (
     CURRENT_COLOR,
     IDENTITY,
@@ -155,6 +159,57 @@ def gradient_average(attributes: dict, stops, samples: np.ndarray, bbox, context
     return _average(_colors_at(stops, _spread(t, attributes.get("spreadMethod", "pad"))))
 
 
+def gradient_paint(attributes: dict, stops, bbox, context: LengthContext) -> Gradient | RGBA | None:
+    """The paint of an SVG gradient in the shape's user space: a Gradient, a colour, or None.
+
+    Args:
+        attributes: the gradient's attributes through its ``href`` chain, plus ``"tag"``.
+        stops: from :func:`gradient_stops`.
+        bbox: the shape's bounding box ``(x0, y0, x1, y1)`` (for objectBoundingBox units).
+    """
+    if not stops:
+        return None
+    last = stops[-1][1]
+    if len(stops) == 1:
+        return last
+    transform = parse_transform(attributes.get("gradientTransform")) or IDENTITY
+    if attributes.get("gradientUnits", "objectBoundingBox") == "userSpaceOnUse":
+        length_context = context
+    else:
+        width, height = bbox[2] - bbox[0], bbox[3] - bbox[1]
+        if width <= 0 or height <= 0:
+            return None  # SVG: a zero-size bounding box with bbox units paints nothing
+        transform = multiply(multiply(translate(bbox[0], bbox[1]), scale(width, height)), transform)
+        length_context = LengthContext(1.0, 1.0, context.font_size)
+    if _invert(transform) is None:
+        return last
+
+    def length(name: str, default: str, axis: str) -> float:
+        value = parse_length(attributes.get(name, default), length_context, axis)
+        return value if value is not None else parse_length(default, length_context, axis)
+
+    spread = attributes.get("spreadMethod", "pad")
+    spread = spread if spread in ("pad", "reflect", "repeat") else "pad"
+    offsets = [offset for offset, _ in stops]
+    colors = [color for _, color in stops]
+    if attributes["tag"] == "linearGradient":
+        x1, y1 = length("x1", "0%", "x"), length("y1", "0%", "y")
+        x2, y2 = length("x2", "100%", "x"), length("y2", "0%", "y")
+        if (x2 - x1) ** 2 + (y2 - y1) ** 2 <= 1e-18:
+            return last
+        return Gradient("linear", offsets, colors, (x1, y1), (x2, y2), 0.0, 0.0, spread, transform)
+    cx, cy, r = length("cx", "50%", "x"), length("cy", "50%", "y"), length("r", "50%", "other")
+    fx = length("fx", attributes.get("cx", "50%"), "x")
+    fy = length("fy", attributes.get("cy", "50%"), "y")
+    fr = max(length("fr", "0%", "other"), 0.0)
+    if r <= 0:
+        return last
+    if math.hypot(fx - cx, fy - cy) > r:  # SVG 1.1 (and resvg): a focal point outside moves onto the circle
+        angle = math.atan2(fy - cy, fx - cx)
+        fx, fy = cx + r * 0.999 * math.cos(angle), cy + r * 0.999 * math.sin(angle)
+    return Gradient("radial", offsets, colors, (fx, fy), (cx, cy), min(fr, r), r, spread, transform)
+
+
 def _average(colors: np.ndarray) -> RGBA:
     """Average of straight RGBA samples, taken in premultiplied space."""
     alpha = colors[:, 3]
@@ -260,7 +315,8 @@ class PaintServers:
         self._depth = 0
 
     def color(self, paint: Paint, style, which: str, contours, bbox, evenodd: bool, context: LengthContext, where: str):
-        """Straight RGBA of a paint before the fill- or stroke-opacity, or None for no paint."""
+        """Straight RGBA or a user-space Gradient of a paint before the fill- or stroke-opacity,
+        or None for no paint."""
         if paint.kind == "none":
             return None
         if paint.kind == "color":
@@ -272,10 +328,7 @@ class PaintServers:
         if kind in ("linearGradient", "radialGradient"):
             attributes, stops = self._gradient(target)
             if stops:
-                if len(stops) > 1:
-                    self.report("gradient", f"{where} {which}=url(#{paint.reference})")
-                samples = paint_samples(contours, which == "fill", evenodd, bbox)
-                return gradient_average(attributes, stops, samples, bbox, context)
+                return gradient_paint(attributes, stops, bbox, context)
         elif kind == "pattern":
             self.report("pattern", f"{where} {which}=url(#{paint.reference})")
             if self._depth < _MAX_PATTERN_DEPTH:
@@ -288,7 +341,8 @@ class PaintServers:
         """Attributes along an ``href`` chain of paint servers (nearest first wins) and the chain."""
         chain = [element]
         while len(chain) < 16:
-            reference = chain[-1].get(XLINK_HREF) or chain[-1].get("href") or ""
+            link = chain[-1]  # SVG 2: href wins over xlink:href
+            reference = (link.get("href") if link.get("href") is not None else link.get(XLINK_HREF)) or ""
             following = self.ids.get(reference[1:]) if reference.startswith("#") else None
             if following is None or following in chain or self.tag(following) not in kinds:
                 break

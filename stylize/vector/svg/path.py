@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 
-from stylize.vector.svg.values import NUMBER
+from stylize.vector.svg.values import NUMBER, LengthContext, numbers, parse_length
 
 Point = tuple[float, float]
 Contour = tuple[list[Point], bool]
@@ -296,3 +296,47 @@ def polyline(points: list[float], closed: bool) -> list[Contour]:
         builder.close()
     builder.finish(False)
     return builder.contours
+
+
+def shape_geometry(element, tag: str, context: LengthContext, report, where: str) -> list:
+    """The contours of a basic shape or path element (user space), as SVG 2 reads its attributes.
+
+    Args:
+        report: ``report(feature, detail)`` for broken path data and points (drawn up to the error).
+        where: the element, for messages.
+    """
+
+    def length(name: str, axis: str, default: float | None = 0.0) -> float | None:
+        value = parse_length(element.get(name), context, axis)
+        return default if value is None else value
+
+    if tag == "path":
+        contours, _, error = parse_path_data(element.get("d") or "")
+        if error:
+            report("path-data", f"{where}: {error}")
+        return contours
+    if tag == "rect":
+        width, height = length("width", "x", None), length("height", "y", None)
+        if width is None or height is None or width <= 0 or height <= 0:
+            return []
+        rx, ry = length("rx", "x", None), length("ry", "y", None)
+        rx = None if rx is not None and rx < 0 else rx  # SVG 2: negative is invalid, so auto
+        ry = None if ry is not None and ry < 0 else ry
+        rx, ry = (rx if rx is not None else ry or 0.0), (ry if ry is not None else rx or 0.0)
+        return rect(length("x", "x"), length("y", "y"), width, height, min(rx, width / 2), min(ry, height / 2))
+    if tag in ("circle", "ellipse"):
+        if tag == "circle":
+            rx = ry = length("r", "other", None)
+        else:  # SVG 2: a missing or negative (invalid) radius is auto, the other one
+            rx, ry = length("rx", "x", None), length("ry", "y", None)
+            rx, ry = (None if rx is not None and rx < 0 else rx), (None if ry is not None and ry < 0 else ry)
+            rx, ry = (rx if rx is not None else ry), (ry if ry is not None else rx)
+        if rx is None or ry is None or rx <= 0 or ry <= 0:
+            return []
+        return ellipse(length("cx", "x"), length("cy", "y"), rx, ry)
+    if tag == "line":
+        return polyline([length("x1", "x"), length("y1", "y"), length("x2", "x"), length("y2", "y")], closed=False)
+    values, complete = numbers(element.get("points") or "")
+    if not complete:
+        report("points", where)
+    return polyline(values[: len(values) // 2 * 2], closed=tag == "polygon")

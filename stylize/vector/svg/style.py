@@ -37,14 +37,16 @@ INITIAL: Style = {
     "font-size": DEFAULT_FONT_SIZE, "color": (0.0, 0.0, 0.0, 1.0),
     "fill": Paint("color", color=(0.0, 0.0, 0.0, 1.0)), "fill-opacity": 1.0, "fill-rule": "nonzero",
     "stroke": NO_PAINT, "stroke-width": 1.0, "stroke-opacity": 1.0, "stroke-linecap": "butt",
-    "stroke-linejoin": "miter", "stroke-miterlimit": 4.0, "stroke-dasharray": (), "visibility": "visible",
+    "stroke-linejoin": "miter", "stroke-miterlimit": 4.0, "stroke-dasharray": (), "stroke-dashoffset": 0.0, "clip-rule": "nonzero", "visibility": "visible",
     "paint-order": "fill", "marker-start": "", "marker-mid": "", "marker-end": "",
     "opacity": 1.0, "display": "inline", "vector-effect": "none", "clip-path": "", "mask": "", "filter": "",
     "stop-color": (0.0, 0.0, 0.0, 1.0), "stop-opacity": 1.0, "overflow": "visible",
 }  # fmt: skip
 INHERITED = {
     "font-size", "color", "fill", "fill-opacity", "fill-rule", "stroke", "stroke-width", "stroke-opacity",
-    "stroke-linecap", "stroke-linejoin", "stroke-miterlimit", "stroke-dasharray", "visibility", "paint-order",
+    "stroke-linecap", "stroke-linejoin", "stroke-miterlimit", "stroke-dasharray", "stroke-dashoffset", "visibility",
+    "clip-rule",
+    "paint-order",
     "marker-start", "marker-mid", "marker-end",
 }  # fmt: skip
 # font-size first (em lengths need it), then color (currentColor in stop-color needs it).
@@ -102,7 +104,7 @@ def _miter_limit(text: str) -> float | None:
 _SIMPLE: dict[str, Callable[[str], Any]] = {
     "fill": parse_paint, "stroke": parse_paint, "color": _color, "stop-color": _stop_color,
     "fill-opacity": parse_opacity, "stroke-opacity": parse_opacity, "opacity": parse_opacity, "stop-opacity": parse_opacity,
-    "fill-rule": _keyword("nonzero", "evenodd"), "stroke-linecap": _keyword("butt", "round", "square"),
+    "fill-rule": _keyword("nonzero", "evenodd"), "clip-rule": _keyword("nonzero", "evenodd"), "stroke-linecap": _keyword("butt", "round", "square"),
     "stroke-linejoin": _keyword("miter", "round", "bevel", "miter-clip", "arcs"), "stroke-miterlimit": _miter_limit,
     "visibility": _keyword("visible", "hidden", "collapse"), "paint-order": _paint_order,
     "marker-start": _reference, "marker-mid": _reference, "marker-end": _reference,
@@ -189,6 +191,8 @@ class Cascade:
             return value if value is not None and value >= 0 else None
         if name == "stroke-dasharray":
             return _dasharray(raw, LengthContext(viewport[0], viewport[1], style["font-size"]))
+        if name == "stroke-dashoffset":
+            return parse_length(raw, LengthContext(viewport[0], viewport[1], style["font-size"]), "other")
         return _SIMPLE[name](raw)
 
 

@@ -194,6 +194,8 @@ def _function_color(name: str, body: str) -> RGBA | None:
     if alpha is None:
         return None
     if name.startswith("rgb"):
+        if "," in body and len({part.strip().endswith("%") for part in parts}) > 1:
+            return None  # the comma (legacy) syntax takes all numbers or all percentages
         channels = [_channel(part, 255.0) for part in parts]
         if any(channel is None for channel in channels):
             return None
@@ -234,7 +236,7 @@ def parse_color(text: str | None) -> RGBA | str | None:
 class Paint:
     """A parsed ``fill`` or ``stroke``: nothing, a colour, currentColor, or a paint server."""
 
-    kind: str  # "none", "color", "current", "url"
+    kind: str  # "none", "color", "current", "url", "context-fill", "context-stroke"
     color: RGBA | None = None
     reference: str | None = None  # the id of a paint server
     fallback: Paint | None = None
@@ -251,6 +253,8 @@ def parse_paint(text: str | None) -> Paint | None:
     text = text.strip()
     if text.lower() == "none":
         return NO_PAINT
+    if text.lower() in ("context-fill", "context-stroke"):  # SVG 2: the paint of the context element
+        return Paint(text.lower())
     if text.lower().startswith("url("):
         match = _URL_RE.match(text)
         if match is None:
@@ -322,6 +326,72 @@ def parse_transform(text: str | None) -> Affine | None:
         result = multiply(result, _function(match.group(1), args))
         position = match.end()
     return result
+
+
+_CSS_ANGLE = {"deg": 1.0, "rad": 180.0 / math.pi, "grad": 0.9, "turn": 360.0}
+_CSS_FUNCTIONS = {"translatex": "translate({} 0)", "translatey": "translate(0 {})", "scalex": "scale({} 1)",
+                  "scaley": "scale(1 {})", "skewx": "skewX({})", "skewy": "skewY({})", "rotate": "rotate({})",
+                  "translate": "translate({})", "scale": "scale({})", "matrix": "matrix({})"}  # fmt: skip
+_CSS_FUNCTION_RE = re.compile(r"\s*([a-zA-Z]+)\(([^)]*)\)\s*")
+
+
+def parse_css_transform(text: str | None) -> Affine | None:
+    """A CSS ``transform`` property (``rotate(30deg) translate(4px, 2px)``, ``none``) as one affine,
+    or None when it is not one (CSS: an invalid declaration is ignored)."""
+    if text is None:
+        return None
+    if text.strip() == "none":
+        return IDENTITY
+    parts, position = [], 0
+    while position < len(text):
+        match = _CSS_FUNCTION_RE.match(text, position)
+        if match is None:
+            return None if text[position:].strip() else parse_transform(" ".join(parts))
+        name, arguments = match.group(1).lower(), []
+        for argument in match.group(2).split(","):
+            argument = argument.strip()
+            unit = next((u for u in _CSS_ANGLE if argument.endswith(u)), None)
+            if unit is not None and name.startswith(("rotate", "skew")):
+                value = parse_number(argument[: -len(unit)])
+                argument = None if value is None else repr(value * _CSS_ANGLE[unit])
+            elif argument.endswith("px"):
+                argument = argument[:-2]
+            elif name.startswith(("rotate", "skew")) and argument not in ("0",):
+                return None  # CSS angles need a unit
+            if argument is None or parse_number(argument) is None:
+                return None
+            arguments.append(argument)
+        if name not in _CSS_FUNCTIONS:
+            return None
+        parts.append(_CSS_FUNCTIONS[name].format(" ".join(arguments)))
+        position = match.end()
+    return parse_transform(" ".join(parts))
+
+
+def parse_transform_origin(text: str | None, context: LengthContext) -> tuple[float, float] | None:
+    """``transform-origin`` (lengths, percentages of the viewport, or keywords) as a point."""
+    if text is None:
+        return None
+    keywords = {"left": ("x", "0%"), "right": ("x", "100%"), "top": ("y", "0%"), "bottom": ("y", "100%"),
+                "center": (None, "50%")}  # fmt: skip
+    words = text.split()[:2]
+    if not words:
+        return None
+    values: dict[str, float] = {}
+    pending = []
+    for index, word in enumerate(words):
+        axis, value_text = keywords.get(word, (("x", "y")[index], word))
+        if axis is None:
+            pending.append(value_text)
+            continue
+        value = parse_length(value_text, context, axis)
+        if value is None or axis in values:
+            return None
+        values[axis] = value
+    for value_text in pending:
+        axis = "x" if "x" not in values else "y"
+        values[axis] = parse_length(value_text, context, axis)
+    return values.get("x", parse_length("50%", context, "x")), values.get("y", parse_length("50%", context, "y"))
 
 
 def apply(transform: Affine, x: float, y: float) -> tuple[float, float]:

@@ -2,8 +2,10 @@
 
 Export writes plain cubic paths that any SVG renderer draws the way :func:`stylize.vector.raster.render`
 does: ``stroke-width`` is twice the half-width, each path's cap, join and miter limit, colours
-as ``#rrggbb`` with separate opacities (and the path's ``opacity`` where it is below 1), and the
-run's prompt and seed go into ``<metadata>`` as JSON (read back by
+as ``#rrggbb`` with separate opacities (and the path's ``opacity`` where it is below 1), gradients
+as ``<linearGradient>`` / ``<radialGradient>`` in ``userSpaceOnUse`` units with their transform
+(read back exactly by the importer), clip groups as ``<clipPath>`` elements referenced by the
+paths they clip, and the run's prompt and seed go into ``<metadata>`` as JSON (read back by
 :func:`stylize.vector.svg.read.read_svg`).
 """
 
@@ -18,6 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 from torch import Tensor
 
 from stylize.utils import atomic_write
+from stylize.vector.paint import Gradient
 from stylize.vector.scene import DEFAULT_MITER_LIMIT, Scene, VectorPath
 
 METADATA_NAMESPACE = "urn:stylize:metadata"
@@ -49,6 +52,33 @@ def _path_data(path: VectorPath) -> str:
     return " ".join(parts)
 
 
+def _gradient_element(gradient: Gradient, gradient_id: str) -> str:
+    """A ``<linearGradient>`` or ``<radialGradient>`` drawing exactly ``gradient``."""
+    sx, sy, ex, ey, start_radius, end_radius = gradient.geometry()
+    attributes = {"id": gradient_id, "gradientUnits": "userSpaceOnUse", "spreadMethod": gradient.spread}
+    if tuple(float(v) for v in gradient.transform) != (1.0, 0.0, 0.0, 1.0, 0.0, 0.0):
+        attributes["gradientTransform"] = "matrix(" + " ".join(_precise(v) for v in gradient.transform) + ")"
+    if gradient.kind == "linear":
+        tag = "linearGradient"
+        attributes.update({"x1": _precise(sx), "y1": _precise(sy), "x2": _precise(ex), "y2": _precise(ey)})
+    else:
+        tag = "radialGradient"
+        attributes.update({"cx": _precise(ex), "cy": _precise(ey), "r": _precise(end_radius), "fx": _precise(sx),
+                           "fy": _precise(sy), "fr": _precise(start_radius)})  # fmt: skip
+    offsets, colors = gradient.stop_tensors()
+    stops = "".join(
+        f'<stop offset="{_precise(float(offset))}" stop-color="{_hex(color[:3])}" stop-opacity="{_number(float(color[3]))}"/>'
+        for offset, color in zip(offsets, colors, strict=True)
+    )
+    head = " ".join(f"{key}={quoteattr(value)}" for key, value in attributes.items())
+    return f"<{tag} {head}>{stops}</{tag}>"
+
+
+def _precise(value: float) -> str:
+    text = f"{float(value):.6f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
 def svg_string(scene: Scene, width: int, height: int, metadata: dict[str, Any] | None = None) -> str:
     """The SVG document for ``scene`` on a ``width`` x ``height`` canvas, as text."""
     if not isinstance(scene, Scene):
@@ -63,9 +93,24 @@ def svg_string(scene: Scene, width: int, height: int, metadata: dict[str, Any] |
     if metadata:
         payload = escape(json.dumps(metadata, sort_keys=True, default=str))
         lines.append(f'<metadata><stylize xmlns="{METADATA_NAMESPACE}">{payload}</stylize></metadata>')
-    for path in scene.paths():
+    definitions: list[str] = []
+    body: list[str] = []
+    paths = scene.paths()
+    clips: dict[int, list[str]] = {}
+    for path in paths:
+        if path.clip_of >= 0:
+            clips.setdefault(path.clip_of, []).append(f'<path d="{_path_data(path)}" clip-rule="{path.fill_rule}"/>')
+    definitions.extend(f'<clipPath id="clip{group}">{"".join(members)}</clipPath>' for group, members in sorted(clips.items()))
+    for path in paths:
+        if path.clip_of >= 0:
+            continue
         attributes = {"d": _path_data(path)}
-        if path.fill_color is not None:
+        if path.clipped_by >= 0:
+            attributes["clip-path"] = f"url(#clip{path.clipped_by})"
+        if path.fill_gradient is not None:
+            definitions.append(_gradient_element(path.fill_gradient, f"paint{len(definitions)}"))
+            attributes.update({"fill": f"url(#paint{len(definitions) - 1})", "fill-rule": path.fill_rule})
+        elif path.fill_color is not None:
             attributes.update(
                 {
                     "fill": _hex(path.fill_color[:3]),
@@ -76,10 +121,14 @@ def svg_string(scene: Scene, width: int, height: int, metadata: dict[str, Any] |
         else:
             attributes["fill"] = "none"
         if path.stroke_color is not None:
+            if path.stroke_gradient is not None:
+                definitions.append(_gradient_element(path.stroke_gradient, f"paint{len(definitions)}"))
+                paint = {"stroke": f"url(#paint{len(definitions) - 1})"}
+            else:
+                paint = {"stroke": _hex(path.stroke_color[:3]), "stroke-opacity": _number(float(path.stroke_color[3]))}
             attributes.update(
                 {
-                    "stroke": _hex(path.stroke_color[:3]),
-                    "stroke-opacity": _number(float(path.stroke_color[3])),
+                    **paint,
                     "stroke-width": _number(2.0 * float(path.stroke_width)),
                     "stroke-linecap": path.linecap,
                     "stroke-linejoin": path.linejoin,
@@ -91,7 +140,10 @@ def svg_string(scene: Scene, width: int, height: int, metadata: dict[str, Any] |
             attributes["stroke"] = "none"
         if path.opacity < 1:
             attributes["opacity"] = _number(path.opacity)
-        lines.append("<path " + " ".join(f"{key}={quoteattr(value)}" for key, value in attributes.items()) + "/>")
+        body.append("<path " + " ".join(f"{key}={quoteattr(value)}" for key, value in attributes.items()) + "/>")
+    if definitions:
+        lines.append("<defs>" + "".join(definitions) + "</defs>")
+    lines.extend(body)
     lines.append("</svg>")
     return "\n".join(lines) + "\n"
 
