@@ -3,7 +3,7 @@
 The add-on sends a picture (an image file, or the active camera's render) and reads back
 ``sketch.svg``: an S x S canvas of open cubic Bezier strokes, each with its width and colour, in
 drawing order. With several stroke counts (``4,8,16,32``) the run writes one SVG per level; the
-add-on imports the largest (the ``done`` event's ``svg``).
+add-on imports the largest (the ``done`` event's ``svg``); the job folder goes afterwards.
 """
 
 from __future__ import annotations
