@@ -17,7 +17,7 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from .drawing import DrawnPath, UnsupportedSvg, read_drawing
+from .drawing import DrawnPath, UnsupportedSvg, read_canvas, read_drawing
 from .jobs import JobError
 from .materials import find_shader, new_material
 from .mesh_data import srgb_to_linear
@@ -26,9 +26,11 @@ PAINT_RECORD = "stylize_paint"  # on materials the import made: the paint they s
 LAYER_STEP = 0.002  # the height between paths, as a share of the drawing's size
 
 
-def import_drawing(context: bpy.types.Context, path: Path, size: float = 2.0, name: str = "Stylize Drawing"):
+def import_drawing(context: bpy.types.Context, path: Path, size: float = 2.0, name: str = "Stylize Drawing",
+                   on_canvas: bool = False):  # fmt: skip
     """Import an SVG as coloured curves parented to an empty at the 3D cursor, scaled so its larger
-    side spans ``size``.
+    side spans ``size`` (``on_canvas``: the canvas's larger side, centred on the canvas, so the
+    strokes keep their place in the picture).
 
     Returns:
         ``(empty, curve objects)``.
@@ -42,13 +44,7 @@ def import_drawing(context: bpy.types.Context, path: Path, size: float = 2.0, na
         return import_with_blender(context, path, size, name)
     except Exception as exc:  # a damaged file: one line
         raise JobError(f"cannot read the drawing {path}: {exc}") from exc
-    paths = [p for p in paths if p.contours and (p.fill is not None or (p.stroke is not None and p.stroke_width > 0))]
-    if not paths:
-        raise JobError(f"the drawing {path} has no painted paths")
-    points = np.array([point for p in paths for contour in p.contours for point in contour.points], dtype=np.float64)
-    low, high = points.min(axis=0), points.max(axis=0)
-    extent = float(max(high[0] - low[0], high[1] - low[1], 1e-9))
-    centre = (low + high) / 2.0
+    paths, centre, extent = _painted(path, paths, on_canvas)
     collection = context.collection or context.scene.collection
     empty = bpy.data.objects.new(name, None)
     empty.empty_display_type = "PLAIN_AXES"
@@ -66,6 +62,25 @@ def import_drawing(context: bpy.types.Context, path: Path, size: float = 2.0, na
         collection.objects.link(obj)
         obj.parent = empty
     return empty, objects
+
+
+def _painted(path: Path, paths: list[DrawnPath], on_canvas: bool) -> tuple[list[DrawnPath], np.ndarray, float]:
+    """The painted paths, the drawing's centre and its larger side (the canvas's when ``on_canvas``
+    and the SVG has one, else the paths' bounds).
+
+    Raises:
+        JobError: nothing painted.
+    """
+    paths = [p for p in paths if p.contours and (p.fill is not None or (p.stroke is not None and p.stroke_width > 0))]
+    if not paths:
+        raise JobError(f"the drawing {path} has no painted paths")
+    canvas = read_canvas(path) if on_canvas else None
+    if canvas is not None:
+        x, y, width, height = canvas
+        return paths, np.array([x + width / 2.0, y + height / 2.0]), float(max(width, height))
+    points = np.array([point for p in paths for contour in p.contours for point in contour.points], dtype=np.float64)
+    low, high = points.min(axis=0), points.max(axis=0)
+    return paths, (low + high) / 2.0, float(max(high[0] - low[0], high[1] - low[1], 1e-9))
 
 
 def _curve_object(name: str, drawn: DrawnPath, centre: np.ndarray, height: float, fill: bool) -> bpy.types.Object:

@@ -61,6 +61,20 @@ def read_drawing(path: str | Path) -> list[DrawnPath]:
     return paths
 
 
+def read_canvas(path: str | Path) -> tuple[float, float, float, float] | None:
+    """The SVG's canvas ``(x, y, width, height)``: its ``viewBox``, else ``0 0 width height``;
+    None when it has neither (or they do not parse)."""
+    root = ElementTree.parse(path).getroot()
+    try:
+        if root.get("viewBox"):
+            x, y, width, height = (float(v) for v in root.get("viewBox").replace(",", " ").split())
+        else:
+            x, y, width, height = 0.0, 0.0, _number(root.get("width", ""), "width"), _number(root.get("height", ""), "height")
+    except (ValueError, UnsupportedSvg):
+        return None
+    return (x, y, width, height) if width > 0 and height > 0 else None
+
+
 def _local(tag: str) -> str:
     return tag[len(_SVG) :] if tag.startswith(_SVG) else tag
 

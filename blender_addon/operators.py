@@ -1,4 +1,4 @@
-"""Operators: stylize the selected meshes, draw an SVG as curves, batches, revert, cancel, check.
+"""Operators: stylize the selected meshes, draw an SVG as curves, sketch a picture, batches, revert, cancel, check.
 
 They are thin: the work is in :mod:`tasks`. A run is a :class:`~tasks.TaskRunner`; invoked from
 the UI the operator runs modal with a timer that calls its ``step`` (through :func:`modal_step`,
@@ -23,9 +23,11 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
-from . import batch, jobs, mesh_data
+from . import batch, grease_pencil, jobs, mesh_data
 from . import tasks as tasks_module
 from .preferences import DRAW_PRESETS, MESH_PRESETS, online_access, preferences
+from .sketch import SketchTask
+from .sketch_job import SKETCH_OUTPUTS, SKETCH_PRESETS, SKETCH_SOURCES, SketchJobSettings, parse_strokes
 from .tasks import TIMER_SECONDS, WORKER, BatchTask, DrawTask, MeshTask, TaskRunner, import_batch, shutdown_worker  # noqa: F401
 
 PROMPT_PROPERTY = "stylize_prompt"  # an object's own prompt (custom property) in a selection
@@ -231,6 +233,49 @@ class STYLIZE_OT_draw_svg(_PromptProperties, _RunOperator, bpy.types.Operator):
         return [DrawTask(settings)]
 
 
+class STYLIZE_OT_sketch(_RunOperator, bpy.types.Operator):
+    """Draw a picture in a few strokes (CLIPasso): an image file, or the active camera's render; import them as curves or Grease Pencil"""
+
+    bl_idname = "stylize.sketch"
+    bl_label = "Stylize Sketch"  # also the undo step's name
+    kind = "sketch"
+
+    source: EnumProperty(name="Source", items=SKETCH_SOURCES, default="FILE")
+    image: StringProperty(name="Image", subtype="FILE_PATH", default="")
+    strokes: StringProperty(name="Strokes", description="How many strokes, or levels such as 4,8,16,32 (the largest "
+                            "is imported)", default="16")  # fmt: skip
+    prompt: StringProperty(name="Prompt", description="Optional text that steers the style", default="")
+    preset: EnumProperty(name="Preset", items=SKETCH_PRESETS, default="fast")
+    output: EnumProperty(name="Output", items=SKETCH_OUTPUTS, default="CURVES")
+    iterations: IntProperty(name="Iterations", description="0: the preset's", default=0, min=0)
+    seed: IntProperty(name="Seed", default=0, min=0)
+    size: IntProperty(name="Canvas", description="The sketch's canvas in pixels (0: the preset's)", default=0, min=0)
+
+    def settings(self, context: bpy.types.Context) -> SketchJobSettings:
+        panel, prefs = context.scene.stylize, preferences(context)
+        settings = SketchJobSettings(
+            prompt=_panel_value(self, "prompt", panel.sketch_prompt), preset=_panel_value(self, "preset", panel.sketch_preset),
+            iterations=_panel_value(self, "iterations", 0), seed=_panel_value(self, "seed", panel.seed),
+            device=prefs.device, clip=jobs.parse_clip_specs(prefs.clip_spec),
+            strokes=_panel_value(self, "strokes", panel.sketch_strokes), size=self.size,
+        )  # fmt: skip
+        parse_strokes(settings.strokes)  # a bad ladder fails here, before anything renders
+        return settings
+
+    def tasks(self, context: bpy.types.Context) -> list:
+        panel = context.scene.stylize
+        settings = self.settings(context)
+        image = ""
+        if _panel_value(self, "source", panel.sketch_source) == "FILE":
+            image = _panel_value(self, "image", panel.sketch_image).strip()
+            if not image:
+                raise jobs.JobError("no image: choose an image file in the Sketch box, or the camera")
+        output = _panel_value(self, "output", panel.sketch_output)
+        if output == "GREASE_PENCIL" and not grease_pencil.available():
+            raise jobs.JobError("Grease Pencil output needs Blender 4.3 or newer: choose Curves")
+        return [SketchTask(settings, image, output, size=panel.draw_size, distance=panel.sketch_distance)]
+
+
 def _batch_objects(context: bpy.types.Context, prompt: str) -> list[batch.BatchObject]:
     objects = []
     for obj in selected_meshes(context):
@@ -409,5 +454,5 @@ class STYLIZE_OT_check_python(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (STYLIZE_OT_stylize_mesh, STYLIZE_OT_draw_svg, STYLIZE_OT_batch_write, STYLIZE_OT_batch_run,
+CLASSES = (STYLIZE_OT_stylize_mesh, STYLIZE_OT_draw_svg, STYLIZE_OT_sketch, STYLIZE_OT_batch_write, STYLIZE_OT_batch_run,
            STYLIZE_OT_batch_import, STYLIZE_OT_revert, STYLIZE_OT_cancel, STYLIZE_OT_check_python)  # fmt: skip

@@ -75,6 +75,20 @@ class STYLIZE_PT_main(bpy.types.Panel):
         row.prop(settings, "draw_size")
         box.operator("stylize.draw_svg", text="Draw SVG as Curves", icon="GREASEPENCIL")
 
+        box = column.box()
+        box.label(text="Sketch", icon="OUTLINER_OB_GREASEPENCIL")
+        box.row().prop(settings, "sketch_source", expand=True)
+        if settings.sketch_source == "FILE":
+            box.prop(settings, "sketch_image", text="")
+        else:
+            box.prop(settings, "sketch_distance")
+        box.prop(settings, "sketch_strokes")
+        box.prop(settings, "sketch_preset")
+        box.label(text="Prompt (optional):")
+        box.prop(settings, "sketch_prompt", text="")
+        box.row().prop(settings, "sketch_output", expand=True)
+        box.operator("stylize.sketch", text="Sketch from Image", icon="IMAGE_DATA")
+
         if job.running:
             layout.progress(factor=job.progress, type="BAR", text=job.text or "running...")
             layout.operator("stylize.cancel", text="Cancel", icon="CANCEL")

@@ -8,6 +8,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, St
 
 from . import jobs
 from .jobs import DRAW_PRESETS, MESH_PRESETS  # noqa: F401  (the panel and operators use them)
+from .sketch_job import SKETCH_OUTPUTS, SKETCH_PRESETS, SKETCH_SOURCES
 
 # The add-on's module name: "stylize_blender" as a legacy add-on, "bl_ext.<repo>.stylize" as an
 # extension. Preferences are registered under it.
@@ -125,6 +126,18 @@ class STYLIZE_PG_settings(bpy.types.PropertyGroup):
     draw_paths: IntProperty(name="Strokes", description="0: the preset's", default=0, min=0, soft_max=1024)
     draw_size: FloatProperty(name="Size", description="Width of the imported drawing", default=2.0, min=0.001,
                              subtype="DISTANCE")  # fmt: skip
+    sketch_source: EnumProperty(name="Source", items=SKETCH_SOURCES, default="FILE")
+    sketch_image: StringProperty(name="Image", subtype="FILE_PATH", default="", description="The picture to sketch")
+    sketch_strokes: StringProperty(
+        name="Strokes", default="16",
+        description="How many strokes (fewer: more abstract), or levels such as 4,8,16,32 (one run; the largest is imported)",
+    )  # fmt: skip
+    sketch_prompt: StringProperty(name="Prompt", default="", description="Optional text that steers the style, "
+                                  "e.g. 'a sketch of a cat, in ink'")  # fmt: skip
+    sketch_preset: EnumProperty(name="Preset", items=SKETCH_PRESETS, default="fast")
+    sketch_output: EnumProperty(name="Output", items=SKETCH_OUTPUTS, default="CURVES")
+    sketch_distance: FloatProperty(name="Distance", default=1.0, min=0.001, subtype="DISTANCE",
+                                   description="How far in front of the camera the sketch is placed")  # fmt: skip
 
 
 class STYLIZE_PG_job(bpy.types.PropertyGroup):

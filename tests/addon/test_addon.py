@@ -394,7 +394,7 @@ def test_panel_draw_runs_against_a_stub_layout(blender, scene):
     panel_class.draw(types.SimpleNamespace(layout=layout), bpy.context)
     operators = [args[0] for name, args, _ in layout.calls if name == "operator"]
     props = [args[1] for name, args, _ in layout.calls if name in ("prop", "prop_search")]
-    assert operators == ["stylize.stylize_mesh", "stylize.revert", "stylize.draw_svg"]
+    assert operators == ["stylize.stylize_mesh", "stylize.revert", "stylize.draw_svg", "stylize.sketch"]
     for name in ("prompt", "negative_prompt", "preset", "iterations", "seed", "mode", "vertex_group", "preview_every"):
         assert name in props, name
     assert not [c for c in layout.calls if c[0] == "progress"]

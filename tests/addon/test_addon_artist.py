@@ -245,7 +245,13 @@ def test_path_data_reader_and_its_fallback(blender):
 
 def test_operators_that_run_the_worker_have_no_redo_panel_and_one_undo_step(blender):
     bpy = blender.bpy
-    for name in ("STYLIZE_OT_stylize_mesh", "STYLIZE_OT_draw_svg", "STYLIZE_OT_batch_run", "STYLIZE_OT_batch_import"):
+    for name in (
+        "STYLIZE_OT_stylize_mesh",
+        "STYLIZE_OT_draw_svg",
+        "STYLIZE_OT_sketch",
+        "STYLIZE_OT_batch_run",
+        "STYLIZE_OT_batch_import",
+    ):
         options = getattr(bpy.types, name).bl_options
         # No REGISTER: Blender shows no "Adjust Last Operation" (whose edits would re-run the job
         # synchronously, frozen, without Cancel) and Repeat Last cannot pick it; UNDO: one undo step.
