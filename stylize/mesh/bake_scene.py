@@ -2,8 +2,8 @@
 
 :func:`bake_loaded` is what every bake path calls (``mesh --bake``, ``stylize bake RUN``,
 ``stylize bake MESH``, ``stylize apply --bake``): a glTF scene goes through :func:`bake_scene`,
-keeping its structure; other meshes (OBJ, PLY, ...) and explicit re-unwraps through
-:func:`~stylize.mesh.bake.bake_mesh`.
+keeping its structure (an explicit re-unwrap too: a new UV set per material); other meshes (PLY,
+one-material OBJ, ...) through :func:`~stylize.mesh.bake.bake_mesh`.
 
 A game asset comes as a glTF scene: nodes with transforms, meshes split into primitives, each with
 a material whose base-colour texture is laid out in the primitive's own UVs. :func:`bake_scene`
@@ -312,8 +312,9 @@ def bake_loaded(
         mesh: the loaded input (a glTF scene keeps its nodes, meshes, materials and rig).
         vertices, colors: ``(V, 3)`` the result in the file's frame (see :func:`bake_scene`).
         path: the ``.glb`` to write.
-        unwrap: one new xatlas atlas for the whole surface, written as one mesh (the explicit
-            re-unwrap: ``output.bake_unwrap``, ``bake --unwrap``), instead of the scene's layout.
+        unwrap: new UVs (the explicit re-unwrap: ``output.bake_unwrap``, ``bake --unwrap``): a
+            scene keeps its structure and every material gets a new unwrap as a new UV set
+            (``uv_choice`` ``new``); any other mesh one new xatlas atlas.
         uv: the UVs a one-mesh bake keeps (None: unwrap); scenes use their own.
         uv_choice: a scene's layout (``output.uv``: ``auto``, ``reuse`` or ``new``; :func:`bake_scene`'s ``uv``).
         keep_maps: a scene's kept maps around the new base colour (``output.keep_maps``).
@@ -321,9 +322,13 @@ def bake_loaded(
     """
     from stylize.mesh.bake import bake_mesh
 
-    if not unwrap and can_bake_scene(mesh):
-        return bake_scene(mesh, vertices, colors, path, uv=uv_choice, keep_maps=keep_maps, **options)
-    if mesh.source_scene is not None and not unwrap:
+    if can_bake_scene(mesh):
+        if unwrap:  # the explicit re-unwrap keeps the scene: every material gets a new UV set
+            logger.info(
+                "%s: new UVs for every material (output.bake_unwrap), as a new TEXCOORD_n beside the input's", Path(path).name
+            )
+        return bake_scene(mesh, vertices, colors, path, uv="new" if unwrap else uv_choice, keep_maps=keep_maps, **options)
+    if mesh.source_scene is not None:
         logger.warning("%s: the run added vertices (subdivision), so the scene cannot be written back as it was: "
                        "the textured GLB is one mesh", mesh.path)  # fmt: skip
     return bake_mesh(vertices, mesh.faces, colors, path, uv=None if unwrap else uv, **options)

@@ -288,3 +288,43 @@ def test_an_obj_with_material_groups_keeps_them_in_every_glb(tmp_path, tiny_clip
     assert json.loads((out / "mesh_textured.json").read_text())["bake"]["shared_atlases"] == [["Painted", "Rubber"]]
     single = load_mesh(_two_group_obj(tmp_path / "one", one_material=True), normalize=False)
     assert len(single.parts) == 1 and single.source_scene is None  # one material: read as before
+
+
+# -- the explicit re-unwrap ------------------------------------------------------------------------
+
+
+def _assert_new_set_per_material(source: Path, written: Path) -> None:
+    """``written`` keeps ``source``'s scene, TEXCOORD_0 included, with every material's new maps
+    in a new unwrap in TEXCOORD_1."""
+    from stylize.mesh.gltf.glb import read_glb
+
+    assert_only_intended(source, written, {"TEXCOORD_1"})
+    document = read_glb(written.read_bytes())[0]
+    assert [m["pbrMetallicRoughness"]["baseColorTexture"].get("texCoord") for m in document["materials"]] == [1, 1]
+    for mesh in document["meshes"]:
+        assert all({"TEXCOORD_0", "TEXCOORD_1"} <= set(p["attributes"]) for p in mesh["primitives"])
+    for instance in load_mesh(written, normalize=False).source_scene.instances:
+        assert np.isfinite(instance.attributes["TEXCOORD_1"]).all()
+        assert instance.attributes["TEXCOORD_1"].min() >= 0.0 and instance.attributes["TEXCOORD_1"].max() <= 1.0
+
+
+def test_unwrap_keeps_the_scene_with_a_new_uv_set_per_material(tmp_path):
+    """bake_loaded(unwrap=True) (output.bake_unwrap, bake --unwrap) no longer flattens a scene:
+    every material's maps go to a new unwrap in TEXCOORD_1; nodes, instancing and TEXCOORD_0 stay."""
+    from stylize.mesh.bake_scene import bake_loaded
+
+    source = CORPUS / "instanced_scene.glb"
+    mesh = load_mesh(source, normalize=False)
+    colors = np.clip(mesh.file_vertices - mesh.file_vertices.min(axis=0), 0.0, 1.0)
+    out = bake_loaded(mesh, mesh.file_vertices, colors, tmp_path / "unwrapped.glb", unwrap=True, uv_choice="reuse",
+                      size=32).path  # fmt: skip
+    _assert_new_set_per_material(source, out)
+    assert gltf_structure(out)["mesh:Wheel/instances"] == ["Vehicle/WheelBack", "Vehicle/WheelFront"]
+
+
+@pytest.mark.slow
+def test_a_run_and_its_rebake_with_unwrap_keep_the_scene(tmp_path, tiny_clip_spec):
+    name = "instanced_scene.glb"
+    out = _run(tmp_path, name, tiny_clip_spec, **{"output.bake_unwrap": True})
+    _assert_new_set_per_material(CORPUS / name, out / "mesh_textured.glb")
+    _assert_new_set_per_material(CORPUS / name, api.bake(out, out=tmp_path / "rebaked.glb", size=32, unwrap=True).path)
