@@ -1,9 +1,9 @@
-"""Bake a stylized glTF scene back into its own structure: one new texture per material.
+"""Bake a stylized glTF scene back into its own structure: new textures per material (or per shared atlas).
 
 :func:`bake_loaded` is what every bake path calls (``mesh --bake``, ``stylize bake RUN``,
 ``stylize bake MESH``, ``stylize apply --bake``): a glTF scene goes through :func:`bake_scene`,
-keeping its structure; other meshes (OBJ, PLY, ...) and explicit re-unwraps through
-:func:`~stylize.mesh.bake.bake_mesh`.
+keeping its structure (an explicit re-unwrap too: a new UV set per material); other meshes (PLY,
+one-material OBJ, ...) through :func:`~stylize.mesh.bake.bake_mesh`.
 
 A game asset comes as a glTF scene: nodes with transforms, meshes split into primitives, each with
 a material whose base-colour texture is laid out in the primitive's own UVs. :func:`bake_scene`
@@ -17,10 +17,13 @@ keeps all of that:
 3. each material's layout is chosen (:mod:`stylize.mesh.uv_layout`, ``output.uv``): its
    ``TEXCOORD_0`` reused when clean (moved out of another whole tile), else a new set
    ``TEXCOORD_n`` (overlapping or mirrored UVs, several tiles);
-4. the texels its primitives cover are coloured (by the field at each texel's surface point in
-   surface mode, else by interpolating the vertex colours) at a size that follows the input's
-   texel density (:func:`material_sizes`), dilated into the gutter;
-5. the scene is written again (:func:`~stylize.mesh.gltf.write.write_scene_glb`) with the same
+4. materials laid out side by side in one UV set (same ``texCoord``, footprints disjoint) share
+   one texture per map, as an artist's atlas does (:func:`~stylize.mesh.uv_layout.shared_atlases`),
+   the others get one each;
+5. the texels each texture's primitives cover are coloured (by the field at each texel's surface
+   point in surface mode, else by interpolating the vertex colours) at a size that follows the
+   input's texel density (:func:`material_sizes`), dilated into the gutter;
+6. the scene is written again (:func:`~stylize.mesh.gltf.write.write_scene_glb`) with the same
    nodes, names, transforms, primitive split, rig and materials, each material's maps replaced
    by the ones its :class:`~stylize.mesh.material.Material` exports (the base colour for
    ``diffuse``; with a normal-map source, the normal texture too), the old maps around the new
@@ -53,7 +56,7 @@ from stylize.mesh.material import Material, encode_map, get_material
 from stylize.mesh.scene_unwrap import NEW_MATERIAL, unwrap_scene
 from stylize.mesh.seams import mesh_smoothing_groups, shading_normals
 from stylize.mesh.texture import dilate, rasterize_uv_triangles
-from stylize.mesh.uv_layout import SceneLayout, plan_layout
+from stylize.mesh.uv_layout import SceneLayout, plan_layout, shared_atlases
 from stylize.utils import write_json
 
 __all__ = ["bake_file", "bake_loaded", "bake_scene", "can_bake_scene", "material_sizes", "tangent_frames"]
@@ -86,23 +89,34 @@ def _power_of_two(value: float) -> int:
     return 1 << max(int(np.ceil(np.log2(max(value, 1.0)))), 0)
 
 
-def material_sizes(mesh: LoadedMesh, vertices: np.ndarray, faces: dict[int, np.ndarray], size: int) -> dict[int, int]:
+def material_sizes(mesh: LoadedMesh, vertices: np.ndarray, faces: dict[int, np.ndarray], size: int,
+                   groups: list[list[int]] | None = None) -> dict[int, int]:  # fmt: skip
     """Texture size per material, following the input's texel density so a bake stays near the
     input's size: ``size`` (the bake size) is the most; a material with a base-colour texture
     gets the power of two at or above that texture's larger side, one without gets ``size`` x the
     square root of its share of the surface area (a material on a ninth of the surface, a third
-    of the size); never under :data:`SMALLEST_TEXTURE` (or ``size`` when that is smaller)."""
+    of the size); never under :data:`SMALLEST_TEXTURE` (or ``size`` when that is smaller).
+    ``groups`` (materials sharing one texture: :func:`~stylize.mesh.uv_layout.shared_atlases`)
+    get one size each: the largest their textured members ask for, and their untextured members'
+    area shares taken together."""
     corners = np.asarray(vertices, dtype=np.float64)
     areas = {index: 0.5 * float(np.linalg.norm(np.cross(corners[f[:, 1]] - corners[f[:, 0]],
                                                         corners[f[:, 2]] - corners[f[:, 0]]), axis=1).sum())
              for index, f in faces.items()}  # fmt: skip
     total = sum(areas.values()) or 1.0
     sizes = {}
-    for index in faces:
-        texture = mesh.materials[index].base_color_texture if index < len(mesh.materials) else None
-        wanted = max(texture.shape[:2]) if texture is not None else size * np.sqrt(areas[index] / total)
-        sizes[index] = min(size, max(SMALLEST_TEXTURE, _power_of_two(wanted)))
+    for group in groups if groups is not None else [[index] for index in faces]:
+        textures = [mesh.materials[i].base_color_texture for i in group if i < len(mesh.materials)]
+        wanted = [max(texture.shape[:2]) for texture in textures if texture is not None]
+        bare = sum(areas[i] for i in group if i >= len(mesh.materials) or mesh.materials[i].base_color_texture is None)
+        if bare > 0 or not wanted:
+            wanted.append(size * np.sqrt(bare / total))
+        sizes.update(dict.fromkeys(group, min(size, max(SMALLEST_TEXTURE, _power_of_two(max(wanted))))))
     return sizes
+
+
+def _material_name(mesh: LoadedMesh, index: int) -> str:
+    return (mesh.materials[index].name if index < len(mesh.materials) else None) or f"material{index}"
 
 
 def _has_normal_maps(mesh: LoadedMesh) -> bool:
@@ -226,27 +240,32 @@ def bake_scene(
         tangents = vertex_tangents(vertices[vertex_map], faces, tangent_uv_up, normals[vertex_map])
     maps: dict[str, dict[int, np.ndarray]] = {}
     covered_share = []
-    by_material = _material_faces(mesh, faces)
-    sizes = material_sizes(mesh, vertices[vertex_map], by_material, size)
-    for index, items in by_material.items():
-        if index in layout.skipped:
-            continue
+    by_material = {m: f for m, f in _material_faces(mesh, faces).items() if m not in layout.skipped}
+    atlases = shared_atlases(bake_uv, by_material, layout.tex_coord)
+    sizes = material_sizes(mesh, vertices[vertex_map], by_material, size, atlases)
+    for group in atlases:
+        # one image for the group: its footprints are disjoint, so each material's texels are its own
+        items = np.concatenate([by_material[index] for index in group])
         used = np.unique(items)
         fill = values[vertex_map[used]].mean(axis=0)
-        own = sizes[index]
+        own = sizes[group[0]]
         if source is None:
             image, covered = rasterize_uv_triangles(bake_uv, items, values[vertex_map], own, fill=fill)
         else:
             image, covered = source.bake(bake_uv, items, vertex_map, own, fill)
         image, _ = dilate(image, covered, default_padding(own))
         for name, pixels in export_maps(material, image).items():
-            maps.setdefault(name, {})[index] = pixels
+            maps.setdefault(name, {}).update(dict.fromkeys(group, pixels))
         covered_share.append(float(covered.mean()))
         if normal_source is not None:
             frames = np.concatenate([normals[vertex_map], tangents], axis=1)
             normal_image, normal_covered = normal_source.bake(bake_uv, items, vertex_map, own, (0.0, 0.0, 1.0), frames)
             normal_image, _ = dilate(normal_image, normal_covered, default_padding(own))
-            maps.setdefault("normal", {})[index] = encode_map("normal", normal_image)
+            maps.setdefault("normal", {}).update(dict.fromkeys(group, encode_map("normal", normal_image)))
+    shared = [group for group in atlases if len(group) > 1]
+    if shared:
+        logger.info("materials sharing one UV layout share one texture per map: %s",
+                    "; ".join(", ".join(_material_name(mesh, index) for index in group) for group in shared))  # fmt: skip
     timings["bake"] = time.perf_counter() - start
     start = time.perf_counter()
     metadata = dict(metadata or {})
@@ -267,8 +286,11 @@ def bake_scene(
         normal_texture=next(iter(maps.get("normal", {}).values()), None),
         maps={name: next(iter(images.values())) for name, images in maps.items()},
     )  # fmt: skip
-    write_json(report.sidecar, {**metadata, "bake": {**report.to_dict(), "materials": sorted(base_textures)}})
-    logger.info("baked the scene %s: %d material texture(s) at %d px", path, len(base_textures), size)
+    atlas_names = [[_material_name(mesh, index) for index in group] for group in shared]
+    write_json(report.sidecar, {**metadata, "bake": {**report.to_dict(), "materials": sorted(base_textures),
+                                                     "shared_atlases": atlas_names}})  # fmt: skip
+    logger.info("baked the scene %s: %d material(s) in %d texture(s), at most %d px", path, len(base_textures),
+                len(atlases), size)  # fmt: skip
     return report
 
 
@@ -290,8 +312,9 @@ def bake_loaded(
         mesh: the loaded input (a glTF scene keeps its nodes, meshes, materials and rig).
         vertices, colors: ``(V, 3)`` the result in the file's frame (see :func:`bake_scene`).
         path: the ``.glb`` to write.
-        unwrap: one new xatlas atlas for the whole surface, written as one mesh (the explicit
-            re-unwrap: ``output.bake_unwrap``, ``bake --unwrap``), instead of the scene's layout.
+        unwrap: new UVs (the explicit re-unwrap: ``output.bake_unwrap``, ``bake --unwrap``): a
+            scene keeps its structure and every material gets a new unwrap as a new UV set
+            (``uv_choice`` ``new``); any other mesh one new xatlas atlas.
         uv: the UVs a one-mesh bake keeps (None: unwrap); scenes use their own.
         uv_choice: a scene's layout (``output.uv``: ``auto``, ``reuse`` or ``new``; :func:`bake_scene`'s ``uv``).
         keep_maps: a scene's kept maps around the new base colour (``output.keep_maps``).
@@ -299,9 +322,13 @@ def bake_loaded(
     """
     from stylize.mesh.bake import bake_mesh
 
-    if not unwrap and can_bake_scene(mesh):
-        return bake_scene(mesh, vertices, colors, path, uv=uv_choice, keep_maps=keep_maps, **options)
-    if mesh.source_scene is not None and not unwrap:
+    if can_bake_scene(mesh):
+        if unwrap:  # the explicit re-unwrap keeps the scene: every material gets a new UV set
+            logger.info(
+                "%s: new UVs for every material (output.bake_unwrap), as a new TEXCOORD_n beside the input's", Path(path).name
+            )
+        return bake_scene(mesh, vertices, colors, path, uv="new" if unwrap else uv_choice, keep_maps=keep_maps, **options)
+    if mesh.source_scene is not None:
         logger.warning("%s: the run added vertices (subdivision), so the scene cannot be written back as it was: "
                        "the textured GLB is one mesh", mesh.path)  # fmt: skip
     return bake_mesh(vertices, mesh.faces, colors, path, uv=None if unwrap else uv, **options)

@@ -5,7 +5,9 @@
   own scene reader (:mod:`stylize.mesh.gltf.scene`): every primitive of every mesh instance in the
   world frame, concatenated, remembering its parts, materials and source scene so that
   :func:`stylize.mesh.gltf.write.write_scene_glb` can write the scene back. Other formats go through
-  trimesh (``process=False``; only STL, which has no shared vertices, is welded) as one part.
+  trimesh (``process=False``; only STL, which has no shared vertices, is welded) as one part,
+  except an OBJ with several ``usemtl`` material groups: one part per group, with a one-node
+  scene to write back (:mod:`stylize.mesh.obj_groups`).
   Every problem a user can cause is an :class:`~stylize.errors.InputError` with one line naming
   the file.
 - :func:`save_mesh` writes GLB, PLY or OBJ with per-vertex colours, atomically. Colours are sRGB in
@@ -35,6 +37,7 @@ from stylize.mesh.geometry import (
 )
 from stylize.mesh.gltf.glb import ARRAY_BUFFER, GlbBuilder
 from stylize.mesh.gltf.scene import MeshMaterial, MeshPart, read_scene, repaired_parts, subdivided_parts
+from stylize.mesh.obj_groups import material_group_names, read_material_groups
 from stylize.mesh.texture import srgb_to_linear
 from stylize.registry import Registry
 from stylize.utils import atomic_path
@@ -139,11 +142,11 @@ def _resolver(path: Path):
     return WindowsPathResolver(str(path))
 
 
-def _read_with_trimesh(path: Path, suffix: str):
+def _read_with_trimesh(path: Path, suffix: str, force: str = "mesh"):
     import trimesh
 
     try:
-        loaded = trimesh.load(str(path), file_type=suffix[1:], process=False, force="mesh", resolver=_resolver(path))
+        loaded = trimesh.load(str(path), file_type=suffix[1:], process=False, force=force, resolver=_resolver(path))
     except Exception as exc:  # trimesh raises many types for bad files; all mean "unreadable"
         if isinstance(exc, ImportError):
             # trimesh falls back to optional decoders for bytes it cannot parse; that is noise here.
@@ -151,6 +154,8 @@ def _read_with_trimesh(path: Path, suffix: str):
         else:
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _fail(path, f"cannot read {suffix[1:].upper()} file (truncated or corrupt?): {detail}") from exc
+    if force == "scene":
+        return loaded
     if not isinstance(loaded, trimesh.Trimesh) or loaded.faces is None or len(loaded.faces) == 0:
         raise _fail(path, "contains no triangle faces")
     if suffix == ".stl":
@@ -236,6 +241,14 @@ def _read_file(path: Path, suffix: str, max_faces: int) -> dict[str, Any]:
             raise _fail(path, "contains no triangle faces")
         return {"vertices": scene.vertices, "faces": scene.faces, "colors": scene.colors, "uv": scene.uv,
                 "parts": scene.parts, "materials": scene.materials, "source": scene.source}  # fmt: skip
+    if suffix == ".obj" and len(material_group_names(path)) > 1:  # several usemtl groups: one part each
+        groups = read_material_groups(path, _read_with_trimesh(path, suffix, force="scene"))
+        if groups is not None:
+            if len(groups["faces"]) > max_faces:
+                raise _fail(
+                    path, f"has {len(groups['faces'])} faces, over the limit of {max_faces} (simplify it or raise max_faces)"
+                )
+            return groups
     mesh = _read_with_trimesh(path, suffix)
     if len(mesh.faces) > max_faces:
         raise _fail(path, f"has {len(mesh.faces)} faces, over the limit of {max_faces} (simplify it or raise max_faces)")

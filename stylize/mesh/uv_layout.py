@@ -25,12 +25,19 @@ bake into that new ``TEXCOORD_0`` whatever the choice.
 
 Instances of one mesh (several nodes) are one surface place: they share their texels, and get
 the same new UVs so the instancing can be kept.
+
+**Shared atlases**: materials laid out side by side in one UV set (an artist's atlas: their
+charts do not overlap each other) share one texture per map, as they usually shared one image in
+the input, instead of one texture each (:func:`shared_atlases`): their maps read the same
+``TEXCOORD_n``, and their footprints in it are disjoint (at most :data:`OVERLAP_LIMIT` of the
+smaller one's covered texels also claimed by the other). Materials given new unwraps never share
+(each unwrap fills the whole square).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,7 +45,7 @@ import numpy as np
 from stylize.mesh.config import UV_CHOICES, check_uv_choice
 from stylize.mesh.texture import uv_coverage_counts
 
-__all__ = ["OVERLAP_LIMIT", "UV_CHOICES", "SceneLayout", "check_uv_choice", "overlap_share", "plan_layout"]
+__all__ = ["OVERLAP_LIMIT", "UV_CHOICES", "SceneLayout", "check_uv_choice", "overlap_share", "plan_layout", "shared_atlases"]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +70,40 @@ def overlap_share(corners: np.ndarray, resolution: int = OVERLAP_RESOLUTION) -> 
     counts = uv_coverage_counts(corners.reshape(-1, 2), np.arange(3 * len(corners)).reshape(-1, 3), resolution)
     covered = int((counts > 0).sum())
     return float((counts > 1).sum()) / covered if covered else 0.0
+
+
+def footprint(uv: np.ndarray, faces: np.ndarray, resolution: int = OVERLAP_RESOLUTION) -> np.ndarray:
+    """The texels ``(resolution, resolution)`` bool whose centres ``faces`` ``(F, 3)`` cover in
+    glTF UVs ``uv`` ``(V, 2)`` in ``[0, 1]``; a footprint smaller than every texel centre gets
+    the texels its corners fall in (so it still meets what it overlaps)."""
+    covered = uv_coverage_counts(uv, faces, resolution) > 0
+    if not covered.any() and len(faces):
+        corners = np.clip((np.asarray(uv)[np.asarray(faces).reshape(-1)] * resolution).astype(np.int64), 0, resolution - 1)
+        covered[corners[:, 1], corners[:, 0]] = True
+    return covered
+
+
+def shared_atlases(uv: np.ndarray, faces_of: Mapping[int, np.ndarray], tex_coord: Mapping[int, int],
+                   resolution: int = OVERLAP_RESOLUTION) -> list[list[int]]:  # fmt: skip
+    """Group materials that can share one texture per map (the module docstring): same
+    ``texCoord`` (``tex_coord``, default 0) and footprints in ``uv`` (the bake's glTF UVs
+    ``(V, 2)``) that do not overlap. ``faces_of``: material -> its faces ``(F, 3)``. Returns the
+    groups in ``faces_of``'s order, each in the same order (a material alone is a group of one)."""
+    groups: list[tuple[int, list[int], list[np.ndarray]]] = []  # (texCoord, materials, their footprints)
+    for material, faces in faces_of.items():
+        mask = footprint(uv, faces, resolution)
+        area = int(mask.sum())
+        number = tex_coord.get(material, 0)
+        for group_number, members, masks in groups:
+            if group_number == number and all(
+                (mask & other).sum() <= OVERLAP_LIMIT * max(min(area, int(other.sum())), 1) for other in masks
+            ):
+                members.append(material)
+                masks.append(mask)
+                break
+        else:
+            groups.append((number, [material], [mask]))
+    return [members for _, members, _ in groups]
 
 
 def tile_grid(corners: np.ndarray, tiles: np.ndarray) -> tuple[np.ndarray, int]:

@@ -132,3 +132,69 @@ def test_a_primitive_without_material_or_uvs_gets_both_whatever_the_layout_choic
     assert written["materials"][0]["pbrMetallicRoughness"]["baseColorTexture"]["texCoord"] == 1
     assert "stylized: TEXCOORD_0, a new unwrap (its primitives had no UVs)" in caplog.text
     assert_valid(out)
+
+
+# -- shared atlases --------------------------------------------------------------------------------
+
+
+def _two_quads(right_half: bool) -> list[dict[str, np.ndarray]]:
+    """Two quads side by side in space, each its own primitive and material: the first's UVs in
+    the left half of the square, the second's in the right half (``right_half``) or on top of the
+    first's (an overlap)."""
+    from tests.mesh.gltf_assets import QUAD, QUAD_FACES, QUAD_UV
+
+    normal = np.tile(np.float32([0, 0, 1]), (4, 1))
+    second_uv = QUAD_UV + np.float32([0.5, 0.0]) if right_half else QUAD_UV
+    return [
+        {"POSITION": QUAD, "NORMAL": normal, "TEXCOORD_0": QUAD_UV, "faces": QUAD_FACES},
+        {"POSITION": QUAD + np.float32([1.5, 0, 0]), "NORMAL": normal, "TEXCOORD_0": second_uv, "faces": QUAD_FACES},
+    ]
+
+
+def test_shared_atlases_groups_disjoint_footprints_in_one_uv_set():
+    from stylize.mesh.uv_layout import shared_atlases
+
+    uv = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.2, 0.2], [0.8, 0.2], [0.5, 0.8]])
+    halves = {0: np.array([[0, 1, 2]]), 1: np.array([[0, 2, 3]])}  # one chart split along its diagonal
+    assert shared_atlases(uv, halves, {}) == [[0, 1]]  # the shared edge is no overlap
+    assert shared_atlases(uv, halves, {1: 1}) == [[0], [1]]  # another UV set: its own texture
+    stacked = {**halves, 2: np.array([[4, 5, 6]])}  # inside both halves
+    assert shared_atlases(uv, stacked, {}) == [[0, 1], [2]]
+    tiny = {0: np.array([[0, 1, 2]]), 1: np.array([[4, 4, 5]])}  # no texel centre: its corners count
+    assert shared_atlases(uv, tiny, {}) == [[0], [1]]
+
+
+@pytest.mark.parametrize("right_half", [True, False])
+def test_materials_sharing_one_uv_layout_share_one_texture(tmp_path, caplog, right_half):
+    """Two materials laid out side by side in TEXCOORD_0 get one image per map, each material's
+    region in its own colour; materials whose UVs overlap keep one image each."""
+    import logging
+
+    from stylize.mesh.bake_scene import bake_scene
+    from stylize.mesh.gltf.glb import read_glb
+    from stylize.mesh.texture import sample_texture
+    from tests.gltf_validation import assert_valid
+    from tests.mesh.gltf_assets import write_primitives
+
+    source = write_primitives(tmp_path / "quads.glb", _two_quads(right_half))
+    mesh = load_mesh(source, normalize=False)
+    red, blue = [0.9, 0.1, 0.1], [0.1, 0.2, 0.9]
+    colors = np.array([red if part.material == 0 else blue for part in mesh.parts for _ in range(4)])
+    assert [p.vertex_slice for p in mesh.parts] == [slice(0, 4), slice(4, 8)]
+    out = tmp_path / "out.glb"
+    with caplog.at_level(logging.INFO, logger="stylize.mesh.bake_scene"):
+        bake_scene(mesh, mesh.file_vertices, colors, out, size=64, uv="reuse")
+    document = read_glb(out.read_bytes())[0]
+    infos = [m["pbrMetallicRoughness"]["baseColorTexture"] for m in document["materials"]]
+    assert len(document["images"]) == (1 if right_half else 2)
+    assert (infos[0]["index"] == infos[1]["index"]) == right_half
+    assert ("share one texture per map: part0, part1" in caplog.text) == right_half
+    sidecar = json.loads(out.with_suffix(".json").read_text())["bake"]
+    assert sidecar["shared_atlases"] == ([["part0", "part1"]] if right_half else [])
+    baked = load_mesh(out, normalize=False)
+    for part, expected in zip(baked.parts, (red, blue), strict=True):
+        image = baked.materials[part.material].base_color_texture
+        assert image.shape[:2] == (64, 64)
+        u, v = baked.uv[part.vertex_slice].mean(axis=0)  # LoadedMesh.uv is v up, sample_texture takes glTF's v down
+        np.testing.assert_allclose(sample_texture(image[..., :3], np.array([[u, 1.0 - v]]))[0], expected, atol=0.02)
+    assert_valid(out)

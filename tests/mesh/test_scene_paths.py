@@ -235,3 +235,96 @@ def test_morph_targets_apply_on_top_of_the_displaced_surface(tmp_path, tiny_clip
         for t in (11 / 24, 0.25, 23 / 24):  # Bulge at 1, on its way, back to 0 (Pinch stays at 0.25)
             np.testing.assert_allclose(moved(t), displacement, atol=1e-5)  # the relief rides on the morph
         assert gltf_structure(written)["mesh:MorphCube/target_names"] == ["Bulge", "Pinch"]
+
+
+# -- OBJ material groups ---------------------------------------------------------------------------
+
+
+def _two_group_obj(folder: Path, one_material: bool = False) -> Path:
+    """A strip of two quads: group ``Painted`` (``map_Kd``, UVs in the left half) and group
+    ``Rubber`` (``Kd`` only, UVs in the right half); ``one_material``: both groups use ``Painted``."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pixels = np.zeros((8, 8, 3), np.uint8)
+    pixels[..., 1] = 200  # green
+    Image.fromarray(pixels).save(folder / "paint.png")
+    (folder / "prop.mtl").write_text("newmtl Painted\nKd 1 1 1\nmap_Kd paint.png\nnewmtl Rubber\nKd 0.8 0.1 0.1\n")
+    second = "Painted" if one_material else "Rubber"
+    (folder / "prop.obj").write_text(
+        "mtllib prop.mtl\n"
+        "v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nv 2 0 0\nv 2 1 0\n"
+        "vt 0 0\nvt 0.5 0\nvt 0.5 1\nvt 0 1\nvt 1 0\nvt 1 1\n"
+        "o Front\nusemtl Painted\nf 1/1 2/2 3/3\nf 1/1 3/3 4/4\n"
+        f"o Back\nusemtl {second}\nf 2/2 5/5 6/6\nf 2/2 6/6 3/3\n"
+    )  # fmt: skip
+    return folder / "prop.obj"
+
+
+def test_an_obj_with_material_groups_keeps_them_in_every_glb(tmp_path, tiny_clip_spec):
+    """Two usemtl groups: one part each, in the file's order, written as one primitive and material per group in mesh.glb and mesh_textured.glb; their UVs
+    sit side by side, so the bake gives both one shared texture."""
+    from stylize.mesh.gltf.glb import read_glb
+    from tests.gltf_validation import assert_valid
+
+    source = _two_group_obj(tmp_path / "in")
+    mesh = load_mesh(source, normalize=False)
+    assert [mesh.materials[p.material].name for p in mesh.parts] == ["Painted", "Rubber"]
+    np.testing.assert_array_equal(np.unique(mesh.file_vertices[mesh.parts[0].vertex_slice], axis=0),
+                                  [[0, 0, 0], [0, 1, 0], [1, 0, 0], [1, 1, 0]])  # fmt: skip
+    np.testing.assert_allclose(mesh.colors[mesh.parts[0].vertex_slice], np.tile([0, 200 / 255, 0], (4, 1)), atol=1e-6)
+    np.testing.assert_allclose(
+        mesh.colors[mesh.parts[1].vertex_slice], np.tile([0.8, 0.1, 0.1], (4, 1)), atol=1 / 255
+    )  # trimesh keeps Kd in 8 bits
+    out = _run(tmp_path, str(source), tiny_clip_spec)
+    for name in ("mesh.glb", "mesh_textured.glb"):
+        document = read_glb((out / name).read_bytes())[0]
+        assert [len(m["primitives"]) for m in document["meshes"]] == [2], name
+        assert [m["name"] for m in document["materials"]] == ["Painted", "Rubber"], name
+        assert [p["material"] for p in document["meshes"][0]["primitives"]] == [0, 1], name
+        assert_valid(out / name)
+    baked = read_glb((out / "mesh_textured.glb").read_bytes())[0]
+    assert len(baked["images"]) == 1  # the groups' UVs sit side by side: one shared atlas
+    assert json.loads((out / "mesh_textured.json").read_text())["bake"]["shared_atlases"] == [["Painted", "Rubber"]]
+    single = load_mesh(_two_group_obj(tmp_path / "one", one_material=True), normalize=False)
+    assert len(single.parts) == 1 and single.source_scene is None  # one material: read as before
+
+
+# -- the explicit re-unwrap ------------------------------------------------------------------------
+
+
+def _assert_new_set_per_material(source: Path, written: Path) -> None:
+    """``written`` keeps ``source``'s scene, TEXCOORD_0 included, with every material's new maps
+    in a new unwrap in TEXCOORD_1."""
+    from stylize.mesh.gltf.glb import read_glb
+
+    assert_only_intended(source, written, {"TEXCOORD_1"})
+    document = read_glb(written.read_bytes())[0]
+    assert [m["pbrMetallicRoughness"]["baseColorTexture"].get("texCoord") for m in document["materials"]] == [1, 1]
+    for mesh in document["meshes"]:
+        assert all({"TEXCOORD_0", "TEXCOORD_1"} <= set(p["attributes"]) for p in mesh["primitives"])
+    for instance in load_mesh(written, normalize=False).source_scene.instances:
+        assert np.isfinite(instance.attributes["TEXCOORD_1"]).all()
+        assert instance.attributes["TEXCOORD_1"].min() >= 0.0 and instance.attributes["TEXCOORD_1"].max() <= 1.0
+
+
+def test_unwrap_keeps_the_scene_with_a_new_uv_set_per_material(tmp_path):
+    """bake_loaded(unwrap=True) (output.bake_unwrap, bake --unwrap) no longer flattens a scene:
+    every material's maps go to a new unwrap in TEXCOORD_1; nodes, instancing and TEXCOORD_0 stay."""
+    from stylize.mesh.bake_scene import bake_loaded
+
+    source = CORPUS / "instanced_scene.glb"
+    mesh = load_mesh(source, normalize=False)
+    colors = np.clip(mesh.file_vertices - mesh.file_vertices.min(axis=0), 0.0, 1.0)
+    out = bake_loaded(mesh, mesh.file_vertices, colors, tmp_path / "unwrapped.glb", unwrap=True, uv_choice="reuse",
+                      size=32).path  # fmt: skip
+    _assert_new_set_per_material(source, out)
+    assert gltf_structure(out)["mesh:Wheel/instances"] == ["Vehicle/WheelBack", "Vehicle/WheelFront"]
+
+
+@pytest.mark.slow
+def test_a_run_and_its_rebake_with_unwrap_keep_the_scene(tmp_path, tiny_clip_spec):
+    name = "instanced_scene.glb"
+    out = _run(tmp_path, name, tiny_clip_spec, **{"output.bake_unwrap": True})
+    _assert_new_set_per_material(CORPUS / name, out / "mesh_textured.glb")
+    _assert_new_set_per_material(CORPUS / name, api.bake(out, out=tmp_path / "rebaked.glb", size=32, unwrap=True).path)

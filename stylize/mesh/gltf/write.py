@@ -14,7 +14,8 @@ writes, through the toolkit's one GLB builder (:class:`~stylize.mesh.gltf.GlbBui
   that texture info then points at the new PNG (``texCoord`` 0, the UVs written, or the new
   UV set ``tex_coords`` names; no texture transform: the image is laid out in the UVs written), ``baseColorFactor``'s RGB becomes 1 (the new image is the whole base colour; its
   alpha factor is kept) and a new metallic-roughness map gets factors 1; textures not replaced
-  are embedded as they were (PNG or JPEG bytes);
+  are embedded as they were (PNG or JPEG bytes); materials given the same new pixels (a shared
+  atlas, :func:`~stylize.mesh.uv_layout.shared_atlases`) share one image;
 - the metadata in ``asset.extras``.
 
 Instancing: a mesh that several nodes instance is written once per distinct result. Instances
@@ -34,6 +35,7 @@ other than material ones and ``KHR_lights_punctual`` are not written.
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -126,6 +128,8 @@ class _SceneWriter:
         self.changes: dict[str, list[str]] = {}  # material name -> what the policy changed
         self._images: dict[int, int] = {}
         self._textures: dict[int, int] = {}
+        self._new_images: dict[bytes, int] = {}  # new maps' pixels (digest) -> output image
+        self._new_textures: dict[tuple[int, int], int] = {}  # (output image, sampler) -> output texture
 
     # -- textures and materials -------------------------------------------------------------------
 
@@ -172,6 +176,20 @@ class _SceneWriter:
             for child in item:
                 self._remap(child, key)
 
+    def new_texture(self, pixels: np.ndarray, name: str, sampler: int | None) -> int:
+        """A texture of a new map: materials given the same pixels (a shared atlas) share one
+        image, and one texture where their samplers agree too."""
+        digest = hashlib.blake2b(str(pixels.shape).encode(), digest_size=16)
+        digest.update(np.ascontiguousarray(pixels))
+        key = digest.digest()
+        if key not in self._new_images:
+            self._new_images[key] = self.glb.add_image(encode_png(pixels), "image/png", name)
+        image = self._new_images[key]
+        sampler = sampler if sampler is not None else self.glb.add_sampler()
+        if (image, sampler) not in self._new_textures:
+            self._new_textures[image, sampler] = self.glb.add_texture(image, sampler)
+        return self._new_textures[image, sampler]
+
     def material(self, index: int, material: dict[str, Any]) -> dict[str, Any]:
         out = copy.deepcopy(material)
         replaced = {name: images[index] for name, images in self.maps.items() if index in images}
@@ -200,10 +218,7 @@ class _SceneWriter:
             previous = old[map_name] or {}
             sampler = self._sampler_of(previous.get("index"))
             slot = TEXTURE_SLOTS[map_name]
-            image = self.glb.add_image(encode_png(pixels), "image/png", f"{name}_{slot.image_name}")
-            info: dict[str, Any] = {
-                "index": self.glb.add_texture(image, sampler if sampler is not None else self.glb.add_sampler())
-            }
+            info: dict[str, Any] = {"index": self.new_texture(pixels, f"{name}_{slot.image_name}", sampler)}
             if self.tex_coords.get(index):
                 info["texCoord"] = int(self.tex_coords[index])
             # no KHR_texture_transform: the new image is laid out in the UVs written, untransformed
