@@ -13,6 +13,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+# Load triton (torch._dynamo imports it when present) before any test loads bpy: once Blender's
+# renderer has loaded its shared libraries (an add-on test renders the camera), importing triton
+# later in the same process segfaults (a library clash between PyPI bpy and triton).
+try:
+    import torch._dynamo  # noqa: E402, F401
+except ImportError:  # pragma: no cover - a torch build without dynamo
+    pass
+
 TINY_CLIP_CFG = {
     "embed_dim": 32,
     "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
