@@ -17,7 +17,7 @@ import torch
 
 from stylize.engine import ClipEngine
 from stylize.eval import caption_rank, caption_scores
-from stylize.images import image_grid, save_image
+from stylize.images import image_grid
 from stylize.testing.semantic import optimise_towards
 from stylize.testing.shapes import short_captions
 
@@ -60,7 +60,30 @@ def main() -> None:
         )
     print(f"mean judge rank {sum(ranks) / len(ranks):.2f}; worst {max(ranks)}")
     if args.out is not None:
-        save_image(args.out, image_grid(pictures, columns=len(pictures)))
+        save_labelled(
+            args.out,
+            pictures,
+            [p.removeprefix("a ").replace(" ", "\n", 1) + f"\njudge rank {r}" for p, r in zip(PROMPTS, ranks, strict=True)],
+        )
+
+
+def save_labelled(path: Path, pictures: list[torch.Tensor], labels: list[str]) -> None:
+    """The pictures side by side, each framed in grey (a white picture on white still shows where
+    it is) with its prompt and the judge's rank of it written underneath."""
+    from PIL import Image, ImageDraw
+
+    grid = image_grid(pictures, columns=len(pictures))
+    size = pictures[0].shape[-1]
+    array = (grid.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype("uint8")
+    canvas = Image.new("RGB", (array.shape[1], array.shape[0] + 38), (255, 255, 255))
+    canvas.paste(Image.fromarray(array), (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    for index, label in enumerate(labels):
+        left = index * size
+        draw.rectangle([left, 0, left + size - 1, size - 1], outline=(190, 190, 190))
+        draw.multiline_text((left + 2, size + 1), label, fill=(40, 40, 40), spacing=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas.save(path)
 
 
 if __name__ == "__main__":
