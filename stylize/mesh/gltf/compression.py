@@ -5,17 +5,17 @@ primitives, meshopt for meshopt buffer views (``KHR_meshopt_compression``, the r
 read the same way). A file that *requires* one whose package is missing is refused in one line
 with the install command; a file that merely *uses* one keeps its uncompressed fallback. Outputs
 are always written uncompressed (the reader says so in one log line).
+
+The decoders take the reading :class:`~stylize.mesh.gltf.asset.GltfAsset` (typed ``Any`` here:
+the asset module imports this one, and the import graph stays without circles).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from stylize.mesh.gltf.asset import GltfAsset
 
 __all__ = ["DECODED_EXTENSIONS", "decode_draco_primitive", "decode_meshopt_view", "decoder"]
 
@@ -51,7 +51,7 @@ def meshopt_extension(view: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def decode_meshopt_view(asset: GltfAsset, index: int, extension: dict[str, Any], name: str) -> bytes:
+def decode_meshopt_view(asset: Any, index: int, extension: dict[str, Any], name: str) -> bytes:
     """The plain bytes of ``bufferViews[index]`` from its meshopt-compressed source.
 
     Raises:
@@ -82,7 +82,7 @@ def draco_extension(primitive: dict[str, Any]) -> dict[str, Any] | None:
     return extension if isinstance(extension, dict) else None
 
 
-def decode_draco_primitive(asset: GltfAsset, where: str, primitive: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def decode_draco_primitive(asset: Any, where: str, primitive: dict[str, Any]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """``(semantic -> (count, width) array, indices (N,) int64)`` of a Draco primitive; attributes
     as their accessors declare them (normalized integers scaled to floats).
 
