@@ -161,6 +161,28 @@ def _uniform(generator: torch.Generator, n: int, low: float, high: float) -> tor
     return low + (high - low) * torch.rand(n, generator=generator)
 
 
+def place_shapes(
+    generator: torch.Generator, n: int, gx: torch.Tensor, gy: torch.Tensor, size: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random placements of ``n`` shapes on a ``size`` px canvas (scale 0.28-0.62 of the half
+    width, kept inside the canvas, rotated in 70 % of draws): each pixel's coordinates in its
+    shape's own frame, and the size of one pixel there.
+
+    Shape:
+        - gx, gy: ``(size, size)`` canvas coordinates in ``[-1, 1]``.
+        - Output: px, py ``(n, size, size)``; pixel ``(n,)``.
+    """
+    g = generator
+    scale = _uniform(g, n, 0.28, 0.62)
+    cx = _uniform(g, n, -1, 1) * (0.92 - scale)
+    cy = _uniform(g, n, -1, 1) * (0.92 - scale)
+    theta = _uniform(g, n, -math.pi, math.pi) * (torch.rand(n, generator=g) < 0.7)
+    cos, sin = torch.cos(theta).view(-1, 1, 1), torch.sin(theta).view(-1, 1, 1)
+    dx = (gx - cx.view(-1, 1, 1)) / scale.view(-1, 1, 1)
+    dy = (gy - cy.view(-1, 1, 1)) / scale.view(-1, 1, 1)
+    return cos * dx + sin * dy, -sin * dx + cos * dy, 2.0 / size / scale
+
+
 def _shape_distance(shape: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
     """Signed distance (negative inside) to each shape of unit size, in local coordinates.
 
@@ -246,15 +268,7 @@ def draw_shapes(
 
     coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size * 2 - 1
     gy, gx = torch.meshgrid(coords, coords, indexing="ij")
-    scale = _uniform(g, n, 0.28, 0.62)
-    cx = _uniform(g, n, -1, 1) * (0.92 - scale)
-    cy = _uniform(g, n, -1, 1) * (0.92 - scale)
-    theta = _uniform(g, n, -math.pi, math.pi) * (torch.rand(n, generator=g) < 0.7)
-    cos, sin = torch.cos(theta).view(-1, 1, 1), torch.sin(theta).view(-1, 1, 1)
-    dx = (gx - cx.view(-1, 1, 1)) / scale.view(-1, 1, 1)
-    dy = (gy - cy.view(-1, 1, 1)) / scale.view(-1, 1, 1)
-    px, py = cos * dx + sin * dy, -sin * dx + cos * dy
-    pixel = 2.0 / size / scale
+    px, py, pixel = place_shapes(g, n, gx, gy, size)
     distance = _shape_distance(shape, px, py)
     is_outline = torch.rand(n, generator=g) < outline
     ring = (distance.abs() - 0.16).where(is_outline.view(-1, 1, 1), distance)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import torch
 
-from stylize.testing.shapes import COLOURS, SHAPES, ShapeBatch, _shape_distance
+from stylize.testing.shapes import COLOURS, SHAPES, ShapeBatch, _shape_distance, _uniform, place_shapes
 
 __all__ = ["SKETCH_TEMPLATE", "draw_sketches", "sketch_caption", "sketch_captions"]
 
@@ -38,10 +38,6 @@ def sketch_caption(shape: str) -> str:
 def sketch_captions(shapes: Sequence[str] = SHAPES) -> list[str]:
     """The captions of the line drawings, in :data:`~stylize.testing.shapes.SHAPES` order."""
     return [sketch_caption(shape) for shape in shapes]
-
-
-def _uniform(generator: torch.Generator, n: int, low: float, high: float) -> torch.Tensor:
-    return low + (high - low) * torch.rand(n, generator=generator)
 
 
 def _line(distance: torch.Tensor, half_width: torch.Tensor, pixel: torch.Tensor) -> torch.Tensor:
@@ -75,15 +71,7 @@ def draw_sketches(
         style = torch.multinomial(torch.tensor(STYLE_SHARES), n, replacement=True, generator=g)
     coords = (torch.arange(size, dtype=torch.float32) + 0.5) / size * 2 - 1
     gy, gx = torch.meshgrid(coords, coords, indexing="ij")
-    scale = _uniform(g, n, 0.28, 0.62)
-    cx = _uniform(g, n, -1, 1) * (0.92 - scale)
-    cy = _uniform(g, n, -1, 1) * (0.92 - scale)
-    theta = _uniform(g, n, -math.pi, math.pi) * (torch.rand(n, generator=g) < 0.7)
-    cos, sin = torch.cos(theta).view(-1, 1, 1), torch.sin(theta).view(-1, 1, 1)
-    dx = (gx - cx.view(-1, 1, 1)) / scale.view(-1, 1, 1)
-    dy = (gy - cy.view(-1, 1, 1)) / scale.view(-1, 1, 1)
-    px, py = cos * dx + sin * dy, -sin * dx + cos * dy
-    pixel = 2.0 / size / scale
+    px, py, pixel = place_shapes(g, n, gx, gy, size)
     distance = _shape_distance(shape, px, py)
     angle = torch.atan2(py, px)
 
