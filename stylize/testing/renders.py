@@ -6,7 +6,9 @@ either per vertex (the colours Text2Mesh's field writes at vertices, interpolate
 rasterizer) or per pixel (a *surface* pattern evaluated at each pixel's interpolated position in
 the mesh's normalised frame), then lit with spherical harmonics (Text2Mesh's lights or random
 ones) from random views over a background, as :func:`~stylize.mesh.shading.render_shaded`
-composes them.
+composes them. A share ``finishes`` is instead shaded as a PBR material with a finish (matte,
+glossy, metallic) under random environment lights (:mod:`stylize.testing.finishes`); their
+``finish`` label says which, -1 for the plain-lit rest.
 
 Captions use the 2D vocabulary: the sphere is ``circle``, the cube ``square``; the torus, cylinder
 and vase have no 2D shape name (``shape`` is -1) and teach only colour and pattern.
@@ -36,8 +38,10 @@ from stylize.mesh.camera import (
 )
 from stylize.mesh.geometry import make_cube, make_icosphere, normalize_vertices
 from stylize.mesh.lighting import TEXT2MESH_LIGHTS, spherical_harmonic_lighting
-from stylize.mesh.renderer import composite_background, get_renderer
-from stylize.testing.shapes import COLOUR_RGB, COLOURS, PATTERN_SHARES, SHAPES, ShapeBatch, sample_colours
+from stylize.mesh.pbr import Environment
+from stylize.mesh.renderer import RenderResult, composite_background, get_renderer
+from stylize.testing.finishes import FinishSet, get_finish_set, sample_environments, sample_finish_parameters, shade_finish
+from stylize.testing.shapes import COLOUR_RGB, COLOURS, FINISHES, PATTERN_SHARES, SHAPES, ShapeBatch, sample_colours
 
 __all__ = ["Primitive", "draw_renders", "make_primitive", "pattern_detail", "standard_primitives", "unseen_primitives"]
 
@@ -211,6 +215,9 @@ def draw_renders(
     colour: torch.Tensor | None = None,
     pattern: torch.Tensor | None = None,
     names: Sequence[str] | None = None,
+    finishes: float = 0.0,
+    finish_set: str | FinishSet = "trainer",
+    finish: torch.Tensor | None = None,
     chunk: int = 256,
 ) -> ShapeBatch:
     """Render ``n`` random captioned pictures of the primitives.
@@ -229,12 +236,20 @@ def draw_renders(
             field looks like before it settles), of amplitude up to 0.15.
         colour, pattern: optional fixed (n,) labels.
         names: optional fixed (n,) primitive names.
+        finishes: share shaded as a PBR material of a random finish (uniform over
+            :data:`~stylize.testing.shapes.FINISHES`) instead of plain SH light; 0 draws exactly
+            the pictures it drew before finishes existed.
+        finish_set: lights and parameter ranges of those (:data:`~stylize.testing.finishes.FINISH_SETS`).
+        finish: optional fixed (n,) finish labels (-1: plain SH light); overrides ``finishes``.
         chunk: pictures per render call (memory).
 
     Returns:
-        :class:`~stylize.testing.shapes.ShapeBatch` with ``rgb`` set.
+        :class:`~stylize.testing.shapes.ShapeBatch` with ``rgb`` (the sRGB base colour) and
+        ``finish`` set.
     """
     g = generator
+    if not 0.0 <= finishes <= 1.0:
+        raise ValueError(f"expected finishes in [0, 1], got {finishes}")
     keys = list(primitives)
     chosen = torch.randint(len(keys), (n,), generator=g) if names is None else torch.tensor([keys.index(k) for k in names])
     if colour is None:
@@ -262,6 +277,22 @@ def draw_renders(
     position = camera_position_from_angles(elevation, azimuth, 1.0) * (1.8 + 1.0 * torch.rand(n, 1, generator=g))
     transform = generate_transformation_matrix(position, torch.zeros(1, 3), torch.tensor([[0.0, 1.0, 0.0]]))
     projection = generate_perspective_projection(math.pi / 3)
+    # Drawn last, and only when asked for, so a draw without finishes repeats the v3 pictures.
+    if finish is None:
+        finish = torch.full((n,), -1, dtype=torch.int64)
+        if finishes > 0:
+            shaded = torch.rand(n, generator=g) < finishes
+            finish = torch.where(shaded, torch.randint(len(FINISHES), (n,), generator=g), finish)
+    elif finish.shape != (n,):
+        raise ValueError(f"expected finish of shape ({n},), got {tuple(finish.shape)}")
+    material = torch.nonzero(finish >= 0).flatten()
+    roughness, metallic = torch.zeros(n), torch.zeros(n)
+    environment, env_row = None, torch.full((n,), -1, dtype=torch.int64)
+    if len(material):
+        chosen_set = get_finish_set(finish_set)
+        roughness[material], metallic[material] = sample_finish_parameters(finish[material], chosen_set, g)
+        environment = sample_environments(len(material), chosen_set, g)
+        env_row[material] = torch.arange(len(material))
     images = torch.empty(n, 3, size, size)
     renderer = get_renderer("torch", height=size)
     for index, key in enumerate(keys):
@@ -286,9 +317,17 @@ def draw_renders(
             rgb = torch.where(per_pixel[items].view(-1, 1, 1, 1), pixel_rgb, vertex_rgb)
             shade = spherical_harmonic_lighting(out.pixel_normals(), lights[items])
             lit = (rgb * shade.unsqueeze(-1)).clamp(0, 1)
+            pbr = torch.nonzero(finish[items] >= 0).flatten()
+            if len(pbr):
+                rows = env_row[items[pbr]]
+                env = Environment(*(t[rows] for t in (environment.directions, environment.colors, environment.sky,
+                                                      environment.ground, environment.up)))  # fmt: skip
+                views = CameraViews(cameras.transform[pbr], projection, elevation[items[pbr]], azimuth[items[pbr]], 2.0)
+                part = RenderResult(out.features[pbr], out.mask[pbr], out.face_index[pbr], out.face_normals[pbr])
+                lit[pbr] = shade_finish(rgb[pbr], roughness[items[pbr]], metallic[items[pbr]], part, views, env)
             images[items] = composite_background(lit, alpha, 0.0) + background[items].view(-1, 1, 1, 1) * (
                 1 - alpha.permute(0, 3, 1, 2)
             )
     images = (images + 0.02 * torch.randn(images.shape, generator=g)).clamp(0, 1)
     shape = torch.tensor([primitives[keys[i]].shape for i in chosen.tolist()], dtype=torch.int64)
-    return ShapeBatch(images=images, colour=colour, shape=shape, pattern=pattern, rgb=base)
+    return ShapeBatch(images=images, colour=colour, shape=shape, pattern=pattern, rgb=base, finish=finish)

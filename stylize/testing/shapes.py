@@ -4,7 +4,9 @@ It is the training data of the project's *test CLIPs* (``tools/dev/train_test_cl
 held-out data of their accuracy tests, with the 3D renders of :mod:`stylize.testing.renders`.
 Everything is drawn in torch, batched, from a seed, with no files and no downloads.
 
-Captions are ``"a {colour} {shape}"`` and ``"a {colour} {pattern} {shape}"``. Colours are named
+Captions are ``"a {colour} {shape}"`` and ``"a {colour} {pattern} {shape}"``, and for renders
+shaded as a material (:mod:`stylize.testing.finishes`) the finish may lead:
+``"a glossy red circle"``, ``"a metallic blue striped square"``. Colours are named
 by :func:`colour_weights`: a picture of any RGB colour belongs to the eight named colours by its
 distance to each in an opponent colour space, so "off-palette" colours (greys, cyan, magenta,
 the mixtures an optimiser passes through) have a defined, graded caption too.
@@ -26,6 +28,9 @@ COLOURS = ("red", "green", "blue", "yellow", "orange", "purple", "black", "white
 TRAINING_COLOURS = COLOURS + ("grey",)
 PATTERNS = ("plain", "striped", "dotted", "checkered")
 PATTERN_SHARES = (0.4, 0.2, 0.2, 0.2)
+# The finish of a PBR-shaded render (instrument v4): rough dielectric, smooth dielectric with
+# highlights, metal with tinted reflections. A caption without a finish word stays valid.
+FINISHES = ("matte", "glossy", "metallic")
 
 COLOUR_RGB = {
     "red": (0.86, 0.10, 0.10),
@@ -96,9 +101,11 @@ def sample_colours(
     return label, rgb
 
 
-def caption(colour: str, shape: str, pattern: str = "plain") -> str:
-    """The caption of one picture: ``a red circle`` or ``a red striped circle``."""
-    return f"a {colour} {shape}" if pattern == "plain" else f"a {colour} {pattern} {shape}"
+def caption(colour: str, shape: str, pattern: str = "plain", finish: str | None = None) -> str:
+    """The caption of one picture: ``a red circle``, ``a red striped circle`` or, with a finish,
+    ``a glossy red striped circle``."""
+    words = ["a", finish, colour, None if pattern == "plain" else pattern, shape]
+    return " ".join(w for w in words if w)
 
 
 def short_captions() -> list[str]:
@@ -107,8 +114,15 @@ def short_captions() -> list[str]:
 
 
 def all_captions(colours: Sequence[str] = COLOURS) -> list[str]:
-    """All captions (128 for :data:`COLOURS`): index ``(colour * 4 + shape) * 4 + pattern``."""
+    """All captions without a finish (128 for :data:`COLOURS`): index ``(colour * 4 + shape) * 4 + pattern``."""
     return [caption(c, s, p) for c in colours for s in SHAPES for p in PATTERNS]
+
+
+def finish_captions(colours: Sequence[str] = COLOURS) -> list[str]:
+    """All captions with and without a finish word (512 for :data:`COLOURS`): index
+    ``((colour * 4 + shape) * 4 + pattern) * 4 + finish``, where finish 0 is none (the
+    :func:`all_captions` caption) and ``1 + i`` is ``FINISHES[i]``."""
+    return [caption(c, s, p, f) for c in colours for s in SHAPES for p in PATTERNS for f in (None, *FINISHES)]
 
 
 @dataclass
@@ -119,7 +133,9 @@ class ShapeBatch:
         images: (B, 3, S, S) in [0, 1].
         colour, shape, pattern: (B,) integer labels into COLOURS, SHAPES, PATTERNS; ``shape`` is
             -1 where no 2D shape name fits (a torus, a cylinder, a vase).
-        rgb: (B, 3) the colour each picture was painted with (before shading), or None.
+        rgb: (B, 3) the colour each picture was painted with (sRGB base colour, before shading), or None.
+        finish: (B,) index into :data:`FINISHES`, -1 where the picture shows no material (2D
+            pictures, renders lit as plain colour); None means -1 everywhere.
     """
 
     images: torch.Tensor
@@ -127,6 +143,11 @@ class ShapeBatch:
     shape: torch.Tensor
     pattern: torch.Tensor
     rgb: torch.Tensor | None = None
+    finish: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.finish is None:
+            self.finish = torch.full_like(self.colour, -1)
 
     def __len__(self) -> int:
         return int(self.colour.shape[0])
@@ -134,13 +155,16 @@ class ShapeBatch:
     def select(self, index: torch.Tensor) -> ShapeBatch:
         """The pictures at ``index`` (B',) as a new batch."""
         return ShapeBatch(self.images[index], self.colour[index], self.shape[index], self.pattern[index],
-                          None if self.rgb is None else self.rgb[index])  # fmt: skip
+                          None if self.rgb is None else self.rgb[index], self.finish[index])  # fmt: skip
 
     @staticmethod
     def cat(batches: list[ShapeBatch]) -> ShapeBatch:
         """Concatenate batches (all with ``rgb`` or all without)."""
         rgb = None if any(b.rgb is None for b in batches) else torch.cat([b.rgb for b in batches])
-        return ShapeBatch(*(torch.cat([getattr(b, k) for b in batches]) for k in ("images", "colour", "shape", "pattern")), rgb)
+        images, colour, shape, pattern, finish = (
+            torch.cat([getattr(b, k) for b in batches]) for k in ("images", "colour", "shape", "pattern", "finish")
+        )
+        return ShapeBatch(images, colour, shape, pattern, rgb, finish)
 
     def captions(self, with_pattern: bool = True) -> list[str]:
         return [

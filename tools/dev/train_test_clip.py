@@ -3,10 +3,15 @@
     python tools/dev/train_test_clip.py trainer   # -> tests/assets/clip/trainer/
     python tools/dev/train_test_clip.py judge     # -> tests/assets/clip/judge/
 
-The data is half 2D pictures (:mod:`stylize.testing.shapes`: filled, outlined, lit, patterned
-shapes) and half renders of 3D primitives made with the project's rasterizer
+The data is 2D pictures (:mod:`stylize.testing.shapes`: filled, outlined, lit, patterned
+shapes), renders of 3D primitives made with the project's rasterizer
 (:mod:`stylize.testing.renders`: sphere, cube, torus, cylinder, vase; plain / striped / dotted /
-checkered, per vertex or per pixel; varied lights and views). A share of every draw is painted in
+checkered, per vertex or per pixel; varied lights and views) and, since v4, the same renders
+shaded with the project's PBR shader as a *finish* (:mod:`stylize.testing.finishes`: matte,
+glossy, metallic) under random environment lights, captioned "a glossy red circle" (and still
+"a red circle"). The two variants learn finishes under different light sets and parameter ranges
+(:data:`~stylize.testing.finishes.FINISH_SETS`), and neither sees the studio light the pipelines
+preview and score with. A share of every draw is painted in
 a uniformly random colour whose caption weights follow its distance to each named colour
 (:func:`~stylize.testing.shapes.colour_weights`), so the score of "a blue circle" rises smoothly
 as any colour moves toward blue: no basins of the wrong colour for an optimiser to fall into.
@@ -16,10 +21,12 @@ of taking every light grey for white (v2's white runs stalled at light grey). Li
 rendered on the white background the pipelines judge them on.
 
 The result is an open_clip ``local-dir`` folder (``open_clip_config.json`` with ``model_cfg`` and
-``preprocess_cfg``, ``open_clip_model.safetensors``) plus ``training.json`` with the settings,
-time (drawing included) and held-out accuracy per attribute, on fresh 2D pictures, on fresh
-renders of the training primitives (surface and vertex colouring apart) and on renders of
-primitives no training draw uses. Deterministic for a seed (the script fixes torch's thread
+``preprocess_cfg``, ``open_clip_model.safetensors``) plus ``training.json`` with the instrument
+``version``, the settings, time (drawing included) and held-out accuracy per attribute, on fresh
+2D pictures, on fresh renders of the training primitives (surface and vertex colouring apart) and
+on renders of primitives no training draw uses (the v3 sets, drawn as v3 drew them), and the
+finish accuracy on fresh finished renders: of the training primitives (surface, vertex), of
+unseen primitives, under the studio light and under the other variant's lights. Deterministic for a seed (the script fixes torch's thread
 count): rerunning gives the same bytes.
 
 These models know a narrow synthetic world ("a red circle", "a blue striped square", ...). They
@@ -29,6 +36,7 @@ are a test instrument, never a substitute for real CLIP weights.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import time
@@ -38,22 +46,27 @@ import torch
 import torch.nn.functional as F
 
 from stylize.engine import Augmenter
+from stylize.testing.finishes import get_finish_set
 from stylize.testing.renders import draw_renders, standard_primitives, unseen_primitives
 from stylize.testing.shapes import (
     COLOURS,
+    FINISHES,
     PATTERNS,
     SHAPES,
     TRAINING_COLOURS,
     ShapeBatch,
-    all_captions,
     colour_weights,
     draw_shapes,
+    finish_captions,
 )  # fmt: skip
 
 ROOT = Path(__file__).resolve().parents[2]
 VASE = ROOT / "examples" / "meshes" / "vase.obj"
+VERSION = 4  # the instrument's version: 1 2D only, 2 3D renders, 3 grey and white, 4 finishes
 OFF_PALETTE = 0.25  # share of training pictures in a random colour (graded caption weights)
 GREYS = 0.06  # share of training pictures in an achromatic grey of random lightness
+# The training pool: 2D pictures, renders lit as plain colour, renders with a finish.
+POOL_SHARES = {"2d": 0.4, "3d_plain": 0.3, "3d_finish": 0.3}
 
 TEXT_CFG = {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2}
 
@@ -69,6 +82,7 @@ VARIANTS = {
         },
         "preprocess_cfg": {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
         "augment": "geometric",
+        "finish_set": "trainer",
     },
     # The judge: other seed, other data draw, other width, other augmentation, other
     # normalisation. It only scores results, so fooling the trainer is not enough to pass.
@@ -85,6 +99,7 @@ VARIANTS = {
             "std": [0.26862954, 0.26130258, 0.27577711],
         },
         "augment": "photometric",
+        "finish_set": "judge",
     },
 }
 
@@ -149,10 +164,12 @@ class Augment:
 
 
 def soft_targets(batch: ShapeBatch, shape_hidden: torch.Tensor | None = None) -> torch.Tensor:
-    """Caption weights ``(B, 144)`` over ``all_captions(TRAINING_COLOURS)``: colour (graded by
+    """Caption weights ``(B, 576)`` over ``finish_captions(TRAINING_COLOURS)``: colour (graded by
     :func:`colour_weights` over the nine training colours) x shape (one-hot, or
     spread evenly where no shape name fits or ``shape_hidden`` (B,) says a crop hides it) x
-    pattern (a patterned picture matches its full caption 0.7 and the plain one 0.3)."""
+    pattern (a patterned picture matches its full caption 0.7 and the plain one 0.3) x finish
+    (likewise: a finished render matches its finish word 0.7 and no finish word 0.3; a picture
+    without a finish only the caption without one)."""
     n = len(batch)
     colour = colour_weights(batch.rgb, names=TRAINING_COLOURS)
     known = batch.shape >= 0
@@ -164,29 +181,51 @@ def soft_targets(batch: ShapeBatch, shape_hidden: torch.Tensor | None = None) ->
     patterned = batch.pattern > 0
     pattern[:, 0] = torch.where(patterned, 0.3, 1.0)
     pattern[torch.arange(n)[patterned], batch.pattern[patterned]] = 0.7
-    return (colour[:, :, None, None] * shape[:, None, :, None] * pattern[:, None, None, :]).reshape(n, -1)
+    finish = torch.zeros(n, 1 + len(FINISHES))
+    finished = batch.finish >= 0
+    finish[:, 0] = torch.where(finished, 0.3, 1.0)
+    finish[torch.arange(n)[finished], 1 + batch.finish[finished]] = 0.7
+    weights = colour[:, :, None, None, None] * shape[:, None, :, None, None] * pattern[:, None, None, :, None]
+    return (weights * finish[:, None, None, None, :]).reshape(n, -1)
 
 
-def held_out_sets(image_size: int, seed: int, n: int) -> dict[str, ShapeBatch]:
-    """Fresh draws no training step sees: named colours only (their labels are exact)."""
+def held_out_sets(image_size: int, seed: int, n: int, variant: str = "trainer") -> dict[str, ShapeBatch]:
+    """Fresh draws no training step sees: named colours only (their labels are exact). The v3
+    sets (plain light) and, every picture finished, the ``3d_finish_*`` sets: the variant's own
+    lights on training primitives (surface and vertex colouring apart) and on unseen ones, the
+    studio light neither variant trains on, and the other variant's lights and ranges."""
     seen, unseen = standard_primitives(VASE), unseen_primitives()
+    own = VARIANTS[variant]["finish_set"]
+    other = next(v["finish_set"] for name, v in VARIANTS.items() if name != variant)
+
+    def finished(offset: int, primitives, surface: float, finish_set: str) -> ShapeBatch:
+        generator = torch.Generator().manual_seed(seed + offset)
+        return draw_renders(n, image_size, generator, primitives, surface=surface, finishes=1.0, finish_set=finish_set)
+
     return {
         "2d": draw_shapes(n, image_size, torch.Generator().manual_seed(seed)),
         "3d_surface": draw_renders(n, image_size, torch.Generator().manual_seed(seed + 1), seen, surface=1.0),
         "3d_vertex": draw_renders(n, image_size, torch.Generator().manual_seed(seed + 2), seen, surface=0.0),
         "3d_unseen_meshes": draw_renders(n, image_size, torch.Generator().manual_seed(seed + 3), unseen, surface=0.5),
+        "3d_finish_surface": finished(4, seen, 1.0, own),
+        "3d_finish_vertex": finished(5, seen, 0.0, own),
+        "3d_finish_unseen_meshes": finished(6, unseen, 0.5, own),
+        "3d_finish_studio_lights": finished(7, seen, 0.5, "studio"),
+        "3d_finish_other_lights": finished(8, seen, 0.5, other),
     }
 
 
 @torch.no_grad()
 def accuracy(model, tokenizer, preprocess_cfg: dict, batch: ShapeBatch) -> dict[str, float]:
-    """Zero-shot accuracy per attribute over all 128 captions: colour, pattern, and where the
-    picture has a shape name, shape, full caption and the 32 ``a {colour} {shape}`` captions."""
-    text = F.normalize(model.encode_text(tokenizer(all_captions())), dim=-1)
+    """Zero-shot accuracy per attribute over all 128 captions without a finish: colour, pattern,
+    and where the picture has a shape name, shape, full caption and the 32 ``a {colour} {shape}``
+    captions; on finished renders also the finish (:func:`finish_accuracy`)."""
+    text = F.normalize(model.encode_text(tokenizer(finish_captions())), dim=-1)
     mean = torch.tensor(preprocess_cfg["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(preprocess_cfg["std"]).view(1, 3, 1, 1)
     image = torch.cat([F.normalize(model.encode_image((part - mean) / std), dim=-1) for part in batch.images.split(500)])
-    logits = image @ text.T
+    every = image @ text.T
+    logits = every[:, :: 1 + len(FINISHES)]  # the all_captions() order
     predicted = logits.argmax(-1)
     colour = predicted // (len(SHAPES) * len(PATTERNS))
     shape = (predicted // len(PATTERNS)) % len(SHAPES)
@@ -208,19 +247,46 @@ def accuracy(model, tokenizer, preprocess_cfg: dict, batch: ShapeBatch) -> dict[
             "colour_shape_caption": float((short == batch.short_index())[known].float().mean()),
             "colour_among_own_shape": float((by_colour.argmax(-1) == batch.colour)[known].float().mean()),
         })  # fmt: skip
+    if bool((batch.finish >= 0).all()):
+        result.update(finish_accuracy(every, batch))
     return {k: round(v, 4) for k, v in result.items()}
 
 
-def evaluate(model, tokenizer, image_size: int, preprocess_cfg: dict, seed: int, n: int = 2000) -> dict[str, dict[str, float]]:
+def finish_accuracy(logits: torch.Tensor, batch: ShapeBatch) -> dict[str, float]:
+    """Finish accuracy from ``logits`` ``(B, 512)`` over :func:`finish_captions` on finished renders,
+    among the ``a {finish} {colour} {shape}`` captions of the picture's own shape (``circle`` where
+    it has none, what pipelines prompt for any mesh): ``finish``, the finish among the three with
+    the picture's colour; ``finish_and_colour``, both right among the 24 of eight colours."""
+    grid = logits.view(-1, len(COLOURS), len(SHAPES), len(PATTERNS), 1 + len(FINISHES))[:, :, :, 0, 1:]
+    own_shape = batch.shape.clamp(min=0).view(-1, 1, 1, 1).expand(-1, len(COLOURS), 1, len(FINISHES))
+    by_colour = grid.gather(2, own_shape).squeeze(2)  # (B, colours, finishes)
+    own_colour = by_colour.gather(1, batch.colour.view(-1, 1, 1).expand(-1, 1, len(FINISHES))).squeeze(1)
+    joint = by_colour.flatten(1).argmax(-1)
+    return {
+        "finish": float((own_colour.argmax(-1) == batch.finish).float().mean()),
+        "finish_and_colour": float((joint == batch.colour * len(FINISHES) + batch.finish).float().mean()),
+    }
+
+
+def evaluate(
+    model, tokenizer, image_size: int, preprocess_cfg: dict, seed: int, n: int = 2000, variant: str = "trainer"
+) -> dict[str, dict[str, float]]:
     """Held-out accuracy per set (:func:`held_out_sets`) and attribute (:func:`accuracy`)."""
-    return {name: accuracy(model, tokenizer, preprocess_cfg, batch) for name, batch in held_out_sets(image_size, seed, n).items()}
+    sets = held_out_sets(image_size, seed, n, variant)
+    return {name: accuracy(model, tokenizer, preprocess_cfg, batch) for name, batch in sets.items()}
 
 
-def draw_pool(size: int, image_size: int, generator: torch.Generator) -> ShapeBatch:
-    """The training pool: half 2D pictures, half 3D renders, both with off-palette colours."""
-    flat = draw_shapes(size - size // 2, image_size, generator, off_palette=OFF_PALETTE, greys=GREYS)
-    rendered = draw_renders(size // 2, image_size, generator, standard_primitives(VASE), off_palette=OFF_PALETTE, greys=GREYS)
-    return ShapeBatch.cat([flat, rendered])
+def draw_pool(size: int, image_size: int, generator: torch.Generator, finish_set: str = "trainer") -> ShapeBatch:
+    """The training pool in :data:`POOL_SHARES`: 2D pictures, renders lit as plain colour and
+    renders with a finish under ``finish_set``'s lights, all with off-palette colours."""
+    plain = int(size * POOL_SHARES["3d_plain"])
+    finished = int(size * POOL_SHARES["3d_finish"])
+    primitives = standard_primitives(VASE)
+    flat = draw_shapes(size - plain - finished, image_size, generator, off_palette=OFF_PALETTE, greys=GREYS)
+    rendered = draw_renders(plain, image_size, generator, primitives, off_palette=OFF_PALETTE, greys=GREYS)
+    shaded = draw_renders(finished, image_size, generator, primitives, off_palette=OFF_PALETTE, greys=GREYS, finishes=1.0,
+                          finish_set=finish_set)  # fmt: skip
+    return ShapeBatch.cat([flat, rendered, shaded])
 
 
 def train(
@@ -228,7 +294,7 @@ def train(
     out: Path,
     steps: int,
     batch_size: int,
-    pool_size: int = 16384,
+    pool_size: int = 24576,
     threads: int = 1,
     log_every: int = 100,
     eval_samples: int = 2000,
@@ -246,7 +312,7 @@ def train(
     image_size = model_cfg["vision_cfg"]["image_size"]
     mean = torch.tensor(settings["preprocess_cfg"]["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(settings["preprocess_cfg"]["std"]).view(1, 3, 1, 1)
-    captions = all_captions(TRAINING_COLOURS)
+    captions = finish_captions(TRAINING_COLOURS)
     tokens = tokenizer(captions)
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
@@ -259,7 +325,7 @@ def train(
     start, cpu_start = time.perf_counter(), time.process_time()
     # Drawing is as costly as a training step on 2 cores: draw a pool once, then sample it with
     # fresh augmentations (and mirror images) every step.
-    pool = draw_pool(pool_size, image_size, data)
+    pool = draw_pool(pool_size, image_size, data, settings["finish_set"])
     draw_seconds = time.perf_counter() - start
     model.train()
     for step in range(steps):
@@ -281,7 +347,13 @@ def train(
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     model.eval()
     held_out = evaluate(
-        model, tokenizer, image_size, settings["preprocess_cfg"], seed=settings["data_seed"] + 777, n=eval_samples
+        model,
+        tokenizer,
+        image_size,
+        settings["preprocess_cfg"],
+        seed=settings["data_seed"] + 777,
+        n=eval_samples,
+        variant=variant,
     )
 
     out.mkdir(parents=True, exist_ok=True)
@@ -290,6 +362,7 @@ def train(
     config = {"model_cfg": model_cfg, "preprocess_cfg": settings["preprocess_cfg"]}
     (out / "open_clip_config.json").write_text(json.dumps(config, indent=2) + "\n")
     report = {
+        "version": VERSION,
         "variant": variant,
         "steps": steps,
         "batch_size": batch_size,
@@ -298,6 +371,9 @@ def train(
         "off_palette": OFF_PALETTE,
         "greys": GREYS,
         "training_colours": list(TRAINING_COLOURS),
+        "pool_shares": POOL_SHARES,
+        "finishes": list(FINISHES),
+        "finish_set": dataclasses.asdict(get_finish_set(settings["finish_set"])),
         "augment": settings["augment"],
         "train_seconds": round(seconds, 1),
         "train_cpu_seconds": round(cpu_seconds, 1),
@@ -316,9 +392,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="train a tiny test CLIP on synthetic shapes and renders")
     parser.add_argument("variant", choices=sorted(VARIANTS))
     parser.add_argument("--out", type=Path, help="output folder (default tests/assets/clip/VARIANT)")
-    parser.add_argument("--steps", type=int, default=3200)
-    parser.add_argument("--batch-size", type=int, default=96)
-    parser.add_argument("--pool-size", type=int, default=16384)
+    parser.add_argument("--steps", type=int, default=3600)
+    parser.add_argument("--batch-size", type=int, default=112)
+    parser.add_argument("--pool-size", type=int, default=24576)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (part of what makes a run reproducible)")
     args = parser.parse_args()
     out = args.out or ROOT / "tests" / "assets" / "clip" / args.variant
