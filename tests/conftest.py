@@ -12,6 +12,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from generation_helpers import TEST_THREADS  # noqa: E402
 
 # Load triton (torch._dynamo imports it when present) before any test loads bpy: once Blender's
 # renderer has loaded its shared libraries (an add-on test renders the camera), importing triton
@@ -73,9 +74,15 @@ def _offline(monkeypatch):
     monkeypatch.setenv("STYLIZE_OFFLINE", "1")
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (pyproject's addopts): one worker per core, at most 4 (each worker holds up to
+    about 2.5 GB at its peak)."""
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
 @pytest.fixture(autouse=True)
 def _few_threads(monkeypatch):
-    torch.set_num_threads(2)
+    torch.set_num_threads(TEST_THREADS)
     # Workers and CLI calls use the same count, not one chosen from the machine's load, so a
     # worker's result can be compared with an in-process reference to the last bit.
-    monkeypatch.setenv("STYLIZE_THREADS", "2")
+    monkeypatch.setenv("STYLIZE_THREADS", str(TEST_THREADS))

@@ -10,6 +10,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAINER = ROOT / "tests" / "assets" / "clip" / "trainer"
 JUDGE = ROOT / "tests" / "assets" / "clip" / "judge"
 
+# torch threads in every test, in-process, in workers and in CLI calls (STYLIZE_THREADS): one, so
+# a figure measured here is the figure on any machine, whatever its core count, and the suite runs
+# as one pytest-xdist worker per core instead of one process with many threads.
+TEST_THREADS = 1
+
 COLOURS = ("red", "green", "blue", "yellow", "orange", "purple", "black", "white")
 SHAPES = ("circle", "square", "triangle", "star")
 CAPTIONS = [f"a {colour} {shape}" for colour in COLOURS for shape in SHAPES]

@@ -91,8 +91,9 @@ def _check_scores(scores: dict) -> None:
     for role, values in scores.items():
         assert set(values) == {PROMPT, "mean"}, (role, values)
         assert all(isinstance(value, float) and -100.0 <= value <= 100.0 for value in values.values()), values
-        # A cosine (at most 1) would betray the raw scale: the test CLIPs score a picture ~10-40.
-        assert abs(values["mean"]) > 1.0, (role, values)
+    # A cosine (at most 1) would betray the raw scale: the trainer, which the run optimised, scores
+    # its picture ~10-80 on the 100 x cosine scale (the judge may score a 4-step picture near 0).
+    assert abs(scores["trainer"]["mean"]) > 1.0, scores
 
 
 def _check_run_json(folder: Path, kind: str, status: str, steps: int) -> dict:

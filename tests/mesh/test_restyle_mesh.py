@@ -17,7 +17,7 @@ from stylize.mesh.config import resolve_mesh_config
 from stylize.mesh.geometry import make_icosphere
 from stylize.mesh.io import LoadedMesh, load_mesh, save_mesh
 from stylize.testing.robustness import judged_colour
-from tests.generation_helpers import JUDGE, TRAINER
+from tests.generation_helpers import JUDGE, TEST_THREADS, TRAINER
 
 RED = (0.85, 0.1, 0.1)
 
@@ -41,7 +41,7 @@ def judge(cache):
 
 
 def _restyle(path, prompt, cache, **options):
-    torch.set_num_threads(2)
+    torch.set_num_threads(TEST_THREADS)
     return api.stylize_mesh(path, prompt, out=None, preset="smoke", model_cache=cache, clip=[f"local-dir:{TRAINER}"],
                             iters=60, **options)  # fmt: skip
 

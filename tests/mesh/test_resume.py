@@ -8,6 +8,7 @@ import logging
 import numpy as np
 import pytest
 import torch
+from generation_helpers import TEST_THREADS
 
 from stylize import api
 from stylize.cli import main
@@ -44,7 +45,7 @@ def _crash_at(step: int):
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, tiny_clip_spec):
-    torch.set_num_threads(2)  # as the autouse fixture sets for each test: this module fixture runs before it
+    torch.set_num_threads(TEST_THREADS)  # as the autouse fixture sets for each test: this module fixture runs before it
     folder = tmp_path_factory.mktemp("resume")
     v, f = make_icosphere(2)
     save_mesh(folder / "sphere.ply", v * 1.5 + 0.2, f, np.random.default_rng(3).random((len(v), 3)))

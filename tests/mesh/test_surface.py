@@ -242,9 +242,9 @@ def test_the_judge_sees_a_pattern_in_surface_mode_that_vertex_mode_cannot_hold()
     -21.9 (seeds 0 / 1)."""
     from stylize.engine import ClipEngine, ModelCache
     from stylize.testing.patterns import pattern_run
-    from tests.generation_helpers import JUDGE, TRAINER
+    from tests.generation_helpers import JUDGE, TEST_THREADS, TRAINER
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(TEST_THREADS)
     cache = ModelCache()
     judge = ClipEngine([f"local-dir:{JUDGE}"], "x", device="cpu", model_cache=cache)
     margins = {mode: pattern_run(mode, "a red dotted square", f"local-dir:{TRAINER}", judge, model_cache=cache).margin

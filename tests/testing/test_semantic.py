@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from generation_helpers import TEST_THREADS
 
 from stylize.engine import ClipEngine
 from stylize.eval import caption_rank, caption_scores
@@ -35,7 +36,7 @@ def test_soft_shapes_are_smooth_pictures_on_white():
 @pytest.mark.slow
 @pytest.mark.parametrize("prompt", ["a red circle", "a yellow star", "a blue square"])
 def test_judge_ranks_the_prompt_near_the_top_after_optimising_with_the_trainer(judge, prompt):
-    torch.set_num_threads(1)
+    torch.set_num_threads(TEST_THREADS)
     captions = short_captions()
     start = SoftShapes(population=12, generator=torch.Generator().manual_seed(0))().detach()
     start_ranks = sorted(caption_rank(caption_scores(judge, start[i : i + 1], captions), prompt) for i in range(len(start)))

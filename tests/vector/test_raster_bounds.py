@@ -131,12 +131,19 @@ def test_hundred_thousand_long_segments_are_refused_fast_and_small():
             render(scene, 512, 512)
         except ValueError as exc:
             print("REFUSED", round(time.perf_counter() - start, 2), str(exc))
+        try:  # this process's own peak resident memory (its parent's is not counted after exec)
+            peak = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0].split()[1]
+        except OSError:
+            peak = "0"
+        print("PEAK_KB", peak)
         """
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-500:]
     words = done.stdout.split()
     assert words[0] == "REFUSED" and float(words[1]) < 5.0 and "render budget" in done.stdout
+    peak_kb = int(words[words.index("PEAK_KB") + 1])
+    assert peak_kb < 1 << 20, f"peak {peak_kb / 2**20:.2f} GiB"  # torch and the scene, nothing more
 
 
 # ---------------------------------------------------------------------------------- coverage
