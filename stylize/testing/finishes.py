@@ -73,8 +73,10 @@ class FinishSet:
 
 FINISH_SETS: dict[str, FinishSet] = {
     # What the trainer learns: the mesh pipeline's own random lights (sample_environment's
-    # defaults, drawn per optimisation step) and the finishes' nominal ranges.
-    "trainer": FinishSet("trainer"),
+    # defaults with the pbr material's tint, 0.1, as drawn per optimisation step) and the
+    # finishes' nominal ranges. Trained under lights tinted up to 0.25, a trainer took a bluish
+    # grey for grey under a blue light, and pbr runs toward "a blue circle" stalled at grey.
+    "trainer": FinishSet("trainer", tint=0.1),
     # What the judge learns: two or four lights, a wider range of key and ambient light, less
     # tint, and other highlight sizes (rougher matte, glossier gloss, sharper and blurrier metal).
     "judge": FinishSet(

@@ -136,6 +136,8 @@ class ShapeBatch:
         rgb: (B, 3) the colour each picture was painted with (sRGB base colour, before shading), or None.
         finish: (B,) index into :data:`FINISHES`, -1 where the picture shows no material (2D
             pictures, renders lit as plain colour); None means -1 everywhere.
+        sketch: (B,) bool, True where the picture is a line drawing of its shape
+            (:func:`stylize.testing.sketches.draw_sketches`); None means False everywhere.
     """
 
     images: torch.Tensor
@@ -144,10 +146,13 @@ class ShapeBatch:
     pattern: torch.Tensor
     rgb: torch.Tensor | None = None
     finish: torch.Tensor | None = None
+    sketch: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.finish is None:
             self.finish = torch.full_like(self.colour, -1)
+        if self.sketch is None:
+            self.sketch = torch.zeros_like(self.colour, dtype=torch.bool)
 
     def __len__(self) -> int:
         return int(self.colour.shape[0])
@@ -155,16 +160,17 @@ class ShapeBatch:
     def select(self, index: torch.Tensor) -> ShapeBatch:
         """The pictures at ``index`` (B',) as a new batch."""
         return ShapeBatch(self.images[index], self.colour[index], self.shape[index], self.pattern[index],
-                          None if self.rgb is None else self.rgb[index], self.finish[index])  # fmt: skip
+                          None if self.rgb is None else self.rgb[index], self.finish[index],
+                          self.sketch[index])  # fmt: skip
 
     @staticmethod
     def cat(batches: list[ShapeBatch]) -> ShapeBatch:
         """Concatenate batches (all with ``rgb`` or all without)."""
         rgb = None if any(b.rgb is None for b in batches) else torch.cat([b.rgb for b in batches])
-        images, colour, shape, pattern, finish = (
-            torch.cat([getattr(b, k) for b in batches]) for k in ("images", "colour", "shape", "pattern", "finish")
+        images, colour, shape, pattern, finish, sketch = (
+            torch.cat([getattr(b, k) for b in batches]) for k in ("images", "colour", "shape", "pattern", "finish", "sketch")
         )
-        return ShapeBatch(images, colour, shape, pattern, rgb, finish)
+        return ShapeBatch(images, colour, shape, pattern, rgb, finish, sketch)
 
     def captions(self, with_pattern: bool = True) -> list[str]:
         return [

@@ -63,7 +63,8 @@ def draw_sketches(
 
     Returns:
         A :class:`~stylize.testing.shapes.ShapeBatch` whose colour is ``black``, pattern
-        ``plain`` and ``rgb`` the ink colour; caption each with :func:`sketch_caption`.
+        ``plain``, ``rgb`` the ink colour and ``sketch`` True; caption each with
+        :func:`sketch_caption`.
     """
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     shape = shape if shape is not None else torch.randint(len(SHAPES), (n,), generator=g)
@@ -107,4 +108,5 @@ def draw_sketches(
     images = paper * (1 - ink.unsqueeze(1)) + tone * ink.unsqueeze(1)
     images = (images + 0.01 * torch.randn(images.shape, generator=g)).clamp(0, 1)
     black = torch.full((n,), COLOURS.index("black"), dtype=torch.long)
-    return ShapeBatch(images, black, shape, torch.zeros(n, dtype=torch.long), tone.view(n, 1).expand(n, 3).clone())
+    rgb = tone.view(n, 1).expand(n, 3).clone()
+    return ShapeBatch(images, black, shape, torch.zeros(n, dtype=torch.long), rgb, sketch=torch.ones(n, dtype=torch.bool))

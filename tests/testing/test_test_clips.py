@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from stylize.engine import ClipEngine, ModelCache
 from stylize.testing.renders import draw_renders, standard_primitives, unseen_primitives
@@ -24,6 +25,7 @@ from stylize.testing.shapes import (
     draw_shapes,
     short_captions,
 )
+from stylize.testing.sketches import draw_sketches, sketch_captions
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP_ASSETS = ROOT / "tests" / "assets" / "clip"
@@ -157,11 +159,12 @@ def finished():
     }
 
 
-# Instrument v4, chance 1/3: the judge names the finish of 0.60 of these renders under the studio
-# light and 0.62 under the trainer's lights, the colour of 0.98 and 0.94; the trainer 0.65 under
-# its own. Metal is told apart well (0.7-0.85); matte and glossy are confused where no highlight
+# Instrument v4, chance 1/3: the judge names the finish of 0.54 of these renders under the studio
+# light and 0.53 under the trainer's lights, the colour of 0.97 and 0.94; the trainer 0.56 under
+# its own. (A v4 trained from scratch named more finishes, 0.60-0.65, but optimising against it
+# broke pipelines the v3 trainer drives: v4 continues v3's weights instead, see tools/README.md.) Matte and glossy are confused where no highlight
 # faces the camera, which no finish word can fix. The thresholds sit a few hundredths below.
-FINISH_STUDIO, FINISH_TRAINER, FINISH_COLOUR, FINISH_OWN = 0.55, 0.57, 0.92, 0.6
+FINISH_STUDIO, FINISH_TRAINER, FINISH_COLOUR, FINISH_OWN = 0.5, 0.5, 0.92, 0.5
 
 
 @pytest.mark.slow
@@ -176,6 +179,28 @@ def test_judge_names_the_finish_under_lights_it_never_saw(engines, finished, lig
 def test_trainer_names_the_finish_under_its_own_lights(engines, finished):
     finish, _ = _finish_among_three(engines["trainer"], finished["trainer"])
     assert finish >= FINISH_OWN, f"trainer: finish accuracy {finish:.3f}"
+
+
+# Instrument v4's line drawings (stylize.testing.sketches), chance 1/4: the models name the shape
+# of fresh drawings among the four "a sketch of a {shape}" captions (measured: judge 0.985,
+# trainer 0.69: its image tower kept v3's weights but for the attention pool), and for a drawing
+# the sketch caption outscores every "a {colour} {shape}" caption (judge 0.95, trainer 0.895).
+# Sketches are judged by the judge; the thresholds sit a few hundredths below each model.
+SKETCH_SHAPE = {"trainer": 0.65, "judge": 0.95}
+SKETCH_OVER_COLOUR = {"trainer": 0.85, "judge": 0.9}
+
+
+@pytest.mark.parametrize("name", ["trainer", "judge"])
+def test_both_models_name_the_shape_of_a_line_drawing(engines, name):
+    n = 200
+    batch = draw_sketches(n, 64, torch.Generator().manual_seed(HELD_OUT_SEED + 9), shape=torch.arange(n) % len(SHAPES))
+    sketch = engines[name].score_texts(batch.images, sketch_captions())[0]
+    colour = engines[name].score_texts(batch.images, short_captions())[0]
+    shape = float((sketch.argmax(-1) == batch.shape).float().mean())
+    own = sketch.gather(1, batch.shape.view(-1, 1)).squeeze(1)
+    over = float((own > colour.max(-1).values).float().mean())
+    assert shape >= SKETCH_SHAPE[name], f"{name}: shape of line drawings {shape:.3f}"
+    assert over >= SKETCH_OVER_COLOUR[name], f"{name}: sketch caption above every colour caption in {over:.3f}"
 
 
 # Vertex colouring blurs a pattern over a 24-vertex-per-face cube (measured 0.61), surface
@@ -221,8 +246,9 @@ def test_soft_targets_spread_what_a_picture_does_not_show():
     batch = draw_renders(4, 16, torch.Generator().manual_seed(0), standard_primitives(), pattern=torch.tensor([0, 1, 0, 0]),
                          names=["sphere", "sphere", "torus", "sphere"])  # fmt: skip
     targets = script.soft_targets(batch, shape_hidden=torch.tensor([False, False, False, True]))
-    assert targets.shape == (4, 576) and torch.allclose(targets.sum(-1), torch.ones(4))
-    grid = targets.reshape(4, len(TRAINING_COLOURS), len(SHAPES), len(PATTERNS), 1 + len(FINISHES))
+    assert targets.shape == (4, 580) and torch.allclose(targets.sum(-1), torch.ones(4))
+    assert float(targets[:, 576:].abs().sum()) == 0.0  # no sketch caption for a render
+    grid = targets[:, :576].reshape(4, len(TRAINING_COLOURS), len(SHAPES), len(PATTERNS), 1 + len(FINISHES))
     per_shape = grid.sum((1, 3, 4))
     assert float(per_shape[0, SHAPES.index("circle")]) == pytest.approx(1.0)
     assert torch.allclose(per_shape[2], torch.full((4,), 0.25)) and torch.allclose(per_shape[3], torch.full((4,), 0.25))
@@ -237,9 +263,43 @@ def test_soft_targets_of_a_finished_render_name_its_finish_and_keep_the_plain_ca
     glossy = FINISHES.index("glossy")
     batch = draw_renders(2, 16, torch.Generator().manual_seed(0), standard_primitives(), finish=torch.tensor([glossy, -1]),
                          pattern=torch.tensor([0, 0]), names=["sphere", "sphere"])  # fmt: skip
-    grid = script.soft_targets(batch).reshape(2, len(TRAINING_COLOURS), len(SHAPES), len(PATTERNS), 1 + len(FINISHES))
-    assert grid.sum((1, 2, 3))[0].tolist() == pytest.approx([0.3, 0.0, 0.7, 0.0])
-    assert script.finish_captions(TRAINING_COLOURS)[1 + glossy] == "a glossy red circle"
+    targets = script.soft_targets(batch)[:, :576]
+    grid = targets.reshape(2, len(TRAINING_COLOURS), len(SHAPES), len(PATTERNS), 1 + len(FINISHES))
+    # the plain caption keeps half: "a red circle" rises as a PBR render turns red, whatever its finish
+    assert grid.sum((1, 2, 3))[0].tolist() == pytest.approx([0.5, 0.0, 0.5, 0.0])
+    assert script.training_captions()[1 + glossy] == "a glossy red circle"
+
+
+def test_soft_targets_of_a_line_drawing_name_the_sketch_of_its_shape():
+    script = _load_trainer_script()
+    star = SHAPES.index("star")
+    batch = draw_sketches(2, 32, torch.Generator().manual_seed(0), shape=torch.tensor([star, 0]))
+    targets = script.soft_targets(batch, shape_hidden=torch.tensor([False, True]))
+    assert torch.allclose(targets.sum(-1), torch.ones(2))
+    assert script.training_captions()[576 + star] == "a sketch of a star"
+    assert targets[0, 576:].tolist() == pytest.approx([0.0, 0.0, 0.0, 0.8])
+    assert targets[1, 576:].tolist() == pytest.approx([0.2] * 4)  # a crop hides which shape
+    grid = targets[:, :576].reshape(2, len(TRAINING_COLOURS), len(SHAPES), len(PATTERNS), 1 + len(FINISHES))
+    black = TRAINING_COLOURS.index("black")
+    assert float(grid[0, black, star, 0, 0]) > 0.1 and float(grid[0].sum()) == pytest.approx(0.2)
+    assert float(grid[0, :, :, 1:].sum()) == 0.0 and float(grid[0, :, :, :, 1:].sum()) == 0.0  # plain, no finish
+
+
+@pytest.mark.slow
+def test_training_can_continue_from_a_written_model(tmp_path):
+    script = _load_trainer_script()
+    script.train("trainer", tmp_path / "a", steps=2, batch_size=8, pool_size=16, log_every=0, eval_samples=16)
+    report = script.train("trainer", tmp_path / "b", steps=1, batch_size=8, pool_size=16, log_every=0, eval_samples=16,
+                          init=tmp_path / "a", lr=0.0)  # fmt: skip
+    assert report["started_from"]["steps"] == 2 and report["started_from"]["version"] == script.VERSION
+    # with a zero learning rate the weights are the ones it started from (batch-norm statistics
+    # still follow the batches it saw)
+    first, second = (load_file(str(tmp_path / name / "open_clip_model.safetensors")) for name in ("a", "b"))
+    weights = [key for key in first if "running_" not in key and "num_batches" not in key]
+    assert len(weights) > 50 and all(torch.equal(first[key], second[key]) for key in weights)
+    assert any(not torch.equal(first[key], second[key]) for key in first if "running_" in key)
+    with pytest.raises(SystemExit, match="not 'judge'"):
+        script.train("judge", tmp_path / "c", steps=1, batch_size=8, pool_size=16, log_every=0, init=tmp_path / "a")
 
 
 def test_captions_cover_the_world():
