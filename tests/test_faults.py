@@ -38,6 +38,21 @@ def test_slow_fault(case, tmp_path):
     assert not outcome.problems, (outcome.problems, outcome.stderr)
 
 
+@pytest.mark.slow
+def test_a_ctrl_c_case_interrupts_its_command_even_when_the_test_process_ignores_sigint(tmp_path):
+    """pytest-xdist workers ignore SIGINT, and a child inherits that: the harness starts commands
+    with SIGINT's default disposition, as a terminal does, and leaves its own setting as it was
+    (in CI the Ctrl-C case once ran 300 s into a child that ignored the signal)."""
+    case = next(c for c in CASES if c.name == "Ctrl-C in the mesh best-of warm-up")
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        outcome = run_case(case, tmp_path / "case", env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not outcome.problems, (outcome.problems, outcome.stderr)
+
+
 def test_outputs_get_the_users_permissions(tmp_path):
     old = os.umask(0o022)
     try:

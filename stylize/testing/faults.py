@@ -127,6 +127,25 @@ def run_case(case: FaultCase, folder: Path, python: str | None = None, env: dict
     return outcome
 
 
+@contextlib.contextmanager
+def _interruptible_children():
+    """Children started within get SIGINT's default disposition, as a command typed at a terminal
+    does. A child inherits an *ignored* SIGINT (pytest-xdist workers ignore it, as POSIX shells do
+    for ``cmd &`` in scripts), and Python then never raises KeyboardInterrupt: a Ctrl-C case would
+    test nothing but the parent's setting. Only the main thread may change it; elsewhere, nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _wait_for_start(process: subprocess.Popen, folder: Path, marker: str, timeout: float) -> str:
     """Wait until the command got going: ``marker`` is a path (relative to ``folder``) that must
     appear, or ``stdout:TEXT``, a text one of its output lines must contain. Returns the output
@@ -151,9 +170,10 @@ def _run_subprocess(case: FaultCase, argv: list[str], folder: Path, python: str 
     """``python -m stylize ARGV`` in ``folder``: (exit code, stdout, stderr); -1 when it hung."""
     import time
 
-    process = subprocess.Popen([python or sys.executable, "-m", "stylize", *argv], cwd=folder, env=env, text=True,
-                               stdin=subprocess.PIPE if case.stdin is not None else subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    with _interruptible_children():
+        process = subprocess.Popen([python or sys.executable, "-m", "stylize", *argv], cwd=folder, env=env, text=True,
+                                   stdin=subprocess.PIPE if case.stdin is not None else subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     if case.signal is not None:
         signum, seconds, *after = case.signal
         early = _wait_for_start(process, folder, after[0], timeout) if after else ""
