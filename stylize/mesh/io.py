@@ -233,6 +233,11 @@ def _trimesh_materials(mesh) -> list[MeshMaterial]:
                          base_color_texture=pixels)]  # fmt: skip
 
 
+def _check_face_count(path: Path, faces: int, max_faces: int) -> None:
+    if faces > max_faces:
+        raise _fail(path, f"has {faces} faces, over the limit of {max_faces} (simplify it or raise max_faces)")
+
+
 def _read_file(path: Path, suffix: str, max_faces: int) -> dict[str, Any]:
     """The file's arrays before repair: vertices, faces, colours, uv, parts, materials, source."""
     if suffix in (".glb", ".gltf"):
@@ -244,14 +249,10 @@ def _read_file(path: Path, suffix: str, max_faces: int) -> dict[str, Any]:
     if suffix == ".obj" and len(material_group_names(path)) > 1:  # several usemtl groups: one part each
         groups = read_material_groups(path, _read_with_trimesh(path, suffix, force="scene"))
         if groups is not None:
-            if len(groups["faces"]) > max_faces:
-                raise _fail(
-                    path, f"has {len(groups['faces'])} faces, over the limit of {max_faces} (simplify it or raise max_faces)"
-                )
+            _check_face_count(path, len(groups["faces"]), max_faces)
             return groups
     mesh = _read_with_trimesh(path, suffix)
-    if len(mesh.faces) > max_faces:
-        raise _fail(path, f"has {len(mesh.faces)} faces, over the limit of {max_faces} (simplify it or raise max_faces)")
+    _check_face_count(path, len(mesh.faces), max_faces)
     materials = _trimesh_materials(mesh)
     part = MeshPart(path.stem, None, None, 0, (0, len(mesh.vertices)), (0, len(mesh.faces)), 0 if materials else None)
     try:

@@ -103,7 +103,7 @@ def read_material_groups(path: Path, scene: Any) -> dict[str, Any] | None:
                 colors = sample_texture(pixels[..., :3], wrap_uv(gltf_uv))
         attributes = {"POSITION": vertices}
         if uv is not None:
-            attributes["TEXCOORD_0"] = np.column_stack([uv[:, 0], 1.0 - uv[:, 1]])
+            attributes["TEXCOORD_0"] = gltf_uv
         count = len(vertices)
         parts.append(MeshPart(stem, 0, 0, index, (start, start + count), (face_start, face_start + len(faces)), index, stem))
         instances.append(PrimitiveInstance(0, 0, index, np.eye(4), (start, start + count), attributes))

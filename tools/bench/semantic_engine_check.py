@@ -13,11 +13,12 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from stylize.engine import ClipEngine
 from stylize.eval import caption_rank, caption_scores
-from stylize.images import image_grid
+from stylize.images import image_grid, save_image, to_uint8_image
 from stylize.testing.semantic import optimise_towards
 from stylize.testing.shapes import short_captions
 
@@ -74,7 +75,7 @@ def save_labelled(path: Path, pictures: list[torch.Tensor], labels: list[str]) -
 
     grid = image_grid(pictures, columns=len(pictures))
     size = pictures[0].shape[-1]
-    array = (grid.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype("uint8")
+    array = to_uint8_image(grid)
     canvas = Image.new("RGB", (array.shape[1], array.shape[0] + 38), (255, 255, 255))
     canvas.paste(Image.fromarray(array), (0, 0))
     draw = ImageDraw.Draw(canvas)
@@ -82,8 +83,7 @@ def save_labelled(path: Path, pictures: list[torch.Tensor], labels: list[str]) -
         left = index * size
         draw.rectangle([left, 0, left + size - 1, size - 1], outline=(190, 190, 190))
         draw.multiline_text((left + 2, size + 1), label, fill=(40, 40, 40), spacing=1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    canvas.save(path)
+    save_image(path, np.asarray(canvas))
 
 
 if __name__ == "__main__":

@@ -76,10 +76,10 @@ from stylize.testing.shapes import (
     SHAPES,
     TRAINING_COLOURS,
     ShapeBatch,
-    all_captions,
     colour_weights,
     draw_shapes,
     finish_captions,
+    short_captions,
 )  # fmt: skip
 from stylize.testing.sketches import SKETCH_TEMPLATE, draw_sketches, sketch_captions
 
@@ -301,7 +301,7 @@ def sketch_accuracy(model, tokenizer, image: torch.Tensor, batch: ShapeBatch) ->
     captions (how ``stylize sketch`` runs are judged); ``sketch_over_colour``, the drawing's own
     sketch caption above every ``a {colour} {shape}`` caption."""
     sketch_text = F.normalize(model.encode_text(tokenizer(sketch_captions())), dim=-1)
-    colour_text = F.normalize(model.encode_text(tokenizer(all_captions()[:: len(PATTERNS)])), dim=-1)
+    colour_text = F.normalize(model.encode_text(tokenizer(short_captions())), dim=-1)
     sketch = image @ sketch_text.T
     own = sketch.gather(1, batch.shape.view(-1, 1)).squeeze(1)
     result = {
