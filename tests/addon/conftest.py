@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 from pathlib import Path
@@ -9,6 +10,15 @@ from pathlib import Path
 import pytest
 
 from .helpers import TRAINER_CLIP, build_tool
+
+
+def _steady(worker_env):
+    def steady_worker_env(*args, **kwargs) -> dict[str, str]:
+        env = worker_env(*args, **kwargs)
+        env.pop("PYTEST_CURRENT_TEST", None)
+        return env
+
+    return steady_worker_env
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +39,11 @@ def blender(tmp_path_factory):
         assert module in bpy.context.preferences.addons
         prefs = bpy.context.preferences.addons[module].preferences
         prefs.python_path, prefs.device, prefs.clip_spec = sys.executable, "cpu", TRAINER_CLIP
+        # The warm worker restarts when its environment changes. pytest changes one variable at
+        # every test (PYTEST_CURRENT_TEST), which Blender's never does: without it, the tests of a
+        # file share one worker, as an artist's jobs do (the tests about restarts close it first).
+        jobs = importlib.import_module(f"{module}.jobs")
+        patch.setattr(jobs, "worker_env", _steady(jobs.worker_env))
         yield types.SimpleNamespace(bpy=bpy, module=module, archive=archive, prefs=prefs, user=user)
         import addon_utils
 
@@ -58,8 +73,6 @@ def scene(blender, tmp_path, monkeypatch):
     settings.prompt, settings.preset, settings.iterations, settings.seed = "", "smoke", 0, 0
     blender.prefs.python_path, blender.prefs.clip_spec = sys.executable, TRAINER_CLIP
     yield obj
-    import importlib
-
     # A cancelled job's folder goes once the warm worker has stopped it (at its next step).
     assert importlib.import_module(f"{blender.module}.tasks").WORKER.wait_idle(120), "the worker never ended a job"
     assert not list(tmp_path.glob("stylize-blender-*")), "a job folder was left behind"
