@@ -86,3 +86,54 @@ def _few_threads(monkeypatch):
     # Workers and CLI calls use the same count, not one chosen from the machine's load, so a
     # worker's result can be compared with an in-process reference to the last bit.
     monkeypatch.setenv("STYLIZE_THREADS", str(TEST_THREADS))
+
+
+# --- Longest files first -------------------------------------------------------------------------
+# Under `--dist loadfile` each worker takes whole files from one queue. pytest-xdist orders that
+# queue by test count, which hands the few-test, long semantic checks out last, and one worker then
+# runs a minute alone. With `--no-loadscope-reorder` the queue follows the collection order, which
+# sorts files by their recorded time, longest first (the longest-processing-time rule), so the short
+# files fill in at the end. The times are in tests/durations.json; `pytest --store-durations`
+# rewrites them. A file without a recorded time goes first: it may be long.
+
+DURATIONS = Path(__file__).with_name("durations.json")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--store-durations", action="store_true",
+                     help=f"write each test file's time (setup, call and teardown) to {DURATIONS.name}")  # fmt: skip
+
+
+def _file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    try:
+        recorded = json.loads(DURATIONS.read_text())
+    except (OSError, ValueError):
+        return
+    items.sort(key=lambda item: -recorded.get(_file_of(item.nodeid), float("inf")))  # stable: order within a file holds
+
+
+#: per-file seconds, collected by the process that sees every report when --store-durations is on
+_file_times: dict[str, float] | None = None
+
+
+def pytest_sessionstart(session):
+    global _file_times
+    # the controller under xdist (workers have ``workerinput``), or the one process under -n 0
+    if session.config.getoption("store_durations") and not hasattr(session.config, "workerinput"):
+        _file_times = {}
+
+
+def pytest_runtest_logreport(report):
+    if _file_times is not None:
+        name = _file_of(report.nodeid)
+        _file_times[name] = _file_times.get(name, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    if _file_times:
+        ordered = sorted(((name, round(seconds, 1)) for name, seconds in _file_times.items()), key=lambda kv: (-kv[1], kv[0]))
+        DURATIONS.write_text(json.dumps(dict(ordered), indent=1) + "\n")
