@@ -94,7 +94,7 @@ def _few_threads(monkeypatch):
 # runs a minute alone. With `--no-loadscope-reorder` the queue follows the collection order, which
 # sorts files by their recorded time, longest first (the longest-processing-time rule), so the short
 # files fill in at the end. The times are in tests/durations.json; `pytest --store-durations`
-# rewrites them. A file without a recorded time goes first: it may be long.
+# updates the files it ran. A file without a recorded time goes first: it may be long.
 
 DURATIONS = Path(__file__).with_name("durations.json")
 
@@ -134,6 +134,14 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session):
-    if _file_times:
-        ordered = sorted(((name, round(seconds, 1)) for name, seconds in _file_times.items()), key=lambda kv: (-kv[1], kv[0]))
-        DURATIONS.write_text(json.dumps(dict(ordered), indent=1) + "\n")
+    if not _file_times:
+        return
+    # A run of some files updates theirs and keeps the others; files that are gone are dropped.
+    try:
+        times = json.loads(DURATIONS.read_text())
+    except (OSError, ValueError):
+        times = {}
+    times.update((name, round(seconds, 1)) for name, seconds in _file_times.items())
+    root = Path(session.config.rootpath)
+    kept = sorted(((name, seconds) for name, seconds in times.items() if (root / name).is_file()), key=lambda kv: (-kv[1], kv[0]))
+    DURATIONS.write_text(json.dumps(dict(kept), indent=1) + "\n")
