@@ -73,14 +73,15 @@ def test_success_rate_counts_winners():
 
 
 @pytest.mark.slow
-def test_fast_preset_mostly_gives_the_prompted_colour_whatever_the_seed(judge, cache):
-    """4 colours x 2 seeds of the full figure (tools/bench/seed_robustness.py: 76 of 80 runs with
-    instrument v3, 70 of 80 with v2, 34 of 74 with v1). The judge must name the *prompted* colour;
-    the known miss of the full runs among these is a blue sphere that turns cyan for seed 1."""
+def test_fast_preset_gives_the_prompted_colour_whatever_the_seed(judge, cache):
+    """4 colours x 2 seeds of the full figure (tools/bench/seed_robustness.py: 80 of 80 runs with
+    instrument v4, 76 of 80 with v3, 70 of 80 with v2, 34 of 74 with v1). The judge must name the
+    *prompted* colour in every run. With v4 all eight are right by a wide margin (the prompted
+    colour's judge cosine 0.84-0.86 against at most 0.58 for the runner-up); with v3 the blue
+    sphere of seed 1 turned cyan, and this test allowed one miss."""
     results = [
         run_case(RobustnessCase("fast", "sphere", colour, seed), TRAINER, judge, iters=ITERS, model_cache=cache)
         for colour in ("red", "green", "blue", "yellow") for seed in (0, 1)
     ]  # fmt: skip
     missed = [(r.case.colour, r.case.seed, r.winner, r.mean_colour) for r in results if not r.success]
-    assert success_rate(results) >= 0.75, missed
-    assert all(r.winner == r.case.colour for r in results if r.case.colour != "blue"), missed
+    assert success_rate(results) == 1.0, missed
