@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from stylize.images import save_image  # noqa: E402
-from stylize.testing.finishes import FINISHES  # noqa: E402
 from stylize.testing.renders import draw_renders, standard_primitives  # noqa: E402
+from stylize.testing.shapes import FINISHES  # noqa: E402
 
 
 def finish_sheet(n: int, size: int, seed: int, finish_set: str) -> torch.Tensor:
