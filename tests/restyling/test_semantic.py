@@ -98,8 +98,10 @@ def test_judge_ranks_the_new_colour_first_and_the_shape_survives(restyled, judge
 
 def test_without_the_content_loss_the_shape_does_worse(restyled, judge):
     trainer, _ = test_clip_specs()
+    # 120 steps, not the 200 of the run with the content loss: a shorter run has had less time to
+    # drift, so it doing worse still is the stronger claim (with v4 its IoU is 0.0 at 120 and at 200)
     overrides = {"image": str(restyled / "red.png"), "prompt": "a blue circle", "source": "a red circle", "clip": [trainer],
-                 "iters": 200, "content_features": "clip", "lambda_content": 0.0, "device": "cpu"}  # fmt: skip
+                 "iters": 120, "content_features": "clip", "lambda_content": 0.0, "device": "cpu"}  # fmt: skip
     result = Restyler(resolve_config(RestyleConfig, RESTYLE_PRESETS, "smoke", overrides=overrides)).run()
     with_content = _measure(judge, load_image(restyled / "red.png"), load_image(restyled / "run" / "image.png"))
     without = _measure(judge, result.content, result.image)
