@@ -75,8 +75,8 @@ def _offline(monkeypatch):
 
 
 def pytest_xdist_auto_num_workers(config):
-    """``-n auto`` (pyproject's addopts): one worker per core, at most 4 (each worker holds up to
-    about 2.5 GB at its peak)."""
+    """``-n auto`` (pyproject's addopts): one worker per core, at most 4 (each worker held up to
+    1.8 GiB at its peak, README Testing)."""
     return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
@@ -108,11 +108,16 @@ def _file_of(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
-def pytest_collection_modifyitems(config, items):
+def _recorded_times() -> dict[str, float]:
+    """tests/durations.json, or nothing where it is missing or unreadable."""
     try:
-        recorded = json.loads(DURATIONS.read_text())
+        return json.loads(DURATIONS.read_text())
     except (OSError, ValueError):
-        return
+        return {}
+
+
+def pytest_collection_modifyitems(config, items):
+    recorded = _recorded_times()
     items.sort(key=lambda item: -recorded.get(_file_of(item.nodeid), float("inf")))  # stable: order within a file holds
 
 
@@ -137,10 +142,7 @@ def pytest_sessionfinish(session):
     if not _file_times:
         return
     # A run of some files updates theirs and keeps the others; files that are gone are dropped.
-    try:
-        times = json.loads(DURATIONS.read_text())
-    except (OSError, ValueError):
-        times = {}
+    times = _recorded_times()
     times.update((name, round(seconds, 1)) for name, seconds in _file_times.items())
     root = Path(session.config.rootpath)
     kept = sorted(((name, seconds) for name, seconds in times.items() if (root / name).is_file()), key=lambda kv: (-kv[1], kv[0]))

@@ -31,21 +31,25 @@ def test_fault_gives_one_line_exit_2_and_loses_nothing(case, tmp_path):
 
 
 #: slow cases that a test below runs with more checks (each case starts a real process: run it once)
-OWN_TEST = ("SIGTERM to stylize batch", "Ctrl-C in the mesh best-of warm-up")
-SLOW = [case for case in CASES if case.slow and case.name not in OWN_TEST]
+SIGTERM_BATCH, CTRL_C_WARM_UP = "SIGTERM to stylize batch", "Ctrl-C in the mesh best-of warm-up"
+SLOW = [case for case in CASES if case.slow and case.name not in (SIGTERM_BATCH, CTRL_C_WARM_UP)]
+
+
+def _run_command(case, tmp_path, **options):
+    """``case`` as a real ``python -m stylize`` process, with this checkout on its path."""
+    return run_case(case, tmp_path / "case", env={**os.environ, "PYTHONPATH": str(ROOT)}, **options)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", SLOW, ids=[case.name for case in SLOW])
 def test_slow_fault(case, tmp_path):
-    outcome = run_case(case, tmp_path / "case", env={**os.environ, "PYTHONPATH": str(ROOT)})
+    outcome = _run_command(case, tmp_path)
     assert not outcome.problems, (outcome.problems, outcome.stderr)
 
 
 @pytest.mark.slow
 def test_sigterm_to_batch_exits_143_names_sigterm_and_points_nowhere_it_removed(tmp_path):
-    case = next(c for c in CASES if c.name == "SIGTERM to stylize batch")
-    outcome = run_case(case, tmp_path / "case", env={**os.environ, "PYTHONPATH": str(ROOT)})
+    outcome = _run_command(next(c for c in CASES if c.name == SIGTERM_BATCH), tmp_path)
     assert not outcome.problems, (outcome.problems, outcome.stderr)  # 143, "interrupted by SIGTERM", no traceback
     # the job's staging folder is removed: the message must not send the user there
     assert not any(".partial" in line for line in outcome.stderr), outcome.stderr
@@ -57,10 +61,10 @@ def test_a_ctrl_c_case_interrupts_its_command_even_when_the_test_process_ignores
     """pytest-xdist workers ignore SIGINT, and a child inherits that: the harness starts commands
     with SIGINT's default disposition, as a terminal does, and leaves its own setting as it was
     (in CI the Ctrl-C case once ran 300 s into a child that ignored the signal)."""
-    case = next(c for c in CASES if c.name == "Ctrl-C in the mesh best-of warm-up")
+    case = next(c for c in CASES if c.name == CTRL_C_WARM_UP)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        outcome = run_case(case, tmp_path / "case", env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+        outcome = _run_command(case, tmp_path, timeout=120)
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
