@@ -21,21 +21,21 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from stylize.images import save_image  # noqa: E402
+from stylize.images import image_grid, save_image  # noqa: E402
 from stylize.testing.renders import draw_renders, standard_primitives  # noqa: E402
 from stylize.testing.shapes import FINISHES  # noqa: E402
 
 
 def finish_sheet(n: int, size: int, seed: int, finish_set: str) -> torch.Tensor:
     """(3, len(FINISHES) * size, n * size): ``n`` renders per row, the same draw in every row."""
-    rows = []
+    renders = []
     for index in range(len(FINISHES)):
         # the same seed for every finish: the same objects, colours, views and lights
         generator = torch.Generator().manual_seed(seed)
         batch = draw_renders(n, size, generator, standard_primitives(), finish=torch.full((n,), index),
                              finish_set=finish_set)  # fmt: skip
-        rows.append(torch.cat(list(batch.images), dim=-1))
-    return torch.cat(rows, dim=-2)
+        renders.extend(batch.images)
+    return image_grid(renders, columns=n)
 
 
 def main() -> None:
